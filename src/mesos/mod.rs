@@ -1,0 +1,55 @@
+//! The Mesos v1 scheduler HTTP API, our side of the wire.
+//!
+//! - [`v1`]: the generated protobuf types (our subset of the official
+//!   `mesos.v1` and `mesos.v1.scheduler` packages, same names and numbers).
+//! - [`recordio`]: the framing of the event stream.
+//! - [`encoding`]: protobuf and JSON bodies exactly as Mesos encodes them,
+//!   and the content negotiation rules of the master.
+//! - [`calls`]: builders for the calls a scheduler sends.
+//! - [`subscription`]: the long-lived SUBSCRIBE stream and the calls made on it,
+//!   with redirects, heartbeat-loss detection and reconnection.
+//!
+//! This module imports nothing else from the crate: the simulated master
+//! builds on it too, and both must stay honest to the wire.
+
+pub mod calls;
+pub mod encoding;
+pub mod recordio;
+pub mod subscription;
+
+/// Generated Mesos v1 types.
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/mesos.v1.rs"));
+
+    /// Generated `mesos.v1.scheduler` types: `Call` and `Event`.
+    pub mod scheduler {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
+    }
+}
+
+/// The serialized `FileDescriptorSet` of the Mesos protos, for JSON transcoding.
+pub(crate) const DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mesos_descriptor.bin"));
+
+/// The endpoint every scheduler call goes to.
+pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
+
+/// The header that ties calls to a subscription.
+pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
+
+/// Task states after which a task never runs again.
+pub fn is_terminal(state: v1::TaskState) -> bool {
+    use v1::TaskState as S;
+    matches!(
+        state,
+        S::TaskFinished
+            | S::TaskFailed
+            | S::TaskKilled
+            | S::TaskError
+            | S::TaskLost
+            | S::TaskDropped
+            | S::TaskGone
+            | S::TaskGoneByOperator
+    )
+}

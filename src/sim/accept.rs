@@ -1,0 +1,416 @@
+//! ACCEPT: offer validation, task validation and launch, as
+//! `Master::accept` and `master/validation.cpp` do it.
+//!
+//! Invalid offers (unknown, rescinded, already used, another framework's,
+//! duplicated, from several agents) void the whole call: every task in it
+//! gets TASK_DROPPED (partition-aware frameworks) or TASK_LOST with
+//! REASON_INVALID_OFFERS, and the valid offers among them go back to the
+//! pool. With valid offers, each task is checked on its own and gets
+//! TASK_ERROR (REASON_TASK_INVALID, or REASON_TASK_GROUP_INVALID for a
+//! group) when invalid; valid tasks are launched from the offers' pooled
+//! resources in order. What is left returns to the agent under the call's
+//! filters. Master-made updates carry no uuid.
+//!
+//! Non-launch operations (RESERVE, CREATE, ...) are not modelled: they are
+//! logged and ignored.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use tracing::{info, warn};
+
+use super::master::{Master, Step, Task, Timer, master_status};
+use super::resources::ResourceSet;
+use crate::mesos::is_terminal;
+use crate::mesos::v1::scheduler::{Event, call, event};
+use crate::mesos::v1::{self, TaskState, offer::operation::Type as Op, task_status::Reason};
+
+impl Master {
+    fn send_status(&mut self, framework_id: &str, status: v1::TaskStatus) {
+        let ev = Event {
+            update: Some(event::Update { status }),
+            ..super::master::event_of(event::Type::Update)
+        };
+        self.send(framework_id, ev);
+    }
+
+    /// Why the offers of an ACCEPT are not usable, in Mesos's words.
+    fn validate_offers(&self, framework_id: &str, offer_ids: &[v1::OfferId]) -> Result<String, String> {
+        if offer_ids.is_empty() {
+            return Err("No offers specified".into());
+        }
+        let mut seen = HashSet::new();
+        let mut agent: Option<&str> = None;
+        let mut role: Option<&str> = None;
+        for id in offer_ids {
+            let offer = self
+                .offers
+                .get(&id.value)
+                .ok_or_else(|| format!("Offer {} is no longer valid", id.value))?;
+            if !seen.insert(id.value.as_str()) {
+                return Err(format!("Duplicate offer {} in offer list", id.value));
+            }
+            if offer.framework_id != framework_id {
+                return Err(format!(
+                    "Offer {} has invalid framework {} while framework {} is expected",
+                    id.value, offer.framework_id, framework_id
+                ));
+            }
+            match role {
+                Some(r) if r != offer.role => {
+                    return Err(format!(
+                        "Aggregated offers must be allocated to the same role. Offer {} uses role '{} but another is using role '{}",
+                        id.value, offer.role, r
+                    ));
+                }
+                _ => role = Some(&offer.role),
+            }
+            match agent {
+                Some(a) if a != offer.agent_id => {
+                    return Err(format!(
+                        "Aggregated offers must belong to one single agent. Offer {} uses agent {} and agent {}",
+                        id.value, offer.agent_id, a
+                    ));
+                }
+                _ => agent = Some(&offer.agent_id),
+            }
+        }
+        Ok(agent.unwrap_or_default().to_string())
+    }
+
+    /// ACCEPT.
+    pub fn accept(&mut self, now: Instant, framework_id: &str, accept: call::Accept) {
+        let partition_aware = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.partition_aware());
+        let agent_id = match self.validate_offers(framework_id, &accept.offer_ids) {
+            Ok(a) => a,
+            Err(error) => {
+                warn!(framework_id, %error, "ACCEPT call used invalid offers");
+                for id in &accept.offer_ids {
+                    if self.offers.get(&id.value).is_some_and(|o| o.framework_id == framework_id) {
+                        self.remove_offer(&id.value, false, None);
+                    }
+                }
+                let state = if partition_aware {
+                    TaskState::TaskDropped
+                } else {
+                    TaskState::TaskLost
+                };
+                let message = format!("Task launched with invalid offers: {error}");
+                for op in &accept.operations {
+                    for task in launch_tasks(op) {
+                        let s = master_status(
+                            &task.task_id.value,
+                            Some(&task.agent_id.value),
+                            state,
+                            Reason::ReasonInvalidOffers,
+                            &message,
+                        );
+                        self.send_status(framework_id, s);
+                    }
+                }
+                return;
+            }
+        };
+
+        // Pool the offers' resources; the offers are used up either way.
+        let mut pool = ResourceSet::new();
+        let mut role = String::from("*");
+        for id in &accept.offer_ids {
+            if let Some(offer) = self.offers.remove(&id.value) {
+                if let Some(fw) = self.frameworks.get_mut(framework_id) {
+                    fw.offers.remove(&id.value);
+                }
+                if let Some(agent) = self.agents.get_mut(&offer.agent_id) {
+                    agent.offers.remove(&id.value);
+                    agent.offered.subtract(&offer.resources);
+                }
+                role = offer.role.clone();
+                pool.add(&offer.resources);
+            }
+        }
+
+        for op in accept.operations {
+            match op.r#type() {
+                Op::Launch => {
+                    let tasks = op.launch.map(|l| l.task_infos).unwrap_or_default();
+                    for task in tasks {
+                        match self.validate_task(framework_id, &agent_id, &task, &pool) {
+                            Ok(resources) => {
+                                pool.subtract(&resources);
+                                self.launch(now, framework_id, &agent_id, &role, task, resources, None);
+                            }
+                            Err(e) => {
+                                warn!(framework_id, task_id = %task.task_id.value, error = %e, "invalid task");
+                                let s = master_status(
+                                    &task.task_id.value,
+                                    Some(&task.agent_id.value),
+                                    TaskState::TaskError,
+                                    Reason::ReasonTaskInvalid,
+                                    &e,
+                                );
+                                self.send_status(framework_id, s);
+                            }
+                        }
+                    }
+                }
+                Op::LaunchGroup => {
+                    let Some(group) = op.launch_group else {
+                        continue;
+                    };
+                    match self.validate_group(framework_id, &agent_id, &group, &pool) {
+                        Ok(per_task) => {
+                            let executor_id = group.executor.executor_id.value.clone();
+                            for (i, (task, resources)) in group.task_group.tasks.into_iter().zip(per_task).enumerate() {
+                                // The executor's resources are charged with
+                                // the first task of the group.
+                                let mut charged = resources;
+                                if i == 0 {
+                                    let exec = ResourceSet::from_protos(&group.executor.resources).unwrap_or_default();
+                                    charged.add(&exec);
+                                }
+                                pool.subtract(&charged);
+                                self.launch(now, framework_id, &agent_id, &role, task, charged, Some(executor_id.clone()));
+                            }
+                        }
+                        Err(e) => {
+                            warn!(framework_id, error = %e, "invalid task group");
+                            for task in &group.task_group.tasks {
+                                let s = master_status(
+                                    &task.task_id.value,
+                                    Some(&task.agent_id.value),
+                                    TaskState::TaskError,
+                                    Reason::ReasonTaskGroupInvalid,
+                                    &e,
+                                );
+                                self.send_status(framework_id, s);
+                            }
+                        }
+                    }
+                }
+                other => {
+                    warn!(framework_id, operation = ?other, "offer operation not modelled by the simulator; ignored");
+                }
+            }
+        }
+
+        // Unused resources go back with the call's filters.
+        if !pool.is_empty()
+            && let Some(agent) = self.agents.get_mut(&agent_id)
+        {
+            agent.free.add(&pool);
+            if let Some(refuse) = Self::refuse_duration(accept.filters.as_ref())
+                && let Some(fw) = self.frameworks.get_mut(framework_id)
+            {
+                fw.filters.insert(agent_id.clone(), now + refuse);
+            }
+        }
+    }
+
+    /// Checks one TaskInfo of a LAUNCH; returns the resources it takes.
+    fn validate_task(&self, framework_id: &str, agent_id: &str, task: &v1::TaskInfo, pool: &ResourceSet) -> Result<ResourceSet, String> {
+        self.validate_task_common(framework_id, agent_id, task)?;
+        if task.executor.is_some() == task.command.is_some() {
+            return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
+        }
+        if let Some(exec) = &task.executor
+            && let Some(fid) = &exec.framework_id
+            && fid.value != framework_id
+        {
+            return Err(format!(
+                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
+                fid.value, framework_id
+            ));
+        }
+        let mut total = ResourceSet::from_protos(&task.resources).map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        if let Some(exec) = &task.executor {
+            let exec = ResourceSet::from_protos(&exec.resources).map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+            total.add(&exec);
+        }
+        if !pool.contains(&total) {
+            return Err(format!(
+                "Total resources {total} required by task and its executor is more than available {pool}"
+            ));
+        }
+        Ok(total)
+    }
+
+    fn validate_task_common(&self, framework_id: &str, agent_id: &str, task: &v1::TaskInfo) -> Result<(), String> {
+        let id = &task.task_id.value;
+        if id.is_empty() || id.contains('/') || id.contains('\\') || id == "." || id == ".." {
+            return Err(format!("'{id}' contains invalid characters"));
+        }
+        if let Some(existing) = self.frameworks.get(framework_id).and_then(|f| f.tasks.get(id)) {
+            return Err(if existing.unreachable.is_some() {
+                format!("Task reuses the ID of an unreachable task: {id}")
+            } else {
+                format!("Task has duplicate ID: {id}")
+            });
+        }
+        if task.agent_id.value != agent_id {
+            return Err(format!(
+                "Task uses invalid agent {} while agent {} is expected",
+                task.agent_id.value, agent_id
+            ));
+        }
+        if task.resources.is_empty() {
+            return Err("Task uses no resources".into());
+        }
+        Ok(())
+    }
+
+    /// Checks a LAUNCH_GROUP; returns each task's resources.
+    fn validate_group(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        group: &v1::offer::operation::LaunchGroup,
+        pool: &ResourceSet,
+    ) -> Result<Vec<ResourceSet>, String> {
+        let exec = &group.executor;
+        let mut per_task = Vec::with_capacity(group.task_group.tasks.len());
+        let mut total = ResourceSet::new();
+        let mut ids = HashSet::new();
+        for task in &group.task_group.tasks {
+            self.validate_task_common(framework_id, agent_id, task)
+                .map_err(|e| format!("Task '{}' is invalid: {e}", task.task_id.value))?;
+            if !ids.insert(task.task_id.value.as_str()) {
+                return Err(format!("Task '{}' is invalid: Task has duplicate ID: {}", task.task_id.value, task.task_id.value));
+            }
+            if task.executor.is_some() && task.executor.as_ref() != Some(exec) {
+                return Err(format!(
+                    "The `ExecutorInfo` of task '{}' is different from executor '{}'",
+                    task.task_id.value, exec.executor_id.value
+                ));
+            }
+            let r = ResourceSet::from_protos(&task.resources)
+                .map_err(|e| format!("Task '{}' is invalid: Task uses invalid resources: {e}", task.task_id.value))?;
+            total.add(&r);
+            per_task.push(r);
+        }
+        let Some(fid) = &exec.framework_id else {
+            return Err("'ExecutorInfo.framework_id' must be set".into());
+        };
+        if fid.value != framework_id {
+            return Err(format!(
+                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
+                fid.value, framework_id
+            ));
+        }
+        if exec.r#type.is_none() {
+            return Err("'ExecutorInfo.type' must be set".into());
+        }
+        if exec.r#type() == v1::executor_info::Type::Unknown {
+            return Err("Unknown executor type".into());
+        }
+        let exec_resources = ResourceSet::from_protos(&exec.resources).map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+        let cpus = exec_resources.scalar_total("cpus");
+        if cpus < 0.01 {
+            return Err(format!(
+                "Executor '{}' uses less CPUs ({}) than the minimum required (0.01)",
+                exec.executor_id.value,
+                if cpus > 0.0 { cpus.to_string() } else { "None".into() }
+            ));
+        }
+        let mem = exec_resources.scalar_total("mem");
+        if mem < 32.0 {
+            return Err(format!(
+                "Executor '{}' uses less memory ({}) than the minimum required (32MB)",
+                exec.executor_id.value,
+                if mem > 0.0 { format!("{mem}MB") } else { "None".into() }
+            ));
+        }
+        if exec_resources.scalar_total("disk") <= 0.0 {
+            return Err(format!("Executor '{}' uses no disk", exec.executor_id.value));
+        }
+        total.add(&exec_resources);
+        if !pool.contains(&total) {
+            return Err(format!(
+                "Total resources {total} required by task group and its executor are more than available {pool}"
+            ));
+        }
+        Ok(per_task)
+    }
+
+    /// Starts a validated task: STAGING now, STARTING and RUNNING later.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        agent_id: &str,
+        role: &str,
+        info: v1::TaskInfo,
+        resources: ResourceSet,
+        group_executor: Option<String>,
+    ) {
+        let task_id = info.task_id.value.clone();
+        let requested = info.container.as_ref().and_then(|c| c.network_infos.first());
+        let network_name = requested.and_then(|n| n.name.clone());
+        let static_ip = requested
+            .and_then(|n| n.ip_addresses.iter().find_map(|a| a.ip_address.clone()))
+            .filter(|ip| !ip.is_empty());
+        let ip = match (static_ip, requested) {
+            (Some(ip), _) => ip,
+            // A container on a named network gets its own address.
+            (None, Some(_)) => self.new_task_ip(),
+            // Host networking: the agent's address.
+            (None, None) => self.agents.get(agent_id).map(|a| a.ip.clone()).unwrap_or_default(),
+        };
+        let executor_id = group_executor.or_else(|| info.executor.as_ref().map(|e| e.executor_id.value.clone()));
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.used.add(&resources);
+            agent.tasks.insert((framework_id.to_string(), task_id.clone()));
+        }
+        let task = Task {
+            info,
+            framework_id: framework_id.to_string(),
+            agent_id: agent_id.to_string(),
+            executor_id,
+            role: role.to_string(),
+            resources,
+            state: TaskState::TaskStaging,
+            unreachable: None,
+            pending: Default::default(),
+            retry_backoff: self.timings.status_update_retry,
+            retry_gen: 0,
+            step_gen: 0,
+            killing: false,
+            healthy: None,
+            ip,
+            network_name,
+            container_id: uuid::Uuid::new_v4().to_string(),
+            statuses: vec![(TaskState::TaskStaging, super::master::wall_clock(), None)],
+        };
+        debug_assert!(!is_terminal(task.state));
+        info!(framework_id, task_id, agent_id, "launching task");
+        if let Some(fw) = self.frameworks.get_mut(framework_id) {
+            fw.tasks.insert(task_id.clone(), task);
+        }
+        // The executor reports STARTING as soon as it runs the task.
+        self.schedule(
+            now,
+            Timer::TaskStep {
+                framework_id: framework_id.to_string(),
+                task_id,
+                step: Step::Starting,
+                gen: 0,
+            },
+        );
+    }
+}
+
+/// The tasks a LAUNCH or LAUNCH_GROUP operation names.
+fn launch_tasks(op: &v1::offer::Operation) -> Vec<&v1::TaskInfo> {
+    match op.r#type() {
+        Op::Launch => op.launch.iter().flat_map(|l| l.task_infos.iter()).collect(),
+        Op::LaunchGroup => op
+            .launch_group
+            .iter()
+            .flat_map(|g| g.task_group.tasks.iter())
+            .collect(),
+        _ => Vec::new(),
+    }
+}

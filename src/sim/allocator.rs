@@ -1,0 +1,161 @@
+//! The allocation pass: once per allocation interval, each reachable agent's
+//! free resources are offered, one offer per agent and framework role.
+//!
+//! Fairness is round robin, not DRF: for agent number `i` the frameworks are
+//! tried starting at `(cycle + i) mod n`, so in one pass consecutive agents
+//! go to different frameworks and over passes every framework gets first
+//! pick. A framework is skipped while disconnected, for its suppressed roles,
+//! and for agents it has filtered (DECLINE/ACCEPT `refuse_seconds`). Each
+//! framework gets one OFFERS event per pass with all its new offers, as the
+//! Mesos master batches an allocation.
+//!
+//! Cost: O(agents × frameworks' roles) per pass, with the per-agent work a
+//! few small map operations; offers are only built for agents with
+//! allocatable free resources.
+
+use std::time::Instant;
+
+use tracing::debug;
+
+use super::master::{AgentState, Master, OfferRec, Timer, event_of};
+use super::resources::UNRESERVED;
+use crate::mesos::v1;
+use crate::mesos::v1::scheduler::{Event, event};
+
+struct Candidate {
+    id: String,
+    roles: Vec<String>,
+    refinement: bool,
+}
+
+impl Master {
+    /// Makes offers from every agent's free resources.
+    pub fn allocate(&mut self, now: Instant) {
+        if self.offers_paused || self.is_stalled(now) || self.leaderless_until.is_some() {
+            return;
+        }
+        if !matches!(self.leadership, super::master::Leadership::Leading) {
+            return;
+        }
+        let candidates: Vec<Candidate> = self
+            .framework_order
+            .iter()
+            .filter_map(|id| self.frameworks.get(id))
+            .filter(|f| f.connected())
+            .map(|f| Candidate {
+                id: f.id.clone(),
+                roles: f
+                    .roles
+                    .iter()
+                    .filter(|r| !f.suppressed.contains(*r))
+                    .cloned()
+                    .collect(),
+                refinement: f.refinement(),
+            })
+            .filter(|c| !c.roles.is_empty())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let n = candidates.len();
+        let cycle = self.round_robin;
+        self.round_robin = self.round_robin.wrapping_add(1);
+
+        let mut made: Vec<(usize, OfferRec)> = Vec::new();
+        for (i, agent) in self.agents.values_mut().enumerate() {
+            if agent.state != AgentState::Active || !agent.free.allocatable() {
+                continue;
+            }
+            for j in 0..n {
+                let c = (cycle + i + j) % n;
+                let cand = &candidates[c];
+                let Some(fw) = self.frameworks.get(&cand.id) else {
+                    continue;
+                };
+                if fw.filters.get(&agent.id).is_some_and(|until| *until > now) {
+                    continue;
+                }
+                for role in &cand.roles {
+                    let available = agent.free.for_roles(&[UNRESERVED, role.as_str()]);
+                    if !available.allocatable() {
+                        continue;
+                    }
+                    agent.free.subtract(&available);
+                    agent.offered.add(&available);
+                    made.push((
+                        c,
+                        OfferRec {
+                            id: String::new(),
+                            framework_id: cand.id.clone(),
+                            agent_id: agent.id.clone(),
+                            role: role.clone(),
+                            resources: available,
+                        },
+                    ));
+                }
+            }
+        }
+
+        let mut batches: Vec<Vec<v1::Offer>> = vec![Vec::new(); n];
+        for (c, mut offer) in made {
+            offer.id = self.new_offer_id();
+            let Some(agent) = self.agents.get_mut(&offer.agent_id) else {
+                continue;
+            };
+            agent.offers.insert(offer.id.clone());
+            let proto = v1::Offer {
+                id: v1::OfferId {
+                    value: offer.id.clone(),
+                },
+                framework_id: v1::FrameworkId {
+                    value: offer.framework_id.clone(),
+                },
+                agent_id: v1::AgentId {
+                    value: agent.id.clone(),
+                },
+                hostname: agent.hostname.clone(),
+                url: Some(v1::Url {
+                    scheme: "http".into(),
+                    address: v1::Address {
+                        hostname: Some(agent.hostname.clone()),
+                        ip: Some(agent.ip.clone()),
+                        port: 5051,
+                    },
+                    path: Some("/slave(1)".into()),
+                    query: Vec::new(),
+                    fragment: None,
+                }),
+                resources: offer.resources.to_protos(Some(&offer.role), candidates[c].refinement),
+                attributes: agent.attributes.clone(),
+                allocation_info: Some(v1::resource::AllocationInfo {
+                    role: Some(offer.role.clone()),
+                }),
+                ..Default::default()
+            };
+            batches[c].push(proto);
+            if let Some(fw) = self.frameworks.get_mut(&offer.framework_id) {
+                fw.offers.insert(offer.id.clone());
+            }
+            if let Some(timeout) = self.timings.offer_timeout {
+                self.schedule(
+                    now + timeout,
+                    Timer::OfferTimeout {
+                        offer_id: offer.id.clone(),
+                    },
+                );
+            }
+            self.offers.insert(offer.id.clone(), offer);
+        }
+        for (c, offers) in batches.into_iter().enumerate() {
+            if offers.is_empty() {
+                continue;
+            }
+            debug!(framework_id = %candidates[c].id, count = offers.len(), "sending offers");
+            let ev = Event {
+                offers: Some(event::Offers { offers }),
+                ..event_of(event::Type::Offers)
+            };
+            self.send(&candidates[c].id, ev);
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! The `hydrogen` command line.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -25,7 +27,10 @@ enum Command {
 
 fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_env("HYDROGEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if format == "json" {
         builder.json().init();
     } else {
@@ -39,7 +44,9 @@ async fn main() -> anyhow::Result<()> {
     init_logging(&cli.log_format);
     match cli.command {
         Command::Sim(args) => {
-            let config = args.into_config().context("invalid simulator configuration")?;
+            let config = args
+                .into_config()
+                .context("invalid simulator configuration")?;
             hydrogen::sim::run_until_signal(config)
                 .await
                 .context("simulated master failed")?;

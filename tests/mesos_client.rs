@@ -30,7 +30,10 @@ async fn launch_one(
     let caller = client.subscription.caller();
     let launch = calls::launch(vec![task_for(&offer, task, true)]);
     caller
-        .call_in(generation, calls::accept(vec![offer.id.clone()], vec![launch], None))
+        .call_in(
+            generation,
+            calls::accept(vec![offer.id.clone()], vec![launch], None),
+        )
         .await
         .expect("ACCEPT is 202");
     let (_, starting) = client.update(task, TaskState::TaskStarting).await;
@@ -41,9 +44,9 @@ async fn launch_one(
     // The health check's first result comes as a further RUNNING update.
     let (_, healthy) = client
         .next_event(event::Type::Update, |e| {
-            e.update.as_ref().is_some_and(|u| {
-                u.status.task_id.value == task && u.status.healthy == Some(true)
-            })
+            e.update
+                .as_ref()
+                .is_some_and(|u| u.status.task_id.value == task && u.status.healthy == Some(true))
         })
         .await;
     let healthy = healthy.update.map(|u| u.status).expect("update payload");
@@ -77,12 +80,18 @@ fn task_state<'a>(state: &'a serde_json::Value, task: &str) -> Option<&'a str> {
 async fn launches_acknowledges_and_kills_a_task() {
     let sim = start_sim(fast_sim_config(2)).await;
     let (mut client, offer, _) = launch_one(&sim, framework("launch", false), "t1").await;
-    let state = wait_state(&sim, "t1 running", |s| task_state(s, "t1") == Some("TASK_RUNNING")).await;
+    let state = wait_state(&sim, "t1 running", |s| {
+        task_state(s, "t1") == Some("TASK_RUNNING")
+    })
+    .await;
     assert_eq!(state["frameworks"][0]["name"], "launch");
 
     let caller = client.subscription.caller();
     caller
-        .call(calls::kill(calls::task_id("t1"), Some(offer.agent_id.clone())))
+        .call(calls::kill(
+            calls::task_id("t1"),
+            Some(offer.agent_id.clone()),
+        ))
         .await
         .expect("KILL is 202");
     // TASK_KILLING_STATE was declared, so the kill passes through KILLING.
@@ -94,7 +103,10 @@ async fn launches_acknowledges_and_kills_a_task() {
         task_state(s, "t1").is_none()
             && s["frameworks"][0]["completed_tasks"]
                 .as_array()
-                .is_some_and(|c| c.iter().any(|t| t["id"] == "t1" && t["state"] == "TASK_KILLED"))
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|t| t["id"] == "t1" && t["state"] == "TASK_KILLED")
+                })
     })
     .await;
     client.cancel.cancel();
@@ -154,11 +166,18 @@ async fn unacknowledged_updates_are_redelivered_in_order() {
         if let SubscriptionEvent::Event { event, .. } = e
             && let Some(update) = event.update
         {
-            assert_eq!(update.status.state(), TaskState::TaskStarting, "RUNNING must wait for the ack");
+            assert_eq!(
+                update.status.state(),
+                TaskState::TaskStarting,
+                "RUNNING must wait for the ack"
+            );
             seen.push(update.status);
         }
     }
-    assert!(seen.iter().all(|s| s.uuid == first.uuid), "redelivery keeps the uuid");
+    assert!(
+        seen.iter().all(|s| s.uuid == first.uuid),
+        "redelivery keeps the uuid"
+    );
     ack(&client, &first).await;
     let (_, running) = client.update("r1", TaskState::TaskRunning).await;
     assert_ne!(running.uuid, first.uuid);
@@ -182,7 +201,10 @@ async fn reconciliation_explicit_and_implicit() {
             .expect("RECONCILE is 202");
         let (_, known) = client.update("k1", TaskState::TaskRunning).await;
         assert_eq!(known.reason(), Reason::Reconciliation);
-        assert!(known.uuid.is_none(), "reconciliation answers are not to be acknowledged");
+        assert!(
+            known.uuid.is_none(),
+            "reconciliation answers are not to be acknowledged"
+        );
         let unknown_state = if partition_aware {
             TaskState::TaskUnknown
         } else {
@@ -227,7 +249,10 @@ async fn framework_failover_takes_over_and_errors_the_old_stream() {
     let framework_id = old.subscription.caller().session().map(|_| ());
     assert!(framework_id.is_some());
     let state = get_json(&format!("{}/master/state", sim.url())).await;
-    let id = state["frameworks"][0]["id"].as_str().expect("framework id").to_string();
+    let id = state["frameworks"][0]["id"]
+        .as_str()
+        .expect("framework id")
+        .to_string();
 
     let mut info = framework("failover", true);
     info.id = Some(calls::framework_id(id.clone()));
@@ -287,16 +312,16 @@ async fn rotates_past_a_dead_master() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port");
-    let masters = hydrogen::mesos::subscription::parse_masters(&format!(
-        "http://{dead},{}",
-        sim.url()
-    ))
-    .expect("masters");
+    let masters =
+        hydrogen::mesos::subscription::parse_masters(&format!("http://{dead},{}", sim.url()))
+            .expect("masters");
     let mut config = Client::config(&sim, framework("rotate", false));
     config.masters = masters;
     let mut client = Client::start(config);
     let failed = client
-        .next_matching("a failed attempt", |e| matches!(e, SubscriptionEvent::ConnectFailed { .. }))
+        .next_matching("a failed attempt", |e| {
+            matches!(e, SubscriptionEvent::ConnectFailed { .. })
+        })
         .await;
     if let SubscriptionEvent::ConnectFailed { master, .. } = failed {
         assert_eq!(master.port(), Some(dead.port()));
@@ -321,7 +346,9 @@ async fn detects_a_silent_master_and_resubscribes() {
     )
     .await;
     let lost = client
-        .next_matching("disconnection", |e| matches!(e, SubscriptionEvent::Disconnected { .. }))
+        .next_matching("disconnection", |e| {
+            matches!(e, SubscriptionEvent::Disconnected { .. })
+        })
         .await;
     if let SubscriptionEvent::Disconnected { reason, session } = lost {
         assert_eq!(session, first.generation);
@@ -329,7 +356,10 @@ async fn detects_a_silent_master_and_resubscribes() {
     }
     let second = client.subscribed().await;
     assert!(second.generation > first.generation);
-    assert_eq!(second.framework_id, first.framework_id, "re-subscribed as the same framework");
+    assert_eq!(
+        second.framework_id, first.framework_id,
+        "re-subscribed as the same framework"
+    );
     client.cancel.cancel();
     sim.shutdown().await;
 }
@@ -338,15 +368,26 @@ async fn detects_a_silent_master_and_resubscribes() {
 async fn master_failover_keeps_tasks_and_voids_the_old_session() {
     let sim = start_sim(fast_sim_config(1)).await;
     let (mut client, offer, _) = launch_one(&sim, framework("mfailover", true), "m1").await;
-    let old = client.subscription.caller().session().expect("live session");
-    admin(&format!("{}/sim/master/failover", sim.url()), serde_json::json!({})).await;
+    let old = client
+        .subscription
+        .caller()
+        .session()
+        .expect("live session");
+    admin(
+        &format!("{}/sim/master/failover", sim.url()),
+        serde_json::json!({}),
+    )
+    .await;
     let session = client.subscribed().await;
     assert!(session.generation > old);
     let caller = client.subscription.caller();
     let stale = caller
         .call_in(old, calls::decline(vec![offer.id.clone()], None))
         .await;
-    assert!(matches!(stale, Err(CallError::StaleSession { .. })), "{stale:?}");
+    assert!(
+        matches!(stale, Err(CallError::StaleSession { .. })),
+        "{stale:?}"
+    );
     caller
         .call_in(session.generation, calls::reconcile(vec![]))
         .await
@@ -361,12 +402,19 @@ async fn agent_loss_without_partition_awareness_is_task_lost() {
     let sim = start_sim(fast_sim_config(1)).await;
     let (mut client, offer, _) = launch_one(&sim, framework("lost", false), "l1").await;
     admin(
-        &format!("{}/sim/agents/{}/unreachable", sim.url(), offer.agent_id.value),
+        &format!(
+            "{}/sim/agents/{}/unreachable",
+            sim.url(),
+            offer.agent_id.value
+        ),
         serde_json::json!({}),
     )
     .await;
     let (_, lost) = client.update("l1", TaskState::TaskLost).await;
-    assert!(lost.uuid.is_none(), "master-generated updates carry no uuid");
+    assert!(
+        lost.uuid.is_none(),
+        "master-generated updates carry no uuid"
+    );
     client.cancel.cancel();
     sim.shutdown().await;
 }
@@ -376,10 +424,21 @@ async fn agent_loss_with_partition_awareness_is_unreachable_then_gone() {
     let sim = start_sim(fast_sim_config(1)).await;
     let (mut client, offer, _) = launch_one(&sim, framework("partition", true), "p1").await;
     let agent = offer.agent_id.value.clone();
-    admin(&format!("{}/sim/agents/{agent}/unreachable", sim.url()), serde_json::json!({})).await;
+    admin(
+        &format!("{}/sim/agents/{agent}/unreachable", sim.url()),
+        serde_json::json!({}),
+    )
+    .await;
     let (_, unreachable) = client.update("p1", TaskState::TaskUnreachable).await;
-    assert!(unreachable.unreachable_time.is_some(), "unreachable_time is set");
-    admin(&format!("{}/sim/agents/{agent}/gone", sim.url()), serde_json::json!({})).await;
+    assert!(
+        unreachable.unreachable_time.is_some(),
+        "unreachable_time is set"
+    );
+    admin(
+        &format!("{}/sim/agents/{agent}/gone", sim.url()),
+        serde_json::json!({}),
+    )
+    .await;
     client.update("p1", TaskState::TaskGoneByOperator).await;
     client.cancel.cancel();
     sim.shutdown().await;
@@ -428,7 +487,9 @@ async fn sends_basic_auth_when_configured() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let masters = hydrogen::mesos::subscription::parse_masters(&addr.to_string()).expect("url");
@@ -446,7 +507,9 @@ async fn sends_basic_auth_when_configured() {
     // base64("hydrogen:s3cret")
     assert_eq!(auth.as_deref(), Some("Basic aHlkcm9nZW46czNjcmV0"));
     let failed = client
-        .next_matching("the refusal", |e| matches!(e, SubscriptionEvent::ConnectFailed { .. }))
+        .next_matching("the refusal", |e| {
+            matches!(e, SubscriptionEvent::ConnectFailed { .. })
+        })
         .await;
     if let SubscriptionEvent::ConnectFailed { reason, .. } = failed {
         assert!(reason.contains("401"), "{reason}");

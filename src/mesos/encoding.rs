@@ -168,12 +168,13 @@ pub fn from_json<M: Message + Name + Default>(bytes: &[u8]) -> Result<M, CodecEr
     let desc = descriptor::<M>()?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let options = DeserializeOptions::new().deny_unknown_fields(false);
-    let dynamic = DynamicMessage::deserialize_with_options(desc, &mut de, &options).map_err(
-        |source| CodecError::Json {
-            message: short_name::<M>(),
-            source,
-        },
-    )?;
+    let dynamic =
+        DynamicMessage::deserialize_with_options(desc, &mut de, &options).map_err(|source| {
+            CodecError::Json {
+                message: short_name::<M>(),
+                source,
+            }
+        })?;
     de.end().map_err(|source| CodecError::Json {
         message: short_name::<M>(),
         source,
@@ -192,23 +193,41 @@ mod tests {
     fn negotiation_follows_the_master() {
         assert_eq!(Encoding::negotiate(None), Some(Encoding::Json));
         assert_eq!(Encoding::negotiate(Some("*/*")), Some(Encoding::Json));
-        assert_eq!(Encoding::negotiate(Some(PROTOBUF)), Some(Encoding::Protobuf));
-        assert_eq!(Encoding::negotiate(Some("application/json")), Some(Encoding::Json));
+        assert_eq!(
+            Encoding::negotiate(Some(PROTOBUF)),
+            Some(Encoding::Protobuf)
+        );
+        assert_eq!(
+            Encoding::negotiate(Some("application/json")),
+            Some(Encoding::Json)
+        );
         assert_eq!(
             Encoding::negotiate(Some("application/x-protobuf, application/json;q=0")),
             Some(Encoding::Protobuf)
         );
         assert_eq!(Encoding::negotiate(Some("text/html")), None);
-        assert_eq!(Encoding::negotiate(Some("application/*")), Some(Encoding::Json));
+        assert_eq!(
+            Encoding::negotiate(Some("application/*")),
+            Some(Encoding::Json)
+        );
     }
 
     #[test]
     fn content_type_must_be_exact() {
-        assert_eq!(Encoding::from_content_type(PROTOBUF), Some(Encoding::Protobuf));
+        assert_eq!(
+            Encoding::from_content_type(PROTOBUF),
+            Some(Encoding::Protobuf)
+        );
         assert_eq!(Encoding::from_content_type(JSON), Some(Encoding::Json));
-        assert_eq!(Encoding::from_content_type("application/json; charset=utf-8"), None);
+        assert_eq!(
+            Encoding::from_content_type("application/json; charset=utf-8"),
+            None
+        );
         assert_eq!(Encoding::from_content_type("text/plain"), None);
-        assert_eq!(Encoding::from_content_type("application/x-www-form-urlencoded"), None);
+        assert_eq!(
+            Encoding::from_content_type("application/x-www-form-urlencoded"),
+            None
+        );
     }
 
     use crate::mesos::v1::scheduler::{Event, event};
@@ -236,7 +255,6 @@ mod tests {
                     }],
                     ..Default::default()
                 }],
-                ..Default::default()
             }),
             ..Default::default()
         }
@@ -258,7 +276,9 @@ mod tests {
     fn json_and_protobuf_round_trip() {
         let original = offer_event();
         for encoding in [Encoding::Json, Encoding::Protobuf] {
-            let back: Event = encoding.decode(&encoding.encode(&original)).expect("round trip");
+            let back: Event = encoding
+                .decode(&encoding.encode(&original))
+                .expect("round trip");
             assert_eq!(back, original, "{encoding:?}");
         }
     }
@@ -268,7 +288,11 @@ mod tests {
         let body = br#"{"type":"OFFERS","future_field":{"x":1},"offers":{"offers":[{"id":{"value":"o"},"framework_id":{"value":"f"},"agent_id":{"value":"a"},"hostname":"h","resources":[{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":"1","end":"2"}]}}]}]}}"#;
         let event: Event = Encoding::Json.decode(body).expect("tolerant parse");
         let offers = event.offers.expect("offers");
-        let range = &offers.offers[0].resources[0].ranges.as_ref().expect("ranges").range[0];
+        let range = &offers.offers[0].resources[0]
+            .ranges
+            .as_ref()
+            .expect("ranges")
+            .range[0];
         assert_eq!((range.begin, range.end), (1, 2));
     }
 
@@ -289,9 +313,21 @@ mod tests {
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
         assert!(Encoding::Json.decode::<Event>(b"{not json").is_err());
-        assert!(Encoding::Json.decode::<Event>(br#"{"type":"NO_SUCH_TYPE"}"#).is_err());
-        assert!(Encoding::Json.decode::<Event>(br#"{"type":"OFFERS"} trailing"#).is_err());
-        assert!(Encoding::Protobuf.decode::<Event>(&[0xff, 0xff, 0xff]).is_err());
+        assert!(
+            Encoding::Json
+                .decode::<Event>(br#"{"type":"NO_SUCH_TYPE"}"#)
+                .is_err()
+        );
+        assert!(
+            Encoding::Json
+                .decode::<Event>(br#"{"type":"OFFERS"} trailing"#)
+                .is_err()
+        );
+        assert!(
+            Encoding::Protobuf
+                .decode::<Event>(&[0xff, 0xff, 0xff])
+                .is_err()
+        );
     }
 
     #[test]

@@ -25,10 +25,14 @@ const MAX_PREFIX_DIGITS: usize = 20;
 #[derive(Debug, thiserror::Error)]
 pub enum RecordIoError {
     /// The bytes before the newline are not a decimal number.
-    #[error("recordio: invalid length prefix {prefix:?}: expected decimal digits followed by a newline")]
+    #[error(
+        "recordio: invalid length prefix {prefix:?}: expected decimal digits followed by a newline"
+    )]
     InvalidLength { prefix: String },
     /// A record announced a size over the cap.
-    #[error("recordio: record of {len} bytes exceeds the limit of {max} bytes (raise the record size limit if the master really sends such events)")]
+    #[error(
+        "recordio: record of {len} bytes exceeds the limit of {max} bytes (raise the record size limit if the master really sends such events)"
+    )]
     RecordTooLarge { len: usize, max: usize },
     /// A zero-length record: Mesos never sends one.
     #[error("recordio: empty record (length 0) is not valid in a Mesos event stream")]
@@ -182,7 +186,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn decode_all(codec: &mut RecordIoCodec, chunks: &[&[u8]]) -> Result<Vec<Bytes>, RecordIoError> {
+    fn decode_all(
+        codec: &mut RecordIoCodec,
+        chunks: &[&[u8]],
+    ) -> Result<Vec<Bytes>, RecordIoError> {
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         for chunk in chunks {
@@ -216,14 +223,20 @@ mod tests {
     fn rejects_garbage_before_the_newline_arrives() {
         let mut codec = RecordIoCodec::default();
         let mut buf = BytesMut::from(&b"{\"type\""[..]);
-        assert!(matches!(codec.decode(&mut buf), Err(RecordIoError::InvalidLength { .. })));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(RecordIoError::InvalidLength { .. })
+        ));
     }
 
     #[test]
     fn rejects_an_endless_prefix() {
         let mut codec = RecordIoCodec::default();
         let mut buf = BytesMut::from(&b"123456789012345678901234"[..]);
-        assert!(matches!(codec.decode(&mut buf), Err(RecordIoError::InvalidLength { .. })));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(RecordIoError::InvalidLength { .. })
+        ));
     }
 
     #[test]
@@ -231,7 +244,10 @@ mod tests {
         let mut codec = RecordIoCodec::new(10);
         let mut buf = BytesMut::from(&b"11\n"[..]);
         let err = codec.decode(&mut buf).unwrap_err();
-        assert!(matches!(err, RecordIoError::RecordTooLarge { len: 11, max: 10 }), "{err}");
+        assert!(
+            matches!(err, RecordIoError::RecordTooLarge { len: 11, max: 10 }),
+            "{err}"
+        );
         assert!(err.to_string().contains("limit"));
     }
 
@@ -256,7 +272,10 @@ mod tests {
     #[test]
     fn truncated_stream_is_an_error_at_eof() {
         let err = decode_all(&mut RecordIoCodec::default(), &[b"10\nhello"]).unwrap_err();
-        assert!(matches!(err, RecordIoError::Truncated { buffered: 5 }), "{err}");
+        assert!(
+            matches!(err, RecordIoError::Truncated { buffered: 5 }),
+            "{err}"
+        );
         let err = decode_all(&mut RecordIoCodec::default(), &[b"12"]).unwrap_err();
         assert!(matches!(err, RecordIoError::Truncated { .. }), "{err}");
     }

@@ -158,7 +158,9 @@ pub enum SubscriptionError {
 pub enum CallError {
     #[error("not subscribed to a master yet; retry once SUBSCRIBED arrives")]
     NotSubscribed,
-    #[error("the session this call belongs to (generation {call}) has ended; the current one is {current:?}: rebuild the call from the new session's events")]
+    #[error(
+        "the session this call belongs to (generation {call}) has ended; the current one is {current:?}: rebuild the call from the new session's events"
+    )]
     StaleSession { call: u64, current: Option<u64> },
     #[error("the master rejected the call as malformed (400): {0}")]
     BadRequest(String),
@@ -192,7 +194,7 @@ pub struct Session {
 #[derive(Debug)]
 pub enum SubscriptionEvent {
     /// A SUBSCRIBED event opened a new session. Offers of earlier sessions are void.
-    Subscribed(Session),
+    Subscribed(Box<Session>),
     /// Any other event of the session (heartbeats are consumed internally).
     Event { session: u64, event: Box<Event> },
     /// The session ended; a reconnection follows unless the subscription ends.
@@ -219,7 +221,10 @@ struct Shared {
 
 impl Shared {
     fn current(&self) -> Option<ActiveSession> {
-        self.session.read().map(|s| s.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.session
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     fn set_current(&self, session: Option<ActiveSession>) {
@@ -395,7 +400,7 @@ enum Attempt {
     Stream {
         endpoint: Url,
         stream_id: String,
-        response: reqwest::Response,
+        response: Box<reqwest::Response>,
     },
     Failed(String),
 }
@@ -428,7 +433,7 @@ impl Runner {
                     endpoint,
                     stream_id,
                     response,
-                } => match self.consume(endpoint.clone(), stream_id, response).await {
+                } => match self.consume(endpoint.clone(), stream_id, *response).await {
                     (StreamEnd::Stop, _) => return Ok(()),
                     (StreamEnd::MasterError(message), _) => {
                         return Err(SubscriptionError::MasterError { message });
@@ -463,7 +468,10 @@ impl Runner {
                     self.config.backoff_max,
                     failures - 1,
                 );
-                debug!(?delay, failures, "waiting before the next subscription attempt");
+                debug!(
+                    ?delay,
+                    failures, "waiting before the next subscription attempt"
+                );
                 tokio::select! {
                     _ = self.cancel.cancelled() => return Ok(()),
                     _ = tokio::time::sleep(delay) => {}
@@ -541,7 +549,7 @@ impl Runner {
             return Attempt::Stream {
                 endpoint,
                 stream_id,
-                response,
+                response: Box::new(response),
             };
         }
         Attempt::Failed(format!(
@@ -617,13 +625,13 @@ impl Runner {
                     info!(framework_id = %framework_id.value, master = %endpoint, generation, ?heartbeat, "subscribed to mesos");
                     let sent = self
                         .events
-                        .send(SubscriptionEvent::Subscribed(Session {
+                        .send(SubscriptionEvent::Subscribed(Box::new(Session {
                             generation,
                             framework_id,
                             master: base_of(&endpoint),
                             heartbeat_interval: heartbeat,
                             master_info: subscribed.master_info,
-                        }))
+                        })))
                         .await;
                     if sent.is_err() {
                         break StreamEnd::Stop;
@@ -670,7 +678,11 @@ impl Runner {
         };
         if let Some(generation) = session {
             // Only clear the slot if it is still ours.
-            if self.shared.current().is_some_and(|s| s.generation == generation) {
+            if self
+                .shared
+                .current()
+                .is_some_and(|s| s.generation == generation)
+            {
                 self.shared.set_current(None);
             }
             let reason = match &end {
@@ -727,7 +739,10 @@ mod tests {
         let m = parse_masters("http://a:5050, b:5050").expect("valid list");
         assert_eq!(m[0].as_str(), "http://a:5050/");
         assert_eq!(m[1].as_str(), "http://b:5050/");
-        assert!(matches!(parse_masters(" , "), Err(SubscriptionError::NoMasters)));
+        assert!(matches!(
+            parse_masters(" , "),
+            Err(SubscriptionError::NoMasters)
+        ));
         let err = parse_masters("ftp://a:5050").unwrap_err();
         assert!(err.to_string().contains("ftp"), "{err}");
     }
@@ -748,7 +763,10 @@ mod tests {
             let d = backoff_delay(initial, max, attempt);
             assert!(d <= max, "attempt {attempt}: {d:?}");
             let ceiling = initial * 2u32.saturating_pow(attempt.min(20));
-            assert!(d <= ceiling.max(Duration::from_millis(1)), "attempt {attempt}: {d:?}");
+            assert!(
+                d <= ceiling.max(Duration::from_millis(1)),
+                "attempt {attempt}: {d:?}"
+            );
         }
     }
 

@@ -35,7 +35,11 @@ impl Master {
     }
 
     /// Why the offers of an ACCEPT are not usable, in Mesos's words.
-    fn validate_offers(&self, framework_id: &str, offer_ids: &[v1::OfferId]) -> Result<String, String> {
+    fn validate_offers(
+        &self,
+        framework_id: &str,
+        offer_ids: &[v1::OfferId],
+    ) -> Result<String, String> {
         if offer_ids.is_empty() {
             return Err("No offers specified".into());
         }
@@ -89,7 +93,11 @@ impl Master {
             Err(error) => {
                 warn!(framework_id, %error, "ACCEPT call used invalid offers");
                 for id in &accept.offer_ids {
-                    if self.offers.get(&id.value).is_some_and(|o| o.framework_id == framework_id) {
+                    if self
+                        .offers
+                        .get(&id.value)
+                        .is_some_and(|o| o.framework_id == framework_id)
+                    {
                         self.remove_offer(&id.value, false, None);
                     }
                 }
@@ -105,7 +113,7 @@ impl Master {
                             &task.task_id.value,
                             Some(&task.agent_id.value),
                             state,
-                            Reason::ReasonInvalidOffers,
+                            Reason::InvalidOffers,
                             &message,
                         );
                         self.send_status(framework_id, s);
@@ -140,7 +148,15 @@ impl Master {
                         match self.validate_task(framework_id, &agent_id, &task, &pool) {
                             Ok(resources) => {
                                 pool.subtract(&resources);
-                                self.launch(now, framework_id, &agent_id, &role, task, resources, None);
+                                self.launch(
+                                    now,
+                                    framework_id,
+                                    &agent_id,
+                                    &role,
+                                    task,
+                                    resources,
+                                    None,
+                                );
                             }
                             Err(e) => {
                                 warn!(framework_id, task_id = %task.task_id.value, error = %e, "invalid task");
@@ -148,7 +164,7 @@ impl Master {
                                     &task.task_id.value,
                                     Some(&task.agent_id.value),
                                     TaskState::TaskError,
-                                    Reason::ReasonTaskInvalid,
+                                    Reason::TaskInvalid,
                                     &e,
                                 );
                                 self.send_status(framework_id, s);
@@ -163,16 +179,27 @@ impl Master {
                     match self.validate_group(framework_id, &agent_id, &group, &pool) {
                         Ok(per_task) => {
                             let executor_id = group.executor.executor_id.value.clone();
-                            for (i, (task, resources)) in group.task_group.tasks.into_iter().zip(per_task).enumerate() {
+                            for (i, (task, resources)) in
+                                group.task_group.tasks.into_iter().zip(per_task).enumerate()
+                            {
                                 // The executor's resources are charged with
                                 // the first task of the group.
                                 let mut charged = resources;
                                 if i == 0 {
-                                    let exec = ResourceSet::from_protos(&group.executor.resources).unwrap_or_default();
+                                    let exec = ResourceSet::from_protos(&group.executor.resources)
+                                        .unwrap_or_default();
                                     charged.add(&exec);
                                 }
                                 pool.subtract(&charged);
-                                self.launch(now, framework_id, &agent_id, &role, task, charged, Some(executor_id.clone()));
+                                self.launch(
+                                    now,
+                                    framework_id,
+                                    &agent_id,
+                                    &role,
+                                    task,
+                                    charged,
+                                    Some(executor_id.clone()),
+                                );
                             }
                         }
                         Err(e) => {
@@ -182,7 +209,7 @@ impl Master {
                                     &task.task_id.value,
                                     Some(&task.agent_id.value),
                                     TaskState::TaskError,
-                                    Reason::ReasonTaskGroupInvalid,
+                                    Reason::TaskGroupInvalid,
                                     &e,
                                 );
                                 self.send_status(framework_id, s);
@@ -210,7 +237,13 @@ impl Master {
     }
 
     /// Checks one TaskInfo of a LAUNCH; returns the resources it takes.
-    fn validate_task(&self, framework_id: &str, agent_id: &str, task: &v1::TaskInfo, pool: &ResourceSet) -> Result<ResourceSet, String> {
+    fn validate_task(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        task: &v1::TaskInfo,
+        pool: &ResourceSet,
+    ) -> Result<ResourceSet, String> {
         self.validate_task_common(framework_id, agent_id, task)?;
         if task.executor.is_some() == task.command.is_some() {
             return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
@@ -224,9 +257,11 @@ impl Master {
                 fid.value, framework_id
             ));
         }
-        let mut total = ResourceSet::from_protos(&task.resources).map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        let mut total = ResourceSet::from_protos(&task.resources)
+            .map_err(|e| format!("Task uses invalid resources: {e}"))?;
         if let Some(exec) = &task.executor {
-            let exec = ResourceSet::from_protos(&exec.resources).map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+            let exec = ResourceSet::from_protos(&exec.resources)
+                .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
             total.add(&exec);
         }
         if !pool.contains(&total) {
@@ -237,12 +272,21 @@ impl Master {
         Ok(total)
     }
 
-    fn validate_task_common(&self, framework_id: &str, agent_id: &str, task: &v1::TaskInfo) -> Result<(), String> {
+    fn validate_task_common(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        task: &v1::TaskInfo,
+    ) -> Result<(), String> {
         let id = &task.task_id.value;
         if id.is_empty() || id.contains('/') || id.contains('\\') || id == "." || id == ".." {
             return Err(format!("'{id}' contains invalid characters"));
         }
-        if let Some(existing) = self.frameworks.get(framework_id).and_then(|f| f.tasks.get(id)) {
+        if let Some(existing) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(id))
+        {
             return Err(if existing.unreachable.is_some() {
                 format!("Task reuses the ID of an unreachable task: {id}")
             } else {
@@ -277,7 +321,10 @@ impl Master {
             self.validate_task_common(framework_id, agent_id, task)
                 .map_err(|e| format!("Task '{}' is invalid: {e}", task.task_id.value))?;
             if !ids.insert(task.task_id.value.as_str()) {
-                return Err(format!("Task '{}' is invalid: Task has duplicate ID: {}", task.task_id.value, task.task_id.value));
+                return Err(format!(
+                    "Task '{}' is invalid: Task has duplicate ID: {}",
+                    task.task_id.value, task.task_id.value
+                ));
             }
             if task.executor.is_some() && task.executor.as_ref() != Some(exec) {
                 return Err(format!(
@@ -285,8 +332,12 @@ impl Master {
                     task.task_id.value, exec.executor_id.value
                 ));
             }
-            let r = ResourceSet::from_protos(&task.resources)
-                .map_err(|e| format!("Task '{}' is invalid: Task uses invalid resources: {e}", task.task_id.value))?;
+            let r = ResourceSet::from_protos(&task.resources).map_err(|e| {
+                format!(
+                    "Task '{}' is invalid: Task uses invalid resources: {e}",
+                    task.task_id.value
+                )
+            })?;
             total.add(&r);
             per_task.push(r);
         }
@@ -305,13 +356,18 @@ impl Master {
         if exec.r#type() == v1::executor_info::Type::Unknown {
             return Err("Unknown executor type".into());
         }
-        let exec_resources = ResourceSet::from_protos(&exec.resources).map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+        let exec_resources = ResourceSet::from_protos(&exec.resources)
+            .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
         let cpus = exec_resources.scalar_total("cpus");
         if cpus < 0.01 {
             return Err(format!(
                 "Executor '{}' uses less CPUs ({}) than the minimum required (0.01)",
                 exec.executor_id.value,
-                if cpus > 0.0 { cpus.to_string() } else { "None".into() }
+                if cpus > 0.0 {
+                    cpus.to_string()
+                } else {
+                    "None".into()
+                }
             ));
         }
         let mem = exec_resources.scalar_total("mem");
@@ -319,11 +375,18 @@ impl Master {
             return Err(format!(
                 "Executor '{}' uses less memory ({}) than the minimum required (32MB)",
                 exec.executor_id.value,
-                if mem > 0.0 { format!("{mem}MB") } else { "None".into() }
+                if mem > 0.0 {
+                    format!("{mem}MB")
+                } else {
+                    "None".into()
+                }
             ));
         }
         if exec_resources.scalar_total("disk") <= 0.0 {
-            return Err(format!("Executor '{}' uses no disk", exec.executor_id.value));
+            return Err(format!(
+                "Executor '{}' uses no disk",
+                exec.executor_id.value
+            ));
         }
         total.add(&exec_resources);
         if !pool.contains(&total) {
@@ -347,7 +410,10 @@ impl Master {
         group_executor: Option<String>,
     ) {
         let task_id = info.task_id.value.clone();
-        let requested = info.container.as_ref().and_then(|c| c.network_infos.first());
+        let requested = info
+            .container
+            .as_ref()
+            .and_then(|c| c.network_infos.first());
         let network_name = requested.and_then(|n| n.name.clone());
         let static_ip = requested
             .and_then(|n| n.ip_addresses.iter().find_map(|a| a.ip_address.clone()))
@@ -357,12 +423,19 @@ impl Master {
             // A container on a named network gets its own address.
             (None, Some(_)) => self.new_task_ip(),
             // Host networking: the agent's address.
-            (None, None) => self.agents.get(agent_id).map(|a| a.ip.clone()).unwrap_or_default(),
+            (None, None) => self
+                .agents
+                .get(agent_id)
+                .map(|a| a.ip.clone())
+                .unwrap_or_default(),
         };
-        let executor_id = group_executor.or_else(|| info.executor.as_ref().map(|e| e.executor_id.value.clone()));
+        let executor_id =
+            group_executor.or_else(|| info.executor.as_ref().map(|e| e.executor_id.value.clone()));
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.used.add(&resources);
-            agent.tasks.insert((framework_id.to_string(), task_id.clone()));
+            agent
+                .tasks
+                .insert((framework_id.to_string(), task_id.clone()));
         }
         let task = Task {
             info,
@@ -396,7 +469,7 @@ impl Master {
                 framework_id: framework_id.to_string(),
                 task_id,
                 step: Step::Starting,
-                gen: 0,
+                generation: 0,
             },
         );
     }

@@ -125,7 +125,9 @@ impl Master {
                     query: Vec::new(),
                     fragment: None,
                 }),
-                resources: offer.resources.to_protos(Some(&offer.role), candidates[c].refinement),
+                resources: offer
+                    .resources
+                    .to_protos(Some(&offer.role), candidates[c].refinement),
                 attributes: agent.attributes.clone(),
                 allocation_info: Some(v1::resource::AllocationInfo {
                     role: Some(offer.role.clone()),

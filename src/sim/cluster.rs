@@ -58,12 +58,13 @@ pub fn parse_cluster(text: &str) -> Result<Vec<AgentSpec>, String> {
 
 /// The default agent number `i` (1-based) of a cluster of `--agents N`.
 pub fn default_agent(i: usize) -> AgentSpec {
+    let zone = ["zone-a", "zone-b", "zone-c"][(i - 1) % 3];
     let json = serde_json::json!({
         "hostname": format!("agent-{i}.sim"),
         "resources": {"cpus": 4, "mem": 8192, "disk": 65536, "ports": "[31000-32000]"},
         "attributes": {
             "rack": format!("rack-{}", (i - 1) % 4 + 1),
-            "zone": ["zone-a", "zone-b", "zone-c"][(i - 1) % 3],
+            "zone": zone,
             "cores": 4,
             "features": if i % 2 == 0 { serde_json::json!(["ssd", "gpu"]) } else { serde_json::json!(["ssd"]) },
             "slots": "[1-8]"
@@ -82,20 +83,23 @@ fn quantity(name: &str, value: &Json) -> Result<Quantity, String> {
     match value {
         Json::Number(n) => {
             let v = n.as_f64().filter(|v| v.is_finite() && *v >= 0.0);
-            let v = v.ok_or_else(|| format!("resource {name}: {n} is not a non-negative number"))?;
+            let v =
+                v.ok_or_else(|| format!("resource {name}: {n} is not a non-negative number"))?;
             let (_, q) = ResourceSet::scalar(name, UNRESERVED, v);
             Ok(q)
         }
-        Json::String(s) => parse_ranges(s)
-            .map(Quantity::Ranges)
-            .ok_or_else(|| format!("resource {name}: {s:?} is not a range list like \"[31000-32000]\"")),
+        Json::String(s) => parse_ranges(s).map(Quantity::Ranges).ok_or_else(|| {
+            format!("resource {name}: {s:?} is not a range list like \"[31000-32000]\"")
+        }),
         Json::Array(items) => items
             .iter()
             .map(|i| i.as_str().map(str::to_string))
             .collect::<Option<_>>()
             .map(Quantity::Set)
             .ok_or_else(|| format!("resource {name}: a set must be an array of strings")),
-        _ => Err(format!("resource {name}: expected a number, a range list or an array of strings")),
+        _ => Err(format!(
+            "resource {name}: expected a number, a range list or an array of strings"
+        )),
     }
 }
 
@@ -124,7 +128,9 @@ impl AgentSpec {
         }
         for (role, resources) in &self.reserved {
             if role == UNRESERVED || role.is_empty() || role.starts_with('/') {
-                return Err(format!("reserved: {role:?} is not a role resources can be reserved for"));
+                return Err(format!(
+                    "reserved: {role:?} is not a role resources can be reserved for"
+                ));
             }
             let Json::Object(resources) = resources else {
                 return Err(format!("reserved.{role}: expected an object of resources"));
@@ -152,7 +158,9 @@ impl AgentSpec {
             };
             match value {
                 Json::Number(n) => {
-                    let v = n.as_f64().ok_or_else(|| format!("attribute {name}: bad number"))?;
+                    let v = n
+                        .as_f64()
+                        .ok_or_else(|| format!("attribute {name}: bad number"))?;
                     a.set_type(v1::value::Type::Scalar);
                     a.scalar = Some(v1::value::Scalar { value: v });
                 }
@@ -176,11 +184,17 @@ impl AgentSpec {
                         .iter()
                         .map(|i| i.as_str().map(str::to_string))
                         .collect::<Option<Vec<_>>>()
-                        .ok_or_else(|| format!("attribute {name}: a set must be an array of strings"))?;
+                        .ok_or_else(|| {
+                            format!("attribute {name}: a set must be an array of strings")
+                        })?;
                     a.set_type(v1::value::Type::Set);
                     a.set = Some(v1::value::Set { item });
                 }
-                _ => return Err(format!("attribute {name}: expected a number, a string or an array of strings")),
+                _ => {
+                    return Err(format!(
+                        "attribute {name}: expected a number, a string or an array of strings"
+                    ));
+                }
             }
             out.push(a);
         }
@@ -194,8 +208,12 @@ pub fn attributes_json(attributes: &[v1::Attribute]) -> Json {
     let mut map = serde_json::Map::new();
     for a in attributes {
         let value = match a.r#type() {
-            v1::value::Type::Scalar => serde_json::json!(a.scalar.as_ref().map_or(0.0, |s| s.value)),
-            v1::value::Type::Text => serde_json::json!(a.text.as_ref().map_or("", |t| t.value.as_str())),
+            v1::value::Type::Scalar => {
+                serde_json::json!(a.scalar.as_ref().map_or(0.0, |s| s.value))
+            }
+            v1::value::Type::Text => {
+                serde_json::json!(a.text.as_ref().map_or("", |t| t.value.as_str()))
+            }
             v1::value::Type::Ranges => {
                 let parts: Vec<String> = a
                     .ranges
@@ -205,7 +223,8 @@ pub fn attributes_json(attributes: &[v1::Attribute]) -> Json {
                 serde_json::json!(format!("[{}]", parts.join(", ")))
             }
             v1::value::Type::Set => {
-                let items: Vec<String> = a.set.iter().flat_map(|s| s.item.iter().cloned()).collect();
+                let items: Vec<String> =
+                    a.set.iter().flat_map(|s| s.item.iter().cloned()).collect();
                 serde_json::json!(format!("{{{}}}", items.join(", ")))
             }
         };

@@ -74,7 +74,9 @@ impl Default for Timings {
 pub enum Leadership {
     Leading,
     /// Not the leader; `leader` is `host:port` of the one that is, if known.
-    Following { leader: Option<String> },
+    Following {
+        leader: Option<String>,
+    },
 }
 
 /// The event channel of one subscription.
@@ -103,9 +105,13 @@ impl Rejection {
 /// What became of a SUBSCRIBE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscribeOutcome {
-    Subscribed { framework_id: String },
+    Subscribed {
+        framework_id: String,
+    },
     /// An ERROR event was sent and the stream closed.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -236,16 +242,16 @@ pub(super) enum Timer {
         framework_id: String,
         task_id: String,
         step: Step,
-        gen: u64,
+        generation: u64,
     },
     Retry {
         framework_id: String,
         task_id: String,
-        gen: u64,
+        generation: u64,
     },
     FailoverTimeout {
         framework_id: String,
-        gen: u64,
+        generation: u64,
     },
     OfferTimeout {
         offer_id: String,
@@ -329,12 +335,14 @@ pub(super) fn master_status(
             value: task_id.to_string(),
         },
         message: Some(message.to_string()),
-        agent_id: agent_id.map(|a| v1::AgentId { value: a.to_string() }),
+        agent_id: agent_id.map(|a| v1::AgentId {
+            value: a.to_string(),
+        }),
         timestamp: Some(wall_clock()),
         ..Default::default()
     };
     s.set_state(state);
-    s.set_source(Source::SourceMaster);
+    s.set_source(Source::Master);
     s.set_reason(reason);
     s
 }
@@ -365,7 +373,9 @@ pub(super) fn validate_role(role: &str) -> Result<(), String> {
             _ => {}
         }
         if c.starts_with('-') {
-            return Err(format!("Role component '{c}' is invalid because it starts with a dash"));
+            return Err(format!(
+                "Role component '{c}' is invalid because it starts with a dash"
+            ));
         }
         if c.chars().any(|ch| ch.is_whitespace() || ch == '\u{8}') {
             return Err(format!(
@@ -379,37 +389,56 @@ pub(super) fn validate_role(role: &str) -> Result<(), String> {
 /// `validation::framework::validate` plus the master's own checks.
 fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<Vec<String>, String> {
     use v1::framework_info::capability::Type as Cap;
-    let multi_role = info.capabilities.iter().any(|c| c.r#type() == Cap::MultiRole);
+    let multi_role = info
+        .capabilities
+        .iter()
+        .any(|c| c.r#type() == Cap::MultiRole);
+    // `role` is deprecated in the proto, but its presence is exactly what
+    // the master checks for MULTI_ROLE frameworks.
+    #[allow(deprecated)]
+    let has_role = info.role.is_some();
     if multi_role {
-        if info.role.is_some() {
-            return Err("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable".into());
+        if has_role {
+            return Err(
+                "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+                    .into(),
+            );
         }
         let mut seen = HashSet::new();
         let dups: Vec<&String> = info.roles.iter().filter(|r| !seen.insert(*r)).collect();
         if !dups.is_empty() {
-            return Err(format!("'FrameworkInfo.roles' contains duplicate items: {{ {} }}", dups
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")));
+            return Err(format!(
+                "'FrameworkInfo.roles' contains duplicate items: {{ {} }}",
+                dups.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         for r in &info.roles {
-            validate_role(r).map_err(|e| format!("'FrameworkInfo.roles' contains invalid role: {e}"))?;
+            validate_role(r)
+                .map_err(|e| format!("'FrameworkInfo.roles' contains invalid role: {e}"))?;
         }
     } else {
         if !info.roles.is_empty() {
             return Err("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable".into());
         }
-        validate_role(info.role()).map_err(|e| format!("'FrameworkInfo.role' is not a valid role: {e}"))?;
+        validate_role(info.role())
+            .map_err(|e| format!("'FrameworkInfo.role' is not a valid role: {e}"))?;
     }
     if let Some(id) = info.id.as_ref().filter(|id| !id.value.is_empty())
-        && (id.value.contains('/') || id.value.contains('\\') || id.value == "." || id.value == "..")
+        && (id.value.contains('/')
+            || id.value.contains('\\')
+            || id.value == "."
+            || id.value == "..")
     {
         return Err(format!("'{}' contains invalid characters", id.value));
     }
     let timeout = info.failover_timeout();
     if !timeout.is_finite() || timeout.abs() > 1e11 {
-        return Err(format!("The framework failover_timeout ({timeout}) is invalid"));
+        return Err(format!(
+            "The framework failover_timeout ({timeout}) is invalid"
+        ));
     }
     Ok(if multi_role {
         info.roles.clone()
@@ -550,7 +579,12 @@ impl Master {
     // ---- subscription ---------------------------------------------------
 
     /// SUBSCRIBE: registers a new framework, or takes over a known one.
-    pub fn subscribe(&mut self, now: Instant, subscribe: call::Subscribe, conn: Connection) -> SubscribeOutcome {
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        subscribe: call::Subscribe,
+        conn: Connection,
+    ) -> SubscribeOutcome {
         let mut info = subscribe.framework_info;
         info!(name = %info.name, "received subscription request");
         let refuse = |message: String, conn: Connection| {
@@ -564,7 +598,11 @@ impl Master {
             Ok(r) => r,
             Err(e) => return refuse(e, conn),
         };
-        let given_id = info.id.as_ref().map(|i| i.value.clone()).filter(|v| !v.is_empty());
+        let given_id = info
+            .id
+            .as_ref()
+            .map(|i| i.value.clone())
+            .filter(|v| !v.is_empty());
         if let Some(id) = &given_id
             && self.removed_frameworks.contains(id)
         {
@@ -608,7 +646,10 @@ impl Master {
             Some(id) => {
                 if let Some(fw) = self.frameworks.get(&id) {
                     if fw.info.principal != info.principal {
-                        return refuse("Changing framework's principal is not allowed.".into(), conn);
+                        return refuse(
+                            "Changing framework's principal is not allowed.".into(),
+                            conn,
+                        );
                     }
                     if fw.info.user != info.user {
                         return refuse(
@@ -696,7 +737,9 @@ impl Master {
             }
             // Immutable fields stay as first registered.
             info.user = fw.info.user.clone();
-            info.id = Some(v1::FrameworkId { value: id.to_string() });
+            info.id = Some(v1::FrameworkId {
+                value: id.to_string(),
+            });
             fw.info = info;
             fw.roles = roles;
             fw.suppressed = suppressed;
@@ -728,7 +771,7 @@ impl Master {
             now + timeout.0,
             Timer::FailoverTimeout {
                 framework_id: framework_id.to_string(),
-                gen: timeout.1,
+                generation: timeout.1,
             },
         );
     }
@@ -748,7 +791,12 @@ impl Master {
 
     /// Removes an offer and returns its resources to the agent, optionally
     /// filtering them from the framework for `refuse`.
-    pub(super) fn remove_offer(&mut self, offer_id: &str, rescind: bool, refuse: Option<(Instant, Duration)>) -> Option<OfferRec> {
+    pub(super) fn remove_offer(
+        &mut self,
+        offer_id: &str,
+        rescind: bool,
+        refuse: Option<(Instant, Duration)>,
+    ) -> Option<OfferRec> {
         let offer = self.offers.remove(offer_id)?;
         if let Some(agent) = self.agents.get_mut(&offer.agent_id) {
             agent.offers.remove(offer_id);
@@ -832,7 +880,11 @@ impl Master {
                 if let Some(d) = call.decline {
                     let refuse = Self::refuse_duration(d.filters.as_ref());
                     for id in d.offer_ids {
-                        if self.offers.get(&id.value).is_some_and(|o| o.framework_id == framework_id) {
+                        if self
+                            .offers
+                            .get(&id.value)
+                            .is_some_and(|o| o.framework_id == framework_id)
+                        {
                             self.remove_offer(&id.value, false, refuse.map(|r| (now, r)));
                         } else {
                             warn!(framework_id, offer_id = %id.value, "ignoring decline of an offer that is no longer valid");
@@ -856,18 +908,33 @@ impl Master {
             T::Suppress => {
                 let roles = call.suppress.map(|r| r.roles).unwrap_or_default();
                 if let Some(fw) = self.frameworks.get_mut(framework_id) {
-                    let roles = if roles.is_empty() { fw.roles.clone() } else { roles };
+                    let roles = if roles.is_empty() {
+                        fw.roles.clone()
+                    } else {
+                        roles
+                    };
                     fw.suppressed.extend(roles);
                 }
             }
             T::Kill => {
                 if let Some(k) = call.kill {
-                    self.kill(now, framework_id, &k.task_id.value, k.agent_id.map(|a| a.value));
+                    self.kill(
+                        now,
+                        framework_id,
+                        &k.task_id.value,
+                        k.agent_id.map(|a| a.value),
+                    );
                 }
             }
             T::Acknowledge => {
                 if let Some(a) = call.acknowledge {
-                    self.acknowledge(now, framework_id, &a.agent_id.value, &a.task_id.value, &a.uuid);
+                    self.acknowledge(
+                        now,
+                        framework_id,
+                        &a.agent_id.value,
+                        &a.task_id.value,
+                        &a.uuid,
+                    );
                 }
             }
             T::Reconcile => {
@@ -896,7 +963,9 @@ impl Master {
         let now_wall = wall_clock();
         for (_, mut task) in fw.tasks.drain() {
             if let Some(agent) = self.agents.get_mut(&task.agent_id) {
-                agent.tasks.remove(&(framework_id.to_string(), task.info.task_id.value.clone()));
+                agent
+                    .tasks
+                    .remove(&(framework_id.to_string(), task.info.task_id.value.clone()));
                 if !is_terminal(task.state) {
                     agent.used.subtract(&task.resources);
                     if agent.state == AgentState::Active {
@@ -924,7 +993,14 @@ impl Master {
 
     // ---- tasks: agent side -----------------------------------------------
 
-    fn new_status(&self, task: &Task, state: TaskState, source: Source, reason: Option<Reason>, message: Option<String>) -> v1::TaskStatus {
+    fn new_status(
+        &self,
+        task: &Task,
+        state: TaskState,
+        source: Source,
+        reason: Option<Reason>,
+        message: Option<String>,
+    ) -> v1::TaskStatus {
         let mut s = v1::TaskStatus {
             task_id: task.info.task_id.clone(),
             message,
@@ -978,7 +1054,11 @@ impl Master {
         reason: Option<Reason>,
         message: Option<String>,
     ) {
-        let Some(task) = self.frameworks.get(framework_id).and_then(|f| f.tasks.get(task_id)) else {
+        let Some(task) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(task_id))
+        else {
             return;
         };
         let status = self.new_status(task, state, source, reason, message);
@@ -991,7 +1071,8 @@ impl Master {
         };
         let was_terminal = is_terminal(task.state);
         task.state = state;
-        task.statuses.push((state, status.timestamp.unwrap_or_default(), task.healthy));
+        task.statuses
+            .push((state, status.timestamp.unwrap_or_default(), task.healthy));
         if task.statuses.len() > 20 {
             task.statuses.remove(0);
         }
@@ -1016,7 +1097,13 @@ impl Master {
 
     /// Sends a task's in-flight update (when the framework is connected and
     /// the agent reachable) and arms its retry timer.
-    fn forward_front(&mut self, now: Instant, framework_id: &str, task_id: &str, reset_backoff: bool) {
+    fn forward_front(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        task_id: &str,
+        reset_backoff: bool,
+    ) {
         let initial = self.timings.status_update_retry;
         let Some(fw) = self.frameworks.get_mut(framework_id) else {
             return;
@@ -1032,7 +1119,7 @@ impl Master {
             task.retry_backoff = initial;
         }
         task.retry_gen += 1;
-        let (gen, backoff) = (task.retry_gen, task.retry_backoff);
+        let (generation, backoff) = (task.retry_gen, task.retry_backoff);
         let reachable = self
             .agents
             .get(&task.agent_id)
@@ -1046,7 +1133,7 @@ impl Master {
                 Timer::Retry {
                     framework_id: framework_id.to_string(),
                     task_id: task_id.to_string(),
-                    gen,
+                    generation,
                 },
             );
         }
@@ -1075,20 +1162,40 @@ impl Master {
     /// sends the next; a task whose terminal update is acknowledged is
     /// removed. Anything else is ignored, as the master does (the call was
     /// already answered 202).
-    pub fn acknowledge(&mut self, now: Instant, framework_id: &str, agent_id: &str, task_id: &str, uuid: &[u8]) {
-        if self.agents.get(agent_id).is_none_or(|a| a.state != AgentState::Active) {
-            warn!(framework_id, agent_id, task_id, "ignoring acknowledgement: agent is not registered");
+    pub fn acknowledge(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        agent_id: &str,
+        task_id: &str,
+        uuid: &[u8],
+    ) {
+        if self
+            .agents
+            .get(agent_id)
+            .is_none_or(|a| a.state != AgentState::Active)
+        {
+            warn!(
+                framework_id,
+                agent_id, task_id, "ignoring acknowledgement: agent is not registered"
+            );
             return;
         }
         let Some(fw) = self.frameworks.get_mut(framework_id) else {
             return;
         };
         let Some(task) = fw.tasks.get_mut(task_id).filter(|t| t.agent_id == agent_id) else {
-            warn!(framework_id, task_id, "ignoring acknowledgement for an unknown task");
+            warn!(
+                framework_id,
+                task_id, "ignoring acknowledgement for an unknown task"
+            );
             return;
         };
         if task.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
-            warn!(framework_id, task_id, "ignoring acknowledgement of an update that is not in flight");
+            warn!(
+                framework_id,
+                task_id, "ignoring acknowledgement of an update that is not in flight"
+            );
             return;
         }
         let acked = task.pending.pop_front();
@@ -1099,7 +1206,9 @@ impl Master {
             // the master moves it to the completed tasks.
             if let Some(task) = fw.tasks.remove(task_id) {
                 if let Some(agent) = self.agents.get_mut(agent_id) {
-                    agent.tasks.remove(&(framework_id.to_string(), task_id.to_string()));
+                    agent
+                        .tasks
+                        .remove(&(framework_id.to_string(), task_id.to_string()));
                 }
                 fw.completed_tasks.push_back(task);
                 if fw.completed_tasks.len() > MAX_COMPLETED_TASKS {
@@ -1115,12 +1224,21 @@ impl Master {
 
     /// KILL: a task the master does not know is answered like an explicit
     /// reconciliation of it.
-    pub fn kill(&mut self, now: Instant, framework_id: &str, task_id: &str, agent_id: Option<String>) {
+    pub fn kill(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        task_id: &str,
+        agent_id: Option<String>,
+    ) {
         let Some(fw) = self.frameworks.get(framework_id) else {
             return;
         };
         let Some(task) = fw.known_task(task_id) else {
-            warn!(framework_id, task_id, "cannot kill unknown task; performing reconciliation");
+            warn!(
+                framework_id,
+                task_id, "cannot kill unknown task; performing reconciliation"
+            );
             let mut t = call::reconcile::Task {
                 task_id: v1::TaskId {
                     value: task_id.to_string(),
@@ -1132,13 +1250,17 @@ impl Master {
             return;
         };
         if agent_id.as_ref().is_some_and(|a| *a != task.agent_id) {
-            warn!(framework_id, task_id, "cannot kill task: it belongs to a different agent");
+            warn!(
+                framework_id,
+                task_id, "cannot kill task: it belongs to a different agent"
+            );
             return;
         }
         if is_terminal(task.state) || task.killing {
             return;
         }
-        let killing_state = fw.has_capability(v1::framework_info::capability::Type::TaskKillingState);
+        let killing_state =
+            fw.has_capability(v1::framework_info::capability::Type::TaskKillingState);
         let staging = task.state == TaskState::TaskStaging;
         let Some(task) = self
             .frameworks
@@ -1149,7 +1271,7 @@ impl Master {
         };
         task.killing = true;
         task.step_gen += 1;
-        let gen = task.step_gen;
+        let generation = task.step_gen;
         info!(framework_id, task_id, "killing task");
         if staging {
             self.agent_update(
@@ -1157,14 +1279,22 @@ impl Master {
                 framework_id,
                 task_id,
                 TaskState::TaskKilled,
-                Source::SourceAgent,
-                Some(Reason::ReasonTaskKilledDuringLaunch),
+                Source::Agent,
+                Some(Reason::TaskKilledDuringLaunch),
                 Some("Killed before delivery to the executor".into()),
             );
             return;
         }
         if killing_state {
-            self.agent_update(now, framework_id, task_id, TaskState::TaskKilling, Source::SourceExecutor, None, None);
+            self.agent_update(
+                now,
+                framework_id,
+                task_id,
+                TaskState::TaskKilling,
+                Source::Executor,
+                None,
+                None,
+            );
         }
         self.schedule(
             now + self.timings.task_kill_delay,
@@ -1172,7 +1302,7 @@ impl Master {
                 framework_id: framework_id.to_string(),
                 task_id: task_id.to_string(),
                 step: Step::Killed,
-                gen,
+                generation,
             },
         );
     }
@@ -1190,7 +1320,7 @@ impl Master {
                 &t.info.task_id.value,
                 Some(&t.agent_id),
                 t.status_update_state(),
-                Reason::ReasonReconciliation,
+                Reason::Reconciliation,
                 "Reconciliation: Latest task state",
             );
             s.executor_id = t.executor_id.clone().map(|value| v1::ExecutorId { value });
@@ -1198,10 +1328,22 @@ impl Master {
             s
         };
         if tasks.is_empty() {
-            info!(framework_id, "performing implicit task state reconciliation");
-            updates.extend(fw.tasks.values().filter(|t| t.unreachable.is_none()).map(latest));
+            info!(
+                framework_id,
+                "performing implicit task state reconciliation"
+            );
+            updates.extend(
+                fw.tasks
+                    .values()
+                    .filter(|t| t.unreachable.is_none())
+                    .map(latest),
+            );
         } else {
-            info!(framework_id, count = tasks.len(), "performing explicit task state reconciliation");
+            info!(
+                framework_id,
+                count = tasks.len(),
+                "performing explicit task state reconciliation"
+            );
             for t in tasks {
                 let id = t.task_id.value.as_str();
                 let agent_id = t.agent_id.as_ref().map(|a| a.value.as_str());
@@ -1210,13 +1352,19 @@ impl Master {
                     continue;
                 }
                 let agent = agent_id.and_then(|a| self.agents.get(a));
-                let lost_or = |s: TaskState| if partition_aware { s } else { TaskState::TaskLost };
+                let lost_or = |s: TaskState| {
+                    if partition_aware {
+                        s
+                    } else {
+                        TaskState::TaskLost
+                    }
+                };
                 let status = match agent.map(|a| &a.state) {
                     Some(AgentState::Active) => master_status(
                         id,
                         agent_id,
                         lost_or(TaskState::TaskGone),
-                        Reason::ReasonReconciliation,
+                        Reason::Reconciliation,
                         "Reconciliation: Task is unknown to the agent",
                     ),
                     Some(AgentState::Unreachable { since }) => {
@@ -1224,7 +1372,7 @@ impl Master {
                             id,
                             agent_id,
                             lost_or(TaskState::TaskUnreachable),
-                            Reason::ReasonReconciliation,
+                            Reason::Reconciliation,
                             "Reconciliation: Task is unreachable",
                         );
                         s.unreachable_time = Some(v1::TimeInfo {
@@ -1236,14 +1384,14 @@ impl Master {
                         id,
                         agent_id,
                         lost_or(TaskState::TaskGoneByOperator),
-                        Reason::ReasonReconciliation,
+                        Reason::Reconciliation,
                         "Reconciliation: Task is gone",
                     ),
                     None => master_status(
                         id,
                         agent_id,
                         lost_or(TaskState::TaskUnknown),
-                        Reason::ReasonReconciliation,
+                        Reason::Reconciliation,
                         "Reconciliation: Task is unknown",
                     ),
                 };
@@ -1258,7 +1406,11 @@ impl Master {
     // ---- faults (admin API) ----------------------------------------------
 
     /// Finds a task by id (in one framework, or the only one having it).
-    pub fn find_task(&self, task_id: &str, framework_id: Option<&str>) -> Result<(String, String), String> {
+    pub fn find_task(
+        &self,
+        task_id: &str,
+        framework_id: Option<&str>,
+    ) -> Result<(String, String), String> {
         let mut found = self
             .frameworks
             .values()
@@ -1275,7 +1427,14 @@ impl Master {
     }
 
     /// A task ends by itself (admin): TASK_FAILED or TASK_FINISHED.
-    pub fn end_task(&mut self, now: Instant, framework_id: &str, task_id: &str, state: TaskState, message: Option<String>) -> Result<(), String> {
+    pub fn end_task(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        task_id: &str,
+        state: TaskState,
+        message: Option<String>,
+    ) -> Result<(), String> {
         let task = self
             .frameworks
             .get_mut(framework_id)
@@ -1287,22 +1446,42 @@ impl Master {
         task.step_gen += 1;
         let (reason, default_message) = match state {
             TaskState::TaskFinished => (None, "Command exited with status 0"),
-            _ => (Some(Reason::ReasonCommandExecutorFailed), "Command exited with status 1"),
+            _ => (
+                Some(Reason::CommandExecutorFailed),
+                "Command exited with status 1",
+            ),
         };
         let message = message.unwrap_or_else(|| default_message.to_string());
-        self.agent_update(now, framework_id, task_id, state, Source::SourceExecutor, reason, Some(message));
+        self.agent_update(
+            now,
+            framework_id,
+            task_id,
+            state,
+            Source::Executor,
+            reason,
+            Some(message),
+        );
         Ok(())
     }
 
     /// Sets a task's health (admin); sends a RUNNING update with `healthy`.
-    pub fn set_health(&mut self, now: Instant, framework_id: &str, task_id: &str, healthy: bool) -> Result<(), String> {
+    pub fn set_health(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        task_id: &str,
+        healthy: bool,
+    ) -> Result<(), String> {
         let task = self
             .frameworks
             .get_mut(framework_id)
             .and_then(|f| f.tasks.get_mut(task_id))
             .ok_or_else(|| format!("no task '{task_id}'"))?;
         if task.state != TaskState::TaskRunning {
-            return Err(format!("task '{task_id}' is {:?}, not TASK_RUNNING", task.state));
+            return Err(format!(
+                "task '{task_id}' is {:?}, not TASK_RUNNING",
+                task.state
+            ));
         }
         task.healthy = Some(healthy);
         self.agent_update(
@@ -1310,8 +1489,8 @@ impl Master {
             framework_id,
             task_id,
             TaskState::TaskRunning,
-            Source::SourceExecutor,
-            Some(Reason::ReasonTaskHealthCheckStatusUpdated),
+            Source::Executor,
+            Some(Reason::TaskHealthCheckStatusUpdated),
             None,
         );
         Ok(())
@@ -1320,9 +1499,15 @@ impl Master {
     /// The agent stops answering: its offers are rescinded, its tasks
     /// become TASK_UNREACHABLE (partition-aware) or TASK_LOST.
     pub fn mark_unreachable(&mut self, agent_id: &str) -> Result<(), String> {
-        let agent = self.agents.get_mut(agent_id).ok_or_else(|| format!("no agent '{agent_id}'"))?;
+        let agent = self
+            .agents
+            .get_mut(agent_id)
+            .ok_or_else(|| format!("no agent '{agent_id}'"))?;
         if agent.state != AgentState::Active {
-            return Err(format!("agent '{agent_id}' is not active ({:?})", agent.state));
+            return Err(format!(
+                "agent '{agent_id}' is not active ({:?})",
+                agent.state
+            ));
         }
         let since = wall_clock();
         agent.state = AgentState::Unreachable { since };
@@ -1347,8 +1532,17 @@ impl Master {
                 TaskState::TaskLost
             };
             task.unreachable = Some(state);
-            let mut s = master_status(&task_id, Some(agent_id), state, Reason::ReasonAgentRemoved, "health check timed out");
-            s.executor_id = task.executor_id.clone().map(|value| v1::ExecutorId { value });
+            let mut s = master_status(
+                &task_id,
+                Some(agent_id),
+                state,
+                Reason::AgentRemoved,
+                "health check timed out",
+            );
+            s.executor_id = task
+                .executor_id
+                .clone()
+                .map(|value| v1::ExecutorId { value });
             s.unreachable_time = Some(v1::TimeInfo {
                 nanoseconds: (since * 1e9) as i64,
             });
@@ -1359,7 +1553,10 @@ impl Master {
 
     /// The operator marks the agent gone: its tasks end for good.
     pub fn mark_gone(&mut self, agent_id: &str) -> Result<(), String> {
-        let agent = self.agents.get_mut(agent_id).ok_or_else(|| format!("no agent '{agent_id}'"))?;
+        let agent = self
+            .agents
+            .get_mut(agent_id)
+            .ok_or_else(|| format!("no agent '{agent_id}'"))?;
         if agent.state == AgentState::Gone {
             return Err(format!("agent '{agent_id}' is already gone"));
         }
@@ -1382,16 +1579,28 @@ impl Master {
                 continue;
             };
             let (state, reason) = if partition_aware {
-                (TaskState::TaskGoneByOperator, Reason::ReasonAgentRemovedByOperator)
+                (
+                    TaskState::TaskGoneByOperator,
+                    Reason::AgentRemovedByOperator,
+                )
             } else {
-                (TaskState::TaskLost, Reason::ReasonAgentRemoved)
+                (TaskState::TaskLost, Reason::AgentRemoved)
             };
             task.state = state;
             task.unreachable = None;
             task.pending.clear();
             task.statuses.push((state, now_wall, None));
-            let mut s = master_status(&task_id, Some(agent_id), state, reason, "Agent has been marked gone");
-            s.executor_id = task.executor_id.clone().map(|value| v1::ExecutorId { value });
+            let mut s = master_status(
+                &task_id,
+                Some(agent_id),
+                state,
+                reason,
+                "Agent has been marked gone",
+            );
+            s.executor_id = task
+                .executor_id
+                .clone()
+                .map(|value| v1::ExecutorId { value });
             fw.completed_tasks.push_back(task);
             if fw.completed_tasks.len() > MAX_COMPLETED_TASKS {
                 fw.completed_tasks.pop_front();
@@ -1405,9 +1614,15 @@ impl Master {
     /// again (reconciliation reports their real state) and its queued
     /// updates flow.
     pub fn reregister(&mut self, now: Instant, agent_id: &str) -> Result<(), String> {
-        let agent = self.agents.get_mut(agent_id).ok_or_else(|| format!("no agent '{agent_id}'"))?;
+        let agent = self
+            .agents
+            .get_mut(agent_id)
+            .ok_or_else(|| format!("no agent '{agent_id}'"))?;
         if !matches!(agent.state, AgentState::Unreachable { .. }) {
-            return Err(format!("agent '{agent_id}' is not unreachable ({:?})", agent.state));
+            return Err(format!(
+                "agent '{agent_id}' is not unreachable ({:?})",
+                agent.state
+            ));
         }
         agent.state = AgentState::Active;
         agent.free = agent.total.clone();
@@ -1416,7 +1631,11 @@ impl Master {
         info!(agent_id, "agent reregistered");
         let mut frameworks = HashSet::new();
         for (fw_id, task_id) in tasks {
-            if let Some(task) = self.frameworks.get_mut(&fw_id).and_then(|f| f.tasks.get_mut(&task_id)) {
+            if let Some(task) = self
+                .frameworks
+                .get_mut(&fw_id)
+                .and_then(|f| f.tasks.get_mut(&task_id))
+            {
                 task.unreachable = None;
                 frameworks.insert(fw_id);
             }
@@ -1491,12 +1710,12 @@ impl Master {
                 framework_id,
                 task_id,
                 step,
-                gen,
-            } => self.task_step(now, &framework_id, &task_id, step, gen),
+                generation,
+            } => self.task_step(now, &framework_id, &task_id, step, generation),
             Timer::Retry {
                 framework_id,
                 task_id,
-                gen,
+                generation,
             } => {
                 let max = self.timings.status_update_retry_max;
                 let Some(task) = self
@@ -1506,18 +1725,24 @@ impl Master {
                 else {
                     return;
                 };
-                if task.retry_gen != gen || task.pending.is_empty() {
+                if task.retry_gen != generation || task.pending.is_empty() {
                     return;
                 }
                 task.retry_backoff = (task.retry_backoff * 2).min(max);
-                debug!(framework_id, task_id, "retrying unacknowledged status update");
+                debug!(
+                    framework_id,
+                    task_id, "retrying unacknowledged status update"
+                );
                 self.forward_front(now, &framework_id, &task_id, false);
             }
-            Timer::FailoverTimeout { framework_id, gen } => {
+            Timer::FailoverTimeout {
+                framework_id,
+                generation,
+            } => {
                 let expired = self
                     .frameworks
                     .get(&framework_id)
-                    .is_some_and(|f| f.conn.is_none() && f.disconnect_gen == gen);
+                    .is_some_and(|f| f.conn.is_none() && f.disconnect_gen == generation);
                 if expired {
                     info!(framework_id, "framework failover timeout elapsed");
                     self.remove_framework(&framework_id);
@@ -1532,11 +1757,22 @@ impl Master {
         }
     }
 
-    fn task_step(&mut self, now: Instant, framework_id: &str, task_id: &str, step: Step, gen: u64) {
-        let Some(task) = self.frameworks.get(framework_id).and_then(|f| f.tasks.get(task_id)) else {
+    fn task_step(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        task_id: &str,
+        step: Step,
+        generation: u64,
+    ) {
+        let Some(task) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(task_id))
+        else {
             return;
         };
-        if task.step_gen != gen || (is_terminal(task.state) && step != Step::Killed) {
+        if task.step_gen != generation || (is_terminal(task.state) && step != Step::Killed) {
             return;
         }
         let delay = self.timings.task_start_delay;
@@ -1545,15 +1781,31 @@ impl Master {
             framework_id: framework_id.to_string(),
             task_id: task_id.to_string(),
             step,
-            gen,
+            generation,
         };
         match step {
             Step::Starting => {
-                self.agent_update(now, framework_id, task_id, TaskState::TaskStarting, Source::SourceExecutor, None, None);
+                self.agent_update(
+                    now,
+                    framework_id,
+                    task_id,
+                    TaskState::TaskStarting,
+                    Source::Executor,
+                    None,
+                    None,
+                );
                 self.schedule(now + delay, next(Step::Running));
             }
             Step::Running => {
-                self.agent_update(now, framework_id, task_id, TaskState::TaskRunning, Source::SourceExecutor, None, None);
+                self.agent_update(
+                    now,
+                    framework_id,
+                    task_id,
+                    TaskState::TaskRunning,
+                    Source::Executor,
+                    None,
+                    None,
+                );
                 if has_health {
                     self.schedule(now + delay, next(Step::Healthy));
                 }
@@ -1571,8 +1823,8 @@ impl Master {
                     framework_id,
                     task_id,
                     TaskState::TaskRunning,
-                    Source::SourceExecutor,
-                    Some(Reason::ReasonTaskHealthCheckStatusUpdated),
+                    Source::Executor,
+                    Some(Reason::TaskHealthCheckStatusUpdated),
                     None,
                 );
             }
@@ -1583,7 +1835,7 @@ impl Master {
                         framework_id,
                         task_id,
                         TaskState::TaskKilled,
-                        Source::SourceExecutor,
+                        Source::Executor,
                         None,
                         Some("Command terminated with signal Terminated".into()),
                     );
@@ -1602,6 +1854,11 @@ impl Master {
     pub(super) fn new_task_ip(&mut self) -> String {
         self.next_ip += 1;
         let n = self.next_ip;
-        format!("10.{}.{}.{}", 1 + (n >> 16) % 250, (n >> 8) & 0xff, n & 0xff)
+        format!(
+            "10.{}.{}.{}",
+            1 + (n >> 16) % 250,
+            (n >> 8) & 0xff,
+            n & 0xff
+        )
     }
 }

@@ -119,7 +119,10 @@ fn format_ranges(ranges: &[(u64, u64)]) -> String {
 /// `reservation` with `role`, or only the deprecated `role`).
 pub fn reservation_role(resource: &v1::Resource) -> String {
     if let Some(last) = resource.reservations.last() {
-        return last.role.clone().unwrap_or_else(|| resource.role().to_string());
+        return last
+            .role
+            .clone()
+            .unwrap_or_else(|| resource.role().to_string());
     }
     resource.role().to_string()
 }
@@ -267,7 +270,12 @@ impl ResourceSet {
                         ..Default::default()
                     });
                 } else {
-                    r.role = Some(key.role.clone());
+                    // Deprecated in the proto, still what pre-refinement
+                    // frameworks read.
+                    #[allow(deprecated)]
+                    {
+                        r.role = Some(key.role.clone());
+                    }
                 }
                 if let Some(role) = allocation_role {
                     r.allocation_info = Some(v1::resource::AllocationInfo {
@@ -281,12 +289,15 @@ impl ResourceSet {
 
     /// Whether every quantity of `other` fits in `self`.
     pub fn contains(&self, other: &ResourceSet) -> bool {
-        other.items.iter().all(|(key, q)| match (self.items.get(key), q) {
-            (Some(Quantity::Scalar(a)), Quantity::Scalar(b)) => a >= b,
-            (Some(Quantity::Ranges(a)), Quantity::Ranges(b)) => ranges_contain(a, b),
-            (Some(Quantity::Set(a)), Quantity::Set(b)) => b.is_subset(a),
-            _ => false,
-        })
+        other
+            .items
+            .iter()
+            .all(|(key, q)| match (self.items.get(key), q) {
+                (Some(Quantity::Scalar(a)), Quantity::Scalar(b)) => a >= b,
+                (Some(Quantity::Ranges(a)), Quantity::Ranges(b)) => ranges_contain(a, b),
+                (Some(Quantity::Set(a)), Quantity::Set(b)) => b.is_subset(a),
+                _ => false,
+            })
     }
 
     pub fn add(&mut self, other: &ResourceSet) {
@@ -360,7 +371,10 @@ impl ResourceSet {
         for (k, q) in &self.items {
             match q {
                 Quantity::Scalar(_) if !map.contains_key(&k.name) => {
-                    map.insert(k.name.clone(), serde_json::json!(self.scalar_total(&k.name)));
+                    map.insert(
+                        k.name.clone(),
+                        serde_json::json!(self.scalar_total(&k.name)),
+                    );
                 }
                 Quantity::Ranges(_) if !map.contains_key(&k.name) => {
                     if let Some(text) = self.ranges_text(&k.name) {
@@ -368,7 +382,10 @@ impl ResourceSet {
                     }
                 }
                 Quantity::Set(items) => {
-                    let text = format!("{{{}}}", items.iter().cloned().collect::<Vec<_>>().join(", "));
+                    let text = format!(
+                        "{{{}}}",
+                        items.iter().cloned().collect::<Vec<_>>().join(", ")
+                    );
                     map.insert(k.name.clone(), serde_json::json!(text));
                 }
                 _ => {}
@@ -402,9 +419,11 @@ impl fmt::Display for ResourceSet {
             match q {
                 Quantity::Scalar(v) => write!(f, "{}", from_millis(*v))?,
                 Quantity::Ranges(r) => f.write_str(&format_ranges(r))?,
-                Quantity::Set(s) => {
-                    write!(f, "{{{}}}", s.iter().cloned().collect::<Vec<_>>().join(", "))?
-                }
+                Quantity::Set(s) => write!(
+                    f,
+                    "{{{}}}",
+                    s.iter().cloned().collect::<Vec<_>>().join(", ")
+                )?,
             }
         }
         Ok(())
@@ -434,7 +453,10 @@ mod tests {
         assert_eq!(parse_ranges("[1-2, 4-9]"), Some(vec![(1, 2), (4, 9)]));
         assert_eq!(parse_ranges("[1-2,3-4]"), Some(vec![(1, 4)]));
         assert_eq!(parse_ranges("1-2"), None);
-        assert_eq!(ranges_subtract(&[(1, 10)], &[(3, 4)]), vec![(1, 2), (5, 10)]);
+        assert_eq!(
+            ranges_subtract(&[(1, 10)], &[(3, 4)]),
+            vec![(1, 2), (5, 10)]
+        );
         assert_eq!(ranges_subtract(&[(1, 10)], &[(1, 10)]), vec![]);
     }
 

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use hydrogen::mesos::subscription::{Subscription, SubscriptionConfig, SubscriptionEvent};
-use hydrogen::mesos::v1::{self, framework_info::Capability, framework_info::capability};
 use hydrogen::mesos::v1::scheduler::{Event, event};
+use hydrogen::mesos::v1::{self, framework_info::Capability, framework_info::capability};
 use hydrogen::sim::{SimConfig, SimHandle, Simulator};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,9 +17,13 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A simulator with fast timings, on 127.0.0.1 with an OS-picked port.
 pub fn fast_sim_config(agents: usize) -> SimConfig {
-    let mut config = SimConfig::default();
-    config.listen = "127.0.0.1:0".parse().expect("loopback address");
-    config.agents = (1..=agents).map(hydrogen::sim::cluster::default_agent).collect();
+    let mut config = SimConfig {
+        listen: "127.0.0.1:0".parse().expect("loopback address"),
+        agents: (1..=agents)
+            .map(hydrogen::sim::cluster::default_agent)
+            .collect(),
+        ..SimConfig::default()
+    };
     config.timings.allocation_interval = Duration::from_millis(50);
     config.timings.task_start_delay = Duration::from_millis(20);
     config.timings.task_kill_delay = Duration::from_millis(10);
@@ -119,10 +123,12 @@ impl Client {
     /// Waits for SUBSCRIBED and returns the session.
     pub async fn subscribed(&mut self) -> hydrogen::mesos::subscription::Session {
         match self
-            .next_matching("SUBSCRIBED", |e| matches!(e, SubscriptionEvent::Subscribed(_)))
+            .next_matching("SUBSCRIBED", |e| {
+                matches!(e, SubscriptionEvent::Subscribed(_))
+            })
             .await
         {
-            SubscriptionEvent::Subscribed(s) => s,
+            SubscriptionEvent::Subscribed(s) => *s,
             _ => unreachable!("filtered above"),
         }
     }
@@ -167,14 +173,21 @@ pub async fn admin(url: &str, body: serde_json::Value) -> serde_json::Value {
 }
 
 /// Polls `/master/state` until `pred` holds.
-pub async fn wait_state(sim: &SimHandle, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+pub async fn wait_state(
+    sim: &SimHandle,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let state = get_json(&format!("{}/master/state", sim.url())).await;
         if pred(&state) {
             return state;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {state}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {state}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

@@ -1,0 +1,1016 @@
+//! Unit tests of the state machine, driven without HTTP and with a
+//! hand-stepped clock.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use super::cluster::default_agent;
+use super::master::{Connection, Master, Rejection, SubscribeOutcome, Timings};
+use crate::mesos::v1::scheduler::{Event, call, event};
+use crate::mesos::v1::{self, TaskState, task_status::Reason};
+
+struct Fixture {
+    m: Master,
+    t0: Instant,
+}
+
+fn timings() -> Timings {
+    Timings {
+        heartbeat_interval: Duration::from_secs(15),
+        allocation_interval: Duration::from_secs(1),
+        task_start_delay: Duration::from_millis(100),
+        task_kill_delay: Duration::from_millis(50),
+        offer_timeout: None,
+        status_update_retry: Duration::from_secs(10),
+        status_update_retry_max: Duration::from_secs(600),
+    }
+}
+
+fn fixture(agents: usize) -> Fixture {
+    fixture_with(agents, timings())
+}
+
+fn fixture_with(agents: usize, timings: Timings) -> Fixture {
+    let t0 = Instant::now();
+    let mut m = Master::new(
+        timings,
+        "127.0.0.1:5050".parse().expect("addr"),
+        "sim".into(),
+        t0,
+    );
+    for i in 1..=agents {
+        m.add_agent(&default_agent(i)).expect("agent");
+    }
+    Fixture { m, t0 }
+}
+
+struct Sched {
+    id: String,
+    stream: String,
+    rx: UnboundedReceiver<Event>,
+    /// Events after SUBSCRIBED and the first HEARTBEAT.
+    extra: Vec<Event>,
+}
+
+fn info(caps: &[v1::framework_info::capability::Type]) -> v1::FrameworkInfo {
+    v1::FrameworkInfo {
+        user: "root".into(),
+        name: "test".into(),
+        failover_timeout: Some(60.0),
+        capabilities: caps
+            .iter()
+            .map(|c| v1::framework_info::Capability {
+                r#type: Some(*c as i32),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+impl Fixture {
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn subscribe(
+        &mut self,
+        ms: u64,
+        info: v1::FrameworkInfo,
+    ) -> Result<Sched, (String, UnboundedReceiver<Event>)> {
+        let (tx, mut rx) = unbounded_channel();
+        let stream = uuid::Uuid::new_v4().to_string();
+        let out = self.m.subscribe(
+            self.at(ms),
+            call::Subscribe {
+                framework_info: info,
+                suppressed_roles: vec![],
+            },
+            Connection {
+                stream_id: stream.clone(),
+                tx,
+            },
+        );
+        match out {
+            SubscribeOutcome::Subscribed { framework_id } => {
+                let mut evs = drain(&mut rx);
+                assert_eq!(evs[0].r#type(), event::Type::Subscribed);
+                assert_eq!(evs[1].r#type(), event::Type::Heartbeat);
+                Ok(Sched {
+                    id: framework_id,
+                    stream,
+                    rx,
+                    extra: evs.split_off(2),
+                })
+            }
+            SubscribeOutcome::Refused { message } => Err((message, rx)),
+        }
+    }
+
+    /// Ticks and returns the offers the framework got.
+    fn offers(&mut self, ms: u64, s: &mut Sched) -> Vec<v1::Offer> {
+        self.m.tick(self.at(ms));
+        drain(&mut s.rx)
+            .into_iter()
+            .filter_map(|e| e.offers)
+            .flat_map(|o| o.offers)
+            .collect()
+    }
+
+    fn launch(&mut self, ms: u64, s: &Sched, offer: &v1::Offer, tasks: Vec<v1::TaskInfo>) {
+        self.m.accept(
+            self.at(ms),
+            &s.id,
+            call::Accept {
+                offer_ids: vec![offer.id.clone()],
+                operations: vec![launch_op(tasks)],
+                filters: None,
+            },
+        );
+    }
+}
+
+fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+fn updates(rx: &mut UnboundedReceiver<Event>) -> Vec<v1::TaskStatus> {
+    drain(rx)
+        .into_iter()
+        .filter_map(|e| e.update.map(|u| u.status))
+        .collect()
+}
+
+fn launch_op(tasks: Vec<v1::TaskInfo>) -> v1::offer::Operation {
+    v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::Launch as i32),
+        launch: Some(v1::offer::operation::Launch { task_infos: tasks }),
+        ..Default::default()
+    }
+}
+
+fn scalar(name: &str, v: f64) -> v1::Resource {
+    v1::Resource {
+        name: name.into(),
+        r#type: v1::value::Type::Scalar as i32,
+        scalar: Some(v1::value::Scalar { value: v }),
+        ..Default::default()
+    }
+}
+
+fn task(id: &str, agent: &v1::AgentId, cpus: f64) -> v1::TaskInfo {
+    v1::TaskInfo {
+        name: id.into(),
+        task_id: v1::TaskId { value: id.into() },
+        agent_id: agent.clone(),
+        resources: vec![scalar("cpus", cpus), scalar("mem", 64.0)],
+        command: Some(v1::CommandInfo {
+            value: Some("sleep 1000".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn ack(f: &mut Fixture, ms: u64, s: &Sched, st: &v1::TaskStatus) {
+    let agent = st.agent_id.clone().expect("agent id").value;
+    let uuid = st.uuid.clone().expect("uuid");
+    f.m.acknowledge(f.at(ms), &s.id, &agent, &st.task_id.value, &uuid);
+}
+
+/// Launches one task and acks it to RUNNING; returns its agent id.
+fn running_task(f: &mut Fixture, s: &mut Sched, id: &str) -> String {
+    let offers = f.offers(1000, s);
+    let offer = offers[0].clone();
+    f.launch(1000, s, &offer, vec![task(id, &offer.agent_id, 1.0)]);
+    f.m.tick(f.at(1001));
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskStarting);
+    ack(f, 1001, s, &st[0]);
+    f.m.tick(f.at(1200));
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskRunning);
+    ack(f, 1200, s, &st[0]);
+    offer.agent_id.value
+}
+
+#[test]
+fn subscribe_gets_one_offer_per_agent_with_allocation_info() {
+    let mut f = fixture(3);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let offers = f.offers(0, &mut s);
+    assert_eq!(offers.len(), 3);
+    for o in &offers {
+        assert_eq!(
+            o.allocation_info
+                .as_ref()
+                .and_then(|a| a.role.clone())
+                .as_deref(),
+            Some("*")
+        );
+        assert!(o.resources.iter().all(|r| r.allocation_info.is_some()));
+        assert_eq!(o.framework_id.value, s.id);
+        assert_eq!(o.attributes.len(), 5);
+    }
+    // Nothing new while the offers are outstanding.
+    assert!(f.offers(1000, &mut s).is_empty());
+}
+
+#[test]
+fn decline_filters_for_refuse_seconds_and_revive_clears() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    f.m.handle_call(
+        f.at(0),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Decline as i32),
+            decline: Some(call::Decline {
+                offer_ids: vec![o.id.clone()],
+                filters: Some(v1::Filters {
+                    refuse_seconds: Some(10.0),
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+    assert!(f.offers(5000, &mut s).is_empty());
+    let o = f.offers(10_500, &mut s).remove(0);
+    // Absent filters mean the proto default of 5 s.
+    f.m.handle_call(
+        f.at(10_500),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Decline as i32),
+            decline: Some(call::Decline {
+                offer_ids: vec![o.id.clone()],
+                filters: None,
+            }),
+            ..Default::default()
+        },
+    );
+    assert!(f.offers(14_000, &mut s).is_empty());
+    assert_eq!(f.offers(16_000, &mut s).len(), 1);
+    // Decline again, then REVIVE: offered at the next allocation.
+    let o2 = f.m.offers.keys().next().cloned().expect("offer");
+    f.m.handle_call(
+        f.at(16_000),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Decline as i32),
+            decline: Some(call::Decline {
+                offer_ids: vec![v1::OfferId { value: o2 }],
+                filters: Some(v1::Filters {
+                    refuse_seconds: Some(1000.0),
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+    assert!(f.offers(17_000, &mut s).is_empty());
+    f.m.handle_call(
+        f.at(17_000),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        },
+    );
+    assert_eq!(f.offers(18_000, &mut s).len(), 1);
+}
+
+#[test]
+fn suppress_stops_offers_until_revive() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    f.m.handle_call(
+        f.at(0),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Suppress as i32),
+            ..Default::default()
+        },
+    );
+    assert!(f.offers(0, &mut s).is_empty());
+    assert!(f.offers(5000, &mut s).is_empty());
+    f.m.handle_call(
+        f.at(5000),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        },
+    );
+    assert_eq!(f.offers(6000, &mut s).len(), 1);
+}
+
+#[test]
+fn two_frameworks_share_agents_round_robin() {
+    let mut f = fixture(4);
+    let mut a = f.subscribe(0, info(&[])).expect("a");
+    let mut b = f.subscribe(0, info(&[])).expect("b");
+    f.m.tick(f.at(0));
+    let na: usize = drain(&mut a.rx)
+        .iter()
+        .filter_map(|e| e.offers.as_ref())
+        .map(|o| o.offers.len())
+        .sum();
+    let nb: usize = drain(&mut b.rx)
+        .iter()
+        .filter_map(|e| e.offers.as_ref())
+        .map(|o| o.offers.len())
+        .sum();
+    assert_eq!((na, nb), (2, 2));
+}
+
+#[test]
+fn launch_goes_starting_running_with_reliable_updates_in_order() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut t = task("t1", &o.agent_id, 1.0);
+    t.container = Some(v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        network_infos: vec![v1::NetworkInfo {
+            name: Some("overlay".into()),
+            ip_addresses: vec![v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some("192.168.7.7".into()),
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    f.launch(0, &s, &o, vec![t]);
+    // STAGING is not reported; STARTING comes from the executor.
+    f.m.tick(f.at(1));
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 1);
+    let starting = st[0].clone();
+    assert_eq!(starting.state(), TaskState::TaskStarting);
+    assert_eq!(starting.source(), v1::task_status::Source::Executor);
+    assert_eq!(starting.uuid.as_ref().map(|u| u.len()), Some(16));
+    let net = &starting
+        .container_status
+        .as_ref()
+        .expect("container status")
+        .network_infos[0];
+    assert_eq!(
+        net.ip_addresses[0].ip_address.as_deref(),
+        Some("192.168.7.7")
+    );
+    assert_eq!(net.name.as_deref(), Some("overlay"));
+    // Not acked: RUNNING waits behind STARTING.
+    f.m.tick(f.at(500));
+    assert!(updates(&mut s.rx).is_empty());
+    // The retry re-sends the same update.
+    f.m.tick(f.at(10_001));
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].uuid, starting.uuid);
+    // Backoff doubles: nothing at +10 s again, resent at +20 s.
+    f.m.tick(f.at(20_500));
+    assert!(updates(&mut s.rx).is_empty());
+    f.m.tick(f.at(30_002));
+    assert_eq!(updates(&mut s.rx).len(), 1);
+    // An ack with a wrong uuid is ignored; the right one releases RUNNING.
+    f.m.acknowledge(
+        f.at(30_003),
+        &s.id,
+        &o.agent_id.value,
+        "t1",
+        uuid::Uuid::new_v4().as_bytes(),
+    );
+    assert!(updates(&mut s.rx).is_empty());
+    ack(&mut f, 30_003, &s, &starting);
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].state(), TaskState::TaskRunning);
+    assert_ne!(st[0].uuid, starting.uuid);
+}
+
+#[test]
+fn health_checked_task_reports_healthy() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut t = task("h", &o.agent_id, 1.0);
+    t.health_check = Some(v1::HealthCheck::default());
+    f.launch(0, &s, &o, vec![t]);
+    let mut seen = Vec::new();
+    for ms in [1, 150, 300, 450] {
+        f.m.tick(f.at(ms));
+        for st in updates(&mut s.rx) {
+            ack(&mut f, ms, &s, &st);
+            seen.push((st.state(), st.healthy));
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (TaskState::TaskStarting, None),
+            (TaskState::TaskRunning, None),
+            (TaskState::TaskRunning, Some(true))
+        ]
+    );
+    let (fw, id) = f.m.find_task("h", None).expect("task");
+    f.m.set_health(f.at(500), &fw, &id, false).expect("running");
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].healthy, Some(false));
+    assert_eq!(st[0].reason(), Reason::TaskHealthCheckStatusUpdated);
+}
+
+#[test]
+fn invalid_offers_give_lost_or_dropped_without_uuid() {
+    for (caps, expected) in [
+        (vec![], TaskState::TaskLost),
+        (
+            vec![v1::framework_info::capability::Type::PartitionAware],
+            TaskState::TaskDropped,
+        ),
+    ] {
+        let mut f = fixture(1);
+        let mut s = f.subscribe(0, info(&caps)).expect("subscribed");
+        let o = f.offers(0, &mut s).remove(0);
+        let mut bogus = o.clone();
+        bogus.id.value = "nope".into();
+        f.launch(0, &s, &bogus, vec![task("t", &o.agent_id, 1.0)]);
+        let st = updates(&mut s.rx);
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].state(), expected);
+        assert_eq!(st[0].reason(), Reason::InvalidOffers);
+        assert_eq!(st[0].source(), v1::task_status::Source::Master);
+        assert!(st[0].uuid.is_none());
+        assert_eq!(
+            st[0].message(),
+            "Task launched with invalid offers: Offer nope is no longer valid"
+        );
+        // Using an offer twice: the second time it is no longer valid.
+        f.launch(0, &s, &o, vec![task("a", &o.agent_id, 1.0)]);
+        f.launch(0, &s, &o, vec![task("b", &o.agent_id, 1.0)]);
+        let st = updates(&mut s.rx);
+        assert_eq!(st.last().map(|s| s.state()), Some(expected));
+    }
+}
+
+#[test]
+fn offers_from_two_agents_are_invalid() {
+    let mut f = fixture(2);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let offers = f.offers(0, &mut s);
+    f.m.accept(
+        f.at(0),
+        &s.id,
+        call::Accept {
+            offer_ids: offers.iter().map(|o| o.id.clone()).collect(),
+            operations: vec![launch_op(vec![task("t", &offers[0].agent_id, 1.0)])],
+            filters: None,
+        },
+    );
+    let st = updates(&mut s.rx);
+    assert!(
+        st[0]
+            .message()
+            .contains("Aggregated offers must belong to one single agent")
+    );
+    // Both offers went back to the pool.
+    assert!(f.m.offers.is_empty());
+}
+
+#[test]
+fn invalid_tasks_get_task_error() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut both = task("both", &o.agent_id, 0.1);
+    both.executor = Some(v1::ExecutorInfo {
+        executor_id: v1::ExecutorId { value: "e".into() },
+        ..Default::default()
+    });
+    let mut wrong_agent = task("wrong", &o.agent_id, 0.1);
+    wrong_agent.agent_id.value = "other".into();
+    let mut no_resources = task("none", &o.agent_id, 0.1);
+    no_resources.resources.clear();
+    f.launch(
+        0,
+        &s,
+        &o,
+        vec![
+            task("ok", &o.agent_id, 1.0),
+            task("ok", &o.agent_id, 1.0),
+            both,
+            wrong_agent,
+            no_resources,
+            task("big", &o.agent_id, 100.0),
+        ],
+    );
+    let st = updates(&mut s.rx);
+    let msgs: Vec<(String, String)> = st
+        .iter()
+        .map(|s| {
+            assert_eq!(s.state(), TaskState::TaskError);
+            assert_eq!(s.reason(), Reason::TaskInvalid);
+            (s.task_id.value.clone(), s.message().to_string())
+        })
+        .collect();
+    assert_eq!(msgs[0], ("ok".into(), "Task has duplicate ID: ok".into()));
+    assert!(
+        msgs[1]
+            .1
+            .starts_with("Task should have at least one (but not both)")
+    );
+    assert_eq!(
+        msgs[2].1,
+        format!(
+            "Task uses invalid agent other while agent {} is expected",
+            o.agent_id.value
+        )
+    );
+    assert_eq!(msgs[3].1, "Task uses no resources");
+    assert!(
+        msgs[4].1.contains("is more than available"),
+        "{}",
+        msgs[4].1
+    );
+    // Unused resources went back with the default 5 s filter.
+    assert!(f.offers(1000, &mut s).is_empty());
+    let again = f.offers(6000, &mut s);
+    assert_eq!(again.len(), 1);
+    let cpus: f64 = again[0]
+        .resources
+        .iter()
+        .filter(|r| r.name == "cpus")
+        .map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value))
+        .sum();
+    assert_eq!(cpus, 3.0);
+}
+
+#[test]
+fn launch_group_requires_executor_framework_id() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut t = task("g1", &o.agent_id, 0.5);
+    t.command = None;
+    let exec = v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId { value: "ex".into() },
+        resources: vec![
+            scalar("cpus", 0.1),
+            scalar("mem", 32.0),
+            scalar("disk", 10.0),
+        ],
+        ..Default::default()
+    };
+    let op = |exec: v1::ExecutorInfo, t: v1::TaskInfo| v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+        launch_group: Some(v1::offer::operation::LaunchGroup {
+            executor: exec,
+            task_group: v1::TaskGroupInfo { tasks: vec![t] },
+        }),
+        ..Default::default()
+    };
+    f.m.accept(
+        f.at(0),
+        &s.id,
+        call::Accept {
+            offer_ids: vec![o.id.clone()],
+            operations: vec![op(exec.clone(), t.clone())],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(0.0),
+            }),
+        },
+    );
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskError);
+    assert_eq!(st[0].reason(), Reason::TaskGroupInvalid);
+    assert_eq!(st[0].message(), "'ExecutorInfo.framework_id' must be set");
+    let o = f.offers(1000, &mut s).remove(0);
+    let mut exec = exec;
+    exec.framework_id = Some(v1::FrameworkId {
+        value: s.id.clone(),
+    });
+    f.m.accept(
+        f.at(1000),
+        &s.id,
+        call::Accept {
+            offer_ids: vec![o.id.clone()],
+            operations: vec![op(exec, t)],
+            filters: None,
+        },
+    );
+    f.m.tick(f.at(1001));
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskStarting);
+    assert_eq!(
+        st[0].executor_id.as_ref().map(|e| e.value.as_str()),
+        Some("ex")
+    );
+}
+
+#[test]
+fn kill_passes_through_killing_with_the_capability() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::TaskKillingState]),
+        )
+        .expect("subscribed");
+    running_task(&mut f, &mut s, "k");
+    f.m.kill(f.at(2000), &s.id, "k", None);
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskKilling);
+    ack(&mut f, 2000, &s, &st[0]);
+    f.m.tick(f.at(2100));
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskKilled);
+    // Resources are free again once the task is terminal.
+    let agent = f.m.agents.values().next().expect("agent");
+    assert_eq!(agent.used.scalar_total("cpus"), 0.0);
+    // Acking the terminal update moves the task to completed.
+    ack(&mut f, 2100, &s, &st[0]);
+    let fw = &f.m.frameworks[&s.id];
+    assert!(fw.tasks.is_empty());
+    assert_eq!(fw.completed_tasks.len(), 1);
+    // The id may be reused once the task has ended.
+    assert!(f.m.find_task("k", None).is_err());
+}
+
+#[test]
+fn kill_without_capability_goes_straight_to_killed() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    running_task(&mut f, &mut s, "k");
+    f.m.kill(f.at(2000), &s.id, "k", None);
+    assert!(updates(&mut s.rx).is_empty());
+    f.m.tick(f.at(2100));
+    assert_eq!(updates(&mut s.rx)[0].state(), TaskState::TaskKilled);
+}
+
+#[test]
+fn kill_of_unknown_task_is_answered_like_reconciliation() {
+    for (caps, expected) in [
+        (vec![], TaskState::TaskLost),
+        (
+            vec![v1::framework_info::capability::Type::PartitionAware],
+            TaskState::TaskUnknown,
+        ),
+    ] {
+        let mut f = fixture(1);
+        let mut s = f.subscribe(0, info(&caps)).expect("subscribed");
+        f.m.kill(f.at(0), &s.id, "ghost", None);
+        let st = updates(&mut s.rx);
+        assert_eq!(st[0].state(), expected);
+        assert_eq!(st[0].reason(), Reason::Reconciliation);
+        assert_eq!(st[0].message(), "Reconciliation: Task is unknown");
+        assert!(st[0].uuid.is_none());
+    }
+}
+
+#[test]
+fn reconcile_explicit_and_implicit() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::PartitionAware]),
+        )
+        .expect("subscribed");
+    let agent = running_task(&mut f, &mut s, "r");
+    f.m.reconcile(&s.id, vec![]);
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].state(), TaskState::TaskRunning);
+    assert_eq!(st[0].reason(), Reason::Reconciliation);
+    assert_eq!(st[0].message(), "Reconciliation: Latest task state");
+    assert!(st[0].uuid.is_none());
+    let rt = |id: &str, agent: Option<&str>| call::reconcile::Task {
+        task_id: v1::TaskId { value: id.into() },
+        agent_id: agent.map(|a| v1::AgentId { value: a.into() }),
+    };
+    f.m.reconcile(
+        &s.id,
+        vec![
+            rt("r", None),
+            rt("x", Some(&agent)),
+            rt("y", None),
+            rt("z", Some("nope")),
+        ],
+    );
+    let st: Vec<TaskState> = updates(&mut s.rx).iter().map(|s| s.state()).collect();
+    assert_eq!(
+        st,
+        vec![
+            TaskState::TaskRunning,
+            TaskState::TaskGone,
+            TaskState::TaskUnknown,
+            TaskState::TaskUnknown
+        ]
+    );
+}
+
+#[test]
+fn reconcile_reports_the_in_flight_state() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    f.launch(0, &s, &o, vec![task("q", &o.agent_id, 1.0)]);
+    f.m.tick(f.at(1));
+    f.m.tick(f.at(500));
+    drain(&mut s.rx);
+    // The agent is RUNNING but STARTING is unacked: reconcile says STARTING.
+    f.m.reconcile(&s.id, vec![]);
+    assert_eq!(updates(&mut s.rx)[0].state(), TaskState::TaskStarting);
+}
+
+#[test]
+fn failover_sends_error_to_old_stream_and_recovers_offers_silently() {
+    let mut f = fixture(1);
+    let mut a = f.subscribe(0, info(&[])).expect("subscribed");
+    assert_eq!(f.offers(0, &mut a).len(), 1);
+    let mut again = info(&[]);
+    again.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    let mut b = f.subscribe(100, again).expect("failover");
+    assert_eq!(b.id, a.id);
+    let old = drain(&mut a.rx);
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].r#type(), event::Type::Error);
+    assert_eq!(
+        old[0].error.as_ref().map(|e| e.message.as_str()),
+        Some("Framework failed over")
+    );
+    // The old stream is closed.
+    assert!(a.rx.try_recv().is_err() && a.rx.is_closed());
+    // No RESCIND; the resources are offered again on the new stream.
+    let evs = {
+        f.m.tick(f.at(1000));
+        drain(&mut b.rx)
+    };
+    assert!(evs.iter().all(|e| e.r#type() != event::Type::Rescind));
+    assert_eq!(
+        evs.iter()
+            .filter(|e| e.r#type() == event::Type::Offers)
+            .count(),
+        1
+    );
+    // The old stream id is refused now.
+    assert_eq!(
+        f.m.check_call(&b.id, Some(&a.stream)).map_err(|r| r.status),
+        Err(400)
+    );
+    assert!(f.m.check_call(&b.id, Some(&b.stream)).is_ok());
+}
+
+#[test]
+fn empty_id_registers_a_new_framework_and_bad_roles_are_refused() {
+    let mut f = fixture(1);
+    let mut i = info(&[]);
+    i.id = Some(v1::FrameworkId {
+        value: String::new(),
+    });
+    assert!(f.subscribe(0, i).is_ok());
+    let mut bad = info(&[]);
+    #[allow(deprecated)]
+    {
+        bad.role = Some("/bad".into());
+    }
+    let (msg, mut rx) = f.subscribe(0, bad).err().expect("refused");
+    assert_eq!(
+        msg,
+        "'FrameworkInfo.role' is not a valid role: Role '/bad' cannot start with a slash"
+    );
+    let evs = drain(&mut rx);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].r#type(), event::Type::Error);
+    assert!(rx.is_closed());
+}
+
+#[test]
+fn call_checks_follow_the_master() {
+    let mut f = fixture(1);
+    assert_eq!(
+        f.m.check_call("nope", Some("x")),
+        Err(Rejection::new(400, "Framework cannot be found"))
+    );
+    let s = f.subscribe(0, info(&[])).expect("subscribed");
+    assert_eq!(f.m.check_call(&s.id, None).map_err(|r| r.status), Err(400));
+    f.m.disconnected(f.at(1), &s.id, &s.stream);
+    assert_eq!(
+        f.m.check_call(&s.id, Some(&s.stream)),
+        Err(Rejection::new(403, "Framework is not subscribed"))
+    );
+}
+
+#[test]
+fn failover_timeout_removes_framework_and_kills_tasks() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    running_task(&mut f, &mut s, "t");
+    f.m.disconnected(f.at(2000), &s.id, &s.stream);
+    f.m.tick(f.at(61_000));
+    assert!(f.m.frameworks.contains_key(&s.id));
+    f.m.tick(f.at(62_001));
+    assert!(!f.m.frameworks.contains_key(&s.id));
+    let removed = f.m.completed_frameworks.back().expect("completed");
+    assert_eq!(removed.completed_tasks[0].state, TaskState::TaskKilled);
+    assert_eq!(
+        f.m.agents
+            .values()
+            .next()
+            .expect("agent")
+            .used
+            .scalar_total("cpus"),
+        0.0
+    );
+    let mut again = info(&[]);
+    again.id = Some(v1::FrameworkId {
+        value: s.id.clone(),
+    });
+    let (msg, _) = f.subscribe(63_000, again).err().expect("refused");
+    assert_eq!(msg, "Framework has been removed");
+}
+
+#[test]
+fn zero_failover_timeout_removes_at_once_and_teardown_closes_stream() {
+    let mut f = fixture(1);
+    let mut i = info(&[]);
+    i.failover_timeout = None;
+    let s = f.subscribe(0, i).expect("subscribed");
+    f.m.disconnected(f.at(10), &s.id, &s.stream);
+    f.m.tick(f.at(10));
+    assert!(!f.m.frameworks.contains_key(&s.id));
+
+    let mut t = f.subscribe(20, info(&[])).expect("subscribed");
+    f.m.handle_call(
+        f.at(20),
+        &t.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Teardown as i32),
+            ..Default::default()
+        },
+    );
+    assert!(!f.m.frameworks.contains_key(&t.id));
+    drain(&mut t.rx);
+    assert!(t.rx.is_closed());
+}
+
+#[test]
+fn updates_made_while_disconnected_arrive_on_resubscribe() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    running_task(&mut f, &mut s, "t");
+    f.m.disconnected(f.at(2000), &s.id, &s.stream);
+    let (fw, id) = f.m.find_task("t", None).expect("task");
+    f.m.end_task(f.at(2100), &fw, &id, TaskState::TaskFailed, None)
+        .expect("running");
+    let mut again = info(&[]);
+    again.id = Some(v1::FrameworkId {
+        value: s.id.clone(),
+    });
+    let s2 = f.subscribe(3000, again).expect("resubscribed");
+    let st: Vec<_> = s2
+        .extra
+        .iter()
+        .filter_map(|e| e.update.as_ref().map(|u| u.status.clone()))
+        .collect();
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].state(), TaskState::TaskFailed);
+    assert_eq!(st[0].reason(), Reason::CommandExecutorFailed);
+}
+
+#[test]
+fn agent_unreachable_then_back_partition_aware() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::PartitionAware]),
+        )
+        .expect("subscribed");
+    let agent = running_task(&mut f, &mut s, "t");
+    // An outstanding offer is rescinded.
+    // (The rest of the agent was filtered for 5 s after the launch.)
+    f.m.tick(f.at(7000));
+    drain(&mut s.rx);
+    assert!(!f.m.offers.is_empty());
+    f.m.mark_unreachable(&agent).expect("active");
+    let evs = drain(&mut s.rx);
+    assert!(evs.iter().any(|e| e.r#type() == event::Type::Rescind));
+    let st: Vec<_> = evs
+        .into_iter()
+        .filter_map(|e| e.update.map(|u| u.status))
+        .collect();
+    assert_eq!(st[0].state(), TaskState::TaskUnreachable);
+    assert_eq!(st[0].reason(), Reason::AgentRemoved);
+    assert!(st[0].unreachable_time.is_some());
+    assert!(st[0].uuid.is_none());
+    // No offers from an unreachable agent.
+    f.m.tick(f.at(8000));
+    assert!(
+        drain(&mut s.rx)
+            .iter()
+            .all(|e| e.r#type() != event::Type::Offers)
+    );
+    // Reconciliation: unknown, agent unreachable.
+    f.m.reconcile(
+        &s.id,
+        vec![call::reconcile::Task {
+            task_id: v1::TaskId { value: "t".into() },
+            agent_id: Some(v1::AgentId {
+                value: agent.clone(),
+            }),
+        }],
+    );
+    assert_eq!(updates(&mut s.rx)[0].state(), TaskState::TaskUnreachable);
+    f.m.reregister(f.at(9000), &agent).expect("unreachable");
+    f.m.reconcile(&s.id, vec![]);
+    assert_eq!(updates(&mut s.rx)[0].state(), TaskState::TaskRunning);
+}
+
+#[test]
+fn agent_gone_and_lost_without_partition_awareness() {
+    let mut f = fixture(2);
+    let mut pa = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::PartitionAware]),
+        )
+        .expect("pa");
+    let agent = running_task(&mut f, &mut pa, "t");
+    f.m.mark_unreachable(&agent).expect("active");
+    drain(&mut pa.rx);
+    f.m.mark_gone(&agent).expect("not gone");
+    let st = updates(&mut pa.rx);
+    assert_eq!(st[0].state(), TaskState::TaskGoneByOperator);
+    assert_eq!(st[0].reason(), Reason::AgentRemovedByOperator);
+
+    let mut f = fixture(1);
+    let mut old = f.subscribe(0, info(&[])).expect("old");
+    let agent = running_task(&mut f, &mut old, "t");
+    f.m.mark_unreachable(&agent).expect("active");
+    let st = updates(&mut old.rx);
+    assert_eq!(st[0].state(), TaskState::TaskLost);
+    assert_eq!(st[0].reason(), Reason::AgentRemoved);
+}
+
+#[test]
+fn offer_timeout_rescinds() {
+    let mut t = timings();
+    t.offer_timeout = Some(Duration::from_secs(2));
+    let mut f = fixture_with(1, t);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    f.m.tick(f.at(2001));
+    let evs = drain(&mut s.rx);
+    let rescind = evs
+        .iter()
+        .find_map(|e| e.rescind.as_ref())
+        .expect("rescind");
+    assert_eq!(rescind.offer_id, o.id);
+}
+
+#[test]
+fn heartbeats_at_the_interval_and_silence_while_stalled() {
+    let mut f = fixture(0);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    f.m.tick(f.at(14_000));
+    assert!(drain(&mut s.rx).is_empty());
+    f.m.tick(f.at(15_000));
+    assert_eq!(drain(&mut s.rx)[0].r#type(), event::Type::Heartbeat);
+    f.m.stalled_until = Some(f.at(100_000));
+    f.m.tick(f.at(30_000));
+    assert!(drain(&mut s.rx).is_empty());
+}
+
+#[test]
+fn master_failover_drops_streams_keeps_tasks() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    running_task(&mut f, &mut s, "t");
+    let old_id = f.m.master_id.clone();
+    f.m.failover(f.at(2000), Some(Duration::from_secs(1)));
+    assert!(
+        s.rx.is_closed() || {
+            drain(&mut s.rx);
+            s.rx.is_closed()
+        }
+    );
+    assert_ne!(f.m.master_id, old_id);
+    assert!(f.m.leader_redirect(f.at(2500)).is_some());
+    assert!(f.m.leader_redirect(f.at(3000)).is_none());
+    let mut again = info(&[]);
+    again.id = Some(v1::FrameworkId {
+        value: s.id.clone(),
+    });
+    let mut s2 = f.subscribe(3000, again).expect("resubscribed");
+    f.m.reconcile(&s2.id, vec![]);
+    assert_eq!(updates(&mut s2.rx)[0].state(), TaskState::TaskRunning);
+}

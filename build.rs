@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/mesos/v1/mesos.proto", "proto/mesos/v1/scheduler.proto"];
+    let protos = [
+        "proto/mesos/v1/mesos.proto",
+        "proto/mesos/v1/scheduler.proto",
+    ];
     for p in &protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -1,8 +1,13 @@
 //! Hydrogen: a highly available Apache Mesos framework for long-running
 //! containers, on the Mesos v1 scheduler HTTP API.
 //!
-//! See `DESIGN.md`-level overview in the README; each module's docs say what
-//! it owns.
+//! Modules, each owning one concern (see the README for the architecture):
+//! - [`spec`]: the app model, its JSON and validation;
+//! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
+//! - [`store`]: shared state (apps, tasks, event log, leader lease);
+//! - [`sim`]: the simulated Mesos master.
 
 pub mod mesos;
 pub mod sim;
+pub mod spec;
+pub mod store;

@@ -1,0 +1,348 @@
+//! The behaviour every [`Store`] backend must have, as one suite run against
+//! each of them (memory here; Redis in its own module with a real server).
+
+use std::time::Duration;
+
+use super::*;
+
+fn app(name: &str, cmd: &str) -> App {
+    let body = format!(
+        r#"{{"name": "{name}", "resources": {{"cpu": 0.1, "mem": 32}}, "instances": 2, "command": {{"cmd": "{cmd}"}}}}"#
+    );
+    crate::spec::parse_app(body.as_bytes()).expect("test app parses")
+}
+
+fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
+    TaskRecord {
+        task_id: id.to_string(),
+        app: app.to_string(),
+        instance,
+        app_version: 1,
+        agent_id: "agent-1".into(),
+        hostname: "host-1".into(),
+        state,
+        healthy: None,
+        ips: vec![],
+        message: String::new(),
+        kill_sent: false,
+        created_ms: 1,
+        updated_ms: 1,
+    }
+}
+
+const TTL: Duration = Duration::from_secs(30);
+
+/// Runs every case against fresh stores from `make`, whose event log holds
+/// exactly 8 events.
+pub async fn run_all<S: Store, F: Fn() -> S>(make: F) {
+    deploy_is_idempotent_and_conflicts_on_a_different_spec(&make()).await;
+    update_is_versioned(&make()).await;
+    kill_is_versioned_and_idempotent(&make()).await;
+    lease_epochs_fence_writes(&make()).await;
+    batches_write_tasks_and_log_changes(&make()).await;
+    event_log_pages_and_compacts(&make()).await;
+    lease_expires(&make()).await;
+}
+
+async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {
+    let mut changes = store.changes();
+    let created = store
+        .create_app(app("web", "sleep 1"))
+        .await
+        .expect("create");
+    assert!(
+        matches!(&created, CreateOutcome::Created(r) if r.version == 1 && r.goal == AppGoal::Run)
+    );
+    assert!(
+        changes.has_changed().unwrap_or(false),
+        "creation is announced"
+    );
+    changes.borrow_and_update();
+    let again = store
+        .create_app(app("web", "sleep 1"))
+        .await
+        .expect("same spec");
+    assert!(matches!(again, CreateOutcome::Unchanged(r) if r.version == 1));
+    let conflict = store.create_app(app("web", "sleep 2")).await;
+    assert_eq!(
+        conflict,
+        Err(StoreError::AppConflict {
+            name: "web".into(),
+            version: 1
+        })
+    );
+    // A name that is a prefix of another is a different app.
+    store
+        .create_app(app("web2", "sleep 1"))
+        .await
+        .expect("create web2");
+    let names: Vec<String> = store
+        .list_apps()
+        .await
+        .expect("list")
+        .iter()
+        .map(|r| r.name().to_string())
+        .collect();
+    assert_eq!(names, vec!["web".to_string(), "web2".to_string()]);
+}
+
+async fn update_is_versioned<S: Store>(store: &S) {
+    assert_eq!(
+        store.update_app(app("api", "x"), None).await,
+        Err(StoreError::AppNotFound("api".into()))
+    );
+    store.create_app(app("api", "x")).await.expect("create");
+    let same = store
+        .update_app(app("api", "x"), Some(1))
+        .await
+        .expect("same spec");
+    assert_eq!(same.version, 1, "an identical update changes nothing");
+    let v2 = store
+        .update_app(app("api", "y"), Some(1))
+        .await
+        .expect("update");
+    assert_eq!(v2.version, 2);
+    let stale = store.update_app(app("api", "z"), Some(1)).await;
+    assert_eq!(
+        stale,
+        Err(StoreError::VersionMismatch {
+            name: "api".into(),
+            expected: 1,
+            actual: 2
+        })
+    );
+    let read = store.get_app("api").await.expect("get").expect("exists");
+    assert_eq!(
+        read.spec,
+        app("api", "y"),
+        "the rejected update changed nothing"
+    );
+}
+
+async fn kill_is_versioned_and_idempotent<S: Store>(store: &S) {
+    assert_eq!(
+        store.kill_app("db", None).await,
+        Err(StoreError::AppNotFound("db".into()))
+    );
+    store.create_app(app("db", "x")).await.expect("create");
+    assert!(matches!(
+        store.kill_app("db", Some(7)).await,
+        Err(StoreError::VersionMismatch { .. })
+    ));
+    let killed = store.kill_app("db", Some(1)).await.expect("kill");
+    assert_eq!((killed.goal, killed.version), (AppGoal::Kill, 2));
+    let again = store.kill_app("db", None).await.expect("kill again");
+    assert_eq!(again.version, 2, "a second kill is a no-op");
+    assert_eq!(
+        store.create_app(app("db", "x")).await,
+        Err(StoreError::AppKilling("db".into()))
+    );
+    assert_eq!(
+        store.update_app(app("db", "y"), None).await,
+        Err(StoreError::AppKilling("db".into()))
+    );
+}
+
+async fn lease_epochs_fence_writes<S: Store>(store: &S) {
+    assert_eq!(store.leader().await.expect("leader"), None);
+    let first = store
+        .acquire_lease("a", "10.0.0.1:8080", TTL)
+        .await
+        .expect("acquire")
+        .expect("free lease is taken");
+    assert_eq!(
+        store
+            .acquire_lease("b", "10.0.0.2:8080", TTL)
+            .await
+            .expect("acquire"),
+        None,
+        "a held lease is not taken"
+    );
+    assert!(store.renew_lease(&first, TTL).await.expect("renew"));
+    assert_eq!(store.leader().await.expect("leader"), Some(first.clone()));
+    store
+        .set_framework_id(first.epoch, "fw-1")
+        .await
+        .expect("fenced write");
+    store.release_lease(&first).await.expect("release");
+    let second = store
+        .acquire_lease("b", "10.0.0.2:8080", TTL)
+        .await
+        .expect("acquire")
+        .expect("released lease is free");
+    assert!(
+        second.epoch > first.epoch,
+        "every acquisition is a new epoch"
+    );
+    assert!(
+        !store.renew_lease(&first, TTL).await.expect("renew"),
+        "the old lease is gone"
+    );
+    let stale = store
+        .apply(
+            first.epoch,
+            TaskBatch {
+                upserts: vec![task("web", 0, "web.0.a", TaskState::TaskStaging)],
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        stale,
+        Err(StoreError::Fenced {
+            offered: first.epoch,
+            current: second.epoch
+        })
+    );
+    assert!(matches!(
+        store.set_framework_id(first.epoch, "fw-2").await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(
+        store.framework_id().await.expect("read"),
+        Some("fw-1".into())
+    );
+    assert!(
+        store.list_tasks().await.expect("list").is_empty(),
+        "the fenced batch wrote nothing"
+    );
+}
+
+async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
+    let lease = store
+        .acquire_lease("a", "addr", TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    store.create_app(app("web", "x")).await.expect("create");
+    let events = store
+        .apply(
+            lease.epoch,
+            TaskBatch {
+                upserts: vec![
+                    task("web", 0, "web.0.a", TaskState::TaskStaging),
+                    task("web", 1, "web.1.b", TaskState::TaskStaging),
+                    task("other", 0, "other.0.c", TaskState::TaskStaging),
+                ],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply");
+    let revisions: Vec<u64> = events.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions.len(), 3);
+    assert!(revisions.windows(2).all(|w| w[0] < w[1]), "{revisions:?}");
+    let web = store.app_tasks("web").await.expect("tasks");
+    assert_eq!(web.len(), 2);
+    assert_eq!(web[0].task_id, "web.0.a");
+
+    // An unchanged state appends nothing; a changed one appends one event.
+    let mut running = task("web", 0, "web.0.a", TaskState::TaskRunning);
+    running.healthy = Some(true);
+    let events = store
+        .apply(
+            lease.epoch,
+            TaskBatch {
+                upserts: vec![task("web", 1, "web.1.b", TaskState::TaskStaging), running],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].state, TaskState::TaskRunning);
+    assert_eq!(events[0].healthy, Some(true));
+
+    store
+        .apply(
+            lease.epoch,
+            TaskBatch {
+                removals: vec!["web.1.b".into()],
+                app_removals: vec!["web".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply");
+    assert_eq!(store.app_tasks("web").await.expect("tasks").len(), 1);
+    assert_eq!(store.get_app("web").await.expect("get"), None);
+    assert_eq!(store.list_tasks().await.expect("list").len(), 2);
+}
+
+async fn event_log_pages_and_compacts<S: Store>(store: &S) {
+    let lease = store
+        .acquire_lease("a", "addr", TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    let empty = store.events_after(0, 10).await.expect("empty log");
+    assert_eq!((empty.events.len(), empty.head), (0, 0));
+    for i in 0..12u32 {
+        let state = if i % 2 == 0 {
+            TaskState::TaskStaging
+        } else {
+            TaskState::TaskRunning
+        };
+        store
+            .apply(
+                lease.epoch,
+                TaskBatch {
+                    upserts: vec![task("web", 0, "web.0.a", state)],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("apply");
+    }
+    // Capacity 8: revisions 5..=12 remain.
+    let page = store.events_after(4, 3).await.expect("page");
+    assert_eq!(page.head, 12);
+    let revisions: Vec<u64> = page.events.iter().map(|e| e.revision).collect();
+    assert_eq!(revisions, vec![5, 6, 7]);
+    let tail = store.events_after(10, 100).await.expect("tail");
+    assert_eq!(
+        tail.events.iter().map(|e| e.revision).collect::<Vec<_>>(),
+        vec![11, 12]
+    );
+    assert!(
+        store
+            .events_after(12, 10)
+            .await
+            .expect("at head")
+            .events
+            .is_empty()
+    );
+    assert_eq!(
+        store.events_after(2, 10).await,
+        Err(StoreError::Compacted {
+            requested: 3,
+            oldest: 5
+        })
+    );
+}
+
+async fn lease_expires<S: Store>(store: &S) {
+    let short = store
+        .acquire_lease("a", "addr", Duration::from_millis(50))
+        .await
+        .expect("acquire")
+        .expect("free");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.leader().await.expect("leader").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !store.renew_lease(&short, TTL).await.expect("renew"),
+        "an expired lease is not renewed"
+    );
+    let next = store
+        .acquire_lease("b", "addr", TTL)
+        .await
+        .expect("acquire")
+        .expect("expired lease is free");
+    assert!(next.epoch > short.epoch);
+}

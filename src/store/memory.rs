@@ -1,0 +1,365 @@
+//! The in-memory store: the zero-setup default for a single Hydrogen
+//! instance (`hydrogen dev`, or `serve` without Redis). Everything lives in
+//! one mutex-guarded struct; operations are short and never await while
+//! holding it. State is lost with the process — that is what Redis is for.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::model::now_ms;
+use super::{
+    AppGoal, AppRecord, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
+    TaskBatch, TaskEvent, TaskRecord,
+};
+use crate::spec::App;
+
+/// Events kept by default (the Redis stream is capped alike).
+pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 100_000;
+
+struct Inner {
+    apps: BTreeMap<String, AppRecord>,
+    tasks: HashMap<String, TaskRecord>,
+    tasks_by_app: BTreeMap<String, BTreeSet<String>>,
+    framework_id: Option<String>,
+    events: VecDeque<TaskEvent>,
+    head: u64,
+    epoch: u64,
+    lease: Option<(LeaderInfo, Instant)>,
+    app_changes: u64,
+}
+
+/// See the module docs.
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    changes: watch::Sender<Changes>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_EVENT_LOG_CAPACITY)
+    }
+}
+
+impl MemoryStore {
+    /// A store keeping at most `event_log_capacity` events.
+    pub fn new(event_log_capacity: usize) -> Self {
+        let (changes, _) = watch::channel(Changes::default());
+        Self {
+            inner: Mutex::new(Inner {
+                apps: BTreeMap::new(),
+                tasks: HashMap::new(),
+                tasks_by_app: BTreeMap::new(),
+                framework_id: None,
+                events: VecDeque::new(),
+                head: 0,
+                epoch: 0,
+                lease: None,
+                app_changes: 0,
+            }),
+            capacity: event_log_capacity.max(1),
+            changes,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // No operation panics while holding the lock; if one ever did, the
+        // data is still consistent at operation granularity.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn notify(&self, inner: &Inner) {
+        self.changes.send_replace(Changes {
+            apps: inner.app_changes,
+            events: inner.head,
+        });
+    }
+
+    fn check_version(record: &AppRecord, expected: Option<u64>) -> Result<(), StoreError> {
+        match expected {
+            Some(expected) if expected != record.version => Err(StoreError::VersionMismatch {
+                name: record.spec.name.clone(),
+                expected,
+                actual: record.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
+        let mut inner = self.lock();
+        if let Some(existing) = inner.apps.get(&spec.name) {
+            if existing.goal == AppGoal::Kill {
+                return Err(StoreError::AppKilling(spec.name));
+            }
+            if existing.spec == spec {
+                return Ok(CreateOutcome::Unchanged(existing.clone()));
+            }
+            return Err(StoreError::AppConflict {
+                name: spec.name,
+                version: existing.version,
+            });
+        }
+        let now = now_ms();
+        let record = AppRecord {
+            spec,
+            version: 1,
+            goal: AppGoal::Run,
+            created_ms: now,
+            updated_ms: now,
+        };
+        inner.apps.insert(record.spec.name.clone(), record.clone());
+        inner.app_changes += 1;
+        self.notify(&inner);
+        Ok(CreateOutcome::Created(record))
+    }
+
+    async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.apps.get_mut(&spec.name) else {
+            return Err(StoreError::AppNotFound(spec.name));
+        };
+        Self::check_version(record, expected)?;
+        if record.goal == AppGoal::Kill {
+            return Err(StoreError::AppKilling(spec.name));
+        }
+        if record.spec == spec {
+            return Ok(record.clone());
+        }
+        record.spec = spec;
+        record.version += 1;
+        record.updated_ms = now_ms();
+        let updated = record.clone();
+        inner.app_changes += 1;
+        self.notify(&inner);
+        Ok(updated)
+    }
+
+    async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.apps.get_mut(name) else {
+            return Err(StoreError::AppNotFound(name.to_string()));
+        };
+        Self::check_version(record, expected)?;
+        if record.goal == AppGoal::Kill {
+            return Ok(record.clone());
+        }
+        record.goal = AppGoal::Kill;
+        record.version += 1;
+        record.updated_ms = now_ms();
+        let killed = record.clone();
+        inner.app_changes += 1;
+        self.notify(&inner);
+        Ok(killed)
+    }
+
+    async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+        Ok(self.lock().apps.get(name).cloned())
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        Ok(self.lock().apps.values().cloned().collect())
+    }
+
+    async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        let inner = self.lock();
+        let mut tasks: Vec<TaskRecord> = inner.tasks.values().cloned().collect();
+        tasks.sort_by(|a, b| {
+            (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id))
+        });
+        Ok(tasks)
+    }
+
+    async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
+        let inner = self.lock();
+        let mut tasks: Vec<TaskRecord> = inner
+            .tasks_by_app
+            .get(app)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| inner.tasks.get(id).cloned())
+            .collect();
+        tasks.sort_by(|a, b| (a.instance, &a.task_id).cmp(&(b.instance, &b.task_id)));
+        Ok(tasks)
+    }
+
+    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+        let mut inner = self.lock();
+        if epoch != inner.epoch {
+            return Err(StoreError::Fenced {
+                offered: epoch,
+                current: inner.epoch,
+            });
+        }
+        let mut appended = Vec::new();
+        let now = now_ms();
+        for task in batch.upserts {
+            let changed = inner
+                .tasks
+                .get(&task.task_id)
+                .is_none_or(|old| old.state != task.state || old.healthy != task.healthy);
+            if changed {
+                inner.head += 1;
+                let event = TaskEvent {
+                    revision: inner.head,
+                    app: task.app.clone(),
+                    task_id: task.task_id.clone(),
+                    instance: task.instance,
+                    state: task.state,
+                    healthy: task.healthy,
+                    agent_id: task.agent_id.clone(),
+                    hostname: task.hostname.clone(),
+                    message: task.message.clone(),
+                    timestamp_ms: now,
+                };
+                inner.events.push_back(event.clone());
+                appended.push(event);
+            }
+            inner
+                .tasks_by_app
+                .entry(task.app.clone())
+                .or_default()
+                .insert(task.task_id.clone());
+            inner.tasks.insert(task.task_id.clone(), task);
+        }
+        for id in batch.removals {
+            if let Some(task) = inner.tasks.remove(&id)
+                && let Some(ids) = inner.tasks_by_app.get_mut(&task.app)
+            {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    inner.tasks_by_app.remove(&task.app);
+                }
+            }
+        }
+        let mut apps_changed = false;
+        for name in batch.app_removals {
+            apps_changed |= inner.apps.remove(&name).is_some();
+        }
+        if apps_changed {
+            inner.app_changes += 1;
+        }
+        while inner.events.len() > self.capacity {
+            inner.events.pop_front();
+        }
+        self.notify(&inner);
+        Ok(appended)
+    }
+
+    async fn framework_id(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().framework_id.clone())
+    }
+
+    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if epoch != inner.epoch {
+            return Err(StoreError::Fenced {
+                offered: epoch,
+                current: inner.epoch,
+            });
+        }
+        inner.framework_id = Some(id.to_string());
+        Ok(())
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage, StoreError> {
+        let inner = self.lock();
+        let oldest = inner.events.front().map_or(inner.head + 1, |e| e.revision);
+        // Events after `after` are complete only if the log still holds
+        // `after + 1` (or nothing newer was ever written).
+        if after + 1 < oldest && after < inner.head {
+            return Err(StoreError::Compacted {
+                requested: after + 1,
+                oldest,
+            });
+        }
+        let skip =
+            usize::try_from(after.saturating_sub(oldest.saturating_sub(1))).unwrap_or(usize::MAX);
+        let events = inner
+            .events
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .cloned()
+            .collect();
+        Ok(EventPage {
+            events,
+            head: inner.head,
+        })
+    }
+
+    fn changes(&self) -> watch::Receiver<Changes> {
+        self.changes.subscribe()
+    }
+
+    async fn acquire_lease(
+        &self,
+        instance_id: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<LeaderInfo>, StoreError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        if inner
+            .lease
+            .as_ref()
+            .is_some_and(|(_, expires)| *expires > now)
+        {
+            return Ok(None);
+        }
+        inner.epoch += 1;
+        let lease = LeaderInfo {
+            instance_id: instance_id.to_string(),
+            address: address.to_string(),
+            epoch: inner.epoch,
+        };
+        inner.lease = Some((lease.clone(), now + ttl));
+        Ok(Some(lease))
+    }
+
+    async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        match &mut inner.lease {
+            Some((held, expires)) if held == lease && *expires > now => {
+                *expires = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.lease.as_ref().is_some_and(|(held, _)| held == lease) {
+            inner.lease = None;
+        }
+        Ok(())
+    }
+
+    async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
+        let inner = self.lock();
+        let now = Instant::now();
+        Ok(inner
+            .lease
+            .as_ref()
+            .filter(|(_, expires)| *expires > now)
+            .map(|(l, _)| l.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_passes_the_conformance_suite() {
+        super::super::conformance::run_all(|| MemoryStore::new(8)).await;
+    }
+}

@@ -1,0 +1,183 @@
+//! Shared state: desired apps, observed tasks, the framework id, the task
+//! event log and the leader lease, behind one [`Store`] trait.
+//!
+//! Two kinds of writers use it. The API, on any instance, writes apps
+//! (create, update, kill) without fencing: those writes are the user's word
+//! and are versioned instead (optimistic `expected_version`). The scheduler,
+//! on the leader only, writes tasks, the framework id and app removals, and
+//! every one of those writes carries the leader's fencing epoch: the store
+//! refuses it when the epoch is not the current lease's, so a deposed leader
+//! that has not noticed yet cannot overwrite its successor's state.
+//!
+//! Backends: [`memory::MemoryStore`] (single instance, the embedded default).
+//! Every backend must pass the conformance suite in `conformance.rs`.
+
+pub mod memory;
+pub mod model;
+
+#[cfg(test)]
+mod conformance;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::spec::App;
+pub use model::{AppGoal, AppRecord, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState};
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("app {0:?} does not exist")]
+    AppNotFound(String),
+    #[error(
+        "app {name:?} already exists with a different spec (version {version}); use Update to change it"
+    )]
+    AppConflict { name: String, version: u64 },
+    #[error(
+        "app {name:?} is at version {actual}, not the expected {expected}; re-read it and retry"
+    )]
+    VersionMismatch {
+        name: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("app {0:?} is being killed; wait until it is gone before deploying it again")]
+    AppKilling(String),
+    #[error("write refused: fencing epoch {offered} is not the current leader epoch {current}")]
+    Fenced { offered: u64, current: u64 },
+    #[error(
+        "the event log no longer holds revision {requested}; the oldest kept is {oldest}: re-read the full state and watch from there"
+    )]
+    Compacted { requested: u64, oldest: u64 },
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created(AppRecord),
+    /// The same spec was already deployed: nothing changed.
+    Unchanged(AppRecord),
+}
+
+impl CreateOutcome {
+    pub fn record(&self) -> &AppRecord {
+        match self {
+            CreateOutcome::Created(r) | CreateOutcome::Unchanged(r) => r,
+        }
+    }
+}
+
+/// A page of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<TaskEvent>,
+    /// The newest revision in the log when the page was read.
+    pub head: u64,
+}
+
+/// Bumped on every change, so waiters wake without polling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Increments whenever an app is created, updated, killed or removed.
+    pub apps: u64,
+    /// The event log's head revision.
+    pub events: u64,
+}
+
+/// The shared state of a Hydrogen cluster.
+pub trait Store: Send + Sync + 'static {
+    /// Deploys a new app (version 1). The same spec again is a no-op; a
+    /// different spec under an existing name is a conflict.
+    fn create_app(
+        &self,
+        spec: App,
+    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    /// Replaces an app's spec (version + 1). The same spec is a no-op that
+    /// keeps the version.
+    fn update_app(
+        &self,
+        spec: App,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<AppRecord, StoreError>> + Send;
+
+    /// Asks for an app to be killed (version + 1, goal Kill). Idempotent.
+    fn kill_app(
+        &self,
+        name: &str,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<AppRecord, StoreError>> + Send;
+
+    fn get_app(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<AppRecord>, StoreError>> + Send;
+
+    fn list_apps(&self) -> impl Future<Output = Result<Vec<AppRecord>, StoreError>> + Send;
+
+    /// Every task record.
+    fn list_tasks(&self) -> impl Future<Output = Result<Vec<TaskRecord>, StoreError>> + Send;
+
+    /// The tasks of one app.
+    fn app_tasks(
+        &self,
+        app: &str,
+    ) -> impl Future<Output = Result<Vec<TaskRecord>, StoreError>> + Send;
+
+    /// Applies a scheduler batch atomically if `epoch` is the current lease
+    /// epoch; returns the events it appended.
+    fn apply(
+        &self,
+        epoch: u64,
+        batch: TaskBatch,
+    ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
+
+    fn framework_id(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    fn set_framework_id(
+        &self,
+        epoch: u64,
+        id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Events with a revision greater than `after`, at most `limit`.
+    /// `Compacted` when events after `after` were already dropped.
+    fn events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<EventPage, StoreError>> + Send;
+
+    /// A receiver that changes whenever apps or the event log change.
+    fn changes(&self) -> watch::Receiver<Changes>;
+
+    /// Takes the lease if it is free or expired; a new epoch each time.
+    fn acquire_lease(
+        &self,
+        instance_id: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<LeaderInfo>, StoreError>> + Send;
+
+    /// Extends our lease; false when it is no longer ours.
+    fn renew_lease(
+        &self,
+        lease: &LeaderInfo,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives the lease up at once (planned handoff).
+    fn release_lease(
+        &self,
+        lease: &LeaderInfo,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The current lease holder, if the lease is held.
+    fn leader(&self) -> impl Future<Output = Result<Option<LeaderInfo>, StoreError>> + Send;
+}

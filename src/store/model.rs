@@ -1,0 +1,172 @@
+//! The records the store keeps: desired apps, observed tasks, task events and
+//! the leader lease. Plain data with serde, so every backend stores the same
+//! JSON and a record written by one Hydrogen version reads in the next.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::App;
+
+/// Milliseconds since the Unix epoch (wall clock, for humans and ordering of
+/// records written by different instances).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What the user wants of an app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppGoal {
+    /// Keep `instances` tasks running.
+    Run,
+    /// Kill every task, then forget the app.
+    Kill,
+}
+
+/// An app as stored: the user's spec and its version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub spec: App,
+    /// 1 on creation, +1 on every change of spec or goal.
+    pub version: u64,
+    pub goal: AppGoal,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+impl AppRecord {
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+}
+
+/// A task state as Mesos names it (`TASK_RUNNING` ...). The store does not
+/// depend on the Mesos types; the scheduler converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    /// Persisted before the launch went out; Mesos has not spoken yet.
+    TaskStaging,
+    TaskStarting,
+    TaskRunning,
+    TaskKilling,
+    TaskFinished,
+    TaskFailed,
+    TaskKilled,
+    TaskError,
+    TaskLost,
+    TaskDropped,
+    TaskUnreachable,
+    TaskGone,
+    TaskGoneByOperator,
+    TaskUnknown,
+}
+
+impl TaskState {
+    /// States after which the task never runs again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::TaskFinished
+                | TaskState::TaskFailed
+                | TaskState::TaskKilled
+                | TaskState::TaskError
+                | TaskState::TaskLost
+                | TaskState::TaskDropped
+                | TaskState::TaskGone
+                | TaskState::TaskGoneByOperator
+        )
+    }
+
+    /// The Mesos spelling, e.g. `TASK_RUNNING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::TaskStaging => "TASK_STAGING",
+            TaskState::TaskStarting => "TASK_STARTING",
+            TaskState::TaskRunning => "TASK_RUNNING",
+            TaskState::TaskKilling => "TASK_KILLING",
+            TaskState::TaskFinished => "TASK_FINISHED",
+            TaskState::TaskFailed => "TASK_FAILED",
+            TaskState::TaskKilled => "TASK_KILLED",
+            TaskState::TaskError => "TASK_ERROR",
+            TaskState::TaskLost => "TASK_LOST",
+            TaskState::TaskDropped => "TASK_DROPPED",
+            TaskState::TaskUnreachable => "TASK_UNREACHABLE",
+            TaskState::TaskGone => "TASK_GONE",
+            TaskState::TaskGoneByOperator => "TASK_GONE_BY_OPERATOR",
+            TaskState::TaskUnknown => "TASK_UNKNOWN",
+        }
+    }
+}
+
+/// A task as Hydrogen knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// `<app>.<instance>.<uuid>`: unique per launch.
+    pub task_id: String,
+    pub app: String,
+    /// The slot this task fills, `0..instances`.
+    pub instance: u32,
+    /// The app version it was launched from.
+    pub app_version: u64,
+    pub agent_id: String,
+    pub hostname: String,
+    pub state: TaskState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<String>,
+    /// The latest Mesos message or reason, for humans.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// A kill was sent for this task.
+    #[serde(default)]
+    pub kill_sent: bool,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// One entry of the event log: a task changed state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    /// Position in the log; strictly increasing, never reused.
+    pub revision: u64,
+    pub app: String,
+    pub task_id: String,
+    pub instance: u32,
+    pub state: TaskState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    pub agent_id: String,
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    pub timestamp_ms: u64,
+}
+
+/// A batch of scheduler writes, applied atomically under one epoch check.
+#[derive(Debug, Clone, Default)]
+pub struct TaskBatch {
+    /// Tasks to insert or replace (by task id). Each one whose state differs
+    /// from the stored one also appends a [`TaskEvent`].
+    pub upserts: Vec<TaskRecord>,
+    /// Task ids to forget (terminal tasks once replaced or their app gone).
+    pub removals: Vec<String>,
+    /// Apps to forget (killed apps once all their tasks are terminal).
+    pub app_removals: Vec<String>,
+}
+
+impl TaskBatch {
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.removals.is_empty() && self.app_removals.is_empty()
+    }
+}
+
+/// Who holds the leader lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    pub instance_id: String,
+    pub address: String,
+    pub epoch: u64,
+}

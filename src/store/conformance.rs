@@ -253,6 +253,25 @@ async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
     assert_eq!(events[0].state, TaskState::TaskRunning);
     assert_eq!(events[0].healthy, Some(true));
 
+    let status = AppStatus {
+        app: "web".into(),
+        waiting: 1,
+        message: "1 task waits: no offer has enough cpu".into(),
+        rejections: [("insufficient cpu".to_string(), 3)].into(),
+        updated_ms: 5,
+        ..Default::default()
+    };
+    store
+        .apply(
+            lease.epoch,
+            TaskBatch {
+                statuses: vec![status.clone()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply");
+    assert_eq!(store.app_status("web").await.expect("status"), Some(status));
     store
         .apply(
             lease.epoch,
@@ -264,6 +283,11 @@ async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
         )
         .await
         .expect("apply");
+    assert_eq!(
+        store.app_status("web").await.expect("status"),
+        None,
+        "removed with its app"
+    );
     assert_eq!(store.app_tasks("web").await.expect("tasks").len(), 1);
     assert_eq!(store.get_app("web").await.expect("get"), None);
     assert_eq!(store.list_tasks().await.expect("list").len(), 2);

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use super::model::now_ms;
 use super::{
-    AppGoal, AppRecord, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord,
+    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord,
 };
 use crate::spec::App;
 
@@ -25,6 +25,7 @@ struct Inner {
     tasks: HashMap<String, TaskRecord>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
+    statuses: HashMap<String, AppStatus>,
     events: VecDeque<TaskEvent>,
     head: u64,
     epoch: u64,
@@ -55,6 +56,7 @@ impl MemoryStore {
                 tasks: HashMap::new(),
                 tasks_by_app: BTreeMap::new(),
                 framework_id: None,
+                statuses: HashMap::new(),
                 events: VecDeque::new(),
                 head: 0,
                 epoch: 0,
@@ -238,8 +240,12 @@ impl Store for MemoryStore {
                 }
             }
         }
+        for status in batch.statuses {
+            inner.statuses.insert(status.app.clone(), status);
+        }
         let mut apps_changed = false;
         for name in batch.app_removals {
+            inner.statuses.remove(&name);
             apps_changed |= inner.apps.remove(&name).is_some();
         }
         if apps_changed {
@@ -250,6 +256,10 @@ impl Store for MemoryStore {
         }
         self.notify(&inner);
         Ok(appended)
+    }
+
+    async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
+        Ok(self.lock().statuses.get(app).cloned())
     }
 
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {

@@ -24,7 +24,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::spec::App;
-pub use model::{AppGoal, AppRecord, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState};
+pub use model::{
+    AppGoal, AppRecord, AppStatus, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +139,12 @@ pub trait Store: Send + Sync + 'static {
         epoch: u64,
         batch: TaskBatch,
     ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
+
+    /// The scheduler's latest status of an app (why tasks wait).
+    fn app_status(
+        &self,
+        app: &str,
+    ) -> impl Future<Output = Result<Option<AppStatus>, StoreError>> + Send;
 
     fn framework_id(&self) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 

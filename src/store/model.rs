@@ -155,12 +155,40 @@ pub struct TaskBatch {
     pub removals: Vec<String>,
     /// Apps to forget (killed apps once all their tasks are terminal).
     pub app_removals: Vec<String>,
+    /// Scheduler status of apps to record (replacing the previous one).
+    pub statuses: Vec<AppStatus>,
 }
 
 impl TaskBatch {
     pub fn is_empty(&self) -> bool {
-        self.upserts.is_empty() && self.removals.is_empty() && self.app_removals.is_empty()
+        self.upserts.is_empty()
+            && self.removals.is_empty()
+            && self.app_removals.is_empty()
+            && self.statuses.is_empty()
     }
+}
+
+/// The scheduler's account of an app, for State: what waits and why.
+/// Written by the leader (fenced), at most about once a second per app.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppStatus {
+    pub app: String,
+    /// Tasks that should run but have no live task yet.
+    pub waiting: u32,
+    /// When the relaunch backoff of this app ends, if it is backing off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_until_ms: Option<u64>,
+    /// Consecutive failed launches since the app last stayed up.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// Recent offers rejected for this app, by rule (`insufficient cpu`,
+    /// `filter 0 (TEXT rack)`, `UNIQUE: agent already runs a task` ...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rejections: std::collections::BTreeMap<String, u64>,
+    /// One line for humans: why the app is not (fully) running.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    pub updated_ms: u64,
 }
 
 /// Who holds the leader lease.

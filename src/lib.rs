@@ -8,6 +8,7 @@
 //! - [`sim`]: the simulated Mesos master.
 
 pub mod mesos;
+pub mod scheduler;
 pub mod sim;
 pub mod spec;
 pub mod store;

@@ -1,0 +1,456 @@
+//! What to do about one app, decided from its desired spec and its observed
+//! tasks: which instance slots need a task launched, which tasks to kill,
+//! which records to forget, and whether the app itself can be forgotten.
+//!
+//! Pure and synchronous (no store, no Mesos, time passed in), so every rule
+//! is pinned by unit and property tests. The runtime calls it whenever an
+//! app or one of its tasks changes, and acts on the result.
+//!
+//! # Rules
+//! - A task is *live* until it is terminal (or the master said it does not
+//!   know it: TASK_UNKNOWN, which for us means the launch never happened).
+//! - A slot `i` in `0..instances` is *covered* by a live task of slot `i`,
+//!   except an unreachable one that has been unreachable longer than
+//!   `unreachable_grace`: its slot gets a replacement while it stays on
+//!   record (its agent may come back).
+//! - Goal Kill: every live task is killed; terminal records are forgotten;
+//!   the app is forgotten once no live task remains.
+//! - Scale down: live tasks of slots `>= instances` are killed.
+//! - Two live tasks of the same version in one slot (an unreachable task came
+//!   back after its replacement started): the better one stays — ready over
+//!   running over starting, then the newer — and the other is killed.
+//! - Rolling update: a slot whose only live tasks are of an older version
+//!   gets a new-version task, at most `surge` of them in flight (launched
+//!   but not ready) at a time. An old task is killed once its slot's new task
+//!   is *ready* (RUNNING, and healthy when the app has a health check), so
+//!   the number of ready tasks never drops below what it was — except that
+//!   `min_ready_share < 1` lets up to `floor(instances × (1 − share))` old
+//!   tasks go ahead of their replacement, for clusters without room to surge.
+
+use std::collections::BTreeMap;
+
+use crate::spec::App;
+use crate::store::{AppGoal, AppRecord, TaskRecord, TaskState};
+
+/// Tunables of the planner.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanConfig {
+    /// How long an unreachable task keeps its slot before a replacement.
+    pub unreachable_grace_ms: u64,
+    /// Share of instances that must stay ready during a rolling update.
+    pub min_ready_share: f64,
+    /// New-version tasks in flight at once during a rolling update.
+    pub surge: u32,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        Self {
+            unreachable_grace_ms: 5 * 60 * 1000,
+            min_ready_share: 1.0,
+            surge: 1,
+        }
+    }
+}
+
+/// What to do for one app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppPlan {
+    /// Slots that need a task of the current version now.
+    pub launch: Vec<u32>,
+    /// Live tasks to kill.
+    pub kill: Vec<String>,
+    /// Terminal task records to forget.
+    pub forget: Vec<String>,
+    /// The app is killed and has no live task left.
+    pub remove_app: bool,
+}
+
+/// Whether a task still occupies (or may occupy) resources on Mesos.
+pub fn is_live(state: TaskState) -> bool {
+    !state.is_terminal() && state != TaskState::TaskUnknown
+}
+
+/// Whether a task serves: RUNNING, and healthy when the app checks health.
+pub fn is_ready(task: &TaskRecord, app: &App) -> bool {
+    task.state == TaskState::TaskRunning
+        && (app.healthcheck.is_none() || task.healthy == Some(true))
+}
+
+fn rank(task: &TaskRecord, app: &App) -> (u8, u64) {
+    let level = if is_ready(task, app) {
+        3
+    } else if task.state == TaskState::TaskRunning {
+        2
+    } else if task.state == TaskState::TaskUnreachable {
+        0
+    } else {
+        1
+    };
+    (level, task.created_ms)
+}
+
+/// Plans one app. `tasks` are all the app's task records; `now_ms` is wall
+/// clock time (records carry wall clock times).
+pub fn plan_app(
+    app: &AppRecord,
+    tasks: &[&TaskRecord],
+    now_ms: u64,
+    config: &PlanConfig,
+) -> AppPlan {
+    let mut plan = AppPlan::default();
+    let mut live: Vec<&TaskRecord> = Vec::new();
+    for task in tasks {
+        if is_live(task.state) {
+            live.push(task);
+        } else {
+            plan.forget.push(task.task_id.clone());
+        }
+    }
+
+    if app.goal == AppGoal::Kill {
+        plan.kill = live
+            .iter()
+            .filter(|t| t.state != TaskState::TaskKilling)
+            .map(|t| t.task_id.clone())
+            .collect();
+        plan.remove_app = live.is_empty();
+        return plan;
+    }
+
+    let spec = &app.spec;
+    let instances = spec.instances;
+    let mut slots: BTreeMap<u32, Vec<&TaskRecord>> = BTreeMap::new();
+    for task in live {
+        if task.instance >= instances {
+            plan.kill.push(task.task_id.clone());
+        } else {
+            slots.entry(task.instance).or_default().push(task);
+        }
+    }
+
+    let stale_unreachable = |t: &TaskRecord| {
+        t.state == TaskState::TaskUnreachable
+            && now_ms.saturating_sub(t.updated_ms) >= config.unreachable_grace_ms
+    };
+
+    // Rolling update bookkeeping across slots.
+    let mut in_flight_new = 0u32;
+    let mut outdated_slots = Vec::new();
+    let mut slots_without_ready = 0u32;
+    for instance in 0..instances {
+        let Some(tasks) = slots.get_mut(&instance) else {
+            plan.launch.push(instance);
+            slots_without_ready += 1;
+            continue;
+        };
+        let (mut current, old): (Vec<&TaskRecord>, Vec<&TaskRecord>) =
+            tasks.iter().partition(|t| t.app_version >= app.version);
+        // Duplicates of the current version: keep the best.
+        current.sort_by_key(|t| std::cmp::Reverse(rank(t, spec)));
+        if current.len() > 1 {
+            let best_is_usable = !stale_unreachable(current[0]);
+            let keep = if best_is_usable { 1 } else { 0 };
+            for extra in current.iter().skip(keep) {
+                if extra.state != TaskState::TaskUnreachable || best_is_usable {
+                    plan.kill.push(extra.task_id.clone());
+                }
+            }
+        }
+        let serving_current = current.iter().find(|t| !stale_unreachable(t));
+        match serving_current {
+            Some(task) if is_ready(task, spec) => {
+                // The new task serves: old ones go.
+                plan.kill.extend(
+                    old.iter()
+                        .filter(|t| t.state != TaskState::TaskKilling)
+                        .map(|t| t.task_id.clone()),
+                );
+            }
+            Some(_) => {
+                in_flight_new += u32::from(!old.is_empty());
+                if !old.iter().any(|t| is_ready(t, spec)) {
+                    slots_without_ready += 1;
+                }
+            }
+            None => {
+                let old_usable: Vec<&&TaskRecord> =
+                    old.iter().filter(|t| !stale_unreachable(t)).collect();
+                if old_usable.is_empty() {
+                    plan.launch.push(instance);
+                    slots_without_ready += 1;
+                } else {
+                    outdated_slots.push((
+                        instance,
+                        old_usable
+                            .into_iter()
+                            .copied()
+                            .collect::<Vec<&TaskRecord>>(),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Start new-version tasks for outdated slots, within the surge.
+    let surge_room = config.surge.max(1).saturating_sub(in_flight_new);
+    let may_go_unready = {
+        let share = config.min_ready_share.clamp(0.0, 1.0);
+        // Truncation is the point: a share of 0.75 of 5 lets 1 go, not 2.
+        let allowed = (f64::from(instances) * (1.0 - share)).floor() as u32;
+        allowed.saturating_sub(slots_without_ready)
+    };
+    let mut unready_budget = may_go_unready;
+    for (i, (instance, old)) in outdated_slots.into_iter().enumerate() {
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        if index < surge_room {
+            plan.launch.push(instance);
+        } else if unready_budget > 0 {
+            // No room to surge: let an old task go first.
+            unready_budget -= 1;
+            plan.kill.extend(
+                old.iter()
+                    .filter(|t| t.state != TaskState::TaskKilling)
+                    .map(|t| t.task_id.clone()),
+            );
+        }
+    }
+    plan.launch.sort_unstable();
+    plan.launch.dedup();
+    plan.kill.sort();
+    plan.kill.dedup();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AppGoal;
+    use proptest::prelude::*;
+
+    fn app(instances: u32, version: u64, health: bool) -> AppRecord {
+        let hc = if health {
+            r#", "healthcheck": {"endpoint": "localhost:8080"}"#
+        } else {
+            ""
+        };
+        let body = format!(
+            r#"{{"name": "web", "resources": {{"cpu": 0.1, "mem": 32}}, "instances": {instances}, "command": {{"cmd": "sleep 100"}}{hc}}}"#
+        );
+        AppRecord {
+            spec: crate::spec::parse_app(body.as_bytes()).expect("test app"),
+            version,
+            goal: AppGoal::Run,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    fn task(id: &str, instance: u32, version: u64, state: TaskState) -> TaskRecord {
+        TaskRecord {
+            task_id: id.into(),
+            app: "web".into(),
+            instance,
+            app_version: version,
+            agent_id: "a".into(),
+            hostname: "h".into(),
+            state,
+            healthy: None,
+            ips: vec![],
+            message: String::new(),
+            kill_sent: false,
+            created_ms: 10,
+            updated_ms: 10,
+        }
+    }
+
+    fn plan(app: &AppRecord, tasks: &[TaskRecord]) -> AppPlan {
+        let refs: Vec<&TaskRecord> = tasks.iter().collect();
+        plan_app(app, &refs, 1_000, &PlanConfig::default())
+    }
+
+    #[test]
+    fn a_new_app_launches_every_slot() {
+        let p = plan(&app(3, 1, false), &[]);
+        assert_eq!(p.launch, vec![0, 1, 2]);
+        assert!(p.kill.is_empty() && !p.remove_app);
+    }
+
+    #[test]
+    fn terminal_tasks_are_forgotten_and_replaced() {
+        let tasks = [
+            task("a", 0, 1, TaskState::TaskRunning),
+            task("b", 1, 1, TaskState::TaskFailed),
+        ];
+        let p = plan(&app(2, 1, false), &tasks);
+        assert_eq!(p.launch, vec![1]);
+        assert_eq!(p.forget, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn unknown_to_the_master_means_gone() {
+        let p = plan(
+            &app(1, 1, false),
+            &[task("a", 0, 1, TaskState::TaskUnknown)],
+        );
+        assert_eq!(p.launch, vec![0]);
+        assert_eq!(p.forget, vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn scale_down_kills_the_highest_slots() {
+        let tasks = [
+            task("a", 0, 1, TaskState::TaskRunning),
+            task("b", 1, 1, TaskState::TaskRunning),
+            task("c", 2, 1, TaskState::TaskRunning),
+        ];
+        let p = plan(&app(1, 1, false), &tasks);
+        assert_eq!(p.kill, vec!["b".to_string(), "c".to_string()]);
+        assert!(p.launch.is_empty());
+    }
+
+    #[test]
+    fn kill_goal_kills_everything_then_removes_the_app() {
+        let mut record = app(2, 2, false);
+        record.goal = AppGoal::Kill;
+        let tasks = [
+            task("a", 0, 1, TaskState::TaskRunning),
+            task("b", 1, 1, TaskState::TaskKilling),
+            task("c", 1, 1, TaskState::TaskKilled),
+        ];
+        let p = plan(&record, &tasks);
+        assert_eq!(
+            p.kill,
+            vec!["a".to_string()],
+            "a KILLING task is not killed again"
+        );
+        assert_eq!(p.forget, vec!["c".to_string()]);
+        assert!(!p.remove_app);
+        let done = plan(&record, &[task("c", 1, 1, TaskState::TaskKilled)]);
+        assert!(done.remove_app);
+    }
+
+    #[test]
+    fn unreachable_keeps_its_slot_for_the_grace_period() {
+        let mut t = task("a", 0, 1, TaskState::TaskUnreachable);
+        t.updated_ms = 1_000;
+        let config = PlanConfig {
+            unreachable_grace_ms: 500,
+            ..PlanConfig::default()
+        };
+        let record = app(1, 1, false);
+        assert!(plan_app(&record, &[&t], 1_200, &config).launch.is_empty());
+        assert_eq!(plan_app(&record, &[&t], 1_600, &config).launch, vec![0]);
+    }
+
+    #[test]
+    fn a_returning_task_and_its_replacement_keep_one() {
+        let mut back = task("old", 0, 1, TaskState::TaskRunning);
+        back.created_ms = 1;
+        let mut replacement = task("new", 0, 1, TaskState::TaskRunning);
+        replacement.created_ms = 2;
+        let p = plan(&app(1, 1, false), &[back, replacement]);
+        assert_eq!(
+            p.kill,
+            vec!["old".to_string()],
+            "the newer of two equal tasks stays"
+        );
+        assert!(p.launch.is_empty());
+    }
+
+    #[test]
+    fn rolling_update_surges_then_kills_old_when_new_is_ready() {
+        let record = app(2, 2, true);
+        let old = [
+            task("o0", 0, 1, TaskState::TaskRunning),
+            task("o1", 1, 1, TaskState::TaskRunning),
+        ];
+        // Surge 1: one new task at a time, nothing killed yet.
+        let p = plan(&record, &old);
+        assert_eq!(p.launch, vec![0]);
+        assert!(p.kill.is_empty());
+
+        // The new task runs but is not healthy yet: wait.
+        let mut n0 = task("n0", 0, 2, TaskState::TaskRunning);
+        let p = plan(&record, &[old[0].clone(), old[1].clone(), n0.clone()]);
+        assert!(p.launch.is_empty() && p.kill.is_empty(), "{p:?}");
+
+        // Healthy: its old task goes, the next slot starts.
+        n0.healthy = Some(true);
+        let p = plan(&record, &[old[0].clone(), old[1].clone(), n0]);
+        assert_eq!(p.kill, vec!["o0".to_string()]);
+        assert_eq!(p.launch, vec![1]);
+    }
+
+    #[test]
+    fn min_ready_share_lets_old_tasks_go_first_without_room() {
+        let record = app(4, 2, false);
+        let old: Vec<TaskRecord> = (0..4)
+            .map(|i| task(&format!("o{i}"), i, 1, TaskState::TaskRunning))
+            .collect();
+        let config = PlanConfig {
+            min_ready_share: 0.5,
+            surge: 1,
+            ..PlanConfig::default()
+        };
+        let refs: Vec<&TaskRecord> = old.iter().collect();
+        let p = plan_app(&record, &refs, 1_000, &config);
+        assert_eq!(p.launch, vec![0], "one surges");
+        assert_eq!(p.kill.len(), 2, "two may go unready: 4 × (1 − 0.5)");
+    }
+
+    #[test]
+    fn scale_up_only_adds_slots() {
+        let tasks = [task("a", 0, 1, TaskState::TaskRunning)];
+        let p = plan(&app(3, 1, false), &tasks);
+        assert_eq!(p.launch, vec![1, 2]);
+        assert!(p.kill.is_empty());
+    }
+
+    fn any_state() -> impl Strategy<Value = TaskState> {
+        prop::sample::select(vec![
+            TaskState::TaskStaging,
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskKilling,
+            TaskState::TaskFinished,
+            TaskState::TaskFailed,
+            TaskState::TaskKilled,
+            TaskState::TaskLost,
+            TaskState::TaskUnreachable,
+            TaskState::TaskUnknown,
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn never_launches_into_a_slot_with_a_ready_current_task(
+            instances in 0u32..6,
+            tasks in prop::collection::vec((0u32..8, 1u64..3, any_state(), any::<bool>()), 0..12),
+        ) {
+            let record = app(instances, 2, false);
+            let records: Vec<TaskRecord> = tasks
+                .iter()
+                .enumerate()
+                .map(|(i, (slot, version, state, _))| task(&format!("t{i}"), *slot, *version, *state))
+                .collect();
+            let p = plan(&record, &records);
+            for slot in &p.launch {
+                prop_assert!(*slot < instances);
+                let covered = records.iter().any(|t| {
+                    t.instance == *slot && t.app_version == 2 && is_live(t.state)
+                });
+                prop_assert!(!covered, "slot {} launched though covered: {:?}", slot, p);
+            }
+            for id in &p.kill {
+                let t = records.iter().find(|t| &t.task_id == id).expect("kills known tasks");
+                prop_assert!(is_live(t.state));
+            }
+            // Every slot is covered by a live task or a launch.
+            for slot in 0..instances {
+                let covered = records.iter().any(|t| t.instance == slot && is_live(t.state));
+                prop_assert!(covered || p.launch.contains(&slot));
+            }
+        }
+    }
+}

@@ -3,4 +3,6 @@
 //!
 //! - [`plan`]: per app, what to launch, kill and forget (pure).
 
+pub mod backoff;
 pub mod plan;
+pub mod status;

@@ -1,0 +1,136 @@
+//! Translation of Mesos task status updates into our task records.
+
+use crate::mesos::v1::{self, TaskStatus};
+use crate::store::{TaskRecord, TaskState};
+
+/// Our record state for a Mesos state.
+pub fn task_state(state: v1::TaskState) -> TaskState {
+    use v1::TaskState as M;
+    match state {
+        M::TaskStaging => TaskState::TaskStaging,
+        M::TaskStarting => TaskState::TaskStarting,
+        M::TaskRunning => TaskState::TaskRunning,
+        M::TaskKilling => TaskState::TaskKilling,
+        M::TaskFinished => TaskState::TaskFinished,
+        M::TaskFailed => TaskState::TaskFailed,
+        M::TaskKilled => TaskState::TaskKilled,
+        M::TaskError => TaskState::TaskError,
+        M::TaskLost => TaskState::TaskLost,
+        M::TaskDropped => TaskState::TaskDropped,
+        M::TaskUnreachable => TaskState::TaskUnreachable,
+        M::TaskGone => TaskState::TaskGone,
+        M::TaskGoneByOperator => TaskState::TaskGoneByOperator,
+        M::TaskUnknown => TaskState::TaskUnknown,
+    }
+}
+
+/// The container's IP addresses, as the agent reports them.
+pub fn ips(status: &TaskStatus) -> Vec<String> {
+    status
+        .container_status
+        .iter()
+        .flat_map(|c| c.network_infos.iter())
+        .flat_map(|n| n.ip_addresses.iter())
+        .filter_map(|ip| ip.ip_address.clone())
+        .collect()
+}
+
+/// A human line for the record: Mesos's message, else its reason.
+fn describe(status: &TaskStatus) -> String {
+    match (&status.message, status.reason) {
+        (Some(m), _) if !m.is_empty() => m.clone(),
+        (_, Some(_)) => status.reason().as_str_name().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Applies a status update to a record. Returns whether anything a user
+/// would see changed.
+pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool {
+    let before = record.clone();
+    record.state = task_state(status.state());
+    if let Some(healthy) = status.healthy {
+        record.healthy = Some(healthy);
+    } else if record.state != TaskState::TaskRunning {
+        // Health is only meaningful while running.
+        record.healthy = None;
+    }
+    if let Some(agent) = &status.agent_id
+        && !agent.value.is_empty()
+    {
+        record.agent_id = agent.value.clone();
+    }
+    let ips = ips(status);
+    if !ips.is_empty() {
+        record.ips = ips;
+    }
+    let message = describe(status);
+    if !message.is_empty() {
+        record.message = message;
+    }
+    let changed = *record != before;
+    if changed {
+        record.updated_ms = now_ms;
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mesos_state_maps_and_terminality_agrees() {
+        for raw in 0..=13 {
+            let Ok(state) = v1::TaskState::try_from(raw) else {
+                continue;
+            };
+            assert_eq!(
+                crate::mesos::is_terminal(state),
+                task_state(state).is_terminal(),
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn updates_fill_the_record() {
+        let mut record = TaskRecord {
+            task_id: "t".into(),
+            app: "a".into(),
+            instance: 0,
+            app_version: 1,
+            agent_id: "agent".into(),
+            hostname: "h".into(),
+            state: TaskState::TaskStaging,
+            healthy: None,
+            ips: vec![],
+            message: String::new(),
+            kill_sent: false,
+            created_ms: 1,
+            updated_ms: 1,
+        };
+        let status = TaskStatus {
+            task_id: v1::TaskId { value: "t".into() },
+            state: v1::TaskState::TaskRunning as i32,
+            healthy: Some(true),
+            container_status: Some(v1::ContainerStatus {
+                network_infos: vec![v1::NetworkInfo {
+                    ip_addresses: vec![v1::network_info::IpAddress {
+                        ip_address: Some("10.0.0.7".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(apply(&mut record, &status, 5));
+        assert_eq!(record.state, TaskState::TaskRunning);
+        assert_eq!(record.healthy, Some(true));
+        assert_eq!(record.ips, vec!["10.0.0.7".to_string()]);
+        assert_eq!(record.updated_ms, 5);
+        assert!(!apply(&mut record, &status, 6), "the same update changes nothing");
+    }
+}

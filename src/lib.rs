@@ -5,9 +5,11 @@
 //! - [`spec`]: the app model, its JSON and validation;
 //! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);
+//! - [`scheduler`]: the leader's core (for now the TaskInfo builder);
 //! - [`sim`]: the simulated Mesos master.
 
 pub mod mesos;
+pub mod scheduler;
 pub mod sim;
 pub mod spec;
 pub mod store;

@@ -1,0 +1,3 @@
+//! The scheduler core (leader only): turns desired apps into Mesos tasks.
+
+pub mod launch;

@@ -5,6 +5,8 @@
 //! - [`spec`]: the app model, its JSON and validation;
 //! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);
+//! - [`scheduler`]: the leader's core (placement, launch, reconciliation);
+//! - [`ha`]: leader election and self-fencing;
 //! - [`sim`]: the simulated Mesos master.
 
 pub mod mesos;

@@ -5,9 +5,11 @@
 //! - [`spec`]: the app model, its JSON and validation;
 //! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);
+//! - [`scheduler`]: placement and the reconciliation loop (leader only);
 //! - [`sim`]: the simulated Mesos master.
 
 pub mod mesos;
+pub mod scheduler;
 pub mod sim;
 pub mod spec;
 pub mod store;

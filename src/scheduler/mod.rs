@@ -2,11 +2,13 @@
 //! Mesos, placed where the app asks, and heals them when anything fails.
 //!
 //! - [`plan`]: per app, what to launch, kill and forget (pure).
+//! - [`placement`]: offers matched to waiting tasks (pure).
 //! - [`launch`]: the TaskInfo built for a placed task (pure).
 //! - [`backoff`]: relaunch backoff per app.
 //! - [`status`]: Mesos status updates into task records.
 
 pub mod backoff;
 pub mod launch;
+pub mod placement;
 pub mod plan;
 pub mod status;

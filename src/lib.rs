@@ -9,6 +9,7 @@
 //! - [`ha`]: leader election and self-fencing;
 //! - [`sim`]: the simulated Mesos master.
 
+pub mod ha;
 pub mod mesos;
 pub mod scheduler;
 pub mod sim;

@@ -67,9 +67,19 @@ impl Backoffs {
 
     /// A task of `app` failed at `now`.
     pub fn record_failure(&mut self, app: &str, now: Instant) {
-        let failures = self.apps.get(app).map_or(0, |b| b.failures).saturating_add(1);
+        let failures = self
+            .apps
+            .get(app)
+            .map_or(0, |b| b.failures)
+            .saturating_add(1);
         let until = now + self.delay(failures);
-        self.apps.insert(app.to_string(), AppBackoff { failures, until: Some(until) });
+        self.apps.insert(
+            app.to_string(),
+            AppBackoff {
+                failures,
+                until: Some(until),
+            },
+        );
     }
 
     /// A task of `app` has been ready since `ready_since`.
@@ -81,7 +91,10 @@ impl Backoffs {
 
     /// When `app` may launch again, if it must wait.
     pub fn blocked_until(&self, app: &str, now: Instant) -> Option<Instant> {
-        self.apps.get(app).and_then(|b| b.until).filter(|until| *until > now)
+        self.apps
+            .get(app)
+            .and_then(|b| b.until)
+            .filter(|until| *until > now)
     }
 
     pub fn failures(&self, app: &str) -> u32 {
@@ -90,7 +103,11 @@ impl Backoffs {
 
     /// The earliest moment a backoff ends, to wake up for it.
     pub fn next_expiry(&self, now: Instant) -> Option<Instant> {
-        self.apps.values().filter_map(|b| b.until).filter(|u| *u > now).min()
+        self.apps
+            .values()
+            .filter_map(|b| b.until)
+            .filter(|u| *u > now)
+            .min()
     }
 
     pub fn forget(&mut self, app: &str) {

@@ -6,9 +6,11 @@
 //! - [`launch`]: the TaskInfo built for a placed task (pure).
 //! - [`backoff`]: relaunch backoff per app.
 //! - [`status`]: Mesos status updates into task records.
+//! - [`runtime`]: the event loop that ties them to Mesos and the store.
 
 pub mod backoff;
 pub mod launch;
 pub mod placement;
 pub mod plan;
+pub mod runtime;
 pub mod status;

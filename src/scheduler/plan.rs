@@ -144,8 +144,9 @@ pub fn plan_app(
             slots_without_ready += 1;
             continue;
         };
-        let (mut current, old): (Vec<&TaskRecord>, Vec<&TaskRecord>) =
-            tasks.iter().partition(|t| t.app_version >= app.version);
+        let (mut current, old): (Vec<&TaskRecord>, Vec<&TaskRecord>) = tasks
+            .iter()
+            .partition(|t| t.app_version >= app.config_version);
         // Duplicates of the current version: keep the best.
         current.sort_by_key(|t| std::cmp::Reverse(rank(t, spec)));
         if current.len() > 1 {
@@ -240,6 +241,7 @@ mod tests {
         AppRecord {
             spec: crate::spec::parse_app(body.as_bytes()).expect("test app"),
             version,
+            config_version: version,
             goal: AppGoal::Run,
             created_ms: 0,
             updated_ms: 0,

@@ -131,6 +131,9 @@ mod tests {
         assert_eq!(record.healthy, Some(true));
         assert_eq!(record.ips, vec!["10.0.0.7".to_string()]);
         assert_eq!(record.updated_ms, 5);
-        assert!(!apply(&mut record, &status, 6), "the same update changes nothing");
+        assert!(
+            !apply(&mut record, &status, 6),
+            "the same update changes nothing"
+        );
     }
 }

@@ -23,7 +23,7 @@ use super::resources::{Key, Quantity, ResourceSet, UNRESERVED, parse_ranges};
 use crate::mesos::v1;
 
 /// One agent to add to the simulated cluster.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     pub hostname: String,

@@ -101,14 +101,27 @@ async fn update_is_versioned<S: Store>(store: &S) {
         .update_app(app("api", "y"), Some(1))
         .await
         .expect("update");
-    assert_eq!(v2.version, 2);
+    assert_eq!((v2.version, v2.config_version), (2, 2));
+    let mut scaled = app("api", "y");
+    scaled.instances = 7;
+    let v3 = store.update_app(scaled, Some(2)).await.expect("scale");
+    assert_eq!(
+        (v3.version, v3.config_version),
+        (3, 2),
+        "scaling keeps the config version"
+    );
+    let back = store
+        .update_app(app("api", "y"), Some(3))
+        .await
+        .expect("scale back");
+    assert_eq!((back.version, back.config_version), (4, 2));
     let stale = store.update_app(app("api", "z"), Some(1)).await;
     assert_eq!(
         stale,
         Err(StoreError::VersionMismatch {
             name: "api".into(),
             expected: 1,
-            actual: 2
+            actual: 4
         })
     );
     let read = store.get_app("api").await.expect("get").expect("exists");

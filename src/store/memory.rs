@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::model::now_ms;
+use super::model::{differs_only_in_instances, now_ms};
 use super::{
     AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
     StoreError, TaskBatch, TaskEvent, TaskRecord,
@@ -112,6 +112,7 @@ impl Store for MemoryStore {
         let record = AppRecord {
             spec,
             version: 1,
+            config_version: 1,
             goal: AppGoal::Run,
             created_ms: now,
             updated_ms: now,
@@ -134,8 +135,12 @@ impl Store for MemoryStore {
         if record.spec == spec {
             return Ok(record.clone());
         }
+        let scale_only = differs_only_in_instances(&record.spec, &spec);
         record.spec = spec;
         record.version += 1;
+        if !scale_only {
+            record.config_version = record.version;
+        }
         record.updated_ms = now_ms();
         let updated = record.clone();
         inner.app_changes += 1;

@@ -30,6 +30,10 @@ pub struct AppRecord {
     pub spec: App,
     /// 1 on creation, +1 on every change of spec or goal.
     pub version: u64,
+    /// The version of the last change to anything but `instances`: tasks
+    /// launched at or after it are current; older ones get rolled. A pure
+    /// scale leaves it alone, so scaling never restarts running tasks.
+    pub config_version: u64,
     pub goal: AppGoal,
     pub created_ms: u64,
     pub updated_ms: u64,
@@ -39,6 +43,13 @@ impl AppRecord {
     pub fn name(&self) -> &str {
         &self.spec.name
     }
+}
+
+/// Whether two specs differ only in `instances`.
+pub fn differs_only_in_instances(old: &App, new: &App) -> bool {
+    let mut scaled = old.clone();
+    scaled.instances = new.instances;
+    scaled == *new
 }
 
 /// A task state as Mesos names it (`TASK_RUNNING` ...). The store does not

@@ -1,0 +1,150 @@
+//! Leader election over the store's lease: every Hydrogen instance runs
+//! [`run`]; the one holding the lease runs the scheduler for that lease's
+//! fencing epoch, the others wait to take over.
+//!
+//! The leader renews its lease every `renew_interval`. It fences itself:
+//! when no renewal has been confirmed for `ttl − safety_margin` (measured
+//! from the moment the last confirmed renewal was *sent*, so network delay
+//! only makes it stop earlier), it cancels its scheduler — which drops the
+//! Mesos subscription and issues no further call — before the lease can
+//! expire by its own clock and another instance can take over. Its store
+//! writes are fenced by epoch in any case (invariant 2).
+//!
+//! A graceful stop releases the lease, so a planned handoff takes one
+//! acquisition attempt instead of a TTL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::scheduler::runtime::{Scheduler, SchedulerConfig};
+use crate::store::{LeaderInfo, Store};
+
+/// Lease timings and who we are.
+#[derive(Debug, Clone)]
+pub struct HaConfig {
+    /// Unique per process (e.g. hostname + random suffix).
+    pub instance_id: String,
+    /// Where this instance's API is reachable, for `/readyz` of the others.
+    pub address: String,
+    pub lease_ttl: Duration,
+    pub renew_interval: Duration,
+    /// Stop leading this long before the lease would expire.
+    pub safety_margin: Duration,
+    /// Pause between acquisition attempts while another instance leads.
+    pub acquire_interval: Duration,
+}
+
+impl HaConfig {
+    pub fn new(instance_id: String, address: String) -> Self {
+        Self {
+            instance_id,
+            address,
+            lease_ttl: Duration::from_secs(10),
+            renew_interval: Duration::from_secs(2),
+            safety_margin: Duration::from_secs(2),
+            acquire_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Runs elections and the scheduler until `cancel` fires. `leadership`
+/// publishes the lease while this instance holds it.
+pub async fn run<S: Store>(
+    store: Arc<S>,
+    config: HaConfig,
+    scheduler: SchedulerConfig,
+    leadership: watch::Sender<Option<LeaderInfo>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let lease = tokio::select! {
+            _ = cancel.cancelled() => return,
+            lease = store.acquire_lease(&config.instance_id, &config.address, config.lease_ttl) => lease,
+        };
+        let lease = match lease {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                wait(&cancel, config.acquire_interval).await;
+                continue;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot reach the store to elect a leader");
+                wait(&cancel, config.acquire_interval).await;
+                continue;
+            }
+        };
+        info!(epoch = lease.epoch, instance = %config.instance_id, "leading");
+        leadership.send_replace(Some(lease.clone()));
+        lead(store.clone(), &config, scheduler.clone(), &lease, &cancel).await;
+        leadership.send_replace(None);
+        if let Err(e) = store.release_lease(&lease).await {
+            warn!(error = %e, "could not release the lease; it will expire");
+        }
+        info!(epoch = lease.epoch, "no longer leading");
+        if cancel.is_cancelled() {
+            return;
+        }
+        wait(&cancel, config.acquire_interval).await;
+    }
+}
+
+async fn wait(cancel: &CancellationToken, period: Duration) {
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        _ = tokio::time::sleep(period) => {}
+    }
+}
+
+/// One leadership term: the scheduler runs while renewals succeed.
+async fn lead<S: Store>(
+    store: Arc<S>,
+    config: &HaConfig,
+    scheduler: SchedulerConfig,
+    lease: &LeaderInfo,
+    cancel: &CancellationToken,
+) {
+    let term = cancel.child_token();
+    let mut running =
+        tokio::spawn(Scheduler::new(store.clone(), lease.epoch, scheduler).run(term.clone()));
+    let valid_for = config.lease_ttl.saturating_sub(config.safety_margin);
+    let mut fence_at = Instant::now() + valid_for;
+    let mut next_renew = Instant::now() + config.renew_interval;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            done = &mut running => {
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => warn!(error = %e, "scheduler stopped"),
+                    Err(e) => warn!(error = %e, "scheduler task failed"),
+                }
+                return;
+            }
+            _ = tokio::time::sleep_until(fence_at) => {
+                warn!(epoch = lease.epoch, "lease renewal unconfirmed; fencing myself before it can expire");
+                break;
+            }
+            _ = tokio::time::sleep_until(next_renew) => {
+                let sent = Instant::now();
+                next_renew = sent + config.renew_interval;
+                let renewal = tokio::time::timeout(config.renew_interval, store.renew_lease(lease, config.lease_ttl)).await;
+                match renewal {
+                    Ok(Ok(true)) => fence_at = sent + valid_for,
+                    Ok(Ok(false)) => {
+                        warn!(epoch = lease.epoch, "lease lost to another instance");
+                        break;
+                    }
+                    Ok(Err(e)) => warn!(error = %e, "lease renewal failed"),
+                    Err(_) => warn!("lease renewal timed out"),
+                }
+            }
+        }
+    }
+    term.cancel();
+    let _ = running.await;
+}

@@ -1,0 +1,575 @@
+//! The scheduler against the simulated master over loopback HTTP, with the
+//! memory store: apps become running tasks, placed as asked, and are healed.
+//! Every assertion on placement reads the simulator's `/master/state`.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use hydrogen::ha::{self, HaConfig};
+use hydrogen::scheduler::runtime::SchedulerConfig;
+use hydrogen::sim::SimHandle;
+use hydrogen::sim::cluster::{AgentSpec, default_agent};
+use hydrogen::store::memory::MemoryStore;
+use hydrogen::store::{Store, TaskState};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+struct Cluster {
+    sim: SimHandle,
+    store: Arc<MemoryStore>,
+    cancel: CancellationToken,
+    ha: tokio::task::JoinHandle<()>,
+}
+
+impl Cluster {
+    async fn start(agents: Vec<AgentSpec>) -> Self {
+        Self::start_with(agents, |_| {}).await
+    }
+
+    async fn start_with(agents: Vec<AgentSpec>, tweak: impl FnOnce(&mut SchedulerConfig)) -> Self {
+        let mut sim_config = fast_sim_config(0);
+        sim_config.agents = agents;
+        let sim = start_sim(sim_config).await;
+        let store = Arc::new(MemoryStore::default());
+        let masters = hydrogen::mesos::subscription::parse_masters(&sim.url()).expect("url");
+        let mut config = SchedulerConfig::new(masters);
+        config.backoff.initial = Duration::from_millis(300);
+        config.backoff.max = Duration::from_secs(3);
+        config.backoff.reset_after = Duration::from_secs(30);
+        config.decline_refuse = Duration::from_millis(200);
+        config.reconcile_timeout = Duration::from_secs(3);
+        config.kill_retry = Duration::from_secs(3);
+        config.status_interval = Duration::from_millis(100);
+        config.plan.unreachable_grace_ms = 500;
+        config.reconnect_backoff_initial = Duration::from_millis(20);
+        config.reconnect_backoff_max = Duration::from_millis(200);
+        tweak(&mut config);
+        let mut ha_config = HaConfig::new("test-instance".into(), "127.0.0.1:0".into());
+        ha_config.lease_ttl = Duration::from_secs(5);
+        ha_config.renew_interval = Duration::from_millis(500);
+        ha_config.safety_margin = Duration::from_secs(1);
+        let (leadership, _) = watch::channel(None);
+        let cancel = CancellationToken::new();
+        let ha = tokio::spawn(ha::run(
+            store.clone(),
+            ha_config,
+            config,
+            leadership,
+            cancel.clone(),
+        ));
+        Self {
+            sim,
+            store,
+            cancel,
+            ha,
+        }
+    }
+
+    async fn deploy(&self, app: Value) {
+        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
+        self.store.create_app(spec).await.expect("deployed");
+    }
+
+    async fn update(&self, app: Value) {
+        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
+        self.store.update_app(spec, None).await.expect("updated");
+    }
+
+    async fn state(&self) -> Value {
+        get_json(&format!("{}/master/state", self.sim.url())).await
+    }
+
+    /// Polls until `pred` holds over the app's tasks in `/master/state`.
+    async fn wait_tasks(
+        &self,
+        app: &str,
+        what: &str,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let state = self.state().await;
+            let tasks = app_tasks(&state, app);
+            if pred(&tasks) {
+                return tasks;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; tasks of {app}: {tasks:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_running(&self, app: &str, n: usize) -> Vec<Value> {
+        self.wait_tasks(app, &format!("{n} running"), |t| {
+            running(t).len() == n && t.len() == n
+        })
+        .await
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.ha.await;
+        self.sim.shutdown().await;
+    }
+}
+
+/// Live tasks of an app (task ids are `<app>.<instance>.<uuid>`).
+fn app_tasks(state: &Value, app: &str) -> Vec<Value> {
+    let prefix = format!("{app}.");
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| t["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
+        .cloned()
+        .collect()
+}
+
+fn running(tasks: &[Value]) -> Vec<&Value> {
+    tasks
+        .iter()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .collect()
+}
+
+fn agents_of(tasks: &[Value]) -> BTreeSet<String> {
+    tasks
+        .iter()
+        .filter_map(|t| t["slave_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn agent_hostnames(state: &Value) -> BTreeMap<String, String> {
+    state["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s["id"].as_str()?.to_string(),
+                s["hostname"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn test_app() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/test-app.json"
+    ))
+    .expect("example exists");
+    let apps: Value = serde_json::from_str(&text).expect("example is JSON");
+    apps[0].clone()
+}
+
+fn small_app(name: &str, instances: u32) -> Value {
+    json!({"name": name, "resources": {"cpu": 0.1, "mem": 32}, "instances": instances,
+           "command": {"cmd": "sleep 1000"}})
+}
+
+#[tokio::test]
+async fn test_app_lands_on_five_distinct_agents() {
+    let cluster = Cluster::start((1..=6).map(default_agent).collect()).await;
+    cluster.deploy(test_app()).await;
+    let tasks = cluster.wait_running("test-app", 5).await;
+    assert_eq!(agents_of(&tasks).len(), 5, "UNIQUE: one task per agent");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn unique_waits_for_agents_and_says_why() {
+    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    cluster.deploy(test_app()).await;
+    let tasks = cluster.wait_running("test-app", 3).await;
+    assert_eq!(agents_of(&tasks).len(), 3);
+    // State explains why two wait.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let status = loop {
+        let status = cluster.store.app_status("test-app").await.expect("status");
+        if let Some(s) = status.filter(|s| s.waiting == 2 && !s.rejections.is_empty()) {
+            break s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no why-pending status"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status
+            .rejections
+            .keys()
+            .any(|k| k.to_lowercase().contains("unique")),
+        "the UNIQUE rule is named: {status:?}"
+    );
+    assert!(status.message.contains("2 task"), "{}", status.message);
+    // Two more agents: the waiting tasks start there.
+    for i in 4..=5 {
+        admin(
+            &format!("{}/sim/agents", cluster.sim.url()),
+            serde_json::to_value(default_agent(i)).expect("agent json"),
+        )
+        .await;
+    }
+    let tasks = cluster.wait_running("test-app", 5).await;
+    assert_eq!(agents_of(&tasks).len(), 5);
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn mux_colocates() {
+    let cluster = Cluster::start((1..=4).map(default_agent).collect()).await;
+    let mut app = small_app("packed", 6);
+    app["strategy"] = json!({"type": "mux"});
+    cluster.deploy(app).await;
+    let tasks = cluster.wait_running("packed", 6).await;
+    assert_eq!(
+        agents_of(&tasks).len(),
+        1,
+        "six small tasks fit one agent: {tasks:#?}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn filters_admit_and_reject_agents() {
+    // default_agent: rack-1..4 by index, zone-a/b/c, cores 4, features
+    // ["ssd","gpu"] on even agents, slots [1-8].
+    let cluster = Cluster::start((1..=4).map(default_agent).collect()).await;
+    let state = cluster.state().await;
+    let hosts = agent_hostnames(&state);
+    let cases = [
+        (
+            "text",
+            json!([{"type": "TEXT", "attribute": "rack", "value": ["RACK-2"]}]),
+            vec!["agent-2.sim"],
+        ),
+        (
+            "set",
+            json!([{"type": "set", "attribute": "features", "value": ["gpu"]}]),
+            vec!["agent-2.sim", "agent-4.sim"],
+        ),
+        (
+            "scalar",
+            json!([{"type": "SCALAR", "attribute": "cores", "op": "ge", "value": ["4"]}]),
+            vec!["agent-1.sim", "agent-2.sim", "agent-3.sim", "agent-4.sim"],
+        ),
+        (
+            "ranges",
+            json!([{"type": "RANGES", "attribute": "slots", "value": ["2-3"]}, {"type": "TEXT", "attribute": "zone", "value": ["zone-a"]}]),
+            vec!["agent-1.sim", "agent-4.sim"],
+        ),
+    ];
+    for (name, filters, allowed) in &cases {
+        let mut app = small_app(name, 4);
+        app["filters"] = filters.clone();
+        app["strategy"] = json!({"type": "unique"});
+        cluster.deploy(app).await;
+        let n = allowed.len();
+        let tasks = cluster.wait_running(name, n).await;
+        let used: BTreeSet<&str> = agents_of(&tasks)
+            .iter()
+            .filter_map(|id| hosts.get(id).map(String::as_str))
+            .collect();
+        let expected: BTreeSet<&str> = allowed.iter().copied().collect();
+        assert_eq!(used, expected, "filter {name}");
+    }
+    // An impossible filter: nothing runs, and State names the filter.
+    let mut app = small_app("nowhere", 1);
+    app["filters"] = json!([{"type": "TEXT", "attribute": "rack", "value": ["rack-9"]}]);
+    cluster.deploy(app).await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let status = cluster.store.app_status("nowhere").await.expect("status");
+        if status
+            .as_ref()
+            .is_some_and(|s| s.rejections.keys().any(|k| k.contains("filter")))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no filter rejection: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(app_tasks(&cluster.state().await, "nowhere").is_empty());
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn failed_tasks_are_replaced_with_backoff() {
+    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    cluster.deploy(small_app("crashy", 1)).await;
+    let mut gaps = Vec::new();
+    let mut current = cluster.wait_running("crashy", 1).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    for _ in 0..3 {
+        let failed_at = Instant::now();
+        admin(
+            &format!("{}/sim/tasks/{current}/fail", cluster.sim.url()),
+            json!({"message": "boom"}),
+        )
+        .await;
+        let old = current.clone();
+        let tasks = cluster
+            .wait_tasks("crashy", "a replacement", |t| {
+                running(t).iter().any(|x| x["id"] != old.as_str())
+            })
+            .await;
+        gaps.push(failed_at.elapsed());
+        current = running(&tasks)
+            .iter()
+            .find(|x| x["id"] != old.as_str())
+            .and_then(|x| x["id"].as_str())
+            .expect("new id")
+            .to_string();
+        assert_ne!(current, old, "task ids are unique per launch");
+    }
+    // Backoff 300 ms, 600 ms, 1.2 s: each replacement waits at least that.
+    for (gap, floor) in gaps.iter().zip([300u64, 600, 1200]) {
+        assert!(*gap >= Duration::from_millis(floor), "gaps {gaps:?}");
+    }
+    assert!(gaps[2] > gaps[0], "the backoff grows: {gaps:?}");
+    let status = cluster
+        .store
+        .app_status("crashy")
+        .await
+        .expect("status")
+        .expect("exists");
+    assert!(status.consecutive_failures >= 3, "{status:?}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn agent_loss_replaces_tasks_elsewhere() {
+    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    let mut app = small_app("survivor", 2);
+    app["strategy"] = json!({"type": "unique"});
+    cluster.deploy(app).await;
+    let tasks = cluster.wait_running("survivor", 2).await;
+    let lost_agent = tasks[0]["slave_id"].as_str().expect("agent").to_string();
+    admin(
+        &format!("{}/sim/agents/{lost_agent}/unreachable", cluster.sim.url()),
+        json!({}),
+    )
+    .await;
+    // After the unreachable grace period a replacement runs on another agent.
+    let tasks = cluster
+        .wait_tasks("survivor", "replacement off the lost agent", |t| {
+            let run = running(t);
+            run.len() == 2 && run.iter().all(|x| x["slave_id"] != lost_agent.as_str())
+        })
+        .await;
+    assert_eq!(
+        agents_of(&running(&tasks).into_iter().cloned().collect::<Vec<_>>()).len(),
+        2
+    );
+    // The agent comes back: its old task returns and one of the two is killed.
+    admin(
+        &format!("{}/sim/agents/{lost_agent}/reregister", cluster.sim.url()),
+        json!({}),
+    )
+    .await;
+    cluster
+        .wait_tasks("survivor", "two running after the agent returns", |t| {
+            running(t).len() == 2 && t.len() == 2
+        })
+        .await;
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn kill_removes_every_task_and_the_app() {
+    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    cluster.deploy(small_app("doomed", 3)).await;
+    cluster.wait_running("doomed", 3).await;
+    cluster.store.kill_app("doomed", None).await.expect("kill");
+    cluster
+        .wait_tasks("doomed", "no live task", |t| t.is_empty())
+        .await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while cluster
+        .store
+        .get_app("doomed")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the app was never removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        cluster
+            .store
+            .app_tasks("doomed")
+            .await
+            .expect("tasks")
+            .is_empty()
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn scale_up_and_down_touch_only_what_changes() {
+    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    cluster.deploy(small_app("elastic", 2)).await;
+    let before: BTreeSet<String> = cluster
+        .wait_running("elastic", 2)
+        .await
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect();
+    cluster.update(small_app("elastic", 4)).await;
+    let after: BTreeSet<String> = cluster
+        .wait_running("elastic", 4)
+        .await
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(before.is_subset(&after), "scale up keeps the running tasks");
+    cluster.update(small_app("elastic", 1)).await;
+    let left = cluster.wait_running("elastic", 1).await;
+    let id = left[0]["id"].as_str().expect("id");
+    assert!(
+        id.starts_with("elastic.0."),
+        "scale down keeps the lowest slot: {id}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn rolling_update_never_drops_below_the_instances() {
+    let cluster = Cluster::start((1..=4).map(default_agent).collect()).await;
+    let mut app = small_app("rolling", 3);
+    app["healthcheck"] = json!({"endpoint": "localhost:8080"});
+    cluster.deploy(app.clone()).await;
+    let old: BTreeSet<String> = cluster
+        .wait_tasks("rolling", "3 healthy", |t| {
+            running(t).len() == 3
+                && t.iter().all(|x| {
+                    x["statuses"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|st| st["healthy"] == true))
+                })
+        })
+        .await
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect();
+    app["command"] = json!({"cmd": "sleep 2000"});
+    cluster.update(app).await;
+    // Watch until every old task is gone; never fewer than 3 running.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let mut min_running = usize::MAX;
+    loop {
+        let tasks = app_tasks(&cluster.state().await, "rolling");
+        let run = running(&tasks);
+        min_running = min_running.min(run.len());
+        let old_left = tasks
+            .iter()
+            .any(|t| t["id"].as_str().is_some_and(|id| old.contains(id)));
+        if !old_left && run.len() == 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "update never finished: {tasks:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        min_running >= 3,
+        "dropped to {min_running} running during the update"
+    );
+    let records = cluster.store.app_tasks("rolling").await.expect("tasks");
+    assert!(records.iter().all(|t| t.app_version == 2), "{records:#?}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn master_failover_reconciles_without_duplicates() {
+    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    cluster.deploy(small_app("steady", 3)).await;
+    let before: BTreeSet<String> = cluster
+        .wait_running("steady", 3)
+        .await
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect();
+    admin(
+        &format!("{}/sim/master/failover", cluster.sim.url()),
+        json!({"leaderless": "300ms"}),
+    )
+    .await;
+    // The framework re-subscribes (the state shows it connected again).
+    wait_state(&cluster.sim, "framework reconnected", |s| {
+        s["frameworks"][0]["connected"] == true && s["frameworks"][0]["active"] == true
+    })
+    .await;
+    // Give the scheduler time to reconcile, then check nothing changed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tokio::time::Instant::now() < deadline {
+        let tasks = app_tasks(&cluster.state().await, "steady");
+        let ids: BTreeSet<String> = tasks
+            .iter()
+            .filter_map(|t| t["id"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(ids, before, "no task launched twice or lost");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let records = cluster.store.app_tasks("steady").await.expect("tasks");
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|t| t.state == TaskState::TaskRunning));
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn orphans_are_killed() {
+    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    cluster.deploy(small_app("kept", 1)).await;
+    let task = cluster.wait_running("kept", 1).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Forget the task behind the scheduler's back, as a lost write would.
+    let lease = cluster
+        .store
+        .leader()
+        .await
+        .expect("leader")
+        .expect("a leader");
+    cluster
+        .store
+        .apply(
+            lease.epoch,
+            hydrogen::store::TaskBatch {
+                removals: vec![task.clone()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply");
+    // Restart leadership: the new term reconciles and finds the orphan.
+    cluster.store.release_lease(&lease).await.expect("release");
+    cluster
+        .wait_tasks("kept", "orphan killed and slot refilled", |t| {
+            t.len() == 1 && running(t).len() == 1 && t[0]["id"] != task.as_str()
+        })
+        .await;
+    cluster.stop().await;
+}

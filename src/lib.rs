@@ -5,8 +5,10 @@
 //! - [`spec`]: the app model, its JSON and validation;
 //! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);
+//! - [`api`]: gRPC and REST on one port over the store;
 //! - [`sim`]: the simulated Mesos master.
 
+pub mod api;
 pub mod mesos;
 pub mod sim;
 pub mod spec;

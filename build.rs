@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .btree_map(".")
+        .codec_path("crate::api::codec::ProtoCodec")
         .compile_fds(api_descriptors)?;
     Ok(())
 }

@@ -16,6 +16,7 @@
 //! leader. The API never talks to Mesos.
 
 pub mod auth;
+pub mod codec;
 pub mod convert;
 pub mod error;
 pub mod grpc;

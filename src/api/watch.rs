@@ -108,3 +108,71 @@ pub async fn watch<S: Store>(
     });
     Ok(TaskWatch { rx })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::api::ErrorCode;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{TaskBatch, TaskRecord, TaskState};
+
+    fn task(instance: u32) -> TaskRecord {
+        TaskRecord {
+            task_id: format!("web.{instance}.x"),
+            app: "web".into(),
+            instance,
+            app_version: 1,
+            agent_id: "a".into(),
+            hostname: "h".into(),
+            state: TaskState::TaskStaging,
+            healthy: None,
+            ips: vec![],
+            message: String::new(),
+            kill_sent: false,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    /// A watcher the log outruns while it is not reading is told so, and the
+    /// stream ends, rather than silently skipping events.
+    #[tokio::test(flavor = "current_thread")]
+    async fn api_watch_overtaken_by_compaction_ends_with_out_of_range() {
+        let store = Arc::new(MemoryStore::new(2));
+        let lease = store
+            .acquire_lease("s", "a", Duration::from_secs(60))
+            .await
+            .expect("store")
+            .expect("lease");
+        let mut w = watch(
+            Arc::clone(&store),
+            WatchFrom::Head,
+            None,
+            CancellationToken::new(),
+        )
+        .await
+        .expect("watch");
+        // The reader task cannot run before we await: five events land and
+        // the log (capacity 2) drops three of them.
+        for i in 0..5 {
+            store
+                .apply(
+                    lease.epoch,
+                    TaskBatch {
+                        upserts: vec![task(i)],
+                        ..TaskBatch::default()
+                    },
+                )
+                .await
+                .expect("apply");
+        }
+        let first = w.next().await.expect("an item");
+        let err = first.expect_err("compacted");
+        assert_eq!(err.code(), ErrorCode::OutOfRange);
+        assert!(w.next().await.is_none(), "the stream ends after the error");
+    }
+}

@@ -41,7 +41,10 @@ async fn api_grpc_every_rpc_succeeds() {
     assert_eq!(resp.results.len(), 2);
     assert_eq!(resp.results[0].name, "Example-app");
     assert!(resp.results[0].created);
-    assert_eq!(resp.results[0].message, "Task Example-app successfully queued");
+    assert_eq!(
+        resp.results[0].message,
+        "Task Example-app successfully queued"
+    );
     assert_eq!(resp.results[1].version, 1);
 
     let stored = srv
@@ -50,7 +53,10 @@ async fn api_grpc_every_rpc_succeeds() {
         .await
         .expect("store")
         .expect("app");
-    assert_eq!(stored.spec, spec[0], "proto deploy stores the same spec as JSON");
+    assert_eq!(
+        stored.spec, spec[0],
+        "proto deploy stores the same spec as JSON"
+    );
 
     let writer = Writer::new(&srv.store).await;
     writer.task("web", 0, TaskState::TaskRunning).await;
@@ -67,10 +73,7 @@ async fn api_grpc_every_rpc_succeeds() {
     assert_eq!(state.tasks[0].hostname, "host-0");
     assert_eq!(state.running, 1);
     assert_eq!(state.state, "TASK_STAGING", "1 of 2 instances runs");
-    assert_eq!(
-        state.spec.as_ref().map(|s| s.name.as_str()),
-        Some("web")
-    );
+    assert_eq!(state.spec.as_ref().map(|s| s.name.as_str()), Some("web"));
 
     let all = client
         .list_all(pb::ListAllRequest {})
@@ -136,8 +139,13 @@ async fn api_grpc_error_classes() {
         .await
         .expect_err("invalid");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("resources.cpu must be > 0"), "{status:?}");
-    let details = status.get_details_bad_request().expect("bad request detail");
+    assert!(
+        status.message().contains("resources.cpu must be > 0"),
+        "{status:?}"
+    );
+    let details = status
+        .get_details_bad_request()
+        .expect("bad request detail");
     let fields: Vec<&str> = details
         .field_violations
         .iter()
@@ -172,7 +180,9 @@ async fn api_grpc_error_classes() {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().starts_with("strategy.type"), "{status:?}");
     let status = client
-        .state(pb::StateRequest { name: String::new() })
+        .state(pb::StateRequest {
+            name: String::new(),
+        })
         .await
         .expect_err("no name");
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -181,7 +191,9 @@ async fn api_grpc_error_classes() {
     // NOT_FOUND.
     for status in [
         client
-            .state(pb::StateRequest { name: "ghost".into() })
+            .state(pb::StateRequest {
+                name: "ghost".into(),
+            })
             .await
             .expect_err("state"),
         client
@@ -298,10 +310,7 @@ async fn api_grpc_bearer_token_health_and_reflection() {
         ),
     };
     let mut stream = reflection
-        .server_reflection_info(with_token(
-            tokio_stream::iter(vec![request]),
-            "s3cret",
-        ))
+        .server_reflection_info(with_token(tokio_stream::iter(vec![request]), "s3cret"))
         .await
         .expect("reflection")
         .into_inner();
@@ -312,7 +321,9 @@ async fn api_grpc_bearer_token_health_and_reflection() {
         panic!("unexpected reflection answer: {answer:?}");
     };
     assert!(
-        list.service.iter().any(|s| s.name == "hydrogen.v1.AppService"),
+        list.service
+            .iter()
+            .any(|s| s.name == "hydrogen.v1.AppService"),
         "{list:?}"
     );
     srv.stop().await;

@@ -143,7 +143,11 @@ async fn api_watch_sse_filters_live_and_compaction() {
     assert_eq!(resp.status(), 410);
     let v: Value = resp.json().await.expect("json");
     assert_eq!(v["code"], "out_of_range");
-    assert!(v["message"].as_str().is_some_and(|m| m.contains("no longer holds")));
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no longer holds"))
+    );
     let resp = sse(&srv, "", Some(2)).await;
     assert_eq!(resp.status(), 200, "revision 3 is still held");
     drop(resp);

@@ -196,3 +196,165 @@ pub fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
     );
     req
 }
+
+/// How a [`FlakyStore`] misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Delegates to the memory store.
+    Up,
+    /// Every call fails with `Unavailable`.
+    Down,
+    /// Every call waits this long first.
+    Slow(Duration),
+}
+
+/// A memory store that can be made unavailable or slow, for the 503 /
+/// UNAVAILABLE, timeout and graceful-shutdown tests.
+pub struct FlakyStore {
+    pub inner: MemoryStore,
+    pub mode: std::sync::Mutex<Mode>,
+    /// Calls that reached the store (for tests that wait for a request to
+    /// be in flight).
+    pub calls: std::sync::atomic::AtomicU64,
+}
+
+impl FlakyStore {
+    pub fn new() -> Self {
+        Self {
+            inner: MemoryStore::default(),
+            mode: std::sync::Mutex::new(Mode::Up),
+            calls: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().expect("mode lock") = mode;
+    }
+
+    async fn gate(&self) -> Result<(), hydrogen::store::StoreError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mode = *self.mode.lock().expect("mode lock");
+        match mode {
+            Mode::Up => Ok(()),
+            Mode::Down => Err(hydrogen::store::StoreError::Unavailable(
+                "connection refused".into(),
+            )),
+            Mode::Slow(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Default for FlakyStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+use hydrogen::spec::App;
+use hydrogen::store::{
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, StoreError,
+};
+
+impl Store for FlakyStore {
+    async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
+        self.gate().await?;
+        self.inner.create_app(spec).await
+    }
+    async fn update_app(&self, spec: App, v: Option<u64>) -> Result<AppRecord, StoreError> {
+        self.gate().await?;
+        self.inner.update_app(spec, v).await
+    }
+    async fn kill_app(&self, name: &str, v: Option<u64>) -> Result<AppRecord, StoreError> {
+        self.gate().await?;
+        self.inner.kill_app(name, v).await
+    }
+    async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+        self.gate().await?;
+        self.inner.get_app(name).await
+    }
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        self.gate().await?;
+        self.inner.list_apps().await
+    }
+    async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        self.gate().await?;
+        self.inner.list_tasks().await
+    }
+    async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
+        self.gate().await?;
+        self.inner.app_tasks(app).await
+    }
+    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+        self.gate().await?;
+        self.inner.apply(epoch, batch).await
+    }
+    async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
+        self.gate().await?;
+        self.inner.app_status(app).await
+    }
+    async fn framework_id(&self) -> Result<Option<String>, StoreError> {
+        self.gate().await?;
+        self.inner.framework_id().await
+    }
+    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+        self.gate().await?;
+        self.inner.set_framework_id(epoch, id).await
+    }
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage, StoreError> {
+        self.gate().await?;
+        self.inner.events_after(after, limit).await
+    }
+    fn changes(&self) -> tokio::sync::watch::Receiver<Changes> {
+        self.inner.changes()
+    }
+    async fn acquire_lease(
+        &self,
+        id: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<LeaderInfo>, StoreError> {
+        self.gate().await?;
+        self.inner.acquire_lease(id, address, ttl).await
+    }
+    async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
+        self.gate().await?;
+        self.inner.renew_lease(lease, ttl).await
+    }
+    async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
+        self.gate().await?;
+        self.inner.release_lease(lease).await
+    }
+    async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
+        self.gate().await?;
+        self.inner.leader().await
+    }
+}
+
+/// A server over any store (the flaky one): its address, shutdown and task.
+pub struct GenericServer {
+    pub base: String,
+    pub shutdown: CancellationToken,
+    pub handle: JoinHandle<Result<(), ServeError>>,
+}
+
+pub async fn start_generic<S: Store>(store: Arc<S>, config: ApiConfig) -> GenericServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(hydrogen::api::serve(
+        store,
+        config,
+        listener,
+        shutdown.clone(),
+    ));
+    GenericServer {
+        base: format!("http://{addr}"),
+        shutdown,
+        handle,
+    }
+}

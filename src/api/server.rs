@@ -68,6 +68,13 @@ impl Default for ApiConfig {
     }
 }
 
+impl ApiConfig {
+    /// Binds [`ApiConfig::listen`], for callers of [`serve`].
+    pub async fn bind(&self) -> std::io::Result<TcpListener> {
+        TcpListener::bind(self.listen).await
+    }
+}
+
 /// Why the API could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

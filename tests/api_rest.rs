@@ -258,12 +258,23 @@ async fn api_rest_rejects_bad_input_and_changes_nothing() {
     )
     .await;
 
+    let resp = http
+        .patch(srv.url("/v1/api/app"))
+        .body("{}")
+        .send()
+        .await
+        .expect("send");
+    let allow = resp
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    for method in ["GET", "POST", "PUT", "DELETE"] {
+        assert!(allow.contains(method), "Allow: {allow:?}");
+    }
     expect_error(
-        http.patch(srv.url("/v1/api/app"))
-            .body("{}")
-            .send()
-            .await
-            .expect("send"),
+        resp,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         None,

@@ -7,8 +7,10 @@
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);
 //! - [`scheduler`]: the leader's core (placement, launch, reconciliation);
 //! - [`ha`]: leader election and self-fencing;
+//! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
 //! - [`sim`]: the simulated Mesos master.
 
+pub mod api;
 pub mod ha;
 pub mod mesos;
 pub mod scheduler;

@@ -1,0 +1,541 @@
+//! The REST face: the original Hydrogen's JSON API (`/v1/api/app` ...), the
+//! SSE task watch, health, readiness, metrics and the OpenAPI document.
+//!
+//! Handlers are thin: read the body as JSON whatever its Content-Type says
+//! (the README's `curl -d` sends `application/x-www-form-urlencoded`), let
+//! `spec` read and validate it, call the core, render the original's JSON
+//! shapes (extended with new keys; `message` stays at the top). Every route
+//! is declared once, in [`route_table`], which builds the router and which a
+//! test compares with the OpenAPI document, so the document cannot miss a
+//! route.
+
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use futures_util::{Stream, StreamExt};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::spec;
+use crate::store::{Store, TaskEvent, TaskRecord};
+
+use super::auth::is_grpc;
+use super::error::ApiError;
+use super::service::{ApiService, AppView};
+use super::watch::{self, WatchFrom};
+
+/// What every REST handler shares.
+pub struct Shared<S> {
+    /// The core.
+    pub core: ApiService<S>,
+    /// Body limit in bytes (for the 413 message).
+    pub body_limit: usize,
+    /// Cancelled on shutdown: ends SSE watches.
+    pub shutdown: CancellationToken,
+}
+
+type St<S> = State<Arc<Shared<S>>>;
+
+/// One REST route: path, method, handler.
+pub type Route<S> = (&'static str, Method, MethodRouter<Arc<Shared<S>>>);
+
+/// Every REST route. The router is built from this table and the OpenAPI
+/// test checks the document against it.
+pub fn route_table<S: Store>() -> Vec<Route<S>> {
+    vec![
+        ("/v1/api/app", Method::POST, post(deploy::<S>)),
+        ("/v1/api/app", Method::PUT, put(update::<S>)),
+        ("/v1/api/app", Method::DELETE, delete(kill::<S>)),
+        ("/v1/api/app", Method::GET, get(state::<S>)),
+        ("/v1/api/app/all", Method::GET, get(list_all::<S>)),
+        ("/v1/api/app/watch", Method::GET, get(watch_sse::<S>)),
+        ("/healthz", Method::GET, get(healthz)),
+        ("/readyz", Method::GET, get(readyz::<S>)),
+        ("/metrics", Method::GET, get(metrics_text)),
+        ("/openapi.json", Method::GET, get(openapi_json)),
+    ]
+}
+
+/// Whether `path` is a REST route (a bounded metric label); a test checks
+/// it against [`route_table`].
+pub fn is_rest_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/v1/api/app"
+            | "/v1/api/app/all"
+            | "/v1/api/app/watch"
+            | "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/openapi.json"
+    )
+}
+
+/// Routes exempt from the request timeout (long-lived streams).
+pub fn is_streaming(path: &str) -> bool {
+    path == "/v1/api/app/watch"
+}
+
+/// The REST router (state still to be provided).
+pub fn router<S: Store>(request_timeout: Duration) -> axum::Router<Arc<Shared<S>>> {
+    let mut router = axum::Router::new();
+    for (path, _, method_router) in route_table::<S>() {
+        let method_router = if is_streaming(path) {
+            method_router
+        } else {
+            method_router.layer(axum::middleware::from_fn(
+                move |req: Request, next: Next| with_timeout(request_timeout, req, next),
+            ))
+        };
+        router = router.route(path, method_router);
+    }
+    router.method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn with_timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit).into_response(),
+    }
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+    }
+}
+
+/// Fallback for unknown paths: a JSON 404, or gRPC UNIMPLEMENTED for a gRPC
+/// call to a service this server does not have.
+pub async fn not_found(req: Request) -> Response {
+    if is_grpc(&req) {
+        return tonic::Status::unimplemented(format!("no gRPC service at {}", req.uri().path()))
+            .into_http::<axum::body::Body>();
+    }
+    ApiError::RouteNotFound(req.uri().path().to_owned()).into_response()
+}
+
+/// A body read in full (under the limit); over the limit is a 413.
+fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest {
+                field: None,
+                message: format!("could not read the request body: {rejection}"),
+            }
+        }
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| ApiError::BadRequest {
+        field: None,
+        message: format!("invalid query string: {}", e.body_text()),
+    })
+}
+
+// ------------------------------------------------------------------ bodies
+
+/// One entry of the POST answer.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeployResultBody {
+    /// `Task <app> successfully queued` (the original's text).
+    pub message: String,
+    /// The app.
+    pub name: String,
+    /// Its version after the call.
+    pub version: u64,
+    /// False when the same spec was already deployed.
+    pub created: bool,
+}
+
+/// The PUT answer.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UpdateResultBody {
+    /// For humans.
+    pub message: String,
+    /// The app.
+    pub name: String,
+    /// Its version after the call.
+    pub version: u64,
+    /// False when the spec was the same.
+    pub changed: bool,
+}
+
+/// The DELETE answer.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KillResultBody {
+    /// For humans.
+    pub message: String,
+    /// The app.
+    pub name: String,
+    /// Its version after the call.
+    pub version: u64,
+}
+
+/// The DELETE body: `{"name": "..."}`, optionally with the expected version.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KillRequestBody {
+    /// The app to kill.
+    pub name: String,
+    /// Kill only if the app is at this version (409 otherwise).
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+}
+
+/// `?name=` of GET and (optionally) DELETE.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct NameQuery {
+    /// The app.
+    pub name: Option<String>,
+}
+
+/// `?expected_version=` of PUT.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct VersionQuery {
+    /// Update only if the app is at this version (409 otherwise).
+    pub expected_version: Option<u64>,
+}
+
+/// `?app=&after=` of the watch.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct WatchQuery {
+    /// Only events of this app.
+    pub app: Option<String>,
+    /// Replay events after this revision (0: the whole log); the
+    /// `Last-Event-ID` header, when sent, takes precedence. Neither: live
+    /// events only.
+    pub after: Option<u64>,
+}
+
+/// A task as the REST face shows it (the gRPC `Task`'s fields).
+#[derive(Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct TaskBody {
+    /// `<app>.<instance>.<uuid>`.
+    pub id: String,
+    /// Its app.
+    pub app: String,
+    /// Its instance slot.
+    pub instance: u32,
+    /// `TASK_RUNNING` ...
+    pub state: String,
+    /// Its agent.
+    pub agent_id: String,
+    /// The agent's hostname.
+    pub hostname: String,
+    /// Its IPs.
+    pub ips: Vec<String>,
+    /// Health, when known.
+    pub healthy: Option<bool>,
+    /// The app version it runs.
+    pub version: u64,
+    /// The latest Mesos message.
+    pub message: String,
+    /// Launch time, ms since the epoch.
+    pub created_ms: u64,
+    /// Last change, ms since the epoch.
+    pub updated_ms: u64,
+}
+
+impl From<&TaskRecord> for TaskBody {
+    fn from(t: &TaskRecord) -> Self {
+        Self {
+            id: t.task_id.clone(),
+            app: t.app.clone(),
+            instance: t.instance,
+            state: t.state.as_str().to_owned(),
+            agent_id: t.agent_id.clone(),
+            hostname: t.hostname.clone(),
+            ips: t.ips.clone(),
+            healthy: t.healthy,
+            version: t.app_version,
+            message: t.message.clone(),
+            created_ms: t.created_ms,
+            updated_ms: t.updated_ms,
+        }
+    }
+}
+
+/// One entry of `/v1/api/app/all`: the original's `Name` and `State`, then
+/// the task's fields.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ListEntryBody {
+    /// The task's app (the original's key).
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// The task's state (the original's key).
+    #[serde(rename = "State")]
+    pub state: String,
+    /// The task.
+    #[serde(flatten)]
+    pub task: TaskBody,
+}
+
+/// `/readyz`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReadyBody {
+    /// The store answers.
+    pub ready: bool,
+    /// This instance holds the leader lease.
+    pub leader: bool,
+    /// The lease holder's instance id.
+    pub leader_id: Option<String>,
+    /// The lease holder's API address.
+    pub leader_address: Option<String>,
+    /// The lease's fencing epoch.
+    pub epoch: Option<u64>,
+    /// Why not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The JSON of one app's state: the spec's keys (`name`, `instances`,
+/// `resources`, `container`, `command`, `labels`, `executor` ... as the
+/// original answered), then `state`, `version`, `goal`, `running`, `tasks`,
+/// `status`, `created_ms`, `updated_ms`.
+pub fn app_state_json(view: &AppView) -> Value {
+    let mut obj = match serde_json::to_value(&view.record.spec) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let tasks: Vec<TaskBody> = view.tasks.iter().map(TaskBody::from).collect();
+    obj.insert("state".into(), json!(view.summary_state()));
+    obj.insert("version".into(), json!(view.record.version));
+    obj.insert("goal".into(), json!(view.record.goal));
+    obj.insert("running".into(), json!(view.running()));
+    obj.insert("tasks".into(), json!(tasks));
+    obj.insert("status".into(), json!(view.status));
+    obj.insert("created_ms".into(), json!(view.record.created_ms));
+    obj.insert("updated_ms".into(), json!(view.record.updated_ms));
+    Value::Object(obj)
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn deploy<S: Store>(
+    State(st): St<S>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Vec<DeployResultBody>>, ApiError> {
+    let body = body_bytes(body, st.body_limit)?;
+    let apps = spec::parse_apps(&body)?;
+    let results = st.core.deploy(apps).await?;
+    Ok(Json(
+        results
+            .iter()
+            .map(|d| DeployResultBody {
+                message: d.message(),
+                name: d.record.name().to_owned(),
+                version: d.record.version,
+                created: d.created,
+            })
+            .collect(),
+    ))
+}
+
+async fn update<S: Store>(
+    State(st): St<S>,
+    q: Result<Query<VersionQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<UpdateResultBody>, ApiError> {
+    let q = query(q)?;
+    let body = body_bytes(body, st.body_limit)?;
+    let app = spec::parse_app(&body)?;
+    let updated = st.core.update(app, q.expected_version).await?;
+    Ok(Json(UpdateResultBody {
+        message: format!("Task {} successfully updated", updated.record.name()),
+        name: updated.record.name().to_owned(),
+        version: updated.record.version,
+        changed: updated.changed,
+    }))
+}
+
+async fn kill<S: Store>(
+    State(st): St<S>,
+    q: Result<Query<NameQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<KillResultBody>, ApiError> {
+    let q = query(q)?;
+    let body = body_bytes(body, st.body_limit)?;
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        // No body: `DELETE /v1/api/app?name=web` is accepted too.
+        KillRequestBody {
+            name: q.name.ok_or_else(|| ApiError::BadRequest {
+                field: Some("name".into()),
+                message: "is required (body {\"name\": \"...\"} or ?name=)".into(),
+            })?,
+            expected_version: None,
+        }
+    } else {
+        serde_json::from_slice::<KillRequestBody>(&body).map_err(|e| ApiError::BadRequest {
+            field: kill_body_field(&e),
+            message: format!("body must be {{\"name\": \"...\"}}: {e}"),
+        })?
+    };
+    let record = st
+        .core
+        .kill(&request.name, request.expected_version)
+        .await?;
+    Ok(Json(KillResultBody {
+        message: format!("Task {} successfully killed", record.name()),
+        name: record.name().to_owned(),
+        version: record.version,
+    }))
+}
+
+/// Which key of a DELETE body serde complained about, if it says.
+fn kill_body_field(e: &serde_json::Error) -> Option<String> {
+    let text = e.to_string();
+    let start = text.find('`')? + 1;
+    let len = text[start..].find('`')?;
+    Some(text[start..start + len].to_owned())
+}
+
+async fn state<S: Store>(
+    State(st): St<S>,
+    q: Result<Query<NameQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let name = query(q)?.name.ok_or_else(|| ApiError::BadRequest {
+        field: Some("name".into()),
+        message: "is required (?name=<app>)".into(),
+    })?;
+    let view = st.core.state(&name).await?;
+    Ok(Json(app_state_json(&view)))
+}
+
+async fn list_all<S: Store>(State(st): St<S>) -> Result<Json<Vec<ListEntryBody>>, ApiError> {
+    let tasks = st.core.list_all().await?;
+    Ok(Json(
+        tasks
+            .iter()
+            .map(|t| ListEntryBody {
+                name: t.app.clone(),
+                state: t.state.as_str().to_owned(),
+                task: TaskBody::from(t),
+            })
+            .collect(),
+    ))
+}
+
+async fn watch_sse<S: Store>(
+    State(st): St<S>,
+    q: Result<Query<WatchQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let q = query(q)?;
+    let last_event_id = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::BadRequest {
+                    field: Some("Last-Event-ID".into()),
+                    message: "must be an event revision (a whole number)".into(),
+                })?,
+        ),
+        None => None,
+    };
+    let from = last_event_id
+        .or(q.after)
+        .map_or(WatchFrom::Head, WatchFrom::After);
+    let app = q.app.filter(|a| !a.is_empty());
+    let stream = watch::watch(Arc::clone(st.core.store()), from, app, st.shutdown.clone()).await?;
+    let events = stream.map(|item| {
+        Ok(match item {
+            Ok(event) => task_event(&event),
+            Err(e) => Event::default()
+                .event("error")
+                .data(serde_json::to_string(&e.body()).unwrap_or_default()),
+        })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// An SSE event: `id` is the revision (what `Last-Event-ID` resumes from),
+/// `event: task`, `data` the event's JSON.
+fn task_event(e: &TaskEvent) -> Event {
+    Event::default()
+        .id(e.revision.to_string())
+        .event("task")
+        .data(serde_json::to_string(e).unwrap_or_default())
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
+    match st.core.readiness().await {
+        Ok(r) => (
+            StatusCode::OK,
+            Json(ReadyBody {
+                ready: true,
+                leader: r.is_leader,
+                leader_id: r.leader.as_ref().map(|l| l.instance_id.clone()),
+                leader_address: r.leader.as_ref().map(|l| l.address.clone()),
+                epoch: r.leader.as_ref().map(|l| l.epoch),
+                error: None,
+            }),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(ReadyBody {
+                ready: false,
+                leader: false,
+                leader_id: None,
+                leader_address: None,
+                epoch: None,
+                error: Some(e.to_string()),
+            }),
+        ),
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use; `None` when
+/// another recorder was installed first (then `/metrics` says so).
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+        })
+        .as_ref()
+}
+
+async fn metrics_text() -> Response {
+    match prometheus() {
+        Some(handle) => {
+            handle.run_upkeep();
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                handle.render(),
+            )
+                .into_response()
+        }
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "# another metrics recorder is installed in this process\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(super::openapi::document())
+}

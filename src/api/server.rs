@@ -1,0 +1,232 @@
+//! Serving both faces on one listener: the gRPC services (AppService, the
+//! standard health service, server reflection) are routes of the same axum
+//! router as the REST API, and `axum::serve` speaks HTTP/1.1 and HTTP/2
+//! (prior knowledge, as gRPC clients use) on one port.
+//!
+//! Layers, outermost first: access log + metrics (every request), bearer
+//! auth (every request but health), then per face: REST routes get the body
+//! limit and the request timeout (not the SSE watch, which is long-lived);
+//! gRPC gets its own message-size limit and per-call timeout inside
+//! `grpc.rs`, because tower-http's timeout and limit layers would break
+//! gRPC's framing and streams.
+//!
+//! Shutdown: when the token is cancelled the health service turns
+//! NOT_SERVING, watches end, the listener stops accepting, and in-flight
+//! requests finish before [`serve`] returns.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tower::ServiceExt;
+
+use crate::store::Store;
+
+use super::auth::{self, ApiToken};
+use super::grpc::GrpcService;
+use super::proto::app_service_server::AppServiceServer;
+use super::rest::{self, Shared};
+use super::service::ApiService;
+
+/// Default body limit of REST requests and gRPC messages: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Default timeout of one (non-streaming) request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the API is served.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The address to listen on (used by the caller to bind; reported in
+    /// logs). Hydrogen's default is `0.0.0.0:8080`, the original's port.
+    pub listen: SocketAddr,
+    /// When set, every request but health needs `Authorization: Bearer
+    /// <token>`. Never logged (its `Debug` is redacted).
+    pub api_token: Option<ApiToken>,
+    /// Largest REST body / gRPC message accepted, in bytes.
+    pub body_limit: usize,
+    /// Longest a non-streaming request may take.
+    pub request_timeout: Duration,
+    /// This instance's id, compared with the lease holder by `/readyz`.
+    pub instance_id: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            api_token: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            instance_id: "hydrogen".into(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Binds [`ApiConfig::listen`], for callers of [`serve`].
+    pub async fn bind(&self) -> std::io::Result<TcpListener> {
+        TcpListener::bind(self.listen).await
+    }
+}
+
+/// Why the API could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Accepting or serving connections failed.
+    #[error("api server i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The embedded descriptor set could not be loaded for reflection.
+    #[error("grpc reflection: {0}")]
+    Reflection(String),
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then lets
+/// in-flight requests finish and returns.
+pub async fn serve<S: Store>(
+    store: Arc<S>,
+    config: ApiConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let (app, health) = build(store, &config, shutdown.clone()).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, auth = config.api_token.is_some(), "api serving grpc and rest");
+    let stop = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            health
+                .set_not_serving::<AppServiceServer<GrpcService<S>>>()
+                .await;
+        })
+        .await?;
+    tracing::info!(address = %local, "api stopped");
+    Ok(())
+}
+
+/// The whole router (both faces, all layers), for callers that serve it
+/// themselves. The returned reporter flips the gRPC health status.
+pub async fn build<S: Store>(
+    store: Arc<S>,
+    config: &ApiConfig,
+    shutdown: CancellationToken,
+) -> Result<(axum::Router, tonic_health::server::HealthReporter), ServeError> {
+    // Install the recorder before the first request records anything.
+    let _ = rest::prometheus();
+    let core = ApiService::new(store, config.instance_id.clone());
+    let shared = Arc::new(Shared {
+        core: core.clone(),
+        body_limit: config.body_limit,
+        shutdown: shutdown.clone(),
+    });
+    let mut router: axum::Router = rest::router::<S>(config.request_timeout)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .with_state(shared);
+
+    let grpc =
+        GrpcService::new(core, config.request_timeout, shutdown).into_server(config.body_limit);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<AppServiceServer<GrpcService<S>>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(super::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(super::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    router = add_grpc(router, grpc);
+    router = add_grpc(router, health_service);
+    router = add_grpc(router, reflection_v1);
+    router = add_grpc(router, reflection_v1alpha);
+
+    let router = router
+        .fallback(rest::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            config.api_token.clone(),
+            auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn(access_log));
+    Ok((router, health))
+}
+
+/// Routes `/<service>/*` to a tonic service, as `tonic::service::Routes`
+/// does (whose own router has a fallback and so cannot be merged).
+fn add_grpc<T>(router: axum::Router, svc: T) -> axum::Router
+where
+    T: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    T::Future: Send + 'static,
+{
+    router.route_service(
+        &format!("/{}/{{*rest}}", T::NAME),
+        svc.map_request(|req: Request| req.map(tonic::body::Body::new)),
+    )
+}
+
+/// A bounded metric label for a path: known routes and gRPC services as
+/// they are, anything else `other` (clients must not grow the label set).
+fn route_label(path: &str) -> String {
+    const SERVICES: [&str; 4] = [
+        "/hydrogen.v1.AppService/",
+        "/grpc.health.v1.Health/",
+        "/grpc.reflection.v1.ServerReflection/",
+        "/grpc.reflection.v1alpha.ServerReflection/",
+    ];
+    if rest::is_rest_path(path) || SERVICES.iter().any(|s| path.starts_with(s)) && path.len() < 80 {
+        path.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+/// Access log and request metrics. Logs method, path, status (and the gRPC
+/// status when the answer carries one in its headers) and latency; never
+/// headers or bodies, so the API token cannot leak into logs.
+async fn access_log(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let grpc_status = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let elapsed = start.elapsed();
+    tracing::info!(
+        target: "hydrogen::api::access",
+        %method,
+        path,
+        status,
+        grpc_status = grpc_status.as_deref().unwrap_or(""),
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route_label(&path)),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("hydrogen_api_requests_total", &labels).increment(1);
+    metrics::histogram!("hydrogen_api_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+    response
+}

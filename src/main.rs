@@ -1,9 +1,25 @@
-//! The `hydrogen` command line.
+//! The `hydrogen` command line: `serve` (production), `dev` (everything
+//! embedded, for a first run), `sim` (a simulated Mesos master).
+
+mod config;
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use hydrogen::api::auth::ApiToken;
+use hydrogen::api::server::{self, ApiConfig};
+use hydrogen::ha::{self, HaConfig};
+use hydrogen::mesos::subscription::parse_masters;
+use hydrogen::scheduler::runtime::SchedulerConfig;
+use hydrogen::sim::{SimConfig, Simulator};
+use hydrogen::store::Store;
+use hydrogen::store::memory::MemoryStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 /// Hydrogen: a highly available Mesos framework for long-running containers.
@@ -20,9 +36,76 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run Hydrogen against a Mesos cluster: the API on --listen, the
+    /// scheduler while this instance holds the leader lease.
+    Serve(ServeArgs),
+    /// Run everything in one process for a first try: a simulated Mesos
+    /// master with agents, the memory store and the API on 127.0.0.1:8080.
+    Dev(DevArgs),
     /// Run a simulated Mesos master with fake agents, speaking the real v1
     /// scheduler HTTP API (for development, tests and demos).
     Sim(hydrogen::sim::SimArgs),
+}
+
+/// API options shared by `serve` and `dev`.
+#[derive(Debug, clap::Args)]
+struct ApiArgs {
+    /// Require `Authorization: Bearer TOKEN` on every API call but health
+    /// checks (both gRPC and REST).
+    #[arg(long, env = "HYDROGEN_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Largest request body (bytes).
+    #[arg(long, env = "HYDROGEN_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    body_limit: usize,
+    /// Longest a non-streaming request may take.
+    #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value = "30s")]
+    request_timeout: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address of the API (gRPC and REST on one port).
+    #[arg(long, env = "HYDROGEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Mesos masters, comma-separated (`http://m1:5050,http://m2:5050`);
+    /// Hydrogen follows redirects to the leading one.
+    #[arg(long, env = "HYDROGEN_MASTER", value_name = "URL[,URL...]")]
+    master: String,
+    /// Where state lives: `memory` (one instance) or `redis://[:password@]host:port/db`
+    /// (several instances, high availability).
+    #[arg(long, env = "HYDROGEN_STORE", default_value = "memory")]
+    store: String,
+    /// Address other instances and clients reach this one at (default: --listen).
+    #[arg(long, env = "HYDROGEN_ADVERTISE")]
+    advertise: Option<String>,
+    /// Unique id of this instance (default: hostname plus a random suffix).
+    #[arg(long, env = "HYDROGEN_INSTANCE_ID")]
+    instance_id: Option<String>,
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    scheduler: config::SchedulerArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct DevArgs {
+    /// Address of the API (gRPC and REST on one port).
+    #[arg(long, env = "HYDROGEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Number of simulated agents.
+    #[arg(long, env = "HYDROGEN_DEV_AGENTS", default_value_t = 5)]
+    agents: usize,
+    /// Address of the embedded simulated Mesos master.
+    #[arg(
+        long,
+        env = "HYDROGEN_DEV_SIM_LISTEN",
+        default_value = "127.0.0.1:5050"
+    )]
+    sim_listen: SocketAddr,
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    scheduler: config::SchedulerArgs,
 }
 
 fn init_logging(format: &str) {
@@ -38,19 +121,175 @@ fn init_logging(format: &str) {
     }
 }
 
+/// Cancels `token` on SIGINT or SIGTERM.
+fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}
+
+fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::Result<ApiConfig> {
+    Ok(ApiConfig {
+        listen,
+        api_token: match &args.api_token {
+            Some(t) if t.is_empty() => bail!("--api-token: must not be empty"),
+            Some(t) => Some(ApiToken::new(t.as_str())),
+            None => None,
+        },
+        body_limit: args.body_limit,
+        request_timeout: hydrogen::sim::parse_duration(&args.request_timeout)
+            .map_err(|e| anyhow::anyhow!("--request-timeout: {e}"))?,
+        instance_id: instance_id.to_string(),
+    })
+}
+
+/// Serves the API and runs elections (and the scheduler while leading)
+/// until a signal.
+async fn run<S: Store>(
+    store: Arc<S>,
+    listener: TcpListener,
+    api: ApiConfig,
+    ha_config: HaConfig,
+    scheduler: SchedulerConfig,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let (leadership, _) = watch::channel(None);
+    let elections = tokio::spawn(ha::run(
+        store.clone(),
+        ha_config,
+        scheduler,
+        leadership,
+        cancel.clone(),
+    ));
+    let served = server::serve(store, api, listener, cancel.clone()).await;
+    cancel.cancel();
+    let _ = elections.await;
+    served.context("the API server failed")
+}
+
+async fn bind(listen: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("{flag} {listen}: cannot listen there (in use? try another port)"))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let masters = parse_masters(&args.master).context("--master")?;
+    let scheduler = args.scheduler.scheduler_config(masters)?;
+    let listener = bind(args.listen, "--listen").await?;
+    let local = listener.local_addr()?;
+    let instance_id = args
+        .instance_id
+        .clone()
+        .unwrap_or_else(config::default_instance_id);
+    let api = api_config(&args.api, local, &instance_id)?;
+    let ha_config = HaConfig::new(
+        instance_id,
+        config::advertised(local, args.advertise.as_deref()),
+    );
+    let cancel = CancellationToken::new();
+    cancel_on_signal(cancel.clone());
+    println!("listening on http://{local}");
+    if args.store == "memory" {
+        run(
+            Arc::new(MemoryStore::default()),
+            listener,
+            api,
+            ha_config,
+            scheduler,
+            cancel,
+        )
+        .await
+    } else if args.store.starts_with("redis://") || args.store.starts_with("rediss://") {
+        bail!(
+            "--store {}: the Redis store is not part of this build yet; use --store memory",
+            args.store
+        )
+    } else {
+        bail!(
+            "--store {}: expected `memory` or `redis://host:port/db`",
+            args.store
+        )
+    }
+}
+
+async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    if args.agents == 0 {
+        bail!("--agents: at least one agent is needed to run anything");
+    }
+    // Check every option before starting anything.
+    let mut scheduler = args.scheduler.scheduler_config(Vec::new())?;
+    let sim = Simulator::start(SimConfig {
+        listen: args.sim_listen,
+        agents: (1..=args.agents)
+            .map(hydrogen::sim::cluster::default_agent)
+            .collect(),
+        ..SimConfig::default()
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "--sim-listen {}: cannot start the simulated master",
+            args.sim_listen
+        )
+    })?;
+    scheduler.masters = parse_masters(&sim.url()).context("simulated master url")?;
+    let listener = bind(args.listen, "--listen").await?;
+    let local = listener.local_addr()?;
+    let instance_id = config::default_instance_id();
+    let api = api_config(&args.api, local, &instance_id)?;
+    let ha_config = HaConfig::new(instance_id, local.to_string());
+    let cancel = CancellationToken::new();
+    cancel_on_signal(cancel.clone());
+    println!("simulated mesos master on {}", sim.url());
+    println!("listening on http://{local}");
+    let result = run(
+        Arc::new(MemoryStore::default()),
+        listener,
+        api,
+        ha_config,
+        scheduler,
+        cancel,
+    )
+    .await;
+    sim.shutdown().await;
+    result
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
     match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Dev(args) => dev(args).await,
         Command::Sim(args) => {
             let config = args
                 .into_config()
                 .context("invalid simulator configuration")?;
             hydrogen::sim::run_until_signal(config)
                 .await
-                .context("simulated master failed")?;
+                .context("simulated master failed")
         }
     }
-    Ok(())
 }

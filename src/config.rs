@@ -1,0 +1,141 @@
+//! Command-line and environment configuration of `hydrogen serve` and
+//! `hydrogen dev`. Every option is a flag and a `HYDROGEN_*` variable;
+//! invalid values fail at start with a message naming the option.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hydrogen::mesos::encoding::Encoding;
+use hydrogen::scheduler::runtime::SchedulerConfig;
+use hydrogen::sim::parse_duration;
+
+fn duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+/// How Hydrogen registers with Mesos and schedules.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchedulerArgs {
+    /// Framework name shown by Mesos.
+    #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value = "Hydrogen")]
+    pub framework_name: String,
+    /// Mesos role the framework registers with.
+    #[arg(long, env = "HYDROGEN_ROLE", default_value = "*")]
+    pub role: String,
+    /// Mesos principal (also the HTTP basic-auth user when a secret is set).
+    #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value = "Hydrogen")]
+    pub principal: String,
+    /// Secret for HTTP basic authentication with the master. Prefer the
+    /// variable (or --secret-file) to keep it out of process listings.
+    #[arg(long, env = "HYDROGEN_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// File holding the secret (trailing newline ignored).
+    #[arg(long, env = "HYDROGEN_SECRET_FILE", value_name = "FILE")]
+    pub secret_file: Option<String>,
+    /// Unix user tasks run as.
+    #[arg(long, env = "HYDROGEN_USER", default_value = "root")]
+    pub user: String,
+    /// How long Mesos keeps our tasks running while no Hydrogen instance is
+    /// connected (after that, Mesos kills them all).
+    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d")]
+    pub failover_timeout: String,
+    /// Encoding of the Mesos API: protobuf (compact) or json.
+    #[arg(long, env = "HYDROGEN_MESOS_ENCODING", default_value = "protobuf", value_parser = ["protobuf", "json"])]
+    pub mesos_encoding: String,
+    /// First relaunch delay after a task fails; grows by --backoff-factor.
+    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value = "1s")]
+    pub backoff_initial: String,
+    /// Growth factor of the relaunch delay (>= 1).
+    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = 2.0)]
+    pub backoff_factor: f64,
+    /// Cap of the relaunch delay.
+    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value = "5m")]
+    pub backoff_max: String,
+    /// A task running (and healthy) this long resets its app's backoff.
+    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value = "1m")]
+    pub backoff_reset: String,
+    /// How long a declined agent's resources are not offered again.
+    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value = "5s")]
+    pub decline_refuse: String,
+    /// Period of implicit reconciliation with Mesos.
+    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value = "15m")]
+    pub reconcile_interval: String,
+    /// How long an unreachable task keeps its slot before a replacement starts.
+    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value = "5m")]
+    pub unreachable_grace: String,
+    /// Share of instances that must stay ready during a rolling update (0..=1).
+    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = 1.0)]
+    pub min_ready_share: f64,
+    /// New-version tasks started at once during a rolling update.
+    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1)]
+    pub surge: u32,
+}
+
+impl SchedulerArgs {
+    /// The scheduler configuration for these masters.
+    pub fn scheduler_config(&self, masters: Vec<reqwest::Url>) -> anyhow::Result<SchedulerConfig> {
+        let mut config = SchedulerConfig::new(masters);
+        config.framework_name = self.framework_name.clone();
+        config.role = self.role.clone();
+        config.principal = Some(self.principal.clone());
+        config.secret = match (&self.secret, &self.secret_file) {
+            (Some(_), Some(_)) => bail!("--secret and --secret-file: give one, not both"),
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("--secret-file: cannot read {path}"))?
+                    .trim_end()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        config.user = self.user.clone();
+        config.failover_timeout = duration("failover-timeout", &self.failover_timeout)?;
+        config.encoding = match self.mesos_encoding.as_str() {
+            "json" => Encoding::Json,
+            _ => Encoding::Protobuf,
+        };
+        config.backoff.initial = duration("backoff-initial", &self.backoff_initial)?;
+        if !(self.backoff_factor.is_finite() && self.backoff_factor >= 1.0) {
+            bail!(
+                "--backoff-factor must be a number >= 1, not {}",
+                self.backoff_factor
+            );
+        }
+        config.backoff.factor = self.backoff_factor;
+        config.backoff.max = duration("backoff-max", &self.backoff_max)?;
+        config.backoff.reset_after = duration("backoff-reset", &self.backoff_reset)?;
+        config.decline_refuse = duration("decline-refuse", &self.decline_refuse)?;
+        config.reconcile_interval = duration("reconcile-interval", &self.reconcile_interval)?;
+        let grace = duration("unreachable-grace", &self.unreachable_grace)?;
+        config.plan.unreachable_grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        if !(0.0..=1.0).contains(&self.min_ready_share) {
+            bail!(
+                "--min-ready-share must be between 0 and 1, not {}",
+                self.min_ready_share
+            );
+        }
+        config.plan.min_ready_share = self.min_ready_share;
+        if self.surge == 0 {
+            bail!("--surge must be at least 1");
+        }
+        config.plan.surge = self.surge;
+        Ok(config)
+    }
+}
+
+/// A unique id for this process: hostname plus a random suffix.
+pub fn default_instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "hydrogen".into());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}", &suffix[..8])
+}
+
+/// The address others reach this instance's API at.
+pub fn advertised(listen: SocketAddr, advertise: Option<&str>) -> String {
+    advertise.map_or_else(|| listen.to_string(), str::to_string)
+}

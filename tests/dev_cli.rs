@@ -1,0 +1,191 @@
+//! The README's first run, through the real binary: `hydrogen dev` starts
+//! the simulated master, the memory store and the API; the seed's curl
+//! examples deploy, read, list and kill the `test-app` example.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Dev {
+    child: Child,
+    api: String,
+    sim: String,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dev() -> Dev {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--sim-listen",
+            "127.0.0.1:0",
+            "--agents",
+            "5",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hydrogen dev starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut api, mut sim) = (None, None);
+    while api.is_none() || sim.is_none() {
+        let line = lines
+            .next()
+            .expect("dev prints its addresses")
+            .expect("utf-8 line");
+        if let Some(url) = line.strip_prefix("listening on ") {
+            api = Some(url.trim().to_string());
+        } else if let Some(url) = line.strip_prefix("simulated mesos master on ") {
+            sim = Some(url.trim().to_string());
+        }
+    }
+    Dev {
+        child,
+        api: api.unwrap_or_default(),
+        sim: sim.unwrap_or_default(),
+    }
+}
+
+/// What `curl -X METHOD URL -d BODY` sends: form encoding, not JSON.
+async fn curl(method: reqwest::Method, url: &str, body: Option<String>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.request(method, url);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+    }
+    let response = request.send().await.expect("request answered");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_readme_first_run_works_against_hydrogen_dev() {
+    let dev = start_dev();
+    let app = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/test-app.json"
+    ))
+    .expect("example");
+
+    // curl -X POST hydrogen:8080/v1/api/app -d@my-app.json
+    let (status, body) = curl(
+        reqwest::Method::POST,
+        &format!("{}/v1/api/app", dev.api),
+        Some(app),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["message"], "Task test-app successfully queued");
+
+    // curl -X GET hydrogen:8080/v1/api/app?name=test-app, until 5 run.
+    let state = poll("5 running tasks", async || {
+        let (status, body) = curl(
+            reqwest::Method::GET,
+            &format!("{}/v1/api/app?name=test-app", dev.api),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let running = body["tasks"].as_array().map_or(0, |t| {
+            t.iter().filter(|t| t["state"] == "TASK_RUNNING").count()
+        });
+        (running == 5).then_some(body)
+    })
+    .await;
+    assert_eq!(state["name"], "test-app");
+    assert_eq!(state["instances"], 5);
+
+    // The simulated master runs them on five distinct agents.
+    let master: Value = reqwest::get(format!("{}/master/state", dev.sim))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let agents: std::collections::BTreeSet<&str> = master["frameworks"][0]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|t| t["slave_id"].as_str())
+        .collect();
+    assert_eq!(agents.len(), 5);
+
+    // curl -X GET hydrogen:8080/v1/api/app/all
+    let (status, all) = curl(
+        reqwest::Method::GET,
+        &format!("{}/v1/api/app/all", dev.api),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let entries = all.as_array().expect("a list");
+    assert_eq!(entries.len(), 5);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["Name"] == "test-app" && e["State"] == "TASK_RUNNING")
+    );
+
+    // curl -X DELETE hydrogen:8080/v1/api/app -d'{"name": "test-app"}'
+    let (status, body) = curl(
+        reqwest::Method::DELETE,
+        &format!("{}/v1/api/app", dev.api),
+        Some(r#"{"name": "test-app"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    poll("the app gone", async || {
+        let (status, _) = curl(
+            reqwest::Method::GET,
+            &format!("{}/v1/api/app?name=test-app", dev.api),
+            None,
+        )
+        .await;
+        (status == 404).then_some(())
+    })
+    .await;
+    let master: Value = reqwest::get(format!("{}/master/state", dev.sim))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        master["frameworks"][0]["tasks"]
+            .as_array()
+            .is_none_or(|t| t.is_empty())
+    );
+}

@@ -224,11 +224,12 @@ impl Master {
         }
 
         // Unused resources go back with the call's filters.
+        let refuse = self.refuse_duration(accept.filters.as_ref());
         if !pool.is_empty()
             && let Some(agent) = self.agents.get_mut(&agent_id)
         {
             agent.free.add(&pool);
-            if let Some(refuse) = Self::refuse_duration(accept.filters.as_ref())
+            if let Some(refuse) = refuse
                 && let Some(fw) = self.frameworks.get_mut(framework_id)
             {
                 fw.filters.insert(agent_id.clone(), now + refuse);
@@ -279,9 +280,7 @@ impl Master {
         task: &v1::TaskInfo,
     ) -> Result<(), String> {
         let id = &task.task_id.value;
-        if id.is_empty() || id.contains('/') || id.contains('\\') || id == "." || id == ".." {
-            return Err(format!("'{id}' contains invalid characters"));
-        }
+        super::master::validate_id(id)?;
         if let Some(existing) = self
             .frameworks
             .get(framework_id)

@@ -1014,3 +1014,195 @@ fn master_failover_drops_streams_keeps_tasks() {
     f.m.reconcile(&s2.id, vec![]);
     assert_eq!(updates(&mut s2.rx)[0].state(), TaskState::TaskRunning);
 }
+
+// ---- fidelity review: behaviour pinned to the Mesos 1.11 source ----------
+
+fn decline(f: &mut Fixture, ms: u64, s: &Sched, offer: &v1::OfferId, refuse: Option<f64>) {
+    f.m.handle_call(
+        f.at(ms),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Decline as i32),
+            decline: Some(call::Decline {
+                offer_ids: vec![offer.clone()],
+                filters: refuse.map(|r| v1::Filters {
+                    refuse_seconds: Some(r),
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+}
+
+/// `Master::_subscribe` (src/master/master.cpp) runs
+/// `validation::framework::preserveImmutableFields` before
+/// `validateUpdate`: a re-subscription that changes `user` or `checkpoint`
+/// is accepted and the old values are kept; only a changed principal is
+/// refused.
+#[test]
+fn resubscribe_keeps_user_and_checkpoint_instead_of_refusing() {
+    let mut f = fixture(1);
+    let mut first = info(&[]);
+    first.checkpoint = Some(true);
+    let a = f.subscribe(0, first).expect("subscribed");
+    let mut again = info(&[]);
+    again.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    again.user = "someone-else".into();
+    again.checkpoint = Some(false);
+    let b = f.subscribe(100, again).expect("re-subscribed");
+    assert_eq!(b.id, a.id);
+    let fw = &f.m.frameworks[&a.id];
+    assert_eq!(fw.info.user, "root");
+    assert!(fw.info.checkpoint());
+    let mut principal = info(&[]);
+    principal.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    principal.principal = Some("p".into());
+    let (msg, _) = f.subscribe(200, principal).err().expect("refused");
+    assert_eq!(msg, "Changing framework's principal is not allowed.");
+}
+
+/// `HierarchicalAllocatorProcess::recoverResources` (hierarchical.cpp):
+/// refuse_seconds > 365 days ⇒ 365 days, negative ⇒ the default 5 s,
+/// 0 ⇒ no filter, and a filter lasts at least one allocation interval.
+#[test]
+fn refuse_seconds_is_clamped_as_the_allocator_does() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let agent = f.m.agents.keys().next().cloned().expect("agent");
+    let filtered_for = |f: &Fixture, s: &Sched, at: u64| {
+        f.m.frameworks[&s.id]
+            .filters
+            .get(&agent)
+            .map(|until| until.duration_since(f.at(at)))
+    };
+    // Negative: the default 5 s, not "no filter".
+    let o = f.offers(0, &mut s).remove(0);
+    decline(&mut f, 0, &s, &o.id, Some(-1.0));
+    assert_eq!(filtered_for(&f, &s, 0), Some(Duration::from_secs(5)));
+    assert!(f.offers(4000, &mut s).is_empty());
+    // Huge and infinite: 365 days.
+    let o = f.offers(6000, &mut s).remove(0);
+    decline(&mut f, 6000, &s, &o.id, Some(f64::INFINITY));
+    assert_eq!(
+        filtered_for(&f, &s, 6000),
+        Some(Duration::from_secs(365 * 24 * 3600))
+    );
+    f.m.handle_call(
+        f.at(6000),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        },
+    );
+    // Shorter than the allocation interval (1 s): one interval.
+    let o = f.offers(7000, &mut s).remove(0);
+    decline(&mut f, 7000, &s, &o.id, Some(0.1));
+    assert_eq!(filtered_for(&f, &s, 7000), Some(Duration::from_secs(1)));
+    // Zero: no filter at all.
+    let o = f.offers(8000, &mut s).remove(0);
+    f.m.frameworks.get_mut(&s.id).expect("fw").filters.clear();
+    decline(&mut f, 8000, &s, &o.id, Some(0.0));
+    assert_eq!(filtered_for(&f, &s, 8000), None);
+    assert_eq!(f.offers(9000, &mut s).len(), 1);
+}
+
+/// `common::validation::validateID` (src/common/validation.cpp) words
+/// task id errors: empty, too long, `.`/`..`, control characters.
+#[test]
+fn task_ids_are_validated_in_mesos_words() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let long = "x".repeat(256);
+    f.launch(
+        0,
+        &s,
+        &o,
+        vec![
+            task("", &o.agent_id, 0.1),
+            task(&long, &o.agent_id, 0.1),
+            task("..", &o.agent_id, 0.1),
+            task("a\tb", &o.agent_id, 0.1),
+            task("a/b", &o.agent_id, 0.1),
+        ],
+    );
+    let msgs: Vec<String> = updates(&mut s.rx)
+        .iter()
+        .map(|st| {
+            assert_eq!(st.state(), TaskState::TaskError);
+            assert_eq!(st.reason(), Reason::TaskInvalid);
+            st.message().to_string()
+        })
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            "ID must not be empty".to_string(),
+            "ID must not be greater than 255 characters".to_string(),
+            "'..' is disallowed".to_string(),
+            "'a\tb' contains invalid characters".to_string(),
+            "'a/b' contains invalid characters".to_string(),
+        ]
+    );
+}
+
+/// `Master::validateFramework` (master.cpp): suppressed roles are checked
+/// before "Framework has been removed", and the failover timeout must fit
+/// stout's `Duration::create` (int64 nanoseconds), printed with
+/// `stringify(double)`.
+#[test]
+fn subscribe_validation_order_and_failover_timeout_range() {
+    let mut f = fixture(1);
+    let a = f.subscribe(0, info(&[])).expect("subscribed");
+    f.m.remove_framework(&a.id);
+    let mut removed = info(&[]);
+    removed.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    let (msg, _) = f.subscribe(0, removed.clone()).err().expect("refused");
+    assert_eq!(msg, "Framework has been removed");
+    let (tx, _rx) = unbounded_channel();
+    let out = f.m.subscribe(
+        f.at(0),
+        call::Subscribe {
+            framework_info: removed,
+            suppressed_roles: vec!["other".into()],
+        },
+        Connection {
+            stream_id: "s".into(),
+            tx,
+        },
+    );
+    assert_eq!(
+        out,
+        SubscribeOutcome::Refused {
+            message: "Suppressed role 'other' is not contained in the list of roles".into()
+        }
+    );
+    let mut big = info(&[]);
+    big.failover_timeout = Some(1e10);
+    let (msg, _) = f.subscribe(0, big).err().expect("refused");
+    assert_eq!(msg, "The framework failover_timeout (1e+10) is invalid");
+    let mut ok = info(&[]);
+    ok.failover_timeout = Some(9e9);
+    assert!(f.subscribe(0, ok).is_ok());
+}
+
+#[test]
+fn doubles_are_stringified_like_an_ostream() {
+    use super::master::stringify_f64;
+    assert_eq!(stringify_f64(3600.0), "3600");
+    assert_eq!(stringify_f64(0.5), "0.5");
+    assert_eq!(stringify_f64(1e10), "1e+10");
+    assert_eq!(stringify_f64(123456.0), "123456");
+    assert_eq!(stringify_f64(1234567.0), "1.23457e+06");
+    assert_eq!(stringify_f64(0.0001), "0.0001");
+    assert_eq!(stringify_f64(0.00001), "1e-05");
+    assert_eq!(stringify_f64(f64::INFINITY), "inf");
+    assert_eq!(stringify_f64(-2.5), "-2.5");
+}

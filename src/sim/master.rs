@@ -407,6 +407,26 @@ pub(super) fn validate_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The container status the agent attaches to a task's updates (and the
+/// master repeats from the latest one, `protobuf::getTaskContainerStatus`).
+fn container_status(task: &Task) -> v1::ContainerStatus {
+    v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: task.container_id.clone(),
+            parent: None,
+        }),
+        network_infos: vec![v1::NetworkInfo {
+            ip_addresses: vec![v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some(task.ip.clone()),
+            }],
+            name: task.network_name.clone(),
+            ..Default::default()
+        }],
+        executor_pid: None,
+    }
+}
+
 /// Mesos's role name check (`roles::validate`).
 pub(super) fn validate_role(role: &str) -> Result<(), String> {
     if role == "*" {
@@ -1083,21 +1103,7 @@ impl Master {
             timestamp: Some(wall_clock()),
             uuid: Some(random_uuid_bytes()),
             healthy: task.healthy,
-            container_status: Some(v1::ContainerStatus {
-                container_id: Some(v1::ContainerId {
-                    value: task.container_id.clone(),
-                    parent: None,
-                }),
-                network_infos: vec![v1::NetworkInfo {
-                    ip_addresses: vec![v1::network_info::IpAddress {
-                        protocol: None,
-                        ip_address: Some(task.ip.clone()),
-                    }],
-                    name: task.network_name.clone(),
-                    ..Default::default()
-                }],
-                executor_pid: None,
-            }),
+            container_status: Some(container_status(task)),
             labels: task.info.labels.clone(),
             ..Default::default()
         };
@@ -1704,6 +1710,25 @@ impl Master {
                 .and_then(|f| f.tasks.get_mut(&task_id))
             {
                 task.unreachable = None;
+                // `Master::__reregisterSlave` (master.cpp): every task the
+                // agent brings back is announced to its (connected)
+                // framework, partition-aware or not — none is killed — with
+                // the agent's latest state, SOURCE_MASTER,
+                // REASON_AGENT_REREGISTERED and no uuid.
+                let mut s = master_status(
+                    &task_id,
+                    Some(agent_id),
+                    task.state,
+                    Reason::AgentReregistered,
+                    "Unreachable agent re-reregistered",
+                );
+                s.executor_id = task
+                    .executor_id
+                    .clone()
+                    .map(|value| v1::ExecutorId { value });
+                s.healthy = task.healthy;
+                s.container_status = Some(container_status(task));
+                self.send(&fw_id, update_event(s));
                 frameworks.insert(fw_id);
             }
         }

@@ -1206,3 +1206,36 @@ fn doubles_are_stringified_like_an_ostream() {
     assert_eq!(stringify_f64(f64::INFINITY), "inf");
     assert_eq!(stringify_f64(-2.5), "-2.5");
 }
+
+/// `Master::__reregisterSlave` (master.cpp): when an unreachable agent
+/// comes back, each of its tasks is announced with the agent's latest
+/// state (TASK_RUNNING here, even to a framework that was told TASK_LOST),
+/// SOURCE_MASTER, REASON_AGENT_REREGISTERED, "Unreachable agent
+/// re-reregistered", no uuid; tasks of non-partition-aware frameworks are
+/// not killed.
+#[test]
+fn reregistered_agent_announces_its_tasks_to_every_framework() {
+    for caps in [
+        vec![],
+        vec![v1::framework_info::capability::Type::PartitionAware],
+    ] {
+        let mut f = fixture(1);
+        let mut s = f.subscribe(0, info(&caps)).expect("subscribed");
+        let agent = running_task(&mut f, &mut s, "t");
+        f.m.mark_unreachable(&agent).expect("active");
+        drain(&mut s.rx);
+        f.m.reregister(f.at(9000), &agent).expect("unreachable");
+        let st = updates(&mut s.rx);
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert_eq!(st[0].state(), TaskState::TaskRunning);
+        assert_eq!(st[0].source(), v1::task_status::Source::Master);
+        assert_eq!(st[0].reason(), Reason::AgentReregistered);
+        assert_eq!(st[0].message(), "Unreachable agent re-reregistered");
+        assert!(st[0].uuid.is_none());
+        assert!(st[0].container_status.is_some());
+        assert_eq!(
+            f.m.frameworks[&s.id].tasks["t"].state,
+            TaskState::TaskRunning
+        );
+    }
+}

@@ -1239,3 +1239,57 @@ fn reregistered_agent_announces_its_tasks_to_every_framework() {
         );
     }
 }
+
+/// `validation::offer::validate` (src/master/validation.cpp) runs each
+/// validator over the whole offer list before the next: a duplicate is
+/// reported before an unknown offer that precedes it, and an unknown offer
+/// before another framework's offer that precedes it.
+#[test]
+fn offer_validators_run_in_mesos_order() {
+    let mut f = fixture(2);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let mut other = f.subscribe(0, info(&[])).expect("other");
+    let mine = f.offers(0, &mut s);
+    let theirs: Vec<v1::Offer> = drain(&mut other.rx)
+        .into_iter()
+        .filter_map(|e| e.offers)
+        .flat_map(|o| o.offers)
+        .collect();
+    let unknown = v1::OfferId {
+        value: "nope".into(),
+    };
+    let accept = |f: &mut Fixture, s: &mut Sched, ids: Vec<v1::OfferId>| {
+        f.m.accept(
+            f.at(0),
+            &s.id,
+            call::Accept {
+                offer_ids: ids,
+                operations: vec![launch_op(vec![task(
+                    "t",
+                    &v1::AgentId { value: "a".into() },
+                    0.1,
+                )])],
+                filters: None,
+            },
+        );
+        updates(&mut s.rx).remove(0).message().to_string()
+    };
+    let m = accept(
+        &mut f,
+        &mut s,
+        vec![unknown.clone(), mine[0].id.clone(), mine[0].id.clone()],
+    );
+    assert_eq!(
+        m,
+        format!(
+            "Task launched with invalid offers: Duplicate offer {} in offer list",
+            mine[0].id.value
+        )
+    );
+    let t = theirs.first().expect("the other framework got an offer");
+    let m = accept(&mut f, &mut s, vec![t.id.clone(), unknown.clone()]);
+    assert_eq!(
+        m,
+        "Task launched with invalid offers: Offer nope is no longer valid"
+    );
+}

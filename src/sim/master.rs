@@ -1588,9 +1588,6 @@ impl Master {
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         let tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
         info!(agent_id, "agent marked unreachable");
-        for o in offers {
-            self.remove_offer(&o, true, None);
-        }
         for (fw_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get_mut(&fw_id) else {
                 continue;
@@ -1621,6 +1618,11 @@ impl Master {
             });
             self.send(&fw_id, update_event(s));
         }
+        // `Master::__removeSlave` (master.cpp) updates the tasks first and
+        // only then rescinds the agent's offers.
+        for o in offers {
+            self.remove_offer(&o, true, None);
+        }
         Ok(())
     }
 
@@ -1639,9 +1641,6 @@ impl Master {
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         let tasks: Vec<(String, String)> = agent.tasks.drain().collect();
         info!(agent_id, "agent marked gone");
-        for o in offers {
-            self.remove_offer(&o, true, None);
-        }
         let now_wall = wall_clock();
         for (fw_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get_mut(&fw_id) else {
@@ -1679,6 +1678,10 @@ impl Master {
                 fw.completed_tasks.pop_front();
             }
             self.send(&fw_id, update_event(s));
+        }
+        // Tasks first, then RESCIND (`Master::__removeSlave`).
+        for o in offers {
+            self.remove_offer(&o, true, None);
         }
         Ok(())
     }

@@ -1293,3 +1293,23 @@ fn offer_validators_run_in_mesos_order() {
         "Task launched with invalid offers: Offer nope is no longer valid"
     );
 }
+
+/// `Master::__removeSlave` (master.cpp) sends the tasks' updates before it
+/// rescinds the agent's offers.
+#[test]
+fn agent_removal_updates_tasks_before_rescinding_offers() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::PartitionAware]),
+        )
+        .expect("subscribed");
+    let agent = running_task(&mut f, &mut s, "t");
+    f.m.tick(f.at(7000));
+    drain(&mut s.rx);
+    assert!(!f.m.offers.is_empty());
+    f.m.mark_unreachable(&agent).expect("active");
+    let kinds: Vec<event::Type> = drain(&mut s.rx).iter().map(|e| e.r#type()).collect();
+    assert_eq!(kinds, vec![event::Type::Update, event::Type::Rescind]);
+}

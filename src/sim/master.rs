@@ -1398,6 +1398,14 @@ impl Master {
             );
             s.executor_id = t.executor_id.clone().map(|value| v1::ExecutorId { value });
             s.healthy = t.healthy;
+            // `protobuf::getTaskContainerStatus`: from the latest status
+            // that has one, i.e. any the agent sent (not for STAGING).
+            if t.statuses
+                .iter()
+                .any(|(st, _, _)| *st != TaskState::TaskStaging)
+            {
+                s.container_status = Some(container_status(t));
+            }
             s
         };
         if tasks.is_empty() {

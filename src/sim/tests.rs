@@ -1313,3 +1313,19 @@ fn agent_removal_updates_tasks_before_rescinding_offers() {
     let kinds: Vec<event::Type> = drain(&mut s.rx).iter().map(|e| e.r#type()).collect();
     assert_eq!(kinds, vec![event::Type::Update, event::Type::Rescind]);
 }
+
+/// `Master::reconcile` (master.cpp) answers known tasks with
+/// `protobuf::getTaskContainerStatus`, the container status of the
+/// latest update that had one (so the task's IP is visible).
+#[test]
+fn reconciliation_answers_carry_the_container_status() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    running_task(&mut f, &mut s, "t");
+    f.m.reconcile(&s.id, vec![]);
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].reason(), Reason::Reconciliation);
+    let cs = st[0].container_status.as_ref().expect("container status");
+    assert!(cs.container_id.is_some());
+    assert!(cs.network_infos[0].ip_addresses[0].ip_address.is_some());
+}

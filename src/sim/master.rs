@@ -1950,8 +1950,10 @@ impl Master {
     // ---- ids for the other parts of the machine -------------------------------
 
     pub(super) fn new_offer_id(&mut self) -> String {
+        // `Master::newOfferId`: `<master id>-O<n>`, n from 0.
+        let id = format!("{}-O{}", self.master_id, self.next_offer);
         self.next_offer += 1;
-        format!("{}-O{}", self.master_id, self.next_offer)
+        id
     }
 
     pub(super) fn new_task_ip(&mut self) -> String {

@@ -204,20 +204,31 @@ fn subscribe_gets_one_offer_per_agent_with_allocation_info() {
     let mut s = f.subscribe(0, info(&[])).expect("subscribed");
     let offers = f.offers(0, &mut s);
     assert_eq!(offers.len(), 3);
+    // `Master::offer` (master.cpp) clears allocation_info (offer and
+    // resources) for frameworks without MULTI_ROLE.
     for o in &offers {
-        assert_eq!(
-            o.allocation_info
-                .as_ref()
-                .and_then(|a| a.role.clone())
-                .as_deref(),
-            Some("*")
-        );
-        assert!(o.resources.iter().all(|r| r.allocation_info.is_some()));
+        assert!(o.allocation_info.is_none());
+        assert!(o.resources.iter().all(|r| r.allocation_info.is_none()));
         assert_eq!(o.framework_id.value, s.id);
         assert_eq!(o.attributes.len(), 5);
     }
+    // Offer ids are `<master id>-O<n>` from 0 (`Master::newOfferId`).
+    let mut ids: Vec<String> = offers.iter().map(|o| o.id.value.clone()).collect();
+    ids.sort();
+    assert_eq!(ids[0], format!("{}-O0", f.m.master_id));
     // Nothing new while the offers are outstanding.
     assert!(f.offers(1000, &mut s).is_empty());
+    // A MULTI_ROLE framework sees the allocation role everywhere.
+    let mut f = fixture(1);
+    let mut mr_info = info(&[v1::framework_info::capability::Type::MultiRole]);
+    mr_info.roles = vec!["web".into()];
+    let mut mr = f.subscribe(0, mr_info).expect("subscribed");
+    let o = f.offers(0, &mut mr).remove(0);
+    assert_eq!(
+        o.allocation_info.and_then(|a| a.role).as_deref(),
+        Some("web")
+    );
+    assert!(o.resources.iter().all(|r| r.allocation_info.is_some()));
 }
 
 #[test]

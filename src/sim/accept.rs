@@ -34,7 +34,10 @@ impl Master {
         self.send(framework_id, ev);
     }
 
-    /// Why the offers of an ACCEPT are not usable, in Mesos's words.
+    /// Why the offers of an ACCEPT are not usable, in Mesos's words and in
+    /// the order of `validation::offer::validate` (validation.cpp): each
+    /// check runs over the whole list before the next (unique ids, then
+    /// existence, framework, role, agent).
     fn validate_offers(
         &self,
         framework_id: &str,
@@ -44,42 +47,46 @@ impl Master {
             return Err("No offers specified".into());
         }
         let mut seen = HashSet::new();
-        let mut agent: Option<&str> = None;
-        let mut role: Option<&str> = None;
+        for id in offer_ids {
+            if !seen.insert(id.value.as_str()) {
+                return Err(format!("Duplicate offer {} in offer list", id.value));
+            }
+        }
+        let mut offers = Vec::with_capacity(offer_ids.len());
         for id in offer_ids {
             let offer = self
                 .offers
                 .get(&id.value)
                 .ok_or_else(|| format!("Offer {} is no longer valid", id.value))?;
-            if !seen.insert(id.value.as_str()) {
-                return Err(format!("Duplicate offer {} in offer list", id.value));
-            }
+            offers.push((id, offer));
+        }
+        for (id, offer) in &offers {
             if offer.framework_id != framework_id {
                 return Err(format!(
                     "Offer {} has invalid framework {} while framework {} is expected",
                     id.value, offer.framework_id, framework_id
                 ));
             }
-            match role {
-                Some(r) if r != offer.role => {
-                    return Err(format!(
-                        "Aggregated offers must be allocated to the same role. Offer {} uses role '{} but another is using role '{}",
-                        id.value, offer.role, r
-                    ));
-                }
-                _ => role = Some(&offer.role),
-            }
-            match agent {
-                Some(a) if a != offer.agent_id => {
-                    return Err(format!(
-                        "Aggregated offers must belong to one single agent. Offer {} uses agent {} and agent {}",
-                        id.value, offer.agent_id, a
-                    ));
-                }
-                _ => agent = Some(&offer.agent_id),
+        }
+        let role = &offers[0].1.role;
+        for (id, offer) in &offers {
+            if offer.role != *role {
+                return Err(format!(
+                    "Aggregated offers must be allocated to the same role. Offer {} uses role '{} but another is using role '{}",
+                    id.value, offer.role, role
+                ));
             }
         }
-        Ok(agent.unwrap_or_default().to_string())
+        let agent = &offers[0].1.agent_id;
+        for (id, offer) in &offers {
+            if offer.agent_id != *agent {
+                return Err(format!(
+                    "Aggregated offers must belong to one single agent. Offer {} uses agent {} and agent {}",
+                    id.value, offer.agent_id, agent
+                ));
+            }
+        }
+        Ok(agent.clone())
     }
 
     /// ACCEPT.
@@ -224,11 +231,12 @@ impl Master {
         }
 
         // Unused resources go back with the call's filters.
+        let refuse = self.refuse_duration(accept.filters.as_ref());
         if !pool.is_empty()
             && let Some(agent) = self.agents.get_mut(&agent_id)
         {
             agent.free.add(&pool);
-            if let Some(refuse) = Self::refuse_duration(accept.filters.as_ref())
+            if let Some(refuse) = refuse
                 && let Some(fw) = self.frameworks.get_mut(framework_id)
             {
                 fw.filters.insert(agent_id.clone(), now + refuse);
@@ -279,9 +287,7 @@ impl Master {
         task: &v1::TaskInfo,
     ) -> Result<(), String> {
         let id = &task.task_id.value;
-        if id.is_empty() || id.contains('/') || id.contains('\\') || id == "." || id == ".." {
-            return Err(format!("'{id}' contains invalid characters"));
-        }
+        super::master::validate_id(id)?;
         if let Some(existing) = self
             .frameworks
             .get(framework_id)

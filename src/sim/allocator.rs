@@ -103,6 +103,15 @@ impl Master {
                 continue;
             };
             agent.offers.insert(offer.id.clone());
+            // `Master::offer` (master.cpp) clears the offer's and the
+            // resources' allocation_info for frameworks without MULTI_ROLE.
+            let multi_role = self
+                .frameworks
+                .get(&offer.framework_id)
+                .is_some_and(|f| f.has_capability(v1::framework_info::capability::Type::MultiRole));
+            let Some(agent) = self.agents.get(&offer.agent_id) else {
+                continue;
+            };
             let proto = v1::Offer {
                 id: v1::OfferId {
                     value: offer.id.clone(),
@@ -125,11 +134,12 @@ impl Master {
                     query: Vec::new(),
                     fragment: None,
                 }),
-                resources: offer
-                    .resources
-                    .to_protos(Some(&offer.role), candidates[c].refinement),
+                resources: offer.resources.to_protos(
+                    multi_role.then_some(offer.role.as_str()),
+                    candidates[c].refinement,
+                ),
                 attributes: agent.attributes.clone(),
-                allocation_info: Some(v1::resource::AllocationInfo {
+                allocation_info: multi_role.then(|| v1::resource::AllocationInfo {
                     role: Some(offer.role.clone()),
                 }),
                 ..Default::default()

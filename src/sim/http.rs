@@ -279,14 +279,23 @@ async fn scheduler(
         .unwrap_or_default();
     debug!(call = ?call.r#type(), framework_id, "scheduler call received");
 
-    if call.r#type() == call::Type::Subscribe {
+    // `Master::Http::scheduler` negotiates the response type for
+    // SUBSCRIBE and RECONCILE_OPERATIONS only (406 for anything else).
+    let mut stream_encoding = Encoding::Json;
+    if matches!(
+        call.r#type(),
+        call::Type::Subscribe | call::Type::ReconcileOperations
+    ) {
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-        let Some(stream_encoding) = Encoding::negotiate(accept) else {
+        let Some(negotiated) = Encoding::negotiate(accept) else {
             return text(
                 StatusCode::NOT_ACCEPTABLE,
                 format!("Expecting 'Accept' to allow '{PROTOBUF}' or '{JSON}'"),
             );
         };
+        stream_encoding = negotiated;
+    }
+    if call.r#type() == call::Type::Subscribe {
         if headers.contains_key(STREAM_ID_HEADER) {
             return text(
                 StatusCode::BAD_REQUEST,
@@ -302,14 +311,16 @@ async fn scheduler(
         return subscribe_stream(shared, now, subscribe, stream_encoding);
     }
 
-    if call.r#type() == call::Type::Unknown {
-        return StatusCode::NOT_IMPLEMENTED.into_response();
-    }
     let stream_id = headers.get(STREAM_ID_HEADER).and_then(|v| v.to_str().ok());
     let mut master = shared.lock();
     if let Err(rejection) = master.check_call(&framework_id, stream_id) {
         let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::BAD_REQUEST);
         return text(status, rejection.message);
+    }
+    // UNKNOWN passes validation and the framework and stream checks; only
+    // the dispatch answers 501.
+    if call.r#type() == call::Type::Unknown {
+        return StatusCode::NOT_IMPLEMENTED.into_response();
     }
     master.handle_call(now, &framework_id, call);
     accepted()
@@ -394,6 +405,63 @@ async fn redirect(State(shared): State<Shared>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shared() -> Shared {
+        let master = Master::new(
+            Default::default(),
+            "127.0.0.1:5050".parse().expect("addr"),
+            "sim".into(),
+            Instant::now(),
+        );
+        Shared {
+            master: Arc::new(Mutex::new(master)),
+        }
+    }
+
+    async fn post_json(shared: &Shared, accept: Option<&str>, body: &str) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        if let Some(a) = accept {
+            headers.insert(header::ACCEPT, HeaderValue::from_str(a).expect("header"));
+        }
+        scheduler(
+            State(shared.clone()),
+            Method::POST,
+            headers,
+            Bytes::from(body.to_string()),
+        )
+        .await
+    }
+
+    /// `Master::Http::scheduler` (src/master/http.cpp): an UNKNOWN call
+    /// goes through the framework lookup and stream checks before the
+    /// dispatch answers 501; RECONCILE_OPERATIONS negotiates `Accept`.
+    #[tokio::test]
+    async fn unknown_call_is_checked_before_501_and_accept_is_negotiated() {
+        let shared = shared();
+        let r = post_json(
+            &shared,
+            None,
+            r#"{"type":"UNKNOWN","framework_id":{"value":"nope"}}"#,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = post_json(
+            &shared,
+            Some("text/plain"),
+            r#"{"type":"RECONCILE_OPERATIONS","framework_id":{"value":"x"},"reconcile_operations":{}}"#,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+        // Other calls ignore `Accept`.
+        let r = post_json(
+            &shared,
+            Some("text/plain"),
+            r#"{"type":"REVIVE","framework_id":{"value":"x"}}"#,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
 
     #[test]
     fn uuid_validation_matches_stout() {

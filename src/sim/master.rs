@@ -347,6 +347,86 @@ pub(super) fn master_status(
     s
 }
 
+/// Whether stout's `Duration::create(seconds)` succeeds: the nanoseconds
+/// must fit an int64 (NaN passes, as its comparisons are false).
+pub(super) fn duration_create_ok(seconds: f64) -> bool {
+    let nanos = seconds * 1e9;
+    !(nanos > i64::MAX as f64 || nanos < i64::MIN as f64)
+}
+
+/// A double as stout's `stringify` (an `ostream` with the default `%g`
+/// style, 6 significant digits): `3600`, `0.5`, `1e+10`, `inf`.
+pub(crate) fn stringify_f64(v: f64) -> String {
+    if v.is_nan() {
+        return if v.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if v.is_infinite() {
+        return if v < 0.0 { "-inf" } else { "inf" }.into();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{v:.5e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |t: &str| -> String {
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        let decimals = usize::try_from(5 - exp).unwrap_or(0);
+        trim(&format!("{v:.decimals$}"))
+    }
+}
+
+/// `common::validation::validateID` (src/common/validation.cpp), used for
+/// task, executor and framework ids.
+pub(super) fn validate_id(id: &str) -> Result<(), String> {
+    const NAME_MAX: usize = 255;
+    if id.is_empty() {
+        return Err("ID must not be empty".into());
+    }
+    if id.len() > NAME_MAX {
+        return Err(format!("ID must not be greater than {NAME_MAX} characters"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("'{id}' is disallowed"));
+    }
+    if id
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b'/' || b == b'\\')
+    {
+        return Err(format!("'{id}' contains invalid characters"));
+    }
+    Ok(())
+}
+
+/// The container status the agent attaches to a task's updates (and the
+/// master repeats from the latest one, `protobuf::getTaskContainerStatus`).
+fn container_status(task: &Task) -> v1::ContainerStatus {
+    v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: task.container_id.clone(),
+            parent: None,
+        }),
+        network_infos: vec![v1::NetworkInfo {
+            ip_addresses: vec![v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some(task.ip.clone()),
+            }],
+            name: task.network_name.clone(),
+            ..Default::default()
+        }],
+        executor_pid: None,
+    }
+}
+
 /// Mesos's role name check (`roles::validate`).
 pub(super) fn validate_role(role: &str) -> Result<(), String> {
     if role == "*" {
@@ -426,19 +506,8 @@ fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<Vec<String>, Stri
         validate_role(info.role())
             .map_err(|e| format!("'FrameworkInfo.role' is not a valid role: {e}"))?;
     }
-    if let Some(id) = info.id.as_ref().filter(|id| !id.value.is_empty())
-        && (id.value.contains('/')
-            || id.value.contains('\\')
-            || id.value == "."
-            || id.value == "..")
-    {
-        return Err(format!("'{}' contains invalid characters", id.value));
-    }
-    let timeout = info.failover_timeout();
-    if !timeout.is_finite() || timeout.abs() > 1e11 {
-        return Err(format!(
-            "The framework failover_timeout ({timeout}) is invalid"
-        ));
+    if let Some(id) = info.id.as_ref().filter(|id| !id.value.is_empty()) {
+        validate_id(&id.value)?;
     }
     Ok(if multi_role {
         info.roles.clone()
@@ -603,15 +672,31 @@ impl Master {
             .as_ref()
             .map(|i| i.value.clone())
             .filter(|v| !v.is_empty());
+        // The rest of `Master::validateFramework` (master.cpp), in its
+        // order: suppressed roles, removed framework, failover timeout.
+        if let Some(r) = subscribe
+            .suppressed_roles
+            .iter()
+            .find(|r| !roles.contains(r))
+        {
+            return refuse(
+                format!("Suppressed role '{r}' is not contained in the list of roles"),
+                conn,
+            );
+        }
+        let suppressed: HashSet<String> = subscribe.suppressed_roles.into_iter().collect();
         if let Some(id) = &given_id
             && self.removed_frameworks.contains(id)
         {
             return refuse("Framework has been removed".into(), conn);
         }
-        let suppressed: HashSet<String> = subscribe.suppressed_roles.into_iter().collect();
-        if let Some(r) = suppressed.iter().find(|r| !roles.contains(r)) {
+        let timeout = info.failover_timeout();
+        if !duration_create_ok(timeout) {
             return refuse(
-                format!("Suppressed role '{r}' is not contained in the list of roles"),
+                format!(
+                    "The framework failover_timeout ({}) is invalid",
+                    stringify_f64(timeout)
+                ),
                 conn,
             );
         }
@@ -651,25 +736,11 @@ impl Master {
                             conn,
                         );
                     }
-                    if fw.info.user != info.user {
-                        return refuse(
-                            format!(
-                                "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
-                                fw.info.user, info.user
-                            ),
-                            conn,
-                        );
-                    }
-                    if fw.info.checkpoint() != info.checkpoint() {
-                        return refuse(
-                            format!(
-                                "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '{}' to '{}'",
-                                fw.info.checkpoint(),
-                                info.checkpoint()
-                            ),
-                            conn,
-                        );
-                    }
+                    // `Master::_subscribe` (master.cpp) calls
+                    // `validation::framework::preserveImmutableFields`
+                    // before `validateUpdate`: a changed `user` or
+                    // `checkpoint` is silently kept as first registered,
+                    // never refused (`failover_framework` keeps them).
                 } else {
                     // Unknown id: after a real master failover the master
                     // recovers the framework from its SUBSCRIBE.
@@ -735,8 +806,10 @@ impl Master {
                 info!(framework_id = %id, "framework failed over: closing the previous stream");
                 let _ = old.tx.send(error_event("Framework failed over"));
             }
-            // Immutable fields stay as first registered.
+            // Immutable fields stay as first registered
+            // (`validation::framework::preserveImmutableFields`).
             info.user = fw.info.user.clone();
+            info.checkpoint = fw.info.checkpoint;
             info.id = Some(v1::FrameworkId {
                 value: id.to_string(),
             });
@@ -825,14 +898,28 @@ impl Master {
         Some(offer)
     }
 
-    /// Refuse duration for a call's filters (absent ⇒ the proto default 5 s).
-    pub(super) fn refuse_duration(filters: Option<&v1::Filters>) -> Option<Duration> {
-        let secs = filters.map_or(5.0, |f| f.refuse_seconds());
-        let secs = if secs.is_finite() { secs } else { 5.0 };
-        if secs <= 0.0 {
+    /// How long a DECLINE's or ACCEPT's leftover resources are filtered,
+    /// as `HierarchicalAllocatorProcess::recoverResources` (hierarchical.cpp)
+    /// decides it: `refuse_seconds` (proto default 5 when `filters` is
+    /// absent); above 365 days ⇒ 365 days; negative ⇒ the default 5 s;
+    /// exactly 0 ⇒ no filter; any filter lasts at least one allocation
+    /// interval (MESOS-4302). NaN casts to a negative duration on x86, so
+    /// it ends up as one allocation interval.
+    pub(super) fn refuse_duration(&self, filters: Option<&v1::Filters>) -> Option<Duration> {
+        let default = v1::Filters::default().refuse_seconds();
+        let secs = filters.map_or(default, |f| f.refuse_seconds());
+        let timeout = if secs > MAX_REFUSE.as_secs_f64() {
+            MAX_REFUSE
+        } else if secs < 0.0 {
+            Duration::from_secs_f64(default)
+        } else if secs.is_nan() {
+            Duration::ZERO
+        } else if secs == 0.0 {
             return None;
-        }
-        Some(Duration::from_secs_f64(secs).min(MAX_REFUSE))
+        } else {
+            Duration::from_secs_f64(secs)
+        };
+        Some(timeout.max(self.timings.allocation_interval))
     }
 
     // ---- scheduler calls -------------------------------------------------
@@ -878,7 +965,7 @@ impl Master {
             }
             T::Decline => {
                 if let Some(d) = call.decline {
-                    let refuse = Self::refuse_duration(d.filters.as_ref());
+                    let refuse = self.refuse_duration(d.filters.as_ref());
                     for id in d.offer_ids {
                         if self
                             .offers
@@ -1016,21 +1103,7 @@ impl Master {
             timestamp: Some(wall_clock()),
             uuid: Some(random_uuid_bytes()),
             healthy: task.healthy,
-            container_status: Some(v1::ContainerStatus {
-                container_id: Some(v1::ContainerId {
-                    value: task.container_id.clone(),
-                    parent: None,
-                }),
-                network_infos: vec![v1::NetworkInfo {
-                    ip_addresses: vec![v1::network_info::IpAddress {
-                        protocol: None,
-                        ip_address: Some(task.ip.clone()),
-                    }],
-                    name: task.network_name.clone(),
-                    ..Default::default()
-                }],
-                executor_pid: None,
-            }),
+            container_status: Some(container_status(task)),
             labels: task.info.labels.clone(),
             ..Default::default()
         };
@@ -1325,6 +1398,14 @@ impl Master {
             );
             s.executor_id = t.executor_id.clone().map(|value| v1::ExecutorId { value });
             s.healthy = t.healthy;
+            // `protobuf::getTaskContainerStatus`: from the latest status
+            // that has one, i.e. any the agent sent (not for STAGING).
+            if t.statuses
+                .iter()
+                .any(|(st, _, _)| *st != TaskState::TaskStaging)
+            {
+                s.container_status = Some(container_status(t));
+            }
             s
         };
         if tasks.is_empty() {
@@ -1515,9 +1596,6 @@ impl Master {
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         let tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
         info!(agent_id, "agent marked unreachable");
-        for o in offers {
-            self.remove_offer(&o, true, None);
-        }
         for (fw_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get_mut(&fw_id) else {
                 continue;
@@ -1548,6 +1626,11 @@ impl Master {
             });
             self.send(&fw_id, update_event(s));
         }
+        // `Master::__removeSlave` (master.cpp) updates the tasks first and
+        // only then rescinds the agent's offers.
+        for o in offers {
+            self.remove_offer(&o, true, None);
+        }
         Ok(())
     }
 
@@ -1566,9 +1649,6 @@ impl Master {
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         let tasks: Vec<(String, String)> = agent.tasks.drain().collect();
         info!(agent_id, "agent marked gone");
-        for o in offers {
-            self.remove_offer(&o, true, None);
-        }
         let now_wall = wall_clock();
         for (fw_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get_mut(&fw_id) else {
@@ -1607,6 +1687,10 @@ impl Master {
             }
             self.send(&fw_id, update_event(s));
         }
+        // Tasks first, then RESCIND (`Master::__removeSlave`).
+        for o in offers {
+            self.remove_offer(&o, true, None);
+        }
         Ok(())
     }
 
@@ -1637,6 +1721,25 @@ impl Master {
                 .and_then(|f| f.tasks.get_mut(&task_id))
             {
                 task.unreachable = None;
+                // `Master::__reregisterSlave` (master.cpp): every task the
+                // agent brings back is announced to its (connected)
+                // framework, partition-aware or not — none is killed — with
+                // the agent's latest state, SOURCE_MASTER,
+                // REASON_AGENT_REREGISTERED and no uuid.
+                let mut s = master_status(
+                    &task_id,
+                    Some(agent_id),
+                    task.state,
+                    Reason::AgentReregistered,
+                    "Unreachable agent re-reregistered",
+                );
+                s.executor_id = task
+                    .executor_id
+                    .clone()
+                    .map(|value| v1::ExecutorId { value });
+                s.healthy = task.healthy;
+                s.container_status = Some(container_status(task));
+                self.send(&fw_id, update_event(s));
                 frameworks.insert(fw_id);
             }
         }
@@ -1847,8 +1950,10 @@ impl Master {
     // ---- ids for the other parts of the machine -------------------------------
 
     pub(super) fn new_offer_id(&mut self) -> String {
+        // `Master::newOfferId`: `<master id>-O<n>`, n from 0.
+        let id = format!("{}-O{}", self.master_id, self.next_offer);
         self.next_offer += 1;
-        format!("{}-O{}", self.master_id, self.next_offer)
+        id
     }
 
     pub(super) fn new_task_ip(&mut self) -> String {

@@ -204,20 +204,31 @@ fn subscribe_gets_one_offer_per_agent_with_allocation_info() {
     let mut s = f.subscribe(0, info(&[])).expect("subscribed");
     let offers = f.offers(0, &mut s);
     assert_eq!(offers.len(), 3);
+    // `Master::offer` (master.cpp) clears allocation_info (offer and
+    // resources) for frameworks without MULTI_ROLE.
     for o in &offers {
-        assert_eq!(
-            o.allocation_info
-                .as_ref()
-                .and_then(|a| a.role.clone())
-                .as_deref(),
-            Some("*")
-        );
-        assert!(o.resources.iter().all(|r| r.allocation_info.is_some()));
+        assert!(o.allocation_info.is_none());
+        assert!(o.resources.iter().all(|r| r.allocation_info.is_none()));
         assert_eq!(o.framework_id.value, s.id);
         assert_eq!(o.attributes.len(), 5);
     }
+    // Offer ids are `<master id>-O<n>` from 0 (`Master::newOfferId`).
+    let mut ids: Vec<String> = offers.iter().map(|o| o.id.value.clone()).collect();
+    ids.sort();
+    assert_eq!(ids[0], format!("{}-O0", f.m.master_id));
     // Nothing new while the offers are outstanding.
     assert!(f.offers(1000, &mut s).is_empty());
+    // A MULTI_ROLE framework sees the allocation role everywhere.
+    let mut f = fixture(1);
+    let mut mr_info = info(&[v1::framework_info::capability::Type::MultiRole]);
+    mr_info.roles = vec!["web".into()];
+    let mut mr = f.subscribe(0, mr_info).expect("subscribed");
+    let o = f.offers(0, &mut mr).remove(0);
+    assert_eq!(
+        o.allocation_info.and_then(|a| a.role).as_deref(),
+        Some("web")
+    );
+    assert!(o.resources.iter().all(|r| r.allocation_info.is_some()));
 }
 
 #[test]
@@ -1013,4 +1024,319 @@ fn master_failover_drops_streams_keeps_tasks() {
     let mut s2 = f.subscribe(3000, again).expect("resubscribed");
     f.m.reconcile(&s2.id, vec![]);
     assert_eq!(updates(&mut s2.rx)[0].state(), TaskState::TaskRunning);
+}
+
+// ---- fidelity review: behaviour pinned to the Mesos 1.11 source ----------
+
+fn decline(f: &mut Fixture, ms: u64, s: &Sched, offer: &v1::OfferId, refuse: Option<f64>) {
+    f.m.handle_call(
+        f.at(ms),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Decline as i32),
+            decline: Some(call::Decline {
+                offer_ids: vec![offer.clone()],
+                filters: refuse.map(|r| v1::Filters {
+                    refuse_seconds: Some(r),
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+}
+
+/// `Master::_subscribe` (src/master/master.cpp) runs
+/// `validation::framework::preserveImmutableFields` before
+/// `validateUpdate`: a re-subscription that changes `user` or `checkpoint`
+/// is accepted and the old values are kept; only a changed principal is
+/// refused.
+#[test]
+fn resubscribe_keeps_user_and_checkpoint_instead_of_refusing() {
+    let mut f = fixture(1);
+    let mut first = info(&[]);
+    first.checkpoint = Some(true);
+    let a = f.subscribe(0, first).expect("subscribed");
+    let mut again = info(&[]);
+    again.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    again.user = "someone-else".into();
+    again.checkpoint = Some(false);
+    let b = f.subscribe(100, again).expect("re-subscribed");
+    assert_eq!(b.id, a.id);
+    let fw = &f.m.frameworks[&a.id];
+    assert_eq!(fw.info.user, "root");
+    assert!(fw.info.checkpoint());
+    let mut principal = info(&[]);
+    principal.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    principal.principal = Some("p".into());
+    let (msg, _) = f.subscribe(200, principal).err().expect("refused");
+    assert_eq!(msg, "Changing framework's principal is not allowed.");
+}
+
+/// `HierarchicalAllocatorProcess::recoverResources` (hierarchical.cpp):
+/// refuse_seconds > 365 days ⇒ 365 days, negative ⇒ the default 5 s,
+/// 0 ⇒ no filter, and a filter lasts at least one allocation interval.
+#[test]
+fn refuse_seconds_is_clamped_as_the_allocator_does() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let agent = f.m.agents.keys().next().cloned().expect("agent");
+    let filtered_for = |f: &Fixture, s: &Sched, at: u64| {
+        f.m.frameworks[&s.id]
+            .filters
+            .get(&agent)
+            .map(|until| until.duration_since(f.at(at)))
+    };
+    // Negative: the default 5 s, not "no filter".
+    let o = f.offers(0, &mut s).remove(0);
+    decline(&mut f, 0, &s, &o.id, Some(-1.0));
+    assert_eq!(filtered_for(&f, &s, 0), Some(Duration::from_secs(5)));
+    assert!(f.offers(4000, &mut s).is_empty());
+    // Huge and infinite: 365 days.
+    let o = f.offers(6000, &mut s).remove(0);
+    decline(&mut f, 6000, &s, &o.id, Some(f64::INFINITY));
+    assert_eq!(
+        filtered_for(&f, &s, 6000),
+        Some(Duration::from_secs(365 * 24 * 3600))
+    );
+    f.m.handle_call(
+        f.at(6000),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        },
+    );
+    // Shorter than the allocation interval (1 s): one interval.
+    let o = f.offers(7000, &mut s).remove(0);
+    decline(&mut f, 7000, &s, &o.id, Some(0.1));
+    assert_eq!(filtered_for(&f, &s, 7000), Some(Duration::from_secs(1)));
+    // Zero: no filter at all.
+    let o = f.offers(8000, &mut s).remove(0);
+    f.m.frameworks.get_mut(&s.id).expect("fw").filters.clear();
+    decline(&mut f, 8000, &s, &o.id, Some(0.0));
+    assert_eq!(filtered_for(&f, &s, 8000), None);
+    assert_eq!(f.offers(9000, &mut s).len(), 1);
+}
+
+/// `common::validation::validateID` (src/common/validation.cpp) words
+/// task id errors: empty, too long, `.`/`..`, control characters.
+#[test]
+fn task_ids_are_validated_in_mesos_words() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let long = "x".repeat(256);
+    f.launch(
+        0,
+        &s,
+        &o,
+        vec![
+            task("", &o.agent_id, 0.1),
+            task(&long, &o.agent_id, 0.1),
+            task("..", &o.agent_id, 0.1),
+            task("a\tb", &o.agent_id, 0.1),
+            task("a/b", &o.agent_id, 0.1),
+        ],
+    );
+    let msgs: Vec<String> = updates(&mut s.rx)
+        .iter()
+        .map(|st| {
+            assert_eq!(st.state(), TaskState::TaskError);
+            assert_eq!(st.reason(), Reason::TaskInvalid);
+            st.message().to_string()
+        })
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            "ID must not be empty".to_string(),
+            "ID must not be greater than 255 characters".to_string(),
+            "'..' is disallowed".to_string(),
+            "'a\tb' contains invalid characters".to_string(),
+            "'a/b' contains invalid characters".to_string(),
+        ]
+    );
+}
+
+/// `Master::validateFramework` (master.cpp): suppressed roles are checked
+/// before "Framework has been removed", and the failover timeout must fit
+/// stout's `Duration::create` (int64 nanoseconds), printed with
+/// `stringify(double)`.
+#[test]
+fn subscribe_validation_order_and_failover_timeout_range() {
+    let mut f = fixture(1);
+    let a = f.subscribe(0, info(&[])).expect("subscribed");
+    f.m.remove_framework(&a.id);
+    let mut removed = info(&[]);
+    removed.id = Some(v1::FrameworkId {
+        value: a.id.clone(),
+    });
+    let (msg, _) = f.subscribe(0, removed.clone()).err().expect("refused");
+    assert_eq!(msg, "Framework has been removed");
+    let (tx, _rx) = unbounded_channel();
+    let out = f.m.subscribe(
+        f.at(0),
+        call::Subscribe {
+            framework_info: removed,
+            suppressed_roles: vec!["other".into()],
+        },
+        Connection {
+            stream_id: "s".into(),
+            tx,
+        },
+    );
+    assert_eq!(
+        out,
+        SubscribeOutcome::Refused {
+            message: "Suppressed role 'other' is not contained in the list of roles".into()
+        }
+    );
+    let mut big = info(&[]);
+    big.failover_timeout = Some(1e10);
+    let (msg, _) = f.subscribe(0, big).err().expect("refused");
+    assert_eq!(msg, "The framework failover_timeout (1e+10) is invalid");
+    let mut ok = info(&[]);
+    ok.failover_timeout = Some(9e9);
+    assert!(f.subscribe(0, ok).is_ok());
+}
+
+#[test]
+fn doubles_are_stringified_like_an_ostream() {
+    use super::master::stringify_f64;
+    assert_eq!(stringify_f64(3600.0), "3600");
+    assert_eq!(stringify_f64(0.5), "0.5");
+    assert_eq!(stringify_f64(1e10), "1e+10");
+    assert_eq!(stringify_f64(123456.0), "123456");
+    assert_eq!(stringify_f64(1234567.0), "1.23457e+06");
+    assert_eq!(stringify_f64(0.0001), "0.0001");
+    assert_eq!(stringify_f64(0.00001), "1e-05");
+    assert_eq!(stringify_f64(f64::INFINITY), "inf");
+    assert_eq!(stringify_f64(-2.5), "-2.5");
+}
+
+/// `Master::__reregisterSlave` (master.cpp): when an unreachable agent
+/// comes back, each of its tasks is announced with the agent's latest
+/// state (TASK_RUNNING here, even to a framework that was told TASK_LOST),
+/// SOURCE_MASTER, REASON_AGENT_REREGISTERED, "Unreachable agent
+/// re-reregistered", no uuid; tasks of non-partition-aware frameworks are
+/// not killed.
+#[test]
+fn reregistered_agent_announces_its_tasks_to_every_framework() {
+    for caps in [
+        vec![],
+        vec![v1::framework_info::capability::Type::PartitionAware],
+    ] {
+        let mut f = fixture(1);
+        let mut s = f.subscribe(0, info(&caps)).expect("subscribed");
+        let agent = running_task(&mut f, &mut s, "t");
+        f.m.mark_unreachable(&agent).expect("active");
+        drain(&mut s.rx);
+        f.m.reregister(f.at(9000), &agent).expect("unreachable");
+        let st = updates(&mut s.rx);
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert_eq!(st[0].state(), TaskState::TaskRunning);
+        assert_eq!(st[0].source(), v1::task_status::Source::Master);
+        assert_eq!(st[0].reason(), Reason::AgentReregistered);
+        assert_eq!(st[0].message(), "Unreachable agent re-reregistered");
+        assert!(st[0].uuid.is_none());
+        assert!(st[0].container_status.is_some());
+        assert_eq!(
+            f.m.frameworks[&s.id].tasks["t"].state,
+            TaskState::TaskRunning
+        );
+    }
+}
+
+/// `validation::offer::validate` (src/master/validation.cpp) runs each
+/// validator over the whole offer list before the next: a duplicate is
+/// reported before an unknown offer that precedes it, and an unknown offer
+/// before another framework's offer that precedes it.
+#[test]
+fn offer_validators_run_in_mesos_order() {
+    let mut f = fixture(2);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let mut other = f.subscribe(0, info(&[])).expect("other");
+    let mine = f.offers(0, &mut s);
+    let theirs: Vec<v1::Offer> = drain(&mut other.rx)
+        .into_iter()
+        .filter_map(|e| e.offers)
+        .flat_map(|o| o.offers)
+        .collect();
+    let unknown = v1::OfferId {
+        value: "nope".into(),
+    };
+    let accept = |f: &mut Fixture, s: &mut Sched, ids: Vec<v1::OfferId>| {
+        f.m.accept(
+            f.at(0),
+            &s.id,
+            call::Accept {
+                offer_ids: ids,
+                operations: vec![launch_op(vec![task(
+                    "t",
+                    &v1::AgentId { value: "a".into() },
+                    0.1,
+                )])],
+                filters: None,
+            },
+        );
+        updates(&mut s.rx).remove(0).message().to_string()
+    };
+    let m = accept(
+        &mut f,
+        &mut s,
+        vec![unknown.clone(), mine[0].id.clone(), mine[0].id.clone()],
+    );
+    assert_eq!(
+        m,
+        format!(
+            "Task launched with invalid offers: Duplicate offer {} in offer list",
+            mine[0].id.value
+        )
+    );
+    let t = theirs.first().expect("the other framework got an offer");
+    let m = accept(&mut f, &mut s, vec![t.id.clone(), unknown.clone()]);
+    assert_eq!(
+        m,
+        "Task launched with invalid offers: Offer nope is no longer valid"
+    );
+}
+
+/// `Master::__removeSlave` (master.cpp) sends the tasks' updates before it
+/// rescinds the agent's offers.
+#[test]
+fn agent_removal_updates_tasks_before_rescinding_offers() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::PartitionAware]),
+        )
+        .expect("subscribed");
+    let agent = running_task(&mut f, &mut s, "t");
+    f.m.tick(f.at(7000));
+    drain(&mut s.rx);
+    assert!(!f.m.offers.is_empty());
+    f.m.mark_unreachable(&agent).expect("active");
+    let kinds: Vec<event::Type> = drain(&mut s.rx).iter().map(|e| e.r#type()).collect();
+    assert_eq!(kinds, vec![event::Type::Update, event::Type::Rescind]);
+}
+
+/// `Master::reconcile` (master.cpp) answers known tasks with
+/// `protobuf::getTaskContainerStatus`, the container status of the
+/// latest update that had one (so the task's IP is visible).
+#[test]
+fn reconciliation_answers_carry_the_container_status() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    running_task(&mut f, &mut s, "t");
+    f.m.reconcile(&s.id, vec![]);
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].reason(), Reason::Reconciliation);
+    let cs = st[0].container_status.as_ref().expect("container status");
+    assert!(cs.container_id.is_some());
+    assert!(cs.network_infos[0].ip_addresses[0].ip_address.is_some());
 }

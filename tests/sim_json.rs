@@ -160,7 +160,9 @@ async fn json_face_subscribe_launch_ack_reconcile_kill() {
     let offers = next_of(&mut events, "OFFERS").await;
     let offer = offers["offers"]["offers"][0].clone();
     assert_eq!(offer["framework_id"]["value"], fw.as_str());
-    assert_eq!(offer["allocation_info"]["role"], "*");
+    // Mesos 1.11 strips allocation_info from offers to frameworks without
+    // MULTI_ROLE (master.cpp, Master::offer).
+    assert!(offer.get("allocation_info").is_none(), "{offer}");
     let cpus = offer["resources"]
         .as_array()
         .expect("resources")

@@ -139,3 +139,24 @@ pub fn default_instance_id() -> String {
 pub fn advertised(listen: SocketAddr, advertise: Option<&str>) -> String {
     advertise.map_or_else(|| listen.to_string(), str::to_string)
 }
+
+/// Applies `--lease-ttl` / `--lease-renew`, keeping renewals frequent enough
+/// that a live leader never loses its lease to one slow round trip.
+pub fn lease_timings(
+    ha: &mut hydrogen::ha::HaConfig,
+    ttl: &str,
+    renew: &str,
+) -> anyhow::Result<()> {
+    let ttl = duration("lease-ttl", ttl)?;
+    let renew = duration("lease-renew", renew)?;
+    if renew.is_zero() || renew * 3 > ttl {
+        bail!(
+            "--lease-renew ({renew:?}) must be positive and at most a third of --lease-ttl ({ttl:?})"
+        );
+    }
+    ha.lease_ttl = ttl;
+    ha.renew_interval = renew;
+    // Stop leading one renewal (plus a little) before the lease can expire.
+    ha.safety_margin = (ttl / 3).max(renew + renew / 2).min(ttl - renew);
+    Ok(())
+}

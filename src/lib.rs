@@ -8,9 +8,11 @@
 //! - [`scheduler`]: the leader's core (placement, launch, reconciliation);
 //! - [`ha`]: leader election and self-fencing;
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
+//! - [`client`]: the Rust client of the gRPC API;
 //! - [`sim`]: the simulated Mesos master.
 
 pub mod api;
+pub mod client;
 pub mod ha;
 pub mod mesos;
 pub mod scheduler;

@@ -1,6 +1,7 @@
 //! The `hydrogen` command line: `serve` (production), `dev` (everything
 //! embedded, for a first run), `sim` (a simulated Mesos master).
 
+mod app_cli;
 mod config;
 
 use std::io::IsTerminal;
@@ -45,6 +46,8 @@ enum Command {
     /// Run a simulated Mesos master with fake agents, speaking the real v1
     /// scheduler HTTP API (for development, tests and demos).
     Sim(hydrogen::sim::SimArgs),
+    /// Deploy, list, inspect, kill and watch apps on a running Hydrogen.
+    App(app_cli::AppArgs),
 }
 
 /// API options shared by `serve` and `dev`.
@@ -81,6 +84,12 @@ struct ServeArgs {
     /// Unique id of this instance (default: hostname plus a random suffix).
     #[arg(long, env = "HYDROGEN_INSTANCE_ID")]
     instance_id: Option<String>,
+    /// Leader lease time to live: a dead leader is replaced after at most this.
+    #[arg(long, env = "HYDROGEN_LEASE_TTL", default_value = "1500ms")]
+    lease_ttl: String,
+    /// How often the leader renews its lease (well below --lease-ttl).
+    #[arg(long, env = "HYDROGEN_LEASE_RENEW", default_value = "250ms")]
+    lease_renew: String,
     #[command(flatten)]
     api: ApiArgs,
     #[command(flatten)]
@@ -203,10 +212,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(config::default_instance_id);
     let api = api_config(&args.api, local, &instance_id)?;
-    let ha_config = HaConfig::new(
+    let mut ha_config = HaConfig::new(
         instance_id,
         config::advertised(local, args.advertise.as_deref()),
     );
+    config::lease_timings(&mut ha_config, &args.lease_ttl, &args.lease_renew)?;
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
     println!("listening on http://{local}");
@@ -279,8 +289,19 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let server = match cli.command {
+        Command::App(args) => {
+            // A tool for people: errors as one line and a meaningful exit code.
+            if let Err(e) = app_cli::run(args).await {
+                eprintln!("error: {e:#}");
+                std::process::exit(app_cli::exit_code(&e));
+            }
+            return Ok(());
+        }
+        other => other,
+    };
     init_logging(&cli.log_format);
-    match cli.command {
+    match server {
         Command::Serve(args) => serve(args).await,
         Command::Dev(args) => dev(args).await,
         Command::Sim(args) => {
@@ -291,5 +312,6 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("simulated master failed")
         }
+        Command::App(_) => unreachable!("handled above"),
     }
 }

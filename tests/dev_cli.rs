@@ -189,3 +189,64 @@ async fn the_readme_first_run_works_against_hydrogen_dev() {
             .is_none_or(|t| t.is_empty())
     );
 }
+
+/// `hydrogen app ...` against `hydrogen dev`, with its exit codes.
+#[tokio::test]
+async fn the_app_command_line_drives_hydrogen_dev() {
+    let dev = start_dev();
+    let app = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+            .arg("app")
+            .args(args)
+            .args(["--server", &dev.api])
+            .output()
+            .expect("hydrogen app runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/test-app.json");
+    let (code, out, err) = app(&["deploy", example]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("test-app"), "{out}");
+
+    // A watch started now sees the tasks come up.
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+        .args(["app", "watch", "test-app", "--after", "0", "--json", "--server", &dev.api])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("watch runs");
+    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
+    let first: Value = serde_json::from_str(&lines.next().expect("an event").expect("line")).expect("json");
+    assert_eq!(first["app"], "test-app");
+    assert!(first["revision"].as_u64().is_some_and(|r| r >= 1));
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    poll("5 running in `app state`", async || {
+        let (code, out, _) = app(&["state", "test-app", "--json"]);
+        let state: Value = serde_json::from_str(&out).ok()?;
+        (code == 0 && state["running"] == 5).then_some(())
+    })
+    .await;
+    let (code, out, _) = app(&["state", "test-app"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("running 5/5"), "{out}");
+    let (code, out, _) = app(&["list"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().filter(|l| l.contains("RUNNING")).count(), 5, "{out}");
+
+    let (code, _, err) = app(&["state", "no-such-app"]);
+    assert_eq!(code, 3, "not found: {err}");
+    let bad = std::env::temp_dir().join(format!("hydrogen-bad-{}.json", std::process::id()));
+    std::fs::write(&bad, r#"[{"name": "x", "resources": {"cpu": -1, "mem": 32}, "command": {"cmd": "true"}}]"#)
+        .expect("temp file");
+    let (code, _, err) = app(&["deploy", bad.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(code, 5, "invalid input: {err}");
+    assert!(err.contains("resources.cpu"), "{err}");
+    let (code, _, err) = app(&["kill", "test-app"]);
+    assert_eq!(code, 0, "{err}");
+}

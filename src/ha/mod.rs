@@ -44,10 +44,13 @@ impl HaConfig {
         Self {
             instance_id,
             address,
-            lease_ttl: Duration::from_secs(10),
-            renew_interval: Duration::from_secs(2),
-            safety_margin: Duration::from_secs(2),
-            acquire_interval: Duration::from_millis(500),
+            // Short on purpose: a standby takes over within about 1.5 s of
+            // a leader's death (the failover target is 2 s), while a live
+            // leader renews six times per TTL.
+            lease_ttl: Duration::from_millis(1500),
+            renew_interval: Duration::from_millis(250),
+            safety_margin: Duration::from_millis(500),
+            acquire_interval: Duration::from_millis(100),
         }
     }
 }

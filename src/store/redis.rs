@@ -72,8 +72,13 @@
 //! fast and the leader steps down instead of hanging. A record that does
 //! not decode is [`StoreError::Corrupt`] naming its key.
 //!
-//! TLS (`rediss://`) is not built in yet: such a URL is refused at
-//! connect with a clear message.
+//! # TLS
+//!
+//! `rediss://host:port/db` connects with rustls (ring provider, so no C
+//! toolchain beyond `cc` and nothing downloaded at build time). The server
+//! certificate is checked against the system trust store, or against
+//! [`RedisOptions::tls_ca_file`] for a private CA. There is no mode that
+//! skips verification (client certificates are not supported yet).
 
 mod scripts;
 #[cfg(test)]
@@ -113,6 +118,9 @@ pub struct RedisOptions {
     /// How often the changes feed re-reads the counters on its own, in case
     /// a pub/sub message was lost (a reconnect); messages move it at once.
     pub changes_poll_interval: Duration,
+    /// For `rediss://`: a PEM file of the CA that signed the server's
+    /// certificate, when it is not in the system's trust store.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisOptions {
@@ -122,6 +130,7 @@ impl Default for RedisOptions {
             event_log_capacity: DEFAULT_EVENT_LOG_CAPACITY,
             timeout: Duration::from_secs(2),
             changes_poll_interval: Duration::from_secs(1),
+            tls_ca_file: None,
         }
     }
 }
@@ -274,13 +283,9 @@ impl RedisStore {
     /// Redis answers, and starts the changes feed.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
         let shown = redact(url);
-        if url.starts_with("rediss://") {
-            return Err(StoreError::Unavailable(format!(
-                "redis at {shown}: TLS (rediss://) is not supported by this build"
-            )));
-        }
-        let client = Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("redis at {shown}: invalid URL: {e}")))?;
+        let client = open_client(url, &options).map_err(|e| {
+            StoreError::Unavailable(format!("redis at {shown}: invalid URL or TLS setup: {e}"))
+        })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.timeout))
             .set_response_timeout(Some(options.timeout))
@@ -888,6 +893,32 @@ async fn subscribe(client: &Client, shared: &Shared) -> Option<::redis::aio::Pub
         }
         Err(_) => None,
     }
+}
+
+/// A client for `url`; `rediss://` gets rustls (ring), with the system's
+/// trust store or `options.tls_ca_file`.
+fn open_client(url: &str, options: &RedisOptions) -> Result<Client, String> {
+    if !url.starts_with("rediss://") {
+        return Client::open(url).map_err(|e| e.to_string());
+    }
+    // rustls needs one process-wide crypto provider; a second install
+    // (another store, or someone else) fails harmlessly.
+    let _ = ::rustls::crypto::ring::default_provider().install_default();
+    let root_cert = match &options.tls_ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    Client::build_with_tls(
+        url,
+        ::redis::TlsCertificates {
+            client_tls: None,
+            root_cert,
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The URL with its password (if any) replaced, for messages.

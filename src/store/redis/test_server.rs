@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct TestRedis {
     child: Option<Child>,
     port: u16,
+    /// With TLS: the TLS port (the plain one stays open for PING).
+    tls_port: Option<u16>,
     dir: tempfile::TempDir,
 }
 
@@ -33,15 +35,55 @@ impl TestRedis {
         let mut server = Self {
             child: None,
             port: free_port(),
+            tls_port: None,
             dir,
         };
         server.spawn();
         server
     }
 
+    /// Starts a server that also listens with TLS, its certificate (for
+    /// `localhost` and 127.0.0.1) signed by a fresh CA made with the
+    /// `openssl` command line; see [`Self::tls_url`] and [`Self::ca_file`].
+    pub(crate) fn start_tls() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for redis-server");
+        make_certificates(dir.path());
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            tls_port: Some(free_port()),
+            dir,
+        };
+        server.spawn();
+        server
+    }
+
+    pub(crate) fn tls_url(&self) -> String {
+        let port = self.tls_port.expect("started with start_tls");
+        format!("rediss://localhost:{port}/0")
+    }
+
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
     fn spawn(&mut self) {
         let log = self.dir.path().join("redis.log");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some(tls_port) = self.tls_port {
+            let path = |name: &str| self.dir.path().join(name);
+            command
+                .arg("--tls-port")
+                .arg(tls_port.to_string())
+                .arg("--tls-cert-file")
+                .arg(path("server.crt"))
+                .arg("--tls-key-file")
+                .arg(path("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(path("ca.crt"))
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -147,4 +189,73 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 7];
     stream.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A CA and a server certificate signed by it, in `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("write san.ext");
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=hydrogen-test-ca",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    ];
+    for args in steps {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}): the TLS test makes its certificates with it")
+            });
+        assert!(
+            output.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

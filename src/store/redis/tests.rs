@@ -472,6 +472,85 @@ async fn a_paused_redis_is_unavailable_within_the_timeout() {
     }
 }
 
+#[tokio::test]
+async fn rediss_connects_with_tls_and_checks_the_certificate() {
+    let server = TestRedis::start_tls();
+    let store = RedisStore::connect(
+        &server.tls_url(),
+        RedisOptions {
+            tls_ca_file: Some(server.ca_file()),
+            ..options("tls", 100)
+        },
+    )
+    .await
+    .expect("connect with TLS");
+    store.create_app(app("web", "x")).await.expect("create");
+    let lease = store
+        .acquire_lease("a", "a", TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    store
+        .apply(
+            lease.epoch,
+            TaskBatch {
+                upserts: vec![task("web", 0, "web.0.a", TaskState::TaskStaging)],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("apply over TLS");
+    let mut changes = store.changes();
+    let plain = store_with(&server, "tls", 100).await;
+    plain.kill_app("web", None).await.expect("kill");
+    wait_for(&mut changes, |c| c.apps >= 2).await;
+
+    // Without the CA the server's certificate is not trusted.
+    let untrusted = RedisStore::connect(&server.tls_url(), options("tls", 100)).await;
+    assert!(
+        matches!(&untrusted, Err(StoreError::Unavailable(m)) if m.contains("rediss://localhost")),
+        "{:?}",
+        untrusted.err()
+    );
+}
+
+async fn connected_clients(conn: &mut ::redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = ::redis::cmd("INFO")
+        .arg("clients")
+        .query_async(conn)
+        .await
+        .expect("info");
+    info.lines()
+        .find_map(|l| l.strip_prefix("connected_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("connected_clients in INFO")
+}
+
+#[tokio::test]
+async fn dropping_the_store_ends_its_changes_task_and_connections() {
+    let server = TestRedis::start();
+    let mut conn = raw(&server).await;
+    let baseline = connected_clients(&mut conn).await;
+    let store = store_with(&server, &fresh_prefix(), 100).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connected_clients(&mut conn).await < baseline + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the changes task never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(store);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connected_clients(&mut conn).await > baseline {
+        assert!(
+            Instant::now() < deadline,
+            "connections outlived the store: its task still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `cargo test --lib store::redis -- --ignored --nocapture` prints the
 /// figures for the report.
 #[tokio::test]

@@ -33,15 +33,15 @@ fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
 const TTL: Duration = Duration::from_secs(30);
 
 /// Runs every case against fresh stores from `make`, whose event log holds
-/// exactly 8 events.
-pub async fn run_all<S: Store, F: Fn() -> S>(make: F) {
-    deploy_is_idempotent_and_conflicts_on_a_different_spec(&make()).await;
-    update_is_versioned(&make()).await;
-    kill_is_versioned_and_idempotent(&make()).await;
-    lease_epochs_fence_writes(&make()).await;
-    batches_write_tasks_and_log_changes(&make()).await;
-    event_log_pages_and_compacts(&make()).await;
-    lease_expires(&make()).await;
+/// exactly 8 events. `make` is async so backends that connect can take part.
+pub async fn run_all<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(make: F) {
+    deploy_is_idempotent_and_conflicts_on_a_different_spec(&make().await).await;
+    update_is_versioned(&make().await).await;
+    kill_is_versioned_and_idempotent(&make().await).await;
+    lease_epochs_fence_writes(&make().await).await;
+    batches_write_tasks_and_log_changes(&make().await).await;
+    event_log_pages_and_compacts(&make().await).await;
+    lease_expires(&make().await).await;
 }
 
 async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {

@@ -375,6 +375,6 @@ mod tests {
 
     #[tokio::test]
     async fn memory_store_passes_the_conformance_suite() {
-        super::super::conformance::run_all(|| MemoryStore::new(8)).await;
+        super::super::conformance::run_all(|| async { MemoryStore::new(8) }).await;
     }
 }

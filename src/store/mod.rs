@@ -9,11 +9,13 @@
 //! refuses it when the epoch is not the current lease's, so a deposed leader
 //! that has not noticed yet cannot overwrite its successor's state.
 //!
-//! Backends: [`memory::MemoryStore`] (single instance, the embedded default).
+//! Backends: [`memory::MemoryStore`] (single instance, the embedded default)
+//! and [`redis::RedisStore`] (shared by several instances, for HA).
 //! Every backend must pass the conformance suite in `conformance.rs`.
 
 pub mod memory;
 pub mod model;
+pub mod redis;
 
 #[cfg(test)]
 mod conformance;

@@ -1,0 +1,1008 @@
+//! The Redis store: shared state for several Hydrogen instances (HA).
+//!
+//! Every instance connects to one Redis (standalone, or a primary behind
+//! sentinels), reads and writes the same keys, and takes turns holding the
+//! leader lease. The semantics are those of [`super::memory::MemoryStore`],
+//! pinned by the shared conformance suite.
+//!
+//! # Layout
+//!
+//! All keys live under a configurable prefix (`hydrogen` by default), so
+//! two Hydrogen clusters can share one Redis. With `P` the prefix:
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P:apps` | hash | app name → [`AppRecord`] JSON |
+//! | `P:apps:rev` | string (counter) | bumped by every app write (create, update, kill, removal) |
+//! | `P:tasks` | hash | task id → [`TaskRecord`] JSON |
+//! | `P:app-tasks:{app}` | set | the task ids of one app |
+//! | `P:statuses` | hash | app name → [`AppStatus`] JSON |
+//! | `P:framework-id` | string | the Mesos framework id |
+//! | `P:events` | stream | the event log: entry id `<revision>-0`, fields `rev` and `event` ([`TaskEvent`] JSON) |
+//! | `P:events:head` | string (counter) | the newest revision ever appended |
+//! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
+//! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
+//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev` or `events:head` |
+//!
+//! App names are restricted to `[A-Za-z0-9_-]` and a set's name ends with
+//! the full app name, so `web` and `web2` never share a key.
+//!
+//! The event log's revisions are our own counter, not Redis stream ids:
+//! they are contiguous (1, 2, 3 ...) like the memory store's, and the
+//! stream id is `<revision>-0`, so reading "after revision r" is a direct
+//! `XRANGE (r+1)-0 +`. The stream is trimmed exactly (`MAXLEN capacity`,
+//! not `~`), so "is revision r still kept" is exact and the `Compacted`
+//! error is the memory store's.
+//!
+//! # Atomicity: one Lua script per write
+//!
+//! Every write is one script call (see `scripts.rs`), which Redis runs
+//! atomically:
+//! - App writes (create, update, kill) are decided in Rust on the record
+//!   just read and committed with a compare-and-set script; a lost race
+//!   re-reads and decides again. Deciding in Rust keeps the exact
+//!   `PartialEq` of specs the memory store uses.
+//! - A scheduler batch ([`Store::apply`]) is ONE script call whatever its
+//!   size (one round trip for 1,000 upserts): it checks `P:epoch` against
+//!   the offered epoch (invariant 2: a deposed leader writes nothing), then
+//!   compares each upsert's state and health with the stored record to
+//!   decide which ones append an event, appends them, and writes tasks,
+//!   removals, statuses and app removals.
+//! - The lease: acquire = `INCR epoch` + `SET NX PX` when no lease key
+//!   exists; renew = compare + `PEXPIRE`; release = compare + `DEL`.
+//!   Expiry is Redis's own `PX`, so no instance's clock matters.
+//!
+//! # The changes feed
+//!
+//! [`Store::changes`] must move when *any* instance writes. Every script
+//! that moves a counter also `PUBLISH`es on `P:changes`; one background
+//! task per store listens on a pub/sub connection and re-reads
+//! `P:apps:rev` and `P:events:head` on each message, and also every second
+//! in case a message was lost while its connection was down. Local writes
+//! update the feed at once from the counters their script returns. The
+//! counters only go up, so the feed keeps the maximum it has seen. The
+//! task ends when the store is dropped.
+//!
+//! # Failures
+//!
+//! The connection is a [`ConnectionManager`], which reconnects by itself.
+//! Every operation has a deadline ([`RedisOptions::timeout`]); a
+//! connection error or a missed deadline is [`StoreError::Unavailable`]
+//! naming Redis and its URL (without the password), so API writes fail
+//! fast and the leader steps down instead of hanging. A record that does
+//! not decode is [`StoreError::Corrupt`] naming its key.
+//!
+//! # TLS
+//!
+//! `rediss://host:port/db` connects with rustls (ring provider, so no C
+//! toolchain beyond `cc` and nothing downloaded at build time). The server
+//! certificate is checked against the system trust store, or against
+//! [`RedisOptions::tls_ca_file`] for a private CA. There is no mode that
+//! skips verification (client certificates are not supported yet).
+
+mod scripts;
+#[cfg(test)]
+pub(crate) mod test_server;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::aio::ConnectionManagerConfig;
+use ::redis::{Client, RedisError, Script, Value};
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{oneshot, watch};
+
+use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
+use super::model::{differs_only_in_instances, now_ms};
+use super::{
+    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord,
+};
+use crate::spec::App;
+
+/// How a [`RedisStore`] names its keys and how long it waits.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// Every key starts with `{prefix}:`.
+    pub prefix: String,
+    /// Events kept in the stream (exact).
+    pub event_log_capacity: usize,
+    /// Deadline of every operation, connecting included.
+    pub timeout: Duration,
+    /// How often the changes feed re-reads the counters on its own, in case
+    /// a pub/sub message was lost (a reconnect); messages move it at once.
+    pub changes_poll_interval: Duration,
+    /// For `rediss://`: a PEM file of the CA that signed the server's
+    /// certificate, when it is not in the system's trust store.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "hydrogen".to_string(),
+            event_log_capacity: DEFAULT_EVENT_LOG_CAPACITY,
+            timeout: Duration::from_secs(2),
+            changes_poll_interval: Duration::from_secs(1),
+            tls_ca_file: None,
+        }
+    }
+}
+
+/// A compare-and-set that keeps losing means heavy contention on one app;
+/// give up with a retryable error rather than spin.
+const CAS_ATTEMPTS: usize = 32;
+
+/// How soon the changes feed retries a lost subscription.
+const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
+
+/// The key names, computed once.
+#[derive(Debug)]
+struct Keys {
+    apps: String,
+    apps_rev: String,
+    tasks: String,
+    app_tasks_prefix: String,
+    statuses: String,
+    framework_id: String,
+    events: String,
+    events_head: String,
+    epoch: String,
+    lease: String,
+    changes: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Self {
+        Self {
+            apps: format!("{prefix}:apps"),
+            apps_rev: format!("{prefix}:apps:rev"),
+            tasks: format!("{prefix}:tasks"),
+            app_tasks_prefix: format!("{prefix}:app-tasks:"),
+            statuses: format!("{prefix}:statuses"),
+            framework_id: format!("{prefix}:framework-id"),
+            events: format!("{prefix}:events"),
+            events_head: format!("{prefix}:events:head"),
+            epoch: format!("{prefix}:epoch"),
+            lease: format!("{prefix}:lease"),
+            changes: format!("{prefix}:changes"),
+        }
+    }
+
+    fn app_tasks(&self, app: &str) -> String {
+        format!("{}{app}", self.app_tasks_prefix)
+    }
+}
+
+struct Scripts {
+    cas_app: Script,
+    apply: Script,
+    set_framework_id: Script,
+    acquire_lease: Script,
+    renew_lease: Script,
+    release_lease: Script,
+    app_tasks: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            cas_app: Script::new(scripts::CAS_APP),
+            apply: Script::new(scripts::APPLY),
+            set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
+            acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
+            renew_lease: Script::new(&scripts::renew_lease()),
+            release_lease: Script::new(&scripts::release_lease()),
+            app_tasks: Script::new(scripts::APP_TASKS),
+        }
+    }
+}
+
+/// What the store and its background task share.
+struct Shared {
+    conn: ConnectionManager,
+    keys: Keys,
+    /// The URL without its password, for error messages.
+    url: String,
+    timeout: Duration,
+    poll_interval: Duration,
+    changes: watch::Sender<Changes>,
+}
+
+impl Shared {
+    fn unavailable(&self, err: &RedisError) -> StoreError {
+        StoreError::Unavailable(format!("redis at {}: {err}", self.url))
+    }
+
+    /// Runs one Redis exchange under the deadline.
+    async fn run<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) if !err.is_timeout() => Err(self.unavailable(&err)),
+            // The connection's own response timeout is the same deadline.
+            Ok(Err(_)) | Err(_) => Err(StoreError::Unavailable(format!(
+                "redis at {} did not answer {what} within {:?}",
+                self.url, self.timeout
+            ))),
+        }
+    }
+
+    /// Raises the feed to at least these counters.
+    fn observe(&self, apps: u64, events: u64) {
+        self.changes.send_if_modified(|c| {
+            let next = Changes {
+                apps: c.apps.max(apps),
+                events: c.events.max(events),
+            };
+            let moved = next != *c;
+            *c = next;
+            moved
+        });
+    }
+
+    /// Reads both counters and raises the feed.
+    async fn refresh(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let (apps, events): (Option<String>, Option<String>) = self
+            .run(
+                "MGET",
+                ::redis::cmd("MGET")
+                    .arg(&self.keys.apps_rev)
+                    .arg(&self.keys.events_head)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let apps = parse_counter(&self.keys.apps_rev, apps)?;
+        let events = parse_counter(&self.keys.events_head, events)?;
+        self.observe(apps, events);
+        Ok(())
+    }
+}
+
+/// See the module docs.
+pub struct RedisStore {
+    shared: Arc<Shared>,
+    scripts: Scripts,
+    capacity: usize,
+    /// Dropped with the store: ends the changes task.
+    _stop: oneshot::Sender<()>,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[:password@]host:port/db`), checks that
+    /// Redis answers, and starts the changes feed.
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let shown = redact(url);
+        let client = open_client(url, &options).map_err(|e| {
+            StoreError::Unavailable(format!("redis at {shown}: invalid URL or TLS setup: {e}"))
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = match tokio::time::timeout(
+            options.timeout,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "redis at {shown} did not accept a connection within {:?}",
+                    options.timeout
+                )));
+            }
+        };
+        let (changes, _) = watch::channel(Changes::default());
+        let shared = Arc::new(Shared {
+            conn,
+            keys: Keys::new(&options.prefix),
+            url: shown,
+            timeout: options.timeout,
+            poll_interval: options.changes_poll_interval.max(Duration::from_millis(10)),
+            changes,
+        });
+        shared.refresh().await?;
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(watch_changes(Arc::clone(&shared), client, stopped));
+        Ok(Self {
+            shared,
+            scripts: Scripts::new(),
+            capacity: options.event_log_capacity.max(1),
+            _stop: stop,
+        })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.shared.conn.clone()
+    }
+
+    fn keys(&self) -> &Keys {
+        &self.shared.keys
+    }
+
+    async fn read_app(&self, name: &str) -> Result<Option<(String, AppRecord)>, StoreError> {
+        let mut conn = self.conn();
+        let raw: Option<String> = self
+            .shared
+            .run(
+                "HGET",
+                ::redis::cmd("HGET")
+                    .arg(&self.keys().apps)
+                    .arg(name)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        raw.map(|raw| {
+            let record = decode(&raw, || format!("{} field {name}", self.keys().apps))?;
+            Ok((raw, record))
+        })
+        .transpose()
+    }
+
+    /// Writes `record` if the stored app is still `expected` (raw JSON,
+    /// `None` = absent). False when it changed meanwhile.
+    async fn cas_app(
+        &self,
+        expected: Option<&str>,
+        record: &AppRecord,
+    ) -> Result<bool, StoreError> {
+        let new = encode(record)?;
+        let mut conn = self.conn();
+        let mut call = self.scripts.cas_app.prepare_invoke();
+        call.key(&self.keys().apps)
+            .key(&self.keys().apps_rev)
+            .key(&self.keys().events_head)
+            .arg(record.name())
+            .arg(expected.unwrap_or(""))
+            .arg(new)
+            .arg(&self.keys().changes);
+        let reply: Vec<Value> = self
+            .shared
+            .run("the app write script", call.invoke_async(&mut conn))
+            .await?;
+        match status(&reply)? {
+            "ok" => {
+                let apps = int_at(&reply, 1)?;
+                let events = int_at(&reply, 2)?;
+                self.shared.observe(apps, events);
+                Ok(true)
+            }
+            "changed" => Ok(false),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The read–decide–compare-and-set loop of the app writes. `decide`
+    /// gets the current record and answers either a final result (no write)
+    /// or the record to write and the result to return once written.
+    async fn update_loop<T>(
+        &self,
+        name: &str,
+        decide: impl Fn(Option<AppRecord>) -> Result<Decision<T>, StoreError>,
+    ) -> Result<T, StoreError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.read_app(name).await?;
+            let (raw, record) = match current {
+                Some((raw, record)) => (Some(raw), Some(record)),
+                None => (None, None),
+            };
+            match decide(record)? {
+                Decision::Done(result) => return Ok(result),
+                Decision::Write(record, result) => {
+                    if self.cas_app(raw.as_deref(), &record).await? {
+                        return Ok(result);
+                    }
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "redis at {}: app {name:?} kept changing under {CAS_ATTEMPTS} write attempts; retry",
+            self.shared.url
+        )))
+    }
+
+    /// Parses a stream entry into an event.
+    fn parse_event(&self, entry: &::redis::streams::StreamId) -> Result<TaskEvent, StoreError> {
+        let what = || format!("{} entry {}", self.keys().events, entry.id);
+        let revision = entry
+            .id
+            .strip_suffix("-0")
+            .and_then(|r| r.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: not a revision id", what())))?;
+        let raw: String = entry
+            .get("event")
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: no event field", what())))?;
+        let mut event: TaskEvent = decode(&raw, what)?;
+        event.revision = revision;
+        Ok(event)
+    }
+}
+
+enum Decision<T> {
+    Done(T),
+    Write(Box<AppRecord>, T),
+}
+
+fn check_version(record: &AppRecord, expected: Option<u64>) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != record.version => Err(StoreError::VersionMismatch {
+            name: record.spec.name.clone(),
+            expected,
+            actual: record.version,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl Store for RedisStore {
+    async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
+        let name = spec.name.clone();
+        self.update_loop(&name, |existing| {
+            if let Some(existing) = existing {
+                if existing.goal == AppGoal::Kill {
+                    return Err(StoreError::AppKilling(spec.name.clone()));
+                }
+                if existing.spec == spec {
+                    return Ok(Decision::Done(CreateOutcome::Unchanged(existing)));
+                }
+                return Err(StoreError::AppConflict {
+                    name: spec.name.clone(),
+                    version: existing.version,
+                });
+            }
+            let now = now_ms();
+            let record = AppRecord {
+                spec: spec.clone(),
+                version: 1,
+                config_version: 1,
+                goal: AppGoal::Run,
+                created_ms: now,
+                updated_ms: now,
+            };
+            Ok(Decision::Write(
+                Box::new(record.clone()),
+                CreateOutcome::Created(record),
+            ))
+        })
+        .await
+    }
+
+    async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
+        let name = spec.name.clone();
+        self.update_loop(&name, |existing| {
+            let Some(mut record) = existing else {
+                return Err(StoreError::AppNotFound(spec.name.clone()));
+            };
+            check_version(&record, expected)?;
+            if record.goal == AppGoal::Kill {
+                return Err(StoreError::AppKilling(spec.name.clone()));
+            }
+            if record.spec == spec {
+                return Ok(Decision::Done(record));
+            }
+            let scale_only = differs_only_in_instances(&record.spec, &spec);
+            record.spec = spec.clone();
+            record.version += 1;
+            if !scale_only {
+                record.config_version = record.version;
+            }
+            record.updated_ms = now_ms();
+            Ok(Decision::Write(Box::new(record.clone()), record))
+        })
+        .await
+    }
+
+    async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
+        self.update_loop(name, |existing| {
+            let Some(mut record) = existing else {
+                return Err(StoreError::AppNotFound(name.to_string()));
+            };
+            check_version(&record, expected)?;
+            if record.goal == AppGoal::Kill {
+                return Ok(Decision::Done(record));
+            }
+            record.goal = AppGoal::Kill;
+            record.version += 1;
+            record.updated_ms = now_ms();
+            Ok(Decision::Write(Box::new(record.clone()), record))
+        })
+        .await
+    }
+
+    async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
+        Ok(self.read_app(name).await?.map(|(_, record)| record))
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        let mut conn = self.conn();
+        let all: Vec<(String, String)> = self
+            .shared
+            .run(
+                "HGETALL",
+                ::redis::cmd("HGETALL")
+                    .arg(&self.keys().apps)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let mut apps = all
+            .iter()
+            .map(|(name, raw)| decode(raw, || format!("{} field {name}", self.keys().apps)))
+            .collect::<Result<Vec<AppRecord>, _>>()?;
+        apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        Ok(apps)
+    }
+
+    async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        let mut conn = self.conn();
+        let all: Vec<(String, String)> = self
+            .shared
+            .run(
+                "HGETALL",
+                ::redis::cmd("HGETALL")
+                    .arg(&self.keys().tasks)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let mut tasks = all
+            .iter()
+            .map(|(id, raw)| decode(raw, || format!("{} field {id}", self.keys().tasks)))
+            .collect::<Result<Vec<TaskRecord>, _>>()?;
+        tasks.sort_by(|a, b| {
+            (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id))
+        });
+        Ok(tasks)
+    }
+
+    async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
+        let mut conn = self.conn();
+        let mut call = self.scripts.app_tasks.prepare_invoke();
+        call.key(self.keys().app_tasks(app)).key(&self.keys().tasks);
+        let all: Vec<(String, String)> = self
+            .shared
+            .run("the app tasks script", call.invoke_async(&mut conn))
+            .await?;
+        let mut tasks = all
+            .iter()
+            .map(|(id, raw)| decode(raw, || format!("{} field {id}", self.keys().tasks)))
+            .collect::<Result<Vec<TaskRecord>, _>>()?;
+        tasks.sort_by(|a, b| (a.instance, &a.task_id).cmp(&(b.instance, &b.task_id)));
+        Ok(tasks)
+    }
+
+    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+        let now = now_ms();
+        let keys = self.keys();
+        let mut call = self.scripts.apply.prepare_invoke();
+        call.key(&keys.epoch)
+            .key(&keys.tasks)
+            .key(&keys.statuses)
+            .key(&keys.apps)
+            .key(&keys.apps_rev)
+            .key(&keys.events)
+            .key(&keys.events_head)
+            .arg(epoch.to_string())
+            .arg(&keys.app_tasks_prefix)
+            .arg(self.capacity)
+            .arg(&keys.changes)
+            .arg(batch.upserts.len());
+        // The events each upsert would append, revision filled in later.
+        let mut events = Vec::with_capacity(batch.upserts.len());
+        for task in &batch.upserts {
+            let event = TaskEvent {
+                revision: 0,
+                app: task.app.clone(),
+                task_id: task.task_id.clone(),
+                instance: task.instance,
+                state: task.state,
+                healthy: task.healthy,
+                agent_id: task.agent_id.clone(),
+                hostname: task.hostname.clone(),
+                message: task.message.clone(),
+                timestamp_ms: now,
+            };
+            let healthy = match task.healthy {
+                None => "",
+                Some(true) => "1",
+                Some(false) => "0",
+            };
+            call.arg(&task.task_id)
+                .arg(&task.app)
+                .arg(encode(task)?)
+                .arg(task.state.as_str())
+                .arg(healthy)
+                .arg(encode(&event)?);
+            events.push(event);
+        }
+        call.arg(batch.removals.len());
+        for id in &batch.removals {
+            call.arg(id);
+        }
+        call.arg(batch.app_removals.len());
+        for name in &batch.app_removals {
+            call.arg(name);
+        }
+        call.arg(batch.statuses.len());
+        for status in &batch.statuses {
+            call.arg(&status.app).arg(encode(status)?);
+        }
+        let mut conn = self.conn();
+        let reply: Vec<Value> = self
+            .shared
+            .run("the batch script", call.invoke_async(&mut conn))
+            .await?;
+        match status(&reply)? {
+            "ok" => {}
+            "fenced" => return Err(fenced(epoch, &reply)),
+            "corrupt" => return Err(corrupt(&reply)),
+            other => return Err(unexpected(other)),
+        }
+        self.shared.observe(int_at(&reply, 1)?, int_at(&reply, 2)?);
+        let mut appended = Vec::new();
+        for (i, mut event) in events.into_iter().enumerate() {
+            let revision = int_at(&reply, 3 + i)?;
+            if revision > 0 {
+                event.revision = revision;
+                appended.push(event);
+            }
+        }
+        Ok(appended)
+    }
+
+    async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
+        let mut conn = self.conn();
+        let raw: Option<String> = self
+            .shared
+            .run(
+                "HGET",
+                ::redis::cmd("HGET")
+                    .arg(&self.keys().statuses)
+                    .arg(app)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        raw.map(|raw| decode(&raw, || format!("{} field {app}", self.keys().statuses)))
+            .transpose()
+    }
+
+    async fn framework_id(&self) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn();
+        self.shared
+            .run(
+                "GET",
+                ::redis::cmd("GET")
+                    .arg(&self.keys().framework_id)
+                    .query_async(&mut conn),
+            )
+            .await
+    }
+
+    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut call = self.scripts.set_framework_id.prepare_invoke();
+        call.key(&self.keys().epoch)
+            .key(&self.keys().framework_id)
+            .arg(epoch.to_string())
+            .arg(id);
+        let reply: Vec<Value> = self
+            .shared
+            .run("the framework id script", call.invoke_async(&mut conn))
+            .await?;
+        match status(&reply)? {
+            "ok" => Ok(()),
+            "fenced" => Err(fenced(epoch, &reply)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage, StoreError> {
+        let keys = self.keys();
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .cmd("GET")
+            .arg(&keys.events_head)
+            .cmd("XRANGE")
+            .arg(&keys.events)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .cmd("XRANGE")
+            .arg(&keys.events)
+            .arg(format!("{}-0", after.saturating_add(1)))
+            .arg("+")
+            .arg("COUNT")
+            // COUNT 0 would mean "no limit" to some servers.
+            .arg(limit.max(1));
+        let mut conn = self.conn();
+        let (head, first, range): (
+            Option<String>,
+            ::redis::streams::StreamRangeReply,
+            ::redis::streams::StreamRangeReply,
+        ) = self
+            .shared
+            .run("the event log read", pipe.query_async(&mut conn))
+            .await?;
+        let head = parse_counter(&keys.events_head, head)?;
+        let oldest = match first.ids.first() {
+            Some(entry) => self.parse_event(entry)?.revision,
+            None => head + 1,
+        };
+        if after.saturating_add(1) < oldest && after < head {
+            return Err(StoreError::Compacted {
+                requested: after + 1,
+                oldest,
+            });
+        }
+        let events = if limit == 0 {
+            Vec::new()
+        } else {
+            range
+                .ids
+                .iter()
+                .map(|entry| self.parse_event(entry))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(EventPage { events, head })
+    }
+
+    fn changes(&self) -> watch::Receiver<Changes> {
+        self.shared.changes.subscribe()
+    }
+
+    async fn acquire_lease(
+        &self,
+        instance_id: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> Result<Option<LeaderInfo>, StoreError> {
+        let mut conn = self.conn();
+        let mut call = self.scripts.acquire_lease.prepare_invoke();
+        call.key(&self.keys().lease)
+            .key(&self.keys().epoch)
+            .arg(instance_id)
+            .arg(address)
+            .arg(ttl_ms(ttl));
+        let raw: Option<String> = self
+            .shared
+            .run("the lease acquisition script", call.invoke_async(&mut conn))
+            .await?;
+        raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
+            .transpose()
+    }
+
+    async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let mut call = self.scripts.renew_lease.prepare_invoke();
+        call.key(&self.keys().lease)
+            .arg(&lease.instance_id)
+            .arg(&lease.address)
+            .arg(lease.epoch.to_string())
+            .arg(ttl_ms(ttl));
+        let renewed: i64 = self
+            .shared
+            .run("the lease renewal script", call.invoke_async(&mut conn))
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut call = self.scripts.release_lease.prepare_invoke();
+        call.key(&self.keys().lease)
+            .arg(&lease.instance_id)
+            .arg(&lease.address)
+            .arg(lease.epoch.to_string());
+        let _: i64 = self
+            .shared
+            .run("the lease release script", call.invoke_async(&mut conn))
+            .await?;
+        Ok(())
+    }
+
+    async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
+        let mut conn = self.conn();
+        let raw: Option<String> = self
+            .shared
+            .run(
+                "GET",
+                ::redis::cmd("GET")
+                    .arg(&self.keys().lease)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
+            .transpose()
+    }
+}
+
+/// The changes feed's background task: see the module docs.
+async fn watch_changes(shared: Arc<Shared>, client: Client, mut stop: oneshot::Receiver<()>) {
+    let mut poll = tokio::time::interval(shared.poll_interval);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut messages: Option<::redis::aio::PubSubStream> = None;
+    let mut next_subscribe = tokio::time::Instant::now();
+    loop {
+        if messages.is_none() && tokio::time::Instant::now() >= next_subscribe {
+            tokio::select! {
+                _ = &mut stop => return,
+                stream = subscribe(&client, &shared) => messages = stream,
+            }
+            if messages.is_some() {
+                // Whatever happened while we were not listening.
+                let _ = shared.refresh().await;
+            } else {
+                next_subscribe = tokio::time::Instant::now() + RESUBSCRIBE_DELAY;
+            }
+        }
+        // Some(message or end of stream), or None when it is time to retry
+        // the subscription.
+        let next_message = async {
+            match messages.as_mut() {
+                Some(stream) => Some(stream.next().await),
+                None => {
+                    tokio::time::sleep_until(next_subscribe).await;
+                    None
+                }
+            }
+        };
+        tokio::select! {
+            _ = &mut stop => return,
+            message = next_message => match message {
+                None => continue,
+                Some(None) => {
+                    tracing::warn!(redis = %shared.url, "changes subscription lost; resubscribing");
+                    messages = None;
+                    next_subscribe = tokio::time::Instant::now();
+                    continue;
+                }
+                Some(Some(_)) => {}
+            },
+            _ = poll.tick() => {}
+        }
+        if let Err(err) = shared.refresh().await {
+            tracing::debug!(%err, "changes feed could not read the counters");
+        }
+    }
+}
+
+async fn subscribe(client: &Client, shared: &Shared) -> Option<::redis::aio::PubSubStream> {
+    let attempt = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&shared.keys.changes).await?;
+        Ok::<_, RedisError>(pubsub.into_on_message())
+    };
+    match tokio::time::timeout(shared.timeout, attempt).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(err)) => {
+            tracing::debug!(redis = %shared.url, %err, "changes subscription failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// A client for `url`; `rediss://` gets rustls (ring), with the system's
+/// trust store or `options.tls_ca_file`.
+fn open_client(url: &str, options: &RedisOptions) -> Result<Client, String> {
+    if !url.starts_with("rediss://") {
+        return Client::open(url).map_err(|e| e.to_string());
+    }
+    // rustls needs one process-wide crypto provider; a second install
+    // (another store, or someone else) fails harmlessly.
+    let _ = ::rustls::crypto::ring::default_provider().install_default();
+    let root_cert = match &options.tls_ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    Client::build_with_tls(
+        url,
+        ::redis::TlsCertificates {
+            client_tls: None,
+            root_cert,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The URL with its password (if any) replaced, for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt(format!("a record does not serialize: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(raw: &str, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))
+}
+
+fn parse_counter(key: &str, raw: Option<String>) -> Result<u64, StoreError> {
+    match raw {
+        None => Ok(0),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{key}: {raw:?} is not a counter"))),
+    }
+}
+
+/// The status word of a script reply.
+fn status(reply: &[Value]) -> Result<&str, StoreError> {
+    match reply.first() {
+        Some(Value::BulkString(bytes)) => std::str::from_utf8(bytes).map_err(|_| unexpected("?")),
+        Some(Value::SimpleString(s)) => Ok(s),
+        _ => Err(unexpected("an empty reply")),
+    }
+}
+
+fn int_at(reply: &[Value], i: usize) -> Result<u64, StoreError> {
+    match reply.get(i) {
+        Some(Value::Int(n)) => u64::try_from(*n).map_err(|_| unexpected("a negative counter")),
+        Some(Value::BulkString(bytes)) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| unexpected("a non-numeric counter")),
+        _ => Err(unexpected("a short reply")),
+    }
+}
+
+fn string_at(reply: &[Value], i: usize) -> String {
+    match reply.get(i) {
+        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn fenced(offered: u64, reply: &[Value]) -> StoreError {
+    match string_at(reply, 1).parse() {
+        Ok(current) => StoreError::Fenced { offered, current },
+        Err(_) => StoreError::Corrupt(format!(
+            "the fencing epoch {:?} is not a number",
+            string_at(reply, 1)
+        )),
+    }
+}
+
+fn corrupt(reply: &[Value]) -> StoreError {
+    StoreError::Corrupt(format!("{}: not a valid record", string_at(reply, 1)))
+}
+
+fn unexpected(what: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "a redis script answered {what}, which hydrogen does not expect"
+    ))
+}

@@ -1,0 +1,232 @@
+//! The Lua scripts of the Redis store. Each one runs atomically on the
+//! server (Redis executes a script to the end before serving anything
+//! else), so a check and the writes it guards can never interleave with
+//! another instance's writes.
+//!
+//! Conventions shared by every script:
+//! - A script answers an array whose first element is a status word:
+//!   `ok`, `changed` (compare-and-set lost a race), `fenced` (followed by
+//!   the current epoch) or `corrupt` (followed by a description naming the
+//!   key). Counters come back as integers.
+//! - Scripts that could fail half-way validate everything first (decode
+//!   every stored record they will need) and write only afterwards: Redis
+//!   does not roll a script back when it raises an error, so a script must
+//!   not raise one after its first write.
+//! - Numbers that become keys or stream ids are formatted with `%d`: Lua's
+//!   `tostring` switches to exponent notation above 1e14.
+//! - The per-app task sets (`{prefix}:app-tasks:{app}`) are named inside
+//!   the scripts from the prefix in ARGV, because an app's name is only
+//!   known after decoding a stored task. That is fine on a standalone
+//!   (or sentinel-managed) Redis, which is what Hydrogen supports; Redis
+//!   Cluster would need every key declared up front.
+
+/// Compare-and-set of one app record.
+///
+/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`.
+/// ARGV: 1 app name, 2 the raw JSON we read ('' = absent), 3 the new raw
+/// JSON, 4 the changes channel.
+///
+/// The app rules (conflict, expected version, killing, config version) are
+/// decided in Rust on the record read just before, with the exact
+/// `PartialEq` of `spec::App` that the memory store uses — Lua could not
+/// compare specs faithfully (number formats, defaults). This script makes
+/// the decision atomic: it writes only if the record is still byte for
+/// byte the one the decision was made on, and otherwise answers `changed`
+/// so the caller re-reads and decides again.
+pub const CAS_APP: &str = r#"
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then cur = '' end
+if cur ~= ARGV[2] then return {'changed'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local rev = redis.call('INCR', KEYS[2])
+local head = tonumber(redis.call('GET', KEYS[3]) or '0')
+redis.call('PUBLISH', ARGV[4], 'apps')
+return {'ok', rev, head}
+"#;
+
+/// A fenced scheduler batch, in one call whatever its size.
+///
+/// KEYS: 1 `epoch`, 2 `tasks`, 3 `statuses`, 4 `apps`, 5 `apps:rev`,
+/// 6 `events`, 7 `events:head`.
+/// ARGV: 1 offered epoch, 2 app-tasks key prefix (`{prefix}:app-tasks:`),
+/// 3 event log capacity, 4 changes channel, then
+/// `n` followed by `n` × (task id, app, task JSON, state, healthy
+/// ('' | '1' | '0'), event JSON) for the upserts,
+/// `n` followed by `n` task ids to remove,
+/// `n` followed by `n` app names to remove,
+/// `n` followed by `n` × (app, status JSON).
+///
+/// Answers `{'ok', apps_rev, head, rev_1, ..., rev_n}` with one revision
+/// per upsert (0 when its state and health did not change, so it appended
+/// no event), `{'fenced', current_epoch}`, or `{'corrupt', what}`.
+pub const APPLY: &str = r#"
+local current = redis.call('GET', KEYS[1]) or '0'
+if current ~= ARGV[1] then return {'fenced', current} end
+local set_prefix = ARGV[2]
+local capacity = ARGV[3]
+local i = 5
+
+local function health_of(h)
+  if h == true then return '1' elseif h == false then return '0' else return '' end
+end
+
+-- Pass 1: read and decode everything needed, simulating the batch in
+-- order (a task may appear twice), before writing anything.
+-- known[id] = {state, healthy, app} as the batch has left it so far, or
+-- false once removed.
+local known = {}
+local function lookup(id)
+  local k = known[id]
+  if k ~= nil then return k end
+  local raw = redis.call('HGET', KEYS[2], id)
+  if not raw then known[id] = false; return false end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or type(rec.state) ~= 'string' or type(rec.app) ~= 'string' then
+    return nil
+  end
+  k = {rec.state, health_of(rec.healthy), rec.app}
+  known[id] = k
+  return k
+end
+
+local nup = tonumber(ARGV[i]); i = i + 1
+local ups = {}
+for u = 1, nup do
+  local id, app, rec, state, healthy, ev =
+    ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  i = i + 6
+  local old = lookup(id)
+  if old == nil then return {'corrupt', KEYS[2] .. ' field ' .. id} end
+  local changed = (not old) or old[1] ~= state or old[2] ~= healthy
+  known[id] = {state, healthy, app}
+  ups[u] = {id, app, rec, changed, ev}
+end
+
+local nrm = tonumber(ARGV[i]); i = i + 1
+local rms = {}
+for r = 1, nrm do
+  local id = ARGV[i]; i = i + 1
+  local old = lookup(id)
+  if old == nil then return {'corrupt', KEYS[2] .. ' field ' .. id} end
+  if old then rms[#rms + 1] = {id, old[3]} end
+  known[id] = false
+end
+
+local napps = tonumber(ARGV[i]); i = i + 1
+local app_rms = {}
+for a = 1, napps do app_rms[a] = ARGV[i]; i = i + 1 end
+
+local nst = tonumber(ARGV[i]); i = i + 1
+local sts = {}
+for s = 1, nst do sts[s] = {ARGV[i], ARGV[i + 1]}; i = i + 2 end
+
+-- Pass 2: write.
+local head = tonumber(redis.call('GET', KEYS[7]) or '0')
+local out = {'ok', 0, 0}
+local appended = 0
+for u = 1, nup do
+  local up = ups[u]
+  local rev = 0
+  if up[4] then
+    head = head + 1
+    rev = head
+    appended = appended + 1
+    local h = string.format('%d', head)
+    redis.call('XADD', KEYS[6], 'MAXLEN', capacity, h .. '-0', 'rev', h, 'event', up[5])
+  end
+  redis.call('HSET', KEYS[2], up[1], up[3])
+  redis.call('SADD', set_prefix .. up[2], up[1])
+  out[#out + 1] = rev
+end
+if appended > 0 then redis.call('SET', KEYS[7], string.format('%d', head)) end
+for r = 1, #rms do
+  redis.call('HDEL', KEYS[2], rms[r][1])
+  -- SREM deletes the set with its last member.
+  redis.call('SREM', set_prefix .. rms[r][2], rms[r][1])
+end
+for s = 1, nst do redis.call('HSET', KEYS[3], sts[s][1], sts[s][2]) end
+local apps_changed = false
+for a = 1, napps do
+  redis.call('HDEL', KEYS[3], app_rms[a])
+  if redis.call('HDEL', KEYS[4], app_rms[a]) == 1 then apps_changed = true end
+end
+local apps_rev
+if apps_changed then
+  apps_rev = redis.call('INCR', KEYS[5])
+else
+  apps_rev = tonumber(redis.call('GET', KEYS[5]) or '0')
+end
+if apps_changed or appended > 0 then redis.call('PUBLISH', ARGV[4], 'batch') end
+out[2] = apps_rev
+out[3] = head
+return out
+"#;
+
+/// A fenced `SET` of the framework id.
+///
+/// KEYS: 1 `epoch`, 2 `framework-id`. ARGV: 1 offered epoch, 2 the id.
+pub const SET_FRAMEWORK_ID: &str = r#"
+local current = redis.call('GET', KEYS[1]) or '0'
+if current ~= ARGV[1] then return {'fenced', current} end
+redis.call('SET', KEYS[2], ARGV[2])
+return {'ok'}
+"#;
+
+/// Takes the lease if nobody holds it: a new epoch every time.
+///
+/// KEYS: 1 `lease`, 2 `epoch`. ARGV: 1 instance id, 2 address, 3 ttl (ms).
+/// Answers the lease JSON, or nil when it is held. The key expires by
+/// itself (`PX`), so an expired lease is simply absent.
+pub const ACQUIRE_LEASE: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local epoch = redis.call('INCR', KEYS[2])
+local value = '{"instance_id":' .. cjson.encode(ARGV[1]) .. ',"address":' ..
+  cjson.encode(ARGV[2]) .. ',"epoch":' .. string.format('%d', epoch) .. '}'
+redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+return value
+"#;
+
+/// The lease key, if it holds exactly this lease: shared by renew and
+/// release. Compares the decoded fields (the epoch alone is unique per
+/// acquisition; the others guard against a hand-edited key).
+const LEASE_IS: &str = r#"
+local function lease_is(key, id, address, epoch)
+  local raw = redis.call('GET', key)
+  if not raw then return false end
+  local ok, held = pcall(cjson.decode, raw)
+  if not ok or type(held) ~= 'table' then return false end
+  return held.instance_id == id and held.address == address
+    and type(held.epoch) == 'number' and string.format('%d', held.epoch) == epoch
+end
+"#;
+
+/// Extends our lease. KEYS: 1 `lease`. ARGV: 1 instance id, 2 address,
+/// 3 epoch, 4 ttl (ms). Answers 1 when renewed, 0 when it is not ours.
+pub fn renew_lease() -> String {
+    format!(
+        "{LEASE_IS}\nif not lease_is(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return 0 end\n\
+         redis.call('PEXPIRE', KEYS[1], ARGV[4])\nreturn 1\n"
+    )
+}
+
+/// Gives our lease up. KEYS: 1 `lease`. ARGV: 1 instance id, 2 address,
+/// 3 epoch. Answers 1 when deleted, 0 when it was not ours.
+pub fn release_lease() -> String {
+    format!(
+        "{LEASE_IS}\nif not lease_is(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) then return 0 end\n\
+         redis.call('DEL', KEYS[1])\nreturn 1\n"
+    )
+}
+
+/// The tasks of one app in one round trip, consistent with each other.
+/// KEYS: 1 the app's task set, 2 `tasks`. Answers the raw task JSONs (ids
+/// whose record is gone are skipped).
+pub const APP_TASKS: &str = r#"
+local ids = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw then out[#out + 1] = {id, raw} end
+end
+return out
+"#;

@@ -18,6 +18,7 @@ use hydrogen::scheduler::runtime::SchedulerConfig;
 use hydrogen::sim::{SimConfig, Simulator};
 use hydrogen::store::Store;
 use hydrogen::store::memory::MemoryStore;
+use hydrogen::store::redis::{RedisOptions, RedisStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -84,6 +85,19 @@ struct ServeArgs {
     /// Unique id of this instance (default: hostname plus a random suffix).
     #[arg(long, env = "HYDROGEN_INSTANCE_ID")]
     instance_id: Option<String>,
+    /// Prefix of every Redis key, so several Hydrogen clusters can share one Redis.
+    #[arg(long, env = "HYDROGEN_REDIS_PREFIX", default_value = "hydrogen")]
+    redis_prefix: String,
+    /// Deadline of every Redis operation; past it the API answers 503 and a
+    /// leader steps down rather than guess.
+    #[arg(long, env = "HYDROGEN_REDIS_TIMEOUT", default_value = "2s")]
+    redis_timeout: String,
+    /// For rediss://: PEM file of the CA that signed the Redis server's certificate.
+    #[arg(long, env = "HYDROGEN_REDIS_TLS_CA", value_name = "FILE")]
+    redis_tls_ca: Option<std::path::PathBuf>,
+    /// Task events kept for watches to resume from (memory and Redis).
+    #[arg(long, env = "HYDROGEN_EVENT_LOG_CAPACITY", default_value_t = 100_000)]
+    event_log_capacity: usize,
     /// Leader lease time to live: a dead leader is replaced after at most this.
     #[arg(long, env = "HYDROGEN_LEASE_TTL", default_value = "1500ms")]
     lease_ttl: String,
@@ -182,6 +196,8 @@ async fn run<S: Store>(
     scheduler: SchedulerConfig,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Printed once the store is usable: tests and scripts wait for it.
+    println!("listening on http://{}", api.listen);
     let (leadership, _) = watch::channel(None);
     let elections = tokio::spawn(ha::run(
         store.clone(),
@@ -219,25 +235,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config::lease_timings(&mut ha_config, &args.lease_ttl, &args.lease_renew)?;
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
-    println!("listening on http://{local}");
+    if args.event_log_capacity == 0 {
+        bail!("--event-log-capacity must be at least 1");
+    }
     if args.store == "memory" {
-        run(
-            Arc::new(MemoryStore::default()),
-            listener,
-            api,
-            ha_config,
-            scheduler,
-            cancel,
-        )
-        .await
+        let store = MemoryStore::new(args.event_log_capacity);
+        run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else if args.store.starts_with("redis://") || args.store.starts_with("rediss://") {
-        bail!(
-            "--store {}: the Redis store is not part of this build yet; use --store memory",
-            args.store
-        )
+        let options = RedisOptions {
+            prefix: args.redis_prefix.clone(),
+            event_log_capacity: args.event_log_capacity,
+            timeout: hydrogen::sim::parse_duration(&args.redis_timeout)
+                .map_err(|e| anyhow::anyhow!("--redis-timeout: {e}"))?,
+            tls_ca_file: args.redis_tls_ca.clone(),
+            ..RedisOptions::default()
+        };
+        let store = RedisStore::connect(&args.store, options)
+            .await
+            .context("--store: cannot use this Redis (is it running and reachable?)")?;
+        run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else {
         bail!(
-            "--store {}: expected `memory` or `redis://host:port/db`",
+            "--store {}: expected `memory` or `redis://[:password@]host:port/db`",
             args.store
         )
     }
@@ -272,7 +291,6 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
     println!("simulated mesos master on {}", sim.url());
-    println!("listening on http://{local}");
     let result = run(
         Arc::new(MemoryStore::default()),
         listener,

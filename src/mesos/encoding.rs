@@ -10,7 +10,9 @@
 use std::sync::LazyLock;
 
 use prost::{Message, Name};
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DeserializeOptions, DynamicMessage, ReflectMessage, SerializeOptions, Value,
+};
 
 use super::DESCRIPTOR_SET;
 
@@ -149,9 +151,24 @@ pub fn to_json<M: Message + Name>(message: &M) -> Vec<u8> {
 }
 
 /// Mesos-style JSON for a message, as a value (for embedding in documents).
+///
+/// Like stout's writer (`json(ObjectWriter*, const Protobuf&)` in
+/// `3rdparty/stout/include/stout/protobuf.hpp`, used by the master's
+/// `serialize` for events and by `JSON::Protobuf` in its endpoints), this
+/// writes every set field *and* every unset non-repeated field that has an
+/// explicit `[default = ...]` and is not deprecated: an unset
+/// `Filters.refuse_seconds` is written as `5.0`, an unset
+/// `NetworkInfo.IPAddress.protocol` as `"IPv4"`, but the deprecated
+/// `Resource.role` (`[default = "*"]`) is not. Unset fields without an
+/// explicit default, empty repeated fields and unset messages are left out.
+///
+/// So a JSON round trip, as with Mesos, turns such unset fields into set
+/// ones: the values read back through the accessors are the same, but a
+/// prost struct with `None` comes back with `Some(default)`.
 pub fn to_json_value<M: Message + Name>(message: &M) -> Option<serde_json::Value> {
     let desc = descriptor::<M>().ok()?;
-    let dynamic = DynamicMessage::decode(desc, message.encode_to_vec().as_slice()).ok()?;
+    let mut dynamic = DynamicMessage::decode(desc, message.encode_to_vec().as_slice()).ok()?;
+    fill_explicit_defaults(&mut dynamic);
     let options = SerializeOptions::new()
         .use_proto_field_name(true)
         .stringify_64_bit_integers(false)
@@ -159,6 +176,50 @@ pub fn to_json_value<M: Message + Name>(message: &M) -> Option<serde_json::Value
     let mut out = serde_json::Serializer::new(Vec::new());
     dynamic.serialize_with_options(&mut out, &options).ok()?;
     serde_json::from_slice(&out.into_inner()).ok()
+}
+
+/// Sets, at every depth, the unset fields stout's JSON writer emits with
+/// their default: non-repeated, an explicit `[default = ...]`, not
+/// deprecated (`reflection->HasField(message, field) ||
+/// (field->has_default_value() && !field->options().deprecated())`).
+fn fill_explicit_defaults(message: &mut DynamicMessage) {
+    let desc = message.descriptor();
+    for field in desc.fields() {
+        if message.has_field(&field) {
+            match message.get_field_mut(&field) {
+                Value::Message(sub) => fill_explicit_defaults(sub),
+                Value::List(items) => {
+                    for item in items {
+                        if let Value::Message(sub) = item {
+                            fill_explicit_defaults(sub);
+                        }
+                    }
+                }
+                Value::Map(entries) => {
+                    for value in entries.values_mut() {
+                        if let Value::Message(sub) = value {
+                            fill_explicit_defaults(sub);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let raw = field.field_descriptor_proto();
+        let deprecated = raw.options.as_ref().is_some_and(|o| o.deprecated());
+        // A oneof member is left alone: setting it would clear the member
+        // that is set (no member of a Mesos oneof has a default anyway).
+        if field.is_list()
+            || field.is_map()
+            || raw.default_value.is_none()
+            || deprecated
+            || field.containing_oneof().is_some()
+        {
+            continue;
+        }
+        message.set_field(&field, field.default_value());
+    }
 }
 
 /// Parses Mesos-style JSON (proto field names or their lowerCamel forms; enum
@@ -332,6 +393,154 @@ mod tests {
             .decode(br#"{"type":"SOME_FUTURE_EVENT"}"#)
             .expect("tolerated");
         assert_eq!(event.r#type(), event::Type::Unknown);
+    }
+
+    fn json_of<M: Message + Name>(message: &M) -> serde_json::Value {
+        serde_json::from_slice(&to_json(message)).expect("valid json")
+    }
+
+    /// stout's JSON writer (`json(ObjectWriter*, const Protobuf&)`,
+    /// 3rdparty/stout/include/stout/protobuf.hpp) writes unset fields that
+    /// have an explicit, non-deprecated default.
+    #[test]
+    fn json_writes_unset_fields_with_explicit_defaults() {
+        assert_eq!(
+            json_of(&v1::Filters::default()),
+            serde_json::json!({"refuse_seconds": 5.0})
+        );
+        // Nested, and inside a repeated field.
+        let network = v1::NetworkInfo {
+            ip_addresses: vec![
+                v1::network_info::IpAddress {
+                    ip_address: Some("10.0.0.1".into()),
+                    ..Default::default()
+                },
+                v1::network_info::IpAddress {
+                    protocol: Some(v1::network_info::Protocol::IPv6 as i32),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            json_of(&network),
+            serde_json::json!({"ip_addresses": [
+                {"protocol": "IPv4", "ip_address": "10.0.0.1"},
+                {"protocol": "IPv6"},
+            ]})
+        );
+        // `failover_timeout` and `checkpoint` have defaults; the deprecated
+        // `role` (default "*") does not appear; `user` and `name` are
+        // required, so always present.
+        assert_eq!(
+            json_of(&v1::FrameworkInfo::default()),
+            serde_json::json!({"user": "", "name": "", "failover_timeout": 0.0, "checkpoint": false})
+        );
+        let command = json_of(&v1::CommandInfo {
+            uris: vec![v1::command_info::Uri {
+                value: "http://x/y.tgz".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert_eq!(command["shell"], true);
+        assert_eq!(
+            command["uris"][0],
+            serde_json::json!({"value": "http://x/y.tgz", "extract": true})
+        );
+        let check = json_of(&v1::HealthCheck {
+            r#type: Some(v1::health_check::Type::Tcp as i32),
+            tcp: Some(v1::health_check::TcpCheckInfo {
+                port: 80,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert_eq!(
+            check,
+            serde_json::json!({
+                "delay_seconds": 15.0, "interval_seconds": 10.0, "timeout_seconds": 20.0,
+                "consecutive_failures": 3, "grace_period_seconds": 10.0,
+                "type": "TCP", "tcp": {"port": 80, "protocol": "IPv4"},
+            })
+        );
+        let image = json_of(&v1::Image {
+            r#type: v1::image::Type::Docker as i32,
+            ..Default::default()
+        });
+        assert_eq!(image, serde_json::json!({"type": "DOCKER", "cached": true}));
+    }
+
+    #[test]
+    fn set_fields_win_over_defaults_and_unset_messages_stay_out() {
+        assert_eq!(
+            json_of(&v1::Filters {
+                refuse_seconds: Some(1.5)
+            }),
+            serde_json::json!({"refuse_seconds": 1.5})
+        );
+        // The Resource of `offer_event` has only the deprecated default.
+        let json: serde_json::Value =
+            serde_json::from_slice(&Encoding::Json.encode(&offer_event())).expect("json");
+        let resource = &json["offers"]["offers"][0]["resources"][0];
+        assert!(resource.get("role").is_none(), "{resource}");
+        // TaskInfo has no defaults of its own, and its unset messages (whose
+        // fields have defaults) are not written.
+        let task = json_of(&v1::TaskInfo::default());
+        assert_eq!(
+            task,
+            serde_json::json!({"name": "", "task_id": {"value": ""}, "agent_id": {"value": ""}})
+        );
+    }
+
+    /// As with Mesos, a JSON round trip sets the defaulted fields: the
+    /// values are the same, and the JSON is a fixed point.
+    #[test]
+    fn json_round_trip_of_defaults_keeps_the_values() {
+        let filters: v1::Filters =
+            from_json(&to_json(&v1::Filters::default())).expect("round trip");
+        assert_eq!(filters.refuse_seconds, Some(5.0));
+        assert_eq!(
+            filters.refuse_seconds(),
+            v1::Filters::default().refuse_seconds()
+        );
+        let info = v1::FrameworkInfo {
+            user: "u".into(),
+            name: "n".into(),
+            ..Default::default()
+        };
+        let json = to_json(&info);
+        let back: v1::FrameworkInfo = from_json(&json).expect("round trip");
+        assert_eq!(back.failover_timeout(), info.failover_timeout());
+        assert_eq!(back.checkpoint(), info.checkpoint());
+        assert!(
+            !String::from_utf8_lossy(&json).contains("\"role\""),
+            "deprecated default not written"
+        );
+        assert_eq!(to_json(&back), json);
+        // Protobuf bytes of the read-back message decode to what Mesos sees.
+        assert_eq!(
+            Encoding::Protobuf
+                .decode::<v1::FrameworkInfo>(&Encoding::Protobuf.encode(&back))
+                .expect("protobuf"),
+            back
+        );
+    }
+
+    /// No Mesos oneof member has a default (the writer skips oneof members
+    /// so as not to clear the one that is set).
+    #[test]
+    fn no_oneof_member_has_an_explicit_default() {
+        for message in POOL.all_messages() {
+            for field in message.fields() {
+                assert!(
+                    field.containing_oneof().is_none()
+                        || field.field_descriptor_proto().default_value.is_none(),
+                    "{}",
+                    field.full_name()
+                );
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! `/master/state`, checked and answered in the order and words of
 //! `Master::Http::scheduler` (`src/master/http.cpp`).
 //!
-//! Handlers are thin: they parse, validate the call as
+//! Handlers are thin: they parse (refusing a call that lacks a proto2
+//! `required` field, as C++ protobuf does: see `required.rs`), validate the
+//! call as
 //! `validation::scheduler::call::validate` does, then lock the state machine
 //! for a short synchronous step. A SUBSCRIBE answer is a chunked body fed by
 //! the framework's event channel, each event encoded in the negotiated
@@ -25,6 +27,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::{debug, info};
 
 use super::master::{Connection, MESOS_VERSION, Master, SubscribeOutcome};
+use super::required;
 use crate::mesos::encoding::{Encoding, JSON, PROTOBUF, from_json};
 use crate::mesos::recordio;
 use crate::mesos::v1::scheduler::{Call, call};
@@ -233,9 +236,13 @@ async fn scheduler(
         .ok()
         .and_then(Encoding::from_content_type);
     let call: Call = match encoding {
-        Some(Encoding::Protobuf) => match Call::decode(body.as_ref()) {
-            Ok(c) => c,
-            Err(_) => {
+        // `ParseFromString` also fails when a required field is missing.
+        Some(Encoding::Protobuf) => match (
+            Call::decode(body.as_ref()),
+            required::missing_in_protobuf_call(&body),
+        ) {
+            (Ok(c), Some(missing)) if missing.is_empty() => c,
+            _ => {
                 return text(
                     StatusCode::BAD_REQUEST,
                     "Failed to parse body into Call protobuf",
@@ -249,7 +256,7 @@ async fn scheduler(
                     format!("Failed to parse body into JSON: {e}"),
                 );
             }
-            match from_json::<Call>(&body) {
+            let call = match from_json::<Call>(&body) {
                 Ok(c) => c,
                 Err(e) => {
                     return text(
@@ -257,7 +264,19 @@ async fn scheduler(
                         format!("Failed to convert JSON into Call protobuf: {e}"),
                     );
                 }
+            };
+            // stout's `protobuf::parse<T>` checks `IsInitialized()` last.
+            let missing = required::missing_in_json_call(&body).unwrap_or_default();
+            if !missing.is_empty() {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "Failed to convert JSON into Call protobuf: Missing required fields: {}",
+                        missing.join(", ")
+                    ),
+                );
             }
+            call
         }
         None => {
             return text(
@@ -461,6 +480,119 @@ mod tests {
         )
         .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+
+    async fn post_protobuf(shared: &Shared, body: Vec<u8>) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+        scheduler(
+            State(shared.clone()),
+            Method::POST,
+            headers,
+            Bytes::from(body),
+        )
+        .await
+    }
+
+    async fn body_text(r: Response) -> String {
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    /// Calls lacking a proto2 `required` field, with the paths
+    /// `FindInitializationErrors` prints for them.
+    const MISSING_REQUIRED: &[(&str, &str)] = &[
+        // Depth 1: a required field of a message set directly on the call.
+        (
+            r#"{"type":"KILL","framework_id":{"value":"f"},"kill":{}}"#,
+            "kill.task_id",
+        ),
+        (
+            r#"{"type":"REVIVE","framework_id":{}}"#,
+            "framework_id.value",
+        ),
+        // Depth 2.
+        (
+            r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"name":"n"}}}"#,
+            "subscribe.framework_info.user",
+        ),
+        (
+            r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{}}}"#,
+            "subscribe.framework_info.user, subscribe.framework_info.name",
+        ),
+        // Inside repeated fields, at any depth.
+        (
+            r#"{"type":"DECLINE","framework_id":{"value":"f"},"decline":{"offer_ids":[{"value":"o1"},{}]}}"#,
+            "decline.offer_ids[1].value",
+        ),
+        (
+            r#"{"type":"ACCEPT","framework_id":{"value":"f"},"accept":{"offer_ids":[{"value":"o1"}],
+               "operations":[{"type":"LAUNCH","launch":{"task_infos":[{"task_id":{"value":"t"},
+               "agent_id":{"value":"a"},"resources":[{"type":"SCALAR","scalar":{"value":1}}]}]}}]}}"#,
+            "accept.operations[0].launch.task_infos[0].name, \
+             accept.operations[0].launch.task_infos[0].resources[0].name",
+        ),
+    ];
+
+    /// `Master::Http::scheduler` (src/master/http.cpp): stout's JSON parse
+    /// ends with `Missing required fields: ` + `InitializationErrorString()`
+    /// (3rdparty/stout/include/stout/protobuf.hpp), before any validation.
+    #[tokio::test]
+    async fn json_calls_missing_required_fields_are_refused_with_their_paths() {
+        let shared = shared();
+        for (body, paths) in MISSING_REQUIRED {
+            let r = post_json(&shared, None, body).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(
+                body_text(r).await,
+                format!(
+                    "Failed to convert JSON into Call protobuf: Missing required fields: {paths}"
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    /// `v1Call.ParseFromString` fails on an uninitialized message.
+    #[tokio::test]
+    async fn protobuf_calls_missing_required_fields_fail_to_parse() {
+        let shared = shared();
+        for (json, _) in MISSING_REQUIRED {
+            let r = post_protobuf(&shared, required::protobuf_call_from_json(json)).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{json}");
+            assert_eq!(
+                body_text(r).await,
+                "Failed to parse body into Call protobuf",
+                "{json}"
+            );
+        }
+    }
+
+    /// The same calls, complete, get past parsing (to the framework check).
+    #[tokio::test]
+    async fn complete_calls_get_past_parsing() {
+        let shared = shared();
+        let kill =
+            r#"{"type":"KILL","framework_id":{"value":"f"},"kill":{"task_id":{"value":"t"}}}"#;
+        for r in [
+            post_json(&shared, None, kill).await,
+            post_protobuf(&shared, required::protobuf_call_from_json(kill)).await,
+        ] {
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            let text = body_text(r).await;
+            assert!(
+                !text.contains("parse") && !text.contains("Missing"),
+                "{text}"
+            );
+        }
+        let subscribe =
+            r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n"}}}"#;
+        let r = post_protobuf(&shared, required::protobuf_call_from_json(subscribe)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = post_json(&shared, None, subscribe).await;
+        assert_eq!(r.status(), StatusCode::OK);
     }
 
     #[test]

@@ -90,6 +90,7 @@ mod allocator;
 pub mod cluster;
 mod http;
 pub mod master;
+mod required;
 pub mod resources;
 mod state_json;
 

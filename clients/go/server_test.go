@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,7 +45,11 @@ func startServer(t *testing.T, token string) *server {
 		args = append(args, "--api-token", token)
 	}
 	cmd := exec.Command(hydrogenBin(t), args...)
-	cmd.Env = append(os.Environ(), "HYDROGEN_API_TOKEN=")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HYDROGEN_API_TOKEN=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +71,7 @@ func startServer(t *testing.T, token string) *server {
 	})
 	found := make(chan string, 1)
 	go func() {
+		defer close(found)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
@@ -77,7 +83,11 @@ func startServer(t *testing.T, token string) *server {
 		}
 	}()
 	select {
-	case s.target = <-found:
+	case target, ok := <-found:
+		if !ok {
+			t.Fatal("hydrogen dev exited before printing `listening on`")
+		}
+		s.target = target
 	case <-time.After(30 * time.Second):
 		t.Fatal("hydrogen dev did not print `listening on` in time")
 	}

@@ -138,7 +138,7 @@ describe("against hydrogen dev", () => {
     bad.resources!.cpu = 0;
     const err = await rejectsWith(c.deploy(bad), status.INVALID_ARGUMENT);
     assert.match(err.details, /resources\.cpu must be > 0/);
-    assert.throws(() => c.deploy({ name: "x", no_such_field: 1 }), /unknown app field/);
+    await assert.rejects(c.deploy({ name: "x", no_such_field: 1 }), /unknown app field/);
   });
 
   test("watch resumes after the connection drops", async () => {

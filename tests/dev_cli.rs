@@ -214,12 +214,15 @@ async fn the_app_command_line_drives_hydrogen_dev() {
 
     // A watch started now sees the tasks come up.
     let mut watch = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
-        .args(["app", "watch", "test-app", "--after", "0", "--json", "--server", &dev.api])
+        .args([
+            "app", "watch", "test-app", "--after", "0", "--json", "--server", &dev.api,
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("watch runs");
     let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
-    let first: Value = serde_json::from_str(&lines.next().expect("an event").expect("line")).expect("json");
+    let first: Value =
+        serde_json::from_str(&lines.next().expect("an event").expect("line")).expect("json");
     assert_eq!(first["app"], "test-app");
     assert!(first["revision"].as_u64().is_some_and(|r| r >= 1));
     let _ = watch.kill();
@@ -236,13 +239,20 @@ async fn the_app_command_line_drives_hydrogen_dev() {
     assert!(out.contains("running 5/5"), "{out}");
     let (code, out, _) = app(&["list"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().filter(|l| l.contains("RUNNING")).count(), 5, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("RUNNING")).count(),
+        5,
+        "{out}"
+    );
 
     let (code, _, err) = app(&["state", "no-such-app"]);
     assert_eq!(code, 3, "not found: {err}");
     let bad = std::env::temp_dir().join(format!("hydrogen-bad-{}.json", std::process::id()));
-    std::fs::write(&bad, r#"[{"name": "x", "resources": {"cpu": -1, "mem": 32}, "command": {"cmd": "true"}}]"#)
-        .expect("temp file");
+    std::fs::write(
+        &bad,
+        r#"[{"name": "x", "resources": {"cpu": -1, "mem": 32}, "command": {"cmd": "true"}}]"#,
+    )
+    .expect("temp file");
     let (code, _, err) = app(&["deploy", bad.to_str().expect("utf-8 path")]);
     let _ = std::fs::remove_file(&bad);
     assert_eq!(code, 5, "invalid input: {err}");

@@ -8,9 +8,13 @@ all: build
 build:
 	$(CARGO) build --release
 
-## Lints and every test (unit, property, integration against the simulator).
+## Lints and every test: unit, property, integration (simulator, real
+## binary, real redis-server), then the generated clients' suites.
 test: lint
 	$(CARGO) test --all-targets
+	clients/tools.sh
+	$(MAKE) clients-check
+	$(MAKE) test-clients
 
 lint:
 	$(CARGO) fmt --all -- --check

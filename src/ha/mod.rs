@@ -82,9 +82,14 @@ pub async fn run<S: Store>(
             }
         };
         info!(epoch = lease.epoch, instance = %config.instance_id, "leading");
+        metrics::gauge!("hydrogen_leader").set(1.0);
+        metrics::gauge!("hydrogen_leader_epoch").set(lease.epoch as f64);
         leadership.send_replace(Some(lease.clone()));
         lead(store.clone(), &config, scheduler.clone(), &lease, &cancel).await;
         leadership.send_replace(None);
+        metrics::gauge!("hydrogen_leader").set(0.0);
+        metrics::gauge!("hydrogen_scheduler_launch_ready").set(0.0);
+        metrics::gauge!("hydrogen_mesos_subscribed").set(0.0);
         if let Err(e) = store.release_lease(&lease).await {
             warn!(error = %e, "could not release the lease; it will expire");
         }
@@ -137,13 +142,22 @@ async fn lead<S: Store>(
                 next_renew = sent + config.renew_interval;
                 let renewal = tokio::time::timeout(config.renew_interval, store.renew_lease(lease, config.lease_ttl)).await;
                 match renewal {
-                    Ok(Ok(true)) => fence_at = sent + valid_for,
+                    Ok(Ok(true)) => {
+                        metrics::counter!("hydrogen_lease_renewals_total").increment(1);
+                        fence_at = sent + valid_for;
+                    }
                     Ok(Ok(false)) => {
                         warn!(epoch = lease.epoch, "lease lost to another instance");
                         break;
                     }
-                    Ok(Err(e)) => warn!(error = %e, "lease renewal failed"),
-                    Err(_) => warn!("lease renewal timed out"),
+                    Ok(Err(e)) => {
+                        metrics::counter!("hydrogen_lease_renewal_failures_total").increment(1);
+                        warn!(error = %e, "lease renewal failed");
+                    }
+                    Err(_) => {
+                        metrics::counter!("hydrogen_lease_renewal_failures_total").increment(1);
+                        warn!("lease renewal timed out");
+                    }
                 }
             }
         }

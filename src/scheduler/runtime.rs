@@ -379,6 +379,7 @@ impl<S: Store> Runtime<S> {
                 SubscriptionEvent::Disconnected { reason, .. } => {
                     warn!(%reason, "mesos session lost; offers of it are void");
                     self.session = None;
+                    metrics::gauge!("hydrogen_mesos_subscribed").set(0.0);
                     offers.clear();
                 }
                 SubscriptionEvent::ConnectFailed { master, reason } => {
@@ -411,6 +412,9 @@ impl<S: Store> Runtime<S> {
             self.framework_id = Some(id.clone());
         }
         self.session = Some(session.generation);
+        metrics::counter!("hydrogen_mesos_subscriptions_total").increment(1);
+        metrics::gauge!("hydrogen_mesos_subscribed").set(1.0);
+        metrics::counter!("hydrogen_reconciliations_total").increment(1);
         // A new SUBSCRIBE is not suppressed unless it says so.
         self.suppressed = false;
         let live: Vec<(v1::TaskId, Option<v1::AgentId>)> = self
@@ -485,6 +489,7 @@ impl<S: Store> Runtime<S> {
         let task_id = status.task_id.value.clone();
         let state = status::task_state(status.state());
         self.awaiting_reconcile.remove(&task_id);
+        metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
         let now = Instant::now();
         if let Some(record) = self.tasks.get_mut(&task_id) {
             let was_live = plan::is_live(record.state);
@@ -620,6 +625,7 @@ impl<S: Store> Runtime<S> {
     }
 
     fn on_offers(&mut self, offers: Vec<v1::Offer>, effects: &mut Effects) {
+        metrics::counter!("hydrogen_offers_received_total").increment(offers.len() as u64);
         let now = Instant::now();
         let apps = self.launchable(now);
         let Some(framework_id) = self.framework_id.clone() else {
@@ -853,10 +859,28 @@ impl<S: Store> Runtime<S> {
             }
             kill_calls.push((id, agent));
         }
+        metrics::gauge!("hydrogen_scheduler_launch_ready").set(if self.launch_allowed() {
+            1.0
+        } else {
+            0.0
+        });
         if !effects.batch.is_empty() {
             dedup_upserts(&mut effects.batch);
+            let started = Instant::now();
             self.store.apply(self.epoch, effects.batch).await?;
+            metrics::histogram!("hydrogen_store_apply_seconds")
+                .record(started.elapsed().as_secs_f64());
         }
+        let launched: usize = effects
+            .accepts
+            .iter()
+            .map(|(_, infos, _)| infos.len())
+            .sum();
+        metrics::counter!("hydrogen_tasks_launched_total").increment(launched as u64);
+        metrics::counter!("hydrogen_offers_used_total").increment(effects.accepts.len() as u64);
+        metrics::counter!("hydrogen_offers_declined_total")
+            .increment(effects.declines.len() as u64);
+        metrics::counter!("hydrogen_kills_total").increment(kill_calls.len() as u64);
         let Some(generation) = self.session else {
             return Ok(());
         };

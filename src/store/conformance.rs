@@ -5,14 +5,16 @@ use std::time::Duration;
 
 use super::*;
 
-fn app(name: &str, cmd: &str) -> App {
+/// A small valid app (shared with the backends' own tests).
+pub(crate) fn app(name: &str, cmd: &str) -> App {
     let body = format!(
         r#"{{"name": "{name}", "resources": {{"cpu": 0.1, "mem": 32}}, "instances": 2, "command": {{"cmd": "{cmd}"}}}}"#
     );
     crate::spec::parse_app(body.as_bytes()).expect("test app parses")
 }
 
-fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
+/// A task record with fixed agent and times.
+pub(crate) fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
     TaskRecord {
         task_id: id.to_string(),
         app: app.to_string(),
@@ -30,7 +32,7 @@ fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
     }
 }
 
-const TTL: Duration = Duration::from_secs(30);
+pub(crate) const TTL: Duration = Duration::from_secs(30);
 
 /// Runs every case against fresh stores from `make`, whose event log holds
 /// exactly 8 events. `make` is async so backends that connect can take part.

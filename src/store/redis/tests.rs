@@ -50,32 +50,7 @@ async fn raw(server: &TestRedis) -> ::redis::aio::MultiplexedConnection {
         .expect("raw connection")
 }
 
-fn app(name: &str, cmd: &str) -> App {
-    let body = format!(
-        r#"{{"name": "{name}", "resources": {{"cpu": 0.1, "mem": 32}}, "instances": 2, "command": {{"cmd": "{cmd}"}}}}"#
-    );
-    crate::spec::parse_app(body.as_bytes()).expect("test app parses")
-}
-
-fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
-    TaskRecord {
-        task_id: id.to_string(),
-        app: app.to_string(),
-        instance,
-        app_version: 1,
-        agent_id: "agent-1".into(),
-        hostname: "host-1".into(),
-        state,
-        healthy: None,
-        ips: vec![],
-        message: String::new(),
-        kill_sent: false,
-        created_ms: 1,
-        updated_ms: 1,
-    }
-}
-
-const TTL: Duration = Duration::from_secs(30);
+use crate::store::conformance::{TTL, app, task};
 
 /// Waits until the receiver holds a value satisfying `ok`.
 async fn wait_for(rx: &mut watch::Receiver<Changes>, ok: impl Fn(&Changes) -> bool) {

@@ -163,6 +163,11 @@ async fn run(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `cargo test --all-targets` runs benches as tests; the load runs only
+    // under `cargo bench` (which passes --bench).
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
     let secs = env_or("API_BENCH_SECS", 3);
     let clients = usize::try_from(env_or("API_BENCH_CLIENTS", 32))?;
     let rt = tokio::runtime::Runtime::new()?;

@@ -8,9 +8,11 @@
 //! - [`scheduler`]: the leader's core (placement, launch, reconciliation);
 //! - [`ha`]: leader election and self-fencing;
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
-//! - [`sim`]: the simulated Mesos master.
+//! - [`sim`]: the simulated Mesos master;
+//! - [`bench`]: the end-to-end benchmark and benchmark fixtures.
 
 pub mod api;
+pub mod bench;
 pub mod ha;
 pub mod mesos;
 pub mod scheduler;

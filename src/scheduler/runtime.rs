@@ -494,7 +494,15 @@ impl<S: Store> Runtime<S> {
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();
             let app_running = self.apps.get(&app).is_some_and(|a| a.goal == AppGoal::Run);
-            if was_live && !plan::is_live(state) && !record.kill_sent && app_running {
+            // The relaunch backoff is for tasks that fail; a task lost with
+            // its agent says nothing about the app, and an agent-loss storm
+            // must not hold every app's replacements back.
+            let agent_lost = matches!(
+                state,
+                TaskState::TaskGone | TaskState::TaskGoneByOperator | TaskState::TaskUnreachable
+            );
+            if was_live && !plan::is_live(state) && !record.kill_sent && app_running && !agent_lost
+            {
                 self.backoffs.record_failure(&app, now);
             }
             if !plan::is_live(state) {

@@ -23,8 +23,20 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+## Every benchmark, then target/bench-report.md. Reports, never asserts.
+## E2E_AGENTS: agent counts of the end-to-end runs (default "1000 10000").
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+E2E_AGENTS ?= 1000 10000
 bench:
-	$(CARGO) bench
+	$(CARGO) bench --bench recordio --bench placement --bench launch --bench status_updates
+	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
+	$(CARGO) bench --bench api_load
+	$(CARGO) build --release
+	for n in $(E2E_AGENTS); do \
+		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \
+			| tee $(TARGET_DIR)/bench-e2e-$$n-agents.json || exit 1; \
+	done
+	python3 scripts/bench_report.py $(TARGET_DIR)
 
 clean:
 	$(CARGO) clean

@@ -9,9 +9,11 @@
 //! - [`ha`]: leader election and self-fencing;
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
 //! - [`client`]: the Rust client of the gRPC API;
-//! - [`sim`]: the simulated Mesos master.
+//! - [`sim`]: the simulated Mesos master;
+//! - [`bench`]: the end-to-end benchmark and benchmark fixtures.
 
 pub mod api;
+pub mod bench;
 pub mod client;
 pub mod ha;
 pub mod mesos;

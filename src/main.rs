@@ -49,6 +49,55 @@ enum Command {
     Sim(hydrogen::sim::SimArgs),
     /// Deploy, list, inspect, kill and watch apps on a running Hydrogen.
     App(app_cli::AppArgs),
+    /// Benchmarks that report figures (see `make bench`).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// The simulator, a memory store and the scheduler in one process:
+    /// deploy apps × instances, time until all RUNNING, then lose a tenth
+    /// of the agents and time the replacement. Prints one JSON object as
+    /// the last line.
+    E2e(E2eArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct E2eArgs {
+    /// Simulated agents (cpus 4, mem 8192 each).
+    #[arg(long, default_value_t = 1000)]
+    agents: usize,
+    /// Apps to deploy.
+    #[arg(long, default_value_t = 100)]
+    apps: usize,
+    /// Instances per app.
+    #[arg(long, default_value_t = 100)]
+    instances: u32,
+    /// Where state lives (the end-to-end bench supports `memory` only, so far).
+    #[arg(long, default_value = "memory")]
+    store: String,
+    /// CPUs per task.
+    #[arg(long, default_value_t = 0.1)]
+    cpus: f64,
+    /// Mem (MB) per task.
+    #[arg(long, default_value_t = 32.0)]
+    mem: f64,
+    /// The simulator's allocation interval.
+    #[arg(long, default_value = "100ms")]
+    allocation_interval: String,
+    /// The simulator's task start delay (STARTING → RUNNING).
+    #[arg(long, default_value = "50ms")]
+    task_start_delay: String,
+    /// Fraction of agents lost in the storm (0: no storm).
+    #[arg(long, default_value_t = 0.1)]
+    storm: f64,
+    /// Give up a phase after this long.
+    #[arg(long, default_value = "10m")]
+    timeout: String,
+    /// Worker threads of the simulator's own runtime.
+    #[arg(long, default_value_t = 1)]
+    sim_threads: usize,
 }
 
 /// API options shared by `serve` and `dev`.
@@ -131,8 +180,9 @@ struct DevArgs {
     scheduler: config::SchedulerArgs,
 }
 
-fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_env("HYDROGEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(format: &str, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_env("HYDROGEN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -318,7 +368,12 @@ async fn main() -> anyhow::Result<()> {
         }
         other => other,
     };
-    init_logging(&cli.log_format);
+    // Benchmarks measure the work, not a log line per task.
+    let level = match server {
+        Command::Bench(_) => "warn",
+        _ => "info",
+    };
+    init_logging(&cli.log_format, level);
     match server {
         Command::Serve(args) => serve(args).await,
         Command::Dev(args) => dev(args).await,
@@ -331,5 +386,33 @@ async fn main() -> anyhow::Result<()> {
                 .context("simulated master failed")
         }
         Command::App(_) => unreachable!("handled above"),
+        Command::Bench(BenchCommand::E2e(args)) => bench_e2e(args).await,
     }
+}
+
+async fn bench_e2e(args: E2eArgs) -> anyhow::Result<()> {
+    if args.store != "memory" {
+        bail!(
+            "--store {}: only `memory` is part of this build",
+            args.store
+        );
+    }
+    let dur = |flag: &str, text: &str| {
+        hydrogen::sim::parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+    };
+    let config = hydrogen::bench::e2e::E2eConfig {
+        agents: args.agents,
+        apps: args.apps,
+        instances: args.instances,
+        cpus: args.cpus,
+        mem: args.mem,
+        allocation_interval: dur("allocation-interval", &args.allocation_interval)?,
+        task_start_delay: dur("task-start-delay", &args.task_start_delay)?,
+        storm_fraction: args.storm,
+        timeout: dur("timeout", &args.timeout)?,
+        sim_threads: args.sim_threads,
+    };
+    let report = hydrogen::bench::e2e::run(config).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }

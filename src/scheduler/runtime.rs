@@ -499,7 +499,15 @@ impl<S: Store> Runtime<S> {
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();
             let app_running = self.apps.get(&app).is_some_and(|a| a.goal == AppGoal::Run);
-            if was_live && !plan::is_live(state) && !record.kill_sent && app_running {
+            // The relaunch backoff is for tasks that fail; a task lost with
+            // its agent says nothing about the app, and an agent-loss storm
+            // must not hold every app's replacements back.
+            let agent_lost = matches!(
+                state,
+                TaskState::TaskGone | TaskState::TaskGoneByOperator | TaskState::TaskUnreachable
+            );
+            if was_live && !plan::is_live(state) && !record.kill_sent && app_running && !agent_lost
+            {
                 self.backoffs.record_failure(&app, now);
             }
             if !plan::is_live(state) {
@@ -1040,5 +1048,58 @@ fn status_message(
             format!("{waiting} task(s) wait: {n} recent offers rejected, mostly for {reason}")
         }
         None => format!("{waiting} task(s) wait for offers"),
+    }
+}
+
+/// The scheduler's status-update path without Mesos, for `benches/`: a
+/// [`Runtime`] loaded from a store as a new leader loads it, fed status
+/// updates the way a batch of UPDATE events feeds it (model update,
+/// backoff and readiness bookkeeping, re-plan of the touched apps, one
+/// fenced store write). Only the ACKNOWLEDGE calls are missing: there is no
+/// Mesos session. Not an API.
+#[doc(hidden)]
+pub struct StatusBench<S: Store> {
+    runtime: Runtime<S>,
+    _subscription: Subscription,
+}
+
+impl<S: Store> StatusBench<S> {
+    /// Loads apps and tasks from `store`; writes carry `epoch`.
+    pub async fn load(store: Arc<S>, epoch: u64) -> Result<Self, SchedulerError> {
+        let url = reqwest::Url::parse("http://127.0.0.1:9").map_err(|e| {
+            SchedulerError::Store(StoreError::Unavailable(format!("literal url: {e}")))
+        })?;
+        let config = SchedulerConfig::new(vec![url]);
+        // A subscription that never connects: it only provides a caller.
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let framework = framework_info(&config, None);
+        let (subscription, _events) = Subscription::start(
+            SubscriptionConfig::new(config.masters.clone(), framework),
+            cancel,
+        )?;
+        let mut runtime = Runtime::new(store, epoch, config, subscription.caller(), None);
+        runtime.load().await?;
+        Ok(Self {
+            runtime,
+            _subscription: subscription,
+        })
+    }
+
+    /// Handles one batch of status updates and persists the result.
+    pub async fn handle(&mut self, statuses: Vec<v1::TaskStatus>) -> Result<(), SchedulerError> {
+        let mut effects = Effects::default();
+        let mut touched = BTreeSet::new();
+        for status in statuses {
+            self.runtime.on_status(status, &mut touched, &mut effects);
+        }
+        let touched: Vec<String> = touched.into_iter().collect();
+        self.runtime.replan(&touched, &mut effects);
+        self.runtime.execute(effects).await
+    }
+
+    /// Tasks in the model.
+    pub fn tasks(&self) -> usize {
+        self.runtime.tasks.len()
     }
 }

@@ -468,6 +468,8 @@ impl Master {
         if let Some(fw) = self.frameworks.get_mut(framework_id) {
             fw.tasks.insert(task_id.clone(), task);
         }
+        self.stats.tasks_launched += 1;
+        self.stats.offer_events_at_last_launch = self.stats.offer_events;
         // The executor reports STARTING as soon as it runs the task.
         self.schedule(
             now,

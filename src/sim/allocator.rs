@@ -96,6 +96,10 @@ impl Master {
             }
         }
 
+        if !made.is_empty() {
+            self.stats.allocation_passes += 1;
+            self.stats.offers_made += made.len() as u64;
+        }
         let mut batches: Vec<Vec<v1::Offer>> = vec![Vec::new(); n];
         for (c, mut offer) in made {
             offer.id = self.new_offer_id();
@@ -163,6 +167,7 @@ impl Master {
                 continue;
             }
             debug!(framework_id = %candidates[c].id, count = offers.len(), "sending offers");
+            self.stats.offer_events += 1;
             let ev = Event {
                 offers: Some(event::Offers { offers }),
                 ..event_of(event::Type::Offers)

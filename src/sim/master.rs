@@ -286,6 +286,25 @@ pub struct Master {
     pub(super) round_robin: usize,
     pub start_time: f64,
     pub elected_time: f64,
+    /// Counters for benchmarks and tests; nothing reads them to decide.
+    pub stats: SimStats,
+}
+
+/// What the master did, counted (read-only for everything but the master).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Allocation passes that made at least one offer.
+    pub allocation_passes: u64,
+    /// OFFERS events sent (one per framework and productive pass).
+    pub offer_events: u64,
+    /// Offers made.
+    pub offers_made: u64,
+    /// Tasks launched by ACCEPTs.
+    pub tasks_launched: u64,
+    /// `offer_events` when the latest task was launched: with a snapshot of
+    /// `offer_events` taken before a deploy, the number of offer cycles the
+    /// deploy needed.
+    pub offer_events_at_last_launch: u64,
 }
 
 /// Seconds since the epoch, as Mesos timestamps are.
@@ -544,6 +563,7 @@ impl Master {
             round_robin: 0,
             start_time: now_wall,
             elected_time: now_wall,
+            stats: SimStats::default(),
         }
     }
 

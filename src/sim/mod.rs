@@ -104,7 +104,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use cluster::AgentSpec;
-pub use master::{Leadership, Master, Timings};
+pub use master::{Leadership, Master, SimStats, Timings};
 
 /// Why the simulator could not start or run.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,461 @@
+//! `hydrogen bench e2e`: the whole framework against the simulated master,
+//! in one process, measured.
+//!
+//! The simulator runs on its own tokio runtime whose threads are named
+//! [`SIM_THREAD_PREFIX`], so its CPU time can be read per thread from
+//! `/proc` and taken out of the process total: `framework_cpu_seconds` is
+//! the process's CPU time minus the simulator threads' (the memory store,
+//! the scheduler, its Mesos client and this driver are what remains).
+//!
+//! Phases:
+//! 1. start the simulator (fast allocation interval, short task start
+//!    delay), a memory store and the scheduler under [`crate::ha::run`], as
+//!    `hydrogen dev` wires them; wait until the framework is subscribed;
+//! 2. deploy `apps` × `instances` through the store and wait until every
+//!    task is RUNNING (following the store's event log, not polling task
+//!    lists);
+//! 3. mark a tenth of the agents gone (through the simulator's master, as
+//!    its admin API does) and wait until every lost task is replaced and
+//!    RUNNING.
+//!
+//! `offer_cycles` counts the OFFERS events the simulator sent from the
+//! deploy until the last launch ([`crate::sim::SimStats`]);
+//! `min_offer_cycles` is the least any scheduler could use: the tasks
+//! divided by what the free cluster holds in one cycle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::fixtures::plain_app;
+use super::procstat;
+use crate::ha::{self, HaConfig};
+use crate::mesos::subscription::parse_masters;
+use crate::scheduler::runtime::SchedulerConfig;
+use crate::sim::master::AgentState;
+use crate::sim::{SimConfig, SimHandle, SimStats, Simulator, Timings, cluster};
+use crate::store::memory::MemoryStore;
+use crate::store::{Store, TaskState};
+
+/// Name prefix of the simulator's runtime threads.
+pub const SIM_THREAD_PREFIX: &str = "hydrogen-sim";
+
+/// CPUs and mem of one default simulated agent.
+const AGENT_CPUS: f64 = 4.0;
+const AGENT_MEM: f64 = 8192.0;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct E2eConfig {
+    pub agents: usize,
+    pub apps: usize,
+    pub instances: u32,
+    /// Per task.
+    pub cpus: f64,
+    pub mem: f64,
+    pub allocation_interval: Duration,
+    pub task_start_delay: Duration,
+    /// Fraction of agents lost in the storm (0 skips it).
+    pub storm_fraction: f64,
+    /// Give up waiting after this long (per phase).
+    pub timeout: Duration,
+    /// Worker threads of the simulator's runtime.
+    pub sim_threads: usize,
+}
+
+impl Default for E2eConfig {
+    fn default() -> Self {
+        Self {
+            agents: 1000,
+            apps: 100,
+            instances: 100,
+            cpus: 0.1,
+            mem: 32.0,
+            allocation_interval: Duration::from_millis(100),
+            task_start_delay: Duration::from_millis(50),
+            storm_fraction: 0.1,
+            timeout: Duration::from_secs(600),
+            sim_threads: 1,
+        }
+    }
+}
+
+/// The figures; printed as one JSON line.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct E2eReport {
+    pub agents: usize,
+    pub apps: usize,
+    pub instances: u32,
+    pub tasks: u64,
+    pub store: String,
+    /// All tasks RUNNING within the timeout.
+    pub completed: bool,
+    pub seconds_to_subscribed: f64,
+    /// From the first deploy until every task had a record (placed).
+    pub seconds_to_all_placed: f64,
+    pub seconds_to_all_running: f64,
+    pub offer_cycles: u64,
+    pub min_offer_cycles: u64,
+    pub offers_made: u64,
+    /// During the deploy phase.
+    pub framework_cpu_seconds: f64,
+    pub sim_cpu_seconds: f64,
+    /// Simulator CPU / process CPU during the deploy phase.
+    pub sim_cpu_share: f64,
+    /// Whole process (simulator included), VmHWM.
+    pub peak_rss_bytes: u64,
+    pub rss_after_deploy_bytes: u64,
+    pub storm_agents_lost: usize,
+    pub storm_tasks_lost: u64,
+    pub storm_completed: bool,
+    pub storm_seconds_to_replaced: f64,
+    pub storm_offer_cycles: u64,
+    pub storm_min_offer_cycles: u64,
+    pub storm_framework_cpu_seconds: f64,
+    pub storm_sim_cpu_share: f64,
+    /// Task state changes persisted during the storm, per second.
+    pub storm_updates_per_second: f64,
+}
+
+/// CPU split at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Cpu {
+    total: f64,
+    sim: f64,
+}
+
+impl Cpu {
+    fn now() -> Self {
+        Self {
+            total: procstat::process_cpu_seconds(),
+            sim: procstat::threads_cpu_seconds(SIM_THREAD_PREFIX),
+        }
+    }
+
+    /// (framework, sim, sim share) since `earlier`.
+    fn since(self, earlier: Cpu) -> (f64, f64, f64) {
+        let total = (self.total - earlier.total).max(0.0);
+        let sim = (self.sim - earlier.sim).max(0.0);
+        let share = if total > 0.0 { sim / total } else { 0.0 };
+        ((total - sim).max(0.0), sim, share)
+    }
+}
+
+/// Follows the store's event log: the latest state of every task.
+struct Tracker {
+    cursor: u64,
+    states: HashMap<String, TaskState>,
+    running: usize,
+    changes: u64,
+}
+
+impl Tracker {
+    fn new(head: u64) -> Self {
+        Self {
+            cursor: head,
+            states: HashMap::new(),
+            running: 0,
+            changes: 0,
+        }
+    }
+
+    async fn catch_up(&mut self, store: &MemoryStore) -> anyhow::Result<()> {
+        loop {
+            let page = store.events_after(self.cursor, 10_000).await?;
+            let Some(last) = page.events.last().map(|e| e.revision) else {
+                return Ok(());
+            };
+            for e in page.events {
+                self.changes += 1;
+                let old = self.states.insert(e.task_id, e.state);
+                if old == Some(TaskState::TaskRunning) {
+                    self.running -= 1;
+                }
+                if e.state == TaskState::TaskRunning {
+                    self.running += 1;
+                }
+            }
+            self.cursor = last;
+        }
+    }
+
+    /// Waits until `done(self)` or the timeout; returns whether it held.
+    async fn wait(
+        &mut self,
+        store: &MemoryStore,
+        timeout: Duration,
+        mut on_change: impl FnMut(&Tracker),
+        done: impl Fn(&Tracker) -> bool,
+    ) -> anyhow::Result<bool> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut changes = store.changes();
+        loop {
+            changes.borrow_and_update();
+            self.catch_up(store).await?;
+            on_change(self);
+            if done(self) {
+                return Ok(true);
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => bail!("the store's change feed closed"),
+                Err(_) => return Ok(false),
+            }
+        }
+    }
+}
+
+fn sim_stats(sim: &SimHandle) -> SimStats {
+    sim.master()
+        .lock()
+        .map(|m| m.stats)
+        .unwrap_or_else(|p| p.into_inner().stats)
+}
+
+/// Tasks one free default agent holds, and the cycles `tasks` need on
+/// `agents` of them.
+fn min_cycles(tasks: u64, agents: usize, cpus: f64, mem: f64) -> u64 {
+    let fit = |have: f64, need: f64| {
+        if need > 0.0 {
+            (have / need + 1e-9).floor()
+        } else {
+            f64::INFINITY
+        }
+    };
+    let per_agent = fit(AGENT_CPUS, cpus).min(fit(AGENT_MEM, mem));
+    let per_cycle = per_agent * agents as f64;
+    if per_cycle <= 0.0 {
+        return u64::MAX;
+    }
+    if per_cycle.is_infinite() {
+        return 1;
+    }
+    (tasks as f64 / per_cycle).ceil().max(1.0) as u64
+}
+
+/// Runs the benchmark; the caller prints the report.
+pub async fn run(config: E2eConfig) -> anyhow::Result<E2eReport> {
+    if config.agents == 0 || config.apps == 0 || config.instances == 0 {
+        bail!("--agents, --apps and --instances must be positive");
+    }
+    let tasks = config.apps as u64 * u64::from(config.instances);
+    let mut report = E2eReport {
+        agents: config.agents,
+        apps: config.apps,
+        instances: config.instances,
+        tasks,
+        store: "memory".into(),
+        min_offer_cycles: min_cycles(tasks, config.agents, config.cpus, config.mem),
+        ..E2eReport::default()
+    };
+
+    // The simulator on its own runtime, so its CPU time can be told apart.
+    let sim_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.sim_threads.max(1))
+        .thread_name(SIM_THREAD_PREFIX)
+        .enable_all()
+        .build()
+        .context("cannot build the simulator's runtime")?;
+    let sim_config = SimConfig {
+        listen: "127.0.0.1:0".parse().context("literal address")?,
+        agents: (1..=config.agents).map(cluster::default_agent).collect(),
+        timings: Timings {
+            allocation_interval: config.allocation_interval,
+            task_start_delay: config.task_start_delay,
+            task_kill_delay: Duration::from_millis(20),
+            ..Timings::default()
+        },
+        ..SimConfig::default()
+    };
+    let sim = sim_runtime
+        .spawn(Simulator::start(sim_config))
+        .await
+        .context("simulator start task")??;
+
+    let store = Arc::new(MemoryStore::default());
+    let mut scheduler = SchedulerConfig::new(parse_masters(&sim.url()).context("sim url")?);
+    scheduler.decline_refuse = Duration::from_secs(5);
+    let cancel = CancellationToken::new();
+    let (leadership, _) = watch::channel(None);
+    let elections = tokio::spawn(ha::run(
+        store.clone(),
+        HaConfig::new("bench".into(), "127.0.0.1:0".into()),
+        scheduler,
+        leadership,
+        cancel.clone(),
+    ));
+
+    let outcome = measure(&config, &sim, &store, &mut report).await;
+
+    cancel.cancel();
+    let _ = elections.await;
+    let _ = sim_runtime.spawn(sim.shutdown()).await;
+    sim_runtime.shutdown_background();
+    outcome.map(|()| report)
+}
+
+async fn measure(
+    config: &E2eConfig,
+    sim: &SimHandle,
+    store: &MemoryStore,
+    report: &mut E2eReport,
+) -> anyhow::Result<()> {
+    let tasks = report.tasks;
+    let start = Instant::now();
+    while store.framework_id().await?.is_none() {
+        if start.elapsed() > config.timeout {
+            bail!(
+                "the framework did not subscribe within {:?}",
+                config.timeout
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    report.seconds_to_subscribed = start.elapsed().as_secs_f64();
+    // Let the first offers be declined and the offer flow settle.
+    tokio::time::sleep(config.allocation_interval * 3).await;
+
+    // Deploy.
+    let mut tracker = Tracker::new(store.changes().borrow().events);
+    let before = sim_stats(sim);
+    let cpu0 = Cpu::now();
+    let t0 = Instant::now();
+    for a in 0..config.apps {
+        let app = plain_app(
+            &format!("bench-{a}"),
+            config.instances,
+            config.cpus,
+            config.mem,
+        );
+        store.create_app(app).await?;
+    }
+    let mut placed_at = None;
+    report.completed = tracker
+        .wait(
+            store,
+            config.timeout,
+            |t| {
+                if placed_at.is_none() && t.states.len() as u64 >= tasks {
+                    placed_at = Some(t0.elapsed());
+                }
+            },
+            |t| t.running as u64 >= tasks,
+        )
+        .await?;
+    report.seconds_to_all_running = t0.elapsed().as_secs_f64();
+    report.seconds_to_all_placed = placed_at.unwrap_or_default().as_secs_f64();
+    let (fw, sim_cpu, share) = Cpu::now().since(cpu0);
+    report.framework_cpu_seconds = fw;
+    report.sim_cpu_seconds = sim_cpu;
+    report.sim_cpu_share = share;
+    let after = sim_stats(sim);
+    report.offer_cycles = after
+        .offer_events_at_last_launch
+        .saturating_sub(before.offer_events);
+    report.offers_made = after.offers_made - before.offers_made;
+    report.rss_after_deploy_bytes = procstat::rss_bytes();
+    report.peak_rss_bytes = procstat::peak_rss_bytes();
+    if !report.completed || config.storm_fraction <= 0.0 {
+        return Ok(());
+    }
+
+    // Storm: a tenth of the agents (evenly spread: every k-th) gone at once.
+    let stats0 = sim_stats(sim);
+    let cpu1 = Cpu::now();
+    let t1 = Instant::now();
+    let (lost_agents, lost_tasks) = {
+        let master = sim.master();
+        let mut m = master.lock().unwrap_or_else(|p| p.into_inner());
+        let step = (1.0 / config.storm_fraction).round().max(1.0) as usize;
+        let victims: Vec<String> = m
+            .agents
+            .values()
+            .filter(|a| a.state == AgentState::Active)
+            .enumerate()
+            .filter(|(i, _)| i % step == step - 1)
+            .map(|(_, a)| a.id.clone())
+            .collect();
+        let mut lost = 0u64;
+        for id in &victims {
+            lost += m.agents.get(id).map_or(0, |a| a.tasks.len() as u64);
+            let _ = m.mark_gone(id);
+        }
+        (victims.len(), lost)
+    };
+    report.storm_agents_lost = lost_agents;
+    report.storm_tasks_lost = lost_tasks;
+    report.storm_min_offer_cycles = if lost_tasks == 0 {
+        0
+    } else {
+        min_cycles(
+            lost_tasks,
+            config.agents - lost_agents,
+            config.cpus,
+            config.mem,
+        )
+    };
+    let changes_before = tracker.changes;
+    // Every lost task must leave RUNNING and a replacement must get there.
+    let target_changes = lost_tasks;
+    report.storm_completed = tracker
+        .wait(
+            store,
+            config.timeout,
+            |_| {},
+            |t| t.changes - changes_before >= target_changes && t.running as u64 >= tasks,
+        )
+        .await?;
+    let elapsed = t1.elapsed().as_secs_f64();
+    report.storm_seconds_to_replaced = elapsed;
+    let (fw, _, share) = Cpu::now().since(cpu1);
+    report.storm_framework_cpu_seconds = fw;
+    report.storm_sim_cpu_share = share;
+    let stats1 = sim_stats(sim);
+    report.storm_offer_cycles = stats1
+        .offer_events_at_last_launch
+        .saturating_sub(stats0.offer_events);
+    report.storm_updates_per_second = if elapsed > 0.0 {
+        (tracker.changes - changes_before) as f64 / elapsed
+    } else {
+        0.0
+    };
+    report.peak_rss_bytes = procstat::peak_rss_bytes();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_cycles_follow_capacity() {
+        // 40 tasks of 0.1 cpu per agent: 10,000 tasks fit 1,000 agents once.
+        assert_eq!(min_cycles(10_000, 1_000, 0.1, 32.0), 1);
+        // 4 tasks of 1 cpu per agent: 4,000 per cycle.
+        assert_eq!(min_cycles(10_000, 1_000, 1.0, 32.0), 3);
+        // Memory bound: 2 tasks of 4096 mem.
+        assert_eq!(min_cycles(10, 1, 0.1, 4096.0), 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_run_completes() {
+        let config = E2eConfig {
+            agents: 5,
+            apps: 3,
+            instances: 4,
+            timeout: Duration::from_secs(30),
+            storm_fraction: 0.2,
+            ..E2eConfig::default()
+        };
+        let report = run(config).await.expect("bench runs");
+        assert!(report.completed, "{report:?}");
+        assert_eq!(report.tasks, 12);
+        assert!(report.offer_cycles >= 1, "{report:?}");
+        assert!(report.storm_completed, "{report:?}");
+    }
+}

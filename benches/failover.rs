@@ -19,7 +19,10 @@ use procs::{Hydrogen, Redis};
 use serde_json::{Value, json};
 
 fn env_u32(name: &str, default: u32) -> u32 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn cluster_file(agents: u32) -> tempfile::NamedTempFile {
@@ -36,7 +39,15 @@ fn cluster_file(agents: u32) -> tempfile::NamedTempFile {
 }
 
 fn serve(sim: &str, redis: &str) -> Hydrogen {
-    Hydrogen::start(&["serve", "--listen", "127.0.0.1:0", "--master", sim, "--store", redis])
+    Hydrogen::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--master",
+        sim,
+        "--store",
+        redis,
+    ])
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -117,8 +128,10 @@ fn main() {
     block_on(async {
         let client = reqwest::Client::new();
         let batch: Vec<Value> = (0..apps)
-            .map(|a| json!({"name": format!("bench{a}"), "resources": {"cpu": 0.01, "mem": 1},
-                           "instances": instances, "command": {"cmd": "sleep 100000"}}))
+            .map(|a| {
+                json!({"name": format!("bench{a}"), "resources": {"cpu": 0.01, "mem": 1},
+                           "instances": instances, "command": {"cmd": "sleep 100000"}})
+            })
             .collect();
         let response = client
             .post(format!("{}/v1/api/app", instances_up[0].url))
@@ -126,13 +139,23 @@ fn main() {
             .send()
             .await
             .expect("deploy answered");
-        assert!(response.status().is_success(), "deploy failed: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "deploy failed: {}",
+            response.status()
+        );
         let started = Instant::now();
         while running_tasks(&sim.url).await < total {
-            assert!(started.elapsed() < Duration::from_secs(600), "tasks never all ran");
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "tasks never all ran"
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        println!("{total} tasks running after {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "{total} tasks running after {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     });
     let mut times = Vec::new();
     for round in 0..kills {
@@ -156,7 +179,11 @@ fn main() {
             }
         });
         let took = killed_at.elapsed();
-        println!("kill {}: new leader reconciled after {:.3} s", round + 1, took.as_secs_f64());
+        println!(
+            "kill {}: new leader reconciled after {:.3} s",
+            round + 1,
+            took.as_secs_f64()
+        );
         times.push(took);
         instances_up[leader] = serve(&sim.url, &redis.url());
     }

@@ -31,6 +31,7 @@ bench:
 	$(CARGO) bench --bench recordio --bench placement --bench launch --bench status_updates
 	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
 	$(CARGO) bench --bench api_load
+	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \
 		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \

@@ -98,6 +98,13 @@ pub async fn serve<S: Store>(
     let local = listener.local_addr()?;
     tracing::info!(address = %local, auth = config.api_token.is_some(), "api serving grpc and rest");
     let stop = shutdown.clone();
+    // gRPC answers are small HTTP/2 frames: without TCP_NODELAY, Nagle's
+    // algorithm meets the client's delayed ACK and every call waits ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop.cancelled().await;

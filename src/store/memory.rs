@@ -80,17 +80,6 @@ impl MemoryStore {
             events: inner.head,
         });
     }
-
-    fn check_version(record: &AppRecord, expected: Option<u64>) -> Result<(), StoreError> {
-        match expected {
-            Some(expected) if expected != record.version => Err(StoreError::VersionMismatch {
-                name: record.spec.name.clone(),
-                expected,
-                actual: record.version,
-            }),
-            _ => Ok(()),
-        }
-    }
 }
 
 impl Store for MemoryStore {
@@ -128,7 +117,7 @@ impl Store for MemoryStore {
         let Some(record) = inner.apps.get_mut(&spec.name) else {
             return Err(StoreError::AppNotFound(spec.name));
         };
-        Self::check_version(record, expected)?;
+        record.check_version(expected)?;
         if record.goal == AppGoal::Kill {
             return Err(StoreError::AppKilling(spec.name));
         }
@@ -153,7 +142,7 @@ impl Store for MemoryStore {
         let Some(record) = inner.apps.get_mut(name) else {
             return Err(StoreError::AppNotFound(name.to_string()));
         };
-        Self::check_version(record, expected)?;
+        record.check_version(expected)?;
         if record.goal == AppGoal::Kill {
             return Ok(record.clone());
         }

@@ -43,6 +43,18 @@ impl AppRecord {
     pub fn name(&self) -> &str {
         &self.spec.name
     }
+
+    /// Refuses an optimistic write made against another version.
+    pub fn check_version(&self, expected: Option<u64>) -> Result<(), super::StoreError> {
+        match expected {
+            Some(expected) if expected != self.version => Err(super::StoreError::VersionMismatch {
+                name: self.spec.name.clone(),
+                expected,
+                actual: self.version,
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Whether two specs differ only in `instances`.

@@ -437,17 +437,6 @@ enum Decision<T> {
     Write(Box<AppRecord>, T),
 }
 
-fn check_version(record: &AppRecord, expected: Option<u64>) -> Result<(), StoreError> {
-    match expected {
-        Some(expected) if expected != record.version => Err(StoreError::VersionMismatch {
-            name: record.spec.name.clone(),
-            expected,
-            actual: record.version,
-        }),
-        _ => Ok(()),
-    }
-}
-
 impl Store for RedisStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         let name = spec.name.clone();
@@ -487,7 +476,7 @@ impl Store for RedisStore {
             let Some(mut record) = existing else {
                 return Err(StoreError::AppNotFound(spec.name.clone()));
             };
-            check_version(&record, expected)?;
+            record.check_version(expected)?;
             if record.goal == AppGoal::Kill {
                 return Err(StoreError::AppKilling(spec.name.clone()));
             }
@@ -511,7 +500,7 @@ impl Store for RedisStore {
             let Some(mut record) = existing else {
                 return Err(StoreError::AppNotFound(name.to_string()));
             };
-            check_version(&record, expected)?;
+            record.check_version(expected)?;
             if record.goal == AppGoal::Kill {
                 return Ok(Decision::Done(record));
             }

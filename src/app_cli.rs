@@ -47,6 +47,7 @@ enum AppCommand {
     },
     /// Update an app from a JSON file (rolling update, or scale).
     Update {
+        /// The app JSON file, `-` for standard input.
         file: String,
         /// Refuse if the app is no longer at this version.
         #[arg(long)]
@@ -55,10 +56,15 @@ enum AppCommand {
     /// Every task Hydrogen knows.
     List,
     /// One app: version, tasks, and why tasks wait.
-    State { name: String },
+    State {
+        /// The app's name.
+        name: String,
+    },
     /// Kill every task of an app, then forget it.
     Kill {
+        /// The app's name.
         name: String,
+        /// Refuse if the app is no longer at this version.
         #[arg(long)]
         expected_version: Option<u64>,
     },

@@ -10,8 +10,36 @@ use hydrogen::mesos::encoding::Encoding;
 use hydrogen::scheduler::runtime::SchedulerConfig;
 use hydrogen::sim::parse_duration;
 
-fn duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
-    parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+/// Clap value parser of humane durations (`250ms`, `1s`, `2m`, `7d`), so a
+/// bad one fails while parsing, naming the option (or the config file key).
+pub fn duration_arg(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+fn number(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a number"))
+}
+
+/// A growth factor: a number >= 1.
+fn factor_arg(text: &str) -> Result<f64, String> {
+    let n = number(text)?;
+    if n < 1.0 {
+        return Err(format!("{n} is below 1 (delays would shrink)"));
+    }
+    Ok(n)
+}
+
+/// A share: a number between 0 and 1.
+fn share_arg(text: &str) -> Result<f64, String> {
+    let n = number(text)?;
+    if !(0.0..=1.0).contains(&n) {
+        return Err(format!("{n} is not between 0 and 1"));
+    }
+    Ok(n)
 }
 
 /// How Hydrogen registers with Mesos and schedules.
@@ -38,37 +66,37 @@ pub struct SchedulerArgs {
     pub user: String,
     /// How long Mesos keeps our tasks running while no Hydrogen instance is
     /// connected (after that, Mesos kills them all).
-    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d")]
-    pub failover_timeout: String,
+    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d", value_parser = duration_arg)]
+    pub failover_timeout: Duration,
     /// Encoding of the Mesos API: protobuf (compact) or json.
     #[arg(long, env = "HYDROGEN_MESOS_ENCODING", default_value = "protobuf", value_parser = ["protobuf", "json"])]
     pub mesos_encoding: String,
     /// First relaunch delay after a task fails; grows by --backoff-factor.
-    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value = "1s")]
-    pub backoff_initial: String,
+    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value = "1s", value_parser = duration_arg)]
+    pub backoff_initial: Duration,
     /// Growth factor of the relaunch delay (>= 1).
-    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = 2.0)]
+    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = 2.0, value_parser = factor_arg)]
     pub backoff_factor: f64,
     /// Cap of the relaunch delay.
-    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value = "5m")]
-    pub backoff_max: String,
+    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value = "5m", value_parser = duration_arg)]
+    pub backoff_max: Duration,
     /// A task running (and healthy) this long resets its app's backoff.
-    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value = "1m")]
-    pub backoff_reset: String,
+    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value = "1m", value_parser = duration_arg)]
+    pub backoff_reset: Duration,
     /// How long a declined agent's resources are not offered again.
-    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value = "5s")]
-    pub decline_refuse: String,
+    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value = "5s", value_parser = duration_arg)]
+    pub decline_refuse: Duration,
     /// Period of implicit reconciliation with Mesos.
-    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value = "15m")]
-    pub reconcile_interval: String,
+    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value = "15m", value_parser = duration_arg)]
+    pub reconcile_interval: Duration,
     /// How long an unreachable task keeps its slot before a replacement starts.
-    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value = "5m")]
-    pub unreachable_grace: String,
+    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value = "5m", value_parser = duration_arg)]
+    pub unreachable_grace: Duration,
     /// Share of instances that must stay ready during a rolling update (0..=1).
-    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = 1.0)]
+    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = 1.0, value_parser = share_arg)]
     pub min_ready_share: f64,
     /// New-version tasks started at once during a rolling update.
-    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1)]
+    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub surge: u32,
 }
 
@@ -91,35 +119,20 @@ impl SchedulerArgs {
             (None, None) => None,
         };
         config.user = self.user.clone();
-        config.failover_timeout = duration("failover-timeout", &self.failover_timeout)?;
+        config.failover_timeout = self.failover_timeout;
         config.encoding = match self.mesos_encoding.as_str() {
             "json" => Encoding::Json,
             _ => Encoding::Protobuf,
         };
-        config.backoff.initial = duration("backoff-initial", &self.backoff_initial)?;
-        if !(self.backoff_factor.is_finite() && self.backoff_factor >= 1.0) {
-            bail!(
-                "--backoff-factor must be a number >= 1, not {}",
-                self.backoff_factor
-            );
-        }
+        config.backoff.initial = self.backoff_initial;
         config.backoff.factor = self.backoff_factor;
-        config.backoff.max = duration("backoff-max", &self.backoff_max)?;
-        config.backoff.reset_after = duration("backoff-reset", &self.backoff_reset)?;
-        config.decline_refuse = duration("decline-refuse", &self.decline_refuse)?;
-        config.reconcile_interval = duration("reconcile-interval", &self.reconcile_interval)?;
-        let grace = duration("unreachable-grace", &self.unreachable_grace)?;
-        config.plan.unreachable_grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
-        if !(0.0..=1.0).contains(&self.min_ready_share) {
-            bail!(
-                "--min-ready-share must be between 0 and 1, not {}",
-                self.min_ready_share
-            );
-        }
+        config.backoff.max = self.backoff_max;
+        config.backoff.reset_after = self.backoff_reset;
+        config.decline_refuse = self.decline_refuse;
+        config.reconcile_interval = self.reconcile_interval;
+        config.plan.unreachable_grace_ms =
+            u64::try_from(self.unreachable_grace.as_millis()).unwrap_or(u64::MAX);
         config.plan.min_ready_share = self.min_ready_share;
-        if self.surge == 0 {
-            bail!("--surge must be at least 1");
-        }
         config.plan.surge = self.surge;
         Ok(config)
     }
@@ -144,11 +157,9 @@ pub fn advertised(listen: SocketAddr, advertise: Option<&str>) -> String {
 /// that a live leader never loses its lease to one slow round trip.
 pub fn lease_timings(
     ha: &mut hydrogen::ha::HaConfig,
-    ttl: &str,
-    renew: &str,
+    ttl: Duration,
+    renew: Duration,
 ) -> anyhow::Result<()> {
-    let ttl = duration("lease-ttl", ttl)?;
-    let renew = duration("lease-renew", renew)?;
     if renew.is_zero() || renew * 3 > ttl {
         bail!(
             "--lease-renew ({renew:?}) must be positive and at most a third of --lease-ttl ({ttl:?})"

@@ -3,13 +3,16 @@
 
 mod app_cli;
 mod config;
+mod config_file;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use config::duration_arg;
 use hydrogen::api::auth::ApiToken;
 use hydrogen::api::server::{self, ApiConfig};
 use hydrogen::ha::{self, HaConfig};
@@ -111,8 +114,8 @@ struct ApiArgs {
     #[arg(long, env = "HYDROGEN_BODY_LIMIT", default_value_t = 1024 * 1024)]
     body_limit: usize,
     /// Longest a non-streaming request may take.
-    #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value = "30s")]
-    request_timeout: String,
+    #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration_arg)]
+    request_timeout: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,7 +129,12 @@ struct ServeArgs {
     master: String,
     /// Where state lives: `memory` (one instance) or `redis://[:password@]host:port/db`
     /// (several instances, high availability).
-    #[arg(long, env = "HYDROGEN_STORE", default_value = "memory")]
+    #[arg(
+        long,
+        env = "HYDROGEN_STORE",
+        default_value = "memory",
+        hide_env_values = true
+    )]
     store: String,
     /// Address other instances and clients reach this one at (default: --listen).
     #[arg(long, env = "HYDROGEN_ADVERTISE")]
@@ -139,20 +147,20 @@ struct ServeArgs {
     redis_prefix: String,
     /// Deadline of every Redis operation; past it the API answers 503 and a
     /// leader steps down rather than guess.
-    #[arg(long, env = "HYDROGEN_REDIS_TIMEOUT", default_value = "2s")]
-    redis_timeout: String,
+    #[arg(long, env = "HYDROGEN_REDIS_TIMEOUT", default_value = "2s", value_parser = duration_arg)]
+    redis_timeout: Duration,
     /// For rediss://: PEM file of the CA that signed the Redis server's certificate.
     #[arg(long, env = "HYDROGEN_REDIS_TLS_CA", value_name = "FILE")]
     redis_tls_ca: Option<std::path::PathBuf>,
     /// Task events kept for watches to resume from (memory and Redis).
-    #[arg(long, env = "HYDROGEN_EVENT_LOG_CAPACITY", default_value_t = 100_000)]
-    event_log_capacity: usize,
+    #[arg(long, env = "HYDROGEN_EVENT_LOG_CAPACITY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    event_log_capacity: u64,
     /// Leader lease time to live: a dead leader is replaced after at most this.
-    #[arg(long, env = "HYDROGEN_LEASE_TTL", default_value = "1500ms")]
-    lease_ttl: String,
+    #[arg(long, env = "HYDROGEN_LEASE_TTL", default_value = "1500ms", value_parser = duration_arg)]
+    lease_ttl: Duration,
     /// How often the leader renews its lease (well below --lease-ttl).
-    #[arg(long, env = "HYDROGEN_LEASE_RENEW", default_value = "250ms")]
-    lease_renew: String,
+    #[arg(long, env = "HYDROGEN_LEASE_RENEW", default_value = "250ms", value_parser = duration_arg)]
+    lease_renew: Duration,
     #[command(flatten)]
     api: ApiArgs,
     #[command(flatten)]
@@ -165,8 +173,8 @@ struct DevArgs {
     #[arg(long, env = "HYDROGEN_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Number of simulated agents.
-    #[arg(long, env = "HYDROGEN_DEV_AGENTS", default_value_t = 5)]
-    agents: usize,
+    #[arg(long, env = "HYDROGEN_DEV_AGENTS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    agents: u64,
     /// Address of the embedded simulated Mesos master.
     #[arg(
         long,
@@ -230,8 +238,7 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
             None => None,
         },
         body_limit: args.body_limit,
-        request_timeout: hydrogen::sim::parse_duration(&args.request_timeout)
-            .map_err(|e| anyhow::anyhow!("--request-timeout: {e}"))?,
+        request_timeout: args.request_timeout,
         instance_id: instance_id.to_string(),
     })
 }
@@ -282,21 +289,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         instance_id,
         config::advertised(local, args.advertise.as_deref()),
     );
-    config::lease_timings(&mut ha_config, &args.lease_ttl, &args.lease_renew)?;
+    config::lease_timings(&mut ha_config, args.lease_ttl, args.lease_renew)?;
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
-    if args.event_log_capacity == 0 {
-        bail!("--event-log-capacity must be at least 1");
-    }
+    let event_log_capacity = usize::try_from(args.event_log_capacity)
+        .context("--event-log-capacity: too large for this machine")?;
     if args.store == "memory" {
-        let store = MemoryStore::new(args.event_log_capacity);
+        let store = MemoryStore::new(event_log_capacity);
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else if args.store.starts_with("redis://") || args.store.starts_with("rediss://") {
         let options = RedisOptions {
             prefix: args.redis_prefix.clone(),
-            event_log_capacity: args.event_log_capacity,
-            timeout: hydrogen::sim::parse_duration(&args.redis_timeout)
-                .map_err(|e| anyhow::anyhow!("--redis-timeout: {e}"))?,
+            event_log_capacity,
+            timeout: args.redis_timeout,
             tls_ca_file: args.redis_tls_ca.clone(),
             ..RedisOptions::default()
         };
@@ -307,20 +312,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         bail!(
             "--store {}: expected `memory` or `redis://[:password@]host:port/db`",
-            args.store
+            hydrogen::store::redis::redact_url(&args.store)
         )
     }
 }
 
 async fn dev(args: DevArgs) -> anyhow::Result<()> {
-    if args.agents == 0 {
-        bail!("--agents: at least one agent is needed to run anything");
-    }
     // Check every option before starting anything.
     let mut scheduler = args.scheduler.scheduler_config(Vec::new())?;
     let sim = Simulator::start(SimConfig {
         listen: args.sim_listen,
-        agents: (1..=args.agents)
+        agents: (1..=usize::try_from(args.agents).context("--agents: too many")?)
             .map(hydrogen::sim::cluster::default_agent)
             .collect(),
         ..SimConfig::default()
@@ -356,7 +358,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli: Cli = config_file::parse();
     let server = match cli.command {
         Command::App(args) => {
             // A tool for people: errors as one line and a meaningful exit code.

@@ -282,7 +282,7 @@ impl RedisStore {
     /// Connects to `url` (`redis://[:password@]host:port/db`), checks that
     /// Redis answers, and starts the changes feed.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
-        let shown = redact(url);
+        let shown = redact_url(url);
         let client = open_client(url, &options).map_err(|e| {
             StoreError::Unavailable(format!("redis at {shown}: invalid URL or TLS setup: {e}"))
         })?;
@@ -911,7 +911,8 @@ fn open_client(url: &str, options: &RedisOptions) -> Result<Client, String> {
 }
 
 /// The URL with its password (if any) replaced, for messages.
-fn redact(url: &str) -> String {
+/// `url` with its password replaced by `***`, fit for logs and errors.
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -74,14 +74,14 @@ async fn redis_store_passes_the_conformance_suite() {
 #[test]
 fn redact_hides_the_password() {
     assert_eq!(
-        redact("redis://:s3cret@db.example:6379/2"),
+        redact_url("redis://:s3cret@db.example:6379/2"),
         "redis://:***@db.example:6379/2"
     );
     assert_eq!(
-        redact("redis://user:s3cret@db:6379"),
+        redact_url("redis://user:s3cret@db:6379"),
         "redis://user:***@db:6379"
     );
-    assert_eq!(redact("redis://db:6379/0"), "redis://db:6379/0");
+    assert_eq!(redact_url("redis://db:6379/0"), "redis://db:6379/0");
 }
 
 #[tokio::test]

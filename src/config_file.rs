@@ -469,6 +469,62 @@ mod tests {
         }
     }
 
+    /// The README's configuration table is the `serve` and `dev` options,
+    /// with their variables and defaults.
+    #[test]
+    fn the_readme_reference_matches_the_options() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Configuration section");
+        let mut documented = std::collections::BTreeMap::new();
+        for line in section.lines().filter(|l| l.starts_with("| `--")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let flag = cells[1]
+                .trim_matches('`')
+                .trim_start_matches("--")
+                .to_string();
+            let row = (
+                cells[2].trim_matches('`').to_string(),
+                cells[4].trim_matches('`').to_string(),
+                cells[5].to_string(),
+            );
+            documented.insert(flag, row);
+        }
+        let mut cmd = command::<Cli>();
+        cmd.build();
+        let mut expected = std::collections::BTreeMap::new();
+        for sub in ["serve", "dev"] {
+            let sub_cmd = cmd.find_subcommand(sub).expect("subcommand");
+            for arg in configurable_options(&cmd, sub_cmd)
+                .chain(sub_cmd.get_arguments().filter(|a| a.get_id() == CONFIG_ID))
+            {
+                let Some(long) = arg.get_long() else { continue };
+                let env = arg
+                    .get_env()
+                    .and_then(OsStr::to_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let default = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let entry =
+                    expected
+                        .entry(long.to_string())
+                        .or_insert((env, default, sub.to_string()));
+                if entry.2 != sub {
+                    entry.2 = "both".into();
+                }
+            }
+        }
+        assert_eq!(documented, expected);
+    }
+
     #[test]
     fn the_app_client_reads_its_server_and_token_from_variables() {
         let cmd = command::<Cli>();

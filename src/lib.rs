@@ -9,6 +9,7 @@
 //! - [`ha`]: leader election and self-fencing;
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
 //! - [`client`]: the Rust client of the gRPC API;
+//! - [`telemetry`]: the Prometheus metrics catalogue and recorder;
 //! - [`sim`]: the simulated Mesos master;
 //! - [`bench`]: the end-to-end benchmark and benchmark fixtures.
 
@@ -21,3 +22,4 @@ pub mod scheduler;
 pub mod sim;
 pub mod spec;
 pub mod store;
+pub mod telemetry;

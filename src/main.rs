@@ -22,6 +22,7 @@ use hydrogen::sim::{SimConfig, Simulator};
 use hydrogen::store::Store;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::redis::{RedisOptions, RedisStore};
+use hydrogen::store::timed::Timed;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -253,6 +254,8 @@ async fn run<S: Store>(
     scheduler: SchedulerConfig,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Before the first metric is recorded, or it would be lost.
+    let _ = hydrogen::telemetry::prometheus();
     // Printed once the store is usable: tests and scripts wait for it.
     println!("listening on http://{}", api.listen);
     let (leadership, _) = watch::channel(None);
@@ -295,7 +298,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let event_log_capacity = usize::try_from(args.event_log_capacity)
         .context("--event-log-capacity: too large for this machine")?;
     if args.store == "memory" {
-        let store = MemoryStore::new(event_log_capacity);
+        let store = Timed::new(MemoryStore::new(event_log_capacity), "memory");
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else if args.store.starts_with("redis://") || args.store.starts_with("rediss://") {
         let options = RedisOptions {
@@ -308,6 +311,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = RedisStore::connect(&args.store, options)
             .await
             .context("--store: cannot use this Redis (is it running and reachable?)")?;
+        let store = Timed::new(store, "redis");
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else {
         bail!(
@@ -344,7 +348,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     cancel_on_signal(cancel.clone());
     println!("simulated mesos master on {}", sim.url());
     let result = run(
-        Arc::new(MemoryStore::default()),
+        Arc::new(Timed::new(MemoryStore::default(), "memory")),
         listener,
         api,
         ha_config,

@@ -10,7 +10,7 @@
 //! route.
 
 use std::convert::Infallible;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -23,7 +23,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use futures_util::{Stream, StreamExt};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -505,18 +504,7 @@ async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
     }
 }
 
-/// The process-wide Prometheus recorder, installed on first use; `None` when
-/// another recorder was installed first (then `/metrics` says so).
-pub fn prometheus() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|()| handle)
-        })
-        .as_ref()
-}
+pub use crate::telemetry::prometheus;
 
 async fn metrics_text() -> Response {
     match prometheus() {

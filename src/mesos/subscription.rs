@@ -22,7 +22,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use rand::Rng;
@@ -281,18 +281,40 @@ impl Caller {
 
     async fn send(&self, session: ActiveSession, mut call: Call) -> Result<(), CallError> {
         call.framework_id = Some(session.framework_id.clone());
-        let kind = call.r#type();
+        let kind = call.r#type().as_str_name();
         let body = self.shared.encoding.encode(&call);
-        let response = self
+        let start = Instant::now();
+        let sent = self
             .shared
             .request(session.endpoint.clone(), body)
             .header(STREAM_ID_HEADER, &session.stream_id)
             .timeout(self.shared.call_timeout)
             .send()
-            .await
-            .map_err(CallError::Transport)?;
+            .await;
+        let elapsed = start.elapsed();
+        // One line and one sample per call, as operators ask; the fields are
+        // static strings and numbers so that a flood of ACKNOWLEDGEs stays cheap.
+        metrics::histogram!("hydrogen_mesos_call_duration_seconds", "call" => kind)
+            .record(elapsed.as_secs_f64());
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                metrics::counter!("hydrogen_mesos_calls_total", "call" => kind, "status" => "error")
+                    .increment(1);
+                info!(call = kind, status = "error", latency_ms, error = %e, "mesos call");
+                return Err(CallError::Transport(e));
+            }
+        };
         let status = response.status();
-        debug!(call = ?kind, status = status.as_u16(), "mesos call");
+        metrics::counter!("hydrogen_mesos_calls_total", "call" => kind, "status" => status_label(status))
+            .increment(1);
+        info!(
+            call = kind,
+            status = status.as_u16(),
+            latency_ms,
+            "mesos call"
+        );
         if status == StatusCode::ACCEPTED || status == StatusCode::OK {
             return Ok(());
         }
@@ -443,6 +465,8 @@ impl Runner {
                             failures = 0;
                             preferred = Some(base_of(&endpoint));
                         } else {
+                            metrics::counter!("hydrogen_mesos_subscribe_failures_total")
+                                .increment(1);
                             failures = failures.saturating_add(1);
                             self.report(SubscriptionEvent::ConnectFailed {
                                 master: base.clone(),
@@ -454,6 +478,7 @@ impl Runner {
                 },
                 Attempt::Failed(reason) => {
                     warn!(master = %base, %reason, "subscribing to mesos master failed");
+                    metrics::counter!("hydrogen_mesos_subscribe_failures_total").increment(1);
                     failures = failures.saturating_add(1);
                     self.report(SubscriptionEvent::ConnectFailed {
                         master: base.clone(),
@@ -690,6 +715,9 @@ impl Runner {
                 StreamEnd::MasterError(m) => format!("master error: {m}"),
                 StreamEnd::Lost(r) => r.clone(),
             };
+            if matches!(end, StreamEnd::Lost(_)) {
+                metrics::counter!("hydrogen_mesos_disconnects_total").increment(1);
+            }
             info!(generation, %reason, "mesos session ended");
             let _ = self
                 .events
@@ -700,6 +728,21 @@ impl Runner {
                 .await;
         }
         (end, session.is_some())
+    }
+}
+
+/// The status label of a call: static strings for the usual answers, so
+/// the hot path does not allocate.
+fn status_label(status: StatusCode) -> std::borrow::Cow<'static, str> {
+    match status.as_u16() {
+        200 => "200".into(),
+        202 => "202".into(),
+        307 => "307".into(),
+        400 => "400".into(),
+        401 => "401".into(),
+        403 => "403".into(),
+        503 => "503".into(),
+        other => other.to_string().into(),
     }
 }
 

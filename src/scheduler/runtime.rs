@@ -787,6 +787,7 @@ impl<S: Store> Runtime<S> {
             && self.last_implicit_reconcile.elapsed() >= self.config.reconcile_interval
         {
             self.last_implicit_reconcile = Instant::now();
+            metrics::counter!("hydrogen_reconciliations_total").increment(1);
             let caller = self.caller.clone();
             tokio::spawn(async move {
                 if let Err(e) = caller.call_in(generation, calls::reconcile(vec![])).await {

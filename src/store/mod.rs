@@ -12,10 +12,12 @@
 //! Backends: [`memory::MemoryStore`] (single instance, the embedded default)
 //! and [`redis::RedisStore`] (shared by several instances, for HA).
 //! Every backend must pass the conformance suite in `conformance.rs`.
+//! [`timed::Timed`] wraps either to measure every operation.
 
 pub mod memory;
 pub mod model;
 pub mod redis;
+pub mod timed;
 
 #[cfg(test)]
 mod conformance;

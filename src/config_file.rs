@@ -88,7 +88,10 @@ fn file_args(cmd: &Command, args: &[OsString]) -> Result<Vec<OsString>, clap::Er
     let Some((name, sub_matches)) = matches.subcommand() else {
         return Ok(Vec::new());
     };
-    let Some(path) = sub_matches.get_one::<PathBuf>(CONFIG_ID) else {
+    if !CONFIGURABLE.iter().any(|(n, _)| *n == name) {
+        return Ok(Vec::new());
+    }
+    let Ok(Some(path)) = sub_matches.try_get_one::<PathBuf>(CONFIG_ID) else {
         return Ok(Vec::new());
     };
     let Some(sub) = cmd.find_subcommand(name) else {
@@ -363,6 +366,20 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
             assert!(err.contains(path), "{text}: names the file: {err}");
         }
+    }
+
+    #[test]
+    fn commands_without_a_config_file_parse_as_before() {
+        assert!(matches!(
+            parse(&["app", "list"]),
+            Ok(Cli {
+                command: Sub::App(_),
+                ..
+            })
+        ));
+        assert!(parse(&["sim", "--agents", "2"]).is_ok());
+        let err = parse(&["app", "--config", "x.toml", "list"]).expect_err("no --config");
+        assert!(err.contains("--config"), "{err}");
     }
 
     #[test]

@@ -177,17 +177,21 @@ async fn the_readme_first_run_works_against_hydrogen_dev() {
         (status == 404).then_some(())
     })
     .await;
-    let master: Value = reqwest::get(format!("{}/master/state", dev.sim))
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
-    assert!(
+    // The master forgets a task once its terminal update is acknowledged,
+    // which may come just after the app is gone from Hydrogen.
+    poll("no task left on the master", async || {
+        let master: Value = reqwest::get(format!("{}/master/state", dev.sim))
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json");
         master["frameworks"][0]["tasks"]
             .as_array()
             .is_none_or(|t| t.is_empty())
-    );
+            .then_some(())
+    })
+    .await;
 }
 
 /// `hydrogen app ...` against `hydrogen dev`, with its exit codes.

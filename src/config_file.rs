@@ -406,6 +406,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let f = file("task-start-delay = \"5y\"\n");
+        let path = f.path().to_str().expect("utf-8 path");
+        let err = parse(&["sim", "--config", path]).expect_err("a bad duration");
+        assert!(
+            err.contains("`task-start-delay`: invalid value '5y'"),
+            "{err}"
+        );
         let f = file("not-leading = \"yes\"\n");
         let path = f.path().to_str().expect("utf-8 path");
         let err = parse(&["sim", "--config", path]).expect_err("a string for a flag");

@@ -4,7 +4,11 @@
 //! call, no secret in any output, and every documented metric family on
 //! `/metrics` of a `hydrogen dev` that ran an app.
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "common/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -486,4 +490,71 @@ fn a_redis_password_never_reaches_the_output() {
     );
     assert!(text.contains("redis://:***@127.0.0.1:1/0"), "{text}");
     assert!(!text.contains("redis-pw-for-the-test"), "{text}");
+}
+
+/// A password-protected Redis: the password works, never shows in the
+/// output, and store operations are measured under `backend="redis"`.
+#[tokio::test]
+async fn serve_with_a_redis_password_measures_the_store_and_hides_the_password() {
+    const PASSWORD: &str = "redis-pw-of-the-live-test";
+    let redis = procs::Redis::start();
+    let mut conn =
+        std::net::TcpStream::connect(("127.0.0.1", redis.port)).expect("redis reachable");
+    conn.write_all(format!("CONFIG SET requirepass {PASSWORD}\r\n").as_bytes())
+        .expect("send");
+    let mut ok = [0u8; 5];
+    conn.read_exact(&mut ok).expect("answer");
+    assert_eq!(&ok, b"+OK\r\n");
+    let store = format!("redis://:{PASSWORD}@127.0.0.1:{}/0", redis.port);
+    let mut cmd = hydrogen();
+    cmd.args([
+        "--log-format",
+        "json",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--master",
+        "http://127.0.0.1:1",
+    ])
+    .env("HYDROGEN_STORE", &store);
+    let server = Server::start(cmd);
+    let client = reqwest::Client::new();
+    let app = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/test-app.json"
+    ))
+    .expect("example app");
+    let deployed = client
+        .post(format!("{}/v1/api/app", server.api))
+        .body(app)
+        .send()
+        .await
+        .expect("deploy answered");
+    assert_eq!(deployed.status(), 200);
+    let metrics = poll("the lease taken through Redis", async || {
+        let text = reqwest::get(format!("{}/metrics", server.api))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("hydrogen_leader 1").then_some(text)
+    })
+    .await;
+    for op in ["create_app", "acquire_lease"] {
+        let series = format!(
+            r#"hydrogen_store_operation_duration_seconds_count{{backend="redis",op="{op}",outcome="ok"}}"#
+        );
+        assert!(
+            metrics.contains(&series),
+            "{series} missing from:\n{metrics}"
+        );
+    }
+    let (stdout, stderr) = server.stop();
+    for line in stdout.iter().chain(&stderr) {
+        assert!(
+            !line.contains(PASSWORD),
+            "the Redis password leaked: {line}"
+        );
+    }
 }

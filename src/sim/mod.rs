@@ -192,6 +192,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Clap value parser that checks a duration flag while parsing (so a bad
+/// value fails naming the flag, or the config file key) and keeps its text.
+fn duration_text(text: &str) -> Result<String, String> {
+    parse_duration(text).map(|_| text.to_string())
+}
+
 /// `hydrogen sim`: run a simulated Mesos master.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimArgs {
@@ -212,35 +218,36 @@ pub struct SimArgs {
     pub cluster: Option<String>,
 
     /// How often offers are made.
-    #[arg(long, env = "HYDROGEN_SIM_ALLOCATION_INTERVAL", default_value = "1s")]
+    #[arg(long, env = "HYDROGEN_SIM_ALLOCATION_INTERVAL", default_value = "1s", value_parser = duration_text)]
     pub allocation_interval: String,
 
     /// HEARTBEAT event interval, advertised in SUBSCRIBED.
-    #[arg(long, env = "HYDROGEN_SIM_HEARTBEAT_INTERVAL", default_value = "15s")]
+    #[arg(long, env = "HYDROGEN_SIM_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = duration_text)]
     pub heartbeat_interval: String,
 
     /// Delay of each launch step (STAGING → STARTING at once, → RUNNING after
     /// this, → healthy after this again for tasks with a health check).
-    #[arg(long, env = "HYDROGEN_SIM_TASK_START_DELAY", default_value = "300ms")]
+    #[arg(long, env = "HYDROGEN_SIM_TASK_START_DELAY", default_value = "300ms", value_parser = duration_text)]
     pub task_start_delay: String,
 
     /// Delay between a KILL (or TASK_KILLING) and TASK_KILLED.
-    #[arg(long, env = "HYDROGEN_SIM_TASK_KILL_DELAY", default_value = "100ms")]
+    #[arg(long, env = "HYDROGEN_SIM_TASK_KILL_DELAY", default_value = "100ms", value_parser = duration_text)]
     pub task_kill_delay: String,
 
     /// Rescind offers not used within this time (default: never, as Mesos).
-    #[arg(long, env = "HYDROGEN_SIM_OFFER_TIMEOUT")]
+    #[arg(long, env = "HYDROGEN_SIM_OFFER_TIMEOUT", value_parser = duration_text)]
     pub offer_timeout: Option<String>,
 
     /// First retry of an unacknowledged status update; doubles each time.
-    #[arg(long, env = "HYDROGEN_SIM_STATUS_UPDATE_RETRY", default_value = "10s")]
+    #[arg(long, env = "HYDROGEN_SIM_STATUS_UPDATE_RETRY", default_value = "10s", value_parser = duration_text)]
     pub status_update_retry: String,
 
     /// Cap of the status update retry interval.
     #[arg(
         long,
         env = "HYDROGEN_SIM_STATUS_UPDATE_RETRY_MAX",
-        default_value = "10m"
+        default_value = "10m",
+        value_parser = duration_text
     )]
     pub status_update_retry_max: String,
 

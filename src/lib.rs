@@ -10,10 +10,12 @@
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
 //! - [`client`]: the Rust client of the gRPC API;
 //! - [`sim`]: the simulated Mesos master;
-//! - [`bench`]: the end-to-end benchmark and benchmark fixtures.
+//! - [`bench`]: the end-to-end benchmark and benchmark fixtures;
+//! - [`chaos`]: the soak test of high availability (`hydrogen chaos`).
 
 pub mod api;
 pub mod bench;
+pub mod chaos;
 pub mod client;
 pub mod ha;
 pub mod mesos;

@@ -14,8 +14,9 @@
 //! victim, how long); the cluster's timing is real, so a replay with the
 //! same seed injects the same schedule into a run that may interleave
 //! differently. Children are killed when the run ends, fails or is
-//! interrupted (Ctrl-C); their logs are kept in the run directory when a
-//! violation was found.
+//! interrupted (Ctrl-C); their logs (warnings, or the `HYDROGEN_CHAOS_LOG`
+//! filter) are kept in the run directory when a violation was found or
+//! `HYDROGEN_CHAOS_LOG` is set.
 //!
 //! Files: `procs` (the child processes), `fixture` (the cluster and its two
 //! views), `workload` (writes and the model of what they allow), `faults`,
@@ -103,8 +104,12 @@ pub async fn run(config: ChaosConfig) -> Result<Report, ChaosError> {
         r = run_in(&config, &dir) => r,
         _ = tokio::signal::ctrl_c() => Err(ChaosError::Interrupted),
     };
+    // Verbose child logs were asked for to be read: keep them too.
     let keep = match &result {
-        Ok(report) => report.summary.total_violations() > 0,
+        Ok(report) => {
+            report.summary.total_violations() > 0
+                || std::env::var_os("HYDROGEN_CHAOS_LOG").is_some()
+        }
         Err(_) => true,
     };
     if keep {
@@ -319,6 +324,8 @@ async fn converge(
     config: &ChaosConfig,
 ) -> Option<()> {
     let deadline = Instant::now() + config.converge_within;
+    let slow = Instant::now() + config.converge_within / 4;
+    let mut told = false;
     let mut last = (Vec::new(), Vec::new());
     loop {
         if let (Some(sim), Some(api)) = (cluster.sim_tasks().await, cluster.api_tasks().await) {
@@ -326,6 +333,10 @@ async fn converge(
             let (problems, orphans) = check::not_converged(expected, &sim, &api);
             if problems.is_empty() && orphans.is_empty() {
                 return Some(());
+            }
+            if !told && Instant::now() > slow {
+                told = true;
+                eprintln!("still converging: {problems:?} orphans {orphans:?}");
             }
             last = (problems, orphans);
         }

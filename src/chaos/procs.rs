@@ -42,6 +42,12 @@ pub async fn signal(pid: u32, signal: &str) {
         .await;
 }
 
+/// The children's log filter: `HYDROGEN_CHAOS_LOG` (e.g. `info`) when
+/// set, else warnings only.
+pub fn child_log_level() -> String {
+    std::env::var("HYDROGEN_CHAOS_LOG").unwrap_or_else(|_| "warn".into())
+}
+
 /// The `redis-server` of the run.
 pub struct Redis {
     binary: PathBuf,
@@ -181,7 +187,7 @@ impl HydrogenProc {
         let mut child = Command::new(&self.binary)
             .args(&self.args)
             .args(["--listen", &listen])
-            .env("HYDROGEN_LOG", "warn")
+            .env("HYDROGEN_LOG", child_log_level())
             .stdout(Stdio::piped())
             .stderr(log)
             .kill_on_drop(true)

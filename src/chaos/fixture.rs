@@ -78,7 +78,6 @@ pub struct ApiTask {
     pub app: String,
     pub instance: u32,
     pub state: String,
-    pub version: u64,
 }
 
 /// Redis, the simulator and the Hydrogen instances.
@@ -251,7 +250,6 @@ impl Cluster {
                             app: t["app"].as_str()?.to_string(),
                             instance: u32::try_from(t["instance"].as_u64()?).ok()?,
                             state: t["state"].as_str()?.to_string(),
-                            version: t["version"].as_u64()?,
                         },
                     ))
                 })

@@ -210,12 +210,19 @@ impl Faults {
     /// Performs the repairs that are due (all of them with `all`).
     pub async fn repair(&mut self, cluster: &mut Cluster, all: bool) -> Result<(), ChaosError> {
         let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+        let (mut due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(at, _)| all || *at <= now);
         self.pending = later;
-        for (_, repair) in due {
+        // Redis first: `hydrogen serve` refuses to start without its store
+        // (a supervisor would restart it), so an instance's restart waits
+        // for Redis to be back.
+        due.sort_by_key(|(_, r)| !matches!(r, Repair::RestartRedis));
+        for (at, repair) in due {
             match repair {
+                Repair::Restart(i) if !cluster.redis.is_running() => {
+                    self.pending.push((at, Repair::Restart(i)));
+                }
                 Repair::Restart(i) => cluster.instances[i].restart().await?,
                 Repair::Continue(i) => cluster.instances[i].cont_signal().await,
                 Repair::RestartRedis => cluster.redis.spawn().await?,

@@ -1,7 +1,7 @@
 # Hydrogen developer entry points. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: all build test lint fmt bench clean clients clients-check test-clients
+.PHONY: all build test lint fmt bench chaos clean clients clients-check test-clients
 
 all: build
 
@@ -38,6 +38,16 @@ bench:
 			| tee $(TARGET_DIR)/bench-e2e-$$n-agents.json || exit 1; \
 	done
 	python3 scripts/bench_report.py $(TARGET_DIR)
+
+## The ten-minute chaos soak (release build, random seed, printed first);
+## the summary JSON lands in target/chaos.json. Needs redis-server.
+## CHAOS_ARGS: more flags, e.g. `--seed 42` to replay a run.
+CHAOS_DURATION ?= 600
+chaos:
+	$(CARGO) build --release
+	$(TARGET_DIR)/release/hydrogen chaos --duration $(CHAOS_DURATION) $(CHAOS_ARGS) \
+		> $(TARGET_DIR)/chaos.txt; status=$$?; cat $(TARGET_DIR)/chaos.txt; \
+		tail -n 1 $(TARGET_DIR)/chaos.txt > $(TARGET_DIR)/chaos.json; exit $$status
 
 clean:
 	$(CARGO) clean

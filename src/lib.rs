@@ -11,10 +11,12 @@
 //! - [`client`]: the Rust client of the gRPC API;
 //! - [`telemetry`]: the Prometheus metrics catalogue and recorder;
 //! - [`sim`]: the simulated Mesos master;
-//! - [`bench`]: the end-to-end benchmark and benchmark fixtures.
+//! - [`bench`]: the end-to-end benchmark and benchmark fixtures;
+//! - [`chaos`]: the soak test of high availability (`hydrogen chaos`).
 
 pub mod api;
 pub mod bench;
+pub mod chaos;
 pub mod client;
 pub mod ha;
 pub mod mesos;

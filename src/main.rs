@@ -56,6 +56,40 @@ enum Command {
     /// Benchmarks that report figures (see `make bench`).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Soak test of high availability: redis-server, a simulator and
+    /// several `hydrogen serve`, a seeded random workload and faults, the
+    /// invariants checked throughout. Prints the seed first and one JSON
+    /// summary as the last line; exits 1 on any violation.
+    Chaos(ChaosArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ChaosArgs {
+    /// Seconds of faults and writes (split into rounds, each followed by a
+    /// quiet period).
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Seed of every random decision (default: random; printed first).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Simulated agents.
+    #[arg(long, default_value_t = 50)]
+    agents: usize,
+    /// `hydrogen serve` instances sharing the Redis store.
+    #[arg(long, default_value_t = 3)]
+    instances: usize,
+    /// Length of one round's fault window.
+    #[arg(long, default_value = "30s")]
+    round: String,
+    /// How long the cluster may take to converge once faults stop.
+    #[arg(long, default_value = "60s")]
+    converge_within: String,
+    /// The redis-server binary.
+    #[arg(long, default_value = "redis-server")]
+    redis_server: std::path::PathBuf,
+    /// The hydrogen binary run as the children (default: this one).
+    #[arg(long)]
+    hydrogen_bin: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,7 +410,7 @@ async fn main() -> anyhow::Result<()> {
     };
     // Benchmarks measure the work, not a log line per task.
     let level = match server {
-        Command::Bench(_) => "warn",
+        Command::Bench(_) | Command::Chaos(_) => "warn",
         _ => "info",
     };
     init_logging(&cli.log_format, level);
@@ -393,7 +427,51 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::App(_) => unreachable!("handled above"),
         Command::Bench(BenchCommand::E2e(args)) => bench_e2e(args).await,
+        Command::Chaos(args) => chaos(args).await,
     }
+}
+
+async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
+    if args.instances < 2 {
+        bail!("--instances: at least 2, or there is no failover to test");
+    }
+    if args.agents == 0 {
+        bail!("--agents: at least one agent is needed to run anything");
+    }
+    let dur = |flag: &str, text: &str| {
+        hydrogen::sim::parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    // First, so a run that dies can still be replayed.
+    println!("seed {seed}");
+    let hydrogen = match args.hydrogen_bin {
+        Some(p) => p,
+        None => {
+            std::env::current_exe().context("cannot find this executable; pass --hydrogen-bin")?
+        }
+    };
+    let config = hydrogen::chaos::ChaosConfig {
+        duration: std::time::Duration::from_secs(args.duration),
+        seed,
+        agents: args.agents,
+        instances: args.instances,
+        round: dur("round", &args.round)?,
+        converge_within: dur("converge-within", &args.converge_within)?,
+        redis_server: args.redis_server,
+        hydrogen,
+    };
+    let report = hydrogen::chaos::run(config).await?;
+    for detail in report.details.iter().take(10) {
+        eprintln!("violation: {detail}");
+    }
+    if let Some(dir) = &report.logs {
+        eprintln!("logs kept in {}", dir.display());
+    }
+    println!("{}", serde_json::to_string(&report.summary)?);
+    if report.summary.total_violations() > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn bench_e2e(args: E2eArgs) -> anyhow::Result<()> {

@@ -539,6 +539,25 @@ async fn master_failover_reconciles_without_duplicates() {
 }
 
 #[tokio::test]
+async fn a_scale_down_while_disconnected_is_killed_on_resubscription() {
+    // Retrying kills is left to resubscription alone.
+    let cluster = Cluster::start_with((1..=3).map(default_agent).collect(), |c| {
+        c.kill_retry = Duration::from_secs(3600);
+    })
+    .await;
+    cluster.deploy(small_app("shrink", 3)).await;
+    cluster.wait_running("shrink", 3).await;
+    admin(
+        &format!("{}/sim/master/failover", cluster.sim.url()),
+        json!({"leaderless": "1s"}),
+    )
+    .await;
+    cluster.update(small_app("shrink", 1)).await;
+    cluster.wait_running("shrink", 1).await;
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn orphans_are_killed() {
     let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
     cluster.deploy(small_app("kept", 1)).await;

@@ -445,6 +445,10 @@ impl<S: Store> Runtime<S> {
         if let Err(e) = caller.call_in(generation, calls::reconcile(vec![])).await {
             warn!(error = %e, "implicit reconcile failed");
         }
+        // Kills decided without a session, or sent on the lost one, were
+        // never delivered: send every kill still wanted on this session now
+        // rather than after `kill_retry` (KILL is idempotent).
+        self.kill_sent_at.clear();
         let names = self.all_app_names();
         self.replan(&names, effects);
         Ok(())

@@ -34,6 +34,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/sim/master/failover", post(master_failover))
         .route("/sim/master/stall", post(master_stall))
         .route("/sim/master/leadership", post(master_leadership))
+        .route("/sim/acks/delay", post(acks_delay))
         .route("/sim/offers/pause", post(offers_pause))
         .route("/sim/offers/resume", post(offers_resume))
         .with_state(shared)
@@ -279,6 +280,26 @@ async fn master_leadership(State(shared): State<Shared>, bytes: Bytes) -> Respon
     }
     info!(leading = b.leading, leader = ?b.leader, "leadership changed");
     ok(json!({"leading": b.leading, "leader": b.leader}))
+}
+
+async fn acks_delay(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let b: StallBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let Some(text) = b.duration else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "body must be {\"duration\": \"5s\"}",
+        );
+    };
+    let d = match parse_duration(&text) {
+        Ok(d) => d,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("duration: {e}")),
+    };
+    shared.lock().acks_ignored_until = Some(Instant::now() + d);
+    info!(duration = ?d, "acknowledgements ignored: updates will be retried");
+    ok(json!({"acks_ignored_for_ms": d.as_millis() as u64}))
 }
 
 async fn offers_pause(State(shared): State<Shared>) -> Response {

@@ -268,6 +268,9 @@ pub struct Master {
     pub leadership: Leadership,
     pub leaderless_until: Option<Instant>,
     pub stalled_until: Option<Instant>,
+    /// Until then ACKNOWLEDGE calls are dropped, so agents keep retrying
+    /// their in-flight updates (a slow acknowledgement path).
+    pub acks_ignored_until: Option<Instant>,
     pub offers_paused: bool,
     pub frameworks: HashMap<String, Framework>,
     /// Framework ids in registration order, for round-robin allocation.
@@ -546,6 +549,7 @@ impl Master {
             leadership: Leadership::Leading,
             leaderless_until: None,
             stalled_until: None,
+            acks_ignored_until: None,
             offers_paused: false,
             frameworks: HashMap::new(),
             framework_order: Vec::new(),
@@ -1263,6 +1267,13 @@ impl Master {
         task_id: &str,
         uuid: &[u8],
     ) {
+        if self.acks_ignored_until.is_some_and(|t| now < t) {
+            debug!(
+                framework_id,
+                task_id, "ignoring acknowledgement: acknowledgements are delayed"
+            );
+            return;
+        }
         if self
             .agents
             .get(agent_id)

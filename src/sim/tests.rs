@@ -1340,3 +1340,28 @@ fn reconciliation_answers_carry_the_container_status() {
     assert!(cs.container_id.is_some());
     assert!(cs.network_infos[0].ip_addresses[0].ip_address.is_some());
 }
+
+#[test]
+fn delayed_acknowledgements_are_dropped_so_updates_repeat() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    f.launch(0, &s, &o, vec![task("t1", &o.agent_id, 1.0)]);
+    f.m.tick(f.at(1));
+    let starting = updates(&mut s.rx).remove(0);
+    assert_eq!(starting.state(), TaskState::TaskStarting);
+    f.m.acks_ignored_until = Some(f.at(15_000));
+    // Dropped: RUNNING stays queued and STARTING is sent again.
+    ack(&mut f, 2, &s, &starting);
+    f.m.tick(f.at(500));
+    assert!(updates(&mut s.rx).is_empty());
+    f.m.tick(f.at(10_002));
+    let again = updates(&mut s.rx);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].uuid, starting.uuid, "the same update, retried");
+    // Once the delay is over the same acknowledgement goes through.
+    ack(&mut f, 15_000, &s, &again[0]);
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].state(), TaskState::TaskRunning);
+}

@@ -1,0 +1,507 @@
+//! `hydrogen chaos`: a seeded soak test of high availability with real
+//! processes. It starts `redis-server`, `hydrogen sim` with many agents and
+//! several `hydrogen serve` sharing the Redis store, then runs rounds until
+//! the duration is used up. Each round has a fault window, where a seeded
+//! random mix of writes (deploy, rolling update, scale, kill, through any
+//! instance) and faults (`faults::KINDS`) runs, and a quiet period: every
+//! fault is repaired, then the cluster must converge within a bound. The
+//! invariants (`check`) are checked throughout (doubled slots), at the end
+//! of each round (convergence, orphans, acknowledged writes on every
+//! instance) and at the end of the run (every instance's task watch against
+//! the event log).
+//!
+//! The seed fixes the sequence of decisions (which write, which fault, which
+//! victim, how long); the cluster's timing is real, so a replay with the
+//! same seed injects the same schedule into a run that may interleave
+//! differently. Children are killed when the run ends, fails or is
+//! interrupted (Ctrl-C); their logs (warnings, or the `HYDROGEN_CHAOS_LOG`
+//! filter) are kept in the run directory when a violation was found or
+//! `HYDROGEN_CHAOS_LOG` is set.
+//!
+//! Files: `procs` (the child processes), `fixture` (the cluster and its two
+//! views), `workload` (writes and the model of what they allow), `faults`,
+//! `check` (the invariants), `summary` (the JSON line).
+
+pub mod check;
+pub mod faults;
+pub mod fixture;
+pub mod procs;
+pub mod summary;
+pub mod workload;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use check::{Seen, Violations, WatchLog};
+use faults::Faults;
+use fixture::Cluster;
+use summary::{Convergence, Summary};
+use workload::{Spec, Workload};
+
+/// Why a chaos run could not be carried out (violations are results, not
+/// errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ChaosError {
+    /// A child process or a resource could not be created.
+    #[error("cannot start {what}: {reason}")]
+    Spawn { what: String, reason: String },
+    /// A child started but never reported that it listens.
+    #[error("{0} did not start in time")]
+    Start(String),
+    /// No instance became leader after startup.
+    #[error("no Hydrogen instance became leader within {0:?}; see the logs in {1}")]
+    NoLeader(Duration, String),
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ChaosConfig {
+    /// Total length of the fault windows.
+    pub duration: Duration,
+    pub seed: u64,
+    pub agents: usize,
+    pub instances: usize,
+    /// Length of one round's fault window.
+    pub round: Duration,
+    /// How long the cluster may take to converge once faults stop.
+    pub converge_within: Duration,
+    pub redis_server: PathBuf,
+    pub hydrogen: PathBuf,
+}
+
+/// A run's result and where its logs are.
+pub struct Report {
+    pub summary: Summary,
+    /// The first violations, for people.
+    pub details: Vec<String>,
+    /// The run directory, kept when there were violations.
+    pub logs: Option<PathBuf>,
+}
+
+/// Runs the soak; Ctrl-C stops it and kills every child.
+pub async fn run(config: ChaosConfig) -> Result<Report, ChaosError> {
+    let dir = std::env::temp_dir().join(format!(
+        "hydrogen-chaos-{}-{}",
+        config.seed,
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| ChaosError::Spawn {
+        what: format!("run directory {}", dir.display()),
+        reason: e.to_string(),
+    })?;
+    let result = tokio::select! {
+        r = run_in(&config, &dir) => r,
+        _ = tokio::signal::ctrl_c() => Err(ChaosError::Interrupted),
+    };
+    // Verbose child logs were asked for to be read: keep them too.
+    let keep = match &result {
+        Ok(report) => {
+            report.summary.total_violations() > 0
+                || std::env::var_os("HYDROGEN_CHAOS_LOG").is_some()
+        }
+        Err(_) => true,
+    };
+    if keep {
+        return result.map(|mut r| {
+            r.logs = Some(dir);
+            r
+        });
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, ChaosError> {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut cluster = Cluster::start(
+        &config.hydrogen,
+        &config.redis_server,
+        dir,
+        config.agents,
+        config.instances,
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cluster.leader().await.is_none() {
+        if Instant::now() > deadline {
+            return Err(ChaosError::NoLeader(
+                Duration::from_secs(60),
+                dir.display().to_string(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stop_watches = CancellationToken::new();
+    let watches: Vec<Arc<Mutex<WatchLog>>> = cluster
+        .instances
+        .iter()
+        .map(|p| {
+            let log = Arc::new(Mutex::new(WatchLog::default()));
+            tokio::spawn(watch(p.url.clone(), log.clone(), stop_watches.clone()));
+            log
+        })
+        .collect();
+    let _stop = stop_watches.clone().drop_guard();
+
+    let mut workload = Workload::default();
+    let mut faults = Faults::default();
+    let mut violations = Violations::default();
+    let mut duplicates = check::DuplicateMonitor::default();
+    let mut converged_after = Vec::new();
+    let started = Instant::now();
+    let end = started + config.duration;
+    let mut round = 0;
+    while Instant::now() < end {
+        round += 1;
+        let window_end = (Instant::now() + config.round).min(end);
+        while Instant::now() < window_end {
+            faults.repair(&mut cluster, false).await?;
+            if rng.random_bool(0.5) {
+                workload.step(&mut rng, &cluster).await;
+            } else {
+                faults.inject(&mut rng, &mut cluster).await?;
+            }
+            if let Some(sim) = cluster.sim_tasks().await {
+                duplicates.observe(Instant::now(), &sim, &mut violations);
+            }
+            let pause = Duration::from_millis(rng.random_range(100..=800));
+            tokio::time::sleep(pause).await;
+        }
+        faults.heal(&mut cluster).await?;
+        let quiet = Instant::now();
+        let expected = resolve(&cluster, &mut workload, &mut violations, config).await;
+        match converge(
+            &cluster,
+            &expected,
+            &mut duplicates,
+            &mut violations,
+            config,
+        )
+        .await
+        {
+            Some(()) => {
+                let took = quiet.elapsed().as_secs_f64();
+                // Progress for people; the summary is the result.
+                eprintln!(
+                    "round {round}: {} apps, faults so far {:?}, converged {took:.2} s after the faults stopped",
+                    expected.len(),
+                    faults.counts
+                );
+                converged_after.push(took);
+                check_writes(&cluster, &workload, &expected, &mut violations).await;
+            }
+            None => {
+                // Not converged: the next round starts from a broken cluster,
+                // which would only repeat the same finding.
+                break;
+            }
+        }
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let task_events = check_watches(&cluster, &watches, &mut violations).await;
+
+    let mut fault_counts: BTreeMap<String, u64> =
+        faults::KINDS.iter().map(|k| (k.to_string(), 0)).collect();
+    for (k, n) in &faults.counts {
+        fault_counts.insert(k.to_string(), *n);
+    }
+    let mut violation_counts: BTreeMap<String, u64> = check::INVARIANTS
+        .iter()
+        .map(|k| (k.to_string(), 0))
+        .collect();
+    for (k, n) in &violations.counts {
+        violation_counts.insert(k.to_string(), *n);
+    }
+    let summary = Summary {
+        seed: config.seed,
+        duration_seconds: (duration * 10.0).round() / 10.0,
+        agents: config.agents,
+        instances: config.instances,
+        faults: fault_counts,
+        writes: workload
+            .writes
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        task_events,
+        convergence_seconds: Convergence::of(converged_after),
+        violations: violation_counts,
+    };
+    Ok(Report {
+        summary,
+        details: violations.details,
+        logs: None,
+    })
+}
+
+/// Settles what each app must look like after the round: the API's spec
+/// when the model allows it (an unknown write that landed, or not), else a
+/// `lost_write` and the model's acknowledged spec. Killed apps that are
+/// gone are dropped from the model.
+async fn resolve(
+    cluster: &Cluster,
+    workload: &mut Workload,
+    violations: &mut Violations,
+    config: &ChaosConfig,
+) -> BTreeMap<String, Spec> {
+    let mut expected = BTreeMap::new();
+    let names: Vec<String> = workload.apps.keys().cloned().collect();
+    for name in names {
+        let deadline = Instant::now() + config.converge_within;
+        let answer = loop {
+            let mut answer = None;
+            for i in cluster.up() {
+                if let Some(a) = cluster.app_state(i, &name).await {
+                    answer = Some(a);
+                    break;
+                }
+            }
+            // A kill takes effect once the tasks are gone: wait for that.
+            let killing = answer
+                .as_ref()
+                .and_then(|a| a.as_ref())
+                .is_some_and(|doc| doc["goal"] == "KILL");
+            if (answer.is_some() && !killing) || Instant::now() > deadline {
+                break answer;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let Some(model) = workload.apps.get_mut(&name) else {
+            continue;
+        };
+        let actual: Option<Spec> = match &answer {
+            Some(Some(doc)) if doc["goal"] != "KILL" => Spec::from_state(doc),
+            _ => None,
+        };
+        if answer.is_none() {
+            violations.record(
+                "convergence",
+                format!("no instance answered for app {name} within the bound"),
+            );
+            continue;
+        }
+        if !model.candidates().contains(&actual) {
+            violations.record(
+                "lost_write",
+                format!(
+                    "app {name}: the API holds {actual:?}, acknowledged {:?}, maybe {:?}",
+                    model.acked, model.maybe
+                ),
+            );
+        }
+        model.acked = actual.clone();
+        model.maybe.clear();
+        match actual {
+            Some(spec) => {
+                expected.insert(name, spec);
+            }
+            None if model.killed => {
+                workload.apps.remove(&name);
+            }
+            None => {}
+        }
+    }
+    expected
+}
+
+/// Polls both views until the cluster runs exactly `expected`.
+async fn converge(
+    cluster: &Cluster,
+    expected: &BTreeMap<String, Spec>,
+    duplicates: &mut check::DuplicateMonitor,
+    violations: &mut Violations,
+    config: &ChaosConfig,
+) -> Option<()> {
+    let deadline = Instant::now() + config.converge_within;
+    let slow = Instant::now() + config.converge_within / 4;
+    let mut told = false;
+    let mut last = (Vec::new(), Vec::new());
+    loop {
+        if let (Some(sim), Some(api)) = (cluster.sim_tasks().await, cluster.api_tasks().await) {
+            duplicates.observe(Instant::now(), &sim, violations);
+            let (problems, orphans) = check::not_converged(expected, &sim, &api);
+            if problems.is_empty() && orphans.is_empty() {
+                return Some(());
+            }
+            if !told && Instant::now() > slow {
+                told = true;
+                eprintln!("still converging: {problems:?} orphans {orphans:?}");
+            }
+            last = (problems, orphans);
+        }
+        if Instant::now() > deadline {
+            let (problems, orphans) = last;
+            if !orphans.is_empty() {
+                violations.record(
+                    "orphan_task",
+                    format!("tasks no app owns still run: {orphans:?}"),
+                );
+            }
+            if !problems.is_empty() || orphans.is_empty() {
+                violations.record(
+                    "convergence",
+                    format!(
+                        "not converged within {:?}: {problems:?}",
+                        config.converge_within
+                    ),
+                );
+            }
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every instance answers the settled spec for every app.
+async fn check_writes(
+    cluster: &Cluster,
+    workload: &Workload,
+    expected: &BTreeMap<String, Spec>,
+    violations: &mut Violations,
+) {
+    for i in cluster.up() {
+        for name in workload.apps.keys() {
+            let Some(answer) = cluster.app_state(i, name).await else {
+                violations.record(
+                    "lost_write",
+                    format!("instance {i} did not answer for app {name} after convergence"),
+                );
+                continue;
+            };
+            let actual = answer.as_ref().and_then(Spec::from_state);
+            if actual.as_ref() != expected.get(name) {
+                violations.record(
+                    "lost_write",
+                    format!(
+                        "instance {i} answers {actual:?} for app {name}, others {:?}",
+                        expected.get(name)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Follows one instance's task watch from revision 0 with the Rust client,
+/// which resumes after the last revision it delivered when the connection
+/// drops (the instance is restarted on the same address).
+async fn watch(url: String, log: Arc<Mutex<WatchLog>>, stop: CancellationToken) {
+    let mut after = 0u64;
+    while !stop.is_cancelled() {
+        let client = match crate::client::Client::connect(&url, None).await {
+            Ok(c) => c,
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(300)) => continue,
+                    _ = stop.cancelled() => return,
+                }
+            }
+        };
+        let mut events = client.watch_tasks(None, Some(after));
+        loop {
+            let next = tokio::select! {
+                n = events.next() => n,
+                _ = stop.cancelled() => return,
+            };
+            match next {
+                Some(Ok(e)) => {
+                    after = e.revision;
+                    let seen = Seen {
+                        revision: e.revision,
+                        task_id: e.task_id,
+                        state: e.state,
+                        healthy: e.healthy,
+                        message: e.message,
+                    };
+                    if let Ok(mut l) = log.lock() {
+                        l.push(seen);
+                    }
+                }
+                Some(Err(err)) => {
+                    // The client gave up: a code it does not retry.
+                    if let Ok(mut l) = log.lock() {
+                        l.errors
+                            .push(format!("watch of {url} ended after {after}: {err}"));
+                    }
+                    break;
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// Reads the whole event log through a fresh watch, waits for every
+/// instance's watch to catch up, and compares (see `check::WatchLog`).
+/// Returns the number of events in the log.
+async fn check_watches(
+    cluster: &Cluster,
+    watches: &[Arc<Mutex<WatchLog>>],
+    violations: &mut Violations,
+) -> u64 {
+    let Some(&i) = cluster.up().first() else {
+        return 0;
+    };
+    let reference = match read_log(&cluster.instances[i].url).await {
+        Ok(r) => r,
+        Err(e) => {
+            violations.record("watch_exactly_once", format!("cannot read the log: {e}"));
+            return 0;
+        }
+    };
+    for p in check::check_reference(&reference).into_iter().take(20) {
+        violations.record("watch_exactly_once", format!("event log: {p}"));
+    }
+    let head = reference.last().map_or(0, |e| e.revision);
+    for (w, log) in watches.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let caught_up = log
+                .lock()
+                .map(|l| l.last_revision() >= head)
+                .unwrap_or(true);
+            if caught_up || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let problems = match log.lock() {
+            Ok(l) => check::compare_watch(&reference, &l),
+            Err(_) => vec!["watch log poisoned".to_string()],
+        };
+        for p in problems.into_iter().take(20) {
+            violations.record("watch_exactly_once", format!("watch of instance {w}: {p}"));
+        }
+    }
+    reference.len() as u64
+}
+
+/// The event log from revision 0 up to its head (the cluster is quiet:
+/// the head is where events stop coming).
+async fn read_log(url: &str) -> Result<Vec<Seen>, crate::client::ClientError> {
+    let client = crate::client::Client::connect(url, None).await?;
+    let mut events = client.watch_tasks(None, Some(0));
+    let mut out = Vec::new();
+    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_secs(3), events.next()).await {
+        let e = next?;
+        out.push(Seen {
+            revision: e.revision,
+            task_id: e.task_id,
+            state: e.state,
+            healthy: e.healthy,
+            message: e.message,
+        });
+    }
+    Ok(out)
+}

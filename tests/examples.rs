@@ -96,8 +96,8 @@ fn every_readme_json_block_is_accepted() {
     }
 }
 
-/// `curl ... -d'{...}'` lines of the README: PUT bodies are apps, the
-/// others (DELETE's `{"name": ...}`) must at least be JSON.
+/// `curl ... -d'{...}'` lines of the README: POST and PUT bodies are apps,
+/// the others (DELETE's `{"name": ...}`) must at least be JSON.
 #[test]
 fn every_readme_curl_body_is_accepted() {
     let readme = readme();
@@ -117,10 +117,31 @@ fn every_readme_curl_body_is_accepted() {
         seen += 1;
         if line.contains("-X PUT") {
             parse_app(body.as_bytes()).unwrap_or_else(|e| panic!("README: {line}: {e}"));
+        } else if line.contains("-X POST") {
+            parse_apps(body.as_bytes()).unwrap_or_else(|e| panic!("README: {line}: {e}"));
         } else {
             serde_json::from_str::<Value>(body)
                 .unwrap_or_else(|e| panic!("README: {line}: not JSON: {e}"));
         }
     }
     assert!(seen >= 2, "the README's PUT and DELETE lines carry bodies");
+}
+
+/// The tour's first lines are the ones `tests/dev_cli.rs` and
+/// `tests/api_rest.rs` run against the real server: they must stay in the
+/// README exactly as tested.
+#[test]
+fn the_readme_tour_shows_the_tested_curl_lines() {
+    let readme = readme();
+    for line in [
+        "curl -X POST localhost:8080/v1/api/app -d@examples/test-app.json",
+        "curl -X GET 'localhost:8080/v1/api/app?name=test-app'",
+        "curl -X GET localhost:8080/v1/api/app/all",
+        "curl -X DELETE localhost:8080/v1/api/app -d'{\"name\": \"test-app\"}'",
+    ] {
+        assert!(
+            readme.lines().any(|l| l.trim_start().starts_with(line)),
+            "README lost the tested tour line: {line}"
+        );
+    }
 }

@@ -209,12 +209,8 @@ use crate::mesos::encoding::to_json;
 use crate::mesos::v1;
 use crate::spec::{self, App, ResolvedCheck, VolumeMode};
 
-/// Label key naming the app of a task.
-pub const LABEL_APP: &str = "hydrogen.app";
-/// Label key giving a task's instance number.
-pub const LABEL_INSTANCE: &str = "hydrogen.instance";
-/// Label key giving the app version a task runs.
-pub const LABEL_VERSION: &str = "hydrogen.version";
+pub use crate::spec::{LABEL_APP, LABEL_INSTANCE, LABEL_VERSION};
+use crate::spec::{RESERVED_ENV_PREFIX, RESERVED_LABELS};
 /// Suffix of executor ids: `<task_id>.executor`.
 pub const EXECUTOR_ID_SUFFIX: &str = ".executor";
 
@@ -229,12 +225,10 @@ pub const DEFAULT_HEALTH_GRACE: f64 = 10.0;
 /// Mesos `HealthCheck.consecutive_failures` default.
 pub const DEFAULT_HEALTH_FAILURES: u32 = 3;
 
-const RESERVED_LABELS: [&str; 3] = [LABEL_APP, LABEL_INSTANCE, LABEL_VERSION];
 const ENV_APP: &str = "HYDROGEN_APP";
 const ENV_INSTANCE: &str = "HYDROGEN_INSTANCE";
 const ENV_TASK_ID: &str = "HYDROGEN_TASK_ID";
 const ENV_VERSION: &str = "HYDROGEN_APP_VERSION";
-const RESERVED_ENV_PREFIX: &str = "HYDROGEN_";
 
 /// A new task id, `<app>.<instance>.<uuid>` (uuid v4, 32 lowercase hex
 /// digits): unique per launch, traceable to app and instance.

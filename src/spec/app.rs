@@ -315,6 +315,11 @@ impl App {
                     "labels",
                     "must not have an empty label key",
                 ));
+            } else if RESERVED_LABELS.contains(&key.as_str()) {
+                errors.push(ValidationError::new(
+                    join("labels", key),
+                    "is reserved: Hydrogen sets it on every task; use another key",
+                ));
             }
         }
         if let Some(retry) = &self.retry {
@@ -403,6 +408,19 @@ fn read_labels(v: &Value, path: &str) -> ReadResult<BTreeMap<String, String>> {
 /// Names prefix Mesos task ids `<name>.<instance>.<uuid>`: '.' would make
 /// those ambiguous, '/' and whitespace are invalid in Mesos ids and sandbox
 /// paths, and a DNS-label charset keeps Mesos-DNS names valid.
+/// Label key naming the app of a task.
+pub const LABEL_APP: &str = "hydrogen.app";
+/// Label key giving a task's instance number.
+pub const LABEL_INSTANCE: &str = "hydrogen.instance";
+/// Label key giving the app version a task runs.
+pub const LABEL_VERSION: &str = "hydrogen.version";
+/// Label keys Hydrogen sets on every task. Reconciliation reads tasks back
+/// by them, so an app may not set them: refused at deploy, not overridden.
+pub const RESERVED_LABELS: [&str; 3] = [LABEL_APP, LABEL_INSTANCE, LABEL_VERSION];
+/// Prefix of the variables identifying a task (`HYDROGEN_APP`,
+/// `HYDROGEN_TASK_ID`, ...); an app may not set any of that prefix.
+pub const RESERVED_ENV_PREFIX: &str = "HYDROGEN_";
+
 fn validate_name(name: &str, errors: &mut Vec<ValidationError>) {
     if name.is_empty() {
         errors.push(ValidationError::new("name", "must not be empty"));
@@ -445,6 +463,11 @@ fn validate_env(env: &BTreeMap<String, String>, path: &str, errors: &mut Vec<Val
             errors.push(ValidationError::new(
                 join(path, name),
                 "is not a valid variable name (letters, digits and '_', not starting with a digit)",
+            ));
+        } else if name.starts_with(RESERVED_ENV_PREFIX) {
+            errors.push(ValidationError::new(
+                join(path, name),
+                "is reserved: Hydrogen sets the HYDROGEN_* variables on every task; use another name",
             ));
         } else if value.contains('\0') {
             errors.push(ValidationError::new(

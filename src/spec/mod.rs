@@ -71,8 +71,9 @@ mod json;
 mod tests;
 
 pub use app::{
-    App, Command, Disk, DiskSource, DiskSourceType, Executor, MAX_INSTANCES, MAX_NAME_LEN,
-    MAX_PORTS, Resources, Retry, Strategy, StrategyType, Uri,
+    App, Command, Disk, DiskSource, DiskSourceType, Executor, LABEL_APP, LABEL_INSTANCE,
+    LABEL_VERSION, MAX_INSTANCES, MAX_NAME_LEN, MAX_PORTS, RESERVED_ENV_PREFIX, RESERVED_LABELS,
+    Resources, Retry, Strategy, StrategyType, Uri,
 };
 pub use container::{
     Container, DockerVolume, DriverOpt, IpAddress, Network, PortMapping, PortProtocol, Protocol,

@@ -1489,3 +1489,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reserved_labels_and_variables_are_refused_at_deploy() {
+    assert_rule(
+        "labels.hydrogen.app",
+        "is reserved: Hydrogen sets it on every task; use another key",
+        |v| {
+            set(
+                v,
+                "/labels",
+                json!({"hydrogen.app": "x", "hydrogen.team": "y"}),
+            )
+        },
+    );
+    assert_rule(
+        "command.environment.HYDROGEN_TASK_ID",
+        "is reserved: Hydrogen sets the HYDROGEN_* variables on every task; use another name",
+        |v| {
+            set(
+                v,
+                "/command/environment",
+                json!({"HYDROGEN_TASK_ID": "x", "HYDRO": "y"}),
+            )
+        },
+    );
+}

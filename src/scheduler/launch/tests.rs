@@ -480,7 +480,14 @@ fn the_app_may_override_port_variables_but_not_identity() {
     let t = task_info(&request(&a, &[31000]), &LaunchDefaults::default()).unwrap();
     assert_eq!(env_of(t.command.as_ref().unwrap())["PORT0"], "80");
 
-    let a = with(json!({"command": {"cmd": "x", "environment": {"HYDROGEN_APP": "other"}}}));
+    // The spec refuses reserved names at deploy; launch still guards apps
+    // that never went through validation.
+    let mut a = with(json!({"command": {"cmd": "x"}}));
+    if let Some(command) = a.command.as_mut() {
+        command
+            .environment
+            .insert("HYDROGEN_APP".into(), "other".into());
+    }
     assert_eq!(error_field(&a, &[]), "command.environment.HYDROGEN_APP");
 }
 
@@ -672,7 +679,9 @@ fn incomplete_health_check_is_an_error() {
 
 #[test]
 fn our_label_keys_are_reserved() {
-    let a = with(json!({"labels": {"hydrogen.version": "9"}}));
+    // Refused at deploy by the spec; launch still guards unvalidated apps.
+    let mut a = with(json!({}));
+    a.labels.insert("hydrogen.version".into(), "9".into());
     assert_eq!(error_field(&a, &[]), "labels.hydrogen.version");
     // Other keys under the prefix are the user's.
     let t = build(&with(json!({"labels": {"hydrogen.team": "x"}})));

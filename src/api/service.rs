@@ -161,7 +161,7 @@ pub struct Framing {
 #[derive(Debug, PartialEq)]
 enum Content {
     /// An app with its record.
-    App(AppView),
+    App(Box<AppView>),
     /// Tasks whose app has no record (any more): ListAll shows them, State
     /// does not know the app.
     Orphans(Vec<TaskRecord>),
@@ -251,7 +251,7 @@ impl Views {
                 status: statuses.remove(&name),
                 record,
             };
-            contents.insert(name, Content::App(view));
+            contents.insert(name, Content::App(Box::new(view)));
         }
         for (name, orphans) in tasks {
             contents.insert(name, Content::Orphans(orphans));

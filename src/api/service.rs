@@ -507,3 +507,105 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::{app, task};
+
+    fn snapshot(views: u64, tasks: Vec<TaskRecord>) -> ViewSnapshot {
+        let record = |name: &str| AppRecord {
+            spec: app(name, "sleep 1"),
+            version: 1,
+            config_version: 1,
+            goal: AppGoal::Run,
+            created_ms: 1,
+            updated_ms: 1,
+        };
+        ViewSnapshot {
+            revision: ViewRevision {
+                views,
+                ..ViewRevision::default()
+            },
+            apps: vec![record("db"), record("web")],
+            tasks,
+            statuses: vec![],
+        }
+    }
+
+    #[test]
+    fn a_new_snapshot_keeps_the_renderings_of_unchanged_apps_only() {
+        let running = TaskState::TaskRunning;
+        let first = Views::build(
+            snapshot(
+                1,
+                vec![
+                    task("db", 0, "db.0", running),
+                    task("web", 0, "web.0", running),
+                ],
+            ),
+            Instant::now(),
+            None,
+        );
+        let rendered = |views: &Views, name: &str| {
+            views.apps[name]
+                .state_body(Face::Json, |v| Bytes::from(v.record.version.to_string()))
+                .expect("has a record")
+        };
+        rendered(&first, "db");
+        rendered(&first, "web");
+        let failed = TaskState::TaskFailed;
+        let second = Views::build(
+            snapshot(
+                2,
+                vec![
+                    task("db", 0, "db.0", running),
+                    task("web", 0, "web.0", failed),
+                ],
+            ),
+            Instant::now(),
+            Some(&first),
+        );
+        assert!(Arc::ptr_eq(&first.apps["db"], &second.apps["db"]));
+        assert!(!Arc::ptr_eq(&first.apps["web"], &second.apps["web"]));
+        assert_eq!(second.apps["web"].tasks()[0].state, failed);
+        assert!(second.apps["web"].state[Face::Json.index()].get().is_none());
+        assert!(second.apps["db"].state[Face::Json.index()].get().is_some());
+
+        // ListAll joins every app's share; apps without tasks add nothing.
+        let body = second.list_body(
+            Face::Json,
+            Framing {
+                open: b"[",
+                separator: b",",
+                close: b"]",
+            },
+            |tasks| {
+                Bytes::from(
+                    tasks
+                        .iter()
+                        .map(|t| format!("\"{}\"", t.task_id))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+            },
+        );
+        assert_eq!(&body[..], b"[\"db.0\",\"web.0\"]");
+        assert_eq!(second.tasks().count(), 2);
+    }
+
+    #[test]
+    fn tasks_without_an_app_record_are_listed_but_have_no_state() {
+        let mut snap = snapshot(1, vec![task("ghost", 0, "ghost.0", TaskState::TaskRunning)]);
+        snap.apps.clear();
+        let views = Views::build(snap, Instant::now(), None);
+        assert!(views.app("ghost").is_none());
+        assert_eq!(
+            views
+                .tasks()
+                .map(|t| t.task_id.as_str())
+                .collect::<Vec<_>>(),
+            ["ghost.0"]
+        );
+    }
+}

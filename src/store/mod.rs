@@ -18,7 +18,7 @@ pub mod model;
 pub mod redis;
 
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 
 use std::future::Future;
 use std::time::Duration;

@@ -30,7 +30,7 @@ E2E_AGENTS ?= 1000 10000
 bench:
 	$(CARGO) bench --bench recordio --bench placement --bench launch --bench status_updates
 	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
-	$(CARGO) bench --bench api_load
+	$(CARGO) bench --bench api_load | tee $(TARGET_DIR)/bench-api-load.json
 	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \

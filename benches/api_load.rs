@@ -1,23 +1,47 @@
 //! Load benchmark of the API (not a timed test): REST and gRPC `State` and
-//! `ListAll` under concurrent clients, against a MemoryStore holding
-//! `APPS` apps with `TASKS_PER_APP` tasks each. Prints requests/s, p50 and
-//! p99 latency per scenario.
+//! `ListAll` under concurrent clients, with `API_BENCH_APPS` ×
+//! `API_BENCH_INSTANCES` tasks stored (default 100 × 100 = 10,000).
+//!
+//! Two setups:
+//! - `redis`: real processes, as in production HA: `redis-server`, the
+//!   simulated master (`hydrogen sim`) and two `hydrogen serve` instances
+//!   sharing the Redis store. The apps are deployed through the API and the
+//!   bench waits until every task runs, so the leader's scheduler is live
+//!   while we measure. Each scenario runs against the leader, then against
+//!   the follower.
+//! - `memory`: one in-process API over a MemoryStore holding the same
+//!   number of tasks, written straight into the store (single instance).
+//!
+//! Every client is its own connection (HTTP/1.1 for REST, one HTTP/2
+//! channel for gRPC) and reads each answer whole; neither face's answer is
+//! parsed while timing (both are checked once before), so the figures are
+//! the server's. Prints a table, then one JSON line for
+//! `scripts/bench_report.py`.
 //!
 //! `cargo bench --bench api_load` (env: `API_BENCH_SECS`, default 3;
-//! `API_BENCH_CLIENTS`, default 32).
+//! `API_BENCH_CLIENTS`, default 64; `API_BENCH_APPS`, `API_BENCH_INSTANCES`;
+//! `API_BENCH_SETUPS`, default `memory,redis`; `API_BENCH_HYDROGEN`, the
+//! binary the redis setup serves with, default this build's).
+
+#[path = "../tests/common/procs.rs"]
+#[allow(dead_code)] // shared with the HA tests, which use all of it
+mod procs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::{Buf, Bytes};
 use hydrogen::api::proto as pb;
-use hydrogen::api::proto::app_service_client::AppServiceClient;
 use hydrogen::api::{ApiConfig, serve};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{Store, TaskBatch, TaskRecord, TaskState};
+use procs::{Hydrogen, Redis};
+use prost::Message;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
-const APPS: usize = 100;
-const TASKS_PER_APP: u32 = 10;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -26,23 +50,41 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn seed(store: &MemoryStore) -> Result<(), Box<dyn std::error::Error>> {
+#[derive(Clone, Copy)]
+struct Params {
+    apps: u32,
+    instances: u32,
+    clients: usize,
+    secs: u64,
+}
+
+impl Params {
+    fn tasks(&self) -> usize {
+        (self.apps * self.instances) as usize
+    }
+}
+
+fn app_json(params: &Params) -> Value {
+    let apps: Vec<Value> = (0..params.apps)
+        .map(|a| {
+            json!({"name": format!("app-{a}"), "resources": {"cpu": 0.01, "mem": 1},
+                   "instances": params.instances, "command": {"cmd": "sleep 100000"},
+                   "labels": {"team": "bench"}})
+        })
+        .collect();
+    Value::Array(apps)
+}
+
+/// The memory setup's tasks, written straight into the store as a leader.
+async fn seed_memory(store: &MemoryStore, params: &Params) -> Result<(), BoxError> {
     let lease = store
         .acquire_lease("bench", "127.0.0.1:0", Duration::from_secs(3600))
         .await?
         .ok_or("lease held")?;
-    for a in 0..APPS {
-        let name = format!("app-{a}");
-        let body = serde_json::json!([{
-            "name": name, "resources": {"cpu": 0.1, "mem": 32},
-            "instances": TASKS_PER_APP, "command": {"cmd": "sleep 1000"},
-            "labels": {"team": "bench"}
-        }]);
-        let apps = hydrogen::spec::parse_apps(body.to_string().as_bytes())?;
-        for app in apps {
-            store.create_app(app).await?;
-        }
-        let upserts = (0..TASKS_PER_APP)
+    for app in hydrogen::spec::parse_apps(app_json(params).to_string().as_bytes())? {
+        let name = app.name.clone();
+        store.create_app(app).await?;
+        let upserts = (0..params.instances)
             .map(|i| TaskRecord {
                 task_id: format!("{name}.{i}.bench"),
                 app: name.clone(),
@@ -52,150 +94,465 @@ async fn seed(store: &MemoryStore) -> Result<(), Box<dyn std::error::Error>> {
                 hostname: format!("host-{i}"),
                 state: TaskState::TaskRunning,
                 healthy: Some(true),
-                ips: vec![format!("10.0.{a}.{i}")],
+                ips: vec![format!("10.0.{}.{i}", i % 250)],
                 message: String::new(),
                 kill_sent: false,
                 created_ms: 0,
                 updated_ms: 0,
             })
             .collect();
-        store
-            .apply(
-                lease.epoch,
-                TaskBatch {
-                    upserts,
-                    ..TaskBatch::default()
-                },
-            )
-            .await?;
+        let batch = TaskBatch {
+            upserts,
+            ..TaskBatch::default()
+        };
+        store.apply(lease.epoch, batch).await?;
     }
     Ok(())
 }
 
+/// Encodes requests with prost and hands answers back as raw bytes: the
+/// gRPC counterpart of reading a REST body without parsing it.
 #[derive(Clone, Copy)]
+struct RawCodec<T>(std::marker::PhantomData<T>);
+
+impl<T> Default for RawCodec<T> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+struct RawEncoder<T>(std::marker::PhantomData<T>);
+struct RawDecoder;
+
+impl<T: Message + Send + 'static> Codec for RawCodec<T> {
+    type Encode = T;
+    type Decode = Bytes;
+    type Encoder = RawEncoder<T>;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawEncoder(std::marker::PhantomData)
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawDecoder
+    }
+}
+
+impl<T: Message> Encoder for RawEncoder<T> {
+    type Item = T;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        item.encode(buf)
+            .map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
 enum Scenario {
     RestState,
-    RestListAll,
     GrpcState,
+    RestListAll,
     GrpcListAll,
 }
 
+const SCENARIOS: [Scenario; 4] = [
+    Scenario::RestState,
+    Scenario::GrpcState,
+    Scenario::RestListAll,
+    Scenario::GrpcListAll,
+];
+
 impl Scenario {
-    fn name(self) -> &'static str {
+    fn face(self) -> &'static str {
         match self {
-            Scenario::RestState => "REST GET /v1/api/app?name=",
-            Scenario::RestListAll => "REST GET /v1/api/app/all",
-            Scenario::GrpcState => "gRPC State",
-            Scenario::GrpcListAll => "gRPC ListAll",
+            Scenario::RestState | Scenario::RestListAll => "REST",
+            Scenario::GrpcState | Scenario::GrpcListAll => "gRPC",
         }
+    }
+    fn call(self) -> &'static str {
+        match self {
+            Scenario::RestState | Scenario::GrpcState => "State",
+            Scenario::RestListAll | Scenario::GrpcListAll => "ListAll",
+        }
+    }
+}
+
+struct Client {
+    base: String,
+    http: reqwest::Client,
+    grpc: tonic::client::Grpc<tonic::transport::Channel>,
+}
+
+impl Client {
+    async fn connect(base: &str) -> Result<Self, BoxError> {
+        let channel = tonic::transport::Channel::from_shared(base.to_owned())?
+            .connect()
+            .await?;
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc = grpc.max_decoding_message_size(usize::MAX);
+        Ok(Self {
+            base: base.to_owned(),
+            // One pool per client: every client has its own connection.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()?,
+            grpc,
+        })
+    }
+
+    /// One call; the answer's bytes.
+    async fn call(&mut self, scenario: Scenario, app: &str) -> Result<Bytes, BoxError> {
+        match scenario {
+            Scenario::RestState | Scenario::RestListAll => {
+                let url = if scenario == Scenario::RestState {
+                    format!("{}/v1/api/app?name={app}", self.base)
+                } else {
+                    format!("{}/v1/api/app/all", self.base)
+                };
+                let response = self.http.get(url).send().await?;
+                if !response.status().is_success() {
+                    return Err(format!("status {}", response.status()).into());
+                }
+                Ok(response.bytes().await?)
+            }
+            Scenario::GrpcState => {
+                self.grpc.ready().await?;
+                let request = tonic::Request::new(pb::StateRequest { name: app.into() });
+                let path = http::uri::PathAndQuery::from_static("/hydrogen.v1.AppService/State");
+                let response = self
+                    .grpc
+                    .unary(request, path, RawCodec::<pb::StateRequest>::default())
+                    .await?;
+                Ok(response.into_inner())
+            }
+            Scenario::GrpcListAll => {
+                self.grpc.ready().await?;
+                let request = tonic::Request::new(pb::ListAllRequest {});
+                let path = http::uri::PathAndQuery::from_static("/hydrogen.v1.AppService/ListAll");
+                let response = self
+                    .grpc
+                    .unary(request, path, RawCodec::<pb::ListAllRequest>::default())
+                    .await?;
+                Ok(response.into_inner())
+            }
+        }
+    }
+}
+
+/// Parses one answer of each kind and checks it holds what was stored.
+async fn check_answers(base: &str, params: &Params) -> Result<(), BoxError> {
+    let mut client = Client::connect(base).await?;
+    let rest_all: Vec<Value> =
+        serde_json::from_slice(&client.call(Scenario::RestListAll, "").await?)?;
+    let grpc_all = pb::ListAllResponse::decode(client.call(Scenario::GrpcListAll, "").await?)?;
+    let rest_one: Value =
+        serde_json::from_slice(&client.call(Scenario::RestState, "app-0").await?)?;
+    let grpc_one = pb::AppState::decode(client.call(Scenario::GrpcState, "app-0").await?)?;
+    let ok = rest_all.len() == params.tasks()
+        && grpc_all.tasks.len() == params.tasks()
+        && rest_one["tasks"].as_array().map(Vec::len) == Some(params.instances as usize)
+        && grpc_one.tasks.len() == params.instances as usize;
+    if !ok {
+        return Err(format!(
+            "answers do not hold the stored tasks: REST ListAll {}, gRPC ListAll {}, gRPC State {}",
+            rest_all.len(),
+            grpc_all.tasks.len(),
+            grpc_one.tasks.len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+struct Figures {
+    setup: &'static str,
+    instance: &'static str,
+    scenario: Scenario,
+    requests: usize,
+    secs: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+impl Figures {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.secs
+    }
+
+    fn json(&self) -> Value {
+        json!({"setup": self.setup, "instance": self.instance, "face": self.scenario.face(),
+               "call": self.scenario.call(), "requests_per_s": self.rps().round(),
+               "p50_ms": self.p50.as_secs_f64() * 1e3, "p99_ms": self.p99.as_secs_f64() * 1e3,
+               "errors": self.errors})
     }
 }
 
 async fn run(
     base: &str,
+    setup: &'static str,
+    instance: &'static str,
     scenario: Scenario,
-    clients: usize,
-    secs: u64,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let http = reqwest::Client::new();
-    let channel = tonic::transport::Channel::from_shared(base.to_owned())?
-        .connect()
-        .await?;
+    params: &Params,
+) -> Result<Figures, BoxError> {
+    let mut clients = Vec::with_capacity(params.clients);
+    for _ in 0..params.clients {
+        clients.push(Client::connect(base).await?);
+    }
+    // Warm every connection (and whatever the server caches) untimed; a
+    // failure here is counted like any other.
+    let mut warm_errors = 0;
+    for client in &mut clients {
+        if client.call(scenario, "app-0").await.is_err() {
+            warm_errors += 1;
+        }
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(params.secs);
+    let apps = params.apps as usize;
     let mut workers = Vec::new();
-    for w in 0..clients {
-        let http = http.clone();
-        let mut grpc = AppServiceClient::new(channel.clone());
-        let base = base.to_owned();
+    for (w, mut client) in clients.into_iter().enumerate() {
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut i = w;
             while Instant::now() < deadline {
                 i += 1;
-                let name = format!("app-{}", i % APPS);
+                let app = format!("app-{}", i % apps);
                 let start = Instant::now();
-                let ok = match scenario {
-                    Scenario::RestState => http
-                        .get(format!("{base}/v1/api/app?name={name}"))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success()),
-                    Scenario::RestListAll => {
-                        match http.get(format!("{base}/v1/api/app/all")).send().await {
-                            Ok(r) => r.bytes().await.is_ok(),
-                            Err(_) => false,
-                        }
-                    }
-                    Scenario::GrpcState => grpc.state(pb::StateRequest { name }).await.is_ok(),
-                    Scenario::GrpcListAll => grpc.list_all(pb::ListAllRequest {}).await.is_ok(),
-                };
-                if ok {
-                    latencies.push(start.elapsed());
-                } else {
-                    errors += 1;
+                match client.call(scenario, &app).await {
+                    Ok(_) => latencies.push(start.elapsed()),
+                    Err(_) => errors += 1,
                 }
             }
             (latencies, errors)
         }));
     }
     let mut all = Vec::new();
-    let mut errors = 0;
+    let mut errors = warm_errors;
     for w in workers {
         let (l, e) = w.await?;
         all.extend(l);
         errors += e;
     }
+    let secs = started.elapsed().as_secs_f64();
     all.sort();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
+    let figures = Figures {
+        setup,
+        instance,
+        scenario,
+        requests: all.len(),
+        secs,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors,
+    };
     println!(
-        "{:<28} clients={clients:<3} req/s={:>9.0} p50={:>8.2?} p99={:>8.2?} errors={errors}",
-        scenario.name(),
-        all.len() as f64 / secs as f64,
-        pct(0.50),
-        pct(0.99),
+        "| {:<6} | {:<8} | {:<4} | {:<7} | {:>9.0} | {:>9.2} | {:>9.2} | {:>6} |",
+        setup,
+        instance,
+        scenario.face(),
+        scenario.call(),
+        figures.rps(),
+        figures.p50.as_secs_f64() * 1e3,
+        figures.p99.as_secs_f64() * 1e3,
+        errors
     );
-    Ok(())
+    Ok(figures)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn memory_setup(params: &Params) -> Result<Vec<Figures>, BoxError> {
+    let store = Arc::new(MemoryStore::default());
+    seed_memory(&store, params).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve(
+        Arc::clone(&store),
+        ApiConfig::default(),
+        listener,
+        shutdown.clone(),
+    ));
+    check_answers(&base, params).await?;
+    let mut out = Vec::new();
+    for scenario in SCENARIOS {
+        out.push(run(&base, "memory", "single", scenario, params).await?);
+    }
+    shutdown.cancel();
+    server.await??;
+    Ok(out)
+}
+
+async fn get_json(url: &str) -> Option<Value> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .ok()?;
+    response.json().await.ok()
+}
+
+/// Tasks the API reports running.
+async fn running_in_store(base: &str) -> usize {
+    get_json(&format!("{base}/v1/api/app/all"))
+        .await
+        .and_then(|v| v.as_array().cloned())
+        .map_or(0, |tasks| {
+            tasks
+                .iter()
+                .filter(|t| t["State"] == "TASK_RUNNING")
+                .count()
+        })
+}
+
+fn cluster_file(agents: u32) -> Result<tempfile::NamedTempFile, BoxError> {
+    let agents: Vec<Value> = (1..=agents)
+        .map(|i| {
+            json!({"hostname": format!("big-{i}.sim"),
+                   "resources": {"cpus": 1000, "mem": 1_000_000, "disk": 1_000_000, "ports": "[31000-32000]"}})
+        })
+        .collect();
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), json!({"agents": agents}).to_string())?;
+    Ok(file)
+}
+
+fn redis_setup(rt: &tokio::runtime::Runtime, params: &Params) -> Result<Vec<Figures>, BoxError> {
+    let redis = Redis::start();
+    let cluster = cluster_file(20)?;
+    let sim = Hydrogen::start(&[
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--cluster",
+        cluster.path().to_str().ok_or("temp path is not utf-8")?,
+        "--allocation-interval",
+        "200ms",
+        "--task-start-delay",
+        "10ms",
+    ]);
+    // `API_BENCH_HYDROGEN`: another build of the binary for the served
+    // instances (to compare builds with the same client).
+    let binary = std::env::var("API_BENCH_HYDROGEN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_hydrogen").to_owned());
+    let serve = || {
+        Hydrogen::start_binary(
+            &binary,
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--master",
+                &sim.url,
+                "--store",
+                &redis.url(),
+            ],
+        )
+    };
+    let instances = [serve(), serve()];
+    rt.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/api/app", instances[0].url))
+            .body(app_json(params).to_string())
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(format!("deploy failed: {}", response.status()).into());
+        }
+        let started = Instant::now();
+        while running_in_store(&instances[0].url).await < params.tasks() {
+            if started.elapsed() > Duration::from_secs(600) {
+                return Err("the tasks never all ran".into());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        println!(
+            "{} tasks running after {:.1} s",
+            params.tasks(),
+            started.elapsed().as_secs_f64()
+        );
+        let mut leader = None;
+        let started = Instant::now();
+        while leader.is_none() {
+            for (i, h) in instances.iter().enumerate() {
+                let ready = get_json(&format!("{}/readyz", h.url)).await;
+                if ready.is_some_and(|r| r["leader"] == true) {
+                    leader = Some(i);
+                }
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err("no instance leads".into());
+            }
+        }
+        let leader = leader.unwrap_or(0);
+        let mut out = Vec::new();
+        for (role, url) in [
+            ("leader", &instances[leader].url),
+            ("follower", &instances[1 - leader].url),
+        ] {
+            check_answers(url, params).await?;
+            for scenario in SCENARIOS {
+                out.push(run(url, "redis", role, scenario, params).await?);
+            }
+        }
+        Ok(out)
+    })
+}
+
+fn main() -> Result<(), BoxError> {
+    if std::env::args().any(|a| a == "--list") {
+        println!("api_load: bench");
+        return Ok(());
+    }
     // `cargo test --all-targets` runs benches as tests; the load runs only
     // under `cargo bench` (which passes --bench).
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    let secs = env_or("API_BENCH_SECS", 3);
-    let clients = usize::try_from(env_or("API_BENCH_CLIENTS", 32))?;
+    let params = Params {
+        apps: u32::try_from(env_or("API_BENCH_APPS", 100))?,
+        instances: u32::try_from(env_or("API_BENCH_INSTANCES", 100))?,
+        clients: usize::try_from(env_or("API_BENCH_CLIENTS", 64))?,
+        secs: env_or("API_BENCH_SECS", 3),
+    };
+    let setups = std::env::var("API_BENCH_SETUPS").unwrap_or_else(|_| "memory,redis".into());
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let store = Arc::new(MemoryStore::default());
-        seed(&store).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(serve(
-            Arc::clone(&store),
-            ApiConfig::default(),
-            listener,
-            shutdown.clone(),
-        ));
-        println!(
-            "api_load: {APPS} apps x {TASKS_PER_APP} tasks, {clients} clients, {secs}s per scenario"
-        );
-        for scenario in [
-            Scenario::RestState,
-            Scenario::RestListAll,
-            Scenario::GrpcState,
-            Scenario::GrpcListAll,
-        ] {
-            run(&base, scenario, clients, secs).await?;
+    println!(
+        "api_load: {} apps x {} instances = {} tasks, {} clients, {} s per scenario",
+        params.apps,
+        params.instances,
+        params.tasks(),
+        params.clients,
+        params.secs
+    );
+    println!("| setup  | instance | face | call    |     req/s |  p50 (ms) |  p99 (ms) | errors |");
+    println!("| ------ | -------- | ---- | ------- | --------- | --------- | --------- | ------ |");
+    let mut all = Vec::new();
+    for setup in setups.split(',') {
+        match setup.trim() {
+            "memory" => all.extend(rt.block_on(memory_setup(&params))?),
+            "redis" => all.extend(redis_setup(&rt, &params)?),
+            other => return Err(format!("unknown setup {other:?} (memory, redis)").into()),
         }
-        shutdown.cancel();
-        server.await??;
-        Ok(())
-    })
+    }
+    println!(
+        "{}",
+        json!({"bench": "api_load", "tasks": params.tasks(), "apps": params.apps,
+               "clients": params.clients, "secs_per_scenario": params.secs,
+               "results": all.iter().map(Figures::json).collect::<Vec<_>>()})
+    );
+    Ok(())
 }

@@ -4,8 +4,9 @@ lines of the memory and end-to-end runs (see `make bench`).
 
 Usage: bench_report.py TARGET_DIR
 Reads TARGET_DIR/criterion/**/new/{estimates,benchmark}.json,
-TARGET_DIR/bench-memory.json and TARGET_DIR/bench-e2e-*.json (each: the
-last line printed by the run). Reports only; asserts nothing.
+TARGET_DIR/bench-memory.json, TARGET_DIR/bench-api-load.json and
+TARGET_DIR/bench-e2e-*.json (each: the last JSON line printed by the run).
+Reports only; asserts nothing.
 """
 import glob
 import json
@@ -75,6 +76,21 @@ def main():
         out += [f"| {k} | {v:,.0f} |" if isinstance(v, (int, float)) else f"| {k} | {v} |" for k, v in mem.items()]
         out.append("")
         out.append("Target: < 2 KiB (2048 bytes) per tracked task.")
+    else:
+        out.append("(no result)")
+    out.append("")
+    api = last_json(os.path.join(target, "bench-api-load.json"))
+    out += ["## API load (`cargo bench --bench api_load`)", ""]
+    if api and api.get("results"):
+        out.append(f"{api.get('tasks', '?'):,} tasks stored ({api.get('apps', '?')} apps), "
+                   f"{api.get('clients', '?')} concurrent clients, {api.get('secs_per_scenario', '?')} s per row. "
+                   "redis: two `hydrogen serve` sharing one redis-server (leader and follower); "
+                   "memory: one in-process instance.")
+        out += ["", "| store | instance | face | call | req/s | p50 | p99 | errors |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in api["results"]:
+            out.append(f"| {r['setup']} | {r['instance']} | {r['face']} | {r['call']} | "
+                       f"{r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
     else:
         out.append("(no result)")
     out.append("")

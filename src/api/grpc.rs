@@ -4,20 +4,33 @@
 //! reader and rules), calls the core under the request timeout, and converts
 //! the answer back; errors go through [`ApiError::to_status`], the same
 //! mapping the REST face uses for its statuses.
+//!
+//! State and ListAll answer with bytes encoded once per app and store
+//! revision (see [`super::service`]): [`AppServiceRoutes`] routes those two
+//! methods to [`EncodedCodec`] handlers, so an unchanged answer is neither
+//! rebuilt nor re-encoded; every other method goes to the generated server.
 
+use std::convert::Infallible;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
+use prost::Message;
 use tokio_util::sync::CancellationToken;
+use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
+use super::codec::EncodedCodec;
 use super::convert;
 use super::error::ApiError;
 use super::proto as pb;
-use super::service::{ApiService, AppView};
+use super::proto::app_service_server::AppServiceServer;
+use super::service::{ApiService, AppView, Face, Framing};
 use super::watch::{self, WatchFrom};
 
 /// The tonic service; build a server with [`GrpcService::into_server`].
@@ -25,6 +38,16 @@ pub struct GrpcService<S> {
     core: ApiService<S>,
     timeout: Duration,
     shutdown: CancellationToken,
+}
+
+impl<S> Clone for GrpcService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+            timeout: self.timeout,
+            shutdown: self.shutdown.clone(),
+        }
+    }
 }
 
 impl<S: Store> GrpcService<S> {
@@ -40,8 +63,40 @@ impl<S: Store> GrpcService<S> {
 
     /// The tonic server wrapping this service, decoding messages up to
     /// `max_message` bytes.
-    pub fn into_server(self, max_message: usize) -> pb::app_service_server::AppServiceServer<Self> {
-        pb::app_service_server::AppServiceServer::new(self).max_decoding_message_size(max_message)
+    pub fn into_server(self, max_message: usize) -> AppServiceRoutes<S> {
+        AppServiceRoutes {
+            encoded: self.clone(),
+            generated: AppServiceServer::new(self).max_decoding_message_size(max_message),
+            max_message,
+        }
+    }
+
+    /// State, encoded (once per app and store revision).
+    async fn state_encoded(&self, name: &str) -> Result<Bytes, Status> {
+        let entry = self.timed(self.core.app(name)).await?;
+        entry
+            .state_body(Face::Proto, |view| {
+                Bytes::from(app_state(view).encode_to_vec())
+            })
+            .ok_or_else(|| ApiError::from(StoreError::AppNotFound(name.to_owned())).to_status())
+    }
+
+    /// ListAll, encoded (each app's share once per store revision).
+    async fn list_all_encoded(&self) -> Result<Bytes, Status> {
+        let views = self.timed(self.core.views()).await?;
+        // Concatenated encodings of `repeated Task tasks = 1` are one
+        // ListAllResponse.
+        let framing = Framing {
+            open: b"",
+            separator: b"",
+            close: b"",
+        };
+        Ok(views.list_body(Face::Proto, framing, |tasks| {
+            let share = pb::ListAllResponse {
+                tasks: tasks.iter().map(convert::task_to_proto).collect(),
+            };
+            Bytes::from(share.encode_to_vec())
+        }))
     }
 
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, ApiError>>) -> Result<T, Status> {
@@ -130,22 +185,27 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
         }))
     }
 
+    // State and ListAll are served by `AppServiceRoutes` with their
+    // memoized encodings; these build the same answers for direct callers.
     async fn state(
         &self,
         request: Request<pb::StateRequest>,
     ) -> Result<Response<pb::AppState>, Status> {
         let req = request.into_inner();
-        let view = self.timed(self.core.state(&req.name)).await?;
-        Ok(Response::new(app_state(&view)))
+        let entry = self.timed(self.core.app(&req.name)).await?;
+        let view = entry
+            .view()
+            .ok_or_else(|| ApiError::from(StoreError::AppNotFound(req.name.clone())).to_status())?;
+        Ok(Response::new(app_state(view)))
     }
 
     async fn list_all(
         &self,
         _request: Request<pb::ListAllRequest>,
     ) -> Result<Response<pb::ListAllResponse>, Status> {
-        let tasks = self.timed(self.core.list_all()).await?;
+        let views = self.timed(self.core.views()).await?;
         Ok(Response::new(pb::ListAllResponse {
-            tasks: tasks.iter().map(convert::task_to_proto).collect(),
+            tasks: views.tasks().map(convert::task_to_proto).collect(),
         }))
     }
 
@@ -171,5 +231,91 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
                 .map_err(|e| e.to_status())
         });
         Ok(Response::new(Box::pin(mapped)))
+    }
+}
+
+/// `hydrogen.v1.AppService` as served: State and ListAll with their
+/// memoized encodings, every other method by the generated server.
+pub struct AppServiceRoutes<S> {
+    encoded: GrpcService<S>,
+    generated: AppServiceServer<GrpcService<S>>,
+    max_message: usize,
+}
+
+impl<S> Clone for AppServiceRoutes<S> {
+    fn clone(&self) -> Self {
+        Self {
+            encoded: self.encoded.clone(),
+            generated: self.generated.clone(),
+            max_message: self.max_message,
+        }
+    }
+}
+
+impl<S> NamedService for AppServiceRoutes<S> {
+    const NAME: &'static str = pb::app_service_server::SERVICE_NAME;
+}
+
+/// The State method over [`GrpcService::state_encoded`].
+struct EncodedState<S>(GrpcService<S>);
+
+impl<S: Store> UnaryService<pb::StateRequest> for EncodedState<S> {
+    type Response = Bytes;
+    type Future = BoxFuture<'static, Result<Response<Bytes>, Status>>;
+
+    fn call(&mut self, request: Request<pb::StateRequest>) -> Self::Future {
+        let svc = self.0.clone();
+        Box::pin(async move {
+            let name = request.into_inner().name;
+            svc.state_encoded(&name).await.map(Response::new)
+        })
+    }
+}
+
+/// The ListAll method over [`GrpcService::list_all_encoded`].
+struct EncodedListAll<S>(GrpcService<S>);
+
+impl<S: Store> UnaryService<pb::ListAllRequest> for EncodedListAll<S> {
+    type Response = Bytes;
+    type Future = BoxFuture<'static, Result<Response<Bytes>, Status>>;
+
+    fn call(&mut self, _request: Request<pb::ListAllRequest>) -> Self::Future {
+        let svc = self.0.clone();
+        Box::pin(async move { svc.list_all_encoded().await.map(Response::new) })
+    }
+}
+
+impl<S: Store> tower::Service<http::Request<tonic::body::Body>> for AppServiceRoutes<S> {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        // The generated server's settings: no compression, requests up to
+        // `max_message`, answers unbounded.
+        let limits = (Some(self.max_message), None);
+        match req.uri().path() {
+            "/hydrogen.v1.AppService/State" => {
+                let method = EncodedState(self.encoded.clone());
+                Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(EncodedCodec::default())
+                        .apply_max_message_size_config(limits.0, limits.1);
+                    Ok(grpc.unary(method, req).await)
+                })
+            }
+            "/hydrogen.v1.AppService/ListAll" => {
+                let method = EncodedListAll(self.encoded.clone());
+                Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(EncodedCodec::default())
+                        .apply_max_message_size_config(limits.0, limits.1);
+                    Ok(grpc.unary(method, req).await)
+                })
+            }
+            _ => tower::Service::call(&mut self.generated, req),
+        }
     }
 }

@@ -32,7 +32,7 @@ use crate::store::{Store, TaskEvent, TaskRecord};
 
 use super::auth::is_grpc;
 use super::error::ApiError;
-use super::service::{ApiService, AppView};
+use super::service::{ApiService, AppView, Face, Framing};
 use super::watch::{self, WatchFrom};
 
 /// What every REST handler shares.
@@ -285,6 +285,16 @@ pub struct ListEntryBody {
     pub task: TaskBody,
 }
 
+impl From<&TaskRecord> for ListEntryBody {
+    fn from(t: &TaskRecord) -> Self {
+        Self {
+            name: t.app.clone(),
+            state: t.state.as_str().to_owned(),
+            task: TaskBody::from(t),
+        }
+    }
+}
+
 /// `/readyz`.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadyBody {
@@ -407,27 +417,47 @@ fn kill_body_field(e: &serde_json::Error) -> Option<String> {
 async fn state<S: Store>(
     State(st): St<S>,
     q: Result<Query<NameQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let name = query(q)?.name.ok_or_else(|| ApiError::BadRequest {
         field: Some("name".into()),
         message: "is required (?name=<app>)".into(),
     })?;
-    let view = st.core.state(&name).await?;
-    Ok(Json(app_state_json(&view)))
+    let entry = st.core.app(&name).await?;
+    let body = entry
+        .state_body(Face::Json, |view| to_json_bytes(&app_state_json(view)))
+        .ok_or_else(|| crate::store::StoreError::AppNotFound(name.clone()))?;
+    Ok(json_response(body))
 }
 
-async fn list_all<S: Store>(State(st): St<S>) -> Result<Json<Vec<ListEntryBody>>, ApiError> {
-    let tasks = st.core.list_all().await?;
-    Ok(Json(
-        tasks
-            .iter()
-            .map(|t| ListEntryBody {
-                name: t.app.clone(),
-                state: t.state.as_str().to_owned(),
-                task: TaskBody::from(t),
-            })
-            .collect(),
-    ))
+/// `/v1/api/app/all` as JSON bytes: the array of every task's
+/// [`ListEntryBody`], each app's entries rendered once while it is
+/// unchanged (see [`super::service`]).
+async fn list_all_body<S: Store>(core: &ApiService<S>) -> Result<Bytes, ApiError> {
+    let views = core.views().await?;
+    let framing = Framing {
+        open: b"[",
+        separator: b",",
+        close: b"]",
+    };
+    Ok(views.list_body(Face::Json, framing, |tasks| {
+        let entries: Vec<ListEntryBody> = tasks.iter().map(ListEntryBody::from).collect();
+        let array = to_json_bytes(&entries);
+        // The share is the array's inside: the body joins the shares.
+        array.slice(1..array.len().saturating_sub(1).max(1))
+    }))
+}
+
+async fn list_all<S: Store>(State(st): St<S>) -> Result<Response, ApiError> {
+    Ok(json_response(list_all_body(&st.core).await?))
+}
+
+/// Serialising our own bodies cannot fail (string keys, finite numbers).
+fn to_json_bytes<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn watch_sse<S: Store>(

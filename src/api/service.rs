@@ -3,12 +3,36 @@
 //! their input into these calls and render the results; neither talks to the
 //! store directly, so they cannot disagree (invariant 4: any instance serves
 //! the API, reads from the store, writes validated specs to it).
+//!
+//! # State and ListAll: one snapshot per store revision
+//!
+//! Reading every task from the store and rendering it again for each
+//! request made ListAll cost O(tasks) per call (a 3 MB `HGETALL` and its
+//! JSON at 10,000 tasks). Instead each instance keeps [`Views`]: every app,
+//! task and status as of one [`ViewRevision`], with each face's encoding
+//! of each app's State and ListAll share rendered once, on first use.
+//!
+//! Freshness is unchanged: every request first reads the store's current
+//! view revision (one small read; one round trip to Redis) and is served
+//! from the snapshot only when it was read at that revision, or when its
+//! read began after the request did. Otherwise one request re-reads the
+//! snapshot (one consistent read) while the others wait for it; an app
+//! whose record, tasks and status are equal to the previous snapshot's
+//! keeps its entry, renderings included, so a change re-renders only the
+//! apps it touched. A write is thus visible to the next read on any
+//! instance as soon as the store has it, as when every read went to the
+//! store.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
 
 use crate::spec::App;
 use crate::store::{
     AppGoal, AppRecord, AppStatus, CreateOutcome, LeaderInfo, Store, TaskRecord, TaskState,
+    ViewRevision, ViewSnapshot,
 };
 
 use super::error::ApiError;
@@ -105,10 +129,232 @@ pub struct Readiness {
     pub is_leader: bool,
 }
 
-/// See the module docs. Cheap to clone.
+/// The two encodings answers are memoized in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// The REST face's JSON.
+    Json,
+    /// The gRPC face's protobuf.
+    Proto,
+}
+
+impl Face {
+    fn index(self) -> usize {
+        match self {
+            Face::Json => 0,
+            Face::Proto => 1,
+        }
+    }
+}
+
+/// How the per-app shares of a ListAll body are put together: `open`, the
+/// non-empty shares separated by `separator`, `close` (`[`, `,`, `]` for a
+/// JSON array; nothing for protobuf, where concatenated encodings of a
+/// repeated field are one message).
+#[derive(Debug, Clone, Copy)]
+pub struct Framing {
+    pub open: &'static [u8],
+    pub separator: &'static [u8],
+    pub close: &'static [u8],
+}
+
+#[derive(Debug, PartialEq)]
+enum Content {
+    /// An app with its record.
+    App(Box<AppView>),
+    /// Tasks whose app has no record (any more): ListAll shows them, State
+    /// does not know the app.
+    Orphans(Vec<TaskRecord>),
+}
+
+/// One app as State and ListAll show it, with each face's encodings of its
+/// State answer and of its ListAll share, rendered on first use and kept
+/// while the app is unchanged.
+#[derive(Debug)]
+pub struct AppEntry {
+    content: Content,
+    state: [OnceLock<Bytes>; 2],
+    list: [OnceLock<Bytes>; 2],
+}
+
+impl AppEntry {
+    fn new(content: Content) -> Self {
+        Self {
+            content,
+            state: Default::default(),
+            list: Default::default(),
+        }
+    }
+
+    /// The app, when it has a record.
+    pub fn view(&self) -> Option<&AppView> {
+        match &self.content {
+            Content::App(view) => Some(view),
+            Content::Orphans(_) => None,
+        }
+    }
+
+    /// Its tasks, by instance.
+    pub fn tasks(&self) -> &[TaskRecord] {
+        match &self.content {
+            Content::App(view) => &view.tasks,
+            Content::Orphans(tasks) => tasks,
+        }
+    }
+
+    /// The State answer in `face`'s encoding, rendered by `render` the first
+    /// time; `None` for an app without a record.
+    pub fn state_body(&self, face: Face, render: impl FnOnce(&AppView) -> Bytes) -> Option<Bytes> {
+        let view = self.view()?;
+        Some(
+            self.state[face.index()]
+                .get_or_init(|| render(view))
+                .clone(),
+        )
+    }
+
+    fn list_share(&self, face: Face, render: &impl Fn(&[TaskRecord]) -> Bytes) -> &Bytes {
+        self.list[face.index()].get_or_init(|| render(self.tasks()))
+    }
+}
+
+/// Every app, task and status as of one view revision. See the module docs.
+#[derive(Debug)]
+pub struct Views {
+    revision: ViewRevision,
+    /// When the read of this snapshot began.
+    read_at: Instant,
+    apps: BTreeMap<String, Arc<AppEntry>>,
+    list: [OnceLock<Bytes>; 2],
+}
+
+impl Views {
+    /// Groups a snapshot by app, keeping the entries of `previous` whose
+    /// content did not change (with their renderings).
+    fn build(snapshot: ViewSnapshot, read_at: Instant, previous: Option<&Views>) -> Self {
+        let mut tasks: HashMap<String, Vec<TaskRecord>> = HashMap::new();
+        for task in snapshot.tasks {
+            // The snapshot is sorted by app, instance, task id, so each app's
+            // tasks stay in State's order (by instance).
+            tasks.entry(task.app.clone()).or_default().push(task);
+        }
+        let mut statuses: HashMap<String, AppStatus> = snapshot
+            .statuses
+            .into_iter()
+            .map(|s| (s.app.clone(), s))
+            .collect();
+        let mut contents = BTreeMap::new();
+        for record in snapshot.apps {
+            let name = record.spec.name.clone();
+            let view = AppView {
+                tasks: tasks.remove(&name).unwrap_or_default(),
+                status: statuses.remove(&name),
+                record,
+            };
+            contents.insert(name, Content::App(Box::new(view)));
+        }
+        for (name, orphans) in tasks {
+            contents.insert(name, Content::Orphans(orphans));
+        }
+        let apps = contents
+            .into_iter()
+            .map(|(name, content)| {
+                let kept = previous
+                    .and_then(|p| p.apps.get(&name))
+                    .filter(|old| old.content == content)
+                    .map(Arc::clone);
+                let entry = kept.unwrap_or_else(|| Arc::new(AppEntry::new(content)));
+                (name, entry)
+            })
+            .collect();
+        Self {
+            revision: snapshot.revision,
+            read_at,
+            apps,
+            list: Default::default(),
+        }
+    }
+
+    /// The entry of an app that has a record.
+    pub fn app(&self, name: &str) -> Option<&Arc<AppEntry>> {
+        self.apps.get(name).filter(|e| e.view().is_some())
+    }
+
+    /// Every task, by app, instance and task id.
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskRecord> {
+        self.apps.values().flat_map(|e| e.tasks())
+    }
+
+    /// The ListAll answer in `face`'s encoding: each app's share rendered
+    /// by `render` (once per app while it is unchanged), framed by `framing`;
+    /// the whole body built once per snapshot.
+    pub fn list_body(
+        &self,
+        face: Face,
+        framing: Framing,
+        render: impl Fn(&[TaskRecord]) -> Bytes,
+    ) -> Bytes {
+        self.list[face.index()]
+            .get_or_init(|| {
+                let shares: Vec<&Bytes> = self
+                    .apps
+                    .values()
+                    .map(|e| e.list_share(face, &render))
+                    .filter(|b| !b.is_empty())
+                    .collect();
+                let len = framing.open.len()
+                    + framing.close.len()
+                    + shares.iter().map(|b| b.len()).sum::<usize>()
+                    + framing.separator.len() * shares.len().saturating_sub(1);
+                let mut body = BytesMut::with_capacity(len);
+                body.extend_from_slice(framing.open);
+                for (i, share) in shares.iter().enumerate() {
+                    if i > 0 {
+                        body.extend_from_slice(framing.separator);
+                    }
+                    body.extend_from_slice(share);
+                }
+                body.extend_from_slice(framing.close);
+                body.freeze()
+            })
+            .clone()
+    }
+}
+
+/// The latest [`Views`] of one instance, and the lock that lets one request
+/// at a time read a new one.
+#[derive(Default)]
+struct ViewCache {
+    current: RwLock<Option<Arc<Views>>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl ViewCache {
+    fn current(&self) -> Option<Arc<Views>> {
+        // Never poisoned in practice: nothing panics while holding it.
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current views if they are fresh enough for a request that began
+    /// at `asked` and then read `revision` from the store.
+    fn fresh(&self, asked: Instant, revision: ViewRevision) -> Option<Arc<Views>> {
+        self.current()
+            .filter(|v| v.revision == revision || v.read_at >= asked)
+    }
+
+    fn set(&self, views: Arc<Views>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(views);
+    }
+}
+
+/// See the module docs. Cheap to clone (clones share the views).
 pub struct ApiService<S> {
     store: Arc<S>,
     instance_id: String,
+    views: Arc<ViewCache>,
 }
 
 impl<S> Clone for ApiService<S> {
@@ -116,6 +362,7 @@ impl<S> Clone for ApiService<S> {
         Self {
             store: Arc::clone(&self.store),
             instance_id: self.instance_id.clone(),
+            views: Arc::clone(&self.views),
         }
     }
 }
@@ -127,6 +374,7 @@ impl<S: Store> ApiService<S> {
         Self {
             store,
             instance_id: instance_id.into(),
+            views: Arc::default(),
         }
     }
 
@@ -207,26 +455,35 @@ impl<S: Store> ApiService<S> {
         Ok(record)
     }
 
-    /// One app with its tasks and status.
-    pub async fn state(&self, name: &str) -> Result<AppView, ApiError> {
+    /// One app with its tasks and status (State).
+    pub async fn app(&self, name: &str) -> Result<Arc<AppEntry>, ApiError> {
         check_name(name)?;
-        let record = self
-            .store
-            .get_app(name)
-            .await?
-            .ok_or_else(|| crate::store::StoreError::AppNotFound(name.to_owned()))?;
-        let tasks = self.store.app_tasks(name).await?;
-        let status = self.store.app_status(name).await?;
-        Ok(AppView {
-            record,
-            tasks,
-            status,
-        })
+        let views = self.views().await?;
+        views
+            .app(name)
+            .cloned()
+            .ok_or_else(|| crate::store::StoreError::AppNotFound(name.to_owned()).into())
     }
 
-    /// Every task.
-    pub async fn list_all(&self) -> Result<Vec<TaskRecord>, ApiError> {
-        Ok(self.store.list_tasks().await?)
+    /// Every app and task as the store holds them now (ListAll). See the
+    /// module docs.
+    pub async fn views(&self) -> Result<Arc<Views>, ApiError> {
+        let asked = Instant::now();
+        let revision = self.store.view_revision().await?;
+        if let Some(views) = self.views.fresh(asked, revision) {
+            return Ok(views);
+        }
+        let _refreshing = self.views.refresh.lock().await;
+        // Another request may have read a snapshot while we waited.
+        if let Some(views) = self.views.fresh(asked, revision) {
+            return Ok(views);
+        }
+        let read_at = Instant::now();
+        let snapshot = self.store.view_snapshot().await?;
+        let previous = self.views.current();
+        let views = Arc::new(Views::build(snapshot, read_at, previous.as_deref()));
+        self.views.set(Arc::clone(&views));
+        Ok(views)
     }
 
     /// Whether the store answers, and who leads.
@@ -249,4 +506,106 @@ fn check_name(name: &str) -> Result<(), ApiError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::{app, task};
+
+    fn snapshot(views: u64, tasks: Vec<TaskRecord>) -> ViewSnapshot {
+        let record = |name: &str| AppRecord {
+            spec: app(name, "sleep 1"),
+            version: 1,
+            config_version: 1,
+            goal: AppGoal::Run,
+            created_ms: 1,
+            updated_ms: 1,
+        };
+        ViewSnapshot {
+            revision: ViewRevision {
+                views,
+                ..ViewRevision::default()
+            },
+            apps: vec![record("db"), record("web")],
+            tasks,
+            statuses: vec![],
+        }
+    }
+
+    #[test]
+    fn a_new_snapshot_keeps_the_renderings_of_unchanged_apps_only() {
+        let running = TaskState::TaskRunning;
+        let first = Views::build(
+            snapshot(
+                1,
+                vec![
+                    task("db", 0, "db.0", running),
+                    task("web", 0, "web.0", running),
+                ],
+            ),
+            Instant::now(),
+            None,
+        );
+        let rendered = |views: &Views, name: &str| {
+            views.apps[name]
+                .state_body(Face::Json, |v| Bytes::from(v.record.version.to_string()))
+                .expect("has a record")
+        };
+        rendered(&first, "db");
+        rendered(&first, "web");
+        let failed = TaskState::TaskFailed;
+        let second = Views::build(
+            snapshot(
+                2,
+                vec![
+                    task("db", 0, "db.0", running),
+                    task("web", 0, "web.0", failed),
+                ],
+            ),
+            Instant::now(),
+            Some(&first),
+        );
+        assert!(Arc::ptr_eq(&first.apps["db"], &second.apps["db"]));
+        assert!(!Arc::ptr_eq(&first.apps["web"], &second.apps["web"]));
+        assert_eq!(second.apps["web"].tasks()[0].state, failed);
+        assert!(second.apps["web"].state[Face::Json.index()].get().is_none());
+        assert!(second.apps["db"].state[Face::Json.index()].get().is_some());
+
+        // ListAll joins every app's share; apps without tasks add nothing.
+        let body = second.list_body(
+            Face::Json,
+            Framing {
+                open: b"[",
+                separator: b",",
+                close: b"]",
+            },
+            |tasks| {
+                Bytes::from(
+                    tasks
+                        .iter()
+                        .map(|t| format!("\"{}\"", t.task_id))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+            },
+        );
+        assert_eq!(&body[..], b"[\"db.0\",\"web.0\"]");
+        assert_eq!(second.tasks().count(), 2);
+    }
+
+    #[test]
+    fn tasks_without_an_app_record_are_listed_but_have_no_state() {
+        let mut snap = snapshot(1, vec![task("ghost", 0, "ghost.0", TaskState::TaskRunning)]);
+        snap.apps.clear();
+        let views = Views::build(snap, Instant::now(), None);
+        assert!(views.app("ghost").is_none());
+        assert_eq!(
+            views
+                .tasks()
+                .map(|t| t.task_id.as_str())
+                .collect::<Vec<_>>(),
+            ["ghost.0"]
+        );
+    }
 }

@@ -44,6 +44,7 @@ pub async fn run_all<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(make: F)
     batches_write_tasks_and_log_changes(&make().await).await;
     event_log_pages_and_compacts(&make().await).await;
     lease_expires(&make().await).await;
+    view_revision_moves_with_everything_state_and_list_show(&make().await).await;
 }
 
 async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {
@@ -384,4 +385,96 @@ async fn lease_expires<S: Store>(store: &S) {
         .expect("acquire")
         .expect("expired lease is free");
     assert!(next.epoch > short.epoch);
+}
+
+/// The API serves State and ListAll from a snapshot while the view revision
+/// is unchanged, so every write those reads show must move it — including
+/// the ones that append no event (a status, a task's message, a removal) —
+/// and a snapshot must be what the other reads return.
+async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store: &S) {
+    let empty = store.view_snapshot().await.expect("snapshot");
+    assert_eq!(empty.revision, store.view_revision().await.expect("rev"));
+    assert!(empty.apps.is_empty() && empty.tasks.is_empty() && empty.statuses.is_empty());
+
+    let mut seen = vec![empty.revision];
+    let mut moved = async |what: &str| {
+        let rev = store.view_revision().await.expect("rev");
+        assert!(
+            !seen.contains(&rev),
+            "{what} did not move the view revision"
+        );
+        seen.push(rev);
+    };
+    store
+        .create_app(app("web", "sleep 1"))
+        .await
+        .expect("create");
+    moved("a create").await;
+    store
+        .update_app(app("web", "sleep 2"), None)
+        .await
+        .expect("update");
+    moved("an update").await;
+    let lease = store
+        .acquire_lease("a", "a:1", TTL)
+        .await
+        .expect("lease")
+        .expect("free");
+    let mut t = task("web", 0, "web.0.x", TaskState::TaskRunning);
+    let upsert = |t: &TaskRecord| TaskBatch {
+        upserts: vec![t.clone()],
+        ..TaskBatch::default()
+    };
+    store.apply(lease.epoch, upsert(&t)).await.expect("apply");
+    moved("a new task").await;
+    t.message = "same state, new message".into();
+    store.apply(lease.epoch, upsert(&t)).await.expect("apply");
+    moved("a task change that appends no event").await;
+    let status = AppStatus {
+        app: "web".into(),
+        waiting: 1,
+        message: "waiting for offers".into(),
+        ..AppStatus::default()
+    };
+    let statuses = TaskBatch {
+        statuses: vec![status.clone()],
+        ..TaskBatch::default()
+    };
+    store.apply(lease.epoch, statuses).await.expect("status");
+    moved("a status").await;
+
+    let snapshot = store.view_snapshot().await.expect("snapshot");
+    assert_eq!(snapshot.revision, store.view_revision().await.expect("rev"));
+    assert_eq!(snapshot.apps, store.list_apps().await.expect("apps"));
+    assert_eq!(snapshot.tasks, store.list_tasks().await.expect("tasks"));
+    assert_eq!(snapshot.statuses, vec![status]);
+
+    // Reads and empty batches leave it alone.
+    let before = store.view_revision().await.expect("rev");
+    store
+        .apply(lease.epoch, TaskBatch::default())
+        .await
+        .expect("empty batch");
+    store.list_tasks().await.expect("read");
+    assert_eq!(store.view_revision().await.expect("rev"), before);
+
+    let removal = TaskBatch {
+        removals: vec!["web.0.x".into()],
+        ..TaskBatch::default()
+    };
+    store.apply(lease.epoch, removal).await.expect("removal");
+    moved("a task removal").await;
+    store.kill_app("web", None).await.expect("kill");
+    moved("a kill").await;
+    let app_removal = TaskBatch {
+        app_removals: vec!["web".into()],
+        ..TaskBatch::default()
+    };
+    store
+        .apply(lease.epoch, app_removal)
+        .await
+        .expect("app removal");
+    moved("an app removal").await;
+    let gone = store.view_snapshot().await.expect("snapshot");
+    assert!(gone.apps.is_empty() && gone.tasks.is_empty() && gone.statuses.is_empty());
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::model::{differs_only_in_instances, now_ms};
 use super::{
     AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -31,6 +31,18 @@ struct Inner {
     epoch: u64,
     lease: Option<(LeaderInfo, Instant)>,
     app_changes: u64,
+    /// [`ViewRevision::views`]: every write to an app, task or status.
+    view_changes: u64,
+}
+
+impl Inner {
+    fn view_revision(&self) -> ViewRevision {
+        ViewRevision {
+            views: self.view_changes,
+            apps: self.app_changes,
+            events: self.head,
+        }
+    }
 }
 
 /// See the module docs.
@@ -62,6 +74,7 @@ impl MemoryStore {
                 epoch: 0,
                 lease: None,
                 app_changes: 0,
+                view_changes: 0,
             }),
             capacity: event_log_capacity.max(1),
             changes,
@@ -108,6 +121,7 @@ impl Store for MemoryStore {
         };
         inner.apps.insert(record.spec.name.clone(), record.clone());
         inner.app_changes += 1;
+        inner.view_changes += 1;
         self.notify(&inner);
         Ok(CreateOutcome::Created(record))
     }
@@ -133,6 +147,7 @@ impl Store for MemoryStore {
         record.updated_ms = now_ms();
         let updated = record.clone();
         inner.app_changes += 1;
+        inner.view_changes += 1;
         self.notify(&inner);
         Ok(updated)
     }
@@ -151,6 +166,7 @@ impl Store for MemoryStore {
         record.updated_ms = now_ms();
         let killed = record.clone();
         inner.app_changes += 1;
+        inner.view_changes += 1;
         self.notify(&inner);
         Ok(killed)
     }
@@ -185,6 +201,27 @@ impl Store for MemoryStore {
         Ok(tasks)
     }
 
+    async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
+        Ok(self.lock().view_revision())
+    }
+
+    async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
+        let mut snapshot = {
+            let inner = self.lock();
+            ViewSnapshot {
+                revision: inner.view_revision(),
+                apps: inner.apps.values().cloned().collect(),
+                tasks: inner.tasks.values().cloned().collect(),
+                statuses: inner.statuses.values().cloned().collect(),
+            }
+        };
+        // Sorted after the lock is released: writers wait only for the copy.
+        snapshot.tasks.sort_by(|a, b| {
+            (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id))
+        });
+        Ok(snapshot)
+    }
+
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let mut inner = self.lock();
         if epoch != inner.epoch {
@@ -195,6 +232,9 @@ impl Store for MemoryStore {
         }
         let mut appended = Vec::new();
         let now = now_ms();
+        if !batch.is_empty() {
+            inner.view_changes += 1;
+        }
         for task in batch.upserts {
             let changed = inner
                 .tasks

@@ -20,7 +20,7 @@ pub mod redis;
 pub mod timed;
 
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 
 use std::future::Future;
 use std::time::Duration;
@@ -96,6 +96,36 @@ pub struct Changes {
     pub events: u64,
 }
 
+/// Identifies the content of everything State and ListAll show (apps,
+/// tasks, statuses). Read cheaply with [`Store::view_revision`]: two equal
+/// revisions of one store mean nothing those reads show changed in between,
+/// so the API can serve a snapshot it read at the same revision instead of
+/// reading everything again. Only equality is meaningful (a store that lost
+/// its data starts again from zero).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViewRevision {
+    /// Bumped by every write that changes an app, a task or a status.
+    pub views: u64,
+    /// [`Changes::apps`]; [`Changes::events`]: also compared, so writers
+    /// that do not bump `views` (an older Hydrogen sharing the store during
+    /// a rolling upgrade) still invalidate snapshots on app writes and task
+    /// state changes.
+    pub apps: u64,
+    pub events: u64,
+}
+
+/// Apps, tasks and statuses read in one consistent cut, at `revision`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewSnapshot {
+    pub revision: ViewRevision,
+    /// By name.
+    pub apps: Vec<AppRecord>,
+    /// By app, instance, task id (as [`Store::list_tasks`]).
+    pub tasks: Vec<TaskRecord>,
+    /// In no particular order.
+    pub statuses: Vec<AppStatus>,
+}
+
 /// The shared state of a Hydrogen cluster.
 pub trait Store: Send + Sync + 'static {
     /// Deploys a new app (version 1). The same spec again is a no-op; a
@@ -135,6 +165,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         app: &str,
     ) -> impl Future<Output = Result<Vec<TaskRecord>, StoreError>> + Send;
+
+    /// The current [`ViewRevision`]: one small read (one round trip to a
+    /// shared store), fresh as of the call like every other read.
+    fn view_revision(&self) -> impl Future<Output = Result<ViewRevision, StoreError>> + Send;
+
+    /// Every app, task and status with the revision they were read at.
+    fn view_snapshot(&self) -> impl Future<Output = Result<ViewSnapshot, StoreError>> + Send;
 
     /// Applies a scheduler batch atomically if `epoch` is the current lease
     /// epoch; returns the events it appended.

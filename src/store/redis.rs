@@ -14,6 +14,7 @@
 //! | --- | --- | --- |
 //! | `P:apps` | hash | app name → [`AppRecord`] JSON |
 //! | `P:apps:rev` | string (counter) | bumped by every app write (create, update, kill, removal) |
+//! | `P:view:rev` | string (counter) | bumped by every write of an app, task or status: [`super::ViewRevision::views`] |
 //! | `P:tasks` | hash | task id → [`TaskRecord`] JSON |
 //! | `P:app-tasks:{app}` | set | the task ids of one app |
 //! | `P:statuses` | hash | app name → [`AppStatus`] JSON |
@@ -102,7 +103,7 @@ use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::model::{differs_only_in_instances, now_ms};
 use super::{
     AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -147,6 +148,7 @@ const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 struct Keys {
     apps: String,
     apps_rev: String,
+    view_rev: String,
     tasks: String,
     app_tasks_prefix: String,
     statuses: String,
@@ -163,6 +165,7 @@ impl Keys {
         Self {
             apps: format!("{prefix}:apps"),
             apps_rev: format!("{prefix}:apps:rev"),
+            view_rev: format!("{prefix}:view:rev"),
             tasks: format!("{prefix}:tasks"),
             app_tasks_prefix: format!("{prefix}:app-tasks:"),
             statuses: format!("{prefix}:statuses"),
@@ -366,6 +369,7 @@ impl RedisStore {
         call.key(&self.keys().apps)
             .key(&self.keys().apps_rev)
             .key(&self.keys().events_head)
+            .key(&self.keys().view_rev)
             .arg(record.name())
             .arg(expected.unwrap_or(""))
             .arg(new)
@@ -413,6 +417,27 @@ impl RedisStore {
             "redis at {}: app {name:?} kept changing under {CAS_ATTEMPTS} write attempts; retry",
             self.shared.url
         )))
+    }
+
+    /// Adds the read of the three counters of a [`ViewRevision`] to `pipe`.
+    fn view_counters<'p>(&self, pipe: &'p mut ::redis::Pipeline) -> &'p mut ::redis::Pipeline {
+        let keys = self.keys();
+        pipe.cmd("MGET")
+            .arg(&keys.view_rev)
+            .arg(&keys.apps_rev)
+            .arg(&keys.events_head)
+    }
+
+    fn parse_view_revision(
+        &self,
+        (views, apps, events): (Option<String>, Option<String>, Option<String>),
+    ) -> Result<ViewRevision, StoreError> {
+        let keys = self.keys();
+        Ok(ViewRevision {
+            views: parse_counter(&keys.view_rev, views)?,
+            apps: parse_counter(&keys.apps_rev, apps)?,
+            events: parse_counter(&keys.events_head, events)?,
+        })
     }
 
     /// Parses a stream entry into an event.
@@ -572,6 +597,65 @@ impl Store for RedisStore {
         Ok(tasks)
     }
 
+    async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
+        let mut conn = self.conn();
+        let counters: (Option<String>, Option<String>, Option<String>) = self
+            .shared
+            .run(
+                "MGET",
+                ::redis::cmd("MGET")
+                    .arg(&self.keys().view_rev)
+                    .arg(&self.keys().apps_rev)
+                    .arg(&self.keys().events_head)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        self.parse_view_revision(counters)
+    }
+
+    async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
+        let keys = self.keys();
+        let mut pipe = ::redis::pipe();
+        // MULTI: the counters and the three hashes are one cut.
+        pipe.atomic();
+        self.view_counters(&mut pipe)
+            .cmd("HGETALL")
+            .arg(&keys.apps)
+            .cmd("HGETALL")
+            .arg(&keys.tasks)
+            .cmd("HGETALL")
+            .arg(&keys.statuses);
+        let mut conn = self.conn();
+        type Counters = (Option<String>, Option<String>, Option<String>);
+        type Hash = Vec<(String, String)>;
+        let (counters, apps, tasks, statuses): (Counters, Hash, Hash, Hash) = self
+            .shared
+            .run("the view snapshot read", pipe.query_async(&mut conn))
+            .await?;
+        let mut apps = apps
+            .iter()
+            .map(|(name, raw)| decode(raw, || format!("{} field {name}", keys.apps)))
+            .collect::<Result<Vec<AppRecord>, _>>()?;
+        apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        let mut tasks = tasks
+            .iter()
+            .map(|(id, raw)| decode(raw, || format!("{} field {id}", keys.tasks)))
+            .collect::<Result<Vec<TaskRecord>, _>>()?;
+        tasks.sort_by(|a, b| {
+            (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id))
+        });
+        let statuses = statuses
+            .iter()
+            .map(|(app, raw)| decode(raw, || format!("{} field {app}", keys.statuses)))
+            .collect::<Result<Vec<AppStatus>, _>>()?;
+        Ok(ViewSnapshot {
+            revision: self.parse_view_revision(counters)?,
+            apps,
+            tasks,
+            statuses,
+        })
+    }
+
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let now = now_ms();
         let keys = self.keys();
@@ -583,6 +667,7 @@ impl Store for RedisStore {
             .key(&keys.apps_rev)
             .key(&keys.events)
             .key(&keys.events_head)
+            .key(&keys.view_rev)
             .arg(epoch.to_string())
             .arg(&keys.app_tasks_prefix)
             .arg(self.capacity)

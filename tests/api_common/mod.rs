@@ -255,7 +255,8 @@ impl Default for FlakyStore {
 
 use hydrogen::spec::App;
 use hydrogen::store::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, StoreError,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, StoreError, ViewRevision,
+    ViewSnapshot,
 };
 
 impl Store for FlakyStore {
@@ -286,6 +287,14 @@ impl Store for FlakyStore {
     async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
         self.gate().await?;
         self.inner.app_tasks(app).await
+    }
+    async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
+        self.gate().await?;
+        self.inner.view_revision().await
+    }
+    async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
+        self.gate().await?;
+        self.inner.view_snapshot().await
     }
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         self.gate().await?;

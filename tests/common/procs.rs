@@ -116,7 +116,12 @@ pub struct Hydrogen {
 
 impl Hydrogen {
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+        Self::start_binary(env!("CARGO_BIN_EXE_hydrogen"), args)
+    }
+
+    /// [`Hydrogen::start`] with another build of the binary.
+    pub fn start_binary(binary: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(binary)
             .args(args)
             .env("HYDROGEN_LOG", "warn")
             .stdout(Stdio::piped())

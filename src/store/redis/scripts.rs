@@ -22,7 +22,7 @@
 
 /// Compare-and-set of one app record.
 ///
-/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`.
+/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`, 4 `view:rev`.
 /// ARGV: 1 app name, 2 the raw JSON we read ('' = absent), 3 the new raw
 /// JSON, 4 the changes channel.
 ///
@@ -38,6 +38,7 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then cur = '' end
 if cur ~= ARGV[2] then return {'changed'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('INCR', KEYS[4])
 local rev = redis.call('INCR', KEYS[2])
 local head = tonumber(redis.call('GET', KEYS[3]) or '0')
 redis.call('PUBLISH', ARGV[4], 'apps')
@@ -47,7 +48,8 @@ return {'ok', rev, head}
 /// A fenced scheduler batch, in one call whatever its size.
 ///
 /// KEYS: 1 `epoch`, 2 `tasks`, 3 `statuses`, 4 `apps`, 5 `apps:rev`,
-/// 6 `events`, 7 `events:head`.
+/// 6 `events`, 7 `events:head`, 8 `view:rev` (bumped when the batch is not
+/// empty: it may change what State and ListAll show).
 /// ARGV: 1 offered epoch, 2 app-tasks key prefix (`{prefix}:app-tasks:`),
 /// 3 event log capacity, 4 changes channel, then
 /// `n` followed by `n` × (task id, app, task JSON, state, healthy
@@ -121,6 +123,7 @@ local sts = {}
 for s = 1, nst do sts[s] = {ARGV[i], ARGV[i + 1]}; i = i + 2 end
 
 -- Pass 2: write.
+if nup + nrm + napps + nst > 0 then redis.call('INCR', KEYS[8]) end
 local head = tonumber(redis.call('GET', KEYS[7]) or '0')
 local out = {'ok', 0, 0}
 local appended = 0

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::{
     AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord,
+    TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -103,6 +103,16 @@ impl<S: Store> Store for Timed<S> {
 
     async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
         self.timed("app_tasks", self.inner.app_tasks(app)).await
+    }
+
+    async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
+        self.timed("view_revision", self.inner.view_revision())
+            .await
+    }
+
+    async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
+        self.timed("view_snapshot", self.inner.view_snapshot())
+            .await
     }
 
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {

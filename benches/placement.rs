@@ -6,8 +6,15 @@
 //!   tasks (10,000 placements), 10 tasks already running per app;
 //! - `all_pending_10k_offers_1k_apps`: every app too big for any offer, so
 //!   every demand visits every offer (the worst case);
-//! - `scaling/{offers,apps,wanted,existing}/N`: one dimension doubled at a
-//!   time from 2,500 offers × 250 apps × 10 wanted × 10 existing tasks.
+//! - `scaling/{offers,apps,placements,running}/N`: one dimension doubled
+//!   at a time around the target shape (10,000 offers × 1,000 apps ×
+//!   10,000 placements × 10,000 running tasks): offers 2,500 to 20,000,
+//!   apps 250 to 2,000, tasks to place 5,000 to 20,000 (5 to 20 per app),
+//!   tasks already running 0 to 20,000 (0 to 20 per app).
+//!
+//! Every sample is a whole cycle, so the groups use flat sampling (ten
+//! cycles at least, not criterion's 55 of a linear ramp) and the whole
+//! benchmark stays near two minutes on a busy machine.
 //!
 //! `cargo bench --bench placement`
 
@@ -66,6 +73,7 @@ fn quick<'c>(
 ) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(300));
     group.measurement_time(Duration::from_secs(1));
     group
@@ -88,29 +96,35 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(huge.run()))
     });
     group.finish();
+    drop((target, huge));
 
     let mut group = quick(c, "placement/scaling");
-    for offers in [2_500, 5_000, 10_000] {
-        let s = Scenario::new(offers, 250, 10, 10);
-        group.bench_with_input(BenchmarkId::new("offers", offers), &s, |b, s| {
-            b.iter(|| black_box(s.run()))
-        });
+    // (dimension, its value in the id, offers, apps, wanted and running
+    // per app); each scenario is built when its turn comes, as they hold
+    // tens of megabytes of offers each.
+    let mut points: Vec<(&str, usize, usize, usize, u32, usize)> = Vec::new();
+    for offers in [2_500, 5_000, 10_000, 20_000] {
+        points.push(("offers", offers, offers, 1_000, 10, 10));
     }
-    for apps in [250, 500, 1_000] {
-        let s = Scenario::new(2_500, apps, 10, 10);
-        group.bench_with_input(BenchmarkId::new("apps", apps), &s, |b, s| {
-            b.iter(|| black_box(s.run()))
-        });
+    for apps in [250, 500, 1_000, 2_000] {
+        points.push(("apps", apps, 10_000, apps, 10, 10));
     }
-    for wanted in [10, 20, 40] {
-        let s = Scenario::new(2_500, 250, wanted, 10);
-        group.bench_with_input(BenchmarkId::new("wanted", wanted), &s, |b, s| {
-            b.iter(|| black_box(s.run()))
-        });
+    for wanted in [5, 10, 20] {
+        points.push((
+            "placements",
+            1_000 * wanted as usize,
+            10_000,
+            1_000,
+            wanted,
+            10,
+        ));
     }
-    for existing in [10, 20, 40] {
-        let s = Scenario::new(2_500, 250, 10, existing);
-        group.bench_with_input(BenchmarkId::new("existing", existing), &s, |b, s| {
+    for running in [0, 10, 20] {
+        points.push(("running", 1_000 * running, 10_000, 1_000, 10, running));
+    }
+    for (dimension, n, offers, apps, wanted, running) in points {
+        let s = Scenario::new(offers, apps, wanted, running);
+        group.bench_with_input(BenchmarkId::new(dimension, n), &s, |b, s| {
             b.iter(|| black_box(s.run()))
         });
     }

@@ -137,13 +137,13 @@
 //! counted in an array and moved into the map once; and the cycle's maps
 //! hash with `fast_hash` instead of SipHash.
 //!
-//! Measured (release, CPU time of the placing thread, shared 2-core
-//! machine at load 12 to 16): 10,000 simulator-shaped offers × 1,000 mixed
-//! apps placing 10,000 tasks, medians 46 to 56 ms over several runs (62 ms
-//! before the changes above, same conditions); every app pending 28 ms (was
-//! 37 ms). Time grows about linearly with apps and placements, sublinearly
-//! with offers (they are mostly setup), and not with the tasks already
-//! running. The copies of the offer's entries for the launch (about 2.3 per
+//! Measured (`benches/placement.rs`, release, CPU time of the placing
+//! thread, shared 2-core machine): 10,000 simulator-shaped offers × 1,000
+//! mixed apps placing 10,000 tasks 43 ms (62 ms before the changes above,
+//! measured alike under the same load); every app pending 27 ms (was 37).
+//! Doubling apps or placements nearly doubles the time, doubling offers
+//! adds a fifth to a half (per-offer setup), and the tasks already running
+//! barely count (39 to 44 ms from 0 to 20,000). The copies of the offer's entries for the launch (about 2.3 per
 //! task, each a clone of a kilobyte-sized protobuf with its strings) are
 //! now the largest single cost; they are needed for the ACCEPT anyway.
 

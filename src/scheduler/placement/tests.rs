@@ -1352,3 +1352,74 @@ fn scale_10k_offers_1k_apps() {
     assert_eq!(out.rejections[0].cpu, 10_000);
     eprintln!("setup: {setup:?}, satisfiable: {satisfiable:?}, all pending: {pending:?}");
 }
+
+// ---------------------------------------------------------------- internals
+
+#[test]
+fn agent_offers_list_each_agents_offers_in_offer_order() {
+    // Offers 0..6 from agents 2, 0, 2, 1, 0, 2; agent 3 has none.
+    let index = AgentOffers::new(&[2, 0, 2, 1, 0, 2], 4);
+    assert_eq!(index.of(0), &[1, 4]);
+    assert_eq!(index.of(1), &[3]);
+    assert_eq!(index.of(2), &[0, 2, 5]);
+    assert_eq!(index.of(3), &[] as &[usize]);
+    assert_eq!(index.of(4), &[] as &[usize]);
+    let empty = AgentOffers::new(&[], 0);
+    assert_eq!(empty.of(0), &[] as &[usize]);
+}
+
+#[test]
+fn several_offers_of_one_agent_are_all_preferred_for_mux() {
+    // Agent S2 runs a task of the app and has two offers, interleaved with
+    // another agent's: both of S2's come first, in offer order.
+    let offers = vec![
+        basic("o0", "S1", 1.0, 1024.0),
+        basic("o1", "S2", 1.0, 1024.0),
+        basic("o2", "S1", 1.0, 1024.0),
+        basic("o3", "S2", 1.0, 1024.0),
+    ];
+    let a = app(json!({"cpu": 1.0, "mem": 16}));
+    let tasks = HashMap::from([("S2".to_string(), 1)]);
+    let out = place(&offers, &[demand(&a, 3, &tasks)], "*");
+    assert_eq!(offers_of(&out), vec![1, 3, 0]);
+}
+
+#[test]
+fn a_placement_copies_each_carved_entry_once_with_its_share() {
+    // cpus over two entries, mem from one, two port ranges from one entry.
+    let offers = vec![offer(
+        "o",
+        "S1",
+        vec![
+            scalar("cpus", 0.25),
+            scalar("cpus", 1.0),
+            scalar("mem", 512.0),
+            ports_in(&[(31000, 31000), (31005, 31010)], "*"),
+        ],
+    )];
+    let a = app(json!({"cpu": 0.5, "mem": 100, "ports": 2}));
+    let out = place(&offers, &[demand(&a, 1, &no_tasks())], "*");
+    let p = &out.placements[0];
+    let scalars: Vec<(&str, Option<f64>)> = p
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r.scalar.map(|s| s.value)))
+        .collect();
+    assert_eq!(
+        scalars,
+        vec![
+            ("cpus", Some(0.25)),
+            ("cpus", Some(0.25)),
+            ("mem", Some(100.0)),
+            ("ports", None)
+        ]
+    );
+    let ranges: Vec<(u64, u64)> = p.resources[3]
+        .ranges
+        .iter()
+        .flat_map(|r| r.range.iter().map(|x| (x.begin, x.end)))
+        .collect();
+    assert_eq!(ranges, vec![(31000, 31000), (31005, 31005)]);
+    assert_eq!(p.ports, vec![31000, 31005]);
+    assert_contained(&offers, &out);
+}

@@ -353,6 +353,52 @@ async fn failed_tasks_are_replaced_with_backoff() {
 }
 
 #[tokio::test]
+async fn an_app_gives_up_after_its_total_retries_and_an_update_restarts_it() {
+    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    let mut app = small_app("fragile", 1);
+    app["retry"] = json!({"time": "0.1", "exp_backoff": false, "total_retries": 1});
+    cluster.deploy(app.clone()).await;
+    let first = cluster.wait_running("fragile", 1).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let fail = |id: String| {
+        let url = format!("{}/sim/tasks/{id}/fail", cluster.sim.url());
+        async move { admin(&url, json!({"message": "boom"})).await }
+    };
+    fail(first.clone()).await;
+    // One relaunch is allowed...
+    let tasks = cluster
+        .wait_tasks("fragile", "the one allowed relaunch", |t| {
+            running(t).iter().any(|x| x["id"] != first.as_str())
+        })
+        .await;
+    let second = running(&tasks)[0]["id"].as_str().expect("id").to_string();
+    fail(second.clone()).await;
+    // ...the next failure stops relaunches, and State says so.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = cluster.store.app_status("fragile").await.expect("status");
+        if let Some(s) = status.filter(|s| s.message.contains("relaunches stopped")) {
+            assert_eq!(s.consecutive_failures, 2, "{s:?}");
+            assert_eq!(s.waiting, 1, "{s:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no give-up status");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        running(&app_tasks(&cluster.state().await, "fragile")).is_empty(),
+        "no third launch"
+    );
+    // A changed spec starts over.
+    app["command"] = json!({"cmd": "sleep 2000"});
+    cluster.update(app).await;
+    cluster.wait_running("fragile", 1).await;
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn agent_loss_replaces_tasks_elsewhere() {
     let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
     let mut app = small_app("survivor", 2);

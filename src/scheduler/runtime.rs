@@ -307,7 +307,20 @@ impl<S: Store> Runtime<S> {
 
     async fn reload_apps(&mut self) -> Result<(), SchedulerError> {
         let apps = self.store.list_apps().await?;
-        self.apps = apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        let apps: HashMap<String, AppRecord> =
+            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        // A changed spec (a fix, or a new retry policy) starts the failure
+        // count over: that is how a user restarts an app that gave up.
+        for (name, record) in &apps {
+            let changed = self
+                .apps
+                .get(name)
+                .is_none_or(|old| old.config_version != record.config_version);
+            if changed {
+                self.backoffs.forget(name);
+            }
+        }
+        self.apps = apps;
         Ok(())
     }
 
@@ -512,7 +525,9 @@ impl<S: Store> Runtime<S> {
             );
             if was_live && !plan::is_live(state) && !record.kill_sent && app_running && !agent_lost
             {
-                self.backoffs.record_failure(&app, now);
+                let retry = self.apps.get(&app).and_then(|a| a.spec.retry.as_ref());
+                let policy = self.backoffs.policy(retry);
+                self.backoffs.record_failure(&app, policy, now);
             }
             if !plan::is_live(state) {
                 self.kill_sent_at.remove(&task_id);
@@ -631,6 +646,7 @@ impl<S: Store> Runtime<S> {
         self.pending
             .keys()
             .filter(|app| self.backoffs.blocked_until(app, now).is_none())
+            .filter(|app| !self.backoffs.gave_up(app))
             .filter(|app| self.apps.get(*app).is_some_and(|a| a.goal == AppGoal::Run))
             .cloned()
             .collect()
@@ -823,7 +839,13 @@ impl<S: Store> Runtime<S> {
             };
             let message = status_message(
                 waiting,
-                backoff_until_ms.is_some(),
+                if self.backoffs.gave_up(&name) {
+                    Backing::GaveUp(self.backoffs.failures(&name))
+                } else if backoff_until_ms.is_some() {
+                    Backing::Off
+                } else {
+                    Backing::No
+                },
                 &rejections,
                 self.launch_errors.get(&name),
                 self.launch_allowed(),
@@ -1026,10 +1048,18 @@ fn rejection_reasons(app: &crate::spec::App, r: &placement::Rejections) -> Vec<(
     out
 }
 
+/// Whether an app waits out a relaunch backoff.
+enum Backing {
+    No,
+    Off,
+    /// Gave up after this many consecutive failures (`retry.total_retries`).
+    GaveUp(u32),
+}
+
 /// One line telling a user why an app's tasks wait.
 fn status_message(
     waiting: u32,
-    backing_off: bool,
+    backing: Backing,
     rejections: &BTreeMap<String, u64>,
     launch_error: Option<&String>,
     launch_allowed: bool,
@@ -1045,8 +1075,17 @@ fn status_message(
             "{waiting} task(s) wait: the scheduler is (re)connecting to Mesos and reconciling"
         );
     }
-    if backing_off {
-        return format!("{waiting} task(s) wait: relaunch backoff after failures");
+    match backing {
+        Backing::No => {}
+        Backing::Off => {
+            return format!("{waiting} task(s) wait: relaunch backoff after failures");
+        }
+        Backing::GaveUp(failures) => {
+            return format!(
+                "{waiting} task(s) wait: relaunches stopped after {failures} consecutive failures \
+                 (retry.total_retries); fix and update the app to start again"
+            );
+        }
     }
     match rejections.iter().max_by_key(|(_, n)| **n) {
         Some((reason, n)) => {

@@ -190,22 +190,23 @@ impl Uri {
 }
 
 /// `{"time": "<seconds>", "exp_backoff": bool, "total_retries": n}` from the
-/// original. The scheduler's own capped backoff governs relaunches; `time`
-/// (when given) is this app's first delay. `total_retries` is kept for
-/// compatibility only: ours never gives up on an app (see the design).
+/// original: this app's relaunch policy, each field overriding the
+/// `--backoff-*` default (the scheduler's `backoff` module applies it).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Retry {
-    /// Seconds before the first relaunch; a string on the wire, as the
-    /// original wrote it.
+    /// Seconds before the first relaunch after a failure (default
+    /// `--backoff-initial`); a string on the wire, as the original wrote it.
     #[serde(
         serialize_with = "seconds_as_string",
         skip_serializing_if = "Option::is_none"
     )]
     pub time: Option<f64>,
-    /// Whether delays grow exponentially.
+    /// Whether delays grow by `--backoff-factor` (default true); false keeps
+    /// every delay at `time`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exp_backoff: Option<bool>,
-    /// The original's retry limit.
+    /// Relaunches allowed after consecutive failures; one more failure and
+    /// the app stops relaunching until it is updated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_retries: Option<u32>,
 }

@@ -399,6 +399,35 @@ async fn an_app_gives_up_after_its_total_retries_and_an_update_restarts_it() {
 }
 
 #[tokio::test]
+async fn a_fixed_host_port_runs_once_per_agent_and_the_rest_wait_for_ports() {
+    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    let mut app = small_app("pinned", 3);
+    app["container"] = json!({"network": [{"name": "n",
+        "port_mapping": [{"host_port": 31500, "container_port": 80}]}]});
+    cluster.deploy(app).await;
+    let tasks = cluster.wait_running("pinned", 2).await;
+    assert_eq!(
+        agents_of(&tasks).len(),
+        2,
+        "one per agent: the port is taken"
+    );
+    for task in &tasks {
+        // `/master/state` summarises resources as Mesos does.
+        assert_eq!(task["resources"]["ports"], "[31500-31500]", "{task}");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = cluster.store.app_status("pinned").await.expect("status");
+        if status.is_some_and(|s| s.waiting == 1 && s.message.contains("mostly for insufficient ports")) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no ports status");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn agent_loss_replaces_tasks_elsewhere() {
     let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
     let mut app = small_app("survivor", 2);

@@ -56,10 +56,15 @@
 //!
 //! # Ports
 //!
-//! Host ports come from the offer's `ports` ranges, lowest first, within
-//! 1..=65535; a port given to one task is removed from the offer, so no two
-//! placements of a cycle share a port. [`Placement::ports`] lists them in the
-//! order taken (the launch code maps them to the app's port mappings).
+//! A task needs the host ports of `launch::port_needs`: the fixed
+//! `port_mapping` `host_port`s, which an offer must hold exactly (else it is
+//! a ports rejection), plus enough more for `resources.ports` and the
+//! dynamic (`host_port` 0) mappings, taken from the offer's `ports` ranges
+//! lowest first, within 1..=65535. A port given to one task is removed from
+//! the offer, so no two placements of a cycle share a port (and two tasks
+//! with the same fixed port never share an agent). [`Placement::ports`]
+//! lists them in the order taken (the launch code maps them to the app's
+//! port mappings).
 //!
 //! # Filters
 //!
@@ -685,6 +690,12 @@ impl<'a> OfferState<'a> {
             .sum()
     }
 
+    fn holds_port(&self, role: Role<'_>, port: u64) -> bool {
+        self.usable(role)
+            .filter(|s| s.kind == SlotKind::Ports)
+            .any(|s| s.ports.iter().any(|&(b, e)| b <= port && port <= e))
+    }
+
     /// The first rule the offer fails for one more task of `d`.
     fn check(&self, d: &mut DemandState<'_>, sets: &AttributeSets) -> Result<(), Reject> {
         if self.role != d.role.id && !self.other_roles.contains(&d.role.id) {
@@ -711,6 +722,13 @@ impl<'a> OfferState<'a> {
             return Err(Reject::Disk);
         }
         if d.ports > 0 && self.free_ports(d.role) < u64::from(d.ports) {
+            return Err(Reject::Ports);
+        }
+        if !d
+            .fixed_ports
+            .iter()
+            .all(|&port| self.holds_port(d.role, port))
+        {
             return Err(Reject::Ports);
         }
         Ok(())
@@ -759,15 +777,33 @@ impl<'a> OfferState<'a> {
             }
         }
         let mut ports = Vec::new();
-        let mut left = u64::from(d.ports);
+        // Fixed ports first (from whichever entry holds them), then the
+        // dynamic ones lowest first.
+        let mut fixed_left = d.fixed_ports.as_slice();
+        let mut left = u64::from(d.ports).saturating_sub(d.fixed_ports.len() as u64);
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            if left == 0 {
+            if left == 0 && fixed_left.is_empty() {
                 break;
             }
             if slot.kind != SlotKind::Ports || !slot.usable_by(d.role) {
                 continue;
             }
             let start = scratch.ranges.len();
+            if !fixed_left.is_empty() {
+                let mut missing = Vec::new();
+                for &port in fixed_left {
+                    if take_port(&mut slot.ports, port) {
+                        scratch.ranges.push((port, port));
+                        ports.push(port as u32);
+                    } else {
+                        missing.push(port);
+                    }
+                }
+                if missing.len() < fixed_left.len() {
+                    scratch.fixed_missing = missing;
+                    fixed_left = scratch.fixed_missing.as_slice();
+                }
+            }
             while left > 0 {
                 let Some(first) = slot.ports.first_mut() else {
                     break;
@@ -785,6 +821,7 @@ impl<'a> OfferState<'a> {
                 }
             }
             if scratch.ranges.len() > start {
+                merge_tail(&mut scratch.ranges, start);
                 scratch
                     .cuts
                     .push(Cut::Ports(i, start..scratch.ranges.len()));
@@ -859,6 +896,45 @@ enum Cut {
 struct TakeScratch {
     cuts: Vec<Cut>,
     ranges: Vec<(u64, u64)>,
+    /// Fixed ports not found in the entries visited so far.
+    fixed_missing: Vec<u64>,
+}
+
+/// Removes `port` from sorted, disjoint `ranges`; false if absent.
+fn take_port(ranges: &mut Vec<(u64, u64)>, port: u64) -> bool {
+    let Some(i) = ranges.iter().position(|&(b, e)| b <= port && port <= e) else {
+        return false;
+    };
+    let (b, e) = ranges[i];
+    match (port == b, port == e) {
+        (true, true) => {
+            ranges.remove(i);
+        }
+        (true, false) => ranges[i].0 = port + 1,
+        (false, true) => ranges[i].1 = port - 1,
+        (false, false) => {
+            ranges[i].1 = port - 1;
+            ranges.insert(i + 1, (port + 1, e));
+        }
+    }
+    true
+}
+
+/// Sorts and merges `ranges[start..]`, so an entry's ranges read as Mesos
+/// writes them (fixed ports taken before dynamic ones may interleave).
+fn merge_tail(ranges: &mut Vec<(u64, u64)>, start: usize) {
+    ranges[start..].sort_unstable();
+    let mut write = start;
+    for read in start..ranges.len() {
+        let (b, e) = ranges[read];
+        if write > start && ranges[write - 1].1.saturating_add(1) >= b {
+            ranges[write - 1].1 = ranges[write - 1].1.max(e);
+        } else {
+            ranges[write] = (b, e);
+            write += 1;
+        }
+    }
+    ranges.truncate(write);
 }
 
 /// The offers of each agent, in offer order, in one flat array (most
@@ -1063,7 +1139,10 @@ struct DemandState<'a> {
     cpu: i64,
     mem: i64,
     disk: Option<DiskNeed<'a>>,
+    /// Host ports per task, the fixed ones included.
     ports: u32,
+    /// `port_mapping` host ports the task must hold exactly, sorted.
+    fixed_ports: Vec<u64>,
     left: u32,
     /// Agent index → live tasks, only for agents with offers this cycle.
     existing: FastMap<usize, u32>,
@@ -1093,6 +1172,7 @@ impl<'a> DemandState<'a> {
     ) -> Self {
         let app = demand.app;
         let res = &app.resources;
+        let port_needs = super::launch::port_needs(app);
         let disk = res.disk.as_ref().and_then(|d| {
             let size = need(d.size);
             if size == 0 {
@@ -1149,7 +1229,8 @@ impl<'a> DemandState<'a> {
             cpu: need(res.cpu),
             mem: need(res.mem),
             disk,
-            ports: res.ports.unwrap_or(0),
+            ports: port_needs.count,
+            fixed_ports: port_needs.fixed.iter().map(|&p| u64::from(p)).collect(),
             left: demand.wanted,
             existing,
             preferred,

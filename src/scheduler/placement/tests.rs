@@ -687,6 +687,112 @@ fn ports_come_from_the_ranges_lowest_first_and_never_twice() {
     assert_contained(&offers, &out);
 }
 
+fn app_mapping(resources: Value, host_ports: &[u32]) -> App {
+    let mappings: Vec<Value> = host_ports
+        .iter()
+        .map(|&p| json!({"host_port": p, "container_port": 80}))
+        .collect();
+    app_with(
+        resources,
+        json!({"container": {"network": [{"name": "n", "port_mapping": mappings}]}}),
+    )
+}
+
+#[test]
+fn fixed_host_ports_are_taken_exactly_and_only_once_per_agent() {
+    let offers = vec![
+        offer(
+            "o1",
+            "a1",
+            vec![
+                scalar("cpus", 4.0),
+                scalar("mem", 1024.0),
+                ports_in(&[(31000, 31002), (31005, 31010)], "*"),
+            ],
+        ),
+        offer(
+            "o2",
+            "a2",
+            vec![
+                scalar("cpus", 4.0),
+                scalar("mem", 1024.0),
+                ports_in(&[(31000, 31004)], "*"),
+            ],
+        ),
+        offer(
+            "o3",
+            "a3",
+            vec![
+                scalar("cpus", 4.0),
+                scalar("mem", 1024.0),
+                ports_in(&[(31007, 31007)], "*"),
+            ],
+        ),
+    ];
+    // A fixed mapping (31007) and resources.ports 2: two ports per task.
+    let app = app_mapping(json!({"cpu": 0.1, "mem": 1, "ports": 2}), &[31007]);
+    let tasks = no_tasks();
+    let out = place(&offers, &[demand(&app, 3, &tasks)], "*");
+    assert_contained(&offers, &out);
+    assert_eq!(
+        offers_of(&out),
+        vec![0],
+        "only o1 holds 31007 and a second port"
+    );
+    let p = &out.placements[0];
+    assert_eq!(p.ports, vec![31007, 31000]);
+    let ranges: Vec<(u64, u64)> = p
+        .resources
+        .iter()
+        .filter(|r| r.name == "ports")
+        .flat_map(|r| {
+            r.ranges
+                .iter()
+                .flat_map(|x| x.range.iter().map(|r| (r.begin, r.end)))
+        })
+        .collect();
+    assert_eq!(
+        ranges,
+        vec![(31000, 31000), (31007, 31007)],
+        "sorted as Mesos writes them"
+    );
+    // o2 lacks 31007; o3 holds it but no second port; o1 gave it away to
+    // the first task, so the second is refused there too.
+    assert_eq!(out.rejections[0].ports, 3, "{:?}", out.rejections[0]);
+}
+
+#[test]
+fn resources_ports_count_the_fixed_mappings_too() {
+    let offers = vec![offer(
+        "o1",
+        "a1",
+        vec![
+            scalar("cpus", 4.0),
+            scalar("mem", 1024.0),
+            ports_in(&[(8000, 8100)], "*"),
+        ],
+    )];
+    // resources.ports 3 with one fixed mapping: the fixed port plus two more.
+    let app = app_mapping(json!({"cpu": 0.1, "mem": 1, "ports": 3}), &[8080]);
+    let tasks = no_tasks();
+    let out = place(&offers, &[demand(&app, 1, &tasks)], "*");
+    assert_eq!(out.placements[0].ports, vec![8080, 8000, 8001]);
+}
+
+#[test]
+fn take_port_splits_and_trims_ranges() {
+    let mut r = vec![(10, 10), (20, 30)];
+    assert!(take_port(&mut r, 10));
+    assert!(take_port(&mut r, 25));
+    assert!(take_port(&mut r, 20));
+    assert!(take_port(&mut r, 30));
+    assert!(!take_port(&mut r, 25));
+    assert_eq!(r, vec![(21, 24), (26, 29)]);
+    let mut m = vec![(0, 0), (7, 7), (3, 4), (5, 6), (9, 9)];
+    merge_tail(&mut m, 1);
+    assert_eq!(m, vec![(0, 0), (3, 7), (9, 9)]);
+}
+
 #[test]
 fn ports_outside_the_host_range_are_not_used() {
     let offers = [offer(

@@ -9,7 +9,7 @@
 //!   `store.apply` per batch, then the ACKNOWLEDGE calls through the
 //!   background sender) against the simulated master over loopback HTTP;
 //!   the clock stops when every acknowledgement was answered. Targets:
-//!   > 20,000 updates/s (memory), > 5,000 updates/s (Redis). The
+//!   over 20,000 updates/s (memory), over 5,000 updates/s (Redis). The
 //!   simulator runs on its own threads; its share of the CPU is printed.
 //! - `runtime_batch_512_*`: the same without Mesos (no acknowledgements).
 //! - `store_apply_only_512_*`: just the store write of a batch.
@@ -269,7 +269,7 @@ fn bench(c: &mut Criterion) {
         .expect("redis store");
     bench_store(c, &rt, "redis", Arc::new(store), &sim.url());
     drop(redis);
-    let _ = sim_rt.block_on(sim.shutdown());
+    sim_rt.block_on(sim.shutdown());
 }
 
 criterion_group!(benches, bench);

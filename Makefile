@@ -24,7 +24,9 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark, then target/bench-report.md. Reports, never asserts.
-## E2E_AGENTS: agent counts of the end-to-end runs (default "1000 10000").
+## E2E_AGENTS: agent counts of the end-to-end runs (default "1000 10000"),
+## each with the memory store and with Redis (a throwaway redis-server
+## started by scripts/with-redis.sh). Needs redis-server on PATH.
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 E2E_AGENTS ?= 1000 10000
 bench:
@@ -35,8 +37,12 @@ bench:
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \
 		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \
-			| tee $(TARGET_DIR)/bench-e2e-$$n-agents.json || exit 1; \
+			| tee $(TARGET_DIR)/bench-e2e-memory-$$n-agents.json || exit 1; \
 	done
+	scripts/with-redis.sh sh -c 'for n in $(E2E_AGENTS); do \
+		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \
+			--store "$$REDIS_URL" | tee $(TARGET_DIR)/bench-e2e-redis-$$n-agents.json || exit 1; \
+	done'
 	python3 scripts/bench_report.py $(TARGET_DIR)
 
 ## The ten-minute chaos soak (release build, random seed, printed first);

@@ -9,14 +9,21 @@
 //!
 //! Phases:
 //! 1. start the simulator (fast allocation interval, short task start
-//!    delay), a memory store and the scheduler under [`crate::ha::run`], as
-//!    `hydrogen dev` wires them; wait until the framework is subscribed;
+//!    delay), the store (memory, or Redis at a `redis://` URL) and the
+//!    scheduler under [`crate::ha::run`], as `hydrogen dev` / `serve` wire
+//!    them; wait until the framework is subscribed;
 //! 2. deploy `apps` × `instances` through the store and wait until every
 //!    task is RUNNING (following the store's event log, not polling task
 //!    lists);
 //! 3. mark a tenth of the agents gone (through the simulator's master, as
 //!    its admin API does) and wait until every lost task is replaced and
 //!    RUNNING.
+//!
+//! With Redis, every key lives under a fresh prefix
+//! (`hydrogen-bench-<pid>-<ms>`), so a run never reads or clobbers another
+//! cluster's state, and the keys are deleted when the run ends.
+//! `framework_cpu_seconds` does not include the Redis server's CPU (another
+//! process).
 //!
 //! `offer_cycles` counts the OFFERS events the simulator sent from the
 //! deploy until the last launch ([`crate::sim::SimStats`]);
@@ -40,6 +47,7 @@ use crate::scheduler::runtime::SchedulerConfig;
 use crate::sim::master::AgentState;
 use crate::sim::{SimConfig, SimHandle, SimStats, Simulator, Timings, cluster};
 use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::{Store, TaskState};
 
 /// Name prefix of the simulator's runtime threads.
@@ -66,6 +74,8 @@ pub struct E2eConfig {
     pub timeout: Duration,
     /// Worker threads of the simulator's runtime.
     pub sim_threads: usize,
+    /// `memory`, or a `redis://` / `rediss://` URL.
+    pub store: String,
 }
 
 impl Default for E2eConfig {
@@ -81,6 +91,7 @@ impl Default for E2eConfig {
             storm_fraction: 0.1,
             timeout: Duration::from_secs(600),
             sim_threads: 1,
+            store: "memory".into(),
         }
     }
 }
@@ -99,6 +110,9 @@ pub struct E2eReport {
     /// From the first deploy until every task had a record (placed).
     pub seconds_to_all_placed: f64,
     pub seconds_to_all_running: f64,
+    /// Until Mesos also saw every update of the deploy acknowledged (the
+    /// acknowledgements are sent in the background, after the writes).
+    pub seconds_to_all_acknowledged: f64,
     pub offer_cycles: u64,
     pub min_offer_cycles: u64,
     pub offers_made: u64,
@@ -164,7 +178,7 @@ impl Tracker {
         }
     }
 
-    async fn catch_up(&mut self, store: &MemoryStore) -> anyhow::Result<()> {
+    async fn catch_up(&mut self, store: &impl Store) -> anyhow::Result<()> {
         loop {
             let page = store.events_after(self.cursor, 10_000).await?;
             let Some(last) = page.events.last().map(|e| e.revision) else {
@@ -187,7 +201,7 @@ impl Tracker {
     /// Waits until `done(self)` or the timeout; returns whether it held.
     async fn wait(
         &mut self,
-        store: &MemoryStore,
+        store: &impl Store,
         timeout: Duration,
         mut on_change: impl FnMut(&Tracker),
         done: impl Fn(&Tracker) -> bool,
@@ -208,6 +222,29 @@ impl Tracker {
             }
         }
     }
+}
+
+/// Status updates the simulated agents still wait to see acknowledged.
+fn unacknowledged(sim: &SimHandle) -> usize {
+    let master = sim.master();
+    let m = master.lock().unwrap_or_else(|p| p.into_inner());
+    m.frameworks
+        .values()
+        .flat_map(|f| f.tasks.values())
+        .filter(|t| !t.pending.is_empty())
+        .count()
+}
+
+/// Polls until every update was acknowledged; false at the timeout.
+async fn wait_acknowledged(sim: &SimHandle, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while unacknowledged(sim) > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
 }
 
 fn sim_stats(sim: &SimHandle) -> SimStats {
@@ -243,13 +280,20 @@ pub async fn run(config: E2eConfig) -> anyhow::Result<E2eReport> {
     if config.agents == 0 || config.apps == 0 || config.instances == 0 {
         bail!("--agents, --apps and --instances must be positive");
     }
+    let redis = config.store.starts_with("redis://") || config.store.starts_with("rediss://");
+    if config.store != "memory" && !redis {
+        bail!(
+            "--store {}: expected `memory` or `redis://[:password@]host:port/db`",
+            config.store
+        );
+    }
     let tasks = config.apps as u64 * u64::from(config.instances);
     let mut report = E2eReport {
         agents: config.agents,
         apps: config.apps,
         instances: config.instances,
         tasks,
-        store: "memory".into(),
+        store: if redis { "redis" } else { "memory" }.into(),
         min_offer_cycles: min_cycles(tasks, config.agents, config.cpus, config.mem),
         ..E2eReport::default()
     };
@@ -277,7 +321,78 @@ pub async fn run(config: E2eConfig) -> anyhow::Result<E2eReport> {
         .await
         .context("simulator start task")??;
 
-    let store = Arc::new(MemoryStore::default());
+    let outcome = if config.store == "memory" {
+        run_with(&config, &sim, Arc::new(MemoryStore::default()), &mut report).await
+    } else {
+        run_redis(&config, &sim, &mut report).await
+    };
+
+    let _ = sim_runtime.spawn(sim.shutdown()).await;
+    sim_runtime.shutdown_background();
+    outcome.map(|()| report)
+}
+
+/// With Redis under a fresh prefix, deleted afterwards.
+async fn run_redis(
+    config: &E2eConfig,
+    sim: &SimHandle,
+    report: &mut E2eReport,
+) -> anyhow::Result<()> {
+    let prefix = format!(
+        "hydrogen-bench-{}-{}",
+        std::process::id(),
+        crate::store::model::now_ms()
+    );
+    let options = RedisOptions {
+        prefix: prefix.clone(),
+        // A deploy of 10,000 tasks is a large batch script; the default
+        // deadline is for interactive writes.
+        timeout: Duration::from_secs(30),
+        ..RedisOptions::default()
+    };
+    let store = RedisStore::connect(&config.store, options)
+        .await
+        .with_context(|| format!("--store {}", config.store))?;
+    let outcome = run_with(config, sim, Arc::new(store), report).await;
+    let cleaned = delete_keys(&config.store, &prefix).await;
+    outcome?;
+    cleaned.with_context(|| format!("deleting the bench keys {prefix}:* from Redis"))
+}
+
+/// Deletes every key under `prefix:`.
+async fn delete_keys(url: &str, prefix: &str) -> anyhow::Result<()> {
+    let client = ::redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            let () = ::redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// The framework on `store` against `sim`, measured.
+async fn run_with<S: Store>(
+    config: &E2eConfig,
+    sim: &SimHandle,
+    store: Arc<S>,
+    report: &mut E2eReport,
+) -> anyhow::Result<()> {
     let mut scheduler = SchedulerConfig::new(parse_masters(&sim.url()).context("sim url")?);
     scheduler.decline_refuse = Duration::from_secs(5);
     let cancel = CancellationToken::new();
@@ -290,19 +405,17 @@ pub async fn run(config: E2eConfig) -> anyhow::Result<E2eReport> {
         cancel.clone(),
     ));
 
-    let outcome = measure(&config, &sim, &store, &mut report).await;
+    let outcome = measure(config, sim, store.as_ref(), report).await;
 
     cancel.cancel();
     let _ = elections.await;
-    let _ = sim_runtime.spawn(sim.shutdown()).await;
-    sim_runtime.shutdown_background();
-    outcome.map(|()| report)
+    outcome
 }
 
 async fn measure(
     config: &E2eConfig,
     sim: &SimHandle,
-    store: &MemoryStore,
+    store: &impl Store,
     report: &mut E2eReport,
 ) -> anyhow::Result<()> {
     let tasks = report.tasks;
@@ -349,6 +462,12 @@ async fn measure(
         .await?;
     report.seconds_to_all_running = t0.elapsed().as_secs_f64();
     report.seconds_to_all_placed = placed_at.unwrap_or_default().as_secs_f64();
+    // The storm starts from a quiet cluster, not behind a queue of the
+    // deploy's acknowledgements.
+    if report.completed {
+        report.completed = wait_acknowledged(sim, config.timeout).await;
+    }
+    report.seconds_to_all_acknowledged = t0.elapsed().as_secs_f64();
     let (fw, sim_cpu, share) = Cpu::now().since(cpu0);
     report.framework_cpu_seconds = fw;
     report.sim_cpu_seconds = sim_cpu;
@@ -457,5 +576,47 @@ mod tests {
         assert_eq!(report.tasks, 12);
         assert!(report.offer_cycles >= 1, "{report:?}");
         assert!(report.storm_completed, "{report:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_run_with_redis_completes_and_cleans_up() {
+        let server = crate::store::redis::test_server::TestRedis::start();
+        let config = E2eConfig {
+            agents: 5,
+            apps: 3,
+            instances: 4,
+            timeout: Duration::from_secs(30),
+            storm_fraction: 0.2,
+            store: server.url(),
+            ..E2eConfig::default()
+        };
+        let report = run(config).await.expect("bench runs");
+        assert_eq!(report.store, "redis");
+        assert!(report.completed, "{report:?}");
+        assert!(report.storm_completed, "{report:?}");
+        let client = ::redis::Client::open(server.url()).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects");
+        let keys: Vec<String> = ::redis::cmd("KEYS")
+            .arg("hydrogen-bench-*")
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        assert!(keys.is_empty(), "bench keys left behind: {keys:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_store_is_refused_by_name() {
+        let config = E2eConfig {
+            agents: 1,
+            apps: 1,
+            instances: 1,
+            store: "postgres://x".into(),
+            ..E2eConfig::default()
+        };
+        let e = run(config).await.expect_err("refused");
+        assert!(e.to_string().contains("postgres://x"), "{e}");
     }
 }

@@ -7,7 +7,9 @@
 //! - [`backoff`]: relaunch backoff per app.
 //! - [`status`]: Mesos status updates into task records.
 //! - [`runtime`]: the event loop that ties them to Mesos and the store.
+//! - [`acks`]: status update acknowledgements, sent in the background.
 
+pub mod acks;
 pub mod backoff;
 pub mod launch;
 pub mod placement;

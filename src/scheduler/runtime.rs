@@ -15,6 +15,11 @@
 //!    forgotten tasks, removed apps — and only then
 //! 5. acknowledges the updates, ACCEPTs, DECLINEs and KILLs.
 //!
+//! Acknowledgements are queued to a background [`super::acks::Acknowledger`]
+//! and not awaited: Mesos holds a task's next update until the previous one
+//! is acknowledged, so a loop that waited for its acknowledgements would
+//! pace every task's STARTING → RUNNING on its slowest call.
+//!
 //! Step 4 before step 5 is invariant 1 (persist before act): a crash between
 //! them leaves records Mesos may not know, which reconciliation settles
 //! (TASK_UNKNOWN / TASK_LOST for a launch that never happened); never a task
@@ -45,6 +50,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::acks::{Ack, Acknowledger};
 use super::backoff::{BackoffConfig, Backoffs};
 use super::launch::{self, LaunchDefaults, LaunchRequest};
 use super::placement::{self, Demand};
@@ -94,6 +100,8 @@ pub struct SchedulerConfig {
     pub reconnect_backoff_initial: Duration,
     pub reconnect_backoff_max: Duration,
     pub launch_defaults: LaunchDefaults,
+    /// ACKNOWLEDGE calls in flight at once (see [`super::acks`]).
+    pub ack_concurrency: usize,
 }
 
 impl SchedulerConfig {
@@ -121,6 +129,7 @@ impl SchedulerConfig {
             reconnect_backoff_initial: Duration::from_millis(200),
             reconnect_backoff_max: Duration::from_secs(30),
             launch_defaults: LaunchDefaults::default(),
+            ack_concurrency: 32,
         }
     }
 }
@@ -219,7 +228,7 @@ pub fn framework_info(config: &SchedulerConfig, id: Option<String>) -> v1::Frame
 #[derive(Default)]
 struct Effects {
     batch: TaskBatch,
-    acks: Vec<(v1::AgentId, v1::TaskId, bytes::Bytes)>,
+    acks: Vec<Ack>,
     kills: Vec<(String, Option<String>)>,
     accepts: Vec<(v1::OfferId, Vec<v1::TaskInfo>, Vec<String>)>,
     declines: Vec<v1::OfferId>,
@@ -250,6 +259,7 @@ struct Runtime<S: Store> {
     launch_errors: HashMap<String, String>,
     statuses_written: HashMap<String, AppStatus>,
     last_status_write: Instant,
+    acks: Acknowledger,
 }
 
 impl<S: Store> Runtime<S> {
@@ -261,7 +271,9 @@ impl<S: Store> Runtime<S> {
         framework_id: Option<String>,
     ) -> Self {
         let now = Instant::now();
+        let acks = Acknowledger::start(caller.clone(), config.ack_concurrency);
         Self {
+            acks,
             store,
             epoch,
             backoffs: Backoffs::new(config.backoff),
@@ -919,19 +931,10 @@ impl<S: Store> Runtime<S> {
         let Some(generation) = self.session else {
             return Ok(());
         };
+        // The batch is written: its acknowledgements may go, in the
+        // background, so the next batch need not wait for them.
+        self.acks.send(generation, effects.acks);
         let mut calls_out = FuturesUnordered::new();
-        for (agent, task, uuid) in effects.acks {
-            let caller = self.caller.clone();
-            calls_out.push(tokio::spawn(async move {
-                let what = format!("acknowledge {}", task.value);
-                (
-                    what,
-                    caller
-                        .call_in(generation, calls::acknowledge(agent, task, uuid))
-                        .await,
-                )
-            }));
-        }
         for (offer, infos, ids) in effects.accepts {
             let caller = self.caller.clone();
             calls_out.push(tokio::spawn(async move {
@@ -1095,20 +1098,24 @@ fn status_message(
     }
 }
 
-/// The scheduler's status-update path without Mesos, for `benches/`: a
-/// [`Runtime`] loaded from a store as a new leader loads it, fed status
-/// updates the way a batch of UPDATE events feeds it (model update,
-/// backoff and readiness bookkeeping, re-plan of the touched apps, one
-/// fenced store write). Only the ACKNOWLEDGE calls are missing: there is no
-/// Mesos session. Not an API.
+/// The scheduler's status-update path, for `benches/`: a [`Runtime`]
+/// loaded from a store as a new leader loads it, fed status updates the
+/// way a batch of UPDATE events feeds it (model update, backoff and
+/// readiness bookkeeping, re-plan of the touched apps, one fenced store
+/// write, then the acknowledgements queued to the background sender).
+/// Built with [`StatusBench::load_with_master`], the acknowledgements go to
+/// a real master over HTTP and [`StatusBench::acked`] waits for their
+/// answers; with [`StatusBench::load`] there is no Mesos session and none
+/// is sent. Not an API.
 #[doc(hidden)]
 pub struct StatusBench<S: Store> {
     runtime: Runtime<S>,
     _subscription: Subscription,
+    _drain: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl<S: Store> StatusBench<S> {
-    /// Loads apps and tasks from `store`; writes carry `epoch`.
+    /// Loads apps and tasks from `store`; writes carry `epoch`. No Mesos.
     pub async fn load(store: Arc<S>, epoch: u64) -> Result<Self, SchedulerError> {
         let url = reqwest::Url::parse("http://127.0.0.1:9").map_err(|e| {
             SchedulerError::Store(StoreError::Unavailable(format!("literal url: {e}")))
@@ -1127,10 +1134,50 @@ impl<S: Store> StatusBench<S> {
         Ok(Self {
             runtime,
             _subscription: subscription,
+            _drain: None,
         })
     }
 
-    /// Handles one batch of status updates and persists the result.
+    /// Like [`Self::load`], subscribed to the master at `master`: every
+    /// handled update is acknowledged to it. Other events are dropped
+    /// (offers stay unanswered).
+    pub async fn load_with_master(
+        store: Arc<S>,
+        epoch: u64,
+        master: reqwest::Url,
+    ) -> Result<Self, SchedulerError> {
+        let config = SchedulerConfig::new(vec![master]);
+        let framework = framework_info(&config, None);
+        let (subscription, mut events) = Subscription::start(
+            SubscriptionConfig::new(config.masters.clone(), framework),
+            CancellationToken::new(),
+        )?;
+        let session = loop {
+            match events.recv().await {
+                Some(SubscriptionEvent::Subscribed(session)) => break session,
+                Some(_) => {}
+                None => return Err(SchedulerError::SubscriptionEnded),
+            }
+        };
+        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let mut runtime = Runtime::new(
+            store,
+            epoch,
+            config,
+            subscription.caller(),
+            Some(session.framework_id.value.clone()),
+        );
+        runtime.load().await?;
+        runtime.session = Some(session.generation);
+        Ok(Self {
+            runtime,
+            _subscription: subscription,
+            _drain: Some(drain),
+        })
+    }
+
+    /// Handles one batch of status updates, persists the result and queues
+    /// the acknowledgements.
     pub async fn handle(&mut self, statuses: Vec<v1::TaskStatus>) -> Result<(), SchedulerError> {
         let mut effects = Effects::default();
         let mut touched = BTreeSet::new();
@@ -1139,7 +1186,17 @@ impl<S: Store> StatusBench<S> {
         }
         let touched: Vec<String> = touched.into_iter().collect();
         self.runtime.replan(&touched, &mut effects);
+        // Only the status path: no offers wanted, nothing to revive.
+        self.runtime.suppressed = true;
+        self.runtime.revive_wanted = false;
         self.runtime.execute(effects).await
+    }
+
+    /// Waits until every acknowledgement queued so far was answered;
+    /// returns (answered, failed) totals.
+    pub async fn acked(&self) -> (u64, u64) {
+        self.runtime.acks.drained().await;
+        (self.runtime.acks.finished(), self.runtime.acks.failed())
     }
 
     /// Tasks in the model.

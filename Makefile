@@ -1,7 +1,7 @@
 # Hydrogen developer entry points. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: all build test lint fmt bench chaos clean clients clients-check test-clients
+.PHONY: all build test lint fmt bench chaos fuzz clean clients clients-check test-clients
 
 all: build
 
@@ -54,6 +54,24 @@ chaos:
 	$(TARGET_DIR)/release/hydrogen chaos --duration $(CHAOS_DURATION) $(CHAOS_ARGS) \
 		> $(TARGET_DIR)/chaos.txt; status=$$?; cat $(TARGET_DIR)/chaos.txt; \
 		tail -n 1 $(TARGET_DIR)/chaos.txt > $(TARGET_DIR)/chaos.json; exit $$status
+
+## Fuzzes the REST app parser and the Mesos event stream decoder for
+## FUZZ_SECONDS each (nightly; installs cargo-fuzz when missing). Not part
+## of `make test`. New inputs go to fuzz/corpus/, crashes to fuzz/artifacts/;
+## a crash becomes a regression test next to the code it broke. No
+## sanitizer by default (the crate has no unsafe code; panics, timeouts and
+## memory blow-ups are what we look for, at twice the speed): set
+## FUZZ_FLAGS="-a" for AddressSanitizer too.
+FUZZ_SECONDS ?= 120
+FUZZ_FLAGS ?= -s none -a
+FUZZ_TARGETS := rest_app_json mesos_event_stream
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		$(CARGO) +nightly fuzz run $(FUZZ_FLAGS) $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

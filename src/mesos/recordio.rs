@@ -251,6 +251,27 @@ mod tests {
         assert!(err.to_string().contains("limit"));
     }
 
+    /// A length prefix claiming 10 GB is refused from the prefix alone:
+    /// nothing is reserved for it and nothing more is read.
+    #[test]
+    fn a_ten_gigabyte_claim_is_refused_without_allocating() {
+        let mut codec = RecordIoCodec::default();
+        let mut buf = BytesMut::from(&b"10737418240\n{\"type\":\"OFFERS\"}"[..]);
+        let capacity = buf.capacity();
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RecordIoError::RecordTooLarge {
+                    len: 10_737_418_240,
+                    max: DEFAULT_MAX_RECORD_BYTES
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(buf.capacity(), capacity, "reserved space for the claim");
+    }
+
     #[test]
     fn rejects_overflowing_length() {
         let mut codec = RecordIoCodec::default();

@@ -418,7 +418,9 @@ async fn a_fixed_host_port_runs_once_per_agent_and_the_rest_wait_for_ports() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let status = cluster.store.app_status("pinned").await.expect("status");
-        if status.is_some_and(|s| s.waiting == 1 && s.message.contains("mostly for insufficient ports")) {
+        if status
+            .is_some_and(|s| s.waiting == 1 && s.message.contains("mostly for insufficient ports"))
+        {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "no ports status");

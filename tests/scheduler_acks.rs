@@ -20,7 +20,7 @@ use hydrogen::spec::App;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{
     AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord, TaskState,
+    TaskBatch, TaskEvent, TaskRecord, TaskState, ViewRevision, ViewSnapshot,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -57,6 +57,12 @@ impl Store for WriteGate {
     }
     async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
         self.inner.app_tasks(app).await
+    }
+    async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
+        self.inner.view_revision().await
+    }
+    async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
+        self.inner.view_snapshot().await
     }
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         if self.closed.load(Ordering::SeqCst) {

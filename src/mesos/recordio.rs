@@ -128,7 +128,9 @@ impl Decoder for RecordIoCodec {
             },
         };
         if src.len() < len {
-            src.reserve(len - src.len());
+            // Room for what is likely to arrive soon, not for the whole
+            // claim: a prefix alone must not make a peer cost us 16 MiB.
+            src.reserve((len - src.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         self.pending_len = None;
@@ -145,6 +147,10 @@ impl Decoder for RecordIoCodec {
         }
     }
 }
+
+/// Most the decoder reserves ahead of a partly received record; the buffer
+/// grows as the bytes come.
+const RESERVE_AHEAD: usize = 64 * 1024;
 
 impl<T: AsRef<[u8]>> Encoder<T> for RecordIoCodec {
     type Error = RecordIoError;
@@ -270,6 +276,26 @@ mod tests {
             "{err}"
         );
         assert_eq!(buf.capacity(), capacity, "reserved space for the claim");
+    }
+
+    #[test]
+    fn a_large_claim_within_the_cap_reserves_only_a_bounded_look_ahead() {
+        let mut codec = RecordIoCodec::default();
+        let claim = DEFAULT_MAX_RECORD_BYTES - 1;
+        let mut buf = BytesMut::from(format!("{claim}\n{{").as_bytes());
+        assert_eq!(codec.decode(&mut buf).ok(), Some(None));
+        assert!(
+            buf.capacity() <= 1 + RESERVE_AHEAD,
+            "reserved {} bytes for a claim of {claim}",
+            buf.capacity()
+        );
+        // The record still decodes once its bytes arrive, in pieces.
+        let body = vec![b'x'; claim - 1];
+        for piece in body.chunks(1 << 20) {
+            buf.extend_from_slice(piece);
+        }
+        let record = codec.decode(&mut buf).ok().flatten().map(|r| r.len());
+        assert_eq!(record, Some(claim));
     }
 
     #[test]

@@ -333,6 +333,21 @@ impl RedisStore {
         self.shared.conn.clone()
     }
 
+    /// Every value of the hash at `key`, decoded (in no particular order).
+    async fn read_hash<T: DeserializeOwned>(&self, key: &str) -> Result<Vec<T>, StoreError> {
+        let mut conn = self.conn();
+        let all: Vec<(String, String)> = self
+            .shared
+            .run(
+                "HGETALL",
+                ::redis::cmd("HGETALL").arg(key).query_async(&mut conn),
+            )
+            .await?;
+        all.iter()
+            .map(|(field, raw)| decode(raw, || format!("{key} field {field}")))
+            .collect()
+    }
+
     fn keys(&self) -> &Keys {
         &self.shared.keys
     }
@@ -542,39 +557,13 @@ impl Store for RedisStore {
     }
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        let mut conn = self.conn();
-        let all: Vec<(String, String)> = self
-            .shared
-            .run(
-                "HGETALL",
-                ::redis::cmd("HGETALL")
-                    .arg(&self.keys().apps)
-                    .query_async(&mut conn),
-            )
-            .await?;
-        let mut apps = all
-            .iter()
-            .map(|(name, raw)| decode(raw, || format!("{} field {name}", self.keys().apps)))
-            .collect::<Result<Vec<AppRecord>, _>>()?;
+        let mut apps: Vec<AppRecord> = self.read_hash(&self.keys().apps).await?;
         apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
         Ok(apps)
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
-        let mut conn = self.conn();
-        let all: Vec<(String, String)> = self
-            .shared
-            .run(
-                "HGETALL",
-                ::redis::cmd("HGETALL")
-                    .arg(&self.keys().tasks)
-                    .query_async(&mut conn),
-            )
-            .await?;
-        let mut tasks = all
-            .iter()
-            .map(|(id, raw)| decode(raw, || format!("{} field {id}", self.keys().tasks)))
-            .collect::<Result<Vec<TaskRecord>, _>>()?;
+        let mut tasks: Vec<TaskRecord> = self.read_hash(&self.keys().tasks).await?;
         tasks.sort_by(|a, b| {
             (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id))
         });

@@ -779,31 +779,25 @@ impl<'a> OfferState<'a> {
         let mut ports = Vec::new();
         // Fixed ports first (from whichever entry holds them), then the
         // dynamic ones lowest first.
-        let mut fixed_left = d.fixed_ports.as_slice();
+        scratch.fixed_left.clear();
+        scratch.fixed_left.extend_from_slice(&d.fixed_ports);
         let mut left = u64::from(d.ports).saturating_sub(d.fixed_ports.len() as u64);
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            if left == 0 && fixed_left.is_empty() {
+            if left == 0 && scratch.fixed_left.is_empty() {
                 break;
             }
             if slot.kind != SlotKind::Ports || !slot.usable_by(d.role) {
                 continue;
             }
             let start = scratch.ranges.len();
-            if !fixed_left.is_empty() {
-                let mut missing = Vec::new();
-                for &port in fixed_left {
-                    if take_port(&mut slot.ports, port) {
-                        scratch.ranges.push((port, port));
-                        ports.push(port as u32);
-                    } else {
-                        missing.push(port);
-                    }
+            scratch.fixed_left.retain(|&port| {
+                let taken = take_port(&mut slot.ports, port);
+                if taken {
+                    scratch.ranges.push((port, port));
+                    ports.push(port as u32);
                 }
-                if missing.len() < fixed_left.len() {
-                    scratch.fixed_missing = missing;
-                    fixed_left = scratch.fixed_missing.as_slice();
-                }
-            }
+                !taken
+            });
             while left > 0 {
                 let Some(first) = slot.ports.first_mut() else {
                     break;
@@ -897,7 +891,7 @@ struct TakeScratch {
     cuts: Vec<Cut>,
     ranges: Vec<(u64, u64)>,
     /// Fixed ports not found in the entries visited so far.
-    fixed_missing: Vec<u64>,
+    fixed_left: Vec<u64>,
 }
 
 /// Removes `port` from sorted, disjoint `ranges`; false if absent.

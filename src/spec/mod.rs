@@ -72,26 +72,49 @@ mod tests;
 
 pub use app::{
     App, Command, Disk, DiskSource, DiskSourceType, Executor, LABEL_APP, LABEL_INSTANCE,
-    LABEL_VERSION, MAX_INSTANCES, MAX_NAME_LEN, MAX_PORTS, RESERVED_ENV_PREFIX, RESERVED_LABELS,
+    LABEL_VERSION, MAX_CPUS, MAX_INSTANCES, MAX_MB, MAX_NAME_LEN, MAX_PORTS, MIN_SCALAR,
+    RESERVED_ENV_PREFIX, RESERVED_LABELS,
     Resources, Retry, Strategy, StrategyType, Uri,
 };
 pub use container::{
     Container, DockerVolume, DriverOpt, IpAddress, Network, PortMapping, PortProtocol, Protocol,
     Volume, VolumeMode, VolumeSource, VolumeSourceType,
 };
-pub use error::{SpecError, ValidationError};
+pub use error::{SpecError, ValidationError, Warning};
 pub use filter::{Attribute, AttributeValue, Filter, FilterType, ScalarOp, filters_match};
 pub use healthcheck::{
-    Endpoint, HealthCheck, HealthCheckType, HttpCheck, HttpScheme, ResolvedCheck, TcpCheck,
-    parse_endpoint,
+    CheckPort, Endpoint, HealthCheck, HealthCheckType, HttpCheck, HttpScheme, ResolvedCheck,
+    TcpCheck, parse_endpoint, parse_endpoint_without_port,
 };
 
 use serde_json::Value;
 
 /// Reads and validates a POST body: a JSON array of one or more apps with
 /// distinct names. Errors inside an app carry its index when the array holds
-/// more than one.
+/// more than one. Fields accepted but ignored are dropped silently; use
+/// [`parse_apps_warned`] to report them.
 pub fn parse_apps(body: &[u8]) -> Result<Vec<App>, SpecError> {
+    Ok(parse_apps_warned(body)?.into_iter().map(|p| p.app).collect())
+}
+
+/// Reads and validates a PUT body: one app object, or an array of exactly
+/// one (as old scripts may send the POST file to PUT). See [`parse_app_warned`].
+pub fn parse_app(body: &[u8]) -> Result<App, SpecError> {
+    Ok(parse_app_warned(body)?.app)
+}
+
+/// An app read from a request, with the fields it had that Hydrogen accepts
+/// but ignores (the original's `container.type` and `container.tag`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The validated app.
+    pub app: App,
+    /// Ignored fields, paths relative to the app object; empty for most apps.
+    pub warnings: Vec<Warning>,
+}
+
+/// [`parse_apps`], keeping each app's warnings (in body order).
+pub fn parse_apps_warned(body: &[u8]) -> Result<Vec<Parsed>, SpecError> {
     let value = json::parse_json(body)?;
     let Value::Array(items) = value else {
         return Err(SpecError::Body(format!(
@@ -105,30 +128,29 @@ pub fn parse_apps(body: &[u8]) -> Result<Vec<App>, SpecError> {
         ));
     }
     let single = items.len() == 1;
-    let mut apps: Vec<App> = Vec::with_capacity(items.len());
+    let mut apps: Vec<Parsed> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let index = (!single).then_some(i);
-        let app = read_valid(item, index)?;
-        if let Some(first) = apps.iter().position(|a| a.name == app.name) {
+        let parsed = read_valid(item, index)?;
+        if let Some(first) = apps.iter().position(|a| a.app.name == parsed.app.name) {
             return Err(SpecError::invalid(
                 index,
                 vec![ValidationError::new(
                     "name",
                     format!(
                         "must be unique in the request ({:?} is also app [{first}])",
-                        app.name
+                        parsed.app.name
                     ),
                 )],
             ));
         }
-        apps.push(app);
+        apps.push(parsed);
     }
     Ok(apps)
 }
 
-/// Reads and validates a PUT body: one app object, or an array of exactly
-/// one (as old scripts may send the POST file to PUT).
-pub fn parse_app(body: &[u8]) -> Result<App, SpecError> {
+/// [`parse_app`], keeping the app's warnings.
+pub fn parse_app_warned(body: &[u8]) -> Result<Parsed, SpecError> {
     let value = json::parse_json(body)?;
     match &value {
         Value::Object(_) => read_valid(&value, None),
@@ -144,9 +166,12 @@ pub fn parse_app(body: &[u8]) -> Result<App, SpecError> {
     }
 }
 
-fn read_valid(v: &Value, index: Option<usize>) -> Result<App, SpecError> {
+fn read_valid(v: &Value, index: Option<usize>) -> Result<Parsed, SpecError> {
     let app = App::read(v, "").map_err(|e| SpecError::invalid(index, vec![e]))?;
     app.validate()
         .map_err(|errors| SpecError::invalid(index, errors))?;
-    Ok(app)
+    Ok(Parsed {
+        app,
+        warnings: container::ignored_fields(v),
+    })
 }

@@ -106,11 +106,12 @@
 //!   and is omitted when there is none. The master requires exactly one of
 //!   `host_path` / `image` / `source` per volume; the spec guarantees that.
 //! - Each `network[]` entry → one `NetworkInfo`:
-//!   - `name` → `name` (the CNI network). An entry without a name is sent as
-//!     written, but note that the Mesos `network/cni` isolator skips unnamed
-//!     `NetworkInfo`s (such entries only mean something to network isolator
-//!     modules that read `ip_addresses`/`groups`, for which the README's
-//!     static-IP example was written).
+//!   - `name` → `name` (the CNI network). The spec requires it: the Mesos
+//!     `network/cni` isolator skips unnamed `NetworkInfo`s, so an unnamed
+//!     entry's static IPs, groups, labels and port mappings would silently
+//!     do nothing (the README's static-IP example had none; our
+//!     `full-enumeration.json` puts its IPs on `FE-CNI`). Names are
+//!     distinct (the spec refuses a network joined twice).
 //!   - each `ipaddress[]` → `ip_addresses[]`: `protocol` `IPv4`/`IPv6`
 //!     (declared, else inferred from the address) and `ip_address`; an entry
 //!     with only a protocol has no `ip_address`, which asks IPAM for one.
@@ -146,7 +147,12 @@
 //! (`tcp: {port}`) or `COMMAND` (`command`: a shell `CommandInfo` of the
 //! check's `cmd`, environment and uris). Ports are container-side: the
 //! command and default executors run HTTP and TCP checks inside the task's
-//! network namespace. Timing: `delay` → `delay_seconds`, `interval` →
+//! network namespace. A `port_index` (the HTTP, TCP or endpoint form) becomes
+//! the task's host port of that index in [`LaunchRequest::ports`] (the port
+//! the task sees as `$PORT<index>`), or, when a port mapping of the task maps
+//! that host port, the mapping's container port (where the app listens inside
+//! its namespace); an index beyond the allocated ports is
+//! [`LaunchError::Ports`] (the spec refuses one beyond `resources.ports`). Timing: `delay` → `delay_seconds`, `interval` →
 //! `interval_seconds`, `timeout` → `timeout_seconds`, `graceperiod` →
 //! `grace_period_seconds`, `fails` → `consecutive_failures`. Absent fields
 //! are written with the Mesos defaults (15, 10, 20, 10 s and 3) rather than

@@ -642,6 +642,77 @@ fn http_health_check_with_every_field() {
 }
 
 #[test]
+fn port_index_checks_take_the_tasks_host_port() {
+    let ports = [31005, 31002];
+    let check_port = |hc: Value| {
+        let a = with(json!({"resources": {"cpu": 1, "mem": 1, "ports": 2}, "healthcheck": hc}));
+        let t = task_info(&request(&a, &ports), &LaunchDefaults::default()).unwrap();
+        let hc = t.health_check.unwrap();
+        hc.http
+            .map(|h| (h.port, h.path))
+            .or(hc.tcp.map(|t| (t.port, None)))
+            .unwrap()
+    };
+    // $PORT1 is the second port placement took.
+    assert_eq!(
+        check_port(json!({"type": "http", "http": {"port_index": 1, "path": "/ok"}})),
+        (31002, Some("/ok".to_owned()))
+    );
+    assert_eq!(
+        check_port(json!({"type": "tcp", "tcp": {"port_index": 0}})),
+        (31005, None)
+    );
+    assert_eq!(
+        check_port(json!({"endpoint": "http://localhost/health", "port_index": 0})),
+        (31005, Some("/health".to_owned()))
+    );
+    // A fixed port number is sent as written.
+    assert_eq!(
+        check_port(json!({"type": "tcp", "tcp": {"port": 6379}})),
+        (6379, None)
+    );
+}
+
+#[test]
+fn port_index_of_a_mapped_host_port_checks_the_container_port() {
+    // Mesos runs the check inside the task's network namespace, where the
+    // app listens on the mapping's container port.
+    let a = with(json!({
+        "resources": {"cpu": 1, "mem": 1, "ports": 2},
+        "container": {"network": [{"name": "n", "port_mapping": [
+            {"host_port": 31010, "container_port": 80}]}]},
+        "healthcheck": {"type": "http", "http": {"port_index": 1}}
+    }));
+    let t = task_info(&request(&a, &[31011, 31010]), &LaunchDefaults::default()).unwrap();
+    assert_eq!(t.health_check.unwrap().http.unwrap().port, 80);
+    // An unmapped host port is checked as it is.
+    let a = with(json!({
+        "resources": {"cpu": 1, "mem": 1, "ports": 2},
+        "container": {"network": [{"name": "n", "port_mapping": [
+            {"host_port": 31010, "container_port": 80}]}]},
+        "healthcheck": {"type": "tcp", "tcp": {"port_index": 0}}
+    }));
+    let t = task_info(&request(&a, &[31011, 31010]), &LaunchDefaults::default()).unwrap();
+    assert_eq!(t.health_check.unwrap().tcp.unwrap().port, 31011);
+}
+
+#[test]
+fn port_index_beyond_the_allocated_ports_is_a_launch_error() {
+    // The spec refuses it at deploy; launch guards unvalidated apps.
+    let mut a = with(json!({"resources": {"cpu": 1, "mem": 1, "ports": 1},
+                            "healthcheck": {"type": "tcp", "tcp": {"port_index": 0}}}));
+    if let Some(tcp) = a.healthcheck.as_mut().and_then(|h| h.tcp.as_mut()) {
+        tcp.port_index = Some(3);
+    }
+    let err = task_info(&request(&a, &[31000]), &LaunchDefaults::default()).unwrap_err();
+    assert_eq!(err.field(), "healthcheck.tcp.port_index");
+    assert_eq!(
+        err.to_string(),
+        "healthcheck.tcp.port_index is 3 but the task holds 1 host ports (ask for more with resources.ports)"
+    );
+}
+
+#[test]
 fn tcp_health_check() {
     let t = build(&with(
         json!({"healthcheck": {"type": "tcp", "tcp": {"port": 6379}}}),

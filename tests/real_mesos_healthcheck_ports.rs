@@ -56,6 +56,19 @@ fn app_tasks<'a>(state: &'a Value, name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The ports of a `/master/state` ports resource, `"[a-b, c-d]"`, in order.
+fn task_ports(ranges: &Value) -> Vec<u16> {
+    let text = ranges.as_str().unwrap_or_default();
+    text.trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .filter_map(|r| {
+            let (b, e) = r.trim().split_once('-')?;
+            Some((b.trim().parse::<u16>().ok()?, e.trim().parse::<u16>().ok()?))
+        })
+        .flat_map(|(b, e)| b..=e)
+        .collect()
+}
+
 /// Whether the task's latest status says healthy.
 fn healthy(task: &Value) -> Option<bool> {
     task["statuses"]
@@ -116,23 +129,33 @@ fn http_check_by_port_index_reports_a_server_on_port0_healthy() {
         })
     });
 
-    // The check Mesos ran is on the port the task was given: the one in its
-    // ports resource (a range of the agent's), not a number we made up.
+    // The check Mesos ran is on the port the task was given: its port of
+    // the index (from its ports resource, a range of the agent's), not a
+    // number we made up.
     let agent_ports = cluster.agent_options(0).ports;
-    for name in names {
+    for (name, index, kind) in [
+        ("hc-http", 0, "http"),
+        ("hc-endpoint", 1, "http"),
+        ("hc-tcp", 0, "tcp"),
+    ] {
         let tasks = app_tasks(&state, name);
         let task = tasks
             .iter()
             .find(|t| t["state"] == "TASK_RUNNING")
             .expect("running task");
-        let begin = task["resources"]["ports"]
-            .as_str()
-            .and_then(|r| r.trim_matches(|c| c == '[' || c == ']').split('-').next())
-            .and_then(|p| p.trim().parse::<u16>().ok());
+        let ports = task_ports(&task["resources"]["ports"]);
         assert!(
-            begin.is_some_and(|p| (agent_ports.0..=agent_ports.1).contains(&p)),
-            "{name}: ports {:?} not from the agent's {agent_ports:?}",
-            task["resources"]["ports"]
+            ports
+                .iter()
+                .all(|p| (agent_ports.0..=agent_ports.1).contains(p)),
+            "{name}: ports {ports:?} not from the agent's {agent_ports:?}"
+        );
+        let checked = task["health_check"][kind]["port"].as_u64();
+        assert_eq!(
+            checked,
+            ports.get(index).map(|p| u64::from(*p)),
+            "{name}: the check's port is the task's port {index} of {ports:?}: {}",
+            task["health_check"]
         );
         assert_eq!(healthy(task), Some(true), "{name}");
     }
@@ -170,8 +193,10 @@ fn http_check_by_port_index_reports_a_server_on_port0_healthy() {
         assert_eq!(status, 200, "{body}");
     }
     cluster.wait_state("no running task", DEADLINE, |s| {
-        names
-            .iter()
-            .all(|name| app_tasks(s, name).iter().all(|t| t["state"] != "TASK_RUNNING"))
+        names.iter().all(|name| {
+            app_tasks(s, name)
+                .iter()
+                .all(|t| t["state"] != "TASK_RUNNING")
+        })
     });
 }

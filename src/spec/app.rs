@@ -579,17 +579,16 @@ impl Resources {
 
 /// A scalar resource amount: finite, > 0 (or 0 when `zero_ok`: no such
 /// resource asked), not below what Mesos can represent and not above `max`.
-fn check_amount(
-    v: f64,
-    path: &str,
-    zero_ok: bool,
-    max: f64,
-    errors: &mut Vec<ValidationError>,
-) {
+fn check_amount(v: f64, path: &str, zero_ok: bool, max: f64, errors: &mut Vec<ValidationError>) {
     let message = if !v.is_finite() {
         "must be a finite number".to_owned()
     } else if v < 0.0 || (v == 0.0 && !zero_ok) {
-        if zero_ok { "must be >= 0" } else { "must be > 0" }.to_owned()
+        if zero_ok {
+            "must be >= 0"
+        } else {
+            "must be > 0"
+        }
+        .to_owned()
     } else if v > 0.0 && v < MIN_SCALAR {
         format!(
             "must be at least {MIN_SCALAR}{}, not {v}: Mesos rounds resource amounts to 0.001, so this would be 0",

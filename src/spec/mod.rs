@@ -73,8 +73,7 @@ mod tests;
 pub use app::{
     App, Command, Disk, DiskSource, DiskSourceType, Executor, LABEL_APP, LABEL_INSTANCE,
     LABEL_VERSION, MAX_CPUS, MAX_INSTANCES, MAX_MB, MAX_NAME_LEN, MAX_PORTS, MIN_SCALAR,
-    RESERVED_ENV_PREFIX, RESERVED_LABELS,
-    Resources, Retry, Strategy, StrategyType, Uri,
+    RESERVED_ENV_PREFIX, RESERVED_LABELS, Resources, Retry, Strategy, StrategyType, Uri,
 };
 pub use container::{
     Container, DockerVolume, DriverOpt, IpAddress, Network, PortMapping, PortProtocol, Protocol,
@@ -94,7 +93,10 @@ use serde_json::Value;
 /// more than one. Fields accepted but ignored are dropped silently; use
 /// [`parse_apps_warned`] to report them.
 pub fn parse_apps(body: &[u8]) -> Result<Vec<App>, SpecError> {
-    Ok(parse_apps_warned(body)?.into_iter().map(|p| p.app).collect())
+    Ok(parse_apps_warned(body)?
+        .into_iter()
+        .map(|p| p.app)
+        .collect())
 }
 
 /// Reads and validates a PUT body: one app object, or an array of exactly

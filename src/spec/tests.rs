@@ -1093,7 +1093,9 @@ fn network_rules() {
         assert_eq!(errors.len(), 1, "{unnamed}: {errors:?}");
         assert_eq!(errors[0].field, "container.network[1].name", "{unnamed}");
         assert!(
-            errors[0].message.starts_with("is required: the Mesos CNI isolator ignores"),
+            errors[0]
+                .message
+                .starts_with("is required: the Mesos CNI isolator ignores"),
             "{unnamed}: {}",
             errors[0].message
         );
@@ -1121,7 +1123,12 @@ fn network_rules() {
     assert_rule(
         "container.network[1].ipaddress[0].group[0]",
         "must not be empty",
-        |v| net(v, json!({"name": "b", "ipaddress": [{"ip": "10.0.0.1", "group": [""]}]})),
+        |v| {
+            net(
+                v,
+                json!({"name": "b", "ipaddress": [{"ip": "10.0.0.1", "group": [""]}]}),
+            )
+        },
     );
     assert_rule(
         "container.network[1].port_mapping[0].host_port",
@@ -1602,7 +1609,8 @@ fn nul_in_a_command_line_is_refused() {
         set(v, "/executor", json!({"cmd": "./ex\u{0}ec"}))
     });
     // Through the request parser too: JSON's \u0000 escape is how it arrives.
-    let body = br#"{"name": "web", "resources": {"cpu": 1, "mem": 8}, "command": {"cmd": "a\u0000b"}}"#;
+    let body =
+        br#"{"name": "web", "resources": {"cpu": 1, "mem": 8}, "command": {"cmd": "a\u0000b"}}"#;
     let err = parse_app(body).expect_err("refused");
     assert_eq!(err.field().as_deref(), Some("command.cmd"));
 }
@@ -1659,7 +1667,11 @@ fn container_type_and_tag_are_accepted_ignored_and_warned_about() {
     let body = serde_json::to_vec(&json!([v.clone()])).expect("json");
     let parsed = parse_apps_warned(&body).expect("accepted");
     assert_eq!(parsed.len(), 1);
-    let fields: Vec<&str> = parsed[0].warnings.iter().map(|w| w.field.as_str()).collect();
+    let fields: Vec<&str> = parsed[0]
+        .warnings
+        .iter()
+        .map(|w| w.field.as_str())
+        .collect();
     assert_eq!(fields, ["container.type", "container.tag"]);
     assert!(parsed[0].warnings[0].message.starts_with("is ignored"));
     // Ignored: the app is the one without them (same spec, same hash).
@@ -1673,16 +1685,24 @@ fn container_type_and_tag_are_accepted_ignored_and_warned_about() {
     // PUT warns the same; an app without them has no warnings.
     let put = parse_app_warned(&serde_json::to_vec(&v).expect("json")).expect("accepted");
     assert_eq!(put.warnings, parsed[0].warnings);
-    assert!(parse_app_warned(&serde_json::to_vec(&base()).expect("json"))
-        .expect("valid")
-        .warnings
-        .is_empty());
+    assert!(
+        parse_app_warned(&serde_json::to_vec(&base()).expect("json"))
+            .expect("valid")
+            .warnings
+            .is_empty()
+    );
     // null is absent (no warning); another type is still a shape error.
-    set(&mut v, "/container", json!({"type": null, "image": "debian"}));
-    assert!(parse_app_warned(&serde_json::to_vec(&v).expect("json"))
-        .expect("valid")
-        .warnings
-        .is_empty());
+    set(
+        &mut v,
+        "/container",
+        json!({"type": null, "image": "debian"}),
+    );
+    assert!(
+        parse_app_warned(&serde_json::to_vec(&v).expect("json"))
+            .expect("valid")
+            .warnings
+            .is_empty()
+    );
     set(&mut v, "/container", json!({"tag": 7, "image": "debian"}));
     assert_shape(&v, "container.tag", "must be a string");
 }
@@ -1736,7 +1756,13 @@ fn port_index_names_one_of_the_tasks_host_ports() {
     assert_rule(
         "healthcheck.tcp.port_index",
         "needs resources.ports: it names one of the host ports the task takes from the offer (index 0 is $PORT0)",
-        |v| set(v, "/healthcheck", json!({"type": "tcp", "tcp": {"port_index": 0}})),
+        |v| {
+            set(
+                v,
+                "/healthcheck",
+                json!({"type": "tcp", "tcp": {"port_index": 0}}),
+            )
+        },
     );
     assert_rule(
         "healthcheck.http.port_index",
@@ -1752,7 +1778,13 @@ fn port_index_names_one_of_the_tasks_host_ports() {
     assert_rule(
         "healthcheck.http.port",
         "is required (or port_index: the index of one of the task's host ports, for an app that takes its ports from the offer)",
-        |v| set(v, "/healthcheck", json!({"type": "http", "http": {"path": "/"}})),
+        |v| {
+            set(
+                v,
+                "/healthcheck",
+                json!({"type": "http", "http": {"path": "/"}}),
+            )
+        },
     );
     assert_rule(
         "healthcheck.endpoint",

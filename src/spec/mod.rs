@@ -16,9 +16,12 @@
 //! `driveropts`, `healthcheck.endpoint` *and* `healthcheck.type`, `retry.time`
 //! as a string, and so on. `examples/full-enumeration.json` holds every field
 //! (the README's enumeration made valid JSON: comments dropped, a missing comma
-//! added, and the two CNI `name` entries — which the README's brackets put
-//! inside `ipaddress` — moved to their own `network[]` entries, where the
-//! original code read them). Keywords (`unique`, `TEXT`, `ro`, `ipv4`, `tcp`,
+//! added, the `BE-CNI` entry — which the README's brackets put inside
+//! `ipaddress` — moved to its own `network[]` entry, and the static IPs put on
+//! `FE-CNI`: in an entry without a name the Mesos CNI isolator skips them).
+//! `container.type` and `container.tag`, which the original accepted and
+//! ignored, are accepted and ignored again, reported by
+//! [`parse_apps_warned`] / [`parse_app_warned`] as [`Warning`]s. Keywords (`unique`, `TEXT`, `ro`, `ipv4`, `tcp`,
 //! ...) are case-insensitive on input and held as enums; output spells them
 //! canonically (`UNIQUE`, `TEXT`, `ro`, `ipv4`, `tcp`).
 //!
@@ -40,19 +43,27 @@
 //!   or whitespace: invalid in Mesos ids and sandbox paths.
 //! - `instances`: 1 when absent; 0 allowed (the app stays registered with
 //!   nothing running, a scale-to-zero); at most [`MAX_INSTANCES`].
-//! - `resources`: `cpu` and `mem` required and > 0; `disk.size` >= 0;
+//! - `resources`: `cpu` and `mem` required, in [`MIN_SCALAR`]..=[`MAX_CPUS`]
+//!   / [`MAX_MB`]; `disk.size` 0 or in that range (Mesos rounds amounts to
+//!   0.001; the maxima are beyond any agent);
 //!   `ports` (a count) at most 65535; `role` a Mesos role name.
 //! - `strategy`: optional; [`App::strategy_type`] is MUX when absent.
 //! - `command.cmd`: required unless the app has `container.image` (the
-//!   image's entrypoint runs) or an `executor`.
+//!   image's entrypoint runs) or an `executor`; no NUL (nor in `executor.cmd`
+//!   or a command check's `cmd`).
 //! - `filters[].type`: TEXT, SET, SCALAR, RANGES. The README's `STRATEGY` is
 //!   rejected with a pointer to the `strategy` field. Evaluation semantics,
 //!   with an example per type: [`Filter`].
 //! - `healthcheck`: `endpoint` or `type`, not both; see [`HealthCheck`].
 //! - Volumes: `host_path` (absolute, with `container_path`) or a Docker
 //!   `source` (driver and name required), not both; `mode` read-write when
-//!   absent. Networks: a `name`, `ipaddress` entries, or both; each address
-//!   has `ip` and/or `protocol` and the IP must parse as the protocol.
+//!   absent; a Docker volume (driver + name) at most once. Networks: `name`
+//!   required (the Mesos CNI isolator skips unnamed entries, so their IPs,
+//!   groups, labels and port mappings would do nothing) and distinct; each
+//!   address has `ip` and/or `protocol` and the IP must parse as the
+//!   protocol.
+//! - `healthcheck` ports: `port` or `port_index` (one of the task's host
+//!   ports, below `resources.ports`), see [`HealthCheck`].
 //!
 //! # Idempotency
 //!

@@ -220,6 +220,7 @@ async fn the_app_command_line_drives_hydrogen_dev() {
     let (code, out, err) = app(&["deploy", example]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("test-app"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
 
     // A watch started now sees the tasks come up.
     let mut watch = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
@@ -268,6 +269,22 @@ async fn the_app_command_line_drives_hydrogen_dev() {
     assert!(err.contains("resources.cpu"), "{err}");
     let (code, _, err) = app(&["kill", "test-app"]);
     assert_eq!(code, 0, "{err}");
+
+    // The original's ignored container.type deploys, with a warning.
+    let legacy = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(
+        legacy.path(),
+        r#"[{"name": "legacy", "resources": {"cpu": 0.1, "mem": 32},
+             "command": {"cmd": "sleep 60"}, "container": {"type": "MESOS"}}]"#,
+    )
+    .expect("write");
+    let (code, out, err) = app(&["deploy", legacy.path().to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("legacy"), "{out}");
+    assert!(
+        err.contains("warning: app legacy: container.type is ignored"),
+        "{err}"
+    );
 }
 
 /// `--executor-cmd` (the original's `-executor.*`): an app without an

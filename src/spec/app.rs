@@ -22,9 +22,10 @@ pub const MAX_NAME_LEN: usize = 63;
 pub const MAX_INSTANCES: u32 = 10_000;
 /// Most ports one app may ask for (a task cannot hold more distinct ports).
 pub const MAX_PORTS: u32 = 65_535;
-/// Smallest non-zero resource amount. Mesos holds scalars in fixed point
-/// with three decimals (`Value::Scalar` arithmetic rounds to 0.001), so a
-/// smaller amount becomes 0, which the master refuses in a launch.
+/// Smallest non-zero resource amount. Mesos does scalar arithmetic in fixed
+/// point with three decimals (values are rounded to 0.001), so a smaller
+/// amount is 0 to the master and the agent: the task would hold none of it
+/// (an amount the offer "fits" that isolation then cannot honour).
 pub const MIN_SCALAR: f64 = 0.001;
 /// Most CPUs one task may ask for. The largest single machines have a few
 /// thousand hardware threads; 100,000 leaves room for any agent that can

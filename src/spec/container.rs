@@ -286,8 +286,9 @@ impl Container {
         let volumes = join(path, "volume");
         for (i, v) in self.volume.iter().enumerate() {
             v.validate(&at(&volumes, i), errors);
-            // The agent's docker/volume isolator refuses a container that
-            // mounts one Docker volume twice, failing every launch.
+            // The agent's docker/volume isolator fails such a container
+            // ("Found duplicate docker volume with driver ... and name ...",
+            // isolators/docker/volume/isolator.cpp), so every launch fails.
             let Some(dv) = v.source.as_ref().map(|s| &s.docker_volume) else {
                 continue;
             };
@@ -311,8 +312,8 @@ impl Container {
         let networks = join(path, "network");
         for (i, n) in self.network.iter().enumerate() {
             n.validate(&at(&networks, i), errors);
-            // The CNI isolator attaches one interface per network name and
-            // fails the container when a name repeats.
+            // The CNI isolator fails such a container ("Attempted to join
+            // CNI network '...' multiple times", isolators/network/cni/cni.cpp).
             let Some(name) = &n.name else { continue };
             if let Some(first) = self.network[..i]
                 .iter()
@@ -482,8 +483,9 @@ impl Network {
                 ));
             }
             // The Mesos network/cni isolator skips a NetworkInfo without a
-            // name: its static IPs, groups, labels and port mappings would
-            // silently do nothing while the task runs on the host network.
+            // name (`if (!networkInfo.has_name()) continue;` in cni.cpp): its
+            // static IPs, groups, labels and port mappings would silently do
+            // nothing while the task runs on the host network.
             None => errors.push(ValidationError::new(
                 join(path, "name"),
                 "is required: the Mesos CNI isolator ignores a network entry without a name, \

@@ -162,6 +162,14 @@ fn print_state(out: &mut impl Write, state: &AppState) -> std::io::Result<()> {
     print_tasks(out, &state.tasks)
 }
 
+/// Fields of the file accepted but ignored, on stderr (stdout stays the
+/// answer, JSON with `--json`).
+fn warn_ignored(app: &str, warnings: &[hydrogen::spec::Warning]) {
+    for w in warnings {
+        eprintln!("warning: app {app}: {w}");
+    }
+}
+
 /// Runs one `hydrogen app` command.
 pub async fn run(args: AppArgs) -> anyhow::Result<()> {
     let client = Client::connect(&args.server, args.token.as_deref()).await?;
@@ -170,11 +178,17 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
         AppCommand::Deploy { file } => {
             let body = read_body(&file)?;
             let trimmed = body.iter().find(|b| !b.is_ascii_whitespace());
-            let apps = if trimmed == Some(&b'[') {
-                hydrogen::spec::parse_apps(&body)?
+            let parsed = if trimmed == Some(&b'[') {
+                hydrogen::spec::parse_apps_warned(&body)?
             } else {
-                vec![hydrogen::spec::parse_app(&body)?]
+                vec![hydrogen::spec::parse_app_warned(&body)?]
             };
+            // The file is read here, so the server never sees the ignored
+            // fields: say so as the server would.
+            for p in &parsed {
+                warn_ignored(&p.app.name, &p.warnings);
+            }
+            let apps: Vec<_> = parsed.into_iter().map(|p| p.app).collect();
             for result in client.deploy(&apps).await? {
                 if args.json {
                     writeln!(
@@ -195,7 +209,9 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
             file,
             expected_version,
         } => {
-            let app = hydrogen::spec::parse_app(&read_body(&file)?)?;
+            let parsed = hydrogen::spec::parse_app_warned(&read_body(&file)?)?;
+            warn_ignored(&parsed.app.name, &parsed.warnings);
+            let app = parsed.app;
             let result = client.update(&app, expected_version).await?;
             writeln!(
                 out,

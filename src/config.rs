@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use hydrogen::mesos::encoding::Encoding;
 use hydrogen::scheduler::runtime::SchedulerConfig;
 use hydrogen::sim::parse_duration;
+use hydrogen::spec::{Executor, Uri};
 
 /// Clap value parser of humane durations (`250ms`, `1s`, `2m`, `7d`), so a
 /// bad one fails while parsing, naming the option (or the config file key).
@@ -98,6 +99,22 @@ pub struct SchedulerArgs {
     /// New-version tasks started at once during a rolling update.
     #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub surge: u32,
+    /// Command starting the custom executor that runs every app without an
+    /// `executor` of its own (default: none, the Mesos command executor).
+    #[arg(long, env = "HYDROGEN_EXECUTOR_CMD", value_name = "CMD")]
+    pub executor_cmd: Option<String>,
+    /// URI of the global executor's binary: fetched into each sandbox and made
+    /// executable (needs --executor-cmd).
+    #[arg(long, env = "HYDROGEN_EXECUTOR_URI", value_name = "URI")]
+    pub executor_uri: Option<String>,
+    /// Name Mesos shows for the global executor (default `hydrogen:<app>`;
+    /// needs --executor-cmd).
+    #[arg(long, env = "HYDROGEN_EXECUTOR_NAME", value_name = "NAME")]
+    pub executor_name: Option<String>,
+    /// Run --executor-cmd through `/bin/sh -c` (true) or exec it directly
+    /// (false).
+    #[arg(long, env = "HYDROGEN_EXECUTOR_SHELL", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::value_parser!(bool))]
+    pub executor_shell: bool,
 }
 
 impl SchedulerArgs {
@@ -134,7 +151,51 @@ impl SchedulerArgs {
             u64::try_from(self.unreachable_grace.as_millis()).unwrap_or(u64::MAX);
         config.plan.min_ready_share = self.min_ready_share;
         config.plan.surge = self.surge;
+        config.launch_defaults.executor = self.global_executor()?;
         Ok(config)
+    }
+
+    /// The executor for apps without one, from the `--executor-*` options
+    /// (the original's `-executor.*`); `None` without `--executor-cmd`.
+    pub fn global_executor(&self) -> anyhow::Result<Option<Executor>> {
+        let Some(cmd) = &self.executor_cmd else {
+            for (given, flag) in [
+                (self.executor_uri.is_some(), "--executor-uri"),
+                (self.executor_name.is_some(), "--executor-name"),
+            ] {
+                if given {
+                    bail!(
+                        "{flag} configures the global executor, which needs --executor-cmd                          (the command that starts it, e.g. `./my-executor`)"
+                    );
+                }
+            }
+            return Ok(None);
+        };
+        if cmd.trim().is_empty() || cmd.contains('\0') {
+            bail!("--executor-cmd must be a non-empty command without NUL, not {cmd:?}");
+        }
+        let non_empty = |flag: &str, v: &Option<String>| match v {
+            Some(s) if s.trim().is_empty() => bail!("--{flag} must not be empty"),
+            _ => Ok(v.clone()),
+        };
+        let uri = non_empty("executor-uri", &self.executor_uri)?;
+        Ok(Some(Executor {
+            name: non_empty("executor-name", &self.executor_name)?,
+            cmd: cmd.clone(),
+            shell: Some(self.executor_shell),
+            // As the app's `executor.uri`: the binary must be runnable.
+            uris: uri
+                .into_iter()
+                .map(|uri| Uri {
+                    uri,
+                    extract: None,
+                    execute: Some(true),
+                    cache: None,
+                    output_file: None,
+                })
+                .collect(),
+            environment: Default::default(),
+        }))
     }
 }
 

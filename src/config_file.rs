@@ -126,7 +126,7 @@ fn file_args(cmd: &Command, args: &[OsString]) -> Result<Vec<OsString>, clap::Er
         let given =
             set_by_user(sub_matches, id) || (arg.is_global_set() && set_by_user(&matches, id));
         if arg.get_action().takes_values() {
-            let text = value_text(key, value).map_err(wrong)?;
+            let text = value_text(arg, key, value).map_err(wrong)?;
             check_value(arg, key, &text).map_err(wrong)?;
             if !given {
                 extra.push(OsString::from(format!("--{key}={text}")));
@@ -200,9 +200,15 @@ fn known_keys(cmd: &Command, sub: &Command) -> Vec<String> {
 }
 
 /// The flag text of a file value: strings as they are, numbers printed,
-/// arrays of strings comma-joined for list options.
-fn value_text(key: &str, value: &toml::Value) -> Result<String, String> {
+/// arrays of strings comma-joined for list options, booleans for options
+/// that take `true`/`false` (`executor-shell = false`).
+fn value_text(arg: &Arg, key: &str, value: &toml::Value) -> Result<String, String> {
+    let takes_bool = arg
+        .get_possible_values()
+        .iter()
+        .any(|v| v.get_name() == "true");
     match value {
+        toml::Value::Boolean(b) if takes_bool => Ok(b.to_string()),
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Float(f) => Ok(f.to_string()),
@@ -315,6 +321,54 @@ mod tests {
         let path = f.path().to_str().expect("utf-8 path");
         let err = parse(&["serve", "--config", path]).expect_err("no master in the file");
         assert!(err.contains("--master"), "{err}");
+    }
+
+    #[test]
+    fn the_global_executor_comes_from_flags_variables_or_the_file() {
+        // Not configured: apps without an executor use the command executor.
+        let args = serve(&["--master", "http://m:5050"]);
+        assert_eq!(args.scheduler.global_executor().expect("valid"), None);
+
+        let f = file(
+            r#"
+            master = "http://m:5050"
+            executor-cmd = "./hydrogen-executor --verbose"
+            executor-uri = "http://repo/hydrogen-executor"
+            executor-name = "from-file"
+            executor-shell = false
+            "#,
+        );
+        let path = f.path().to_str().expect("utf-8 path");
+        let args = serve(&["--config", path, "--executor-name", "from-flag"]);
+        let executor = args
+            .scheduler
+            .global_executor()
+            .expect("valid")
+            .expect("configured");
+        assert_eq!(executor.cmd, "./hydrogen-executor --verbose");
+        assert_eq!(executor.name.as_deref(), Some("from-flag"), "the flag wins");
+        assert_eq!(executor.shell, Some(false));
+        assert_eq!(executor.uris.len(), 1);
+        assert_eq!(executor.uris[0].uri, "http://repo/hydrogen-executor");
+        assert!(executor.uris[0].execute(), "the binary is made executable");
+        let config = args
+            .scheduler
+            .scheduler_config(Vec::new())
+            .expect("scheduler config");
+        assert_eq!(config.launch_defaults.executor, Some(executor));
+
+        // Parts of an executor without its command are refused at start.
+        let args = serve(&["--master", "http://m:5050", "--executor-uri", "http://x/e"]);
+        let err = args.scheduler.global_executor().expect_err("no cmd");
+        assert!(err.to_string().contains("needs --executor-cmd"), "{err}");
+        let args = serve(&["--master", "http://m:5050", "--executor-cmd", " "]);
+        assert!(args.scheduler.global_executor().is_err());
+        // A boolean option refuses other words, from a flag or the file.
+        assert!(parse(&["serve", "--master", "m", "--executor-shell", "maybe"]).is_err());
+        let f = file("executor-shell = \"maybe\"\n");
+        let path = f.path().to_str().expect("utf-8 path");
+        let err = parse(&["serve", "--master", "m", "--config", path]).expect_err("bad value");
+        assert!(err.contains("`executor-shell`"), "{err}");
     }
 
     #[test]

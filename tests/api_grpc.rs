@@ -412,3 +412,311 @@ async fn api_grpc_and_rest_agree_on_state() {
     assert_eq!(rest_ids, grpc_ids);
     srv.stop().await;
 }
+
+/// Sends `json` over REST (POST) and `proto` over gRPC (Deploy): both must be
+/// refused with the same field paths and messages, and nothing stored.
+async fn refused_alike(
+    srv: &api_common::TestServer,
+    client: &mut pb::app_service_client::AppServiceClient<tonic::transport::Channel>,
+    json: Value,
+    proto: pb::App,
+    field: &str,
+) {
+    let resp = srv
+        .http
+        .post(srv.url("/v1/api/app"))
+        .body(json!([json]).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), reqwest::StatusCode::BAD_REQUEST, "{field}");
+    let rest: Value = resp.json().await.expect("json");
+    assert_eq!(rest["field"], field, "{rest}");
+    let status = client
+        .deploy(pb::DeployRequest { apps: vec![proto] })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let violations: Vec<(String, String)> = status
+        .get_details_bad_request()
+        .expect("bad request detail")
+        .field_violations
+        .iter()
+        .map(|v| (v.field.clone(), v.description.clone()))
+        .collect();
+    let rest_errors: Vec<(String, String)> = rest["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap_or_default().to_owned(),
+                e["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(violations, rest_errors, "both faces refuse alike");
+    assert_eq!(status.message(), rest["message"], "same message");
+    assert!(
+        srv.store.list_apps().await.expect("store").is_empty(),
+        "nothing stored for {field}"
+    );
+}
+
+#[tokio::test]
+async fn api_grpc_and_rest_refuse_what_agents_would_fail_on_alike() {
+    let srv = start(config(None)).await;
+    let mut client = srv.grpc().await;
+    let with_json = |patch: Value| {
+        let mut v = app_json("web", "sleep 5");
+        for (k, x) in patch.as_object().expect("object") {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let with_proto = |edit: &dyn Fn(&mut pb::App)| {
+        let mut app = proto_app("web", "sleep 5");
+        edit(&mut app);
+        app
+    };
+    let ip = |ip: &str| pb::IpAddress {
+        ip: Some(ip.into()),
+        ..Default::default()
+    };
+    let named = |name: &str| pb::Network {
+        name: Some(name.into()),
+        ..Default::default()
+    };
+    let docker = |driver: &str, name: &str, path: &str| pb::Volume {
+        container_path: Some(path.into()),
+        source: Some(pb::VolumeSource {
+            r#type: pb::VolumeSourceType::Docker as i32,
+            docker_volume: Some(pb::DockerVolume {
+                driver: driver.into(),
+                name: name.into(),
+                driveropts: vec![],
+            }),
+        }),
+        ..Default::default()
+    };
+    let docker_json = |driver: &str, name: &str, path: &str| {
+        json!({"container_path": path, "source": {"type": "DOCKER",
+            "docker_volume": {"driver": driver, "name": name}}})
+    };
+
+    // A static IP on an unnamed network: the CNI isolator would skip it.
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"container": {"network": [{"ipaddress": [{"ip": "10.2.1.1"}]}]}})),
+        with_proto(&|a| {
+            a.container = Some(pb::Container {
+                network: vec![pb::Network {
+                    ipaddress: vec![ip("10.2.1.1")],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        }),
+        "container.network[0].name",
+    )
+    .await;
+    // The same network twice.
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"container": {"network": [{"name": "a"}, {"name": "a"}]}})),
+        with_proto(&|a| {
+            a.container = Some(pb::Container {
+                network: vec![named("a"), named("a")],
+                ..Default::default()
+            })
+        }),
+        "container.network[1].name",
+    )
+    .await;
+    // The same Docker volume twice.
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"container": {"volume": [
+            docker_json("rexray", "v", "a"), docker_json("rexray", "v", "b")]}})),
+        with_proto(&|a| {
+            a.container = Some(pb::Container {
+                volume: vec![docker("rexray", "v", "a"), docker("rexray", "v", "b")],
+                ..Default::default()
+            })
+        }),
+        "container.volume[1].source.docker_volume",
+    )
+    .await;
+    // NUL in the command line.
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"command": {"cmd": "sleep\u{0}5"}})),
+        with_proto(&|a| {
+            if let Some(c) = a.command.as_mut() {
+                c.cmd = Some("sleep\u{0}5".into());
+            }
+        }),
+        "command.cmd",
+    )
+    .await;
+    // Amounts Mesos rounds to zero, or no agent has.
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"resources": {"cpu": 0.0004, "mem": 64}})),
+        with_proto(&|a| {
+            if let Some(r) = a.resources.as_mut() {
+                r.cpu = 0.0004;
+            }
+        }),
+        "resources.cpu",
+    )
+    .await;
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"resources": {"cpu": 1, "mem": 1e13}})),
+        with_proto(&|a| {
+            if let Some(r) = a.resources.as_mut() {
+                r.cpu = 1.0;
+                r.mem = 1e13;
+            }
+        }),
+        "resources.mem",
+    )
+    .await;
+    // A health check port_index beyond the ports the task takes.
+    refused_alike(
+        &srv,
+        &mut client,
+        with_json(json!({"resources": {"cpu": 0.5, "mem": 64, "ports": 1},
+            "healthcheck": {"type": "http", "http": {"port_index": 1}}})),
+        with_proto(&|a| {
+            if let Some(r) = a.resources.as_mut() {
+                r.ports = Some(1);
+            }
+            a.healthcheck = Some(pb::HealthCheck {
+                r#type: pb::HealthCheckType::Http as i32,
+                http: Some(pb::HttpCheck {
+                    port_index: Some(1),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }),
+        "healthcheck.http.port_index",
+    )
+    .await;
+    // gRPC only: a non-finite amount (JSON cannot carry one).
+    let status = client
+        .deploy(pb::DeployRequest {
+            apps: vec![with_proto(&|a| {
+                if let Some(r) = a.resources.as_mut() {
+                    r.mem = f64::INFINITY;
+                }
+            })],
+        })
+        .await
+        .expect_err("infinite");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("resources.mem"), "{status:?}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn api_grpc_and_rest_warn_alike_about_the_originals_ignored_fields() {
+    let srv = start(config(None)).await;
+    let mut client = srv.grpc().await;
+    let expected_fields = ["container.type", "container.tag"];
+
+    // REST POST and PUT: accepted, with a warnings list per app.
+    let mut legacy = app_json("legacy", "sleep 5");
+    legacy["container"] = json!({"type": "MESOS", "tag": "latest", "image": "debian"});
+    let resp = srv
+        .http
+        .post(srv.url("/v1/api/app"))
+        .body(json!([legacy, app_json("plain", "sleep 5")]).to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let posted: Value = resp.json().await.expect("json");
+    let rest_fields: Vec<&str> = posted[0]["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w["field"].as_str())
+        .collect();
+    assert_eq!(rest_fields, expected_fields, "{posted}");
+    assert!(posted[1].get("warnings").is_none(), "none for a plain app");
+    legacy["instances"] = json!(3);
+    let resp = srv
+        .http
+        .put(srv.url("/v1/api/app"))
+        .body(legacy.to_string())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let put: Value = resp.json().await.expect("json");
+    assert_eq!(put["warnings"], posted[0]["warnings"], "{put}");
+    // Ignored: stored without them.
+    let stored = srv
+        .store
+        .get_app("legacy")
+        .await
+        .expect("store")
+        .expect("app");
+    let stored_json = serde_json::to_value(&stored.spec).expect("json");
+    assert_eq!(stored_json["container"], json!({"image": "debian"}));
+
+    // gRPC Deploy and Update: the same warnings.
+    let mut app = proto_app("legacy-grpc", "sleep 5");
+    app.container = Some(pb::Container {
+        image: Some("debian".into()),
+        r#type: Some("MESOS".into()),
+        tag: Some("latest".into()),
+        ..Default::default()
+    });
+    let deployed = client
+        .deploy(pb::DeployRequest {
+            apps: vec![app.clone(), proto_app("plain-grpc", "sleep 5")],
+        })
+        .await
+        .expect("deploy")
+        .into_inner();
+    let grpc: Vec<(String, String)> = deployed.results[0]
+        .warnings
+        .iter()
+        .map(|w| (w.field.clone(), w.message.clone()))
+        .collect();
+    let rest: Vec<(String, String)> = posted[0]["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| {
+            (
+                w["field"].as_str().unwrap_or_default().to_owned(),
+                w["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(grpc, rest, "both faces warn alike");
+    assert!(deployed.results[1].warnings.is_empty());
+    app.instances = Some(3);
+    let updated = client
+        .update(pb::UpdateRequest {
+            app: Some(app),
+            expected_version: None,
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    assert!(updated.changed);
+    assert_eq!(updated.warnings, deployed.results[0].warnings);
+    srv.stop().await;
+}

@@ -592,3 +592,74 @@ async fn api_rest_readme_curl_lines_work_verbatim() {
     assert!(body.contains("successfully killed"), "{body}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn api_rest_port_index_checks_and_ignored_fields_round_trip() {
+    let srv = start(config(None)).await;
+    let http = &srv.http;
+    let mut app = app_json("web", "exec python3 -m http.server $PORT0");
+    app["resources"]["ports"] = json!(1);
+    app["healthcheck"] = json!({"type": "http", "http": {"port_index": 0, "path": "/"}});
+    app["container"] = json!({"type": "MESOS"});
+    let (status, v) = json_of(
+        http.post(srv.url("/v1/api/app"))
+            .body(json!([app]).to_string())
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["warnings"][0]["field"], "container.type", "{v}");
+    // Ignored means not stored: the same body again is the same spec.
+    let (status, again) = json_of(
+        http.post(srv.url("/v1/api/app"))
+            .body(json!([app]).to_string())
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again[0]["created"], false, "{again}");
+    assert_eq!(again[0]["warnings"], v[0]["warnings"]);
+    // State shows the check as written: port_index, no port; the container
+    // without the ignored type (an empty section, as `"container": {}`).
+    let (status, state) = json_of(
+        http.get(srv.url("/v1/api/app?name=web"))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{state}");
+    assert_eq!(
+        state["healthcheck"]["http"],
+        json!({"port_index": 0, "path": "/"}),
+        "{state}"
+    );
+    assert_eq!(state["container"], json!({}), "{state}");
+
+    // An index beyond the task's ports is refused, naming the field.
+    app["name"] = json!("web2");
+    app["healthcheck"]["http"]["port_index"] = json!(1);
+    let v = expect_error(
+        http.post(srv.url("/v1/api/app"))
+            .body(json!([app]).to_string())
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        Some("healthcheck.http.port_index"),
+    )
+    .await;
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("must be below resources.ports (1)")),
+        "{v}"
+    );
+    assert!(srv.store.get_app("web2").await.expect("store").is_none());
+    srv.stop().await;
+}

@@ -24,6 +24,10 @@ impl Drop for Dev {
 }
 
 fn start_dev() -> Dev {
+    start_dev_with(&[])
+}
+
+fn start_dev_with(extra: &[&str]) -> Dev {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
         .args([
             "dev",
@@ -34,6 +38,7 @@ fn start_dev() -> Dev {
             "--agents",
             "5",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -215,6 +220,7 @@ async fn the_app_command_line_drives_hydrogen_dev() {
     let (code, out, err) = app(&["deploy", example]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("test-app"), "{out}");
+    assert!(!err.contains("warning"), "{err}");
 
     // A watch started now sees the tasks come up.
     let mut watch = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
@@ -263,4 +269,72 @@ async fn the_app_command_line_drives_hydrogen_dev() {
     assert!(err.contains("resources.cpu"), "{err}");
     let (code, _, err) = app(&["kill", "test-app"]);
     assert_eq!(code, 0, "{err}");
+
+    // The original's ignored container.type deploys, with a warning.
+    let legacy = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(
+        legacy.path(),
+        r#"[{"name": "legacy", "resources": {"cpu": 0.1, "mem": 32},
+             "command": {"cmd": "sleep 60"}, "container": {"type": "MESOS"}}]"#,
+    )
+    .expect("write");
+    let (code, out, err) = app(&["deploy", legacy.path().to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("legacy"), "{out}");
+    assert!(
+        err.contains("warning: app legacy: container.type is ignored"),
+        "{err}"
+    );
+}
+
+/// `--executor-cmd` (the original's `-executor.*`): an app without an
+/// executor of its own launches under the global one, not the command
+/// executor. (Which custom executor an app gets is pinned by the launch
+/// golden files: the simulator's state shows executor ids, not infos.)
+#[tokio::test]
+async fn the_global_executor_runs_apps_without_their_own() {
+    let dev = start_dev_with(&[
+        "--executor-cmd",
+        "./hydrogen-executor",
+        "--executor-uri",
+        "http://repo.example/hydrogen-executor",
+    ]);
+    let apps = serde_json::json!([
+        {"name": "plain", "resources": {"cpu": 0.1, "mem": 32}, "command": {"cmd": "sleep 60"}},
+        {"name": "own", "resources": {"cpu": 0.1, "mem": 32}, "command": {"cmd": "sleep 60"},
+         "executor": {"cmd": "./own-executor"}}
+    ]);
+    let (status, body) = curl(
+        reqwest::Method::POST,
+        &format!("{}/v1/api/app", dev.api),
+        Some(apps.to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The simulated master's state names each task's executor.
+    let tasks = poll("both tasks launched", async || {
+        let (_, state) = curl(
+            reqwest::Method::GET,
+            &format!("{}/master/state", dev.sim),
+            None,
+        )
+        .await;
+        let tasks: Vec<Value> = state["frameworks"]
+            .as_array()?
+            .iter()
+            .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
+            .collect();
+        (tasks.len() == 2).then_some(tasks)
+    })
+    .await;
+    // Under the Mesos command executor a task has no executor id; under a
+    // custom one (global or its own) it is `<task id>.executor`.
+    for task in &tasks {
+        let id = task["id"].as_str().unwrap_or_default();
+        assert_eq!(
+            task["executor_id"].as_str(),
+            Some(format!("{id}.executor").as_str()),
+            "{task}"
+        );
+    }
 }

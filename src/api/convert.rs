@@ -32,10 +32,33 @@ pub fn apps_from_proto(apps: &[pb::App]) -> Result<Vec<App>, SpecError> {
 
 /// Reads the app of an Update request with the REST PUT rules.
 pub fn app_from_proto(app: Option<&pb::App>) -> Result<App, SpecError> {
+    Ok(app_from_proto_warned(app)?.app)
+}
+
+/// [`apps_from_proto`], with each app's warnings (ignored fields), as the
+/// REST face reports them.
+pub fn apps_from_proto_warned(apps: &[pb::App]) -> Result<Vec<spec::Parsed>, SpecError> {
+    let array = Value::Array(apps.iter().map(app_to_json).collect());
+    spec::parse_apps_warned(&to_bytes(&array))
+}
+
+/// [`app_from_proto`], with the app's warnings.
+pub fn app_from_proto_warned(app: Option<&pb::App>) -> Result<spec::Parsed, SpecError> {
     let Some(app) = app else {
         return Err(SpecError::Body("app is required".into()));
     };
-    spec::parse_app(&to_bytes(&app_to_json(app)))
+    spec::parse_app_warned(&to_bytes(&app_to_json(app)))
+}
+
+/// Warnings as the gRPC face sends them.
+pub fn warnings_to_proto(warnings: &[spec::Warning]) -> Vec<pb::Warning> {
+    warnings
+        .iter()
+        .map(|w| pb::Warning {
+            field: w.field.clone(),
+            message: w.message.clone(),
+        })
+        .collect()
 }
 
 fn to_bytes(v: &Value) -> Vec<u8> {
@@ -216,6 +239,8 @@ fn container_to_json(c: &pb::Container) -> Value {
         .opt("image", c.image.clone().map(Value::from))
         .list("volume", c.volume.iter().map(volume_to_json).collect())
         .list("network", c.network.iter().map(network_to_json).collect())
+        .opt("type", c.r#type.clone().map(Value::from))
+        .opt("tag", c.tag.clone().map(Value::from))
         .done()
 }
 
@@ -330,12 +355,21 @@ fn healthcheck_to_json(h: &pb::HealthCheck) -> Value {
                 _ => None,
             }),
         )
-        .opt("tcp", h.tcp.as_ref().map(|t| json!({"port": t.port})))
+        .opt(
+            "tcp",
+            h.tcp.as_ref().map(|t| {
+                Obj::default()
+                    .opt("port", proto_port(t.port))
+                    .opt("port_index", t.port_index.map(Value::from))
+                    .done()
+            }),
+        )
         .opt(
             "http",
             h.http.as_ref().map(|c| {
                 Obj::default()
-                    .put("port", c.port)
+                    .opt("port", proto_port(c.port))
+                    .opt("port_index", c.port_index.map(Value::from))
                     .opt("path", c.path.clone().map(Value::from))
                     .opt(
                         "scheme",
@@ -355,7 +389,15 @@ fn healthcheck_to_json(h: &pb::HealthCheck) -> Value {
         .opt("timeout", h.timeout.map(num))
         .opt("graceperiod", h.graceperiod.map(num))
         .opt("fails", h.fails.map(Value::from))
+        .opt("port_index", h.port_index.map(Value::from))
         .done()
+}
+
+/// A check's `port`: proto3 cannot tell 0 from absent, and 0 is never a
+/// valid port, so 0 reads as absent (spec then asks for `port` or
+/// `port_index`, as for JSON without either).
+fn proto_port(port: u32) -> Option<Value> {
+    (port != 0).then(|| Value::from(port))
 }
 
 fn retry_to_json(r: &pb::Retry) -> Value {
@@ -459,6 +501,9 @@ pub fn app_to_proto(a: &App) -> pb::App {
         command: a.command.as_ref().map(command),
         container: a.container.as_ref().map(|c| pb::Container {
             image: c.image.clone(),
+            // Ignored on input, never stored.
+            r#type: None,
+            tag: None,
             volume: c
                 .volume
                 .iter()
@@ -544,9 +589,13 @@ pub fn app_to_proto(a: &App) -> pb::App {
                     HealthCheckType::Http => pb::HealthCheckType::Http,
                     HealthCheckType::Command => pb::HealthCheckType::Command,
                 }) as i32,
-            tcp: h.tcp.as_ref().map(|t| pb::TcpCheck { port: t.port }),
+            tcp: h.tcp.as_ref().map(|t| pb::TcpCheck {
+                port: t.port.unwrap_or(0),
+                port_index: t.port_index,
+            }),
             http: h.http.as_ref().map(|c| pb::HttpCheck {
-                port: c.port,
+                port: c.port.unwrap_or(0),
+                port_index: c.port_index,
                 path: c.path.clone(),
                 scheme: c.scheme.map_or(pb::HttpScheme::Unspecified, |s| match s {
                     HttpScheme::Http => pb::HttpScheme::Http,
@@ -560,6 +609,7 @@ pub fn app_to_proto(a: &App) -> pb::App {
             timeout: h.timeout,
             graceperiod: h.graceperiod,
             fails: h.fails,
+            port_index: h.port_index,
         }),
         labels: a.labels.clone(),
         retry: a.retry.as_ref().map(|r| pb::Retry {

@@ -132,20 +132,25 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
         request: Request<pb::DeployRequest>,
     ) -> Result<Response<pb::DeployResponse>, Status> {
         let req = request.into_inner();
-        let results = self
+        let (results, warnings) = self
             .timed(async {
-                let apps = convert::apps_from_proto(&req.apps)?;
-                self.core.deploy(apps).await
+                let parsed = convert::apps_from_proto_warned(&req.apps)?;
+                let (apps, warnings): (Vec<_>, Vec<_>) =
+                    parsed.into_iter().map(|p| (p.app, p.warnings)).unzip();
+                Ok::<_, ApiError>((self.core.deploy(apps).await?, warnings))
             })
             .await?;
         Ok(Response::new(pb::DeployResponse {
+            // `deploy` answers one result per app, in request order.
             results: results
                 .iter()
-                .map(|d| pb::DeployResult {
+                .zip(&warnings)
+                .map(|(d, w)| pb::DeployResult {
                     name: d.record.name().to_owned(),
                     version: d.record.version,
                     created: d.created,
                     message: d.message(),
+                    warnings: convert::warnings_to_proto(w),
                 })
                 .collect(),
         }))
@@ -171,10 +176,11 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
         request: Request<pb::UpdateRequest>,
     ) -> Result<Response<pb::UpdateResponse>, Status> {
         let req = request.into_inner();
-        let updated = self
+        let (updated, warnings) = self
             .timed(async {
-                let app = convert::app_from_proto(req.app.as_ref())?;
-                self.core.update(app, req.expected_version).await
+                let parsed = convert::app_from_proto_warned(req.app.as_ref())?;
+                let updated = self.core.update(parsed.app, req.expected_version).await?;
+                Ok::<_, ApiError>((updated, parsed.warnings))
             })
             .await?;
         Ok(Response::new(pb::UpdateResponse {
@@ -182,6 +188,7 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
             version: updated.record.version,
             changed: updated.changed,
             message: format!("Task {} successfully updated", updated.record.name()),
+            warnings: convert::warnings_to_proto(&warnings),
         }))
     }
 

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use super::error::{ErrorBody, FieldError};
 use super::rest::{
     DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery, ReadyBody,
-    TaskBody, UpdateResultBody, VersionQuery, WatchQuery,
+    TaskBody, UpdateResultBody, VersionQuery, WarningBody, WatchQuery,
 };
 
 #[derive(OpenApi)]
@@ -35,6 +35,7 @@ use super::rest::{
         FieldError,
         DeployResultBody,
         UpdateResultBody,
+        WarningBody,
         KillResultBody,
         KillRequestBody,
         TaskBody,

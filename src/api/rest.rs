@@ -160,6 +160,29 @@ pub struct DeployResultBody {
     pub version: u64,
     /// False when the same spec was already deployed.
     pub created: bool,
+    /// Fields of this app accepted but ignored (the original's
+    /// `container.type`, `container.tag`); absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<WarningBody>,
+}
+
+/// A field accepted but ignored: the call succeeded, the field did nothing.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WarningBody {
+    /// Path of the field in the app, e.g. `container.type`.
+    pub field: String,
+    /// What happened to it.
+    pub message: String,
+}
+
+fn warning_bodies(warnings: &[spec::Warning]) -> Vec<WarningBody> {
+    warnings
+        .iter()
+        .map(|w| WarningBody {
+            field: w.field.clone(),
+            message: w.message.clone(),
+        })
+        .collect()
 }
 
 /// The PUT answer.
@@ -173,6 +196,9 @@ pub struct UpdateResultBody {
     pub version: u64,
     /// False when the spec was the same.
     pub changed: bool,
+    /// Fields of the app accepted but ignored; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<WarningBody>,
 }
 
 /// The DELETE answer.
@@ -341,16 +367,22 @@ async fn deploy<S: Store>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<DeployResultBody>>, ApiError> {
     let body = body_bytes(body, st.body_limit)?;
-    let apps = spec::parse_apps(&body)?;
+    let (apps, warnings): (Vec<_>, Vec<_>) = spec::parse_apps_warned(&body)?
+        .into_iter()
+        .map(|p| (p.app, p.warnings))
+        .unzip();
     let results = st.core.deploy(apps).await?;
+    // `deploy` answers one result per app, in request order.
     Ok(Json(
         results
             .iter()
-            .map(|d| DeployResultBody {
+            .zip(&warnings)
+            .map(|(d, w)| DeployResultBody {
                 message: d.message(),
                 name: d.record.name().to_owned(),
                 version: d.record.version,
                 created: d.created,
+                warnings: warning_bodies(w),
             })
             .collect(),
     ))
@@ -363,13 +395,14 @@ async fn update<S: Store>(
 ) -> Result<Json<UpdateResultBody>, ApiError> {
     let q = query(q)?;
     let body = body_bytes(body, st.body_limit)?;
-    let app = spec::parse_app(&body)?;
-    let updated = st.core.update(app, q.expected_version).await?;
+    let parsed = spec::parse_app_warned(&body)?;
+    let updated = st.core.update(parsed.app, q.expected_version).await?;
     Ok(Json(UpdateResultBody {
         message: format!("Task {} successfully updated", updated.record.name()),
         name: updated.record.name().to_owned(),
         version: updated.record.version,
         changed: updated.changed,
+        warnings: warning_bodies(&parsed.warnings),
     }))
 }
 

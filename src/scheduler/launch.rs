@@ -106,11 +106,12 @@
 //!   and is omitted when there is none. The master requires exactly one of
 //!   `host_path` / `image` / `source` per volume; the spec guarantees that.
 //! - Each `network[]` entry → one `NetworkInfo`:
-//!   - `name` → `name` (the CNI network). An entry without a name is sent as
-//!     written, but note that the Mesos `network/cni` isolator skips unnamed
-//!     `NetworkInfo`s (such entries only mean something to network isolator
-//!     modules that read `ip_addresses`/`groups`, for which the README's
-//!     static-IP example was written).
+//!   - `name` → `name` (the CNI network). The spec requires it: the Mesos
+//!     `network/cni` isolator skips unnamed `NetworkInfo`s, so an unnamed
+//!     entry's static IPs, groups, labels and port mappings would silently
+//!     do nothing (the README's static-IP example had none; our
+//!     `full-enumeration.json` puts its IPs on `FE-CNI`). Names are
+//!     distinct (the spec refuses a network joined twice).
 //!   - each `ipaddress[]` → `ip_addresses[]`: `protocol` `IPv4`/`IPv6`
 //!     (declared, else inferred from the address) and `ip_address`; an entry
 //!     with only a protocol has no `ip_address`, which asks IPAM for one.
@@ -146,7 +147,12 @@
 //! (`tcp: {port}`) or `COMMAND` (`command`: a shell `CommandInfo` of the
 //! check's `cmd`, environment and uris). Ports are container-side: the
 //! command and default executors run HTTP and TCP checks inside the task's
-//! network namespace. Timing: `delay` → `delay_seconds`, `interval` →
+//! network namespace. A `port_index` (the HTTP, TCP or endpoint form) becomes
+//! the task's host port of that index in [`LaunchRequest::ports`] (the port
+//! the task sees as `$PORT<index>`), or, when a port mapping of the task maps
+//! that host port, the mapping's container port (where the app listens inside
+//! its namespace); an index beyond the allocated ports is
+//! [`LaunchError::Ports`] (the spec refuses one beyond `resources.ports`). Timing: `delay` → `delay_seconds`, `interval` →
 //! `interval_seconds`, `timeout` → `timeout_seconds`, `graceperiod` →
 //! `grace_period_seconds`, `fails` → `consecutive_failures`. Absent fields
 //! are written with the Mesos defaults (15, 10, 20, 10 s and 3) rather than
@@ -207,7 +213,7 @@ use bytes::Bytes;
 
 use crate::mesos::encoding::to_json;
 use crate::mesos::v1;
-use crate::spec::{self, App, ResolvedCheck, VolumeMode};
+use crate::spec::{self, App, CheckPort, ResolvedCheck, VolumeMode};
 
 pub use crate::spec::{LABEL_APP, LABEL_INSTANCE, LABEL_VERSION};
 use crate::spec::{RESERVED_ENV_PREFIX, RESERVED_LABELS};
@@ -404,7 +410,11 @@ pub fn task_info(
     let executor = app.executor.as_ref().or(defaults.executor.as_ref());
     let command = task_command(app, environment, executor.is_some())?;
     let container = container_info(app, &host_ports);
-    let health_check = app.healthcheck.as_ref().map(health_check).transpose()?;
+    let health_check = app
+        .healthcheck
+        .as_ref()
+        .map(|hc| health_check(hc, app, &req.ports, &host_ports))
+        .transpose()?;
 
     let mut task = v1::TaskInfo {
         name: app.name.clone(),
@@ -774,7 +784,55 @@ fn network_info(n: &spec::Network, host_ports: &[u32]) -> v1::NetworkInfo {
     }
 }
 
-fn health_check(hc: &spec::HealthCheck) -> Result<v1::HealthCheck, LaunchError> {
+/// The port number a check runs against. A `port_index` names the task's
+/// host port `$PORT<index>`; when a port mapping of the task maps that host
+/// port, the check gets the mapping's container port instead, because Mesos
+/// runs HTTP and TCP checks inside the task's network namespace, where the
+/// app listens on the container port.
+fn check_port(
+    port: CheckPort,
+    hc: &spec::HealthCheck,
+    app: &App,
+    ports: &[u32],
+    host_ports: &[Vec<u32>],
+) -> Result<u32, LaunchError> {
+    let index = match port {
+        CheckPort::Number(p) => return Ok(p),
+        CheckPort::Index(i) => i,
+    };
+    let field = match (&hc.endpoint, hc.kind) {
+        (Some(_), _) => "healthcheck.port_index",
+        (None, Some(spec::HealthCheckType::Tcp)) => "healthcheck.tcp.port_index",
+        _ => "healthcheck.http.port_index",
+    };
+    let host = usize::try_from(index)
+        .ok()
+        .and_then(|i| ports.get(i))
+        .copied()
+        .ok_or_else(|| {
+            ports_error(
+                field.into(),
+                format!(
+                    "is {index} but the task holds {} host ports (ask for more with resources.ports)",
+                    ports.len()
+                ),
+            )
+        })?;
+    let networks = app.container.iter().flat_map(|c| &c.network);
+    let mapped = networks
+        .zip(host_ports)
+        .flat_map(|(n, hosts)| n.port_mapping.iter().zip(hosts))
+        .find(|(_, h)| **h == host)
+        .map(|(m, _)| m.container_port);
+    Ok(mapped.unwrap_or(host))
+}
+
+fn health_check(
+    hc: &spec::HealthCheck,
+    app: &App,
+    ports: &[u32],
+    host_ports: &[Vec<u32>],
+) -> Result<v1::HealthCheck, LaunchError> {
     use v1::health_check as h;
     let mut out = v1::HealthCheck {
         delay_seconds: Some(hc.delay.unwrap_or(DEFAULT_HEALTH_DELAY)),
@@ -801,7 +859,7 @@ fn health_check(hc: &spec::HealthCheck) -> Result<v1::HealthCheck, LaunchError> 
                     }
                     .to_owned(),
                 ),
-                port,
+                port: check_port(port, hc, app, ports, host_ports)?,
                 path: Some(path),
                 statuses: statuses.to_vec(),
             });
@@ -810,7 +868,7 @@ fn health_check(hc: &spec::HealthCheck) -> Result<v1::HealthCheck, LaunchError> 
             out.r#type = Some(h::Type::Tcp as i32);
             out.tcp = Some(h::TcpCheckInfo {
                 protocol: None,
-                port,
+                port: check_port(port, hc, app, ports, host_ports)?,
             });
         }
         ResolvedCheck::Command(command) => {

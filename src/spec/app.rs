@@ -22,6 +22,20 @@ pub const MAX_NAME_LEN: usize = 63;
 pub const MAX_INSTANCES: u32 = 10_000;
 /// Most ports one app may ask for (a task cannot hold more distinct ports).
 pub const MAX_PORTS: u32 = 65_535;
+/// Smallest non-zero resource amount. Mesos does scalar arithmetic in fixed
+/// point with three decimals (values are rounded to 0.001), so a smaller
+/// amount is 0 to the master and the agent: the task would hold none of it
+/// (an amount the offer "fits" that isolation then cannot honour).
+pub const MIN_SCALAR: f64 = 0.001;
+/// Most CPUs one task may ask for. The largest single machines have a few
+/// thousand hardware threads; 100,000 leaves room for any agent that can
+/// exist while still catching a typo (`"cpu": 1e9`) that no offer could ever
+/// satisfy, which would only leave the app waiting forever.
+pub const MAX_CPUS: f64 = 100_000.0;
+/// Most memory or disk one task may ask for, in MB: 2^40 MB (one exbibyte),
+/// beyond any agent's size (petabyte storage arrays are 2^30 MB), and far
+/// inside what Mesos's fixed-point scalars can add up (about 9.2e15).
+pub const MAX_MB: f64 = 1_099_511_627_776.0;
 
 /// One application: what to run, how many, where and how.
 ///
@@ -309,6 +323,11 @@ impl App {
         }
         if let Some(hc) = &self.healthcheck {
             hc.validate("healthcheck", &mut errors);
+            hc.validate_port_index(
+                "healthcheck",
+                self.resources.ports.unwrap_or(0),
+                &mut errors,
+            );
         }
         for key in self.labels.keys() {
             if key.trim().is_empty() {
@@ -422,6 +441,10 @@ pub const RESERVED_LABELS: [&str; 3] = [LABEL_APP, LABEL_INSTANCE, LABEL_VERSION
 /// `HYDROGEN_TASK_ID`, ...); an app may not set any of that prefix.
 pub const RESERVED_ENV_PREFIX: &str = "HYDROGEN_";
 
+/// A command line is a C string on the agent (`execve`, `/bin/sh -c`): a NUL
+/// cuts it short or fails the launch, and the task would relaunch forever.
+const NUL_IN_CMD: &str = "must not contain NUL (\\u0000): the agent runs it as a C string";
+
 fn validate_name(name: &str, errors: &mut Vec<ValidationError>) {
     if name.is_empty() {
         errors.push(ValidationError::new("name", "must not be empty"));
@@ -530,26 +553,11 @@ impl Resources {
     }
 
     fn validate(&self, path: &str, errors: &mut Vec<ValidationError>) {
-        for (key, v) in [("cpu", self.cpu), ("mem", self.mem)] {
-            if !v.is_finite() {
-                errors.push(ValidationError::new(
-                    join(path, key),
-                    "must be a finite number",
-                ));
-            } else if v <= 0.0 {
-                errors.push(ValidationError::new(join(path, key), "must be > 0"));
-            }
-        }
+        check_amount(self.cpu, &join(path, "cpu"), false, MAX_CPUS, errors);
+        check_amount(self.mem, &join(path, "mem"), false, MAX_MB, errors);
         if let Some(disk) = &self.disk {
             let dp = join(path, "disk");
-            if !disk.size.is_finite() {
-                errors.push(ValidationError::new(
-                    join(&dp, "size"),
-                    "must be a finite number",
-                ));
-            } else if disk.size < 0.0 {
-                errors.push(ValidationError::new(join(&dp, "size"), "must be >= 0"));
-            }
+            check_amount(disk.size, &join(&dp, "size"), true, MAX_MB, errors);
             if let Some(source) = &disk.source {
                 source.validate(&join(&dp, "source"), errors);
             }
@@ -568,6 +576,32 @@ impl Resources {
             errors.push(ValidationError::new(join(path, "role"), message));
         }
     }
+}
+
+/// A scalar resource amount: finite, > 0 (or 0 when `zero_ok`: no such
+/// resource asked), not below what Mesos can represent and not above `max`.
+fn check_amount(v: f64, path: &str, zero_ok: bool, max: f64, errors: &mut Vec<ValidationError>) {
+    let message = if !v.is_finite() {
+        "must be a finite number".to_owned()
+    } else if v < 0.0 || (v == 0.0 && !zero_ok) {
+        if zero_ok {
+            "must be >= 0"
+        } else {
+            "must be > 0"
+        }
+        .to_owned()
+    } else if v > 0.0 && v < MIN_SCALAR {
+        format!(
+            "must be at least {MIN_SCALAR}{}, not {v}: Mesos rounds resource amounts to 0.001, so this would be 0",
+            if zero_ok { " (or 0)" } else { "" }
+        )
+    } else if v > max {
+        // `e` notation: a typo's 1e300 would print as 301 digits.
+        format!("must be at most {max}, not {v:e}: no agent offers that much")
+    } else {
+        return;
+    };
+    errors.push(ValidationError::new(path, message));
 }
 
 /// The Mesos role rules: `*`, or '/'-separated segments that are not empty,
@@ -669,6 +703,9 @@ impl Command {
         match &self.cmd {
             Some(cmd) if cmd.trim().is_empty() => {
                 errors.push(ValidationError::new(join(path, "cmd"), "must not be empty"));
+            }
+            Some(cmd) if cmd.contains('\0') => {
+                errors.push(ValidationError::new(join(path, "cmd"), NUL_IN_CMD));
             }
             None if cmd_required => {
                 errors.push(ValidationError::new(join(path, "cmd"), "is required"));
@@ -775,6 +812,8 @@ impl Executor {
         }
         if self.cmd.trim().is_empty() {
             errors.push(ValidationError::new(join(path, "cmd"), "must not be empty"));
+        } else if self.cmd.contains('\0') {
+            errors.push(ValidationError::new(join(path, "cmd"), NUL_IN_CMD));
         }
         validate_env(&self.environment, &join(path, "environment"), errors);
         validate_uris(&self.uris, &join(path, "uris"), errors);

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::ValidationError;
+use super::error::{ValidationError, Warning};
 use super::json::{Obj, ReadResult, array, at, join, keyword, string, string_map, uint32};
 
 /// What to run the task in (Mesos universal container runtime).
@@ -217,7 +217,33 @@ pub enum PortProtocol {
     Udp,
 }
 
-const CONTAINER_KEYS: &[&str] = &["image", "volume", "network"];
+const CONTAINER_KEYS: &[&str] = &["image", "volume", "network", "type", "tag"];
+
+/// Keys of `container` the original Hydrogen accepted and never used, with
+/// why they mean nothing here. Accepted again (old app files must keep
+/// deploying) and reported as warnings rather than stored.
+const IGNORED_CONTAINER_KEYS: &[(&str, &str)] = &[
+    (
+        "type",
+        "is ignored: Hydrogen always runs tasks with the Mesos containerizer (the original ignored it too)",
+    ),
+    (
+        "tag",
+        "is ignored: put the tag in container.image (\"debian:12\"); the original ignored it too",
+    ),
+];
+
+/// The fields of an app's JSON that are accepted but ignored, as warnings.
+pub(crate) fn ignored_fields(app: &Value) -> Vec<Warning> {
+    let Some(Value::Object(container)) = app.get("container") else {
+        return Vec::new();
+    };
+    IGNORED_CONTAINER_KEYS
+        .iter()
+        .filter(|(key, _)| container.get(*key).is_some_and(|v| !v.is_null()))
+        .map(|(key, why)| Warning::new(join("container", key), *why))
+        .collect()
+}
 const VOLUME_KEYS: &[&str] = &["container_path", "host_path", "mode", "source"];
 const SOURCE_KEYS: &[&str] = &["type", "docker_volume"];
 const DOCKER_KEYS: &[&str] = &["driver", "name", "driveropts"];
@@ -237,6 +263,10 @@ fn strings(v: &Value, path: &str) -> ReadResult<Vec<String>> {
 impl Container {
     pub(crate) fn read(v: &Value, path: &str) -> ReadResult<Self> {
         let o = Obj::new(v, path, CONTAINER_KEYS)?;
+        // Read for their shape only (a string, as the original's struct
+        // had): ignored, see IGNORED_CONTAINER_KEYS.
+        o.opt("type", string)?;
+        o.opt("tag", string)?;
         Ok(Container {
             image: o.opt("image", string)?,
             volume: o.list("volume", Volume::read)?,
@@ -256,10 +286,47 @@ impl Container {
         let volumes = join(path, "volume");
         for (i, v) in self.volume.iter().enumerate() {
             v.validate(&at(&volumes, i), errors);
+            // The agent's docker/volume isolator fails such a container
+            // ("Found duplicate docker volume with driver ... and name ...",
+            // isolators/docker/volume/isolator.cpp), so every launch fails.
+            let Some(dv) = v.source.as_ref().map(|s| &s.docker_volume) else {
+                continue;
+            };
+            let first = self.volume[..i].iter().position(|w| {
+                w.source.as_ref().is_some_and(|s| {
+                    s.docker_volume.driver == dv.driver && s.docker_volume.name == dv.name
+                })
+            });
+            if let Some(first) = first {
+                errors.push(ValidationError::new(
+                    join(&at(&volumes, i), "source.docker_volume"),
+                    format!(
+                        "mounts Docker volume {:?} of driver {:?} again (also {}): mount it once",
+                        dv.name,
+                        dv.driver,
+                        at(&volumes, first)
+                    ),
+                ));
+            }
         }
         let networks = join(path, "network");
         for (i, n) in self.network.iter().enumerate() {
             n.validate(&at(&networks, i), errors);
+            // The CNI isolator fails such a container ("Attempted to join
+            // CNI network '...' multiple times", isolators/network/cni/cni.cpp).
+            let Some(name) = &n.name else { continue };
+            if let Some(first) = self.network[..i]
+                .iter()
+                .position(|m| m.name.as_deref() == Some(name.as_str()))
+            {
+                errors.push(ValidationError::new(
+                    join(&at(&networks, i), "name"),
+                    format!(
+                        "joins network {name:?} again (also {}): give each network once",
+                        at(&networks, first)
+                    ),
+                ));
+            }
         }
     }
 }
@@ -405,9 +472,25 @@ impl Network {
                     "must be a non-empty network name without whitespace",
                 ));
             }
-            None if self.ipaddress.is_empty() => errors.push(ValidationError::new(
-                path,
-                "must name a CNI network (name) or give ipaddress entries",
+            None if self.ipaddress.is_empty()
+                && self.group.is_empty()
+                && self.labels.is_empty()
+                && self.port_mapping.is_empty() =>
+            {
+                errors.push(ValidationError::new(
+                    join(path, "name"),
+                    "is required: name the CNI network to join",
+                ));
+            }
+            // The Mesos network/cni isolator skips a NetworkInfo without a
+            // name (`if (!networkInfo.has_name()) continue;` in cni.cpp): its
+            // static IPs, groups, labels and port mappings would silently do
+            // nothing while the task runs on the host network.
+            None => errors.push(ValidationError::new(
+                join(path, "name"),
+                "is required: the Mesos CNI isolator ignores a network entry without a name, \
+                 so its ipaddress, group, labels and port_mapping would silently do nothing; \
+                 name the CNI network they belong to",
             )),
             _ => {}
         }

@@ -44,6 +44,33 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
+/// A field that was accepted but means nothing (the original's
+/// `container.type`, say): the app deploys, and the answer lists these so
+/// the author learns the field is ignored rather than finding out later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// JSON path of the field, relative to the app object.
+    pub field: String,
+    /// What happened to it, e.g. `is ignored: ...`.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning about `field` saying `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.field, self.message)
+    }
+}
+
 /// Why a request body is not an acceptable app (or list of apps).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {

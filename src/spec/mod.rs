@@ -16,9 +16,12 @@
 //! `driveropts`, `healthcheck.endpoint` *and* `healthcheck.type`, `retry.time`
 //! as a string, and so on. `examples/full-enumeration.json` holds every field
 //! (the README's enumeration made valid JSON: comments dropped, a missing comma
-//! added, and the two CNI `name` entries — which the README's brackets put
-//! inside `ipaddress` — moved to their own `network[]` entries, where the
-//! original code read them). Keywords (`unique`, `TEXT`, `ro`, `ipv4`, `tcp`,
+//! added, the `BE-CNI` entry — which the README's brackets put inside
+//! `ipaddress` — moved to its own `network[]` entry, and the static IPs put on
+//! `FE-CNI`: in an entry without a name the Mesos CNI isolator skips them).
+//! `container.type` and `container.tag`, which the original accepted and
+//! ignored, are accepted and ignored again, reported by
+//! [`parse_apps_warned`] / [`parse_app_warned`] as [`Warning`]s. Keywords (`unique`, `TEXT`, `ro`, `ipv4`, `tcp`,
 //! ...) are case-insensitive on input and held as enums; output spells them
 //! canonically (`UNIQUE`, `TEXT`, `ro`, `ipv4`, `tcp`).
 //!
@@ -40,19 +43,27 @@
 //!   or whitespace: invalid in Mesos ids and sandbox paths.
 //! - `instances`: 1 when absent; 0 allowed (the app stays registered with
 //!   nothing running, a scale-to-zero); at most [`MAX_INSTANCES`].
-//! - `resources`: `cpu` and `mem` required and > 0; `disk.size` >= 0;
+//! - `resources`: `cpu` and `mem` required, in [`MIN_SCALAR`]..=[`MAX_CPUS`]
+//!   / [`MAX_MB`]; `disk.size` 0 or in that range (Mesos rounds amounts to
+//!   0.001; the maxima are beyond any agent);
 //!   `ports` (a count) at most 65535; `role` a Mesos role name.
 //! - `strategy`: optional; [`App::strategy_type`] is MUX when absent.
 //! - `command.cmd`: required unless the app has `container.image` (the
-//!   image's entrypoint runs) or an `executor`.
+//!   image's entrypoint runs) or an `executor`; no NUL (nor in `executor.cmd`
+//!   or a command check's `cmd`).
 //! - `filters[].type`: TEXT, SET, SCALAR, RANGES. The README's `STRATEGY` is
 //!   rejected with a pointer to the `strategy` field. Evaluation semantics,
 //!   with an example per type: [`Filter`].
 //! - `healthcheck`: `endpoint` or `type`, not both; see [`HealthCheck`].
 //! - Volumes: `host_path` (absolute, with `container_path`) or a Docker
 //!   `source` (driver and name required), not both; `mode` read-write when
-//!   absent. Networks: a `name`, `ipaddress` entries, or both; each address
-//!   has `ip` and/or `protocol` and the IP must parse as the protocol.
+//!   absent; a Docker volume (driver + name) at most once. Networks: `name`
+//!   required (the Mesos CNI isolator skips unnamed entries, so their IPs,
+//!   groups, labels and port mappings would do nothing) and distinct; each
+//!   address has `ip` and/or `protocol` and the IP must parse as the
+//!   protocol.
+//! - `healthcheck` ports: `port` or `port_index` (one of the task's host
+//!   ports, below `resources.ports`), see [`HealthCheck`].
 //!
 //! # Idempotency
 //!
@@ -72,26 +83,51 @@ mod tests;
 
 pub use app::{
     App, Command, Disk, DiskSource, DiskSourceType, Executor, LABEL_APP, LABEL_INSTANCE,
-    LABEL_VERSION, MAX_INSTANCES, MAX_NAME_LEN, MAX_PORTS, RESERVED_ENV_PREFIX, RESERVED_LABELS,
-    Resources, Retry, Strategy, StrategyType, Uri,
+    LABEL_VERSION, MAX_CPUS, MAX_INSTANCES, MAX_MB, MAX_NAME_LEN, MAX_PORTS, MIN_SCALAR,
+    RESERVED_ENV_PREFIX, RESERVED_LABELS, Resources, Retry, Strategy, StrategyType, Uri,
 };
 pub use container::{
     Container, DockerVolume, DriverOpt, IpAddress, Network, PortMapping, PortProtocol, Protocol,
     Volume, VolumeMode, VolumeSource, VolumeSourceType,
 };
-pub use error::{SpecError, ValidationError};
+pub use error::{SpecError, ValidationError, Warning};
 pub use filter::{Attribute, AttributeValue, Filter, FilterType, ScalarOp, filters_match};
 pub use healthcheck::{
-    Endpoint, HealthCheck, HealthCheckType, HttpCheck, HttpScheme, ResolvedCheck, TcpCheck,
-    parse_endpoint,
+    CheckPort, Endpoint, HealthCheck, HealthCheckType, HttpCheck, HttpScheme, ResolvedCheck,
+    TcpCheck, parse_endpoint, parse_endpoint_without_port,
 };
 
 use serde_json::Value;
 
 /// Reads and validates a POST body: a JSON array of one or more apps with
 /// distinct names. Errors inside an app carry its index when the array holds
-/// more than one.
+/// more than one. Fields accepted but ignored are dropped silently; use
+/// [`parse_apps_warned`] to report them.
 pub fn parse_apps(body: &[u8]) -> Result<Vec<App>, SpecError> {
+    Ok(parse_apps_warned(body)?
+        .into_iter()
+        .map(|p| p.app)
+        .collect())
+}
+
+/// Reads and validates a PUT body: one app object, or an array of exactly
+/// one (as old scripts may send the POST file to PUT). See [`parse_app_warned`].
+pub fn parse_app(body: &[u8]) -> Result<App, SpecError> {
+    Ok(parse_app_warned(body)?.app)
+}
+
+/// An app read from a request, with the fields it had that Hydrogen accepts
+/// but ignores (the original's `container.type` and `container.tag`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The validated app.
+    pub app: App,
+    /// Ignored fields, paths relative to the app object; empty for most apps.
+    pub warnings: Vec<Warning>,
+}
+
+/// [`parse_apps`], keeping each app's warnings (in body order).
+pub fn parse_apps_warned(body: &[u8]) -> Result<Vec<Parsed>, SpecError> {
     let value = json::parse_json(body)?;
     let Value::Array(items) = value else {
         return Err(SpecError::Body(format!(
@@ -105,30 +141,29 @@ pub fn parse_apps(body: &[u8]) -> Result<Vec<App>, SpecError> {
         ));
     }
     let single = items.len() == 1;
-    let mut apps: Vec<App> = Vec::with_capacity(items.len());
+    let mut apps: Vec<Parsed> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let index = (!single).then_some(i);
-        let app = read_valid(item, index)?;
-        if let Some(first) = apps.iter().position(|a| a.name == app.name) {
+        let parsed = read_valid(item, index)?;
+        if let Some(first) = apps.iter().position(|a| a.app.name == parsed.app.name) {
             return Err(SpecError::invalid(
                 index,
                 vec![ValidationError::new(
                     "name",
                     format!(
                         "must be unique in the request ({:?} is also app [{first}])",
-                        app.name
+                        parsed.app.name
                     ),
                 )],
             ));
         }
-        apps.push(app);
+        apps.push(parsed);
     }
     Ok(apps)
 }
 
-/// Reads and validates a PUT body: one app object, or an array of exactly
-/// one (as old scripts may send the POST file to PUT).
-pub fn parse_app(body: &[u8]) -> Result<App, SpecError> {
+/// [`parse_app`], keeping the app's warnings.
+pub fn parse_app_warned(body: &[u8]) -> Result<Parsed, SpecError> {
     let value = json::parse_json(body)?;
     match &value {
         Value::Object(_) => read_valid(&value, None),
@@ -144,9 +179,12 @@ pub fn parse_app(body: &[u8]) -> Result<App, SpecError> {
     }
 }
 
-fn read_valid(v: &Value, index: Option<usize>) -> Result<App, SpecError> {
+fn read_valid(v: &Value, index: Option<usize>) -> Result<Parsed, SpecError> {
     let app = App::read(v, "").map_err(|e| SpecError::invalid(index, vec![e]))?;
     app.validate()
         .map_err(|errors| SpecError::invalid(index, errors))?;
-    Ok(app)
+    Ok(Parsed {
+        app,
+        warnings: container::ignored_fields(v),
+    })
 }

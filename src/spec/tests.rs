@@ -167,20 +167,21 @@ fn full_enumeration_example_parses_with_every_field() {
         container.volume[1].effective_container_path(),
         Some("test_volume")
     );
-    assert_eq!(container.network.len(), 3);
+    assert_eq!(container.network.len(), 2);
+    assert_eq!(container.network[0].name.as_deref(), Some("FE-CNI"));
     let ips = &container.network[0].ipaddress;
     assert_eq!(ips.len(), 3);
     assert_eq!(ips[0].group, ["prod"]);
     assert_eq!(ips[1].labels[0]["some_label"], "rad");
     assert_eq!(ips[2].protocol, Some(Protocol::Ipv6));
-    assert_eq!(container.network[1].name.as_deref(), Some("FE-CNI"));
-    assert_eq!(container.network[2].labels.len(), 2);
+    assert_eq!(container.network[1].name.as_deref(), Some("BE-CNI"));
+    assert_eq!(container.network[1].labels.len(), 2);
     let hc = app.healthcheck.as_ref().expect("healthcheck");
     assert_eq!(
         hc.resolve(),
         Some(ResolvedCheck::Http {
             scheme: HttpScheme::Http,
-            port: 8080,
+            port: CheckPort::Number(8080),
             path: "/".into(),
             statuses: &[]
         })
@@ -252,7 +253,7 @@ fn everything_parses_and_keeps_every_field() {
         hc.resolve(),
         Some(ResolvedCheck::Http {
             scheme: HttpScheme::Https,
-            port: 8080,
+            port: CheckPort::Number(8080),
             path: "/health".into(),
             statuses: &[200, 204]
         })
@@ -667,7 +668,7 @@ fn keywords_are_case_insensitive() {
         &mut v,
         "/container",
         json!({"volume": [{"container_path": "a", "host_path": "/a", "mode": "RO"}],
-        "network": [{"ipaddress": [{"ip": "10.0.0.1", "protocol": "IPV4"}]}]}),
+        "network": [{"name": "n", "ipaddress": [{"ip": "10.0.0.1", "protocol": "IPV4"}]}]}),
     );
     let c = one(&v).expect("valid").container.expect("container");
     assert_eq!(c.volume[0].mode, Some(VolumeMode::Ro));
@@ -1051,7 +1052,7 @@ fn network_rules() {
         |v| {
             net(
                 v,
-                json!({"ipaddress": [{"ip": "2600::1", "protocol": "ipv4"}]}),
+                json!({"name": "b", "ipaddress": [{"ip": "2600::1", "protocol": "ipv4"}]}),
             )
         },
     );
@@ -1061,7 +1062,7 @@ fn network_rules() {
         |v| {
             net(
                 v,
-                json!({"ipaddress": [{"ip": "10.0.0.1", "protocol": "ipv6"}]}),
+                json!({"name": "b", "ipaddress": [{"ip": "10.0.0.1", "protocol": "ipv6"}]}),
             )
         },
     );
@@ -1071,19 +1072,43 @@ fn network_rules() {
         |v| {
             net(
                 v,
-                json!({"ipaddress": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.300"}]}),
+                json!({"name": "b", "ipaddress": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.300"}]}),
             )
         },
     );
     assert_rule(
         "container.network[1].ipaddress[0]",
         "must give ip (a static address) or protocol (an address from IPAM)",
-        |v| net(v, json!({"ipaddress": [{"group": ["g"]}]})),
+        |v| net(v, json!({"name": "b", "ipaddress": [{"group": ["g"]}]})),
+    );
+    // The Mesos CNI isolator skips unnamed entries: whatever they carry would
+    // silently do nothing, so a name is required whatever else is given.
+    for unnamed in [
+        json!({"labels": [{"a": "b"}]}),
+        json!({"ipaddress": [{"ip": "10.2.1.1"}]}),
+        json!({"group": ["prod"]}),
+        json!({"port_mapping": [{"host_port": 80, "container_port": 80}]}),
+    ] {
+        let errors = rule_errors(|v| net(v, unnamed.clone()));
+        assert_eq!(errors.len(), 1, "{unnamed}: {errors:?}");
+        assert_eq!(errors[0].field, "container.network[1].name", "{unnamed}");
+        assert!(
+            errors[0]
+                .message
+                .starts_with("is required: the Mesos CNI isolator ignores"),
+            "{unnamed}: {}",
+            errors[0].message
+        );
+    }
+    assert_rule(
+        "container.network[1].name",
+        "is required: name the CNI network to join",
+        |v| net(v, json!({})),
     );
     assert_rule(
-        "container.network[1]",
-        "must name a CNI network (name) or give ipaddress entries",
-        |v| net(v, json!({"labels": [{"a": "b"}]})),
+        "container.network[1].name",
+        "joins network \"a\" again (also container.network[0]): give each network once",
+        |v| net(v, json!({"name": "a", "labels": [{"k": "v"}]})),
     );
     assert_rule(
         "container.network[1].name",
@@ -1098,7 +1123,12 @@ fn network_rules() {
     assert_rule(
         "container.network[1].ipaddress[0].group[0]",
         "must not be empty",
-        |v| net(v, json!({"ipaddress": [{"ip": "10.0.0.1", "group": [""]}]})),
+        |v| {
+            net(
+                v,
+                json!({"name": "b", "ipaddress": [{"ip": "10.0.0.1", "group": [""]}]}),
+            )
+        },
     );
     assert_rule(
         "container.network[1].port_mapping[0].host_port",
@@ -1125,7 +1155,7 @@ fn network_rules() {
         let mut v = base();
         net(
             &mut v,
-            json!({"ipaddress": [{"ip": "fe80::1"}, {"ip": "10.0.0.1"}]}),
+            json!({"name": "b", "ipaddress": [{"ip": "fe80::1"}, {"ip": "10.0.0.1"}]}),
         );
         v
     })
@@ -1181,7 +1211,7 @@ fn healthcheck_rules() {
         Ok(Endpoint {
             scheme: HttpScheme::Https,
             host: "h".into(),
-            port: 443,
+            port: Some(443),
             path: "/health".into()
         })
     );
@@ -1216,7 +1246,7 @@ fn healthcheck_rules() {
     });
     assert_rule(
         "healthcheck.tcp.port",
-        "must be a port in 1..=65535, not 0",
+        "must be a port in 1..=65535, not 0 (for a port taken from the offer, give port_index)",
         |v| hc(v, json!({"type": "tcp", "tcp": {"port": 0}})),
     );
     assert_rule(
@@ -1514,4 +1544,273 @@ fn reserved_labels_and_variables_are_refused_at_deploy() {
             )
         },
     );
+}
+
+// ---- input a real agent would fail on (issue 15 item 7) ----------------------
+
+#[test]
+fn resource_amounts_mesos_would_round_to_zero_or_no_agent_has_are_refused() {
+    let tiny = "must be at least 0.001, not 0.0004: Mesos rounds resource amounts to 0.001, so this would be 0";
+    assert_rule("resources.cpu", tiny, |v| {
+        set(v, "/resources/cpu", json!(0.0004))
+    });
+    assert_rule("resources.mem", tiny, |v| {
+        set(v, "/resources/mem", json!(0.0004))
+    });
+    assert_rule(
+        "resources.disk.size",
+        "must be at least 0.001 (or 0), not 0.0004: Mesos rounds resource amounts to 0.001, so this would be 0",
+        |v| set(v, "/resources/disk", json!({"size": 0.0004})),
+    );
+    // The smallest amount Mesos keeps, and no disk at all, stay valid.
+    for (pointer, value) in [
+        ("/resources/cpu", json!(0.001)),
+        ("/resources/mem", json!(0.001)),
+        ("/resources/disk", json!({"size": 0})),
+        ("/resources/cpu", json!(MAX_CPUS)),
+        ("/resources/mem", json!(MAX_MB)),
+    ] {
+        assert!(
+            rule_errors(|v| set(v, pointer, value.clone())).is_empty(),
+            "{pointer} = {value}"
+        );
+    }
+    assert_rule(
+        "resources.cpu",
+        "must be at most 100000, not 1e9: no agent offers that much",
+        |v| set(v, "/resources/cpu", json!(1e9)),
+    );
+    assert_rule(
+        "resources.mem",
+        "must be at most 1099511627776, not 2.199023255552e12: no agent offers that much",
+        |v| set(v, "/resources/mem", json!(MAX_MB * 2.0)),
+    );
+    assert_rule(
+        "resources.disk.size",
+        "must be at most 1099511627776, not 1e300: no agent offers that much",
+        |v| set(v, "/resources/disk", json!({"size": 1e300})),
+    );
+}
+
+#[test]
+fn nul_in_a_command_line_is_refused() {
+    let nul = "must not contain NUL (\\u0000): the agent runs it as a C string";
+    assert_rule("command.cmd", nul, |v| {
+        set(v, "/command/cmd", json!("sleep\u{0}10"))
+    });
+    assert_rule("healthcheck.command.cmd", nul, |v| {
+        set(
+            v,
+            "/healthcheck",
+            json!({"type": "command", "command": {"cmd": "true\u{0}"}}),
+        )
+    });
+    assert_rule("executor.cmd", nul, |v| {
+        set(v, "/executor", json!({"cmd": "./ex\u{0}ec"}))
+    });
+    // Through the request parser too: JSON's \u0000 escape is how it arrives.
+    let body =
+        br#"{"name": "web", "resources": {"cpu": 1, "mem": 8}, "command": {"cmd": "a\u0000b"}}"#;
+    let err = parse_app(body).expect_err("refused");
+    assert_eq!(err.field().as_deref(), Some("command.cmd"));
+}
+
+#[test]
+fn the_same_docker_volume_twice_is_refused() {
+    let docker = |driver: &str, name: &str, path: &str| {
+        json!({"container_path": path, "source": {"type": "DOCKER",
+            "docker_volume": {"driver": driver, "name": name}}})
+    };
+    assert_rule(
+        "container.volume[2].source.docker_volume",
+        "mounts Docker volume \"v\" of driver \"rexray\" again (also container.volume[0]): mount it once",
+        |v| {
+            set(
+                v,
+                "/container",
+                json!({"volume": [docker("rexray", "v", "a"), docker("pxd", "v", "b"),
+                                  docker("rexray", "v", "c")]}),
+            )
+        },
+    );
+    // Same name through another driver, or another name: distinct volumes.
+    assert!(
+        rule_errors(|v| set(
+            v,
+            "/container",
+            json!({"volume": [docker("rexray", "v", "a"), docker("pxd", "v", "b"),
+                              docker("rexray", "w", "c")]})
+        ))
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_full_enumeration_names_every_network_it_configures() {
+    // The original README's static IPs sat in an entry without a name, which
+    // the CNI isolator skips; the example now puts them on FE-CNI.
+    let app = parse_app(&example("full-enumeration.json")).expect("valid");
+    let networks = &app.container.expect("container").network;
+    assert!(networks.iter().all(|n| n.name.is_some()), "{networks:?}");
+}
+
+// ---- the original's JSON keeps working (issue 15 item 8) ---------------------
+
+#[test]
+fn container_type_and_tag_are_accepted_ignored_and_warned_about() {
+    let mut v = base();
+    set(
+        &mut v,
+        "/container",
+        json!({"type": "MESOS", "tag": "latest", "image": "debian"}),
+    );
+    let body = serde_json::to_vec(&json!([v.clone()])).expect("json");
+    let parsed = parse_apps_warned(&body).expect("accepted");
+    assert_eq!(parsed.len(), 1);
+    let fields: Vec<&str> = parsed[0]
+        .warnings
+        .iter()
+        .map(|w| w.field.as_str())
+        .collect();
+    assert_eq!(fields, ["container.type", "container.tag"]);
+    assert!(parsed[0].warnings[0].message.starts_with("is ignored"));
+    // Ignored: the app is the one without them (same spec, same hash).
+    let mut plain = base();
+    set(&mut plain, "/container", json!({"image": "debian"}));
+    let plain = one(&plain).expect("valid");
+    assert_eq!(parsed[0].app, plain);
+    assert_eq!(parsed[0].app.content_hash(), plain.content_hash());
+    let stored = serde_json::to_value(&parsed[0].app).expect("serialise");
+    assert_eq!(stored["container"], json!({"image": "debian"}));
+    // PUT warns the same; an app without them has no warnings.
+    let put = parse_app_warned(&serde_json::to_vec(&v).expect("json")).expect("accepted");
+    assert_eq!(put.warnings, parsed[0].warnings);
+    assert!(
+        parse_app_warned(&serde_json::to_vec(&base()).expect("json"))
+            .expect("valid")
+            .warnings
+            .is_empty()
+    );
+    // null is absent (no warning); another type is still a shape error.
+    set(
+        &mut v,
+        "/container",
+        json!({"type": null, "image": "debian"}),
+    );
+    assert!(
+        parse_app_warned(&serde_json::to_vec(&v).expect("json"))
+            .expect("valid")
+            .warnings
+            .is_empty()
+    );
+    set(&mut v, "/container", json!({"tag": 7, "image": "debian"}));
+    assert_shape(&v, "container.tag", "must be a string");
+}
+
+// ---- health checks on the task's own ports (issue 15 item 9) ----------------
+
+#[test]
+fn port_index_names_one_of_the_tasks_host_ports() {
+    let with_ports = |v: &mut Value, ports: u32, h: Value| {
+        set(v, "/resources/ports", json!(ports));
+        set(v, "/healthcheck", h);
+    };
+    let resolved = |ports: u32, h: Value| {
+        let mut v = base();
+        with_ports(&mut v, ports, h);
+        let app = one(&v).expect("valid");
+        let hc = app.healthcheck.expect("healthcheck");
+        match hc.resolve().expect("resolves") {
+            ResolvedCheck::Http { port, path, .. } => (port, Some(path)),
+            ResolvedCheck::Tcp { port } => (port, None),
+            ResolvedCheck::Command(_) => panic!("not a port check"),
+        }
+    };
+    assert_eq!(
+        resolved(
+            2,
+            json!({"type": "http", "http": {"port_index": 1, "path": "/ok"}})
+        ),
+        (CheckPort::Index(1), Some("/ok".to_owned()))
+    );
+    assert_eq!(
+        resolved(1, json!({"type": "tcp", "tcp": {"port_index": 0}})),
+        (CheckPort::Index(0), None)
+    );
+    assert_eq!(
+        resolved(
+            1,
+            json!({"endpoint": "https://localhost/health", "port_index": 0})
+        ),
+        (CheckPort::Index(0), Some("/health".to_owned()))
+    );
+    assert_eq!(
+        resolved(1, json!({"endpoint": "[::1]", "port_index": 0})),
+        (CheckPort::Index(0), Some("/".to_owned()))
+    );
+    assert_rule(
+        "healthcheck.http.port_index",
+        "must be below resources.ports (2): the task holds $PORT0..$PORT1, not $PORT2",
+        |v| with_ports(v, 2, json!({"type": "http", "http": {"port_index": 2}})),
+    );
+    assert_rule(
+        "healthcheck.tcp.port_index",
+        "needs resources.ports: it names one of the host ports the task takes from the offer (index 0 is $PORT0)",
+        |v| {
+            set(
+                v,
+                "/healthcheck",
+                json!({"type": "tcp", "tcp": {"port_index": 0}}),
+            )
+        },
+    );
+    assert_rule(
+        "healthcheck.http.port_index",
+        "is not allowed with port: give a port number or a port_index, not both",
+        |v| {
+            with_ports(
+                v,
+                1,
+                json!({"type": "http", "http": {"port": 80, "port_index": 0}}),
+            )
+        },
+    );
+    assert_rule(
+        "healthcheck.http.port",
+        "is required (or port_index: the index of one of the task's host ports, for an app that takes its ports from the offer)",
+        |v| {
+            set(
+                v,
+                "/healthcheck",
+                json!({"type": "http", "http": {"path": "/"}}),
+            )
+        },
+    );
+    assert_rule(
+        "healthcheck.endpoint",
+        "must be [scheme://]host[/path] without a port when port_index is given (the port is the task's host port of that index), not \"localhost:8080\"",
+        |v| with_ports(v, 1, json!({"endpoint": "localhost:8080", "port_index": 0})),
+    );
+    assert_rule(
+        "healthcheck.port_index",
+        "is only allowed with endpoint; with type http or tcp give http.port_index or tcp.port_index",
+        |v| {
+            with_ports(
+                v,
+                1,
+                json!({"type": "tcp", "tcp": {"port": 80}, "port_index": 0}),
+            )
+        },
+    );
+    // Round trip keeps port_index and leaves port out.
+    let mut v = base();
+    with_ports(
+        &mut v,
+        1,
+        json!({"type": "http", "http": {"port_index": 0}}),
+    );
+    let app = one(&v).expect("valid");
+    let out = serde_json::to_value(&app).expect("serialise");
+    assert_eq!(out["healthcheck"]["http"], json!({"port_index": 0}));
+    assert_eq!(round_trip(&app), app);
 }

@@ -851,7 +851,10 @@ type DeployResult struct {
 	// deployed and nothing changed.
 	Created bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
 	// For humans, e.g. `Task web successfully queued`.
-	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// Fields of this app that were accepted but are ignored (the original's
+	// `container.type` and `container.tag`); empty for most apps.
+	Warnings      []*Warning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -914,6 +917,68 @@ func (x *DeployResult) GetMessage() string {
 	return ""
 }
 
+func (x *DeployResult) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// A field accepted but ignored: the call succeeded, the field did nothing.
+type Warning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Path of the field in the app, e.g. `container.type`.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// What happened to it, e.g. `is ignored: ...`.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Warning) Reset() {
+	*x = Warning{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Warning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Warning) ProtoMessage() {}
+
+func (x *Warning) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Warning.ProtoReflect.Descriptor instead.
+func (*Warning) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Warning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Warning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Kills an app.
 type KillRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -928,7 +993,7 @@ type KillRequest struct {
 
 func (x *KillRequest) Reset() {
 	*x = KillRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1005,7 @@ func (x *KillRequest) String() string {
 func (*KillRequest) ProtoMessage() {}
 
 func (x *KillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1018,7 @@ func (x *KillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillRequest.ProtoReflect.Descriptor instead.
 func (*KillRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{3}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KillRequest) GetName() string {
@@ -985,7 +1050,7 @@ type KillResponse struct {
 
 func (x *KillResponse) Reset() {
 	*x = KillResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1062,7 @@ func (x *KillResponse) String() string {
 func (*KillResponse) ProtoMessage() {}
 
 func (x *KillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1075,7 @@ func (x *KillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillResponse.ProtoReflect.Descriptor instead.
 func (*KillResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{4}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *KillResponse) GetName() string {
@@ -1047,7 +1112,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1124,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1137,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{5}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateRequest) GetApp() *App {
@@ -1099,14 +1164,16 @@ type UpdateResponse struct {
 	// False when the spec was the same and nothing changed.
 	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
 	// For humans.
-	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// Fields of the app that were accepted but are ignored (see DeployResult).
+	Warnings      []*Warning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1185,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1198,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{6}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateResponse) GetName() string {
@@ -1162,6 +1229,13 @@ func (x *UpdateResponse) GetMessage() string {
 	return ""
 }
 
+func (x *UpdateResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // Reads one app.
 type StateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1173,7 +1247,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1259,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1272,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{7}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StateRequest) GetName() string {
@@ -1217,7 +1291,7 @@ type ListAllRequest struct {
 
 func (x *ListAllRequest) Reset() {
 	*x = ListAllRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1303,7 @@ func (x *ListAllRequest) String() string {
 func (*ListAllRequest) ProtoMessage() {}
 
 func (x *ListAllRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1316,7 @@ func (x *ListAllRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllRequest.ProtoReflect.Descriptor instead.
 func (*ListAllRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{8}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
 }
 
 // Every task known to Hydrogen, ordered by app, instance, task id.
@@ -1256,7 +1330,7 @@ type ListAllResponse struct {
 
 func (x *ListAllResponse) Reset() {
 	*x = ListAllResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1342,7 @@ func (x *ListAllResponse) String() string {
 func (*ListAllResponse) ProtoMessage() {}
 
 func (x *ListAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1355,7 @@ func (x *ListAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllResponse.ProtoReflect.Descriptor instead.
 func (*ListAllResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAllResponse) GetTasks() []*Task {
@@ -1307,7 +1381,7 @@ type WatchTasksRequest struct {
 
 func (x *WatchTasksRequest) Reset() {
 	*x = WatchTasksRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1393,7 @@ func (x *WatchTasksRequest) String() string {
 func (*WatchTasksRequest) ProtoMessage() {}
 
 func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1406,7 @@ func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
 func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{10}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchTasksRequest) GetApp() string {
@@ -1379,7 +1453,7 @@ type AppState struct {
 
 func (x *AppState) Reset() {
 	*x = AppState{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1465,7 @@ func (x *AppState) String() string {
 func (*AppState) ProtoMessage() {}
 
 func (x *AppState) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1478,7 @@ func (x *AppState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppState.ProtoReflect.Descriptor instead.
 func (*AppState) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{11}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppState) GetSpec() *App {
@@ -1491,7 +1565,7 @@ type AppStatus struct {
 
 func (x *AppStatus) Reset() {
 	*x = AppStatus{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1577,7 @@ func (x *AppStatus) String() string {
 func (*AppStatus) ProtoMessage() {}
 
 func (x *AppStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1590,7 @@ func (x *AppStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppStatus.ProtoReflect.Descriptor instead.
 func (*AppStatus) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{12}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppStatus) GetWaiting() uint32 {
@@ -1594,7 +1668,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1680,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1693,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Task) GetId() string {
@@ -1736,7 +1810,7 @@ type TaskEvent struct {
 
 func (x *TaskEvent) Reset() {
 	*x = TaskEvent{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1822,7 @@ func (x *TaskEvent) String() string {
 func (*TaskEvent) ProtoMessage() {}
 
 func (x *TaskEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1835,7 @@ func (x *TaskEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
 func (*TaskEvent) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{14}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TaskEvent) GetRevision() uint64 {
@@ -1869,7 +1943,7 @@ type App struct {
 
 func (x *App) Reset() {
 	*x = App{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +1955,7 @@ func (x *App) String() string {
 func (*App) ProtoMessage() {}
 
 func (x *App) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +1968,7 @@ func (x *App) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use App.ProtoReflect.Descriptor instead.
 func (*App) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{15}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *App) GetName() string {
@@ -1993,7 +2067,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +2079,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +2092,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{16}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -2069,7 +2143,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2155,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2168,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Disk) GetSize() float64 {
@@ -2126,7 +2200,7 @@ type DiskSource struct {
 
 func (x *DiskSource) Reset() {
 	*x = DiskSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2212,7 @@ func (x *DiskSource) String() string {
 func (*DiskSource) ProtoMessage() {}
 
 func (x *DiskSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2225,7 @@ func (x *DiskSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSource.ProtoReflect.Descriptor instead.
 func (*DiskSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiskSource) GetType() DiskSourceType {
@@ -2197,7 +2271,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2283,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2296,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Filter) GetType() FilterType {
@@ -2266,7 +2340,7 @@ type Strategy struct {
 
 func (x *Strategy) Reset() {
 	*x = Strategy{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2352,7 @@ func (x *Strategy) String() string {
 func (*Strategy) ProtoMessage() {}
 
 func (x *Strategy) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2365,7 @@ func (x *Strategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Strategy.ProtoReflect.Descriptor instead.
 func (*Strategy) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Strategy) GetType() StrategyType {
@@ -2323,7 +2397,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2409,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2422,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Command) GetCmd() string {
@@ -2391,7 +2465,7 @@ type Uri struct {
 
 func (x *Uri) Reset() {
 	*x = Uri{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2477,7 @@ func (x *Uri) String() string {
 func (*Uri) ProtoMessage() {}
 
 func (x *Uri) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2490,7 @@ func (x *Uri) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uri.ProtoReflect.Descriptor instead.
 func (*Uri) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Uri) GetUri() string {
@@ -2462,14 +2536,20 @@ type Container struct {
 	// Volumes to mount.
 	Volume []*Volume `protobuf:"bytes,2,rep,name=volume,proto3" json:"volume,omitempty"`
 	// Networks to join.
-	Network       []*Network `protobuf:"bytes,3,rep,name=network,proto3" json:"network,omitempty"`
+	Network []*Network `protobuf:"bytes,3,rep,name=network,proto3" json:"network,omitempty"`
+	// The original Hydrogen's container type: accepted and ignored (tasks
+	// always run in the Mesos containerizer); the answer carries a warning.
+	Type *string `protobuf:"bytes,4,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// The original Hydrogen's image tag: accepted and ignored (put the tag in
+	// `image`); the answer carries a warning.
+	Tag           *string `protobuf:"bytes,5,opt,name=tag,proto3,oneof" json:"tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2561,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2574,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Container) GetImage() string {
@@ -2518,6 +2598,20 @@ func (x *Container) GetNetwork() []*Network {
 	return nil
 }
 
+func (x *Container) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *Container) GetTag() string {
+	if x != nil && x.Tag != nil {
+		return *x.Tag
+	}
+	return ""
+}
+
 // A host-path volume (`container_path` + `host_path` + `mode`) or a Docker
 // volume (`source`), not both.
 type Volume struct {
@@ -2536,7 +2630,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2642,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2655,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Volume) GetContainerPath() string {
@@ -2605,7 +2699,7 @@ type VolumeSource struct {
 
 func (x *VolumeSource) Reset() {
 	*x = VolumeSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2711,7 @@ func (x *VolumeSource) String() string {
 func (*VolumeSource) ProtoMessage() {}
 
 func (x *VolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2630,7 +2724,7 @@ func (x *VolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSource.ProtoReflect.Descriptor instead.
 func (*VolumeSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VolumeSource) GetType() VolumeSourceType {
@@ -2662,7 +2756,7 @@ type DockerVolume struct {
 
 func (x *DockerVolume) Reset() {
 	*x = DockerVolume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +2768,7 @@ func (x *DockerVolume) String() string {
 func (*DockerVolume) ProtoMessage() {}
 
 func (x *DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +2781,7 @@ func (x *DockerVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerVolume.ProtoReflect.Descriptor instead.
 func (*DockerVolume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DockerVolume) GetDriver() string {
@@ -2727,7 +2821,7 @@ type DriverOpt struct {
 
 func (x *DriverOpt) Reset() {
 	*x = DriverOpt{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +2833,7 @@ func (x *DriverOpt) String() string {
 func (*DriverOpt) ProtoMessage() {}
 
 func (x *DriverOpt) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +2846,7 @@ func (x *DriverOpt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverOpt.ProtoReflect.Descriptor instead.
 func (*DriverOpt) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DriverOpt) GetOpt() isDriverOpt_Opt {
@@ -2809,7 +2903,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +2915,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +2928,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StringMap) GetEntries() map[string]string {
@@ -2844,10 +2938,12 @@ func (x *StringMap) GetEntries() map[string]string {
 	return nil
 }
 
-// One network to join: a CNI network `name`, `ipaddress` entries, or both.
+// One network to join: a CNI network `name` (required: the Mesos CNI
+// isolator ignores an entry without one), with optional addresses, groups,
+// labels and port mappings.
 type Network struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CNI network name.
+	// CNI network name (required).
 	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// IP addresses: static (`ip`) or assigned by IPAM (`protocol` only).
 	Ipaddress []*IpAddress `protobuf:"bytes,2,rep,name=ipaddress,proto3" json:"ipaddress,omitempty"`
@@ -2863,7 +2959,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +2971,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +2984,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Network) GetName() string {
@@ -2943,7 +3039,7 @@ type IpAddress struct {
 
 func (x *IpAddress) Reset() {
 	*x = IpAddress{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3051,7 @@ func (x *IpAddress) String() string {
 func (*IpAddress) ProtoMessage() {}
 
 func (x *IpAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3064,7 @@ func (x *IpAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IpAddress.ProtoReflect.Descriptor instead.
 func (*IpAddress) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *IpAddress) GetGroup() []string {
@@ -3014,7 +3110,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3026,7 +3122,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3039,7 +3135,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PortMapping) GetHostPort() uint32 {
@@ -3086,14 +3182,18 @@ type HealthCheck struct {
 	// Seconds after start during which failures do not count, >= 0.
 	Graceperiod *float64 `protobuf:"fixed64,9,opt,name=graceperiod,proto3,oneof" json:"graceperiod,omitempty"`
 	// Consecutive failures before the task is killed.
-	Fails         *uint32 `protobuf:"varint,10,opt,name=fails,proto3,oneof" json:"fails,omitempty"`
+	Fails *uint32 `protobuf:"varint,10,opt,name=fails,proto3,oneof" json:"fails,omitempty"`
+	// With `endpoint` (which then names no port, `[scheme://]host[/path]`):
+	// check the task's host port of this index (`$PORT<index>`); below
+	// `resources.ports`.
+	PortIndex     *uint32 `protobuf:"varint,11,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3105,7 +3205,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3118,7 +3218,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HealthCheck) GetEndpoint() string {
@@ -3191,18 +3291,28 @@ func (x *HealthCheck) GetFails() uint32 {
 	return 0
 }
 
+func (x *HealthCheck) GetPortIndex() uint32 {
+	if x != nil && x.PortIndex != nil {
+		return *x.PortIndex
+	}
+	return 0
+}
+
 // A TCP health check.
 type TcpCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Port to connect to, 1..=65535.
-	Port          uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	// Port to connect to, 1..=65535; 0 (absent) with `port_index`.
+	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	// Or: the index of the task's host port to connect to (`$PORT<index>`),
+	// for apps that take their ports from the offer; below `resources.ports`.
+	PortIndex     *uint32 `protobuf:"varint,2,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TcpCheck) Reset() {
 	*x = TcpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3214,7 +3324,7 @@ func (x *TcpCheck) String() string {
 func (*TcpCheck) ProtoMessage() {}
 
 func (x *TcpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3227,7 +3337,7 @@ func (x *TcpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TcpCheck.ProtoReflect.Descriptor instead.
 func (*TcpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TcpCheck) GetPort() uint32 {
@@ -3237,24 +3347,34 @@ func (x *TcpCheck) GetPort() uint32 {
 	return 0
 }
 
+func (x *TcpCheck) GetPortIndex() uint32 {
+	if x != nil && x.PortIndex != nil {
+		return *x.PortIndex
+	}
+	return 0
+}
+
 // An HTTP health check.
 type HttpCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Port to query, 1..=65535.
+	// Port to query, 1..=65535; 0 (absent) with `port_index`.
 	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
 	// Path to GET; `/` when absent.
 	Path *string `protobuf:"bytes,2,opt,name=path,proto3,oneof" json:"path,omitempty"`
 	// http or https; http when absent.
 	Scheme HttpScheme `protobuf:"varint,3,opt,name=scheme,proto3,enum=hydrogen.v1.HttpScheme" json:"scheme,omitempty"`
 	// Statuses counted healthy; 200..=399 when empty.
-	Statuses      []uint32 `protobuf:"varint,4,rep,packed,name=statuses,proto3" json:"statuses,omitempty"`
+	Statuses []uint32 `protobuf:"varint,4,rep,packed,name=statuses,proto3" json:"statuses,omitempty"`
+	// Or: the index of the task's host port to query (`$PORT<index>`), for
+	// apps that take their ports from the offer; below `resources.ports`.
+	PortIndex     *uint32 `protobuf:"varint,5,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HttpCheck) Reset() {
 	*x = HttpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3266,7 +3386,7 @@ func (x *HttpCheck) String() string {
 func (*HttpCheck) ProtoMessage() {}
 
 func (x *HttpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3279,7 +3399,7 @@ func (x *HttpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpCheck.ProtoReflect.Descriptor instead.
 func (*HttpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HttpCheck) GetPort() uint32 {
@@ -3310,6 +3430,13 @@ func (x *HttpCheck) GetStatuses() []uint32 {
 	return nil
 }
 
+func (x *HttpCheck) GetPortIndex() uint32 {
+	if x != nil && x.PortIndex != nil {
+		return *x.PortIndex
+	}
+	return 0
+}
+
 // Relaunch policy as the original Hydrogen wrote it.
 type Retry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3326,7 +3453,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3338,7 +3465,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3351,7 +3478,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Retry) GetTime() float64 {
@@ -3394,7 +3521,7 @@ type Executor struct {
 
 func (x *Executor) Reset() {
 	*x = Executor{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3533,7 @@ func (x *Executor) String() string {
 func (*Executor) ProtoMessage() {}
 
 func (x *Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3546,7 @@ func (x *Executor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Executor.ProtoReflect.Descriptor instead.
 func (*Executor) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Executor) GetName() string {
@@ -3465,12 +3592,16 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\rDeployRequest\x12$\n" +
 	"\x04apps\x18\x01 \x03(\v2\x10.hydrogen.v1.AppR\x04apps\"E\n" +
 	"\x0eDeployResponse\x123\n" +
-	"\aresults\x18\x01 \x03(\v2\x19.hydrogen.v1.DeployResultR\aresults\"p\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.hydrogen.v1.DeployResultR\aresults\"\xa2\x01\n" +
 	"\fDeployResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
 	"\acreated\x18\x03 \x01(\bR\acreated\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"f\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
+	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"9\n" +
+	"\aWarning\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"f\n" +
 	"\vKillRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
@@ -3482,12 +3613,13 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\rUpdateRequest\x12\"\n" +
 	"\x03app\x18\x01 \x01(\v2\x10.hydrogen.v1.AppR\x03app\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
-	"\x11_expected_version\"r\n" +
+	"\x11_expected_version\"\xa4\x01\n" +
 	"\x0eUpdateResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
 	"\achanged\x18\x03 \x01(\bR\achanged\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"\"\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
+	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"\"\n" +
 	"\fStateRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x10\n" +
 	"\x0eListAllRequest\":\n" +
@@ -3623,12 +3755,16 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"\b_executeB\b\n" +
 	"\x06_cacheB\x0e\n" +
-	"\f_output_file\"\x8d\x01\n" +
+	"\f_output_file\"\xce\x01\n" +
 	"\tContainer\x12\x19\n" +
 	"\x05image\x18\x01 \x01(\tH\x00R\x05image\x88\x01\x01\x12+\n" +
 	"\x06volume\x18\x02 \x03(\v2\x13.hydrogen.v1.VolumeR\x06volume\x12.\n" +
-	"\anetwork\x18\x03 \x03(\v2\x14.hydrogen.v1.NetworkR\anetworkB\b\n" +
-	"\x06_image\"\xd7\x01\n" +
+	"\anetwork\x18\x03 \x03(\v2\x14.hydrogen.v1.NetworkR\anetwork\x12\x17\n" +
+	"\x04type\x18\x04 \x01(\tH\x01R\x04type\x88\x01\x01\x12\x15\n" +
+	"\x03tag\x18\x05 \x01(\tH\x02R\x03tag\x88\x01\x01B\b\n" +
+	"\x06_imageB\a\n" +
+	"\x05_typeB\x06\n" +
+	"\x04_tag\"\xd7\x01\n" +
 	"\x06Volume\x12*\n" +
 	"\x0econtainer_path\x18\x01 \x01(\tH\x00R\rcontainerPath\x88\x01\x01\x12 \n" +
 	"\thost_path\x18\x02 \x01(\tH\x01R\bhostPath\x88\x01\x01\x12+\n" +
@@ -3671,7 +3807,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\vPortMapping\x12\x1b\n" +
 	"\thost_port\x18\x01 \x01(\rR\bhostPort\x12%\n" +
 	"\x0econtainer_port\x18\x02 \x01(\rR\rcontainerPort\x125\n" +
-	"\bprotocol\x18\x03 \x01(\x0e2\x19.hydrogen.v1.PortProtocolR\bprotocol\"\xcc\x03\n" +
+	"\bprotocol\x18\x03 \x01(\x0e2\x19.hydrogen.v1.PortProtocolR\bprotocol\"\xff\x03\n" +
 	"\vHealthCheck\x12\x1f\n" +
 	"\bendpoint\x18\x01 \x01(\tH\x00R\bendpoint\x88\x01\x01\x120\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1c.hydrogen.v1.HealthCheckTypeR\x04type\x12'\n" +
@@ -3683,22 +3819,31 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\atimeout\x18\b \x01(\x01H\x03R\atimeout\x88\x01\x01\x12%\n" +
 	"\vgraceperiod\x18\t \x01(\x01H\x04R\vgraceperiod\x88\x01\x01\x12\x19\n" +
 	"\x05fails\x18\n" +
-	" \x01(\rH\x05R\x05fails\x88\x01\x01B\v\n" +
+	" \x01(\rH\x05R\x05fails\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"port_index\x18\v \x01(\rH\x06R\tportIndex\x88\x01\x01B\v\n" +
 	"\t_endpointB\b\n" +
 	"\x06_delayB\v\n" +
 	"\t_intervalB\n" +
 	"\n" +
 	"\b_timeoutB\x0e\n" +
 	"\f_graceperiodB\b\n" +
-	"\x06_fails\"\x1e\n" +
+	"\x06_failsB\r\n" +
+	"\v_port_index\"Q\n" +
 	"\bTcpCheck\x12\x12\n" +
-	"\x04port\x18\x01 \x01(\rR\x04port\"\x8e\x01\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12\"\n" +
+	"\n" +
+	"port_index\x18\x02 \x01(\rH\x00R\tportIndex\x88\x01\x01B\r\n" +
+	"\v_port_index\"\xc1\x01\n" +
 	"\tHttpCheck\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12\x17\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x88\x01\x01\x12/\n" +
 	"\x06scheme\x18\x03 \x01(\x0e2\x17.hydrogen.v1.HttpSchemeR\x06scheme\x12\x1a\n" +
-	"\bstatuses\x18\x04 \x03(\rR\bstatusesB\a\n" +
-	"\x05_path\"\x9b\x01\n" +
+	"\bstatuses\x18\x04 \x03(\rR\bstatuses\x12\"\n" +
+	"\n" +
+	"port_index\x18\x05 \x01(\rH\x01R\tportIndex\x88\x01\x01B\a\n" +
+	"\x05_pathB\r\n" +
+	"\v_port_index\"\x9b\x01\n" +
 	"\x05Retry\x12\x17\n" +
 	"\x04time\x18\x01 \x01(\x01H\x00R\x04time\x88\x01\x01\x12$\n" +
 	"\vexp_backoff\x18\x02 \x01(\bH\x01R\n" +
@@ -3811,7 +3956,7 @@ func file_hydrogen_v1_app_proto_rawDescGZIP() []byte {
 }
 
 var file_hydrogen_v1_app_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_hydrogen_v1_app_proto_goTypes = []any{
 	(AppGoal)(0),              // 0: hydrogen.v1.AppGoal
 	(TaskState)(0),            // 1: hydrogen.v1.TaskState
@@ -3828,114 +3973,117 @@ var file_hydrogen_v1_app_proto_goTypes = []any{
 	(*DeployRequest)(nil),     // 12: hydrogen.v1.DeployRequest
 	(*DeployResponse)(nil),    // 13: hydrogen.v1.DeployResponse
 	(*DeployResult)(nil),      // 14: hydrogen.v1.DeployResult
-	(*KillRequest)(nil),       // 15: hydrogen.v1.KillRequest
-	(*KillResponse)(nil),      // 16: hydrogen.v1.KillResponse
-	(*UpdateRequest)(nil),     // 17: hydrogen.v1.UpdateRequest
-	(*UpdateResponse)(nil),    // 18: hydrogen.v1.UpdateResponse
-	(*StateRequest)(nil),      // 19: hydrogen.v1.StateRequest
-	(*ListAllRequest)(nil),    // 20: hydrogen.v1.ListAllRequest
-	(*ListAllResponse)(nil),   // 21: hydrogen.v1.ListAllResponse
-	(*WatchTasksRequest)(nil), // 22: hydrogen.v1.WatchTasksRequest
-	(*AppState)(nil),          // 23: hydrogen.v1.AppState
-	(*AppStatus)(nil),         // 24: hydrogen.v1.AppStatus
-	(*Task)(nil),              // 25: hydrogen.v1.Task
-	(*TaskEvent)(nil),         // 26: hydrogen.v1.TaskEvent
-	(*App)(nil),               // 27: hydrogen.v1.App
-	(*Resources)(nil),         // 28: hydrogen.v1.Resources
-	(*Disk)(nil),              // 29: hydrogen.v1.Disk
-	(*DiskSource)(nil),        // 30: hydrogen.v1.DiskSource
-	(*Filter)(nil),            // 31: hydrogen.v1.Filter
-	(*Strategy)(nil),          // 32: hydrogen.v1.Strategy
-	(*Command)(nil),           // 33: hydrogen.v1.Command
-	(*Uri)(nil),               // 34: hydrogen.v1.Uri
-	(*Container)(nil),         // 35: hydrogen.v1.Container
-	(*Volume)(nil),            // 36: hydrogen.v1.Volume
-	(*VolumeSource)(nil),      // 37: hydrogen.v1.VolumeSource
-	(*DockerVolume)(nil),      // 38: hydrogen.v1.DockerVolume
-	(*DriverOpt)(nil),         // 39: hydrogen.v1.DriverOpt
-	(*StringMap)(nil),         // 40: hydrogen.v1.StringMap
-	(*Network)(nil),           // 41: hydrogen.v1.Network
-	(*IpAddress)(nil),         // 42: hydrogen.v1.IpAddress
-	(*PortMapping)(nil),       // 43: hydrogen.v1.PortMapping
-	(*HealthCheck)(nil),       // 44: hydrogen.v1.HealthCheck
-	(*TcpCheck)(nil),          // 45: hydrogen.v1.TcpCheck
-	(*HttpCheck)(nil),         // 46: hydrogen.v1.HttpCheck
-	(*Retry)(nil),             // 47: hydrogen.v1.Retry
-	(*Executor)(nil),          // 48: hydrogen.v1.Executor
-	nil,                       // 49: hydrogen.v1.AppStatus.RejectionsEntry
-	nil,                       // 50: hydrogen.v1.App.LabelsEntry
-	nil,                       // 51: hydrogen.v1.Command.EnvironmentEntry
-	nil,                       // 52: hydrogen.v1.StringMap.EntriesEntry
-	nil,                       // 53: hydrogen.v1.Executor.EnvironmentEntry
+	(*Warning)(nil),           // 15: hydrogen.v1.Warning
+	(*KillRequest)(nil),       // 16: hydrogen.v1.KillRequest
+	(*KillResponse)(nil),      // 17: hydrogen.v1.KillResponse
+	(*UpdateRequest)(nil),     // 18: hydrogen.v1.UpdateRequest
+	(*UpdateResponse)(nil),    // 19: hydrogen.v1.UpdateResponse
+	(*StateRequest)(nil),      // 20: hydrogen.v1.StateRequest
+	(*ListAllRequest)(nil),    // 21: hydrogen.v1.ListAllRequest
+	(*ListAllResponse)(nil),   // 22: hydrogen.v1.ListAllResponse
+	(*WatchTasksRequest)(nil), // 23: hydrogen.v1.WatchTasksRequest
+	(*AppState)(nil),          // 24: hydrogen.v1.AppState
+	(*AppStatus)(nil),         // 25: hydrogen.v1.AppStatus
+	(*Task)(nil),              // 26: hydrogen.v1.Task
+	(*TaskEvent)(nil),         // 27: hydrogen.v1.TaskEvent
+	(*App)(nil),               // 28: hydrogen.v1.App
+	(*Resources)(nil),         // 29: hydrogen.v1.Resources
+	(*Disk)(nil),              // 30: hydrogen.v1.Disk
+	(*DiskSource)(nil),        // 31: hydrogen.v1.DiskSource
+	(*Filter)(nil),            // 32: hydrogen.v1.Filter
+	(*Strategy)(nil),          // 33: hydrogen.v1.Strategy
+	(*Command)(nil),           // 34: hydrogen.v1.Command
+	(*Uri)(nil),               // 35: hydrogen.v1.Uri
+	(*Container)(nil),         // 36: hydrogen.v1.Container
+	(*Volume)(nil),            // 37: hydrogen.v1.Volume
+	(*VolumeSource)(nil),      // 38: hydrogen.v1.VolumeSource
+	(*DockerVolume)(nil),      // 39: hydrogen.v1.DockerVolume
+	(*DriverOpt)(nil),         // 40: hydrogen.v1.DriverOpt
+	(*StringMap)(nil),         // 41: hydrogen.v1.StringMap
+	(*Network)(nil),           // 42: hydrogen.v1.Network
+	(*IpAddress)(nil),         // 43: hydrogen.v1.IpAddress
+	(*PortMapping)(nil),       // 44: hydrogen.v1.PortMapping
+	(*HealthCheck)(nil),       // 45: hydrogen.v1.HealthCheck
+	(*TcpCheck)(nil),          // 46: hydrogen.v1.TcpCheck
+	(*HttpCheck)(nil),         // 47: hydrogen.v1.HttpCheck
+	(*Retry)(nil),             // 48: hydrogen.v1.Retry
+	(*Executor)(nil),          // 49: hydrogen.v1.Executor
+	nil,                       // 50: hydrogen.v1.AppStatus.RejectionsEntry
+	nil,                       // 51: hydrogen.v1.App.LabelsEntry
+	nil,                       // 52: hydrogen.v1.Command.EnvironmentEntry
+	nil,                       // 53: hydrogen.v1.StringMap.EntriesEntry
+	nil,                       // 54: hydrogen.v1.Executor.EnvironmentEntry
 }
 var file_hydrogen_v1_app_proto_depIdxs = []int32{
-	27, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
+	28, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
 	14, // 1: hydrogen.v1.DeployResponse.results:type_name -> hydrogen.v1.DeployResult
-	27, // 2: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
-	25, // 3: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
-	27, // 4: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
-	0,  // 5: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
-	25, // 6: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
-	24, // 7: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
-	49, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
-	1,  // 9: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
-	1,  // 10: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
-	28, // 11: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
-	31, // 12: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
-	32, // 13: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
-	33, // 14: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
-	35, // 15: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
-	44, // 16: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
-	50, // 17: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
-	47, // 18: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
-	48, // 19: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
-	29, // 20: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
-	30, // 21: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
-	2,  // 22: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
-	3,  // 23: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
-	4,  // 24: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
-	5,  // 25: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
-	51, // 26: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
-	34, // 27: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
-	36, // 28: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
-	41, // 29: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
-	6,  // 30: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
-	37, // 31: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
-	7,  // 32: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
-	38, // 33: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
-	39, // 34: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
-	40, // 35: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
-	52, // 36: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
-	42, // 37: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
-	40, // 38: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
-	43, // 39: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
-	40, // 40: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
-	8,  // 41: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
-	9,  // 42: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
-	10, // 43: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
-	45, // 44: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
-	46, // 45: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
-	33, // 46: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
-	11, // 47: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
-	34, // 48: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
-	53, // 49: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
-	12, // 50: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
-	15, // 51: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
-	17, // 52: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
-	19, // 53: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
-	20, // 54: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
-	22, // 55: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
-	13, // 56: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
-	16, // 57: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
-	18, // 58: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
-	23, // 59: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
-	21, // 60: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
-	26, // 61: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
-	56, // [56:62] is the sub-list for method output_type
-	50, // [50:56] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	15, // 2: hydrogen.v1.DeployResult.warnings:type_name -> hydrogen.v1.Warning
+	28, // 3: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
+	15, // 4: hydrogen.v1.UpdateResponse.warnings:type_name -> hydrogen.v1.Warning
+	26, // 5: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
+	28, // 6: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
+	0,  // 7: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
+	26, // 8: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
+	25, // 9: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
+	50, // 10: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
+	1,  // 11: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
+	1,  // 12: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
+	29, // 13: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
+	32, // 14: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
+	33, // 15: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
+	34, // 16: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
+	36, // 17: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
+	45, // 18: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
+	51, // 19: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
+	48, // 20: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
+	49, // 21: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
+	30, // 22: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
+	31, // 23: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
+	2,  // 24: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
+	3,  // 25: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
+	4,  // 26: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
+	5,  // 27: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
+	52, // 28: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
+	35, // 29: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
+	37, // 30: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
+	42, // 31: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
+	6,  // 32: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
+	38, // 33: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
+	7,  // 34: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
+	39, // 35: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
+	40, // 36: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
+	41, // 37: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
+	53, // 38: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
+	43, // 39: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
+	41, // 40: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
+	44, // 41: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
+	41, // 42: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
+	8,  // 43: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
+	9,  // 44: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
+	10, // 45: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
+	46, // 46: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
+	47, // 47: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
+	34, // 48: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
+	11, // 49: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
+	35, // 50: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
+	54, // 51: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
+	12, // 52: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
+	16, // 53: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
+	18, // 54: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
+	20, // 55: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
+	21, // 56: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
+	23, // 57: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
+	13, // 58: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
+	17, // 59: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
+	19, // 60: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
+	24, // 61: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
+	22, // 62: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
+	27, // 63: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
+	58, // [58:64] is the sub-list for method output_type
+	52, // [52:58] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_hydrogen_v1_app_proto_init() }
@@ -3943,38 +4091,39 @@ func file_hydrogen_v1_app_proto_init() {
 	if File_hydrogen_v1_app_proto != nil {
 		return
 	}
-	file_hydrogen_v1_app_proto_msgTypes[3].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[5].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[12].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[11].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[16].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[24].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[27].OneofWrappers = []any{
+	file_hydrogen_v1_app_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[28].OneofWrappers = []any{
 		(*DriverOpt_Text)(nil),
 		(*DriverOpt_Map)(nil),
 	}
-	file_hydrogen_v1_app_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[30].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[37].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrogen_v1_app_proto_rawDesc), len(file_hydrogen_v1_app_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

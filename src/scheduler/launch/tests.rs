@@ -447,7 +447,7 @@ fn network_addresses_groups_and_labels() {
 #[test]
 fn one_network_info_per_entry_in_order() {
     let t = build(&with(json!({"container": {"network": [
-        {"name": "a"}, {"ipaddress": [{"ip": "10.1.1.1"}]}, {"name": "b"}
+        {"name": "a"}, {"name": "c", "ipaddress": [{"ip": "10.1.1.1"}]}, {"name": "b"}
     ]}})));
     let names: Vec<Option<&str>> = t
         .container
@@ -457,7 +457,7 @@ fn one_network_info_per_entry_in_order() {
         .iter()
         .map(|n| n.name.as_deref())
         .collect();
-    assert_eq!(names, vec![Some("a"), None, Some("b")]);
+    assert_eq!(names, vec![Some("a"), Some("c"), Some("b")]);
 }
 
 // ------------------------------------------------------------------- ports
@@ -638,6 +638,77 @@ fn http_health_check_with_every_field() {
             hc.consecutive_failures
         ),
         (Some(1.0), Some(2.5), Some(3.0), Some(4.0), Some(5))
+    );
+}
+
+#[test]
+fn port_index_checks_take_the_tasks_host_port() {
+    let ports = [31005, 31002];
+    let check_port = |hc: Value| {
+        let a = with(json!({"resources": {"cpu": 1, "mem": 1, "ports": 2}, "healthcheck": hc}));
+        let t = task_info(&request(&a, &ports), &LaunchDefaults::default()).unwrap();
+        let hc = t.health_check.unwrap();
+        hc.http
+            .map(|h| (h.port, h.path))
+            .or(hc.tcp.map(|t| (t.port, None)))
+            .unwrap()
+    };
+    // $PORT1 is the second port placement took.
+    assert_eq!(
+        check_port(json!({"type": "http", "http": {"port_index": 1, "path": "/ok"}})),
+        (31002, Some("/ok".to_owned()))
+    );
+    assert_eq!(
+        check_port(json!({"type": "tcp", "tcp": {"port_index": 0}})),
+        (31005, None)
+    );
+    assert_eq!(
+        check_port(json!({"endpoint": "http://localhost/health", "port_index": 0})),
+        (31005, Some("/health".to_owned()))
+    );
+    // A fixed port number is sent as written.
+    assert_eq!(
+        check_port(json!({"type": "tcp", "tcp": {"port": 6379}})),
+        (6379, None)
+    );
+}
+
+#[test]
+fn port_index_of_a_mapped_host_port_checks_the_container_port() {
+    // Mesos runs the check inside the task's network namespace, where the
+    // app listens on the mapping's container port.
+    let a = with(json!({
+        "resources": {"cpu": 1, "mem": 1, "ports": 2},
+        "container": {"network": [{"name": "n", "port_mapping": [
+            {"host_port": 31010, "container_port": 80}]}]},
+        "healthcheck": {"type": "http", "http": {"port_index": 1}}
+    }));
+    let t = task_info(&request(&a, &[31011, 31010]), &LaunchDefaults::default()).unwrap();
+    assert_eq!(t.health_check.unwrap().http.unwrap().port, 80);
+    // An unmapped host port is checked as it is.
+    let a = with(json!({
+        "resources": {"cpu": 1, "mem": 1, "ports": 2},
+        "container": {"network": [{"name": "n", "port_mapping": [
+            {"host_port": 31010, "container_port": 80}]}]},
+        "healthcheck": {"type": "tcp", "tcp": {"port_index": 0}}
+    }));
+    let t = task_info(&request(&a, &[31011, 31010]), &LaunchDefaults::default()).unwrap();
+    assert_eq!(t.health_check.unwrap().tcp.unwrap().port, 31011);
+}
+
+#[test]
+fn port_index_beyond_the_allocated_ports_is_a_launch_error() {
+    // The spec refuses it at deploy; launch guards unvalidated apps.
+    let mut a = with(json!({"resources": {"cpu": 1, "mem": 1, "ports": 1},
+                            "healthcheck": {"type": "tcp", "tcp": {"port_index": 0}}}));
+    if let Some(tcp) = a.healthcheck.as_mut().and_then(|h| h.tcp.as_mut()) {
+        tcp.port_index = Some(3);
+    }
+    let err = task_info(&request(&a, &[31000]), &LaunchDefaults::default()).unwrap_err();
+    assert_eq!(err.field(), "healthcheck.tcp.port_index");
+    assert_eq!(
+        err.to_string(),
+        "healthcheck.tcp.port_index is 3 but the task holds 1 host ports (ask for more with resources.ports)"
     );
 }
 
@@ -932,7 +1003,10 @@ fn golden_full_enumeration_carries_every_field() {
 
     // Every network, with IPs, groups and labels.
     let nets = c["network_infos"].as_array().unwrap();
-    assert_eq!(nets.len(), 3);
+    assert_eq!(nets.len(), 2);
+    // The static IPs ride on a named network: the CNI isolator skips
+    // unnamed NetworkInfos, so the spec refuses them.
+    assert_eq!(nets[0]["name"], "FE-CNI");
     assert_eq!(
         nets[0]["ip_addresses"],
         json!([
@@ -946,9 +1020,8 @@ fn golden_full_enumeration_carries_every_field() {
         nets[0]["labels"]["labels"],
         json!([{"key": "some_label", "value": "awesome"}, {"key": "some_label", "value": "rad"}])
     );
-    assert_eq!(nets[1], json!({"name": "FE-CNI"}));
     assert_eq!(
-        nets[2],
+        nets[1],
         json!({"name": "BE-CNI", "labels": {"labels": [
             {"key": "testIP", "value": "11.11.11.1"},
             {"key": "testValue", "value": "someString"}]}})

@@ -162,16 +162,26 @@ class DeployResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[DeployResult, _Mapping]]] = ...) -> None: ...
 
 class DeployResult(_message.Message):
-    __slots__ = ("name", "version", "created", "message")
+    __slots__ = ("name", "version", "created", "message", "warnings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     created: bool
     message: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., created: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[Warning]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., created: _Optional[bool] = ..., message: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ...) -> None: ...
+
+class Warning(_message.Message):
+    __slots__ = ("field", "message")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    message: str
+    def __init__(self, field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class KillRequest(_message.Message):
     __slots__ = ("name", "expected_version")
@@ -200,16 +210,18 @@ class UpdateRequest(_message.Message):
     def __init__(self, app: _Optional[_Union[App, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class UpdateResponse(_message.Message):
-    __slots__ = ("name", "version", "changed", "message")
+    __slots__ = ("name", "version", "changed", "message", "warnings")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     changed: bool
     message: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., changed: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[Warning]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., changed: _Optional[bool] = ..., message: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ...) -> None: ...
 
 class StateRequest(_message.Message):
     __slots__ = ("name",)
@@ -449,14 +461,18 @@ class Uri(_message.Message):
     def __init__(self, uri: _Optional[str] = ..., extract: _Optional[bool] = ..., execute: _Optional[bool] = ..., cache: _Optional[bool] = ..., output_file: _Optional[str] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("image", "volume", "network")
+    __slots__ = ("image", "volume", "network", "type", "tag")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
     image: str
     volume: _containers.RepeatedCompositeFieldContainer[Volume]
     network: _containers.RepeatedCompositeFieldContainer[Network]
-    def __init__(self, image: _Optional[str] = ..., volume: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., network: _Optional[_Iterable[_Union[Network, _Mapping]]] = ...) -> None: ...
+    type: str
+    tag: str
+    def __init__(self, image: _Optional[str] = ..., volume: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., network: _Optional[_Iterable[_Union[Network, _Mapping]]] = ..., type: _Optional[str] = ..., tag: _Optional[str] = ...) -> None: ...
 
 class Volume(_message.Message):
     __slots__ = ("container_path", "host_path", "mode", "source")
@@ -546,7 +562,7 @@ class PortMapping(_message.Message):
     def __init__(self, host_port: _Optional[int] = ..., container_port: _Optional[int] = ..., protocol: _Optional[_Union[PortProtocol, str]] = ...) -> None: ...
 
 class HealthCheck(_message.Message):
-    __slots__ = ("endpoint", "type", "tcp", "http", "command", "delay", "interval", "timeout", "graceperiod", "fails")
+    __slots__ = ("endpoint", "type", "tcp", "http", "command", "delay", "interval", "timeout", "graceperiod", "fails", "port_index")
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TCP_FIELD_NUMBER: _ClassVar[int]
@@ -557,6 +573,7 @@ class HealthCheck(_message.Message):
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     GRACEPERIOD_FIELD_NUMBER: _ClassVar[int]
     FAILS_FIELD_NUMBER: _ClassVar[int]
+    PORT_INDEX_FIELD_NUMBER: _ClassVar[int]
     endpoint: str
     type: HealthCheckType
     tcp: TcpCheck
@@ -567,25 +584,30 @@ class HealthCheck(_message.Message):
     timeout: float
     graceperiod: float
     fails: int
-    def __init__(self, endpoint: _Optional[str] = ..., type: _Optional[_Union[HealthCheckType, str]] = ..., tcp: _Optional[_Union[TcpCheck, _Mapping]] = ..., http: _Optional[_Union[HttpCheck, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., delay: _Optional[float] = ..., interval: _Optional[float] = ..., timeout: _Optional[float] = ..., graceperiod: _Optional[float] = ..., fails: _Optional[int] = ...) -> None: ...
+    port_index: int
+    def __init__(self, endpoint: _Optional[str] = ..., type: _Optional[_Union[HealthCheckType, str]] = ..., tcp: _Optional[_Union[TcpCheck, _Mapping]] = ..., http: _Optional[_Union[HttpCheck, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., delay: _Optional[float] = ..., interval: _Optional[float] = ..., timeout: _Optional[float] = ..., graceperiod: _Optional[float] = ..., fails: _Optional[int] = ..., port_index: _Optional[int] = ...) -> None: ...
 
 class TcpCheck(_message.Message):
-    __slots__ = ("port",)
+    __slots__ = ("port", "port_index")
     PORT_FIELD_NUMBER: _ClassVar[int]
+    PORT_INDEX_FIELD_NUMBER: _ClassVar[int]
     port: int
-    def __init__(self, port: _Optional[int] = ...) -> None: ...
+    port_index: int
+    def __init__(self, port: _Optional[int] = ..., port_index: _Optional[int] = ...) -> None: ...
 
 class HttpCheck(_message.Message):
-    __slots__ = ("port", "path", "scheme", "statuses")
+    __slots__ = ("port", "path", "scheme", "statuses", "port_index")
     PORT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
+    PORT_INDEX_FIELD_NUMBER: _ClassVar[int]
     port: int
     path: str
     scheme: HttpScheme
     statuses: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, port: _Optional[int] = ..., path: _Optional[str] = ..., scheme: _Optional[_Union[HttpScheme, str]] = ..., statuses: _Optional[_Iterable[int]] = ...) -> None: ...
+    port_index: int
+    def __init__(self, port: _Optional[int] = ..., path: _Optional[str] = ..., scheme: _Optional[_Union[HttpScheme, str]] = ..., statuses: _Optional[_Iterable[int]] = ..., port_index: _Optional[int] = ...) -> None: ...
 
 class Retry(_message.Message):
     __slots__ = ("time", "exp_backoff", "total_retries")

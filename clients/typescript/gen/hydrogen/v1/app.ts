@@ -710,6 +710,19 @@ export interface DeployResult {
   created: boolean;
   /** For humans, e.g. `Task web successfully queued`. */
   message: string;
+  /**
+   * Fields of this app that were accepted but are ignored (the original's
+   * `container.type` and `container.tag`); empty for most apps.
+   */
+  warnings: Warning[];
+}
+
+/** A field accepted but ignored: the call succeeded, the field did nothing. */
+export interface Warning {
+  /** Path of the field in the app, e.g. `container.type`. */
+  field: string;
+  /** What happened to it, e.g. `is ignored: ...`. */
+  message: string;
 }
 
 /** Kills an app. */
@@ -753,6 +766,8 @@ export interface UpdateResponse {
   changed: boolean;
   /** For humans. */
   message: string;
+  /** Fields of the app that were accepted but are ignored (see DeployResult). */
+  warnings: Warning[];
 }
 
 /** Reads one app. */
@@ -1072,6 +1087,18 @@ export interface Container {
   volume: Volume[];
   /** Networks to join. */
   network: Network[];
+  /**
+   * The original Hydrogen's container type: accepted and ignored (tasks
+   * always run in the Mesos containerizer); the answer carries a warning.
+   */
+  type?:
+    | string
+    | undefined;
+  /**
+   * The original Hydrogen's image tag: accepted and ignored (put the tag in
+   * `image`); the answer carries a warning.
+   */
+  tag?: string | undefined;
 }
 
 /**
@@ -1132,9 +1159,13 @@ export interface StringMap_EntriesEntry {
   value: string;
 }
 
-/** One network to join: a CNI network `name`, `ipaddress` entries, or both. */
+/**
+ * One network to join: a CNI network `name` (required: the Mesos CNI
+ * isolator ignores an entry without one), with optional addresses, groups,
+ * labels and port mappings.
+ */
 export interface Network {
-  /** CNI network name. */
+  /** CNI network name (required). */
   name?:
     | string
     | undefined;
@@ -1212,18 +1243,31 @@ export interface HealthCheck {
     | number
     | undefined;
   /** Consecutive failures before the task is killed. */
-  fails?: number | undefined;
+  fails?:
+    | number
+    | undefined;
+  /**
+   * With `endpoint` (which then names no port, `[scheme://]host[/path]`):
+   * check the task's host port of this index (`$PORT<index>`); below
+   * `resources.ports`.
+   */
+  portIndex?: number | undefined;
 }
 
 /** A TCP health check. */
 export interface TcpCheck {
-  /** Port to connect to, 1..=65535. */
+  /** Port to connect to, 1..=65535; 0 (absent) with `port_index`. */
   port: number;
+  /**
+   * Or: the index of the task's host port to connect to (`$PORT<index>`),
+   * for apps that take their ports from the offer; below `resources.ports`.
+   */
+  portIndex?: number | undefined;
 }
 
 /** An HTTP health check. */
 export interface HttpCheck {
-  /** Port to query, 1..=65535. */
+  /** Port to query, 1..=65535; 0 (absent) with `port_index`. */
   port: number;
   /** Path to GET; `/` when absent. */
   path?:
@@ -1233,6 +1277,11 @@ export interface HttpCheck {
   scheme: HttpScheme;
   /** Statuses counted healthy; 200..=399 when empty. */
   statuses: number[];
+  /**
+   * Or: the index of the task's host port to query (`$PORT<index>`), for
+   * apps that take their ports from the offer; below `resources.ports`.
+   */
+  portIndex?: number | undefined;
 }
 
 /** Relaunch policy as the original Hydrogen wrote it. */
@@ -1414,7 +1463,7 @@ export const DeployResponse: MessageFns<DeployResponse> = {
 };
 
 function createBaseDeployResult(): DeployResult {
-  return { name: "", version: 0, created: false, message: "" };
+  return { name: "", version: 0, created: false, message: "", warnings: [] };
 }
 
 export const DeployResult: MessageFns<DeployResult> = {
@@ -1430,6 +1479,9 @@ export const DeployResult: MessageFns<DeployResult> = {
     }
     if (message.message !== "") {
       writer.uint32(34).string(message.message);
+    }
+    for (const v of message.warnings) {
+      Warning.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1479,6 +1531,14 @@ export const DeployResult: MessageFns<DeployResult> = {
             message.message = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.warnings.push(Warning.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1497,6 +1557,7 @@ export const DeployResult: MessageFns<DeployResult> = {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => Warning.fromJSON(e)) : [],
     };
   },
 
@@ -1514,6 +1575,9 @@ export const DeployResult: MessageFns<DeployResult> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => Warning.toJSON(e));
+    }
     return obj;
   },
 
@@ -1525,6 +1589,92 @@ export const DeployResult: MessageFns<DeployResult> = {
     message.name = object.name ?? "";
     message.version = object.version ?? 0;
     message.created = object.created ?? false;
+    message.message = object.message ?? "";
+    message.warnings = object.warnings?.map((e) => Warning.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWarning(): Warning {
+  return { field: "", message: "" };
+}
+
+export const Warning: MessageFns<Warning> = {
+  encode(message: Warning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.field !== "") {
+      writer.uint32(10).string(message.field);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Warning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWarning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Warning {
+    return {
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: Warning): unknown {
+    const obj: any = {};
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Warning>, I>>(base?: I): Warning {
+    return Warning.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Warning>, I>>(object: I): Warning {
+    const message = createBaseWarning();
+    message.field = object.field ?? "";
     message.message = object.message ?? "";
     return message;
   },
@@ -1810,7 +1960,7 @@ export const UpdateRequest: MessageFns<UpdateRequest> = {
 };
 
 function createBaseUpdateResponse(): UpdateResponse {
-  return { name: "", version: 0, changed: false, message: "" };
+  return { name: "", version: 0, changed: false, message: "", warnings: [] };
 }
 
 export const UpdateResponse: MessageFns<UpdateResponse> = {
@@ -1826,6 +1976,9 @@ export const UpdateResponse: MessageFns<UpdateResponse> = {
     }
     if (message.message !== "") {
       writer.uint32(34).string(message.message);
+    }
+    for (const v of message.warnings) {
+      Warning.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1875,6 +2028,14 @@ export const UpdateResponse: MessageFns<UpdateResponse> = {
             message.message = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.warnings.push(Warning.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1893,6 +2054,7 @@ export const UpdateResponse: MessageFns<UpdateResponse> = {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => Warning.fromJSON(e)) : [],
     };
   },
 
@@ -1910,6 +2072,9 @@ export const UpdateResponse: MessageFns<UpdateResponse> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings.map((e) => Warning.toJSON(e));
+    }
     return obj;
   },
 
@@ -1922,6 +2087,7 @@ export const UpdateResponse: MessageFns<UpdateResponse> = {
     message.version = object.version ?? 0;
     message.changed = object.changed ?? false;
     message.message = object.message ?? "";
+    message.warnings = object.warnings?.map((e) => Warning.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4445,7 +4611,7 @@ export const Uri: MessageFns<Uri> = {
 };
 
 function createBaseContainer(): Container {
-  return { image: undefined, volume: [], network: [] };
+  return { image: undefined, volume: [], network: [], type: undefined, tag: undefined };
 }
 
 export const Container: MessageFns<Container> = {
@@ -4458,6 +4624,12 @@ export const Container: MessageFns<Container> = {
     }
     for (const v of message.network) {
       Network.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.type !== undefined) {
+      writer.uint32(34).string(message.type);
+    }
+    if (message.tag !== undefined) {
+      writer.uint32(42).string(message.tag);
     }
     return writer;
   },
@@ -4499,6 +4671,22 @@ export const Container: MessageFns<Container> = {
             message.network.push(Network.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4516,6 +4704,8 @@ export const Container: MessageFns<Container> = {
       image: isSet(object.image) ? globalThis.String(object.image) : undefined,
       volume: globalThis.Array.isArray(object?.volume) ? object.volume.map((e: any) => Volume.fromJSON(e)) : [],
       network: globalThis.Array.isArray(object?.network) ? object.network.map((e: any) => Network.fromJSON(e)) : [],
+      type: isSet(object.type) ? globalThis.String(object.type) : undefined,
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : undefined,
     };
   },
 
@@ -4530,6 +4720,12 @@ export const Container: MessageFns<Container> = {
     if (message.network?.length) {
       obj.network = message.network.map((e) => Network.toJSON(e));
     }
+    if (message.type !== undefined) {
+      obj.type = message.type;
+    }
+    if (message.tag !== undefined) {
+      obj.tag = message.tag;
+    }
     return obj;
   },
 
@@ -4541,6 +4737,8 @@ export const Container: MessageFns<Container> = {
     message.image = object.image ?? undefined;
     message.volume = object.volume?.map((e) => Volume.fromPartial(e)) || [];
     message.network = object.network?.map((e) => Network.fromPartial(e)) || [];
+    message.type = object.type ?? undefined;
+    message.tag = object.tag ?? undefined;
     return message;
   },
 };
@@ -5512,6 +5710,7 @@ function createBaseHealthCheck(): HealthCheck {
     timeout: undefined,
     graceperiod: undefined,
     fails: undefined,
+    portIndex: undefined,
   };
 }
 
@@ -5546,6 +5745,9 @@ export const HealthCheck: MessageFns<HealthCheck> = {
     }
     if (message.fails !== undefined) {
       writer.uint32(80).uint32(message.fails);
+    }
+    if (message.portIndex !== undefined) {
+      writer.uint32(88).uint32(message.portIndex);
     }
     return writer;
   },
@@ -5643,6 +5845,14 @@ export const HealthCheck: MessageFns<HealthCheck> = {
             message.fails = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.portIndex = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5667,6 +5877,11 @@ export const HealthCheck: MessageFns<HealthCheck> = {
       timeout: isSet(object.timeout) ? globalThis.Number(object.timeout) : undefined,
       graceperiod: isSet(object.graceperiod) ? globalThis.Number(object.graceperiod) : undefined,
       fails: isSet(object.fails) ? globalThis.Number(object.fails) : undefined,
+      portIndex: isSet(object.portIndex)
+        ? globalThis.Number(object.portIndex)
+        : isSet(object.port_index)
+        ? globalThis.Number(object.port_index)
+        : undefined,
     };
   },
 
@@ -5702,6 +5917,9 @@ export const HealthCheck: MessageFns<HealthCheck> = {
     if (message.fails !== undefined) {
       obj.fails = Math.round(message.fails);
     }
+    if (message.portIndex !== undefined) {
+      obj.portIndex = Math.round(message.portIndex);
+    }
     return obj;
   },
 
@@ -5722,18 +5940,22 @@ export const HealthCheck: MessageFns<HealthCheck> = {
     message.timeout = object.timeout ?? undefined;
     message.graceperiod = object.graceperiod ?? undefined;
     message.fails = object.fails ?? undefined;
+    message.portIndex = object.portIndex ?? undefined;
     return message;
   },
 };
 
 function createBaseTcpCheck(): TcpCheck {
-  return { port: 0 };
+  return { port: 0, portIndex: undefined };
 }
 
 export const TcpCheck: MessageFns<TcpCheck> = {
   encode(message: TcpCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.port !== 0) {
       writer.uint32(8).uint32(message.port);
+    }
+    if (message.portIndex !== undefined) {
+      writer.uint32(16).uint32(message.portIndex);
     }
     return writer;
   },
@@ -5759,6 +5981,14 @@ export const TcpCheck: MessageFns<TcpCheck> = {
             message.port = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.portIndex = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5772,13 +6002,23 @@ export const TcpCheck: MessageFns<TcpCheck> = {
   },
 
   fromJSON(object: any): TcpCheck {
-    return { port: isSet(object.port) ? globalThis.Number(object.port) : 0 };
+    return {
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      portIndex: isSet(object.portIndex)
+        ? globalThis.Number(object.portIndex)
+        : isSet(object.port_index)
+        ? globalThis.Number(object.port_index)
+        : undefined,
+    };
   },
 
   toJSON(message: TcpCheck): unknown {
     const obj: any = {};
     if (message.port !== 0) {
       obj.port = Math.round(message.port);
+    }
+    if (message.portIndex !== undefined) {
+      obj.portIndex = Math.round(message.portIndex);
     }
     return obj;
   },
@@ -5789,12 +6029,13 @@ export const TcpCheck: MessageFns<TcpCheck> = {
   fromPartial<I extends Exact<DeepPartial<TcpCheck>, I>>(object: I): TcpCheck {
     const message = createBaseTcpCheck();
     message.port = object.port ?? 0;
+    message.portIndex = object.portIndex ?? undefined;
     return message;
   },
 };
 
 function createBaseHttpCheck(): HttpCheck {
-  return { port: 0, path: undefined, scheme: 0, statuses: [] };
+  return { port: 0, path: undefined, scheme: 0, statuses: [], portIndex: undefined };
 }
 
 export const HttpCheck: MessageFns<HttpCheck> = {
@@ -5814,6 +6055,9 @@ export const HttpCheck: MessageFns<HttpCheck> = {
         writer.uint32(v);
       }
       writer.join();
+    }
+    if (message.portIndex !== undefined) {
+      writer.uint32(40).uint32(message.portIndex);
     }
     return writer;
   },
@@ -5873,6 +6117,14 @@ export const HttpCheck: MessageFns<HttpCheck> = {
 
             break;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.portIndex = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5891,6 +6143,11 @@ export const HttpCheck: MessageFns<HttpCheck> = {
       path: isSet(object.path) ? globalThis.String(object.path) : undefined,
       scheme: isSet(object.scheme) ? httpSchemeFromJSON(object.scheme) : 0,
       statuses: globalThis.Array.isArray(object?.statuses) ? object.statuses.map((e: any) => globalThis.Number(e)) : [],
+      portIndex: isSet(object.portIndex)
+        ? globalThis.Number(object.portIndex)
+        : isSet(object.port_index)
+        ? globalThis.Number(object.port_index)
+        : undefined,
     };
   },
 
@@ -5908,6 +6165,9 @@ export const HttpCheck: MessageFns<HttpCheck> = {
     if (message.statuses?.length) {
       obj.statuses = message.statuses.map((e) => Math.round(e));
     }
+    if (message.portIndex !== undefined) {
+      obj.portIndex = Math.round(message.portIndex);
+    }
     return obj;
   },
 
@@ -5920,6 +6180,7 @@ export const HttpCheck: MessageFns<HttpCheck> = {
     message.path = object.path ?? undefined;
     message.scheme = object.scheme ?? 0;
     message.statuses = object.statuses?.map((e) => e) || [];
+    message.portIndex = object.portIndex ?? undefined;
     return message;
   },
 };

@@ -435,3 +435,78 @@ async fn a_task_back_from_an_unreachable_agent_is_killed_on_its_first_update() {
     assert!(doubled < Duration::from_secs(10), "{doubled:?}");
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_failure_explains_itself_in_state_and_survives_a_new_leader() {
+    let cluster = Cluster::start((1..=2).map(default_agent).collect(), |_| {}).await;
+    cluster.deploy(small_app("crashy", 1)).await;
+    let tasks = cluster.wait_running("crashy", 1).await;
+    let id = tasks[0]["id"].as_str().expect("id").to_string();
+    admin(
+        &format!("{}/sim/tasks/{id}/fail", cluster.url),
+        json!({"message": "exit status 3"}),
+    )
+    .await;
+    let shown = |s: &AppStatus| {
+        s.last_terminations.get(&0).is_some_and(|t| {
+            t.task_id == id
+                && t.state == TaskState::TaskFailed
+                && t.message == "exit status 3"
+                && t.reason == "REASON_COMMAND_EXECUTOR_FAILED"
+                && !t.source.is_empty()
+        }) && s
+            .recent_terminations
+            .first()
+            .is_some_and(|t| t.task_id == id)
+    };
+    cluster
+        .wait_status("crashy", "the failure in State", shown)
+        .await;
+    // A new leader (a new term on the same store) keeps showing it.
+    let Cluster {
+        sim,
+        url,
+        store,
+        cancel,
+        ha,
+    } = cluster;
+    cancel.cancel();
+    let _ = ha.await;
+    let masters = hydrogen::mesos::subscription::parse_masters(&url).expect("url");
+    let mut config = SchedulerConfig::new(masters);
+    config.status_interval = Duration::from_millis(100);
+    let mut ha_config = HaConfig::new("second-instance".into(), "127.0.0.1:0".into());
+    ha_config.lease_ttl = Duration::from_secs(5);
+    ha_config.renew_interval = Duration::from_millis(500);
+    ha_config.safety_margin = Duration::from_secs(1);
+    let (leadership, _) = watch::channel(None);
+    let cancel = CancellationToken::new();
+    let ha = tokio::spawn(ha::run(
+        store.clone(),
+        ha_config,
+        config,
+        leadership,
+        cancel.clone(),
+    ));
+    let cluster = Cluster {
+        sim,
+        url,
+        store,
+        cancel,
+        ha,
+    };
+    // The new leader writes its own status (updated_ms moves on) with the
+    // history it loaded.
+    let before = cluster
+        .store
+        .app_status("crashy")
+        .await
+        .expect("status")
+        .map_or(0, |s| s.updated_ms);
+    cluster
+        .wait_status("crashy", "the new leader's status", |s| {
+            s.updated_ms > before && shown(s)
+        })
+        .await;
+    cluster.stop().await;
+}

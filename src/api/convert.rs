@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::proto as pb;
 use crate::spec::{self, App, SpecError};
-use crate::store::{AppGoal, AppStatus, TaskEvent, TaskRecord, TaskState};
+use crate::store::{AppGoal, AppStatus, TaskEvent, TaskRecord, TaskState, Termination};
 
 // ------------------------------------------------------------ proto → spec
 
@@ -650,6 +650,32 @@ pub fn status_to_proto(s: &AppStatus) -> pb::AppStatus {
         rejections: s.rejections.clone(),
         message: s.message.clone(),
         updated_ms: s.updated_ms,
+        last_terminations: s
+            .last_terminations
+            .iter()
+            .map(|(slot, t)| (*slot, termination_to_proto(t)))
+            .collect(),
+        recent_terminations: s
+            .recent_terminations
+            .iter()
+            .map(termination_to_proto)
+            .collect(),
+    }
+}
+
+/// How a task ended, as a proto `TaskTermination`.
+fn termination_to_proto(t: &Termination) -> pb::TaskTermination {
+    pb::TaskTermination {
+        task_id: t.task_id.clone(),
+        instance: t.instance,
+        app_version: t.app_version,
+        state: task_state_to_proto(t.state) as i32,
+        reason: t.reason.clone(),
+        source: t.source.clone(),
+        message: t.message.clone(),
+        agent_id: t.agent_id.clone(),
+        hostname: t.hostname.clone(),
+        at_ms: t.at_ms,
     }
 }
 

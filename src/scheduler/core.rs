@@ -62,7 +62,8 @@ use super::status;
 use crate::mesos::calls;
 use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self};
-use crate::store::{AppGoal, AppRecord, AppStatus, TaskBatch, TaskRecord, TaskState};
+use crate::store::model::RECENT_TERMINATIONS;
+use crate::store::{AppGoal, AppRecord, AppStatus, TaskBatch, TaskRecord, TaskState, Termination};
 
 /// The time an input is handled at: a monotonic instant for timers and the
 /// wall clock (ms since the Unix epoch) that records carry.
@@ -160,15 +161,27 @@ pub struct Core {
     launch_errors: HashMap<String, String>,
     statuses_written: HashMap<String, AppStatus>,
     last_status_write: Instant,
+    /// How the apps' tasks ended, for State (persisted with the status).
+    history: HashMap<String, History>,
+}
+
+/// How an app's tasks ended: the last of each slot, and the latest few.
+#[derive(Debug, Clone, Default)]
+struct History {
+    last: BTreeMap<u32, Termination>,
+    /// Newest first, at most [`RECENT_TERMINATIONS`].
+    recent: Vec<Termination>,
 }
 
 impl Core {
-    /// A core for a new leadership term, loaded with the stored state.
+    /// A core for a new leadership term, loaded with the stored state
+    /// (the statuses bring the failure history a former leader wrote).
     pub fn new(
         config: SchedulerConfig,
         framework_id: Option<String>,
         apps: Vec<AppRecord>,
         tasks: Vec<TaskRecord>,
+        statuses: Vec<AppStatus>,
         now: Now,
     ) -> Self {
         let mut core = Self {
@@ -194,7 +207,18 @@ impl Core {
             launch_errors: HashMap::new(),
             statuses_written: HashMap::new(),
             last_status_write: now.at,
+            history: HashMap::new(),
         };
+        for status in statuses {
+            core.history.insert(
+                status.app.clone(),
+                History {
+                    last: status.last_terminations.clone(),
+                    recent: status.recent_terminations.clone(),
+                },
+            );
+            core.statuses_written.insert(status.app.clone(), status);
+        }
         core.apps = apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
         for task in tasks {
             core.by_app
@@ -307,6 +331,7 @@ impl Core {
     fn on_events(&mut self, events: Vec<Event>, now: Now, fx: &mut Effects) {
         let mut offers: Vec<v1::Offer> = Vec::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut ended: BTreeSet<String> = BTreeSet::new();
         for event in events {
             match event.r#type() {
                 event::Type::Offers => {
@@ -316,7 +341,7 @@ impl Core {
                 }
                 event::Type::Update => {
                     if let Some(update) = event.update {
-                        self.on_status(update.status, now, &mut touched, fx);
+                        self.on_status(update.status, now, &mut touched, &mut ended, fx);
                     }
                 }
                 event::Type::Rescind => {
@@ -334,6 +359,11 @@ impl Core {
         self.replan(&touched, now, fx);
         if !offers.is_empty() {
             self.on_offers(offers, now, fx);
+        }
+        // A failure shows in State with the update that reported it.
+        if !ended.is_empty() {
+            let names: Vec<String> = ended.into_iter().collect();
+            self.write_statuses(&names, now, fx);
         }
     }
 
@@ -365,6 +395,7 @@ impl Core {
         status: v1::TaskStatus,
         now: Now,
         touched: &mut BTreeSet<String>,
+        ended: &mut BTreeSet<String>,
         fx: &mut Effects,
     ) {
         let task_id = status.task_id.value.clone();
@@ -410,6 +441,35 @@ impl Core {
                     let config_version = a.config_version;
                     let r = self.rollout_mut(&app, config_version);
                     r.new_failures += 1;
+                }
+            }
+            if was_live && !plan::is_live(state) {
+                let termination = self.tasks.get(&task_id).map(|t| Termination {
+                    task_id: task_id.clone(),
+                    instance: t.instance,
+                    app_version: t.app_version,
+                    state,
+                    reason: status
+                        .reason
+                        .map(|_| status.reason().as_str_name().to_string())
+                        .unwrap_or_default(),
+                    source: status
+                        .source
+                        .map(|_| status.source().as_str_name().to_string())
+                        .unwrap_or_default(),
+                    message: status.message.clone().unwrap_or_default(),
+                    agent_id: t.agent_id.clone(),
+                    hostname: t.hostname.clone(),
+                    at_ms: now.wall_ms,
+                });
+                if let Some(termination) = termination {
+                    let history = self.history.entry(app.clone()).or_default();
+                    history
+                        .last
+                        .insert(termination.instance, termination.clone());
+                    history.recent.insert(0, termination);
+                    history.recent.truncate(RECENT_TERMINATIONS);
+                    ended.insert(app.clone());
                 }
             }
             if !plan::is_live(state) {
@@ -533,6 +593,7 @@ impl Core {
                 self.rejections.remove(name);
                 self.statuses_written.remove(name);
                 self.rollouts.remove(name);
+                self.history.remove(name);
                 fx.writes.app_removals.push(name.clone());
                 continue;
             }
@@ -796,7 +857,9 @@ impl Core {
         }
         if now.at.saturating_duration_since(self.last_status_write) >= self.config.status_interval {
             self.last_status_write = now.at;
-            self.write_statuses(now, fx);
+            let mut names: Vec<String> = self.apps.keys().cloned().collect();
+            names.sort();
+            self.write_statuses(&names, now, fx);
         }
     }
 
@@ -868,12 +931,14 @@ impl Core {
         }
     }
 
-    fn write_statuses(&mut self, now: Now, fx: &mut Effects) {
+    fn write_statuses(&mut self, names: &[String], now: Now, fx: &mut Effects) {
         let wall = now.wall_ms;
         let launch_allowed = self.launch_allowed(now);
-        let mut names: Vec<String> = self.apps.keys().cloned().collect();
-        names.sort();
         for name in names {
+            if !self.apps.contains_key(name) {
+                continue;
+            }
+            let name = name.clone();
             let waiting =
                 u32::try_from(self.pending.get(&name).map_or(0, Vec::len)).unwrap_or(u32::MAX);
             let backoff_until_ms = self.backoffs.blocked_until(&name, now.at).map(|until| {
@@ -910,6 +975,16 @@ impl Core {
                 rejections,
                 message,
                 updated_ms: wall,
+                last_terminations: self
+                    .history
+                    .get(&name)
+                    .map(|h| h.last.clone())
+                    .unwrap_or_default(),
+                recent_terminations: self
+                    .history
+                    .get(&name)
+                    .map(|h| h.recent.clone())
+                    .unwrap_or_default(),
             };
             let unchanged = self.statuses_written.get(&name).is_some_and(|old| {
                 AppStatus {
@@ -923,6 +998,7 @@ impl Core {
             });
             if !unchanged {
                 self.statuses_written.insert(name, status.clone());
+                fx.writes.statuses.retain(|s| s.app != status.app);
                 fx.writes.statuses.push(status);
             }
         }

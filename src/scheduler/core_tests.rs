@@ -109,7 +109,7 @@ impl Harness {
             wall_ms: 1_000_000,
         };
         let mut h = Self {
-            core: Core::new(config, Some("fw".into()), apps, tasks, now),
+            core: Core::new(config, Some("fw".into()), apps, tasks, vec![], now),
             now,
             next_offer: 0,
         };
@@ -499,4 +499,70 @@ fn an_app_change_replans_that_app_only() {
     assert!(fx.writes.removals.is_empty(), "b was not replanned: {fx:?}");
     assert_eq!(h.core.pending("a"), &[1]);
     assert!(h.core.pending("b").is_empty());
+}
+
+#[test]
+fn a_failure_shows_in_the_status_written_with_its_update_and_outlives_the_leader() {
+    let app = record(&plain_app("web", 1, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app.clone()], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    let mut failed = update(&ids[0], "a1", v1::TaskState::TaskFailed, true);
+    if let Some(u) = failed.update.as_mut() {
+        u.status.message = Some("exit status 3".into());
+        u.status
+            .set_reason(v1::task_status::Reason::CommandExecutorFailed);
+        u.status.set_source(v1::task_status::Source::Executor);
+    }
+    let fx = h.step(Input::Mesos(vec![failed]));
+    assert_eq!(fx.writes.removals, vec![ids[0].clone()], "the record goes");
+    let status = fx
+        .writes
+        .statuses
+        .iter()
+        .find(|s| s.app == "web")
+        .expect("the status is written with the update");
+    let last = status.last_terminations.get(&0).expect("slot 0");
+    assert_eq!(last.state, TaskState::TaskFailed);
+    assert_eq!(last.reason, "REASON_COMMAND_EXECUTOR_FAILED");
+    assert_eq!(last.source, "SOURCE_EXECUTOR");
+    assert_eq!(last.message, "exit status 3");
+    assert_eq!(last.agent_id, "a1");
+    assert_eq!(status.recent_terminations.len(), 1);
+    // A new leader loads the status and keeps the history in what it writes.
+    let mut next = Core::new(
+        config(),
+        Some("fw".into()),
+        vec![app],
+        vec![],
+        vec![status.clone()],
+        h.now,
+    );
+    next.handle(
+        Input::Subscribed {
+            generation: 2,
+            framework_id: "fw".into(),
+        },
+        h.now,
+    );
+    let fx = next.handle(Input::Tick, h.now.after(Duration::from_secs(2)));
+    let written = fx
+        .writes
+        .statuses
+        .iter()
+        .find(|s| s.app == "web")
+        .expect("the new leader writes a status");
+    assert_eq!(written.last_terminations.get(&0), Some(last));
+    // The history is bounded.
+    let mut h = Harness::new(
+        config(),
+        vec![record(&plain_app("web", 1, json!({})), 1, 1)],
+        vec![],
+    );
+    for _ in 0..(RECENT_TERMINATIONS + 5) {
+        let ids = h.launch_running(&["a1"]);
+        h.status(&ids[0], v1::TaskState::TaskFailed);
+        h.advance(Duration::from_secs(120));
+    }
+    let history = h.core.history.get("web").expect("history");
+    assert_eq!(history.recent.len(), RECENT_TERMINATIONS);
 }

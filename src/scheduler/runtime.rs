@@ -228,8 +228,10 @@ impl<S: Store> Driver<S> {
         caller: Option<Caller>,
         framework_id: Option<String>,
     ) -> Result<Self, SchedulerError> {
-        let apps = store.list_apps().await?;
-        let tasks = store.list_tasks().await?;
+        // One consistent cut, with the statuses (failure history) a former
+        // leader wrote.
+        let snapshot = store.view_snapshot().await?;
+        let (apps, tasks, statuses) = (snapshot.apps, snapshot.tasks, snapshot.statuses);
         info!(
             apps = apps.len(),
             tasks = tasks.len(),
@@ -239,7 +241,7 @@ impl<S: Store> Driver<S> {
         let acks = caller
             .clone()
             .map(|c| Acknowledger::start(c, config.ack_concurrency));
-        let core = Core::new(config, framework_id, apps, tasks, Now::real());
+        let core = Core::new(config, framework_id, apps, tasks, statuses, Now::real());
         Ok(Self {
             store,
             epoch,

@@ -1484,9 +1484,14 @@ type AppStatus struct {
 	// One line for humans: why the app is not (fully) running.
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	// When the scheduler wrote this, ms since the Unix epoch.
-	UpdatedMs     uint64 `protobuf:"varint,6,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedMs uint64 `protobuf:"varint,6,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	// Per slot (instance), how its last task ended: kept after the task
+	// record is gone, and shown by a new leader too.
+	LastTerminations map[uint32]*TaskTermination `protobuf:"bytes,7,rep,name=last_terminations,json=lastTerminations,proto3" json:"last_terminations,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The app's most recent terminal tasks, newest first (at most 10).
+	RecentTerminations []*TaskTermination `protobuf:"bytes,8,rep,name=recent_terminations,json=recentTerminations,proto3" json:"recent_terminations,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AppStatus) Reset() {
@@ -1561,6 +1566,143 @@ func (x *AppStatus) GetUpdatedMs() uint64 {
 	return 0
 }
 
+func (x *AppStatus) GetLastTerminations() map[uint32]*TaskTermination {
+	if x != nil {
+		return x.LastTerminations
+	}
+	return nil
+}
+
+func (x *AppStatus) GetRecentTerminations() []*TaskTermination {
+	if x != nil {
+		return x.RecentTerminations
+	}
+	return nil
+}
+
+// How a task ended, as Mesos told it.
+type TaskTermination struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TaskId string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The slot it filled.
+	Instance uint32 `protobuf:"varint,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	// The app version it was launched from.
+	AppVersion uint64    `protobuf:"varint,3,opt,name=app_version,json=appVersion,proto3" json:"app_version,omitempty"`
+	State      TaskState `protobuf:"varint,4,opt,name=state,proto3,enum=hydrogen.v1.TaskState" json:"state,omitempty"`
+	// Mesos's reason, e.g. `REASON_COMMAND_EXECUTOR_FAILED`; empty if none.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who reported it, e.g. `SOURCE_EXECUTOR`; empty if none.
+	Source string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// The agent's (or master's) message.
+	Message  string `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	AgentId  string `protobuf:"bytes,8,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Hostname string `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// When the scheduler learnt it, ms since the Unix epoch.
+	AtMs          uint64 `protobuf:"varint,10,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskTermination) Reset() {
+	*x = TaskTermination{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskTermination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskTermination) ProtoMessage() {}
+
+func (x *TaskTermination) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskTermination.ProtoReflect.Descriptor instead.
+func (*TaskTermination) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TaskTermination) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetInstance() uint32 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *TaskTermination) GetAppVersion() uint64 {
+	if x != nil {
+		return x.AppVersion
+	}
+	return 0
+}
+
+func (x *TaskTermination) GetState() TaskState {
+	if x != nil {
+		return x.State
+	}
+	return TaskState_TASK_STATE_UNSPECIFIED
+}
+
+func (x *TaskTermination) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetAtMs() uint64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
 // One task (one launch of one instance of an app).
 type Task struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1594,7 +1736,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1748,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1761,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Task) GetId() string {
@@ -1736,7 +1878,7 @@ type TaskEvent struct {
 
 func (x *TaskEvent) Reset() {
 	*x = TaskEvent{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1890,7 @@ func (x *TaskEvent) String() string {
 func (*TaskEvent) ProtoMessage() {}
 
 func (x *TaskEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1903,7 @@ func (x *TaskEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
 func (*TaskEvent) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{14}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TaskEvent) GetRevision() uint64 {
@@ -1869,7 +2011,7 @@ type App struct {
 
 func (x *App) Reset() {
 	*x = App{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2023,7 @@ func (x *App) String() string {
 func (*App) ProtoMessage() {}
 
 func (x *App) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2036,7 @@ func (x *App) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use App.ProtoReflect.Descriptor instead.
 func (*App) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{15}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *App) GetName() string {
@@ -1993,7 +2135,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2005,7 +2147,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2018,7 +2160,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{16}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -2069,7 +2211,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2223,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2236,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Disk) GetSize() float64 {
@@ -2126,7 +2268,7 @@ type DiskSource struct {
 
 func (x *DiskSource) Reset() {
 	*x = DiskSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2280,7 @@ func (x *DiskSource) String() string {
 func (*DiskSource) ProtoMessage() {}
 
 func (x *DiskSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2293,7 @@ func (x *DiskSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSource.ProtoReflect.Descriptor instead.
 func (*DiskSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiskSource) GetType() DiskSourceType {
@@ -2197,7 +2339,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2351,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2364,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Filter) GetType() FilterType {
@@ -2266,7 +2408,7 @@ type Strategy struct {
 
 func (x *Strategy) Reset() {
 	*x = Strategy{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2420,7 @@ func (x *Strategy) String() string {
 func (*Strategy) ProtoMessage() {}
 
 func (x *Strategy) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2433,7 @@ func (x *Strategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Strategy.ProtoReflect.Descriptor instead.
 func (*Strategy) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Strategy) GetType() StrategyType {
@@ -2323,7 +2465,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2477,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2490,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Command) GetCmd() string {
@@ -2391,7 +2533,7 @@ type Uri struct {
 
 func (x *Uri) Reset() {
 	*x = Uri{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2545,7 @@ func (x *Uri) String() string {
 func (*Uri) ProtoMessage() {}
 
 func (x *Uri) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2558,7 @@ func (x *Uri) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uri.ProtoReflect.Descriptor instead.
 func (*Uri) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Uri) GetUri() string {
@@ -2469,7 +2611,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +2623,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +2636,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Container) GetImage() string {
@@ -2536,7 +2678,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2690,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2703,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Volume) GetContainerPath() string {
@@ -2605,7 +2747,7 @@ type VolumeSource struct {
 
 func (x *VolumeSource) Reset() {
 	*x = VolumeSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2759,7 @@ func (x *VolumeSource) String() string {
 func (*VolumeSource) ProtoMessage() {}
 
 func (x *VolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2630,7 +2772,7 @@ func (x *VolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSource.ProtoReflect.Descriptor instead.
 func (*VolumeSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VolumeSource) GetType() VolumeSourceType {
@@ -2662,7 +2804,7 @@ type DockerVolume struct {
 
 func (x *DockerVolume) Reset() {
 	*x = DockerVolume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +2816,7 @@ func (x *DockerVolume) String() string {
 func (*DockerVolume) ProtoMessage() {}
 
 func (x *DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +2829,7 @@ func (x *DockerVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerVolume.ProtoReflect.Descriptor instead.
 func (*DockerVolume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DockerVolume) GetDriver() string {
@@ -2727,7 +2869,7 @@ type DriverOpt struct {
 
 func (x *DriverOpt) Reset() {
 	*x = DriverOpt{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +2881,7 @@ func (x *DriverOpt) String() string {
 func (*DriverOpt) ProtoMessage() {}
 
 func (x *DriverOpt) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +2894,7 @@ func (x *DriverOpt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverOpt.ProtoReflect.Descriptor instead.
 func (*DriverOpt) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DriverOpt) GetOpt() isDriverOpt_Opt {
@@ -2809,7 +2951,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +2963,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +2976,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StringMap) GetEntries() map[string]string {
@@ -2863,7 +3005,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +3017,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3030,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Network) GetName() string {
@@ -2943,7 +3085,7 @@ type IpAddress struct {
 
 func (x *IpAddress) Reset() {
 	*x = IpAddress{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3097,7 @@ func (x *IpAddress) String() string {
 func (*IpAddress) ProtoMessage() {}
 
 func (x *IpAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3110,7 @@ func (x *IpAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IpAddress.ProtoReflect.Descriptor instead.
 func (*IpAddress) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *IpAddress) GetGroup() []string {
@@ -3014,7 +3156,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3026,7 +3168,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3039,7 +3181,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PortMapping) GetHostPort() uint32 {
@@ -3093,7 +3235,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3105,7 +3247,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3118,7 +3260,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *HealthCheck) GetEndpoint() string {
@@ -3202,7 +3344,7 @@ type TcpCheck struct {
 
 func (x *TcpCheck) Reset() {
 	*x = TcpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3214,7 +3356,7 @@ func (x *TcpCheck) String() string {
 func (*TcpCheck) ProtoMessage() {}
 
 func (x *TcpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3227,7 +3369,7 @@ func (x *TcpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TcpCheck.ProtoReflect.Descriptor instead.
 func (*TcpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TcpCheck) GetPort() uint32 {
@@ -3254,7 +3396,7 @@ type HttpCheck struct {
 
 func (x *HttpCheck) Reset() {
 	*x = HttpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3266,7 +3408,7 @@ func (x *HttpCheck) String() string {
 func (*HttpCheck) ProtoMessage() {}
 
 func (x *HttpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3279,7 +3421,7 @@ func (x *HttpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpCheck.ProtoReflect.Descriptor instead.
 func (*HttpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HttpCheck) GetPort() uint32 {
@@ -3326,7 +3468,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3338,7 +3480,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3351,7 +3493,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Retry) GetTime() float64 {
@@ -3394,7 +3536,7 @@ type Executor struct {
 
 func (x *Executor) Reset() {
 	*x = Executor{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3548,7 @@ func (x *Executor) String() string {
 func (*Executor) ProtoMessage() {}
 
 func (x *Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3561,7 @@ func (x *Executor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Executor.ProtoReflect.Descriptor instead.
 func (*Executor) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Executor) GetName() string {
@@ -3509,7 +3651,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"created_ms\x18\b \x01(\x04R\tcreatedMs\x12\x1d\n" +
 	"\n" +
-	"updated_ms\x18\t \x01(\x04R\tupdatedMs\"\xdc\x02\n" +
+	"updated_ms\x18\t \x01(\x04R\tupdatedMs\"\xe9\x04\n" +
 	"\tAppStatus\x12\x18\n" +
 	"\awaiting\x18\x01 \x01(\rR\awaiting\x12-\n" +
 	"\x10backoff_until_ms\x18\x02 \x01(\x04H\x00R\x0ebackoffUntilMs\x88\x01\x01\x121\n" +
@@ -3519,11 +3661,29 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"rejections\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"updated_ms\x18\x06 \x01(\x04R\tupdatedMs\x1a=\n" +
+	"updated_ms\x18\x06 \x01(\x04R\tupdatedMs\x12Y\n" +
+	"\x11last_terminations\x18\a \x03(\v2,.hydrogen.v1.AppStatus.LastTerminationsEntryR\x10lastTerminations\x12M\n" +
+	"\x13recent_terminations\x18\b \x03(\v2\x1c.hydrogen.v1.TaskTerminationR\x12recentTerminations\x1a=\n" +
 	"\x0fRejectionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01B\x13\n" +
-	"\x11_backoff_until_ms\"\xd8\x02\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1aa\n" +
+	"\x15LastTerminationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\rR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.hydrogen.v1.TaskTerminationR\x05value:\x028\x01B\x13\n" +
+	"\x11_backoff_until_ms\"\xab\x02\n" +
+	"\x0fTaskTermination\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1a\n" +
+	"\binstance\x18\x02 \x01(\rR\binstance\x12\x1f\n" +
+	"\vapp_version\x18\x03 \x01(\x04R\n" +
+	"appVersion\x12,\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x16.hydrogen.v1.TaskStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x19\n" +
+	"\bagent_id\x18\b \x01(\tR\aagentId\x12\x1a\n" +
+	"\bhostname\x18\t \x01(\tR\bhostname\x12\x13\n" +
+	"\x05at_ms\x18\n" +
+	" \x01(\x04R\x04atMs\"\xd8\x02\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1a\n" +
@@ -3811,7 +3971,7 @@ func file_hydrogen_v1_app_proto_rawDescGZIP() []byte {
 }
 
 var file_hydrogen_v1_app_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_hydrogen_v1_app_proto_goTypes = []any{
 	(AppGoal)(0),              // 0: hydrogen.v1.AppGoal
 	(TaskState)(0),            // 1: hydrogen.v1.TaskState
@@ -3838,104 +3998,110 @@ var file_hydrogen_v1_app_proto_goTypes = []any{
 	(*WatchTasksRequest)(nil), // 22: hydrogen.v1.WatchTasksRequest
 	(*AppState)(nil),          // 23: hydrogen.v1.AppState
 	(*AppStatus)(nil),         // 24: hydrogen.v1.AppStatus
-	(*Task)(nil),              // 25: hydrogen.v1.Task
-	(*TaskEvent)(nil),         // 26: hydrogen.v1.TaskEvent
-	(*App)(nil),               // 27: hydrogen.v1.App
-	(*Resources)(nil),         // 28: hydrogen.v1.Resources
-	(*Disk)(nil),              // 29: hydrogen.v1.Disk
-	(*DiskSource)(nil),        // 30: hydrogen.v1.DiskSource
-	(*Filter)(nil),            // 31: hydrogen.v1.Filter
-	(*Strategy)(nil),          // 32: hydrogen.v1.Strategy
-	(*Command)(nil),           // 33: hydrogen.v1.Command
-	(*Uri)(nil),               // 34: hydrogen.v1.Uri
-	(*Container)(nil),         // 35: hydrogen.v1.Container
-	(*Volume)(nil),            // 36: hydrogen.v1.Volume
-	(*VolumeSource)(nil),      // 37: hydrogen.v1.VolumeSource
-	(*DockerVolume)(nil),      // 38: hydrogen.v1.DockerVolume
-	(*DriverOpt)(nil),         // 39: hydrogen.v1.DriverOpt
-	(*StringMap)(nil),         // 40: hydrogen.v1.StringMap
-	(*Network)(nil),           // 41: hydrogen.v1.Network
-	(*IpAddress)(nil),         // 42: hydrogen.v1.IpAddress
-	(*PortMapping)(nil),       // 43: hydrogen.v1.PortMapping
-	(*HealthCheck)(nil),       // 44: hydrogen.v1.HealthCheck
-	(*TcpCheck)(nil),          // 45: hydrogen.v1.TcpCheck
-	(*HttpCheck)(nil),         // 46: hydrogen.v1.HttpCheck
-	(*Retry)(nil),             // 47: hydrogen.v1.Retry
-	(*Executor)(nil),          // 48: hydrogen.v1.Executor
-	nil,                       // 49: hydrogen.v1.AppStatus.RejectionsEntry
-	nil,                       // 50: hydrogen.v1.App.LabelsEntry
-	nil,                       // 51: hydrogen.v1.Command.EnvironmentEntry
-	nil,                       // 52: hydrogen.v1.StringMap.EntriesEntry
-	nil,                       // 53: hydrogen.v1.Executor.EnvironmentEntry
+	(*TaskTermination)(nil),   // 25: hydrogen.v1.TaskTermination
+	(*Task)(nil),              // 26: hydrogen.v1.Task
+	(*TaskEvent)(nil),         // 27: hydrogen.v1.TaskEvent
+	(*App)(nil),               // 28: hydrogen.v1.App
+	(*Resources)(nil),         // 29: hydrogen.v1.Resources
+	(*Disk)(nil),              // 30: hydrogen.v1.Disk
+	(*DiskSource)(nil),        // 31: hydrogen.v1.DiskSource
+	(*Filter)(nil),            // 32: hydrogen.v1.Filter
+	(*Strategy)(nil),          // 33: hydrogen.v1.Strategy
+	(*Command)(nil),           // 34: hydrogen.v1.Command
+	(*Uri)(nil),               // 35: hydrogen.v1.Uri
+	(*Container)(nil),         // 36: hydrogen.v1.Container
+	(*Volume)(nil),            // 37: hydrogen.v1.Volume
+	(*VolumeSource)(nil),      // 38: hydrogen.v1.VolumeSource
+	(*DockerVolume)(nil),      // 39: hydrogen.v1.DockerVolume
+	(*DriverOpt)(nil),         // 40: hydrogen.v1.DriverOpt
+	(*StringMap)(nil),         // 41: hydrogen.v1.StringMap
+	(*Network)(nil),           // 42: hydrogen.v1.Network
+	(*IpAddress)(nil),         // 43: hydrogen.v1.IpAddress
+	(*PortMapping)(nil),       // 44: hydrogen.v1.PortMapping
+	(*HealthCheck)(nil),       // 45: hydrogen.v1.HealthCheck
+	(*TcpCheck)(nil),          // 46: hydrogen.v1.TcpCheck
+	(*HttpCheck)(nil),         // 47: hydrogen.v1.HttpCheck
+	(*Retry)(nil),             // 48: hydrogen.v1.Retry
+	(*Executor)(nil),          // 49: hydrogen.v1.Executor
+	nil,                       // 50: hydrogen.v1.AppStatus.RejectionsEntry
+	nil,                       // 51: hydrogen.v1.AppStatus.LastTerminationsEntry
+	nil,                       // 52: hydrogen.v1.App.LabelsEntry
+	nil,                       // 53: hydrogen.v1.Command.EnvironmentEntry
+	nil,                       // 54: hydrogen.v1.StringMap.EntriesEntry
+	nil,                       // 55: hydrogen.v1.Executor.EnvironmentEntry
 }
 var file_hydrogen_v1_app_proto_depIdxs = []int32{
-	27, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
+	28, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
 	14, // 1: hydrogen.v1.DeployResponse.results:type_name -> hydrogen.v1.DeployResult
-	27, // 2: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
-	25, // 3: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
-	27, // 4: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
+	28, // 2: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
+	26, // 3: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
+	28, // 4: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
 	0,  // 5: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
-	25, // 6: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
+	26, // 6: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
 	24, // 7: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
-	49, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
-	1,  // 9: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
-	1,  // 10: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
-	28, // 11: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
-	31, // 12: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
-	32, // 13: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
-	33, // 14: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
-	35, // 15: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
-	44, // 16: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
-	50, // 17: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
-	47, // 18: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
-	48, // 19: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
-	29, // 20: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
-	30, // 21: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
-	2,  // 22: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
-	3,  // 23: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
-	4,  // 24: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
-	5,  // 25: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
-	51, // 26: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
-	34, // 27: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
-	36, // 28: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
-	41, // 29: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
-	6,  // 30: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
-	37, // 31: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
-	7,  // 32: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
-	38, // 33: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
-	39, // 34: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
-	40, // 35: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
-	52, // 36: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
-	42, // 37: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
-	40, // 38: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
-	43, // 39: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
-	40, // 40: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
-	8,  // 41: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
-	9,  // 42: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
-	10, // 43: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
-	45, // 44: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
-	46, // 45: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
-	33, // 46: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
-	11, // 47: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
-	34, // 48: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
-	53, // 49: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
-	12, // 50: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
-	15, // 51: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
-	17, // 52: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
-	19, // 53: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
-	20, // 54: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
-	22, // 55: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
-	13, // 56: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
-	16, // 57: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
-	18, // 58: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
-	23, // 59: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
-	21, // 60: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
-	26, // 61: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
-	56, // [56:62] is the sub-list for method output_type
-	50, // [50:56] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	50, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
+	51, // 9: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
+	25, // 10: hydrogen.v1.AppStatus.recent_terminations:type_name -> hydrogen.v1.TaskTermination
+	1,  // 11: hydrogen.v1.TaskTermination.state:type_name -> hydrogen.v1.TaskState
+	1,  // 12: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
+	1,  // 13: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
+	29, // 14: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
+	32, // 15: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
+	33, // 16: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
+	34, // 17: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
+	36, // 18: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
+	45, // 19: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
+	52, // 20: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
+	48, // 21: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
+	49, // 22: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
+	30, // 23: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
+	31, // 24: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
+	2,  // 25: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
+	3,  // 26: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
+	4,  // 27: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
+	5,  // 28: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
+	53, // 29: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
+	35, // 30: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
+	37, // 31: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
+	42, // 32: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
+	6,  // 33: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
+	38, // 34: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
+	7,  // 35: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
+	39, // 36: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
+	40, // 37: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
+	41, // 38: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
+	54, // 39: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
+	43, // 40: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
+	41, // 41: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
+	44, // 42: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
+	41, // 43: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
+	8,  // 44: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
+	9,  // 45: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
+	10, // 46: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
+	46, // 47: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
+	47, // 48: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
+	34, // 49: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
+	11, // 50: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
+	35, // 51: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
+	55, // 52: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
+	25, // 53: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
+	12, // 54: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
+	15, // 55: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
+	17, // 56: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
+	19, // 57: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
+	20, // 58: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
+	22, // 59: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
+	13, // 60: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
+	16, // 61: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
+	18, // 62: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
+	23, // 63: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
+	21, // 64: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
+	27, // 65: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
+	60, // [60:66] is the sub-list for method output_type
+	54, // [54:60] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_hydrogen_v1_app_proto_init() }
@@ -3947,34 +4113,34 @@ func file_hydrogen_v1_app_proto_init() {
 	file_hydrogen_v1_app_proto_msgTypes[5].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[10].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[12].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[16].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[18].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[24].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[27].OneofWrappers = []any{
+	file_hydrogen_v1_app_proto_msgTypes[25].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[28].OneofWrappers = []any{
 		(*DriverOpt_Text)(nil),
 		(*DriverOpt_Map)(nil),
 	}
-	file_hydrogen_v1_app_proto_msgTypes[29].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[30].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[32].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[31].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[33].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[37].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrogen_v1_app_proto_rawDesc), len(file_hydrogen_v1_app_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

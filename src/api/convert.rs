@@ -108,6 +108,14 @@ fn app_to_json(a: &pb::App) -> Value {
         .map("labels", &a.labels)
         .opt("retry", a.retry.as_ref().map(retry_to_json))
         .opt("executor", a.executor.as_ref().map(executor_to_json))
+        .opt("upgrade", a.upgrade.as_ref().map(upgrade_to_json))
+        .done()
+}
+
+fn upgrade_to_json(u: &pb::Upgrade) -> Value {
+    Obj::default()
+        .opt("minimum_ready_share", u.minimum_ready_share.map(num))
+        .opt("max_surge", u.max_surge.map(Value::from))
         .done()
 }
 
@@ -566,6 +574,10 @@ pub fn app_to_proto(a: &App) -> pb::App {
             time: r.time,
             exp_backoff: r.exp_backoff,
             total_retries: r.total_retries,
+        }),
+        upgrade: a.upgrade.as_ref().map(|u| pb::Upgrade {
+            minimum_ready_share: u.minimum_ready_share,
+            max_surge: u.max_surge,
         }),
         executor: a.executor.as_ref().map(|e| pb::Executor {
             name: e.name.clone(),

@@ -572,7 +572,17 @@ impl Core {
                 continue;
             };
             let rollout = self.rollout_of(name, app);
-            let p = plan::plan_rollout(app, &tasks, now.wall_ms, &self.config.plan, rollout);
+            // The app's own upgrade settings beat the flags.
+            let mut plan_config = self.config.plan;
+            if let Some(upgrade) = &app.spec.upgrade {
+                if let Some(share) = upgrade.minimum_ready_share {
+                    plan_config.min_ready_share = share;
+                }
+                if let Some(surge) = upgrade.max_surge {
+                    plan_config.surge = surge;
+                }
+            }
+            let p = plan::plan_rollout(app, &tasks, now.wall_ms, &plan_config, rollout);
             for k in p.kill {
                 let agent = self.tasks.get(&k.task_id).map(|t| t.agent_id.clone());
                 fx.kills.push(Kill {

@@ -566,3 +566,35 @@ fn a_failure_shows_in_the_status_written_with_its_update_and_outlives_the_leader
     let history = h.core.history.get("web").expect("history");
     assert_eq!(history.recent.len(), RECENT_TERMINATIONS);
 }
+
+#[test]
+fn an_apps_upgrade_settings_beat_the_flags() {
+    let mut spec = unique_app(3, "sleep 1");
+    spec["upgrade"] = json!({"max_surge": 2, "minimum_ready_share": 1.0});
+    let agents = ["a1", "a2", "a3"];
+    let mut h = Harness::new(config(), vec![record(&spec, 1, 1)], vec![]);
+    assert_eq!(h.launch_running(&agents).len(), 3);
+    spec["command"]["cmd"] = json!("sleep 2");
+    h.step(Input::Apps(vec![record(&spec, 2, 2)]));
+    assert_eq!(h.core.pending("web"), &[0, 1], "max_surge 2: two surge");
+    h.offers(&agents);
+    let fx = h.offers(&agents);
+    let kills = killed(&fx);
+    assert_eq!(
+        kills.len(),
+        2,
+        "two slots replaced in place at once: {fx:?}"
+    );
+    // Bad settings are refused with the field named.
+    for (bad, field) in [
+        (json!({"max_surge": 0}), "upgrade.max_surge"),
+        (
+            json!({"minimum_ready_share": 1.5}),
+            "upgrade.minimum_ready_share",
+        ),
+    ] {
+        spec["upgrade"] = bad;
+        let err = crate::spec::parse_app(spec.to_string().as_bytes()).expect_err("refused");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}

@@ -2004,7 +2004,10 @@ type App struct {
 	// Relaunch policy as the original Hydrogen wrote it.
 	Retry *Retry `protobuf:"bytes,10,opt,name=retry,proto3" json:"retry,omitempty"`
 	// A custom executor to run the tasks with.
-	Executor      *Executor `protobuf:"bytes,11,opt,name=executor,proto3" json:"executor,omitempty"`
+	Executor *Executor `protobuf:"bytes,11,opt,name=executor,proto3" json:"executor,omitempty"`
+	// How a rolling update of this app proceeds; absent fields take the
+	// scheduler's `--min-ready-share` / `--surge`.
+	Upgrade       *Upgrade `protobuf:"bytes,12,opt,name=upgrade,proto3" json:"upgrade,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2116,6 +2119,69 @@ func (x *App) GetExecutor() *Executor {
 	return nil
 }
 
+func (x *App) GetUpgrade() *Upgrade {
+	if x != nil {
+		return x.Upgrade
+	}
+	return nil
+}
+
+// Rolling update settings of one app.
+type Upgrade struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Share of instances kept ready during an update when there is room,
+	// 0 to 1.
+	MinimumReadyShare *float64 `protobuf:"fixed64,1,opt,name=minimum_ready_share,json=minimumReadyShare,proto3,oneof" json:"minimum_ready_share,omitempty"`
+	// New-version tasks started (or slots replaced in place) at once, >= 1.
+	MaxSurge      *uint32 `protobuf:"varint,2,opt,name=max_surge,json=maxSurge,proto3,oneof" json:"max_surge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Upgrade) Reset() {
+	*x = Upgrade{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Upgrade) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Upgrade) ProtoMessage() {}
+
+func (x *Upgrade) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Upgrade.ProtoReflect.Descriptor instead.
+func (*Upgrade) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Upgrade) GetMinimumReadyShare() float64 {
+	if x != nil && x.MinimumReadyShare != nil {
+		return *x.MinimumReadyShare
+	}
+	return 0
+}
+
+func (x *Upgrade) GetMaxSurge() uint32 {
+	if x != nil && x.MaxSurge != nil {
+		return *x.MaxSurge
+	}
+	return 0
+}
+
 // Resources of one task.
 type Resources struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2135,7 +2201,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2213,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2226,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -2211,7 +2277,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2289,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2302,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Disk) GetSize() float64 {
@@ -2268,7 +2334,7 @@ type DiskSource struct {
 
 func (x *DiskSource) Reset() {
 	*x = DiskSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2346,7 @@ func (x *DiskSource) String() string {
 func (*DiskSource) ProtoMessage() {}
 
 func (x *DiskSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2359,7 @@ func (x *DiskSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSource.ProtoReflect.Descriptor instead.
 func (*DiskSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiskSource) GetType() DiskSourceType {
@@ -2339,7 +2405,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2417,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2430,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Filter) GetType() FilterType {
@@ -2408,7 +2474,7 @@ type Strategy struct {
 
 func (x *Strategy) Reset() {
 	*x = Strategy{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2486,7 @@ func (x *Strategy) String() string {
 func (*Strategy) ProtoMessage() {}
 
 func (x *Strategy) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2499,7 @@ func (x *Strategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Strategy.ProtoReflect.Descriptor instead.
 func (*Strategy) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Strategy) GetType() StrategyType {
@@ -2465,7 +2531,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2543,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2556,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Command) GetCmd() string {
@@ -2533,7 +2599,7 @@ type Uri struct {
 
 func (x *Uri) Reset() {
 	*x = Uri{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2611,7 @@ func (x *Uri) String() string {
 func (*Uri) ProtoMessage() {}
 
 func (x *Uri) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2624,7 @@ func (x *Uri) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uri.ProtoReflect.Descriptor instead.
 func (*Uri) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Uri) GetUri() string {
@@ -2611,7 +2677,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2689,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2702,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Container) GetImage() string {
@@ -2678,7 +2744,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +2756,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +2769,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Volume) GetContainerPath() string {
@@ -2747,7 +2813,7 @@ type VolumeSource struct {
 
 func (x *VolumeSource) Reset() {
 	*x = VolumeSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +2825,7 @@ func (x *VolumeSource) String() string {
 func (*VolumeSource) ProtoMessage() {}
 
 func (x *VolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +2838,7 @@ func (x *VolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSource.ProtoReflect.Descriptor instead.
 func (*VolumeSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *VolumeSource) GetType() VolumeSourceType {
@@ -2804,7 +2870,7 @@ type DockerVolume struct {
 
 func (x *DockerVolume) Reset() {
 	*x = DockerVolume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2816,7 +2882,7 @@ func (x *DockerVolume) String() string {
 func (*DockerVolume) ProtoMessage() {}
 
 func (x *DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2829,7 +2895,7 @@ func (x *DockerVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerVolume.ProtoReflect.Descriptor instead.
 func (*DockerVolume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DockerVolume) GetDriver() string {
@@ -2869,7 +2935,7 @@ type DriverOpt struct {
 
 func (x *DriverOpt) Reset() {
 	*x = DriverOpt{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2881,7 +2947,7 @@ func (x *DriverOpt) String() string {
 func (*DriverOpt) ProtoMessage() {}
 
 func (x *DriverOpt) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2894,7 +2960,7 @@ func (x *DriverOpt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverOpt.ProtoReflect.Descriptor instead.
 func (*DriverOpt) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DriverOpt) GetOpt() isDriverOpt_Opt {
@@ -2951,7 +3017,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3029,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3042,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StringMap) GetEntries() map[string]string {
@@ -3005,7 +3071,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3017,7 +3083,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3030,7 +3096,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Network) GetName() string {
@@ -3085,7 +3151,7 @@ type IpAddress struct {
 
 func (x *IpAddress) Reset() {
 	*x = IpAddress{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3097,7 +3163,7 @@ func (x *IpAddress) String() string {
 func (*IpAddress) ProtoMessage() {}
 
 func (x *IpAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3110,7 +3176,7 @@ func (x *IpAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IpAddress.ProtoReflect.Descriptor instead.
 func (*IpAddress) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *IpAddress) GetGroup() []string {
@@ -3156,7 +3222,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3168,7 +3234,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3181,7 +3247,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PortMapping) GetHostPort() uint32 {
@@ -3235,7 +3301,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3313,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3326,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HealthCheck) GetEndpoint() string {
@@ -3344,7 +3410,7 @@ type TcpCheck struct {
 
 func (x *TcpCheck) Reset() {
 	*x = TcpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3356,7 +3422,7 @@ func (x *TcpCheck) String() string {
 func (*TcpCheck) ProtoMessage() {}
 
 func (x *TcpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3369,7 +3435,7 @@ func (x *TcpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TcpCheck.ProtoReflect.Descriptor instead.
 func (*TcpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TcpCheck) GetPort() uint32 {
@@ -3396,7 +3462,7 @@ type HttpCheck struct {
 
 func (x *HttpCheck) Reset() {
 	*x = HttpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3408,7 +3474,7 @@ func (x *HttpCheck) String() string {
 func (*HttpCheck) ProtoMessage() {}
 
 func (x *HttpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3421,7 +3487,7 @@ func (x *HttpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpCheck.ProtoReflect.Descriptor instead.
 func (*HttpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HttpCheck) GetPort() uint32 {
@@ -3468,7 +3534,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3546,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3559,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Retry) GetTime() float64 {
@@ -3536,7 +3602,7 @@ type Executor struct {
 
 func (x *Executor) Reset() {
 	*x = Executor{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3548,7 +3614,7 @@ func (x *Executor) String() string {
 func (*Executor) ProtoMessage() {}
 
 func (x *Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3561,7 +3627,7 @@ func (x *Executor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Executor.ProtoReflect.Descriptor instead.
 func (*Executor) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Executor) GetName() string {
@@ -3715,7 +3781,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\ftimestamp_ms\x18\n" +
 	" \x01(\x04R\vtimestampMsB\n" +
 	"\n" +
-	"\b_healthy\"\xd2\x04\n" +
+	"\b_healthy\"\x82\x05\n" +
 	"\x03App\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\tresources\x18\x02 \x01(\v2\x16.hydrogen.v1.ResourcesR\tresources\x12-\n" +
@@ -3728,12 +3794,19 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\x06labels\x18\t \x03(\v2\x1c.hydrogen.v1.App.LabelsEntryR\x06labels\x12(\n" +
 	"\x05retry\x18\n" +
 	" \x01(\v2\x12.hydrogen.v1.RetryR\x05retry\x121\n" +
-	"\bexecutor\x18\v \x01(\v2\x15.hydrogen.v1.ExecutorR\bexecutor\x1a9\n" +
+	"\bexecutor\x18\v \x01(\v2\x15.hydrogen.v1.ExecutorR\bexecutor\x12.\n" +
+	"\aupgrade\x18\f \x01(\v2\x14.hydrogen.v1.UpgradeR\aupgrade\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_instances\"\x9d\x01\n" +
+	"_instances\"\x86\x01\n" +
+	"\aUpgrade\x123\n" +
+	"\x13minimum_ready_share\x18\x01 \x01(\x01H\x00R\x11minimumReadyShare\x88\x01\x01\x12 \n" +
+	"\tmax_surge\x18\x02 \x01(\rH\x01R\bmaxSurge\x88\x01\x01B\x16\n" +
+	"\x14_minimum_ready_shareB\f\n" +
+	"\n" +
+	"_max_surge\"\x9d\x01\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x01R\x03cpu\x12\x10\n" +
 	"\x03mem\x18\x02 \x01(\x01R\x03mem\x12%\n" +
@@ -3971,7 +4044,7 @@ func file_hydrogen_v1_app_proto_rawDescGZIP() []byte {
 }
 
 var file_hydrogen_v1_app_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_hydrogen_v1_app_proto_goTypes = []any{
 	(AppGoal)(0),              // 0: hydrogen.v1.AppGoal
 	(TaskState)(0),            // 1: hydrogen.v1.TaskState
@@ -4002,33 +4075,34 @@ var file_hydrogen_v1_app_proto_goTypes = []any{
 	(*Task)(nil),              // 26: hydrogen.v1.Task
 	(*TaskEvent)(nil),         // 27: hydrogen.v1.TaskEvent
 	(*App)(nil),               // 28: hydrogen.v1.App
-	(*Resources)(nil),         // 29: hydrogen.v1.Resources
-	(*Disk)(nil),              // 30: hydrogen.v1.Disk
-	(*DiskSource)(nil),        // 31: hydrogen.v1.DiskSource
-	(*Filter)(nil),            // 32: hydrogen.v1.Filter
-	(*Strategy)(nil),          // 33: hydrogen.v1.Strategy
-	(*Command)(nil),           // 34: hydrogen.v1.Command
-	(*Uri)(nil),               // 35: hydrogen.v1.Uri
-	(*Container)(nil),         // 36: hydrogen.v1.Container
-	(*Volume)(nil),            // 37: hydrogen.v1.Volume
-	(*VolumeSource)(nil),      // 38: hydrogen.v1.VolumeSource
-	(*DockerVolume)(nil),      // 39: hydrogen.v1.DockerVolume
-	(*DriverOpt)(nil),         // 40: hydrogen.v1.DriverOpt
-	(*StringMap)(nil),         // 41: hydrogen.v1.StringMap
-	(*Network)(nil),           // 42: hydrogen.v1.Network
-	(*IpAddress)(nil),         // 43: hydrogen.v1.IpAddress
-	(*PortMapping)(nil),       // 44: hydrogen.v1.PortMapping
-	(*HealthCheck)(nil),       // 45: hydrogen.v1.HealthCheck
-	(*TcpCheck)(nil),          // 46: hydrogen.v1.TcpCheck
-	(*HttpCheck)(nil),         // 47: hydrogen.v1.HttpCheck
-	(*Retry)(nil),             // 48: hydrogen.v1.Retry
-	(*Executor)(nil),          // 49: hydrogen.v1.Executor
-	nil,                       // 50: hydrogen.v1.AppStatus.RejectionsEntry
-	nil,                       // 51: hydrogen.v1.AppStatus.LastTerminationsEntry
-	nil,                       // 52: hydrogen.v1.App.LabelsEntry
-	nil,                       // 53: hydrogen.v1.Command.EnvironmentEntry
-	nil,                       // 54: hydrogen.v1.StringMap.EntriesEntry
-	nil,                       // 55: hydrogen.v1.Executor.EnvironmentEntry
+	(*Upgrade)(nil),           // 29: hydrogen.v1.Upgrade
+	(*Resources)(nil),         // 30: hydrogen.v1.Resources
+	(*Disk)(nil),              // 31: hydrogen.v1.Disk
+	(*DiskSource)(nil),        // 32: hydrogen.v1.DiskSource
+	(*Filter)(nil),            // 33: hydrogen.v1.Filter
+	(*Strategy)(nil),          // 34: hydrogen.v1.Strategy
+	(*Command)(nil),           // 35: hydrogen.v1.Command
+	(*Uri)(nil),               // 36: hydrogen.v1.Uri
+	(*Container)(nil),         // 37: hydrogen.v1.Container
+	(*Volume)(nil),            // 38: hydrogen.v1.Volume
+	(*VolumeSource)(nil),      // 39: hydrogen.v1.VolumeSource
+	(*DockerVolume)(nil),      // 40: hydrogen.v1.DockerVolume
+	(*DriverOpt)(nil),         // 41: hydrogen.v1.DriverOpt
+	(*StringMap)(nil),         // 42: hydrogen.v1.StringMap
+	(*Network)(nil),           // 43: hydrogen.v1.Network
+	(*IpAddress)(nil),         // 44: hydrogen.v1.IpAddress
+	(*PortMapping)(nil),       // 45: hydrogen.v1.PortMapping
+	(*HealthCheck)(nil),       // 46: hydrogen.v1.HealthCheck
+	(*TcpCheck)(nil),          // 47: hydrogen.v1.TcpCheck
+	(*HttpCheck)(nil),         // 48: hydrogen.v1.HttpCheck
+	(*Retry)(nil),             // 49: hydrogen.v1.Retry
+	(*Executor)(nil),          // 50: hydrogen.v1.Executor
+	nil,                       // 51: hydrogen.v1.AppStatus.RejectionsEntry
+	nil,                       // 52: hydrogen.v1.AppStatus.LastTerminationsEntry
+	nil,                       // 53: hydrogen.v1.App.LabelsEntry
+	nil,                       // 54: hydrogen.v1.Command.EnvironmentEntry
+	nil,                       // 55: hydrogen.v1.StringMap.EntriesEntry
+	nil,                       // 56: hydrogen.v1.Executor.EnvironmentEntry
 }
 var file_hydrogen_v1_app_proto_depIdxs = []int32{
 	28, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
@@ -4039,69 +4113,70 @@ var file_hydrogen_v1_app_proto_depIdxs = []int32{
 	0,  // 5: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
 	26, // 6: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
 	24, // 7: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
-	50, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
-	51, // 9: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
+	51, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
+	52, // 9: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
 	25, // 10: hydrogen.v1.AppStatus.recent_terminations:type_name -> hydrogen.v1.TaskTermination
 	1,  // 11: hydrogen.v1.TaskTermination.state:type_name -> hydrogen.v1.TaskState
 	1,  // 12: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
 	1,  // 13: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
-	29, // 14: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
-	32, // 15: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
-	33, // 16: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
-	34, // 17: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
-	36, // 18: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
-	45, // 19: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
-	52, // 20: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
-	48, // 21: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
-	49, // 22: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
-	30, // 23: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
-	31, // 24: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
-	2,  // 25: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
-	3,  // 26: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
-	4,  // 27: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
-	5,  // 28: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
-	53, // 29: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
-	35, // 30: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
-	37, // 31: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
-	42, // 32: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
-	6,  // 33: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
-	38, // 34: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
-	7,  // 35: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
-	39, // 36: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
-	40, // 37: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
-	41, // 38: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
-	54, // 39: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
-	43, // 40: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
-	41, // 41: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
-	44, // 42: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
-	41, // 43: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
-	8,  // 44: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
-	9,  // 45: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
-	10, // 46: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
-	46, // 47: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
-	47, // 48: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
-	34, // 49: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
-	11, // 50: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
-	35, // 51: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
-	55, // 52: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
-	25, // 53: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
-	12, // 54: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
-	15, // 55: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
-	17, // 56: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
-	19, // 57: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
-	20, // 58: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
-	22, // 59: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
-	13, // 60: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
-	16, // 61: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
-	18, // 62: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
-	23, // 63: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
-	21, // 64: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
-	27, // 65: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
-	60, // [60:66] is the sub-list for method output_type
-	54, // [54:60] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	30, // 14: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
+	33, // 15: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
+	34, // 16: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
+	35, // 17: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
+	37, // 18: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
+	46, // 19: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
+	53, // 20: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
+	49, // 21: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
+	50, // 22: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
+	29, // 23: hydrogen.v1.App.upgrade:type_name -> hydrogen.v1.Upgrade
+	31, // 24: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
+	32, // 25: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
+	2,  // 26: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
+	3,  // 27: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
+	4,  // 28: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
+	5,  // 29: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
+	54, // 30: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
+	36, // 31: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
+	38, // 32: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
+	43, // 33: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
+	6,  // 34: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
+	39, // 35: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
+	7,  // 36: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
+	40, // 37: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
+	41, // 38: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
+	42, // 39: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
+	55, // 40: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
+	44, // 41: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
+	42, // 42: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
+	45, // 43: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
+	42, // 44: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
+	8,  // 45: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
+	9,  // 46: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
+	10, // 47: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
+	47, // 48: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
+	48, // 49: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
+	35, // 50: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
+	11, // 51: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
+	36, // 52: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
+	56, // 53: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
+	25, // 54: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
+	12, // 55: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
+	15, // 56: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
+	17, // 57: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
+	19, // 58: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
+	20, // 59: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
+	22, // 60: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
+	13, // 61: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
+	16, // 62: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
+	18, // 63: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
+	23, // 64: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
+	21, // 65: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
+	27, // 66: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
+	61, // [61:67] is the sub-list for method output_type
+	55, // [55:61] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_hydrogen_v1_app_proto_init() }
@@ -4117,30 +4192,31 @@ func file_hydrogen_v1_app_proto_init() {
 	file_hydrogen_v1_app_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[25].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[28].OneofWrappers = []any{
+	file_hydrogen_v1_app_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[29].OneofWrappers = []any{
 		(*DriverOpt_Text)(nil),
 		(*DriverOpt_Map)(nil),
 	}
-	file_hydrogen_v1_app_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[31].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[33].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[32].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[38].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrogen_v1_app_proto_rawDesc), len(file_hydrogen_v1_app_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   44,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -368,7 +368,7 @@ class TaskEvent(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., app: _Optional[str] = ..., task_id: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., healthy: _Optional[bool] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., message: _Optional[str] = ..., timestamp_ms: _Optional[int] = ...) -> None: ...
 
 class App(_message.Message):
-    __slots__ = ("name", "resources", "filters", "instances", "strategy", "command", "container", "healthcheck", "labels", "retry", "executor")
+    __slots__ = ("name", "resources", "filters", "instances", "strategy", "command", "container", "healthcheck", "labels", "retry", "executor", "upgrade")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -387,6 +387,7 @@ class App(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    UPGRADE_FIELD_NUMBER: _ClassVar[int]
     name: str
     resources: Resources
     filters: _containers.RepeatedCompositeFieldContainer[Filter]
@@ -398,7 +399,16 @@ class App(_message.Message):
     labels: _containers.ScalarMap[str, str]
     retry: Retry
     executor: Executor
-    def __init__(self, name: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., instances: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., container: _Optional[_Union[Container, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthCheck, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[Retry, _Mapping]] = ..., executor: _Optional[_Union[Executor, _Mapping]] = ...) -> None: ...
+    upgrade: Upgrade
+    def __init__(self, name: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., instances: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., container: _Optional[_Union[Container, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthCheck, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[Retry, _Mapping]] = ..., executor: _Optional[_Union[Executor, _Mapping]] = ..., upgrade: _Optional[_Union[Upgrade, _Mapping]] = ...) -> None: ...
+
+class Upgrade(_message.Message):
+    __slots__ = ("minimum_ready_share", "max_surge")
+    MINIMUM_READY_SHARE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SURGE_FIELD_NUMBER: _ClassVar[int]
+    minimum_ready_share: float
+    max_surge: int
+    def __init__(self, minimum_ready_share: _Optional[float] = ..., max_surge: _Optional[int] = ...) -> None: ...
 
 class Resources(_message.Message):
     __slots__ = ("cpu", "mem", "disk", "ports", "role")

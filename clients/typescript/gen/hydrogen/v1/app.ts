@@ -982,12 +982,32 @@ export interface App {
     | Retry
     | undefined;
   /** A custom executor to run the tasks with. */
-  executor: Executor | undefined;
+  executor:
+    | Executor
+    | undefined;
+  /**
+   * How a rolling update of this app proceeds; absent fields take the
+   * scheduler's `--min-ready-share` / `--surge`.
+   */
+  upgrade: Upgrade | undefined;
 }
 
 export interface App_LabelsEntry {
   key: string;
   value: string;
+}
+
+/** Rolling update settings of one app. */
+export interface Upgrade {
+  /**
+   * Share of instances kept ready during an update when there is room,
+   * 0 to 1.
+   */
+  minimumReadyShare?:
+    | number
+    | undefined;
+  /** New-version tasks started (or slots replaced in place) at once, >= 1. */
+  maxSurge?: number | undefined;
 }
 
 /** Resources of one task. */
@@ -3660,6 +3680,7 @@ function createBaseApp(): App {
     labels: {},
     retry: undefined,
     executor: undefined,
+    upgrade: undefined,
   };
 }
 
@@ -3697,6 +3718,9 @@ export const App: MessageFns<App> = {
     }
     if (message.executor !== undefined) {
       Executor.encode(message.executor, writer.uint32(90).fork()).join();
+    }
+    if (message.upgrade !== undefined) {
+      Upgrade.encode(message.upgrade, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -3805,6 +3829,14 @@ export const App: MessageFns<App> = {
             message.executor = Executor.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.upgrade = Upgrade.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3843,6 +3875,7 @@ export const App: MessageFns<App> = {
         : {},
       retry: isSet(object.retry) ? Retry.fromJSON(object.retry) : undefined,
       executor: isSet(object.executor) ? Executor.fromJSON(object.executor) : undefined,
+      upgrade: isSet(object.upgrade) ? Upgrade.fromJSON(object.upgrade) : undefined,
     };
   },
 
@@ -3887,6 +3920,9 @@ export const App: MessageFns<App> = {
     if (message.executor !== undefined) {
       obj.executor = Executor.toJSON(message.executor);
     }
+    if (message.upgrade !== undefined) {
+      obj.upgrade = Upgrade.toJSON(message.upgrade);
+    }
     return obj;
   },
 
@@ -3925,6 +3961,9 @@ export const App: MessageFns<App> = {
     message.retry = (object.retry !== undefined && object.retry !== null) ? Retry.fromPartial(object.retry) : undefined;
     message.executor = (object.executor !== undefined && object.executor !== null)
       ? Executor.fromPartial(object.executor)
+      : undefined;
+    message.upgrade = (object.upgrade !== undefined && object.upgrade !== null)
+      ? Upgrade.fromPartial(object.upgrade)
       : undefined;
     return message;
   },
@@ -4011,6 +4050,99 @@ export const App_LabelsEntry: MessageFns<App_LabelsEntry> = {
     const message = createBaseApp_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpgrade(): Upgrade {
+  return { minimumReadyShare: undefined, maxSurge: undefined };
+}
+
+export const Upgrade: MessageFns<Upgrade> = {
+  encode(message: Upgrade, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minimumReadyShare !== undefined) {
+      writer.uint32(9).double(message.minimumReadyShare);
+    }
+    if (message.maxSurge !== undefined) {
+      writer.uint32(16).uint32(message.maxSurge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Upgrade {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgrade();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.minimumReadyShare = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxSurge = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Upgrade {
+    return {
+      minimumReadyShare: isSet(object.minimumReadyShare)
+        ? globalThis.Number(object.minimumReadyShare)
+        : isSet(object.minimum_ready_share)
+        ? globalThis.Number(object.minimum_ready_share)
+        : undefined,
+      maxSurge: isSet(object.maxSurge)
+        ? globalThis.Number(object.maxSurge)
+        : isSet(object.max_surge)
+        ? globalThis.Number(object.max_surge)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Upgrade): unknown {
+    const obj: any = {};
+    if (message.minimumReadyShare !== undefined) {
+      obj.minimumReadyShare = floatToJson(message.minimumReadyShare);
+    }
+    if (message.maxSurge !== undefined) {
+      obj.maxSurge = Math.round(message.maxSurge);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Upgrade>, I>>(base?: I): Upgrade {
+    return Upgrade.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Upgrade>, I>>(object: I): Upgrade {
+    const message = createBaseUpgrade();
+    message.minimumReadyShare = object.minimumReadyShare ?? undefined;
+    message.maxSurge = object.maxSurge ?? undefined;
     return message;
   },
 };

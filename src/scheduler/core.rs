@@ -112,10 +112,12 @@ pub enum Input {
 }
 
 /// A kill in flight: when it was last sent and how often.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct KillTimer {
     sent_at: Instant,
     attempts: u32,
+    /// Where it was sent (orphans have no record to look it up in).
+    agent_id: Option<String>,
 }
 
 /// An app's rolling update, for its current config version.
@@ -493,7 +495,10 @@ impl Core {
                 self.ready_since.remove(&task_id);
             }
             touched.insert(app);
-        } else if plan::is_live(state) {
+        } else if !plan::is_live(state) {
+            // An orphan we killed is gone.
+            self.kills.remove(&task_id);
+        } else {
             // Mesos runs a task for us that no app owns: an orphan.
             warn!(task = %task_id, state = state.as_str(), "killing a task that belongs to no app");
             fx.kills.push(Kill {
@@ -846,12 +851,14 @@ impl Core {
             .kills
             .iter()
             .filter(|(_, k)| now.at.saturating_duration_since(k.sent_at) >= self.kill_delay(k))
-            .filter_map(|(id, _)| {
-                self.tasks.get(id).map(|t| Kill {
-                    task_id: id.clone(),
-                    agent_id: Some(t.agent_id.clone()),
-                    reason: KillReason::Retry,
-                })
+            .map(|(id, k)| Kill {
+                task_id: id.clone(),
+                agent_id: self
+                    .tasks
+                    .get(id)
+                    .map(|t| t.agent_id.clone())
+                    .or_else(|| k.agent_id.clone()),
+                reason: KillReason::Retry,
             })
             .collect();
         fx.kills.extend(retry);
@@ -899,6 +906,7 @@ impl Core {
                 KillTimer {
                     sent_at: now.at,
                     attempts,
+                    agent_id: kill.agent_id.clone(),
                 },
             );
             if let Some(task) = self.tasks.get_mut(&kill.task_id)

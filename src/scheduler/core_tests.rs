@@ -143,10 +143,7 @@ impl Harness {
             .collect();
         self.step(Input::Mesos(vec![Event {
             r#type: Some(event::Type::Offers as i32),
-            offers: Some(v1::scheduler::event::Offers {
-                offers,
-                ..Default::default()
-            }),
+            offers: Some(v1::scheduler::event::Offers { offers }),
             ..Default::default()
         }]))
     }
@@ -597,4 +594,33 @@ fn an_apps_upgrade_settings_beat_the_flags() {
         let err = crate::spec::parse_app(spec.to_string().as_bytes()).expect_err("refused");
         assert!(err.to_string().contains(field), "{err}");
     }
+}
+
+#[test]
+fn an_orphan_is_killed_retried_and_forgotten_once_gone() {
+    let mut h = Harness::new(config(), vec![], vec![]);
+    let fx = h.step(Input::Mesos(vec![update(
+        "ghost.0.x",
+        "a9",
+        v1::TaskState::TaskRunning,
+        false,
+    )]));
+    assert_eq!(
+        killed(&fx),
+        vec![("ghost.0.x".to_string(), KillReason::Orphan)]
+    );
+    let fx = h.advance(Duration::from_secs(1));
+    assert_eq!(
+        fx.kills.len(),
+        1,
+        "retried after 1 s though it has no record"
+    );
+    assert_eq!(fx.kills[0].agent_id.as_deref(), Some("a9"));
+    h.step(Input::Mesos(vec![update(
+        "ghost.0.x",
+        "a9",
+        v1::TaskState::TaskKilled,
+        false,
+    )]));
+    assert!(h.core.kills.is_empty());
 }

@@ -9,7 +9,6 @@
 #[allow(dead_code)]
 mod procs;
 #[path = "common/real_mesos.rs"]
-#[allow(dead_code)]
 mod real_mesos;
 
 use std::time::{Duration, Instant};

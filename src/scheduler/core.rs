@@ -824,6 +824,10 @@ impl Core {
         }
         decline_all(fx, unused, refuse);
         if !turned_in_place.is_empty() {
+            // The rejections were the surge's: the in-place slots start afresh.
+            for app in &turned_in_place {
+                self.rejections.remove(app);
+            }
             self.replan(&turned_in_place, now, fx);
         }
     }

@@ -119,6 +119,28 @@ impl Instance {
                     rest["status"]["message"].as_str(),
                     g.status.as_ref().map(|s| s.message.as_str())
                 );
+                // Failures: the same on both faces.
+                let rest_ended: Vec<(String, String)> = rest["status"]["recent_terminations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| {
+                        let s = |k: &str| t[k].as_str().unwrap_or_default().to_owned();
+                        (s("task_id"), s("state"))
+                    })
+                    .collect();
+                let grpc_ended: Vec<(String, String)> = g
+                    .status
+                    .iter()
+                    .flat_map(|s| s.recent_terminations.iter())
+                    .map(|t| (t.task_id.clone(), mesos_name(t.state)))
+                    .collect();
+                assert_eq!(rest_ended, grpc_ended, "REST and gRPC disagree on failures");
+                let rest_slots = rest["status"]["last_terminations"]
+                    .as_object()
+                    .map_or(0, |m| m.len());
+                let grpc_slots = g.status.as_ref().map_or(0, |s| s.last_terminations.len());
+                assert_eq!(rest_slots, grpc_slots);
                 Ok(rest)
             }
             Err(e) => Err((status, e.code())),
@@ -232,10 +254,24 @@ async fn every_write_is_visible_to_the_next_read<S: Store>(
     }
 
     // ... and a scheduler status.
+    let ended = hydrogen::store::Termination {
+        task_id: "db.0.dead".into(),
+        instance: 0,
+        app_version: 1,
+        state: TaskState::TaskFailed,
+        reason: "REASON_COMMAND_EXECUTOR_FAILED".into(),
+        source: "SOURCE_EXECUTOR".into(),
+        message: "exit status 1".into(),
+        agent_id: "agent-1".into(),
+        hostname: "host-1".into(),
+        at_ms: 1,
+    };
     let status = AppStatus {
         app: "db".into(),
         waiting: 1,
         message: "1 task waits: no offer has enough mem".into(),
+        last_terminations: [(0, ended.clone())].into(),
+        recent_terminations: vec![ended],
         ..AppStatus::default()
     };
     let statuses = TaskBatch {
@@ -248,6 +284,15 @@ async fn every_write_is_visible_to_the_next_read<S: Store>(
         assert_eq!(
             db["status"]["message"],
             "1 task waits: no offer has enough mem"
+        );
+        // The failure of a task whose record is gone still shows.
+        assert_eq!(
+            db["status"]["last_terminations"]["0"]["message"],
+            "exit status 1"
+        );
+        assert_eq!(
+            db["status"]["recent_terminations"][0]["reason"],
+            "REASON_COMMAND_EXECUTOR_FAILED"
         );
     }
 

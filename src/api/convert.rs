@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::proto as pb;
 use crate::spec::{self, App, SpecError};
-use crate::store::{AppGoal, AppStatus, TaskEvent, TaskRecord, TaskState};
+use crate::store::{AppGoal, AppStatus, TaskEvent, TaskRecord, TaskState, Termination};
 
 // ------------------------------------------------------------ proto → spec
 
@@ -131,6 +131,14 @@ fn app_to_json(a: &pb::App) -> Value {
         .map("labels", &a.labels)
         .opt("retry", a.retry.as_ref().map(retry_to_json))
         .opt("executor", a.executor.as_ref().map(executor_to_json))
+        .opt("upgrade", a.upgrade.as_ref().map(upgrade_to_json))
+        .done()
+}
+
+fn upgrade_to_json(u: &pb::Upgrade) -> Value {
+    Obj::default()
+        .opt("minimum_ready_share", u.minimum_ready_share.map(num))
+        .opt("max_surge", u.max_surge.map(Value::from))
         .done()
 }
 
@@ -617,6 +625,10 @@ pub fn app_to_proto(a: &App) -> pb::App {
             exp_backoff: r.exp_backoff,
             total_retries: r.total_retries,
         }),
+        upgrade: a.upgrade.as_ref().map(|u| pb::Upgrade {
+            minimum_ready_share: u.minimum_ready_share,
+            max_surge: u.max_surge,
+        }),
         executor: a.executor.as_ref().map(|e| pb::Executor {
             name: e.name.clone(),
             cmd: e.cmd.clone(),
@@ -700,6 +712,32 @@ pub fn status_to_proto(s: &AppStatus) -> pb::AppStatus {
         rejections: s.rejections.clone(),
         message: s.message.clone(),
         updated_ms: s.updated_ms,
+        last_terminations: s
+            .last_terminations
+            .iter()
+            .map(|(slot, t)| (*slot, termination_to_proto(t)))
+            .collect(),
+        recent_terminations: s
+            .recent_terminations
+            .iter()
+            .map(termination_to_proto)
+            .collect(),
+    }
+}
+
+/// How a task ended, as a proto `TaskTermination`.
+fn termination_to_proto(t: &Termination) -> pb::TaskTermination {
+    pb::TaskTermination {
+        task_id: t.task_id.clone(),
+        instance: t.instance,
+        app_version: t.app_version,
+        state: task_state_to_proto(t.state) as i32,
+        reason: t.reason.clone(),
+        source: t.source.clone(),
+        message: t.message.clone(),
+        agent_id: t.agent_id.clone(),
+        hostname: t.hostname.clone(),
+        at_ms: t.at_ms,
     }
 }
 

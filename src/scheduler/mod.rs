@@ -6,11 +6,18 @@
 //! - [`launch`]: the TaskInfo built for a placed task (pure).
 //! - [`backoff`]: relaunch backoff per app.
 //! - [`status`]: Mesos status updates into task records.
-//! - [`runtime`]: the event loop that ties them to Mesos and the store.
+//! - [`core`]: the decision core, a pure state machine: inputs at a time
+//!   in, [`effects`] out.
+//! - [`explain`]: why an app waits, in words (State's status message).
+//! - [`runtime`]: the driver that feeds the core and carries out its
+//!   effects; the only code that touches Mesos and the store.
 //! - [`acks`]: status update acknowledgements, sent in the background.
 
 pub mod acks;
 pub mod backoff;
+pub mod core;
+pub mod effects;
+pub mod explain;
 pub mod launch;
 pub mod placement;
 pub mod plan;

@@ -26,9 +26,20 @@
 //!   the number of ready tasks never drops below what it was — except that
 //!   `min_ready_share < 1` lets up to `floor(instances × (1 − share))` old
 //!   tasks go ahead of their replacement, for clusters without room to surge.
+//! - In place ([`Rollout::in_place`], decided by the core when the new
+//!   version cannot be placed beside the old one: UNIQUE, fixed host ports,
+//!   a full cluster): no surge; old tasks are killed `surge` slots at a time
+//!   (more if `min_ready_share` allows) and their slots relaunched with the
+//!   new version, so an update always makes progress.
+//! - Paused ([`Rollout::paused`], new-version tasks kept failing): no slot
+//!   still served by an old task is touched until the app changes again.
+//! - Every kill says why ([`KillReason`]), and the plan says when it must
+//!   look again ([`AppPlan::requeue_after_ms`]: an unreachable task's grace
+//!   ending) instead of being re-run on every tick.
 
 use std::collections::BTreeMap;
 
+pub use super::effects::KillReason;
 use crate::spec::App;
 use crate::store::{AppGoal, AppRecord, TaskRecord, TaskState};
 
@@ -53,17 +64,49 @@ impl Default for PlanConfig {
     }
 }
 
+/// How a rolling update of one app proceeds (decided by the core).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rollout {
+    /// Replace old tasks in place instead of surging beside them.
+    pub in_place: bool,
+    /// Stop replacing old tasks (new-version tasks kept failing).
+    pub paused: bool,
+}
+
+/// A task to kill and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedKill {
+    pub task_id: String,
+    pub reason: KillReason,
+}
+
 /// What to do for one app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppPlan {
     /// Slots that need a task of the current version now.
     pub launch: Vec<u32>,
     /// Live tasks to kill.
-    pub kill: Vec<String>,
+    pub kill: Vec<PlannedKill>,
     /// Terminal task records to forget.
     pub forget: Vec<String>,
     /// The app is killed and has no live task left.
     pub remove_app: bool,
+    /// Plan again after this long (wall ms) even if nothing changes.
+    pub requeue_after_ms: Option<u64>,
+}
+
+impl AppPlan {
+    /// The ids of the tasks to kill, in order.
+    pub fn kill_ids(&self) -> Vec<String> {
+        self.kill.iter().map(|k| k.task_id.clone()).collect()
+    }
+
+    fn kill(&mut self, task: &TaskRecord, reason: KillReason) {
+        self.kill.push(PlannedKill {
+            task_id: task.task_id.clone(),
+            reason,
+        });
+    }
 }
 
 /// Whether a task still occupies (or may occupy) resources on Mesos.
@@ -98,6 +141,17 @@ pub fn plan_app(
     now_ms: u64,
     config: &PlanConfig,
 ) -> AppPlan {
+    plan_rollout(app, tasks, now_ms, config, Rollout::default())
+}
+
+/// [`plan_app`] for an app whose update proceeds as `rollout` says.
+pub fn plan_rollout(
+    app: &AppRecord,
+    tasks: &[&TaskRecord],
+    now_ms: u64,
+    config: &PlanConfig,
+    rollout: Rollout,
+) -> AppPlan {
     let mut plan = AppPlan::default();
     let mut live: Vec<&TaskRecord> = Vec::new();
     for task in tasks {
@@ -109,11 +163,9 @@ pub fn plan_app(
     }
 
     if app.goal == AppGoal::Kill {
-        plan.kill = live
-            .iter()
-            .filter(|t| t.state != TaskState::TaskKilling)
-            .map(|t| t.task_id.clone())
-            .collect();
+        for t in live.iter().filter(|t| t.state != TaskState::TaskKilling) {
+            plan.kill(t, KillReason::AppGone);
+        }
         plan.remove_app = live.is_empty();
         return plan;
     }
@@ -123,7 +175,7 @@ pub fn plan_app(
     let mut slots: BTreeMap<u32, Vec<&TaskRecord>> = BTreeMap::new();
     for task in live {
         if task.instance >= instances {
-            plan.kill.push(task.task_id.clone());
+            plan.kill(task, KillReason::ScaleDown);
         } else {
             slots.entry(task.instance).or_default().push(task);
         }
@@ -133,6 +185,17 @@ pub fn plan_app(
         t.state == TaskState::TaskUnreachable
             && now_ms.saturating_sub(t.updated_ms) >= config.unreachable_grace_ms
     };
+    // An unreachable task's grace ending changes the plan: look again then.
+    plan.requeue_after_ms = slots
+        .values()
+        .flatten()
+        .filter(|t| t.state == TaskState::TaskUnreachable && !stale_unreachable(t))
+        .map(|t| {
+            t.updated_ms
+                .saturating_add(config.unreachable_grace_ms)
+                .saturating_sub(now_ms)
+        })
+        .min();
 
     // Rolling update bookkeeping across slots.
     let mut in_flight_new = 0u32;
@@ -154,7 +217,7 @@ pub fn plan_app(
             let keep = if best_is_usable { 1 } else { 0 };
             for extra in current.iter().skip(keep) {
                 if extra.state != TaskState::TaskUnreachable || best_is_usable {
-                    plan.kill.push(extra.task_id.clone());
+                    plan.kill(extra, KillReason::Duplicate);
                 }
             }
         }
@@ -162,11 +225,9 @@ pub fn plan_app(
         match serving_current {
             Some(task) if is_ready(task, spec) => {
                 // The new task serves: old ones go.
-                plan.kill.extend(
-                    old.iter()
-                        .filter(|t| t.state != TaskState::TaskKilling)
-                        .map(|t| t.task_id.clone()),
-                );
+                for t in old.iter().filter(|t| t.state != TaskState::TaskKilling) {
+                    plan.kill(t, KillReason::Replaced);
+                }
             }
             Some(_) => {
                 in_flight_new += u32::from(!old.is_empty());
@@ -179,6 +240,13 @@ pub fn plan_app(
                     old.iter().filter(|t| !stale_unreachable(t)).collect();
                 if old_usable.is_empty() {
                     plan.launch.push(instance);
+                    slots_without_ready += 1;
+                } else if old_usable
+                    .iter()
+                    .all(|t| t.kill_sent || t.state == TaskState::TaskKilling)
+                {
+                    // Its old task is on its way out; the slot relaunches
+                    // once it is gone.
                     slots_without_ready += 1;
                 } else {
                     outdated_slots.push((
@@ -193,33 +261,47 @@ pub fn plan_app(
         }
     }
 
-    // Start new-version tasks for outdated slots, within the surge.
-    let surge_room = config.surge.max(1).saturating_sub(in_flight_new);
-    let may_go_unready = {
-        let share = config.min_ready_share.clamp(0.0, 1.0);
-        // Truncation is the point: a share of 0.75 of 5 lets 1 go, not 2.
-        let allowed = (f64::from(instances) * (1.0 - share)).floor() as u32;
-        allowed.saturating_sub(slots_without_ready)
-    };
-    let mut unready_budget = may_go_unready;
-    for (i, (instance, old)) in outdated_slots.into_iter().enumerate() {
-        let index = u32::try_from(i).unwrap_or(u32::MAX);
-        if index < surge_room {
-            plan.launch.push(instance);
-        } else if unready_budget > 0 {
-            // No room to surge: let an old task go first.
-            unready_budget -= 1;
-            plan.kill.extend(
-                old.iter()
-                    .filter(|t| t.state != TaskState::TaskKilling)
-                    .map(|t| t.task_id.clone()),
-            );
+    if rollout.paused {
+        // Slots still served by an old task keep it.
+        outdated_slots.clear();
+    }
+    let surge = config.surge.max(1);
+    let share = config.min_ready_share.clamp(0.0, 1.0);
+    // Truncation is the point: a share of 0.75 of 5 lets 1 go, not 2.
+    let allowed_unready = (f64::from(instances) * (1.0 - share)).floor() as u32;
+    if rollout.in_place {
+        // Nothing fits beside the old tasks: replace them in their slots,
+        // `surge` at a time (or as many as the ready share allows), even when
+        // that takes the app below its share: an update must progress.
+        let budget = surge
+            .max(allowed_unready)
+            .saturating_sub(slots_without_ready);
+        for (_, old) in outdated_slots.into_iter().take(budget as usize) {
+            for t in old.iter().filter(|t| t.state != TaskState::TaskKilling) {
+                plan.kill(t, KillReason::MakeRoom);
+            }
+        }
+    } else {
+        // Start new-version tasks for outdated slots, within the surge.
+        let surge_room = surge.saturating_sub(in_flight_new);
+        let mut unready_budget = allowed_unready.saturating_sub(slots_without_ready);
+        for (i, (instance, old)) in outdated_slots.into_iter().enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            if index < surge_room {
+                plan.launch.push(instance);
+            } else if unready_budget > 0 {
+                // No room to surge: let an old task go first.
+                unready_budget -= 1;
+                for t in old.iter().filter(|t| t.state != TaskState::TaskKilling) {
+                    plan.kill(t, KillReason::MakeRoom);
+                }
+            }
         }
     }
     plan.launch.sort_unstable();
     plan.launch.dedup();
-    plan.kill.sort();
-    plan.kill.dedup();
+    plan.kill.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    plan.kill.dedup_by(|a, b| a.task_id == b.task_id);
     plan
 }
 
@@ -307,7 +389,7 @@ mod tests {
             task("c", 2, 1, TaskState::TaskRunning),
         ];
         let p = plan(&app(1, 1, false), &tasks);
-        assert_eq!(p.kill, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(p.kill_ids(), vec!["b".to_string(), "c".to_string()]);
         assert!(p.launch.is_empty());
     }
 
@@ -322,7 +404,7 @@ mod tests {
         ];
         let p = plan(&record, &tasks);
         assert_eq!(
-            p.kill,
+            p.kill_ids(),
             vec!["a".to_string()],
             "a KILLING task is not killed again"
         );
@@ -353,7 +435,7 @@ mod tests {
         replacement.created_ms = 2;
         let p = plan(&app(1, 1, false), &[back, replacement]);
         assert_eq!(
-            p.kill,
+            p.kill_ids(),
             vec!["old".to_string()],
             "the newer of two equal tasks stays"
         );
@@ -380,7 +462,7 @@ mod tests {
         // Healthy: its old task goes, the next slot starts.
         n0.healthy = Some(true);
         let p = plan(&record, &[old[0].clone(), old[1].clone(), n0]);
-        assert_eq!(p.kill, vec!["o0".to_string()]);
+        assert_eq!(p.kill_ids(), vec!["o0".to_string()]);
         assert_eq!(p.launch, vec![1]);
     }
 
@@ -399,6 +481,84 @@ mod tests {
         let p = plan_app(&record, &refs, 1_000, &config);
         assert_eq!(p.launch, vec![0], "one surges");
         assert_eq!(p.kill.len(), 2, "two may go unready: 4 × (1 − 0.5)");
+    }
+
+    #[test]
+    fn in_place_replaces_one_slot_at_a_time_until_all_are_new() {
+        let record = app(3, 2, false);
+        let in_place = Rollout {
+            in_place: true,
+            paused: false,
+        };
+        let config = PlanConfig::default();
+        let mut tasks: Vec<TaskRecord> = (0..3)
+            .map(|i| task(&format!("o{i}"), i, 1, TaskState::TaskRunning))
+            .collect();
+        let run = |tasks: &[TaskRecord]| {
+            let refs: Vec<&TaskRecord> = tasks.iter().collect();
+            plan_rollout(&record, &refs, 1_000, &config, in_place)
+        };
+        // No surge launch: one old task makes room (min_ready_share 1.0
+        // cannot hold without room, and the update must progress).
+        let p = run(&tasks);
+        assert!(p.launch.is_empty(), "{p:?}");
+        assert_eq!(p.kill_ids(), vec!["o0".to_string()]);
+        assert_eq!(p.kill[0].reason, KillReason::MakeRoom);
+        // While it is being killed, nothing else goes.
+        tasks[0].kill_sent = true;
+        let p = run(&tasks);
+        assert!(p.kill.is_empty() && p.launch.is_empty(), "{p:?}");
+        // Gone: its slot relaunches with the new version, still one at a time.
+        tasks[0].state = TaskState::TaskKilled;
+        let p = run(&tasks);
+        assert_eq!(p.launch, vec![0]);
+        assert!(p.kill.is_empty(), "{p:?}");
+        // The new task is ready: the next slot makes room.
+        tasks.remove(0);
+        tasks.push(task("n0", 0, 2, TaskState::TaskRunning));
+        let p = run(&tasks);
+        assert_eq!(p.kill_ids(), vec!["o1".to_string()]);
+        // A surge of 2 replaces two slots at once.
+        let wide = PlanConfig {
+            surge: 2,
+            ..PlanConfig::default()
+        };
+        let refs: Vec<&TaskRecord> = tasks.iter().collect();
+        let p = plan_rollout(&record, &refs, 1_000, &wide, in_place);
+        assert_eq!(p.kill_ids(), vec!["o1".to_string(), "o2".to_string()]);
+    }
+
+    #[test]
+    fn a_paused_update_leaves_old_tasks_alone() {
+        let record = app(2, 2, false);
+        let tasks = [
+            task("o0", 0, 1, TaskState::TaskRunning),
+            task("o1", 1, 1, TaskState::TaskRunning),
+        ];
+        let refs: Vec<&TaskRecord> = tasks.iter().collect();
+        for in_place in [false, true] {
+            let rollout = Rollout {
+                in_place,
+                paused: true,
+            };
+            let p = plan_rollout(&record, &refs, 1_000, &PlanConfig::default(), rollout);
+            assert!(p.launch.is_empty() && p.kill.is_empty(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_task_asks_to_be_planned_again_when_its_grace_ends() {
+        let mut t = task("a", 0, 1, TaskState::TaskUnreachable);
+        t.updated_ms = 1_000;
+        let config = PlanConfig {
+            unreachable_grace_ms: 500,
+            ..PlanConfig::default()
+        };
+        let record = app(1, 1, false);
+        let p = plan_app(&record, &[&t], 1_200, &config);
+        assert_eq!(p.requeue_after_ms, Some(300));
+        let p = plan_app(&record, &[&t], 1_600, &config);
+        assert_eq!(p.requeue_after_ms, None, "{p:?}");
     }
 
     #[test]
@@ -444,7 +604,7 @@ mod tests {
                 });
                 prop_assert!(!covered, "slot {} launched though covered: {:?}", slot, p);
             }
-            for id in &p.kill {
+            for id in &p.kill_ids() {
                 let t = records.iter().find(|t| &t.task_id == id).expect("kills known tasks");
                 prop_assert!(is_live(t.state));
             }

@@ -77,6 +77,24 @@ pub struct App {
     /// A custom executor to run the tasks with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executor: Option<Executor>,
+    /// How a rolling update of this app proceeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Upgrade>,
+}
+
+/// `{"minimum_ready_share": 0.5, "max_surge": 2}`: this app's rolling
+/// update settings, each overriding the scheduler's `--min-ready-share` /
+/// `--surge`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Upgrade {
+    /// Share of instances kept ready during an update when there is room
+    /// (0 to 1). Without room beside the old tasks an update still replaces
+    /// one slot at a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_ready_share: Option<f64>,
+    /// New-version tasks started (or slots replaced in place) at once, >= 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_surge: Option<u32>,
 }
 
 /// Resources of one task.
@@ -265,6 +283,7 @@ const APP_KEYS: &[&str] = &[
     "labels",
     "retry",
     "executor",
+    "upgrade",
 ];
 
 impl App {
@@ -290,6 +309,7 @@ impl App {
             labels: o.opt("labels", read_labels)?.unwrap_or_default(),
             retry: o.opt("retry", Retry::read)?,
             executor: o.opt("executor", Executor::read)?,
+            upgrade: o.opt("upgrade", Upgrade::read)?,
         })
     }
 
@@ -353,6 +373,23 @@ impl App {
         }
         if let Some(executor) = &self.executor {
             executor.validate("executor", &mut errors);
+        }
+        if let Some(upgrade) = &self.upgrade {
+            if upgrade
+                .minimum_ready_share
+                .is_some_and(|s| !s.is_finite() || !(0.0..=1.0).contains(&s))
+            {
+                errors.push(ValidationError::new(
+                    "upgrade.minimum_ready_share",
+                    "must be a number from 0 to 1",
+                ));
+            }
+            if upgrade.max_surge == Some(0) {
+                errors.push(ValidationError::new(
+                    "upgrade.max_surge",
+                    "must be >= 1 (at least one slot is replaced at a time)",
+                ));
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -743,6 +780,16 @@ impl Retry {
             })?,
             exp_backoff: o.opt("exp_backoff", boolean)?,
             total_retries: o.opt("total_retries", uint32)?,
+        })
+    }
+}
+
+impl Upgrade {
+    fn read(v: &Value, path: &str) -> ReadResult<Self> {
+        let o = Obj::new(v, path, &["minimum_ready_share", "max_surge"])?;
+        Ok(Upgrade {
+            minimum_ready_share: o.opt("minimum_ready_share", number)?,
+            max_surge: o.opt("max_surge", uint32)?,
         })
     }
 }

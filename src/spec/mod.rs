@@ -84,7 +84,7 @@ mod tests;
 pub use app::{
     App, Command, Disk, DiskSource, DiskSourceType, Executor, LABEL_APP, LABEL_INSTANCE,
     LABEL_VERSION, MAX_CPUS, MAX_INSTANCES, MAX_MB, MAX_NAME_LEN, MAX_PORTS, MIN_SCALAR,
-    RESERVED_ENV_PREFIX, RESERVED_LABELS, Resources, Retry, Strategy, StrategyType, Uri,
+    RESERVED_ENV_PREFIX, RESERVED_LABELS, Resources, Retry, Strategy, StrategyType, Upgrade, Uri,
 };
 pub use container::{
     Container, DockerVolume, DriverOpt, IpAddress, Network, PortMapping, PortProtocol, Protocol,

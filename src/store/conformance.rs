@@ -269,12 +269,27 @@ async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
     assert_eq!(events[0].state, TaskState::TaskRunning);
     assert_eq!(events[0].healthy, Some(true));
 
+    // Failures outlive their task records: the status keeps them.
+    let failure = crate::store::Termination {
+        task_id: "web.0.x".into(),
+        instance: 0,
+        app_version: 2,
+        state: TaskState::TaskFailed,
+        reason: "REASON_COMMAND_EXECUTOR_FAILED".into(),
+        source: "SOURCE_EXECUTOR".into(),
+        message: "exit status 1".into(),
+        agent_id: "agent-1".into(),
+        hostname: "host-1".into(),
+        at_ms: 4,
+    };
     let status = AppStatus {
         app: "web".into(),
         waiting: 1,
         message: "1 task waits: no offer has enough cpu".into(),
         rejections: [("insufficient cpu".to_string(), 3)].into(),
         updated_ms: 5,
+        last_terminations: [(0, failure.clone())].into(),
+        recent_terminations: vec![failure],
         ..Default::default()
     };
     store

@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use crate::spec::App;
 pub use model::{
     AppGoal, AppRecord, AppStatus, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState,
+    Termination,
 };
 
 /// Why a store operation failed.

@@ -212,6 +212,39 @@ pub struct AppStatus {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     pub updated_ms: u64,
+    /// Per slot, how its last task ended (kept in the store, so the failure
+    /// of a task outlives its record and a new leader shows it too).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub last_terminations: std::collections::BTreeMap<u32, Termination>,
+    /// The app's most recent terminal tasks, newest first, at most
+    /// [`RECENT_TERMINATIONS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_terminations: Vec<Termination>,
+}
+
+/// How many terminal tasks an [`AppStatus`] keeps.
+pub const RECENT_TERMINATIONS: usize = 10;
+
+/// How a task ended, as Mesos told it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Termination {
+    pub task_id: String,
+    pub instance: u32,
+    pub app_version: u64,
+    pub state: TaskState,
+    /// Mesos's reason, e.g. `REASON_COMMAND_EXECUTOR_FAILED`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Who reported it, e.g. `SOURCE_EXECUTOR`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// The agent's (or master's) message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    pub agent_id: String,
+    pub hostname: String,
+    /// When the scheduler learnt it, ms since the Unix epoch.
+    pub at_ms: u64,
 }
 
 /// Who holds the leader lease.

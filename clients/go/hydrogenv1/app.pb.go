@@ -851,10 +851,7 @@ type DeployResult struct {
 	// deployed and nothing changed.
 	Created bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
 	// For humans, e.g. `Task web successfully queued`.
-	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
-	// Fields of this app that were accepted but are ignored (the original's
-	// `container.type` and `container.tag`); empty for most apps.
-	Warnings      []*Warning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -917,68 +914,6 @@ func (x *DeployResult) GetMessage() string {
 	return ""
 }
 
-func (x *DeployResult) GetWarnings() []*Warning {
-	if x != nil {
-		return x.Warnings
-	}
-	return nil
-}
-
-// A field accepted but ignored: the call succeeded, the field did nothing.
-type Warning struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Path of the field in the app, e.g. `container.type`.
-	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
-	// What happened to it, e.g. `is ignored: ...`.
-	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Warning) Reset() {
-	*x = Warning{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Warning) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Warning) ProtoMessage() {}
-
-func (x *Warning) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Warning.ProtoReflect.Descriptor instead.
-func (*Warning) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *Warning) GetField() string {
-	if x != nil {
-		return x.Field
-	}
-	return ""
-}
-
-func (x *Warning) GetMessage() string {
-	if x != nil {
-		return x.Message
-	}
-	return ""
-}
-
 // Kills an app.
 type KillRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -993,7 +928,7 @@ type KillRequest struct {
 
 func (x *KillRequest) Reset() {
 	*x = KillRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +940,7 @@ func (x *KillRequest) String() string {
 func (*KillRequest) ProtoMessage() {}
 
 func (x *KillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +953,7 @@ func (x *KillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillRequest.ProtoReflect.Descriptor instead.
 func (*KillRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{4}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *KillRequest) GetName() string {
@@ -1050,7 +985,7 @@ type KillResponse struct {
 
 func (x *KillResponse) Reset() {
 	*x = KillResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +997,7 @@ func (x *KillResponse) String() string {
 func (*KillResponse) ProtoMessage() {}
 
 func (x *KillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1010,7 @@ func (x *KillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillResponse.ProtoReflect.Descriptor instead.
 func (*KillResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{5}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KillResponse) GetName() string {
@@ -1112,7 +1047,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1059,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1072,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{6}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateRequest) GetApp() *App {
@@ -1164,16 +1099,14 @@ type UpdateResponse struct {
 	// False when the spec was the same and nothing changed.
 	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
 	// For humans.
-	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
-	// Fields of the app that were accepted but are ignored (see DeployResult).
-	Warnings      []*Warning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1118,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1131,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{7}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateResponse) GetName() string {
@@ -1229,13 +1162,6 @@ func (x *UpdateResponse) GetMessage() string {
 	return ""
 }
 
-func (x *UpdateResponse) GetWarnings() []*Warning {
-	if x != nil {
-		return x.Warnings
-	}
-	return nil
-}
-
 // Reads one app.
 type StateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1247,7 +1173,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1185,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1198,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{8}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StateRequest) GetName() string {
@@ -1291,7 +1217,7 @@ type ListAllRequest struct {
 
 func (x *ListAllRequest) Reset() {
 	*x = ListAllRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1229,7 @@ func (x *ListAllRequest) String() string {
 func (*ListAllRequest) ProtoMessage() {}
 
 func (x *ListAllRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1242,7 @@ func (x *ListAllRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllRequest.ProtoReflect.Descriptor instead.
 func (*ListAllRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{8}
 }
 
 // Every task known to Hydrogen, ordered by app, instance, task id.
@@ -1330,7 +1256,7 @@ type ListAllResponse struct {
 
 func (x *ListAllResponse) Reset() {
 	*x = ListAllResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1268,7 @@ func (x *ListAllResponse) String() string {
 func (*ListAllResponse) ProtoMessage() {}
 
 func (x *ListAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1281,7 @@ func (x *ListAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllResponse.ProtoReflect.Descriptor instead.
 func (*ListAllResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{10}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListAllResponse) GetTasks() []*Task {
@@ -1381,7 +1307,7 @@ type WatchTasksRequest struct {
 
 func (x *WatchTasksRequest) Reset() {
 	*x = WatchTasksRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1319,7 @@ func (x *WatchTasksRequest) String() string {
 func (*WatchTasksRequest) ProtoMessage() {}
 
 func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1332,7 @@ func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
 func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{11}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchTasksRequest) GetApp() string {
@@ -1453,7 +1379,7 @@ type AppState struct {
 
 func (x *AppState) Reset() {
 	*x = AppState{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1391,7 @@ func (x *AppState) String() string {
 func (*AppState) ProtoMessage() {}
 
 func (x *AppState) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1404,7 @@ func (x *AppState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppState.ProtoReflect.Descriptor instead.
 func (*AppState) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{12}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AppState) GetSpec() *App {
@@ -1558,14 +1484,19 @@ type AppStatus struct {
 	// One line for humans: why the app is not (fully) running.
 	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
 	// When the scheduler wrote this, ms since the Unix epoch.
-	UpdatedMs     uint64 `protobuf:"varint,6,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedMs uint64 `protobuf:"varint,6,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	// Per slot (instance), how its last task ended: kept after the task
+	// record is gone, and shown by a new leader too.
+	LastTerminations map[uint32]*TaskTermination `protobuf:"bytes,7,rep,name=last_terminations,json=lastTerminations,proto3" json:"last_terminations,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The app's most recent terminal tasks, newest first (at most 10).
+	RecentTerminations []*TaskTermination `protobuf:"bytes,8,rep,name=recent_terminations,json=recentTerminations,proto3" json:"recent_terminations,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AppStatus) Reset() {
 	*x = AppStatus{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1508,7 @@ func (x *AppStatus) String() string {
 func (*AppStatus) ProtoMessage() {}
 
 func (x *AppStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1521,7 @@ func (x *AppStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppStatus.ProtoReflect.Descriptor instead.
 func (*AppStatus) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppStatus) GetWaiting() uint32 {
@@ -1631,6 +1562,143 @@ func (x *AppStatus) GetMessage() string {
 func (x *AppStatus) GetUpdatedMs() uint64 {
 	if x != nil {
 		return x.UpdatedMs
+	}
+	return 0
+}
+
+func (x *AppStatus) GetLastTerminations() map[uint32]*TaskTermination {
+	if x != nil {
+		return x.LastTerminations
+	}
+	return nil
+}
+
+func (x *AppStatus) GetRecentTerminations() []*TaskTermination {
+	if x != nil {
+		return x.RecentTerminations
+	}
+	return nil
+}
+
+// How a task ended, as Mesos told it.
+type TaskTermination struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TaskId string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	// The slot it filled.
+	Instance uint32 `protobuf:"varint,2,opt,name=instance,proto3" json:"instance,omitempty"`
+	// The app version it was launched from.
+	AppVersion uint64    `protobuf:"varint,3,opt,name=app_version,json=appVersion,proto3" json:"app_version,omitempty"`
+	State      TaskState `protobuf:"varint,4,opt,name=state,proto3,enum=hydrogen.v1.TaskState" json:"state,omitempty"`
+	// Mesos's reason, e.g. `REASON_COMMAND_EXECUTOR_FAILED`; empty if none.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who reported it, e.g. `SOURCE_EXECUTOR`; empty if none.
+	Source string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// The agent's (or master's) message.
+	Message  string `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	AgentId  string `protobuf:"bytes,8,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Hostname string `protobuf:"bytes,9,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// When the scheduler learnt it, ms since the Unix epoch.
+	AtMs          uint64 `protobuf:"varint,10,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskTermination) Reset() {
+	*x = TaskTermination{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskTermination) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskTermination) ProtoMessage() {}
+
+func (x *TaskTermination) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskTermination.ProtoReflect.Descriptor instead.
+func (*TaskTermination) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TaskTermination) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetInstance() uint32 {
+	if x != nil {
+		return x.Instance
+	}
+	return 0
+}
+
+func (x *TaskTermination) GetAppVersion() uint64 {
+	if x != nil {
+		return x.AppVersion
+	}
+	return 0
+}
+
+func (x *TaskTermination) GetState() TaskState {
+	if x != nil {
+		return x.State
+	}
+	return TaskState_TASK_STATE_UNSPECIFIED
+}
+
+func (x *TaskTermination) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *TaskTermination) GetAtMs() uint64 {
+	if x != nil {
+		return x.AtMs
 	}
 	return 0
 }
@@ -1936,7 +2004,10 @@ type App struct {
 	// Relaunch policy as the original Hydrogen wrote it.
 	Retry *Retry `protobuf:"bytes,10,opt,name=retry,proto3" json:"retry,omitempty"`
 	// A custom executor to run the tasks with.
-	Executor      *Executor `protobuf:"bytes,11,opt,name=executor,proto3" json:"executor,omitempty"`
+	Executor *Executor `protobuf:"bytes,11,opt,name=executor,proto3" json:"executor,omitempty"`
+	// How a rolling update of this app proceeds; absent fields take the
+	// scheduler's `--min-ready-share` / `--surge`.
+	Upgrade       *Upgrade `protobuf:"bytes,12,opt,name=upgrade,proto3" json:"upgrade,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2048,6 +2119,69 @@ func (x *App) GetExecutor() *Executor {
 	return nil
 }
 
+func (x *App) GetUpgrade() *Upgrade {
+	if x != nil {
+		return x.Upgrade
+	}
+	return nil
+}
+
+// Rolling update settings of one app.
+type Upgrade struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Share of instances kept ready during an update when there is room,
+	// 0 to 1.
+	MinimumReadyShare *float64 `protobuf:"fixed64,1,opt,name=minimum_ready_share,json=minimumReadyShare,proto3,oneof" json:"minimum_ready_share,omitempty"`
+	// New-version tasks started (or slots replaced in place) at once, >= 1.
+	MaxSurge      *uint32 `protobuf:"varint,2,opt,name=max_surge,json=maxSurge,proto3,oneof" json:"max_surge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Upgrade) Reset() {
+	*x = Upgrade{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Upgrade) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Upgrade) ProtoMessage() {}
+
+func (x *Upgrade) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Upgrade.ProtoReflect.Descriptor instead.
+func (*Upgrade) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Upgrade) GetMinimumReadyShare() float64 {
+	if x != nil && x.MinimumReadyShare != nil {
+		return *x.MinimumReadyShare
+	}
+	return 0
+}
+
+func (x *Upgrade) GetMaxSurge() uint32 {
+	if x != nil && x.MaxSurge != nil {
+		return *x.MaxSurge
+	}
+	return 0
+}
+
 // Resources of one task.
 type Resources struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2067,7 +2201,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2213,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2226,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -2143,7 +2277,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2289,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2302,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Disk) GetSize() float64 {
@@ -2200,7 +2334,7 @@ type DiskSource struct {
 
 func (x *DiskSource) Reset() {
 	*x = DiskSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2346,7 @@ func (x *DiskSource) String() string {
 func (*DiskSource) ProtoMessage() {}
 
 func (x *DiskSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2359,7 @@ func (x *DiskSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSource.ProtoReflect.Descriptor instead.
 func (*DiskSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiskSource) GetType() DiskSourceType {
@@ -2271,7 +2405,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2417,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2430,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Filter) GetType() FilterType {
@@ -2340,7 +2474,7 @@ type Strategy struct {
 
 func (x *Strategy) Reset() {
 	*x = Strategy{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2486,7 @@ func (x *Strategy) String() string {
 func (*Strategy) ProtoMessage() {}
 
 func (x *Strategy) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2499,7 @@ func (x *Strategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Strategy.ProtoReflect.Descriptor instead.
 func (*Strategy) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Strategy) GetType() StrategyType {
@@ -2397,7 +2531,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2543,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2556,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Command) GetCmd() string {
@@ -2465,7 +2599,7 @@ type Uri struct {
 
 func (x *Uri) Reset() {
 	*x = Uri{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2611,7 @@ func (x *Uri) String() string {
 func (*Uri) ProtoMessage() {}
 
 func (x *Uri) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2624,7 @@ func (x *Uri) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uri.ProtoReflect.Descriptor instead.
 func (*Uri) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Uri) GetUri() string {
@@ -2536,20 +2670,14 @@ type Container struct {
 	// Volumes to mount.
 	Volume []*Volume `protobuf:"bytes,2,rep,name=volume,proto3" json:"volume,omitempty"`
 	// Networks to join.
-	Network []*Network `protobuf:"bytes,3,rep,name=network,proto3" json:"network,omitempty"`
-	// The original Hydrogen's container type: accepted and ignored (tasks
-	// always run in the Mesos containerizer); the answer carries a warning.
-	Type *string `protobuf:"bytes,4,opt,name=type,proto3,oneof" json:"type,omitempty"`
-	// The original Hydrogen's image tag: accepted and ignored (put the tag in
-	// `image`); the answer carries a warning.
-	Tag           *string `protobuf:"bytes,5,opt,name=tag,proto3,oneof" json:"tag,omitempty"`
+	Network       []*Network `protobuf:"bytes,3,rep,name=network,proto3" json:"network,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2689,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2702,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Container) GetImage() string {
@@ -2598,20 +2726,6 @@ func (x *Container) GetNetwork() []*Network {
 	return nil
 }
 
-func (x *Container) GetType() string {
-	if x != nil && x.Type != nil {
-		return *x.Type
-	}
-	return ""
-}
-
-func (x *Container) GetTag() string {
-	if x != nil && x.Tag != nil {
-		return *x.Tag
-	}
-	return ""
-}
-
 // A host-path volume (`container_path` + `host_path` + `mode`) or a Docker
 // volume (`source`), not both.
 type Volume struct {
@@ -2630,7 +2744,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2756,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2769,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Volume) GetContainerPath() string {
@@ -2699,7 +2813,7 @@ type VolumeSource struct {
 
 func (x *VolumeSource) Reset() {
 	*x = VolumeSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2711,7 +2825,7 @@ func (x *VolumeSource) String() string {
 func (*VolumeSource) ProtoMessage() {}
 
 func (x *VolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2724,7 +2838,7 @@ func (x *VolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSource.ProtoReflect.Descriptor instead.
 func (*VolumeSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *VolumeSource) GetType() VolumeSourceType {
@@ -2756,7 +2870,7 @@ type DockerVolume struct {
 
 func (x *DockerVolume) Reset() {
 	*x = DockerVolume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +2882,7 @@ func (x *DockerVolume) String() string {
 func (*DockerVolume) ProtoMessage() {}
 
 func (x *DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +2895,7 @@ func (x *DockerVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerVolume.ProtoReflect.Descriptor instead.
 func (*DockerVolume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DockerVolume) GetDriver() string {
@@ -2821,7 +2935,7 @@ type DriverOpt struct {
 
 func (x *DriverOpt) Reset() {
 	*x = DriverOpt{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +2947,7 @@ func (x *DriverOpt) String() string {
 func (*DriverOpt) ProtoMessage() {}
 
 func (x *DriverOpt) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +2960,7 @@ func (x *DriverOpt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverOpt.ProtoReflect.Descriptor instead.
 func (*DriverOpt) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DriverOpt) GetOpt() isDriverOpt_Opt {
@@ -2903,7 +3017,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2915,7 +3029,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2928,7 +3042,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StringMap) GetEntries() map[string]string {
@@ -2938,12 +3052,10 @@ func (x *StringMap) GetEntries() map[string]string {
 	return nil
 }
 
-// One network to join: a CNI network `name` (required: the Mesos CNI
-// isolator ignores an entry without one), with optional addresses, groups,
-// labels and port mappings.
+// One network to join: a CNI network `name`, `ipaddress` entries, or both.
 type Network struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CNI network name (required).
+	// CNI network name.
 	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// IP addresses: static (`ip`) or assigned by IPAM (`protocol` only).
 	Ipaddress []*IpAddress `protobuf:"bytes,2,rep,name=ipaddress,proto3" json:"ipaddress,omitempty"`
@@ -2959,7 +3071,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3083,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3096,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Network) GetName() string {
@@ -3039,7 +3151,7 @@ type IpAddress struct {
 
 func (x *IpAddress) Reset() {
 	*x = IpAddress{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3163,7 @@ func (x *IpAddress) String() string {
 func (*IpAddress) ProtoMessage() {}
 
 func (x *IpAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3176,7 @@ func (x *IpAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IpAddress.ProtoReflect.Descriptor instead.
 func (*IpAddress) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *IpAddress) GetGroup() []string {
@@ -3110,7 +3222,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3122,7 +3234,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3135,7 +3247,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PortMapping) GetHostPort() uint32 {
@@ -3182,18 +3294,14 @@ type HealthCheck struct {
 	// Seconds after start during which failures do not count, >= 0.
 	Graceperiod *float64 `protobuf:"fixed64,9,opt,name=graceperiod,proto3,oneof" json:"graceperiod,omitempty"`
 	// Consecutive failures before the task is killed.
-	Fails *uint32 `protobuf:"varint,10,opt,name=fails,proto3,oneof" json:"fails,omitempty"`
-	// With `endpoint` (which then names no port, `[scheme://]host[/path]`):
-	// check the task's host port of this index (`$PORT<index>`); below
-	// `resources.ports`.
-	PortIndex     *uint32 `protobuf:"varint,11,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
+	Fails         *uint32 `protobuf:"varint,10,opt,name=fails,proto3,oneof" json:"fails,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3205,7 +3313,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3218,7 +3326,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HealthCheck) GetEndpoint() string {
@@ -3291,28 +3399,18 @@ func (x *HealthCheck) GetFails() uint32 {
 	return 0
 }
 
-func (x *HealthCheck) GetPortIndex() uint32 {
-	if x != nil && x.PortIndex != nil {
-		return *x.PortIndex
-	}
-	return 0
-}
-
 // A TCP health check.
 type TcpCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Port to connect to, 1..=65535; 0 (absent) with `port_index`.
-	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
-	// Or: the index of the task's host port to connect to (`$PORT<index>`),
-	// for apps that take their ports from the offer; below `resources.ports`.
-	PortIndex     *uint32 `protobuf:"varint,2,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
+	// Port to connect to, 1..=65535.
+	Port          uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TcpCheck) Reset() {
 	*x = TcpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3324,7 +3422,7 @@ func (x *TcpCheck) String() string {
 func (*TcpCheck) ProtoMessage() {}
 
 func (x *TcpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3337,7 +3435,7 @@ func (x *TcpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TcpCheck.ProtoReflect.Descriptor instead.
 func (*TcpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TcpCheck) GetPort() uint32 {
@@ -3347,34 +3445,24 @@ func (x *TcpCheck) GetPort() uint32 {
 	return 0
 }
 
-func (x *TcpCheck) GetPortIndex() uint32 {
-	if x != nil && x.PortIndex != nil {
-		return *x.PortIndex
-	}
-	return 0
-}
-
 // An HTTP health check.
 type HttpCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Port to query, 1..=65535; 0 (absent) with `port_index`.
+	// Port to query, 1..=65535.
 	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
 	// Path to GET; `/` when absent.
 	Path *string `protobuf:"bytes,2,opt,name=path,proto3,oneof" json:"path,omitempty"`
 	// http or https; http when absent.
 	Scheme HttpScheme `protobuf:"varint,3,opt,name=scheme,proto3,enum=hydrogen.v1.HttpScheme" json:"scheme,omitempty"`
 	// Statuses counted healthy; 200..=399 when empty.
-	Statuses []uint32 `protobuf:"varint,4,rep,packed,name=statuses,proto3" json:"statuses,omitempty"`
-	// Or: the index of the task's host port to query (`$PORT<index>`), for
-	// apps that take their ports from the offer; below `resources.ports`.
-	PortIndex     *uint32 `protobuf:"varint,5,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
+	Statuses      []uint32 `protobuf:"varint,4,rep,packed,name=statuses,proto3" json:"statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HttpCheck) Reset() {
 	*x = HttpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3474,7 @@ func (x *HttpCheck) String() string {
 func (*HttpCheck) ProtoMessage() {}
 
 func (x *HttpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3487,7 @@ func (x *HttpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpCheck.ProtoReflect.Descriptor instead.
 func (*HttpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HttpCheck) GetPort() uint32 {
@@ -3430,13 +3518,6 @@ func (x *HttpCheck) GetStatuses() []uint32 {
 	return nil
 }
 
-func (x *HttpCheck) GetPortIndex() uint32 {
-	if x != nil && x.PortIndex != nil {
-		return *x.PortIndex
-	}
-	return 0
-}
-
 // Relaunch policy as the original Hydrogen wrote it.
 type Retry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3453,7 +3534,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3465,7 +3546,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3478,7 +3559,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Retry) GetTime() float64 {
@@ -3521,7 +3602,7 @@ type Executor struct {
 
 func (x *Executor) Reset() {
 	*x = Executor{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3533,7 +3614,7 @@ func (x *Executor) String() string {
 func (*Executor) ProtoMessage() {}
 
 func (x *Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3546,7 +3627,7 @@ func (x *Executor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Executor.ProtoReflect.Descriptor instead.
 func (*Executor) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Executor) GetName() string {
@@ -3592,16 +3673,12 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\rDeployRequest\x12$\n" +
 	"\x04apps\x18\x01 \x03(\v2\x10.hydrogen.v1.AppR\x04apps\"E\n" +
 	"\x0eDeployResponse\x123\n" +
-	"\aresults\x18\x01 \x03(\v2\x19.hydrogen.v1.DeployResultR\aresults\"\xa2\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.hydrogen.v1.DeployResultR\aresults\"p\n" +
 	"\fDeployResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
 	"\acreated\x18\x03 \x01(\bR\acreated\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
-	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"9\n" +
-	"\aWarning\x12\x14\n" +
-	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"f\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"f\n" +
 	"\vKillRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
@@ -3613,13 +3690,12 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\rUpdateRequest\x12\"\n" +
 	"\x03app\x18\x01 \x01(\v2\x10.hydrogen.v1.AppR\x03app\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
-	"\x11_expected_version\"\xa4\x01\n" +
+	"\x11_expected_version\"r\n" +
 	"\x0eUpdateResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
 	"\achanged\x18\x03 \x01(\bR\achanged\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
-	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"\"\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"\"\n" +
 	"\fStateRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x10\n" +
 	"\x0eListAllRequest\":\n" +
@@ -3641,7 +3717,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"created_ms\x18\b \x01(\x04R\tcreatedMs\x12\x1d\n" +
 	"\n" +
-	"updated_ms\x18\t \x01(\x04R\tupdatedMs\"\xdc\x02\n" +
+	"updated_ms\x18\t \x01(\x04R\tupdatedMs\"\xe9\x04\n" +
 	"\tAppStatus\x12\x18\n" +
 	"\awaiting\x18\x01 \x01(\rR\awaiting\x12-\n" +
 	"\x10backoff_until_ms\x18\x02 \x01(\x04H\x00R\x0ebackoffUntilMs\x88\x01\x01\x121\n" +
@@ -3651,11 +3727,29 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"rejections\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1d\n" +
 	"\n" +
-	"updated_ms\x18\x06 \x01(\x04R\tupdatedMs\x1a=\n" +
+	"updated_ms\x18\x06 \x01(\x04R\tupdatedMs\x12Y\n" +
+	"\x11last_terminations\x18\a \x03(\v2,.hydrogen.v1.AppStatus.LastTerminationsEntryR\x10lastTerminations\x12M\n" +
+	"\x13recent_terminations\x18\b \x03(\v2\x1c.hydrogen.v1.TaskTerminationR\x12recentTerminations\x1a=\n" +
 	"\x0fRejectionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01B\x13\n" +
-	"\x11_backoff_until_ms\"\xd8\x02\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\x1aa\n" +
+	"\x15LastTerminationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\rR\x03key\x122\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.hydrogen.v1.TaskTerminationR\x05value:\x028\x01B\x13\n" +
+	"\x11_backoff_until_ms\"\xab\x02\n" +
+	"\x0fTaskTermination\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x1a\n" +
+	"\binstance\x18\x02 \x01(\rR\binstance\x12\x1f\n" +
+	"\vapp_version\x18\x03 \x01(\x04R\n" +
+	"appVersion\x12,\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x16.hydrogen.v1.TaskStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x19\n" +
+	"\bagent_id\x18\b \x01(\tR\aagentId\x12\x1a\n" +
+	"\bhostname\x18\t \x01(\tR\bhostname\x12\x13\n" +
+	"\x05at_ms\x18\n" +
+	" \x01(\x04R\x04atMs\"\xd8\x02\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1a\n" +
@@ -3687,7 +3781,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\ftimestamp_ms\x18\n" +
 	" \x01(\x04R\vtimestampMsB\n" +
 	"\n" +
-	"\b_healthy\"\xd2\x04\n" +
+	"\b_healthy\"\x82\x05\n" +
 	"\x03App\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\tresources\x18\x02 \x01(\v2\x16.hydrogen.v1.ResourcesR\tresources\x12-\n" +
@@ -3700,12 +3794,19 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\x06labels\x18\t \x03(\v2\x1c.hydrogen.v1.App.LabelsEntryR\x06labels\x12(\n" +
 	"\x05retry\x18\n" +
 	" \x01(\v2\x12.hydrogen.v1.RetryR\x05retry\x121\n" +
-	"\bexecutor\x18\v \x01(\v2\x15.hydrogen.v1.ExecutorR\bexecutor\x1a9\n" +
+	"\bexecutor\x18\v \x01(\v2\x15.hydrogen.v1.ExecutorR\bexecutor\x12.\n" +
+	"\aupgrade\x18\f \x01(\v2\x14.hydrogen.v1.UpgradeR\aupgrade\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_instances\"\x9d\x01\n" +
+	"_instances\"\x86\x01\n" +
+	"\aUpgrade\x123\n" +
+	"\x13minimum_ready_share\x18\x01 \x01(\x01H\x00R\x11minimumReadyShare\x88\x01\x01\x12 \n" +
+	"\tmax_surge\x18\x02 \x01(\rH\x01R\bmaxSurge\x88\x01\x01B\x16\n" +
+	"\x14_minimum_ready_shareB\f\n" +
+	"\n" +
+	"_max_surge\"\x9d\x01\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x01R\x03cpu\x12\x10\n" +
 	"\x03mem\x18\x02 \x01(\x01R\x03mem\x12%\n" +
@@ -3755,16 +3856,12 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"\b_executeB\b\n" +
 	"\x06_cacheB\x0e\n" +
-	"\f_output_file\"\xce\x01\n" +
+	"\f_output_file\"\x8d\x01\n" +
 	"\tContainer\x12\x19\n" +
 	"\x05image\x18\x01 \x01(\tH\x00R\x05image\x88\x01\x01\x12+\n" +
 	"\x06volume\x18\x02 \x03(\v2\x13.hydrogen.v1.VolumeR\x06volume\x12.\n" +
-	"\anetwork\x18\x03 \x03(\v2\x14.hydrogen.v1.NetworkR\anetwork\x12\x17\n" +
-	"\x04type\x18\x04 \x01(\tH\x01R\x04type\x88\x01\x01\x12\x15\n" +
-	"\x03tag\x18\x05 \x01(\tH\x02R\x03tag\x88\x01\x01B\b\n" +
-	"\x06_imageB\a\n" +
-	"\x05_typeB\x06\n" +
-	"\x04_tag\"\xd7\x01\n" +
+	"\anetwork\x18\x03 \x03(\v2\x14.hydrogen.v1.NetworkR\anetworkB\b\n" +
+	"\x06_image\"\xd7\x01\n" +
 	"\x06Volume\x12*\n" +
 	"\x0econtainer_path\x18\x01 \x01(\tH\x00R\rcontainerPath\x88\x01\x01\x12 \n" +
 	"\thost_path\x18\x02 \x01(\tH\x01R\bhostPath\x88\x01\x01\x12+\n" +
@@ -3807,7 +3904,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\vPortMapping\x12\x1b\n" +
 	"\thost_port\x18\x01 \x01(\rR\bhostPort\x12%\n" +
 	"\x0econtainer_port\x18\x02 \x01(\rR\rcontainerPort\x125\n" +
-	"\bprotocol\x18\x03 \x01(\x0e2\x19.hydrogen.v1.PortProtocolR\bprotocol\"\xff\x03\n" +
+	"\bprotocol\x18\x03 \x01(\x0e2\x19.hydrogen.v1.PortProtocolR\bprotocol\"\xcc\x03\n" +
 	"\vHealthCheck\x12\x1f\n" +
 	"\bendpoint\x18\x01 \x01(\tH\x00R\bendpoint\x88\x01\x01\x120\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1c.hydrogen.v1.HealthCheckTypeR\x04type\x12'\n" +
@@ -3819,31 +3916,22 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\atimeout\x18\b \x01(\x01H\x03R\atimeout\x88\x01\x01\x12%\n" +
 	"\vgraceperiod\x18\t \x01(\x01H\x04R\vgraceperiod\x88\x01\x01\x12\x19\n" +
 	"\x05fails\x18\n" +
-	" \x01(\rH\x05R\x05fails\x88\x01\x01\x12\"\n" +
-	"\n" +
-	"port_index\x18\v \x01(\rH\x06R\tportIndex\x88\x01\x01B\v\n" +
+	" \x01(\rH\x05R\x05fails\x88\x01\x01B\v\n" +
 	"\t_endpointB\b\n" +
 	"\x06_delayB\v\n" +
 	"\t_intervalB\n" +
 	"\n" +
 	"\b_timeoutB\x0e\n" +
 	"\f_graceperiodB\b\n" +
-	"\x06_failsB\r\n" +
-	"\v_port_index\"Q\n" +
+	"\x06_fails\"\x1e\n" +
 	"\bTcpCheck\x12\x12\n" +
-	"\x04port\x18\x01 \x01(\rR\x04port\x12\"\n" +
-	"\n" +
-	"port_index\x18\x02 \x01(\rH\x00R\tportIndex\x88\x01\x01B\r\n" +
-	"\v_port_index\"\xc1\x01\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\"\x8e\x01\n" +
 	"\tHttpCheck\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12\x17\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x88\x01\x01\x12/\n" +
 	"\x06scheme\x18\x03 \x01(\x0e2\x17.hydrogen.v1.HttpSchemeR\x06scheme\x12\x1a\n" +
-	"\bstatuses\x18\x04 \x03(\rR\bstatuses\x12\"\n" +
-	"\n" +
-	"port_index\x18\x05 \x01(\rH\x01R\tportIndex\x88\x01\x01B\a\n" +
-	"\x05_pathB\r\n" +
-	"\v_port_index\"\x9b\x01\n" +
+	"\bstatuses\x18\x04 \x03(\rR\bstatusesB\a\n" +
+	"\x05_path\"\x9b\x01\n" +
 	"\x05Retry\x12\x17\n" +
 	"\x04time\x18\x01 \x01(\x01H\x00R\x04time\x88\x01\x01\x12$\n" +
 	"\vexp_backoff\x18\x02 \x01(\bH\x01R\n" +
@@ -3956,7 +4044,7 @@ func file_hydrogen_v1_app_proto_rawDescGZIP() []byte {
 }
 
 var file_hydrogen_v1_app_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_hydrogen_v1_app_proto_goTypes = []any{
 	(AppGoal)(0),              // 0: hydrogen.v1.AppGoal
 	(TaskState)(0),            // 1: hydrogen.v1.TaskState
@@ -3973,117 +4061,122 @@ var file_hydrogen_v1_app_proto_goTypes = []any{
 	(*DeployRequest)(nil),     // 12: hydrogen.v1.DeployRequest
 	(*DeployResponse)(nil),    // 13: hydrogen.v1.DeployResponse
 	(*DeployResult)(nil),      // 14: hydrogen.v1.DeployResult
-	(*Warning)(nil),           // 15: hydrogen.v1.Warning
-	(*KillRequest)(nil),       // 16: hydrogen.v1.KillRequest
-	(*KillResponse)(nil),      // 17: hydrogen.v1.KillResponse
-	(*UpdateRequest)(nil),     // 18: hydrogen.v1.UpdateRequest
-	(*UpdateResponse)(nil),    // 19: hydrogen.v1.UpdateResponse
-	(*StateRequest)(nil),      // 20: hydrogen.v1.StateRequest
-	(*ListAllRequest)(nil),    // 21: hydrogen.v1.ListAllRequest
-	(*ListAllResponse)(nil),   // 22: hydrogen.v1.ListAllResponse
-	(*WatchTasksRequest)(nil), // 23: hydrogen.v1.WatchTasksRequest
-	(*AppState)(nil),          // 24: hydrogen.v1.AppState
-	(*AppStatus)(nil),         // 25: hydrogen.v1.AppStatus
+	(*KillRequest)(nil),       // 15: hydrogen.v1.KillRequest
+	(*KillResponse)(nil),      // 16: hydrogen.v1.KillResponse
+	(*UpdateRequest)(nil),     // 17: hydrogen.v1.UpdateRequest
+	(*UpdateResponse)(nil),    // 18: hydrogen.v1.UpdateResponse
+	(*StateRequest)(nil),      // 19: hydrogen.v1.StateRequest
+	(*ListAllRequest)(nil),    // 20: hydrogen.v1.ListAllRequest
+	(*ListAllResponse)(nil),   // 21: hydrogen.v1.ListAllResponse
+	(*WatchTasksRequest)(nil), // 22: hydrogen.v1.WatchTasksRequest
+	(*AppState)(nil),          // 23: hydrogen.v1.AppState
+	(*AppStatus)(nil),         // 24: hydrogen.v1.AppStatus
+	(*TaskTermination)(nil),   // 25: hydrogen.v1.TaskTermination
 	(*Task)(nil),              // 26: hydrogen.v1.Task
 	(*TaskEvent)(nil),         // 27: hydrogen.v1.TaskEvent
 	(*App)(nil),               // 28: hydrogen.v1.App
-	(*Resources)(nil),         // 29: hydrogen.v1.Resources
-	(*Disk)(nil),              // 30: hydrogen.v1.Disk
-	(*DiskSource)(nil),        // 31: hydrogen.v1.DiskSource
-	(*Filter)(nil),            // 32: hydrogen.v1.Filter
-	(*Strategy)(nil),          // 33: hydrogen.v1.Strategy
-	(*Command)(nil),           // 34: hydrogen.v1.Command
-	(*Uri)(nil),               // 35: hydrogen.v1.Uri
-	(*Container)(nil),         // 36: hydrogen.v1.Container
-	(*Volume)(nil),            // 37: hydrogen.v1.Volume
-	(*VolumeSource)(nil),      // 38: hydrogen.v1.VolumeSource
-	(*DockerVolume)(nil),      // 39: hydrogen.v1.DockerVolume
-	(*DriverOpt)(nil),         // 40: hydrogen.v1.DriverOpt
-	(*StringMap)(nil),         // 41: hydrogen.v1.StringMap
-	(*Network)(nil),           // 42: hydrogen.v1.Network
-	(*IpAddress)(nil),         // 43: hydrogen.v1.IpAddress
-	(*PortMapping)(nil),       // 44: hydrogen.v1.PortMapping
-	(*HealthCheck)(nil),       // 45: hydrogen.v1.HealthCheck
-	(*TcpCheck)(nil),          // 46: hydrogen.v1.TcpCheck
-	(*HttpCheck)(nil),         // 47: hydrogen.v1.HttpCheck
-	(*Retry)(nil),             // 48: hydrogen.v1.Retry
-	(*Executor)(nil),          // 49: hydrogen.v1.Executor
-	nil,                       // 50: hydrogen.v1.AppStatus.RejectionsEntry
-	nil,                       // 51: hydrogen.v1.App.LabelsEntry
-	nil,                       // 52: hydrogen.v1.Command.EnvironmentEntry
-	nil,                       // 53: hydrogen.v1.StringMap.EntriesEntry
-	nil,                       // 54: hydrogen.v1.Executor.EnvironmentEntry
+	(*Upgrade)(nil),           // 29: hydrogen.v1.Upgrade
+	(*Resources)(nil),         // 30: hydrogen.v1.Resources
+	(*Disk)(nil),              // 31: hydrogen.v1.Disk
+	(*DiskSource)(nil),        // 32: hydrogen.v1.DiskSource
+	(*Filter)(nil),            // 33: hydrogen.v1.Filter
+	(*Strategy)(nil),          // 34: hydrogen.v1.Strategy
+	(*Command)(nil),           // 35: hydrogen.v1.Command
+	(*Uri)(nil),               // 36: hydrogen.v1.Uri
+	(*Container)(nil),         // 37: hydrogen.v1.Container
+	(*Volume)(nil),            // 38: hydrogen.v1.Volume
+	(*VolumeSource)(nil),      // 39: hydrogen.v1.VolumeSource
+	(*DockerVolume)(nil),      // 40: hydrogen.v1.DockerVolume
+	(*DriverOpt)(nil),         // 41: hydrogen.v1.DriverOpt
+	(*StringMap)(nil),         // 42: hydrogen.v1.StringMap
+	(*Network)(nil),           // 43: hydrogen.v1.Network
+	(*IpAddress)(nil),         // 44: hydrogen.v1.IpAddress
+	(*PortMapping)(nil),       // 45: hydrogen.v1.PortMapping
+	(*HealthCheck)(nil),       // 46: hydrogen.v1.HealthCheck
+	(*TcpCheck)(nil),          // 47: hydrogen.v1.TcpCheck
+	(*HttpCheck)(nil),         // 48: hydrogen.v1.HttpCheck
+	(*Retry)(nil),             // 49: hydrogen.v1.Retry
+	(*Executor)(nil),          // 50: hydrogen.v1.Executor
+	nil,                       // 51: hydrogen.v1.AppStatus.RejectionsEntry
+	nil,                       // 52: hydrogen.v1.AppStatus.LastTerminationsEntry
+	nil,                       // 53: hydrogen.v1.App.LabelsEntry
+	nil,                       // 54: hydrogen.v1.Command.EnvironmentEntry
+	nil,                       // 55: hydrogen.v1.StringMap.EntriesEntry
+	nil,                       // 56: hydrogen.v1.Executor.EnvironmentEntry
 }
 var file_hydrogen_v1_app_proto_depIdxs = []int32{
 	28, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
 	14, // 1: hydrogen.v1.DeployResponse.results:type_name -> hydrogen.v1.DeployResult
-	15, // 2: hydrogen.v1.DeployResult.warnings:type_name -> hydrogen.v1.Warning
-	28, // 3: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
-	15, // 4: hydrogen.v1.UpdateResponse.warnings:type_name -> hydrogen.v1.Warning
-	26, // 5: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
-	28, // 6: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
-	0,  // 7: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
-	26, // 8: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
-	25, // 9: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
-	50, // 10: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
-	1,  // 11: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
-	1,  // 12: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
-	29, // 13: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
-	32, // 14: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
-	33, // 15: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
-	34, // 16: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
-	36, // 17: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
-	45, // 18: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
-	51, // 19: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
-	48, // 20: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
-	49, // 21: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
-	30, // 22: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
-	31, // 23: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
-	2,  // 24: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
-	3,  // 25: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
-	4,  // 26: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
-	5,  // 27: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
-	52, // 28: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
-	35, // 29: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
-	37, // 30: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
-	42, // 31: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
-	6,  // 32: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
-	38, // 33: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
-	7,  // 34: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
-	39, // 35: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
-	40, // 36: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
-	41, // 37: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
-	53, // 38: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
-	43, // 39: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
-	41, // 40: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
-	44, // 41: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
-	41, // 42: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
-	8,  // 43: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
-	9,  // 44: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
-	10, // 45: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
-	46, // 46: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
-	47, // 47: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
-	34, // 48: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
-	11, // 49: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
-	35, // 50: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
-	54, // 51: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
-	12, // 52: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
-	16, // 53: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
-	18, // 54: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
-	20, // 55: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
-	21, // 56: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
-	23, // 57: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
-	13, // 58: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
-	17, // 59: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
-	19, // 60: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
-	24, // 61: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
-	22, // 62: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
-	27, // 63: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
-	58, // [58:64] is the sub-list for method output_type
-	52, // [52:58] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	28, // 2: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
+	26, // 3: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
+	28, // 4: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
+	0,  // 5: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
+	26, // 6: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
+	24, // 7: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
+	51, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
+	52, // 9: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
+	25, // 10: hydrogen.v1.AppStatus.recent_terminations:type_name -> hydrogen.v1.TaskTermination
+	1,  // 11: hydrogen.v1.TaskTermination.state:type_name -> hydrogen.v1.TaskState
+	1,  // 12: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
+	1,  // 13: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
+	30, // 14: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
+	33, // 15: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
+	34, // 16: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
+	35, // 17: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
+	37, // 18: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
+	46, // 19: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
+	53, // 20: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
+	49, // 21: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
+	50, // 22: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
+	29, // 23: hydrogen.v1.App.upgrade:type_name -> hydrogen.v1.Upgrade
+	31, // 24: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
+	32, // 25: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
+	2,  // 26: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
+	3,  // 27: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
+	4,  // 28: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
+	5,  // 29: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
+	54, // 30: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
+	36, // 31: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
+	38, // 32: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
+	43, // 33: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
+	6,  // 34: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
+	39, // 35: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
+	7,  // 36: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
+	40, // 37: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
+	41, // 38: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
+	42, // 39: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
+	55, // 40: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
+	44, // 41: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
+	42, // 42: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
+	45, // 43: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
+	42, // 44: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
+	8,  // 45: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
+	9,  // 46: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
+	10, // 47: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
+	47, // 48: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
+	48, // 49: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
+	35, // 50: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
+	11, // 51: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
+	36, // 52: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
+	56, // 53: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
+	25, // 54: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
+	12, // 55: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
+	15, // 56: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
+	17, // 57: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
+	19, // 58: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
+	20, // 59: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
+	22, // 60: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
+	13, // 61: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
+	16, // 62: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
+	18, // 63: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
+	23, // 64: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
+	21, // 65: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
+	27, // 66: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
+	61, // [61:67] is the sub-list for method output_type
+	55, // [55:61] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_hydrogen_v1_app_proto_init() }
@@ -4091,39 +4184,39 @@ func file_hydrogen_v1_app_proto_init() {
 	if File_hydrogen_v1_app_proto != nil {
 		return
 	}
-	file_hydrogen_v1_app_proto_msgTypes[4].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[6].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[11].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[13].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[3].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[5].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[10].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[12].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[14].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[17].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[19].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[25].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[28].OneofWrappers = []any{
+	file_hydrogen_v1_app_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[29].OneofWrappers = []any{
 		(*DriverOpt_Text)(nil),
 		(*DriverOpt_Map)(nil),
 	}
-	file_hydrogen_v1_app_proto_msgTypes[30].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[31].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[34].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[38].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrogen_v1_app_proto_rawDesc), len(file_hydrogen_v1_app_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -270,7 +270,7 @@ class AppState(_message.Message):
     def __init__(self, spec: _Optional[_Union[App, _Mapping]] = ..., version: _Optional[int] = ..., goal: _Optional[_Union[AppGoal, str]] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., status: _Optional[_Union[AppStatus, _Mapping]] = ..., state: _Optional[str] = ..., running: _Optional[int] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ...) -> None: ...
 
 class AppStatus(_message.Message):
-    __slots__ = ("waiting", "backoff_until_ms", "consecutive_failures", "rejections", "message", "updated_ms")
+    __slots__ = ("waiting", "backoff_until_ms", "consecutive_failures", "rejections", "message", "updated_ms", "last_terminations", "recent_terminations")
     class RejectionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -278,19 +278,54 @@ class AppStatus(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class LastTerminationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: TaskTermination
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[_Union[TaskTermination, _Mapping]] = ...) -> None: ...
     WAITING_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
     CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
     REJECTIONS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_TERMINATIONS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_TERMINATIONS_FIELD_NUMBER: _ClassVar[int]
     waiting: int
     backoff_until_ms: int
     consecutive_failures: int
     rejections: _containers.ScalarMap[str, int]
     message: str
     updated_ms: int
-    def __init__(self, waiting: _Optional[int] = ..., backoff_until_ms: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., rejections: _Optional[_Mapping[str, int]] = ..., message: _Optional[str] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+    last_terminations: _containers.MessageMap[int, TaskTermination]
+    recent_terminations: _containers.RepeatedCompositeFieldContainer[TaskTermination]
+    def __init__(self, waiting: _Optional[int] = ..., backoff_until_ms: _Optional[int] = ..., consecutive_failures: _Optional[int] = ..., rejections: _Optional[_Mapping[str, int]] = ..., message: _Optional[str] = ..., updated_ms: _Optional[int] = ..., last_terminations: _Optional[_Mapping[int, TaskTermination]] = ..., recent_terminations: _Optional[_Iterable[_Union[TaskTermination, _Mapping]]] = ...) -> None: ...
+
+class TaskTermination(_message.Message):
+    __slots__ = ("task_id", "instance", "app_version", "state", "reason", "source", "message", "agent_id", "hostname", "at_ms")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    APP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    instance: int
+    app_version: int
+    state: TaskState
+    reason: str
+    source: str
+    message: str
+    agent_id: str
+    hostname: str
+    at_ms: int
+    def __init__(self, task_id: _Optional[str] = ..., instance: _Optional[int] = ..., app_version: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., message: _Optional[str] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
 
 class Task(_message.Message):
     __slots__ = ("id", "app", "instance", "state", "agent_id", "hostname", "ips", "healthy", "version", "message", "created_ms", "updated_ms")
@@ -345,7 +380,7 @@ class TaskEvent(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., app: _Optional[str] = ..., task_id: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., healthy: _Optional[bool] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., message: _Optional[str] = ..., timestamp_ms: _Optional[int] = ...) -> None: ...
 
 class App(_message.Message):
-    __slots__ = ("name", "resources", "filters", "instances", "strategy", "command", "container", "healthcheck", "labels", "retry", "executor")
+    __slots__ = ("name", "resources", "filters", "instances", "strategy", "command", "container", "healthcheck", "labels", "retry", "executor", "upgrade")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +399,7 @@ class App(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    UPGRADE_FIELD_NUMBER: _ClassVar[int]
     name: str
     resources: Resources
     filters: _containers.RepeatedCompositeFieldContainer[Filter]
@@ -375,7 +411,16 @@ class App(_message.Message):
     labels: _containers.ScalarMap[str, str]
     retry: Retry
     executor: Executor
-    def __init__(self, name: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., instances: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., container: _Optional[_Union[Container, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthCheck, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[Retry, _Mapping]] = ..., executor: _Optional[_Union[Executor, _Mapping]] = ...) -> None: ...
+    upgrade: Upgrade
+    def __init__(self, name: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., instances: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., container: _Optional[_Union[Container, _Mapping]] = ..., healthcheck: _Optional[_Union[HealthCheck, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., retry: _Optional[_Union[Retry, _Mapping]] = ..., executor: _Optional[_Union[Executor, _Mapping]] = ..., upgrade: _Optional[_Union[Upgrade, _Mapping]] = ...) -> None: ...
+
+class Upgrade(_message.Message):
+    __slots__ = ("minimum_ready_share", "max_surge")
+    MINIMUM_READY_SHARE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SURGE_FIELD_NUMBER: _ClassVar[int]
+    minimum_ready_share: float
+    max_surge: int
+    def __init__(self, minimum_ready_share: _Optional[float] = ..., max_surge: _Optional[int] = ...) -> None: ...
 
 class Resources(_message.Message):
     __slots__ = ("cpu", "mem", "disk", "ports", "role")

@@ -850,11 +850,43 @@ export interface AppStatus {
   message: string;
   /** When the scheduler wrote this, ms since the Unix epoch. */
   updatedMs: number;
+  /**
+   * Per slot (instance), how its last task ended: kept after the task
+   * record is gone, and shown by a new leader too.
+   */
+  lastTerminations: { [key: number]: TaskTermination };
+  /** The app's most recent terminal tasks, newest first (at most 10). */
+  recentTerminations: TaskTermination[];
 }
 
 export interface AppStatus_RejectionsEntry {
   key: string;
   value: number;
+}
+
+export interface AppStatus_LastTerminationsEntry {
+  key: number;
+  value: TaskTermination | undefined;
+}
+
+/** How a task ended, as Mesos told it. */
+export interface TaskTermination {
+  taskId: string;
+  /** The slot it filled. */
+  instance: number;
+  /** The app version it was launched from. */
+  appVersion: number;
+  state: TaskState;
+  /** Mesos's reason, e.g. `REASON_COMMAND_EXECUTOR_FAILED`; empty if none. */
+  reason: string;
+  /** Who reported it, e.g. `SOURCE_EXECUTOR`; empty if none. */
+  source: string;
+  /** The agent's (or master's) message. */
+  message: string;
+  agentId: string;
+  hostname: string;
+  /** When the scheduler learnt it, ms since the Unix epoch. */
+  atMs: number;
 }
 
 /** One task (one launch of one instance of an app). */
@@ -965,12 +997,32 @@ export interface App {
     | Retry
     | undefined;
   /** A custom executor to run the tasks with. */
-  executor: Executor | undefined;
+  executor:
+    | Executor
+    | undefined;
+  /**
+   * How a rolling update of this app proceeds; absent fields take the
+   * scheduler's `--min-ready-share` / `--surge`.
+   */
+  upgrade: Upgrade | undefined;
 }
 
 export interface App_LabelsEntry {
   key: string;
   value: string;
+}
+
+/** Rolling update settings of one app. */
+export interface Upgrade {
+  /**
+   * Share of instances kept ready during an update when there is room,
+   * 0 to 1.
+   */
+  minimumReadyShare?:
+    | number
+    | undefined;
+  /** New-version tasks started (or slots replaced in place) at once, >= 1. */
+  maxSurge?: number | undefined;
 }
 
 /** Resources of one task. */
@@ -2585,7 +2637,16 @@ export const AppState: MessageFns<AppState> = {
 };
 
 function createBaseAppStatus(): AppStatus {
-  return { waiting: 0, backoffUntilMs: undefined, consecutiveFailures: 0, rejections: {}, message: "", updatedMs: 0 };
+  return {
+    waiting: 0,
+    backoffUntilMs: undefined,
+    consecutiveFailures: 0,
+    rejections: {},
+    message: "",
+    updatedMs: 0,
+    lastTerminations: {},
+    recentTerminations: [],
+  };
 }
 
 export const AppStatus: MessageFns<AppStatus> = {
@@ -2607,6 +2668,12 @@ export const AppStatus: MessageFns<AppStatus> = {
     }
     if (message.updatedMs !== 0) {
       writer.uint32(48).uint64(message.updatedMs);
+    }
+    globalThis.Object.entries(message.lastTerminations).forEach(([key, value]: [string, TaskTermination]) => {
+      AppStatus_LastTerminationsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    for (const v of message.recentTerminations) {
+      TaskTermination.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -2675,6 +2742,25 @@ export const AppStatus: MessageFns<AppStatus> = {
             message.updatedMs = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = AppStatus_LastTerminationsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.lastTerminations[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.recentTerminations.push(TaskTermination.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2720,6 +2806,38 @@ export const AppStatus: MessageFns<AppStatus> = {
         : isSet(object.updated_ms)
         ? globalThis.Number(object.updated_ms)
         : 0,
+      lastTerminations: isObject(object.lastTerminations)
+        ? (globalThis.Object.entries(object.lastTerminations) as [string, any][]).reduce(
+          (acc: { [key: number]: TaskTermination }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: TaskTermination.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.last_terminations)
+        ? (globalThis.Object.entries(object.last_terminations) as [string, any][]).reduce(
+          (acc: { [key: number]: TaskTermination }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: TaskTermination.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      recentTerminations: globalThis.Array.isArray(object?.recentTerminations)
+        ? object.recentTerminations.map((e: any) => TaskTermination.fromJSON(e))
+        : globalThis.Array.isArray(object?.recent_terminations)
+        ? object.recent_terminations.map((e: any) => TaskTermination.fromJSON(e))
+        : [],
     };
   },
 
@@ -2749,6 +2867,18 @@ export const AppStatus: MessageFns<AppStatus> = {
     if (message.updatedMs !== 0) {
       obj.updatedMs = Math.round(message.updatedMs);
     }
+    if (message.lastTerminations) {
+      const entries = globalThis.Object.entries(message.lastTerminations) as [string, TaskTermination][];
+      if (entries.length > 0) {
+        obj.lastTerminations = {};
+        entries.forEach(([k, v]) => {
+          obj.lastTerminations[k] = TaskTermination.toJSON(v);
+        });
+      }
+    }
+    if (message.recentTerminations?.length) {
+      obj.recentTerminations = message.recentTerminations.map((e) => TaskTermination.toJSON(e));
+    }
     return obj;
   },
 
@@ -2771,6 +2901,14 @@ export const AppStatus: MessageFns<AppStatus> = {
     );
     message.message = object.message ?? "";
     message.updatedMs = object.updatedMs ?? 0;
+    message.lastTerminations = (globalThis.Object.entries(object.lastTerminations ?? {}) as [string, TaskTermination][])
+      .reduce((acc: { [key: number]: TaskTermination }, [key, value]: [string, TaskTermination]) => {
+        if (value !== undefined) {
+          acc[globalThis.Number(key)] = TaskTermination.fromPartial(value);
+        }
+        return acc;
+      }, {});
+    message.recentTerminations = object.recentTerminations?.map((e) => TaskTermination.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2856,6 +2994,335 @@ export const AppStatus_RejectionsEntry: MessageFns<AppStatus_RejectionsEntry> = 
     const message = createBaseAppStatus_RejectionsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseAppStatus_LastTerminationsEntry(): AppStatus_LastTerminationsEntry {
+  return { key: 0, value: undefined };
+}
+
+export const AppStatus_LastTerminationsEntry: MessageFns<AppStatus_LastTerminationsEntry> = {
+  encode(message: AppStatus_LastTerminationsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== 0) {
+      writer.uint32(8).uint32(message.key);
+    }
+    if (message.value !== undefined) {
+      TaskTermination.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AppStatus_LastTerminationsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAppStatus_LastTerminationsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.key = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = TaskTermination.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AppStatus_LastTerminationsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.Number(object.key) : 0,
+      value: isSet(object.value) ? TaskTermination.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: AppStatus_LastTerminationsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== 0) {
+      obj.key = Math.round(message.key);
+    }
+    if (message.value !== undefined) {
+      obj.value = TaskTermination.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AppStatus_LastTerminationsEntry>, I>>(base?: I): AppStatus_LastTerminationsEntry {
+    return AppStatus_LastTerminationsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AppStatus_LastTerminationsEntry>, I>>(
+    object: I,
+  ): AppStatus_LastTerminationsEntry {
+    const message = createBaseAppStatus_LastTerminationsEntry();
+    message.key = object.key ?? 0;
+    message.value = (object.value !== undefined && object.value !== null)
+      ? TaskTermination.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTaskTermination(): TaskTermination {
+  return {
+    taskId: "",
+    instance: 0,
+    appVersion: 0,
+    state: 0,
+    reason: "",
+    source: "",
+    message: "",
+    agentId: "",
+    hostname: "",
+    atMs: 0,
+  };
+}
+
+export const TaskTermination: MessageFns<TaskTermination> = {
+  encode(message: TaskTermination, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.instance !== 0) {
+      writer.uint32(16).uint32(message.instance);
+    }
+    if (message.appVersion !== 0) {
+      writer.uint32(24).uint64(message.appVersion);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.source !== "") {
+      writer.uint32(50).string(message.source);
+    }
+    if (message.message !== "") {
+      writer.uint32(58).string(message.message);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(66).string(message.agentId);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(74).string(message.hostname);
+    }
+    if (message.atMs !== 0) {
+      writer.uint32(80).uint64(message.atMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskTermination {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskTermination();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.instance = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.appVersion = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskTermination {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      instance: isSet(object.instance) ? globalThis.Number(object.instance) : 0,
+      appVersion: isSet(object.appVersion)
+        ? globalThis.Number(object.appVersion)
+        : isSet(object.app_version)
+        ? globalThis.Number(object.app_version)
+        : 0,
+      state: isSet(object.state) ? taskStateFromJSON(object.state) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: TaskTermination): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.instance !== 0) {
+      obj.instance = Math.round(message.instance);
+    }
+    if (message.appVersion !== 0) {
+      obj.appVersion = Math.round(message.appVersion);
+    }
+    if (message.state !== 0) {
+      obj.state = taskStateToJSON(message.state);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TaskTermination>, I>>(base?: I): TaskTermination {
+    return TaskTermination.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TaskTermination>, I>>(object: I): TaskTermination {
+    const message = createBaseTaskTermination();
+    message.taskId = object.taskId ?? "";
+    message.instance = object.instance ?? 0;
+    message.appVersion = object.appVersion ?? 0;
+    message.state = object.state ?? 0;
+    message.reason = object.reason ?? "";
+    message.source = object.source ?? "";
+    message.message = object.message ?? "";
+    message.agentId = object.agentId ?? "";
+    message.hostname = object.hostname ?? "";
+    message.atMs = object.atMs ?? 0;
     return message;
   },
 };
@@ -3379,6 +3846,7 @@ function createBaseApp(): App {
     labels: {},
     retry: undefined,
     executor: undefined,
+    upgrade: undefined,
   };
 }
 
@@ -3416,6 +3884,9 @@ export const App: MessageFns<App> = {
     }
     if (message.executor !== undefined) {
       Executor.encode(message.executor, writer.uint32(90).fork()).join();
+    }
+    if (message.upgrade !== undefined) {
+      Upgrade.encode(message.upgrade, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -3524,6 +3995,14 @@ export const App: MessageFns<App> = {
             message.executor = Executor.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.upgrade = Upgrade.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3562,6 +4041,7 @@ export const App: MessageFns<App> = {
         : {},
       retry: isSet(object.retry) ? Retry.fromJSON(object.retry) : undefined,
       executor: isSet(object.executor) ? Executor.fromJSON(object.executor) : undefined,
+      upgrade: isSet(object.upgrade) ? Upgrade.fromJSON(object.upgrade) : undefined,
     };
   },
 
@@ -3606,6 +4086,9 @@ export const App: MessageFns<App> = {
     if (message.executor !== undefined) {
       obj.executor = Executor.toJSON(message.executor);
     }
+    if (message.upgrade !== undefined) {
+      obj.upgrade = Upgrade.toJSON(message.upgrade);
+    }
     return obj;
   },
 
@@ -3644,6 +4127,9 @@ export const App: MessageFns<App> = {
     message.retry = (object.retry !== undefined && object.retry !== null) ? Retry.fromPartial(object.retry) : undefined;
     message.executor = (object.executor !== undefined && object.executor !== null)
       ? Executor.fromPartial(object.executor)
+      : undefined;
+    message.upgrade = (object.upgrade !== undefined && object.upgrade !== null)
+      ? Upgrade.fromPartial(object.upgrade)
       : undefined;
     return message;
   },
@@ -3730,6 +4216,99 @@ export const App_LabelsEntry: MessageFns<App_LabelsEntry> = {
     const message = createBaseApp_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpgrade(): Upgrade {
+  return { minimumReadyShare: undefined, maxSurge: undefined };
+}
+
+export const Upgrade: MessageFns<Upgrade> = {
+  encode(message: Upgrade, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minimumReadyShare !== undefined) {
+      writer.uint32(9).double(message.minimumReadyShare);
+    }
+    if (message.maxSurge !== undefined) {
+      writer.uint32(16).uint32(message.maxSurge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Upgrade {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgrade();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.minimumReadyShare = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxSurge = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Upgrade {
+    return {
+      minimumReadyShare: isSet(object.minimumReadyShare)
+        ? globalThis.Number(object.minimumReadyShare)
+        : isSet(object.minimum_ready_share)
+        ? globalThis.Number(object.minimum_ready_share)
+        : undefined,
+      maxSurge: isSet(object.maxSurge)
+        ? globalThis.Number(object.maxSurge)
+        : isSet(object.max_surge)
+        ? globalThis.Number(object.max_surge)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Upgrade): unknown {
+    const obj: any = {};
+    if (message.minimumReadyShare !== undefined) {
+      obj.minimumReadyShare = floatToJson(message.minimumReadyShare);
+    }
+    if (message.maxSurge !== undefined) {
+      obj.maxSurge = Math.round(message.maxSurge);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Upgrade>, I>>(base?: I): Upgrade {
+    return Upgrade.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Upgrade>, I>>(object: I): Upgrade {
+    const message = createBaseUpgrade();
+    message.minimumReadyShare = object.minimumReadyShare ?? undefined;
+    message.maxSurge = object.maxSurge ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,1090 @@
+//! The scheduler's decision core: the in-memory model of apps and tasks,
+//! and every decision about them, as a pure state machine.
+//!
+//! [`Core::handle`] turns one [`Input`] (Mesos events, a (re)subscription,
+//! an app change, a tick) at a given [`Now`] into [`Effects`]: store writes,
+//! launches, kills with their reason, declines with their refuse time,
+//! REVIVE / SUPPRESS, reconciliation requests and acknowledgements. It
+//! never touches the store or the network and never reads a clock, so unit
+//! tests drive it on a hand-stepped clock; [`super::runtime`] is the driver
+//! that feeds it and carries its effects out (persist, then act).
+//!
+//! # What a wake-up decides
+//! 1. Status updates are applied to the model: orphans (tasks Mesos runs
+//!    for us that no app owns) are killed, failures feed the relaunch
+//!    backoff — except when Mesos merely lost track of a task (UNKNOWN,
+//!    GONE, DROPPED, LOST, UNREACHABLE), which says nothing about the app
+//!    and is replaced at once.
+//! 2. The touched apps are re-planned ([`super::plan`]); a plan says when it
+//!    must be looked at again (`requeue_after`), so a tick re-plans only the
+//!    apps that asked, not every app.
+//! 3. Waiting slots are placed on the offers of the batch
+//!    ([`super::placement`]) and their TaskInfos built ([`super::launch`]);
+//!    unused offers are declined for no longer than the shortest backoff
+//!    still running, and a REVIVE goes out the moment a backoff ends.
+//!
+//! # Rolling updates
+//! A slot of an old version gets a new task beside the old one (surge).
+//! When that new task cannot be placed (UNIQUE, fixed host ports, a full
+//! cluster: every offer of two rounds rejected it) the app's update turns
+//! *in place*: old tasks are killed a slot at a time and their slots
+//! relaunched. New-version tasks that keep failing (`update_failures_to_pause`)
+//! pause the update with the old tasks still running; any change to the app
+//! (a fix, or the previous spec back) starts a new update.
+//!
+//! # Kills
+//! A kill is sent once and retried, if no terminal update came, after 1 s,
+//! 2 s, 4 s … up to `kill_retry`. A task we killed while its agent was
+//! unreachable is killed again on its first update after the agent returns,
+//! so a slot never runs twice for longer than one round trip.
+//!
+//! # Reconciliation
+//! After every SUBSCRIBED: an explicit RECONCILE of every live task we know,
+//! then an implicit one. Launching waits until every explicitly reconciled
+//! task has been answered (or `reconcile_timeout` passed), so a new leader
+//! never launches into a slot whose task is still running unbeknown to it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use super::backoff::Backoffs;
+use super::effects::{
+    Acknowledge, Decline, Effects, Kill, KillReason, Launch, OfferFlow, Reconcile, ReconcileTask,
+};
+use super::explain::{self, Backing, Progress};
+use super::launch::{self, LaunchRequest};
+use super::placement::{self, Demand};
+use super::plan::{self, Rollout};
+use super::runtime::SchedulerConfig;
+use super::status;
+use crate::mesos::calls;
+use crate::mesos::v1::scheduler::{Event, event};
+use crate::mesos::v1::{self};
+use crate::store::model::RECENT_TERMINATIONS;
+use crate::store::{AppGoal, AppRecord, AppStatus, TaskBatch, TaskRecord, TaskState, Termination};
+
+/// The time an input is handled at: a monotonic instant for timers and the
+/// wall clock (ms since the Unix epoch) that records carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub at: Instant,
+    pub wall_ms: u64,
+}
+
+impl Now {
+    /// The real time.
+    pub fn real() -> Self {
+        Self {
+            at: Instant::now(),
+            wall_ms: crate::store::model::now_ms(),
+        }
+    }
+
+    /// This time moved on by `d` (both clocks).
+    pub fn after(self, d: Duration) -> Self {
+        Self {
+            at: self.at + d,
+            wall_ms: self
+                .wall_ms
+                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+/// Something that happened, for the core to decide about.
+#[derive(Debug)]
+pub enum Input {
+    /// A Mesos session began (the SUBSCRIBED event).
+    Subscribed {
+        generation: u64,
+        framework_id: String,
+    },
+    /// The Mesos session was lost: its offers are void, no call may go out.
+    Disconnected,
+    /// Events of the current session, in order.
+    Mesos(Vec<Event>),
+    /// The apps as the store has them now (every app).
+    Apps(Vec<AppRecord>),
+    /// Time passed.
+    Tick,
+}
+
+/// A kill in flight: when it was last sent and how often.
+#[derive(Debug, Clone)]
+struct KillTimer {
+    sent_at: Instant,
+    attempts: u32,
+    /// Where it was sent (orphans have no record to look it up in).
+    agent_id: Option<String>,
+}
+
+/// An app's rolling update, for its current config version.
+#[derive(Debug, Clone, Copy, Default)]
+struct RolloutState {
+    config_version: u64,
+    in_place: bool,
+    /// Offer rounds in a row in which every offer rejected the new task.
+    unplaced_rounds: u32,
+    /// New-version tasks that failed during this update.
+    new_failures: u32,
+}
+
+/// Offer rounds that must reject a surging new task before the update
+/// replaces in place: one round may hold offers of only a few agents.
+const UNPLACED_ROUNDS_FOR_IN_PLACE: u32 = 2;
+
+/// The decision core (see the module docs).
+pub struct Core {
+    config: SchedulerConfig,
+    framework_id: Option<String>,
+    session: Option<u64>,
+    apps: HashMap<String, AppRecord>,
+    tasks: HashMap<String, TaskRecord>,
+    by_app: HashMap<String, BTreeSet<String>>,
+    /// Slots waiting for a task, per app.
+    pending: BTreeMap<String, Vec<u32>>,
+    backoffs: Backoffs,
+    ready_since: HashMap<String, Instant>,
+    kills: HashMap<String, KillTimer>,
+    awaiting_reconcile: HashSet<String>,
+    reconcile_started: Option<Instant>,
+    last_implicit_reconcile: Instant,
+    suppressed: bool,
+    /// Decline filters must go (new slots, or a backoff ended).
+    revive_wanted: bool,
+    /// Apps with waiting slots held back by their backoff at the last look.
+    backing_off: BTreeSet<String>,
+    /// When an app's plan asked to be looked at again.
+    requeue: HashMap<String, Instant>,
+    rollouts: HashMap<String, RolloutState>,
+    rejections: HashMap<String, BTreeMap<String, u64>>,
+    launch_errors: HashMap<String, String>,
+    statuses_written: HashMap<String, AppStatus>,
+    last_status_write: Instant,
+    /// How the apps' tasks ended, for State (persisted with the status).
+    history: HashMap<String, History>,
+}
+
+/// How an app's tasks ended: the last of each slot, and the latest few.
+#[derive(Debug, Clone, Default)]
+struct History {
+    last: BTreeMap<u32, Termination>,
+    /// Newest first, at most [`RECENT_TERMINATIONS`].
+    recent: Vec<Termination>,
+}
+
+impl Core {
+    /// A core for a new leadership term, loaded with the stored state
+    /// (the statuses bring the failure history a former leader wrote).
+    pub fn new(
+        config: SchedulerConfig,
+        framework_id: Option<String>,
+        apps: Vec<AppRecord>,
+        tasks: Vec<TaskRecord>,
+        statuses: Vec<AppStatus>,
+        now: Now,
+    ) -> Self {
+        let mut core = Self {
+            backoffs: Backoffs::new(config.backoff),
+            config,
+            framework_id,
+            session: None,
+            apps: HashMap::new(),
+            tasks: HashMap::new(),
+            by_app: HashMap::new(),
+            pending: BTreeMap::new(),
+            ready_since: HashMap::new(),
+            kills: HashMap::new(),
+            awaiting_reconcile: HashSet::new(),
+            reconcile_started: None,
+            last_implicit_reconcile: now.at,
+            suppressed: false,
+            revive_wanted: false,
+            backing_off: BTreeSet::new(),
+            requeue: HashMap::new(),
+            rollouts: HashMap::new(),
+            rejections: HashMap::new(),
+            launch_errors: HashMap::new(),
+            statuses_written: HashMap::new(),
+            last_status_write: now.at,
+            history: HashMap::new(),
+        };
+        for status in statuses {
+            core.history.insert(
+                status.app.clone(),
+                History {
+                    last: status.last_terminations.clone(),
+                    recent: status.recent_terminations.clone(),
+                },
+            );
+            core.statuses_written.insert(status.app.clone(), status);
+        }
+        core.apps = apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        for task in tasks {
+            core.by_app
+                .entry(task.app.clone())
+                .or_default()
+                .insert(task.task_id.clone());
+            core.tasks.insert(task.task_id.clone(), task);
+        }
+        core
+    }
+
+    /// Decides what `input` at `now` calls for.
+    pub fn handle(&mut self, input: Input, now: Now) -> Effects {
+        let mut fx = Effects::default();
+        match input {
+            Input::Subscribed {
+                generation,
+                framework_id,
+            } => self.on_subscribed(generation, framework_id, now, &mut fx),
+            Input::Disconnected => {
+                warn!("mesos session lost; offers of it are void");
+                self.session = None;
+            }
+            Input::Mesos(events) => self.on_events(events, now, &mut fx),
+            Input::Apps(apps) => self.on_apps(apps, now, &mut fx),
+            Input::Tick => self.on_tick(now, &mut fx),
+        }
+        self.send_kills(now, &mut fx);
+        self.offer_flow(now, &mut fx);
+        dedup_upserts(&mut fx.writes);
+        fx.session = self.session;
+        fx
+    }
+
+    /// Apps and tasks in the model.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.apps.len(), self.tasks.len())
+    }
+
+    /// The task record the model holds.
+    pub fn task(&self, id: &str) -> Option<&TaskRecord> {
+        self.tasks.get(id)
+    }
+
+    /// Slots waiting for a task, per app.
+    pub fn pending(&self, app: &str) -> &[u32] {
+        self.pending.get(app).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether launching is allowed (subscribed, reconciliation settled).
+    pub fn launch_allowed(&self, now: Now) -> bool {
+        if self.session.is_none() {
+            return false;
+        }
+        self.awaiting_reconcile.is_empty()
+            || self.reconcile_started.is_some_and(|t| {
+                now.at.saturating_duration_since(t) >= self.config.reconcile_timeout
+            })
+    }
+
+    /// For benches: the session `generation` is current, with no
+    /// reconciliation and offers suppressed (only the status path runs).
+    #[doc(hidden)]
+    pub fn bench_session(&mut self, generation: u64) {
+        self.session = Some(generation);
+        self.suppressed = true;
+    }
+
+    fn all_app_names(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = self.apps.keys().cloned().collect();
+        names.extend(self.by_app.keys().cloned());
+        names.into_iter().collect()
+    }
+
+    fn on_subscribed(&mut self, generation: u64, id: String, now: Now, fx: &mut Effects) {
+        if self.framework_id.as_deref() != Some(id.as_str()) {
+            fx.framework_id = Some(id.clone());
+            self.framework_id = Some(id.clone());
+        }
+        self.session = Some(generation);
+        // A new SUBSCRIBE is not suppressed unless it says so.
+        self.suppressed = false;
+        let live: Vec<ReconcileTask> = self
+            .tasks
+            .values()
+            .filter(|t| plan::is_live(t.state))
+            .map(|t| ReconcileTask {
+                task_id: t.task_id.clone(),
+                agent_id: t.agent_id.clone(),
+            })
+            .collect();
+        self.awaiting_reconcile = live.iter().map(|t| t.task_id.clone()).collect();
+        self.reconcile_started = Some(now.at);
+        self.last_implicit_reconcile = now.at;
+        info!(framework_id = %id, known_live_tasks = live.len(), "subscribed; reconciling");
+        for chunk in live.chunks(1000) {
+            fx.reconciles.push(Reconcile {
+                tasks: chunk.to_vec(),
+            });
+        }
+        fx.reconciles.push(Reconcile::default());
+        // Kills decided without a session, or sent on the lost one, were
+        // never delivered: send every kill still wanted on this session now
+        // rather than at their retry (KILL is idempotent).
+        self.kills.clear();
+        let names = self.all_app_names();
+        self.replan(&names, now, fx);
+    }
+
+    fn on_events(&mut self, events: Vec<Event>, now: Now, fx: &mut Effects) {
+        let mut offers: Vec<v1::Offer> = Vec::new();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut ended: BTreeSet<String> = BTreeSet::new();
+        for event in events {
+            match event.r#type() {
+                event::Type::Offers => {
+                    if let Some(o) = event.offers {
+                        offers.extend(o.offers);
+                    }
+                }
+                event::Type::Update => {
+                    if let Some(update) = event.update {
+                        self.on_status(update.status, now, &mut touched, &mut ended, fx);
+                    }
+                }
+                event::Type::Rescind => {
+                    // Offers are answered as they arrive; nothing is held.
+                }
+                event::Type::Failure => {
+                    if let Some(f) = event.failure {
+                        warn!(agent = ?f.agent_id.map(|a| a.value), executor = ?f.executor_id.map(|e| e.value), status = ?f.status, "mesos reports a failure");
+                    }
+                }
+                other => debug!(event = ?other, "mesos event ignored"),
+            }
+        }
+        let touched: Vec<String> = touched.into_iter().collect();
+        self.replan(&touched, now, fx);
+        if !offers.is_empty() {
+            self.on_offers(offers, now, fx);
+        }
+        // A failure shows in State with the update that reported it.
+        if !ended.is_empty() {
+            let names: Vec<String> = ended.into_iter().collect();
+            self.write_statuses(&names, now, fx);
+        }
+    }
+
+    fn on_apps(&mut self, apps: Vec<AppRecord>, now: Now, fx: &mut Effects) {
+        let apps: HashMap<String, AppRecord> =
+            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        for (name, record) in &apps {
+            let old = self.apps.get(name);
+            if old.is_none_or(|old| old.version != record.version) {
+                changed.insert(name.clone());
+            }
+            // A changed spec (a fix, or a new retry policy) starts the
+            // failure count and the update over: that is how a user
+            // restarts an app that gave up, or resumes a paused update.
+            if old.is_none_or(|old| old.config_version != record.config_version) {
+                self.backoffs.forget(name);
+                self.rollouts.remove(name);
+            }
+        }
+        changed.extend(self.apps.keys().filter(|n| !apps.contains_key(*n)).cloned());
+        self.apps = apps;
+        let changed: Vec<String> = changed.into_iter().collect();
+        self.replan(&changed, now, fx);
+    }
+
+    fn on_status(
+        &mut self,
+        status: v1::TaskStatus,
+        now: Now,
+        touched: &mut BTreeSet<String>,
+        ended: &mut BTreeSet<String>,
+        fx: &mut Effects,
+    ) {
+        let task_id = status.task_id.value.clone();
+        let state = status::task_state(status.state());
+        self.awaiting_reconcile.remove(&task_id);
+        metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
+        if let Some(record) = self.tasks.get_mut(&task_id) {
+            let before = record.state;
+            let was_live = plan::is_live(before);
+            if status::apply(record, &status, now.wall_ms) {
+                fx.writes.upserts.push(record.clone());
+            }
+            info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
+            let app = record.app.clone();
+            let record_version = record.app_version;
+            let kill_sent = record.kill_sent;
+            let app_record = self.apps.get(&app);
+            let app_running = app_record.is_some_and(|a| a.goal == AppGoal::Run);
+            // The relaunch backoff is for tasks that fail. Mesos losing track
+            // of a task (its agent gone or unreachable, a master that lost
+            // its state, a launch that never arrived) says nothing about the
+            // app: it is replaced at once, and a storm of such answers must
+            // not hold every app's replacements back.
+            let lost_track = matches!(
+                state,
+                TaskState::TaskGone
+                    | TaskState::TaskGoneByOperator
+                    | TaskState::TaskUnreachable
+                    | TaskState::TaskUnknown
+                    | TaskState::TaskDropped
+                    | TaskState::TaskLost
+            );
+            if was_live && !plan::is_live(state) && !kill_sent && app_running && !lost_track {
+                let retry = app_record.and_then(|a| a.spec.retry.as_ref());
+                let policy = self.backoffs.policy(retry);
+                self.backoffs.record_failure(&app, policy, now.at);
+                // A new-version task failing during an update counts
+                // towards pausing it.
+                if let Some(a) = app_record
+                    && record_version >= a.config_version
+                    && self.outdated_live(&app, a) > 0
+                {
+                    let config_version = a.config_version;
+                    let r = self.rollout_mut(&app, config_version);
+                    r.new_failures += 1;
+                }
+            }
+            if was_live && !plan::is_live(state) {
+                let termination = self.tasks.get(&task_id).map(|t| Termination {
+                    task_id: task_id.clone(),
+                    instance: t.instance,
+                    app_version: t.app_version,
+                    state,
+                    reason: status
+                        .reason
+                        .map(|_| status.reason().as_str_name().to_string())
+                        .unwrap_or_default(),
+                    source: status
+                        .source
+                        .map(|_| status.source().as_str_name().to_string())
+                        .unwrap_or_default(),
+                    message: status.message.clone().unwrap_or_default(),
+                    agent_id: t.agent_id.clone(),
+                    hostname: t.hostname.clone(),
+                    at_ms: now.wall_ms,
+                });
+                if let Some(termination) = termination {
+                    let history = self.history.entry(app.clone()).or_default();
+                    history
+                        .last
+                        .insert(termination.instance, termination.clone());
+                    history.recent.insert(0, termination);
+                    history.recent.truncate(RECENT_TERMINATIONS);
+                    ended.insert(app.clone());
+                }
+            }
+            if !plan::is_live(state) {
+                self.kills.remove(&task_id);
+            } else if before == TaskState::TaskUnreachable
+                && state != TaskState::TaskUnreachable
+                && state != TaskState::TaskKilling
+            {
+                // Back from an unreachable agent: a kill sent while it was
+                // away never reached it; the plan decides again, now.
+                self.kills.remove(&task_id);
+            }
+            let ready = self
+                .tasks
+                .get(&task_id)
+                .zip(self.apps.get(&app))
+                .is_some_and(|(t, a)| plan::is_ready(t, &a.spec));
+            if ready {
+                self.ready_since.entry(task_id.clone()).or_insert(now.at);
+            } else {
+                self.ready_since.remove(&task_id);
+            }
+            touched.insert(app);
+        } else if !plan::is_live(state) {
+            // An orphan we killed is gone.
+            self.kills.remove(&task_id);
+        } else {
+            // Mesos runs a task for us that no app owns: an orphan.
+            warn!(task = %task_id, state = state.as_str(), "killing a task that belongs to no app");
+            fx.kills.push(Kill {
+                task_id: task_id.clone(),
+                agent_id: status.agent_id.as_ref().map(|a| a.value.clone()),
+                reason: KillReason::Orphan,
+            });
+        }
+        if let (Some(uuid), Some(agent)) = (status.uuid.clone(), status.agent_id.clone()) {
+            fx.acks.push(Acknowledge {
+                agent_id: agent,
+                task_id: status.task_id,
+                uuid,
+            });
+        }
+    }
+
+    fn rollout_mut(&mut self, app: &str, config_version: u64) -> &mut RolloutState {
+        let r = self.rollouts.entry(app.to_string()).or_default();
+        if r.config_version != config_version {
+            *r = RolloutState {
+                config_version,
+                ..RolloutState::default()
+            };
+        }
+        r
+    }
+
+    /// Live tasks of `app` launched from an older config version.
+    fn outdated_live(&self, name: &str, app: &AppRecord) -> usize {
+        self.by_app
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| plan::is_live(t.state) && t.app_version < app.config_version)
+            .count()
+    }
+
+    fn rollout_of(&self, name: &str, app: &AppRecord) -> Rollout {
+        let Some(r) = self
+            .rollouts
+            .get(name)
+            .filter(|r| r.config_version == app.config_version)
+        else {
+            return Rollout::default();
+        };
+        Rollout {
+            in_place: r.in_place,
+            paused: self.config.update_failures_to_pause > 0
+                && r.new_failures >= self.config.update_failures_to_pause,
+        }
+    }
+
+    /// Re-plans apps, updating pending slots and gathering kills, forgotten
+    /// records and app removals.
+    fn replan(&mut self, apps: &[String], now: Now, fx: &mut Effects) {
+        for name in apps {
+            self.requeue.remove(name);
+            let tasks: Vec<&TaskRecord> = self
+                .by_app
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.tasks.get(id))
+                .collect();
+            let Some(app) = self.apps.get(name) else {
+                // Tasks of an app that no longer exists: kill the live ones.
+                for t in tasks.iter().filter(|t| plan::is_live(t.state)) {
+                    fx.kills.push(Kill {
+                        task_id: t.task_id.clone(),
+                        agent_id: Some(t.agent_id.clone()),
+                        reason: KillReason::AppGone,
+                    });
+                }
+                continue;
+            };
+            let rollout = self.rollout_of(name, app);
+            // The app's own upgrade settings beat the flags.
+            let mut plan_config = self.config.plan;
+            if let Some(upgrade) = &app.spec.upgrade {
+                if let Some(share) = upgrade.minimum_ready_share {
+                    plan_config.min_ready_share = share;
+                }
+                if let Some(surge) = upgrade.max_surge {
+                    plan_config.surge = surge;
+                }
+            }
+            let p = plan::plan_rollout(app, &tasks, now.wall_ms, &plan_config, rollout);
+            for k in p.kill {
+                let agent = self.tasks.get(&k.task_id).map(|t| t.agent_id.clone());
+                fx.kills.push(Kill {
+                    task_id: k.task_id,
+                    agent_id: agent,
+                    reason: k.reason,
+                });
+            }
+            for id in p.forget {
+                self.forget_task(&id);
+                fx.writes.removals.push(id);
+            }
+            if p.remove_app {
+                info!(app = %name, "app killed and all its tasks are gone; removing it");
+                self.apps.remove(name);
+                self.pending.remove(name);
+                self.backoffs.forget(name);
+                self.rejections.remove(name);
+                self.statuses_written.remove(name);
+                self.rollouts.remove(name);
+                self.history.remove(name);
+                fx.writes.app_removals.push(name.clone());
+                continue;
+            }
+            if let Some(ms) = p.requeue_after_ms {
+                self.requeue
+                    .insert(name.clone(), now.at + Duration::from_millis(ms));
+            }
+            if p.launch.is_empty() {
+                self.pending.remove(name);
+            } else {
+                let grew = self
+                    .pending
+                    .get(name)
+                    .is_none_or(|old| old.len() < p.launch.len());
+                self.pending.insert(name.clone(), p.launch);
+                if grew {
+                    // New work: clear decline filters so offers come at once.
+                    self.revive_wanted = true;
+                }
+            }
+        }
+    }
+
+    fn forget_task(&mut self, id: &str) {
+        if let Some(task) = self.tasks.remove(id)
+            && let Some(ids) = self.by_app.get_mut(&task.app)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_app.remove(&task.app);
+            }
+        }
+        self.ready_since.remove(id);
+        self.kills.remove(id);
+    }
+
+    /// Apps with slots that may launch now.
+    fn launchable(&self, now: Now) -> Vec<String> {
+        if !self.launch_allowed(now) {
+            return Vec::new();
+        }
+        self.pending
+            .keys()
+            .filter(|app| self.backoffs.blocked_until(app, now.at).is_none())
+            .filter(|app| !self.backoffs.gave_up(app))
+            .filter(|app| self.apps.get(*app).is_some_and(|a| a.goal == AppGoal::Run))
+            .cloned()
+            .collect()
+    }
+
+    /// How long to refuse an offer nothing was placed on: the configured
+    /// filter, but no longer than the shortest backoff of a waiting app, so
+    /// its agents are offered again when it may launch.
+    fn decline_refuse(&self, now: Now) -> Duration {
+        self.pending
+            .keys()
+            .filter_map(|app| self.backoffs.blocked_until(app, now.at))
+            .map(|until| until.saturating_duration_since(now.at))
+            .fold(self.config.decline_refuse, Duration::min)
+    }
+
+    fn on_offers(&mut self, offers: Vec<v1::Offer>, now: Now, fx: &mut Effects) {
+        metrics::counter!("hydrogen_offers_received_total").increment(offers.len() as u64);
+        let apps = self.launchable(now);
+        let refuse = self.decline_refuse(now);
+        let Some(framework_id) = self.framework_id.clone() else {
+            decline_all(fx, offers, refuse);
+            return;
+        };
+        if apps.is_empty() {
+            decline_all(fx, offers, refuse);
+            return;
+        }
+        let per_agent: Vec<HashMap<String, u32>> = apps
+            .iter()
+            .map(|app| {
+                let mut counts = HashMap::new();
+                for id in self.by_app.get(app).into_iter().flatten() {
+                    if let Some(t) = self.tasks.get(id)
+                        && plan::is_live(t.state)
+                    {
+                        *counts.entry(t.agent_id.clone()).or_insert(0) += 1;
+                    }
+                }
+                counts
+            })
+            .collect();
+        let specs: Vec<&AppRecord> = apps.iter().filter_map(|a| self.apps.get(a)).collect();
+        let demands: Vec<Demand<'_>> = specs
+            .iter()
+            .zip(&apps)
+            .zip(&per_agent)
+            .map(|((record, name), counts)| Demand {
+                app: &record.spec,
+                wanted: u32::try_from(self.pending.get(name).map_or(0, Vec::len))
+                    .unwrap_or(u32::MAX),
+                tasks_per_agent: counts,
+            })
+            .collect();
+        let outcome = placement::place(&offers, &demands, &self.config.role);
+        let mut placed_per_app = vec![0u32; apps.len()];
+        for placed in &outcome.placements {
+            if let Some(n) = placed_per_app.get_mut(placed.demand) {
+                *n += 1;
+            }
+        }
+        let mut turned_in_place = Vec::new();
+        for (i, rejections) in outcome.rejections.iter().enumerate() {
+            let Some(app) = apps.get(i) else {
+                continue;
+            };
+            let Some(record) = self.apps.get(app) else {
+                continue;
+            };
+            let reasons = explain::rejection_reasons(&record.spec, rejections);
+            let rejected: u32 = reasons.iter().map(|(_, n)| *n).sum();
+            let entry = self.rejections.entry(app.clone()).or_default();
+            for (reason, count) in reasons {
+                *entry.entry(reason).or_insert(0) += u64::from(count);
+            }
+            // An update whose new task no offer takes beside the old ones
+            // turns to replacing in place.
+            let updating = self.outdated_live(app, record) > 0;
+            let config_version = record.config_version;
+            if updating {
+                let placed = placed_per_app.get(i).copied().unwrap_or(0);
+                let r = self.rollout_mut(app, config_version);
+                if placed > 0 || rejected == 0 {
+                    r.unplaced_rounds = 0;
+                } else if !r.in_place {
+                    r.unplaced_rounds += 1;
+                    if r.unplaced_rounds >= UNPLACED_ROUNDS_FOR_IN_PLACE {
+                        r.in_place = true;
+                        info!(app = %app, "no room for the new version beside the old tasks; replacing in place");
+                        turned_in_place.push(app.clone());
+                    }
+                }
+            }
+        }
+        let mut launches: BTreeMap<usize, Launch> = BTreeMap::new();
+        for placed in outcome.placements {
+            let (Some(app_name), Some(offer)) = (apps.get(placed.demand), offers.get(placed.offer))
+            else {
+                continue;
+            };
+            let Some(record) = self.apps.get(app_name) else {
+                continue;
+            };
+            let Some(slots) = self.pending.get_mut(app_name) else {
+                continue;
+            };
+            if slots.is_empty() {
+                continue;
+            }
+            let instance = slots.remove(0);
+            let task_id = launch::new_task_id(app_name, instance);
+            let request = LaunchRequest {
+                app: &record.spec,
+                app_version: record.version,
+                instance,
+                task_id: task_id.clone(),
+                agent_id: offer.agent_id.clone(),
+                framework_id: calls::framework_id(framework_id.clone()),
+                resources: placed.resources,
+                ports: placed.ports,
+            };
+            let info = match launch::task_info(&request, &self.config.launch_defaults) {
+                Ok(info) => info,
+                Err(e) => {
+                    warn!(app = %app_name, error = %e, "cannot build the task; it waits");
+                    self.launch_errors.insert(app_name.clone(), e.to_string());
+                    slots.insert(0, instance);
+                    continue;
+                }
+            };
+            let task = TaskRecord {
+                task_id: task_id.clone(),
+                app: app_name.clone(),
+                instance,
+                app_version: record.version,
+                agent_id: offer.agent_id.value.clone(),
+                hostname: offer.hostname.clone(),
+                state: TaskState::TaskStaging,
+                healthy: None,
+                ips: Vec::new(),
+                message: String::new(),
+                kill_sent: false,
+                created_ms: now.wall_ms,
+                updated_ms: now.wall_ms,
+            };
+            info!(task = %task_id, app = %app_name, instance, agent = %offer.hostname, "launching");
+            self.by_app
+                .entry(app_name.clone())
+                .or_default()
+                .insert(task_id.clone());
+            self.tasks.insert(task_id.clone(), task.clone());
+            fx.writes.upserts.push(task);
+            let entry = launches.entry(placed.offer).or_insert_with(|| Launch {
+                offer_id: offer.id.clone(),
+                tasks: Vec::new(),
+                task_ids: Vec::new(),
+            });
+            entry.tasks.push(info);
+            entry.task_ids.push(task_id);
+        }
+        self.pending.retain(|_, slots| !slots.is_empty());
+        let mut unused = Vec::new();
+        for (index, offer) in offers.into_iter().enumerate() {
+            match launches.remove(&index) {
+                Some(launch) => fx.launches.push(launch),
+                None => unused.push(offer),
+            }
+        }
+        decline_all(fx, unused, refuse);
+        if !turned_in_place.is_empty() {
+            // The rejections were the surge's: the in-place slots start afresh.
+            for app in &turned_in_place {
+                self.rejections.remove(app);
+            }
+            self.replan(&turned_in_place, now, fx);
+        }
+    }
+
+    fn on_tick(&mut self, now: Now, fx: &mut Effects) {
+        // Backoff resets for apps whose tasks stay ready.
+        let ready: Vec<(String, Instant)> = self
+            .ready_since
+            .iter()
+            .filter_map(|(id, since)| self.tasks.get(id).map(|t| (t.app.clone(), *since)))
+            .collect();
+        for (app, since) in ready {
+            self.backoffs.record_ready(&app, since, now.at);
+        }
+        // Apps whose plan asked to be looked at again by now.
+        let due: Vec<String> = self
+            .requeue
+            .iter()
+            .filter(|(_, at)| **at <= now.at)
+            .map(|(app, _)| app.clone())
+            .collect();
+        self.replan(&due, now, fx);
+        // Kills not answered in time are sent again, backing off.
+        let retry: Vec<Kill> = self
+            .kills
+            .iter()
+            .filter(|(_, k)| now.at.saturating_duration_since(k.sent_at) >= self.kill_delay(k))
+            .map(|(id, k)| Kill {
+                task_id: id.clone(),
+                agent_id: self
+                    .tasks
+                    .get(id)
+                    .map(|t| t.agent_id.clone())
+                    .or_else(|| k.agent_id.clone()),
+                reason: KillReason::Retry,
+            })
+            .collect();
+        fx.kills.extend(retry);
+        // Periodic implicit reconciliation.
+        if self.session.is_some()
+            && now
+                .at
+                .saturating_duration_since(self.last_implicit_reconcile)
+                >= self.config.reconcile_interval
+        {
+            self.last_implicit_reconcile = now.at;
+            fx.reconciles.push(Reconcile::default());
+        }
+        if now.at.saturating_duration_since(self.last_status_write) >= self.config.status_interval {
+            self.last_status_write = now.at;
+            let mut names: Vec<String> = self.apps.keys().cloned().collect();
+            names.sort();
+            self.write_statuses(&names, now, fx);
+        }
+    }
+
+    /// How long after its last send an unanswered kill goes again: 1 s,
+    /// doubling, at most `kill_retry`.
+    fn kill_delay(&self, k: &KillTimer) -> Duration {
+        let exponent = k.attempts.saturating_sub(1).min(16);
+        Duration::from_secs(1u64 << exponent).min(self.config.kill_retry)
+    }
+
+    /// Marks the kills decided in this input as sent (a kill already in
+    /// flight is not sent again before its retry) and their records as
+    /// killed, so a killed task is never counted as a failure.
+    fn send_kills(&mut self, now: Now, fx: &mut Effects) {
+        let decided = std::mem::take(&mut fx.kills);
+        for kill in decided {
+            let attempts = match self.kills.get(&kill.task_id) {
+                Some(_) if kill.reason != KillReason::Retry => continue,
+                Some(k) => k.attempts + 1,
+                None => 1,
+            };
+            if fx.kills.iter().any(|k| k.task_id == kill.task_id) {
+                continue;
+            }
+            self.kills.insert(
+                kill.task_id.clone(),
+                KillTimer {
+                    sent_at: now.at,
+                    attempts,
+                    agent_id: kill.agent_id.clone(),
+                },
+            );
+            if let Some(task) = self.tasks.get_mut(&kill.task_id)
+                && !task.kill_sent
+            {
+                task.kill_sent = true;
+                fx.writes.upserts.push(task.clone());
+            }
+            fx.kills.push(kill);
+        }
+    }
+
+    /// REVIVE when launchable work waits and offers are suppressed or
+    /// filtered (new slots, or a backoff that just ended); SUPPRESS when
+    /// nothing waits.
+    fn offer_flow(&mut self, now: Now, fx: &mut Effects) {
+        let blocked: BTreeSet<String> = self
+            .pending
+            .keys()
+            .filter(|app| self.backoffs.blocked_until(app, now.at).is_some())
+            .cloned()
+            .collect();
+        if self
+            .backing_off
+            .iter()
+            .any(|app| !blocked.contains(app) && self.pending.contains_key(app))
+        {
+            // A backoff ended: its app's agents may be filtered by declines.
+            self.revive_wanted = true;
+        }
+        self.backing_off = blocked;
+        let want_offers = !self.launchable(now).is_empty();
+        if want_offers && (self.suppressed || self.revive_wanted) {
+            self.suppressed = false;
+            self.revive_wanted = false;
+            fx.offer_flow = Some(OfferFlow::Revive);
+        } else if !want_offers && !self.suppressed && self.launch_allowed(now) {
+            self.suppressed = true;
+            fx.offer_flow = Some(OfferFlow::Suppress);
+        }
+    }
+
+    fn write_statuses(&mut self, names: &[String], now: Now, fx: &mut Effects) {
+        let wall = now.wall_ms;
+        let launch_allowed = self.launch_allowed(now);
+        for name in names {
+            if !self.apps.contains_key(name) {
+                continue;
+            }
+            let name = name.clone();
+            let waiting =
+                u32::try_from(self.pending.get(&name).map_or(0, Vec::len)).unwrap_or(u32::MAX);
+            let backoff_until_ms = self.backoffs.blocked_until(&name, now.at).map(|until| {
+                wall + u64::try_from(until.saturating_duration_since(now.at).as_millis())
+                    .unwrap_or(u64::MAX)
+            });
+            let rejections = if waiting > 0 {
+                self.rejections.get(&name).cloned().unwrap_or_default()
+            } else {
+                self.rejections.remove(&name);
+                BTreeMap::new()
+            };
+            let backing = if self.backoffs.gave_up(&name) {
+                Backing::GaveUp(self.backoffs.failures(&name))
+            } else if backoff_until_ms.is_some() {
+                Backing::Off
+            } else {
+                Backing::No
+            };
+            let progress = self.progress(&name);
+            let message = explain::status_message(
+                waiting,
+                backing,
+                &rejections,
+                self.launch_errors.get(&name),
+                launch_allowed,
+                progress,
+            );
+            let status = AppStatus {
+                app: name.clone(),
+                waiting,
+                backoff_until_ms,
+                consecutive_failures: self.backoffs.failures(&name),
+                rejections,
+                message,
+                updated_ms: wall,
+                last_terminations: self
+                    .history
+                    .get(&name)
+                    .map(|h| h.last.clone())
+                    .unwrap_or_default(),
+                recent_terminations: self
+                    .history
+                    .get(&name)
+                    .map(|h| h.recent.clone())
+                    .unwrap_or_default(),
+            };
+            let unchanged = self.statuses_written.get(&name).is_some_and(|old| {
+                AppStatus {
+                    updated_ms: wall,
+                    backoff_until_ms: status.backoff_until_ms.map(|_| 0),
+                    ..old.clone()
+                } == AppStatus {
+                    backoff_until_ms: status.backoff_until_ms.map(|_| 0),
+                    ..status.clone()
+                }
+            });
+            if !unchanged {
+                self.statuses_written.insert(name, status.clone());
+                fx.writes.statuses.retain(|s| s.app != status.app);
+                fx.writes.statuses.push(status);
+            }
+        }
+    }
+
+    /// Where the app's rolling update stands, if one is under way.
+    fn progress(&self, name: &str) -> Option<Progress> {
+        let app = self.apps.get(name)?;
+        if app.goal != AppGoal::Run || self.outdated_live(name, app) == 0 {
+            return None;
+        }
+        let updated = self
+            .by_app
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| {
+                t.app_version >= app.config_version
+                    && t.instance < app.spec.instances
+                    && plan::is_ready(t, &app.spec)
+            })
+            .count();
+        let rollout = self.rollout_of(name, app);
+        let failures = self
+            .rollouts
+            .get(name)
+            .filter(|r| r.config_version == app.config_version)
+            .map_or(0, |r| r.new_failures);
+        Some(Progress {
+            updated: u32::try_from(updated).unwrap_or(u32::MAX),
+            instances: app.spec.instances,
+            version: app.config_version,
+            in_place: rollout.in_place,
+            paused_after: rollout.paused.then_some(failures),
+        })
+    }
+}
+
+fn decline_all(fx: &mut Effects, offers: Vec<v1::Offer>, refuse: Duration) {
+    if offers.is_empty() {
+        return;
+    }
+    let decline = fx.decline.get_or_insert_with(|| Decline {
+        offer_ids: Vec::new(),
+        refuse,
+    });
+    decline.refuse = decline.refuse.min(refuse);
+    decline.offer_ids.extend(offers.into_iter().map(|o| o.id));
+}
+
+/// Keeps the last upsert of each task (a task may change twice in a batch).
+fn dedup_upserts(batch: &mut TaskBatch) {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<TaskRecord> = Vec::with_capacity(batch.upserts.len());
+    for task in batch.upserts.drain(..).rev() {
+        if seen.insert(task.task_id.clone()) {
+            kept.push(task);
+        }
+    }
+    kept.reverse();
+    batch.upserts = kept;
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -1,0 +1,626 @@
+//! The decision core on a hand-stepped clock: no sleeps, no sockets. Each
+//! test feeds inputs and checks the effects, as the driver would see them.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::mesos::v1::resource::AllocationInfo;
+use crate::mesos::v1::value::Type as VType;
+
+fn config() -> SchedulerConfig {
+    let url = reqwest::Url::parse("http://127.0.0.1:5050").expect("literal url");
+    let mut config = SchedulerConfig::new(vec![url]);
+    config.backoff.initial = Duration::from_secs(1);
+    config.backoff.max = Duration::from_secs(60);
+    config.decline_refuse = Duration::from_secs(5);
+    config.status_interval = Duration::from_secs(1);
+    config.plan.unreachable_grace_ms = 10_000;
+    config
+}
+
+fn record(spec: &Value, version: u64, config_version: u64) -> AppRecord {
+    AppRecord {
+        spec: crate::spec::parse_app(spec.to_string().as_bytes()).expect("valid test app"),
+        version,
+        config_version,
+        goal: AppGoal::Run,
+        created_ms: 0,
+        updated_ms: 0,
+    }
+}
+
+fn unique_app(instances: u32, cmd: &str) -> Value {
+    json!({"name": "web", "resources": {"cpu": 0.1, "mem": 32}, "instances": instances,
+           "command": {"cmd": cmd}, "strategy": {"type": "unique"}})
+}
+
+fn plain_app(name: &str, instances: u32, extra: Value) -> Value {
+    let mut app = json!({"name": name, "resources": {"cpu": 0.1, "mem": 32},
+                         "instances": instances, "command": {"cmd": "sleep 100"}});
+    if let (Some(app), Some(extra)) = (app.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            app.insert(k.clone(), v.clone());
+        }
+    }
+    app
+}
+
+fn scalar(name: &str, value: f64) -> v1::Resource {
+    let mut r = v1::Resource {
+        name: name.into(),
+        scalar: Some(v1::value::Scalar { value }),
+        allocation_info: Some(AllocationInfo {
+            role: Some("*".into()),
+        }),
+        ..Default::default()
+    };
+    r.set_type(VType::Scalar);
+    r
+}
+
+fn offer(id: u64, agent: &str) -> v1::Offer {
+    v1::Offer {
+        id: v1::OfferId {
+            value: format!("o{id}"),
+        },
+        framework_id: v1::FrameworkId { value: "fw".into() },
+        agent_id: v1::AgentId {
+            value: agent.into(),
+        },
+        hostname: format!("{agent}.example"),
+        resources: vec![scalar("cpus", 4.0), scalar("mem", 4096.0)],
+        allocation_info: Some(AllocationInfo {
+            role: Some("*".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn update(task: &str, agent: &str, state: v1::TaskState, uuid: bool) -> Event {
+    let mut status = v1::TaskStatus {
+        task_id: v1::TaskId { value: task.into() },
+        agent_id: Some(v1::AgentId {
+            value: agent.into(),
+        }),
+        uuid: uuid.then(|| bytes::Bytes::from_static(&[7u8; 16])),
+        ..Default::default()
+    };
+    status.set_state(state);
+    Event {
+        r#type: Some(event::Type::Update as i32),
+        update: Some(v1::scheduler::event::Update { status }),
+        ..Default::default()
+    }
+}
+
+/// A core subscribed to a master, on a clock stepped by hand.
+struct Harness {
+    core: Core,
+    now: Now,
+    next_offer: u64,
+}
+
+impl Harness {
+    fn new(config: SchedulerConfig, apps: Vec<AppRecord>, tasks: Vec<TaskRecord>) -> Self {
+        let now = Now {
+            at: Instant::now(),
+            wall_ms: 1_000_000,
+        };
+        let mut h = Self {
+            core: Core::new(config, Some("fw".into()), apps, tasks, vec![], now),
+            now,
+            next_offer: 0,
+        };
+        let fx = h.step(Input::Subscribed {
+            generation: 1,
+            framework_id: "fw".into(),
+        });
+        assert!(
+            fx.reconciles.last().is_some_and(|r| r.tasks.is_empty()),
+            "an implicit reconcile ends the subscription's requests"
+        );
+        h
+    }
+
+    fn step(&mut self, input: Input) -> Effects {
+        self.core.handle(input, self.now)
+    }
+
+    fn advance(&mut self, d: Duration) -> Effects {
+        self.now = self.now.after(d);
+        self.step(Input::Tick)
+    }
+
+    fn offers(&mut self, agents: &[&str]) -> Effects {
+        let offers = agents
+            .iter()
+            .map(|a| {
+                self.next_offer += 1;
+                offer(self.next_offer, a)
+            })
+            .collect();
+        self.step(Input::Mesos(vec![Event {
+            r#type: Some(event::Type::Offers as i32),
+            offers: Some(v1::scheduler::event::Offers { offers }),
+            ..Default::default()
+        }]))
+    }
+
+    fn status(&mut self, task: &str, state: v1::TaskState) -> Effects {
+        let agent = self
+            .core
+            .task(task)
+            .map_or_else(String::new, |t| t.agent_id.clone());
+        self.step(Input::Mesos(vec![update(task, &agent, state, true)]))
+    }
+
+    /// Launches every waiting slot on `agents` and reports them RUNNING;
+    /// returns the launched task ids.
+    fn launch_running(&mut self, agents: &[&str]) -> Vec<String> {
+        let fx = self.offers(agents);
+        let ids: Vec<String> = fx
+            .launches
+            .iter()
+            .flat_map(|l| l.task_ids.clone())
+            .collect();
+        for id in &ids {
+            self.status(id, v1::TaskState::TaskRunning);
+        }
+        ids
+    }
+}
+
+fn launched(fx: &Effects) -> Vec<String> {
+    fx.launches
+        .iter()
+        .flat_map(|l| l.task_ids.clone())
+        .collect()
+}
+
+fn killed(fx: &Effects) -> Vec<(String, KillReason)> {
+    fx.kills
+        .iter()
+        .map(|k| (k.task_id.clone(), k.reason))
+        .collect()
+}
+
+#[test]
+fn a_launch_is_persisted_in_the_same_effects_before_its_accept() {
+    let mut h = Harness::new(
+        config(),
+        vec![record(&unique_app(2, "sleep 1"), 1, 1)],
+        vec![],
+    );
+    let fx = h.offers(&["a1", "a2"]);
+    let ids = launched(&fx);
+    assert_eq!(ids.len(), 2, "{fx:?}");
+    for id in &ids {
+        let write = fx.writes.upserts.iter().find(|t| &t.task_id == id);
+        assert_eq!(
+            write.map(|t| t.state),
+            Some(TaskState::TaskStaging),
+            "every launched task is written as STAGING with its launch"
+        );
+    }
+    // A status update is written and acknowledged in one effects value.
+    let fx = h.status(&ids[0], v1::TaskState::TaskRunning);
+    assert_eq!(fx.writes.upserts.len(), 1);
+    assert_eq!(fx.acks.len(), 1);
+    assert_eq!(fx.acks[0].task_id.value, ids[0]);
+    // Nothing waits any more: offers are suppressed.
+    assert_eq!(h.core.pending("web"), &[] as &[u32]);
+}
+
+#[test]
+fn a_unique_update_on_a_full_cluster_replaces_in_place_and_rolls_back_the_same_way() {
+    let agents = ["a1", "a2", "a3"];
+    let mut h = Harness::new(
+        config(),
+        vec![record(&unique_app(3, "sleep 1"), 1, 1)],
+        vec![],
+    );
+    let v1_ids = h.launch_running(&agents);
+    assert_eq!(v1_ids.len(), 3);
+
+    let roll = |h: &mut Harness, spec: Value, version: u64| {
+        let fx = h.step(Input::Apps(vec![record(&spec, version, version)]));
+        assert!(fx.kills.is_empty(), "a surge first: {fx:?}");
+        assert_eq!(h.core.pending("web"), &[0], "slot 0 surges");
+        // Every agent runs a task of the app: UNIQUE rejects them all, twice.
+        let fx = h.offers(&agents);
+        assert!(fx.launches.is_empty() && fx.kills.is_empty(), "{fx:?}");
+        let mut fx = h.offers(&agents);
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds <= 3, "one slot at a time, three slots");
+            let kills = killed(&fx);
+            assert_eq!(kills.len(), 1, "one slot at a time: {fx:?}");
+            assert_eq!(kills[0].1, KillReason::MakeRoom);
+            let old = kills[0].0.clone();
+            let agent = h
+                .core
+                .task(&old)
+                .map(|t| t.agent_id.clone())
+                .expect("known");
+            // While the old task is going, nothing else is touched.
+            let fx2 = h.offers(&agents);
+            assert!(fx2.kills.is_empty() && fx2.launches.is_empty(), "{fx2:?}");
+            let fx2 = h.status(&old, v1::TaskState::TaskKilled);
+            assert_eq!(
+                fx2.offer_flow,
+                Some(OfferFlow::Revive),
+                "the freed slot wants offers"
+            );
+            let fx2 = h.offers(&agents);
+            let new = launched(&fx2);
+            assert_eq!(new.len(), 1, "{fx2:?}");
+            assert_eq!(
+                h.core.task(&new[0]).map(|t| t.agent_id.clone()),
+                Some(agent),
+                "the new task takes the old one's place"
+            );
+            fx = h.status(&new[0], v1::TaskState::TaskRunning);
+            if fx.kills.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(rounds, 3);
+    };
+
+    roll(&mut h, unique_app(3, "sleep 2"), 2);
+    // Halfway through the next update, State tells the progress.
+    let fx = h.step(Input::Apps(vec![record(&unique_app(3, "sleep 1"), 3, 3)]));
+    assert!(fx.kills.is_empty());
+    h.offers(&["a1", "a2", "a3"]);
+    let fx = h.offers(&["a1", "a2", "a3"]);
+    assert_eq!(killed(&fx).len(), 1);
+    let fx = h.advance(Duration::from_secs(2));
+    let status = fx
+        .writes
+        .statuses
+        .iter()
+        .find(|s| s.app == "web")
+        .expect("status written");
+    assert!(
+        status
+            .message
+            .starts_with("rolling update: 0 of 3 on version 3; no room beside"),
+        "{}",
+        status.message
+    );
+    // Finish the rollback the same way.
+    let old = killed(&fx)
+        .first()
+        .map(|k| k.0.clone())
+        .or_else(|| {
+            h.core
+                .tasks
+                .values()
+                .find(|t| t.kill_sent)
+                .map(|t| t.task_id.clone())
+        })
+        .expect("a task is being replaced");
+    h.status(&old, v1::TaskState::TaskKilled);
+    for _ in 0..3 {
+        let fx = h.offers(&agents);
+        for id in launched(&fx) {
+            let fx = h.status(&id, v1::TaskState::TaskRunning);
+            for (k, _) in killed(&fx) {
+                h.status(&k, v1::TaskState::TaskKilled);
+            }
+        }
+    }
+    let versions: Vec<u64> = h
+        .core
+        .tasks
+        .values()
+        .filter(|t| plan::is_live(t.state))
+        .map(|t| t.app_version)
+        .collect();
+    assert_eq!(versions, vec![3, 3, 3], "all on the rolled-back spec");
+}
+
+#[test]
+fn tasks_mesos_lost_track_of_are_replaced_at_once_without_backoff() {
+    let app = record(&plain_app("web", 4, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app.clone()], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    assert_eq!(ids.len(), 4);
+    // The master came back without its state: a new subscription, and every
+    // task answers UNKNOWN (or GONE, DROPPED, LOST).
+    let tasks: Vec<TaskRecord> = h.core.tasks.values().cloned().collect();
+    let mut h = Harness::new(config(), vec![app], tasks);
+    let states = [
+        v1::TaskState::TaskUnknown,
+        v1::TaskState::TaskGone,
+        v1::TaskState::TaskDropped,
+        v1::TaskState::TaskLost,
+    ];
+    let answers = ids
+        .iter()
+        .zip(states)
+        .map(|(id, state)| update(id, "a1", state, false))
+        .collect();
+    let fx = h.step(Input::Mesos(answers));
+    assert!(fx.acks.is_empty(), "reconciliation answers carry no uuid");
+    assert_eq!(h.core.backoffs.failures("web"), 0, "no backoff growth");
+    assert_eq!(h.core.pending("web").len(), 4);
+    assert_eq!(fx.offer_flow, Some(OfferFlow::Revive));
+    let fx = h.offers(&["a2"]);
+    assert_eq!(launched(&fx).len(), 4, "replaced at once: {fx:?}");
+}
+
+#[test]
+fn declines_during_a_backoff_refuse_no_longer_than_it_and_a_revive_ends_it() {
+    let app = record(&plain_app("web", 1, json!({"retry": {"time": 1}})), 1, 1);
+    let mut h = Harness::new(config(), vec![app], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    let fx = h.status(&ids[0], v1::TaskState::TaskFailed);
+    assert_eq!(h.core.backoffs.failures("web"), 1);
+    assert_ne!(
+        fx.offer_flow,
+        Some(OfferFlow::Revive),
+        "nothing launchable yet"
+    );
+    h.now = h.now.after(Duration::from_millis(300));
+    let fx = h.offers(&["a1", "a2"]);
+    assert!(fx.launches.is_empty());
+    let decline = fx.decline.expect("declined");
+    assert_eq!(decline.offer_ids.len(), 2);
+    assert_eq!(
+        decline.refuse,
+        Duration::from_millis(700),
+        "the filter ends with the backoff, not after decline_refuse (5 s)"
+    );
+    let fx = h.advance(Duration::from_millis(699));
+    assert_eq!(fx.offer_flow, None, "still backing off");
+    let fx = h.advance(Duration::from_millis(1));
+    assert_eq!(fx.offer_flow, Some(OfferFlow::Revive), "revived as it ends");
+    let fx = h.offers(&["a1"]);
+    assert_eq!(launched(&fx).len(), 1);
+}
+
+#[test]
+fn a_task_back_from_an_unreachable_agent_is_killed_on_its_first_update() {
+    let app = record(&plain_app("web", 1, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    let old = ids[0].clone();
+    h.status(&old, v1::TaskState::TaskUnreachable);
+    assert!(
+        h.core.pending("web").is_empty(),
+        "the grace period holds the slot"
+    );
+    // The plan asked to be looked at when the grace ends: the tick does.
+    let fx = h.advance(Duration::from_secs(9));
+    assert!(h.core.pending("web").is_empty(), "{fx:?}");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.core.pending("web"), &[0]);
+    let new = h.launch_running(&["a2"]);
+    assert_eq!(new.len(), 1);
+    // The replacement runs: the unreachable one is killed (it cannot hear it).
+    assert!(h.core.kills.contains_key(&old));
+    // Its agent comes back: the first update kills it at once.
+    let fx = h.status(&old, v1::TaskState::TaskRunning);
+    assert_eq!(killed(&fx), vec![(old.clone(), KillReason::Duplicate)]);
+}
+
+#[test]
+fn kill_retries_back_off_from_one_second() {
+    let app = record(&plain_app("web", 1, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    let mut killed_app = record(&plain_app("web", 1, json!({})), 2, 1);
+    killed_app.goal = AppGoal::Kill;
+    let fx = h.step(Input::Apps(vec![killed_app]));
+    assert_eq!(killed(&fx), vec![(ids[0].clone(), KillReason::AppGone)]);
+    let mut sent_at = Vec::new();
+    for ms in 0..20_000u64 {
+        let fx = h.advance(Duration::from_millis(1));
+        if !fx.kills.is_empty() {
+            sent_at.push(ms + 1);
+        }
+    }
+    assert_eq!(
+        sent_at,
+        vec![1_000, 3_000, 7_000, 15_000],
+        "1 s, 2 s, 4 s, 8 s"
+    );
+}
+
+#[test]
+fn a_failing_new_version_pauses_the_update_with_the_old_tasks_running() {
+    let v1_app = record(&plain_app("web", 2, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![v1_app], vec![]);
+    let old = h.launch_running(&["a1"]);
+    assert_eq!(old.len(), 2);
+    let broken = plain_app("web", 2, json!({"command": {"cmd": "exit 1"}}));
+    h.step(Input::Apps(vec![record(&broken, 2, 2)]));
+    for _ in 0..3 {
+        let fx = h.offers(&["a1"]);
+        let new = launched(&fx);
+        assert_eq!(new.len(), 1, "one surge at a time: {fx:?}");
+        h.status(&new[0], v1::TaskState::TaskFailed);
+        // Let the backoff pass.
+        h.advance(Duration::from_secs(60));
+    }
+    let fx = h.offers(&["a1"]);
+    assert!(
+        fx.launches.is_empty() && fx.kills.is_empty(),
+        "paused: {fx:?}"
+    );
+    for id in &old {
+        assert_eq!(
+            h.core.task(id).map(|t| t.state),
+            Some(TaskState::TaskRunning)
+        );
+    }
+    h.advance(Duration::from_secs(2));
+    let status = h.core.statuses_written.get("web").expect("status written");
+    assert!(
+        status
+            .message
+            .contains("paused: 3 new-version tasks failed"),
+        "{}",
+        status.message
+    );
+    // A new PUT (the old spec back) resumes: the update starts over.
+    let back = plain_app("web", 2, json!({}));
+    h.step(Input::Apps(vec![record(&back, 3, 3)]));
+    let fx = h.offers(&["a1"]);
+    assert_eq!(launched(&fx).len(), 1);
+}
+
+#[test]
+fn an_app_change_replans_that_app_only() {
+    let a = record(&plain_app("a", 1, json!({})), 1, 1);
+    let b = record(&plain_app("b", 1, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![a.clone(), b.clone()], vec![]);
+    h.launch_running(&["a1"]);
+    let b_task = h
+        .core
+        .tasks
+        .values()
+        .find(|t| t.app == "b")
+        .map(|t| t.task_id.clone())
+        .expect("b runs");
+    // b's task fails while a changes: only a is replanned by the change.
+    h.core.tasks.get_mut(&b_task).expect("b").state = TaskState::TaskFailed;
+    let fx = h.step(Input::Apps(vec![
+        record(&plain_app("a", 2, json!({})), 2, 1),
+        b,
+    ]));
+    assert!(fx.writes.removals.is_empty(), "b was not replanned: {fx:?}");
+    assert_eq!(h.core.pending("a"), &[1]);
+    assert!(h.core.pending("b").is_empty());
+}
+
+#[test]
+fn a_failure_shows_in_the_status_written_with_its_update_and_outlives_the_leader() {
+    let app = record(&plain_app("web", 1, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app.clone()], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    let mut failed = update(&ids[0], "a1", v1::TaskState::TaskFailed, true);
+    if let Some(u) = failed.update.as_mut() {
+        u.status.message = Some("exit status 3".into());
+        u.status
+            .set_reason(v1::task_status::Reason::CommandExecutorFailed);
+        u.status.set_source(v1::task_status::Source::Executor);
+    }
+    let fx = h.step(Input::Mesos(vec![failed]));
+    assert_eq!(fx.writes.removals, vec![ids[0].clone()], "the record goes");
+    let status = fx
+        .writes
+        .statuses
+        .iter()
+        .find(|s| s.app == "web")
+        .expect("the status is written with the update");
+    let last = status.last_terminations.get(&0).expect("slot 0");
+    assert_eq!(last.state, TaskState::TaskFailed);
+    assert_eq!(last.reason, "REASON_COMMAND_EXECUTOR_FAILED");
+    assert_eq!(last.source, "SOURCE_EXECUTOR");
+    assert_eq!(last.message, "exit status 3");
+    assert_eq!(last.agent_id, "a1");
+    assert_eq!(status.recent_terminations.len(), 1);
+    // A new leader loads the status and keeps the history in what it writes.
+    let mut next = Core::new(
+        config(),
+        Some("fw".into()),
+        vec![app],
+        vec![],
+        vec![status.clone()],
+        h.now,
+    );
+    next.handle(
+        Input::Subscribed {
+            generation: 2,
+            framework_id: "fw".into(),
+        },
+        h.now,
+    );
+    let fx = next.handle(Input::Tick, h.now.after(Duration::from_secs(2)));
+    let written = fx
+        .writes
+        .statuses
+        .iter()
+        .find(|s| s.app == "web")
+        .expect("the new leader writes a status");
+    assert_eq!(written.last_terminations.get(&0), Some(last));
+    // The history is bounded.
+    let mut h = Harness::new(
+        config(),
+        vec![record(&plain_app("web", 1, json!({})), 1, 1)],
+        vec![],
+    );
+    for _ in 0..(RECENT_TERMINATIONS + 5) {
+        let ids = h.launch_running(&["a1"]);
+        h.status(&ids[0], v1::TaskState::TaskFailed);
+        h.advance(Duration::from_secs(120));
+    }
+    let history = h.core.history.get("web").expect("history");
+    assert_eq!(history.recent.len(), RECENT_TERMINATIONS);
+}
+
+#[test]
+fn an_apps_upgrade_settings_beat_the_flags() {
+    let mut spec = unique_app(3, "sleep 1");
+    spec["upgrade"] = json!({"max_surge": 2, "minimum_ready_share": 1.0});
+    let agents = ["a1", "a2", "a3"];
+    let mut h = Harness::new(config(), vec![record(&spec, 1, 1)], vec![]);
+    assert_eq!(h.launch_running(&agents).len(), 3);
+    spec["command"]["cmd"] = json!("sleep 2");
+    h.step(Input::Apps(vec![record(&spec, 2, 2)]));
+    assert_eq!(h.core.pending("web"), &[0, 1], "max_surge 2: two surge");
+    h.offers(&agents);
+    let fx = h.offers(&agents);
+    let kills = killed(&fx);
+    assert_eq!(
+        kills.len(),
+        2,
+        "two slots replaced in place at once: {fx:?}"
+    );
+    // Bad settings are refused with the field named.
+    for (bad, field) in [
+        (json!({"max_surge": 0}), "upgrade.max_surge"),
+        (
+            json!({"minimum_ready_share": 1.5}),
+            "upgrade.minimum_ready_share",
+        ),
+    ] {
+        spec["upgrade"] = bad;
+        let err = crate::spec::parse_app(spec.to_string().as_bytes()).expect_err("refused");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
+
+#[test]
+fn an_orphan_is_killed_retried_and_forgotten_once_gone() {
+    let mut h = Harness::new(config(), vec![], vec![]);
+    let fx = h.step(Input::Mesos(vec![update(
+        "ghost.0.x",
+        "a9",
+        v1::TaskState::TaskRunning,
+        false,
+    )]));
+    assert_eq!(
+        killed(&fx),
+        vec![("ghost.0.x".to_string(), KillReason::Orphan)]
+    );
+    let fx = h.advance(Duration::from_secs(1));
+    assert_eq!(
+        fx.kills.len(),
+        1,
+        "retried after 1 s though it has no record"
+    );
+    assert_eq!(fx.kills[0].agent_id.as_deref(), Some("a9"));
+    h.step(Input::Mesos(vec![update(
+        "ghost.0.x",
+        "a9",
+        v1::TaskState::TaskKilled,
+        false,
+    )]));
+    assert!(h.core.kills.is_empty());
+}

@@ -1,0 +1,512 @@
+//! Day-two behaviours of the scheduler (issue 15) against the simulated
+//! master over loopback HTTP, with the memory store: rolling updates that
+//! always progress, a failing new version that pauses, backoff that means
+//! what it says, a master that lost its state, and an agent that returns
+//! with tasks whose slots were replaced. Figures are printed (run with
+//! `--nocapture`); the assertions only use generous deadlines.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use hydrogen::ha::{self, HaConfig};
+use hydrogen::scheduler::runtime::SchedulerConfig;
+use hydrogen::sim::SimHandle;
+use hydrogen::sim::cluster::{AgentSpec, default_agent};
+use hydrogen::store::memory::MemoryStore;
+use hydrogen::store::{AppStatus, Store, TaskState};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+const LONG: Duration = Duration::from_secs(90);
+
+struct Cluster {
+    sim: Option<SimHandle>,
+    url: String,
+    store: Arc<MemoryStore>,
+    cancel: CancellationToken,
+    ha: tokio::task::JoinHandle<()>,
+}
+
+impl Cluster {
+    async fn start(agents: Vec<AgentSpec>, tweak: impl FnOnce(&mut SchedulerConfig)) -> Self {
+        Self::start_with_sim(agents, |_| {}, tweak).await
+    }
+
+    async fn start_with_sim(
+        agents: Vec<AgentSpec>,
+        sim_tweak: impl FnOnce(&mut hydrogen::sim::SimConfig),
+        tweak: impl FnOnce(&mut SchedulerConfig),
+    ) -> Self {
+        let mut sim_config = fast_sim_config(0);
+        sim_config.agents = agents;
+        sim_tweak(&mut sim_config);
+        let sim = start_sim(sim_config).await;
+        let url = sim.url();
+        let store = Arc::new(MemoryStore::default());
+        let masters = hydrogen::mesos::subscription::parse_masters(&url).expect("url");
+        let mut config = SchedulerConfig::new(masters);
+        config.backoff.initial = Duration::from_millis(300);
+        config.backoff.max = Duration::from_secs(3);
+        config.reconcile_timeout = Duration::from_secs(3);
+        config.status_interval = Duration::from_millis(100);
+        config.plan.unreachable_grace_ms = 500;
+        config.reconnect_backoff_initial = Duration::from_millis(20);
+        config.reconnect_backoff_max = Duration::from_millis(200);
+        tweak(&mut config);
+        let mut ha_config = HaConfig::new("test-instance".into(), "127.0.0.1:0".into());
+        ha_config.lease_ttl = Duration::from_secs(5);
+        ha_config.renew_interval = Duration::from_millis(500);
+        ha_config.safety_margin = Duration::from_secs(1);
+        let (leadership, _) = watch::channel(None);
+        let cancel = CancellationToken::new();
+        let ha = tokio::spawn(ha::run(
+            store.clone(),
+            ha_config,
+            config,
+            leadership,
+            cancel.clone(),
+        ));
+        Self {
+            sim: Some(sim),
+            url,
+            store,
+            cancel,
+            ha,
+        }
+    }
+
+    async fn deploy(&self, app: Value) {
+        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
+        self.store.create_app(spec).await.expect("deployed");
+    }
+
+    async fn update(&self, app: Value) {
+        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
+        self.store.update_app(spec, None).await.expect("updated");
+    }
+
+    async fn state(&self) -> Value {
+        get_json(&format!("{}/master/state", self.url)).await
+    }
+
+    async fn wait_tasks(
+        &self,
+        app: &str,
+        what: &str,
+        deadline: Duration,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + deadline;
+        loop {
+            let tasks = app_tasks(&self.state().await, app);
+            if pred(&tasks) {
+                return tasks;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; tasks of {app}: {tasks:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn wait_running(&self, app: &str, n: usize) -> Vec<Value> {
+        self.wait_tasks(app, &format!("{n} running"), DEADLINE, |t| {
+            running(t).len() == n && t.len() == n
+        })
+        .await
+    }
+
+    /// Polls the app's scheduler status until `pred` holds.
+    async fn wait_status(&self, app: &str, what: &str, pred: impl Fn(&AppStatus) -> bool) {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let status = self.store.app_status(app).await.expect("status");
+            if status.as_ref().is_some_and(&pred) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; status: {status:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Store versions of the live tasks of `app`, sorted.
+    async fn live_versions(&self, app: &str) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .store
+            .app_tasks(app)
+            .await
+            .expect("tasks")
+            .iter()
+            .filter(|t| t.state == TaskState::TaskRunning)
+            .map(|t| t.app_version)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    async fn stop(mut self) {
+        self.cancel.cancel();
+        let _ = self.ha.await;
+        if let Some(sim) = self.sim.take() {
+            sim.shutdown().await;
+        }
+    }
+}
+
+fn app_tasks(state: &Value, app: &str) -> Vec<Value> {
+    let prefix = format!("{app}.");
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| t["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
+        .cloned()
+        .collect()
+}
+
+fn running(tasks: &[Value]) -> Vec<&Value> {
+    tasks
+        .iter()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .collect()
+}
+
+fn ids(tasks: &[&Value]) -> BTreeSet<String> {
+    tasks
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn test_app() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/test-app.json"
+    ))
+    .expect("example exists");
+    let apps: Value = serde_json::from_str(&text).expect("example is JSON");
+    apps[0].clone()
+}
+
+fn small_app(name: &str, instances: u32) -> Value {
+    json!({"name": name, "resources": {"cpu": 0.1, "mem": 32}, "instances": instances,
+           "command": {"cmd": "sleep 1000"}})
+}
+
+#[tokio::test]
+async fn the_readme_test_app_update_rolls_in_place_on_a_full_cluster_and_back() {
+    // Five UNIQUE instances on exactly five agents: no room to surge.
+    let cluster = Cluster::start((1..=5).map(default_agent).collect(), |_| {}).await;
+    let v1 = test_app();
+    cluster.deploy(v1.clone()).await;
+    cluster.wait_running("test-app", 5).await;
+    let mut v2 = v1.clone();
+    v2["command"]["cmd"] = json!("/bin/sleep 600");
+    for (spec, version) in [(v2, 2u64), (v1, 3u64)] {
+        let started = Instant::now();
+        cluster.update(spec).await;
+        cluster
+            .wait_status("test-app", "the update's progress in State", |s| {
+                s.message.contains("rolling update:") && s.message.contains("in place")
+            })
+            .await;
+        let deadline = tokio::time::Instant::now() + LONG;
+        while cluster.live_versions("test-app").await != vec![version; 5] {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "update to version {version} stuck: {:?}",
+                cluster.live_versions("test-app").await
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        cluster.wait_running("test-app", 5).await;
+        println!(
+            "figure: test-app roll to version {version} took {:?}",
+            started.elapsed()
+        );
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_new_version_pauses_with_the_old_tasks_running() {
+    // A new task is ready once healthy, a start delay after RUNNING: the
+    // test fails each new-version task while it runs but is not healthy yet.
+    let cluster = Cluster::start_with_sim(
+        (1..=3).map(default_agent).collect(),
+        |sim| sim.timings.task_start_delay = Duration::from_secs(1),
+        |c| {
+            c.backoff.initial = Duration::from_millis(50);
+            c.update_failures_to_pause = 3;
+        },
+    )
+    .await;
+    let mut app = small_app("steady", 2);
+    app["healthcheck"] = json!({"endpoint": "localhost:8080"});
+    cluster.deploy(app.clone()).await;
+    let old = ids(&running(&cluster.wait_running("steady", 2).await));
+    let mut broken = app.clone();
+    broken["command"]["cmd"] = json!("sleep 999");
+    cluster.update(broken).await;
+    // Each new-version task fails as soon as it runs.
+    let mut failed = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while failed.len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "failed {failed:?}");
+        for t in running(&app_tasks(&cluster.state().await, "steady")) {
+            let id = t["id"].as_str().unwrap_or_default().to_string();
+            let healthy = t["statuses"]
+                .as_array()
+                .and_then(|s| s.last())
+                .is_some_and(|s| s["healthy"] == true);
+            if !old.contains(&id) && !healthy && failed.insert(id.clone()) {
+                admin(
+                    &format!("{}/sim/tasks/{id}/fail", cluster.url),
+                    json!({"message": "bad config"}),
+                )
+                .await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster
+        .wait_status("steady", "the pause in State", |s| {
+            s.message.contains("paused: 3 new-version tasks failed")
+        })
+        .await;
+    let now = ids(&running(&cluster.wait_running("steady", 2).await));
+    assert_eq!(now, old, "the old tasks keep running");
+    // A new PUT (the old spec back) resumes: it rolls to the new version.
+    cluster.update(app).await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while cluster.live_versions("steady").await != vec![3, 3] {
+        assert!(tokio::time::Instant::now() < deadline, "no resume");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_relaunch_waits_for_the_backoff_not_for_the_decline_filter() {
+    // A decline filter of a minute: were it the limit, no relaunch in time.
+    let cluster = Cluster::start(vec![default_agent(1)], |c| {
+        c.decline_refuse = Duration::from_secs(60);
+    })
+    .await;
+    let mut app = small_app("retry", 1);
+    app["retry"] = json!({"time": 1});
+    cluster.deploy(app).await;
+    let first = ids(&running(&cluster.wait_running("retry", 1).await));
+    let id = first.iter().next().cloned().expect("one task");
+    let failed_at = Instant::now();
+    admin(
+        &format!("{}/sim/tasks/{id}/fail", cluster.url),
+        json!({"message": "boom"}),
+    )
+    .await;
+    cluster
+        .wait_tasks("retry", "a relaunch", Duration::from_secs(30), |t| {
+            running(t).iter().any(|x| x["id"] != id.as_str())
+        })
+        .await;
+    let delay = failed_at.elapsed();
+    println!("figure: relaunch delay with retry.time 1 s: {delay:?}");
+    assert!(
+        delay >= Duration::from_secs(1),
+        "the backoff holds: {delay:?}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_master_that_lost_its_state_gets_every_task_back_without_backoff() {
+    let agents: Vec<AgentSpec> = (1..=20).map(default_agent).collect();
+    let cluster = Cluster::start(agents.clone(), |_| {}).await;
+    for i in 0..10 {
+        cluster.deploy(small_app(&format!("fleet{i}"), 30)).await;
+    }
+    for i in 0..10 {
+        cluster.wait_running(&format!("fleet{i}"), 30).await;
+    }
+    // The master restarts on the same address with no memory of us: every
+    // task answers UNKNOWN.
+    let addr: SocketAddr = cluster
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("sim address");
+    let mut cluster = cluster;
+    if let Some(sim) = cluster.sim.take() {
+        sim.shutdown().await;
+    }
+    let mut sim_config = fast_sim_config(0);
+    sim_config.agents = agents;
+    sim_config.listen = addr;
+    let restarted = Instant::now();
+    cluster.sim = Some(start_sim(sim_config).await);
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        let state = cluster.state().await;
+        let back = (0..10)
+            .map(|i| running(&app_tasks(&state, &format!("fleet{i}"))).len())
+            .sum::<usize>();
+        if back == 300 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{back} of 300 back");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    println!(
+        "figure: 300 tasks on 20 agents RUNNING again {:?} after the master's return",
+        restarted.elapsed()
+    );
+    for i in 0..10 {
+        let status = cluster
+            .store
+            .app_status(&format!("fleet{i}"))
+            .await
+            .expect("status");
+        assert_eq!(
+            status.map_or(0, |s| s.consecutive_failures),
+            0,
+            "lost track is not a failure"
+        );
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_task_back_from_an_unreachable_agent_is_killed_on_its_first_update() {
+    let cluster = Cluster::start((1..=3).map(default_agent).collect(), |c| {
+        // Far off: only the first update after the return may kill it.
+        c.kill_retry = Duration::from_secs(3600);
+    })
+    .await;
+    let mut app = small_app("single", 1);
+    app["strategy"] = json!({"type": "unique"});
+    cluster.deploy(app).await;
+    let tasks = cluster.wait_running("single", 1).await;
+    let lost_agent = tasks[0]["slave_id"].as_str().expect("agent").to_string();
+    admin(
+        &format!("{}/sim/agents/{lost_agent}/unreachable", cluster.url),
+        json!({}),
+    )
+    .await;
+    cluster
+        .wait_tasks("single", "a replacement", DEADLINE, |t| {
+            running(t)
+                .iter()
+                .any(|x| x["slave_id"] != lost_agent.as_str())
+        })
+        .await;
+    // Past the early kill retries (1 s, 2 s, 4 s …: at most 16 s apart now).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    admin(
+        &format!("{}/sim/agents/{lost_agent}/reregister", cluster.url),
+        json!({}),
+    )
+    .await;
+    let returned = Instant::now();
+    let mut doubled = Duration::ZERO;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let tasks = app_tasks(&cluster.state().await, "single");
+        if running(&tasks).len() > 1 {
+            doubled = returned.elapsed();
+        }
+        if running(&tasks).len() == 1 && tasks.len() == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{tasks:#?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("figure: longest doubled-slot time after the agent returned: {doubled:?}");
+    assert!(doubled < Duration::from_secs(10), "{doubled:?}");
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_failure_explains_itself_in_state_and_survives_a_new_leader() {
+    let cluster = Cluster::start((1..=2).map(default_agent).collect(), |_| {}).await;
+    cluster.deploy(small_app("crashy", 1)).await;
+    let tasks = cluster.wait_running("crashy", 1).await;
+    let id = tasks[0]["id"].as_str().expect("id").to_string();
+    admin(
+        &format!("{}/sim/tasks/{id}/fail", cluster.url),
+        json!({"message": "exit status 3"}),
+    )
+    .await;
+    let shown = |s: &AppStatus| {
+        s.last_terminations.get(&0).is_some_and(|t| {
+            t.task_id == id
+                && t.state == TaskState::TaskFailed
+                && t.message == "exit status 3"
+                && t.reason == "REASON_COMMAND_EXECUTOR_FAILED"
+                && !t.source.is_empty()
+        }) && s
+            .recent_terminations
+            .first()
+            .is_some_and(|t| t.task_id == id)
+    };
+    cluster
+        .wait_status("crashy", "the failure in State", shown)
+        .await;
+    // A new leader (a new term on the same store) keeps showing it.
+    let Cluster {
+        sim,
+        url,
+        store,
+        cancel,
+        ha,
+    } = cluster;
+    cancel.cancel();
+    let _ = ha.await;
+    let masters = hydrogen::mesos::subscription::parse_masters(&url).expect("url");
+    let mut config = SchedulerConfig::new(masters);
+    config.status_interval = Duration::from_millis(100);
+    let mut ha_config = HaConfig::new("second-instance".into(), "127.0.0.1:0".into());
+    ha_config.lease_ttl = Duration::from_secs(5);
+    ha_config.renew_interval = Duration::from_millis(500);
+    ha_config.safety_margin = Duration::from_secs(1);
+    let (leadership, _) = watch::channel(None);
+    let cancel = CancellationToken::new();
+    let ha = tokio::spawn(ha::run(
+        store.clone(),
+        ha_config,
+        config,
+        leadership,
+        cancel.clone(),
+    ));
+    let cluster = Cluster {
+        sim,
+        url,
+        store,
+        cancel,
+        ha,
+    };
+    // The new leader writes its own status (updated_ms moves on) with the
+    // history it loaded.
+    let before = cluster
+        .store
+        .app_status("crashy")
+        .await
+        .expect("status")
+        .map_or(0, |s| s.updated_ms);
+    cluster
+        .wait_status("crashy", "the new leader's status", |s| {
+            s.updated_ms > before && shown(s)
+        })
+        .await;
+    cluster.stop().await;
+}

@@ -297,11 +297,25 @@ impl RealCluster {
             }
         }
         if !options.credentials.is_empty() {
+            // Mesos 1.12 reads only the JSON form (the old `principal
+            // secret` lines are refused as invalid JSON at start), and warns
+            // about a file others can read.
             let path = dir.path().join("credentials");
-            let mut file = File::create(&path).expect("credentials file");
-            for (principal, secret) in &options.credentials {
-                writeln!(file, "{principal} {secret}").expect("credentials written");
-            }
+            let credentials: Vec<serde_json::Value> = options
+                .credentials
+                .iter()
+                .map(|(principal, secret)| {
+                    serde_json::json!({"principal": principal, "secret": secret})
+                })
+                .collect();
+            std::fs::write(
+                &path,
+                serde_json::json!({ "credentials": credentials }).to_string(),
+            )
+            .expect("credentials written");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("credentials made private");
             args.push("--authenticate_frameworks".into());
             args.push("--authenticate_http_frameworks".into());
             args.push("--http_framework_authenticators=basic".into());

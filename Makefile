@@ -47,6 +47,8 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark, then target/bench-report.md. Reports, never asserts.
+## real_vs_sim needs a real Mesos (as `make test-real-mesos`); without one it
+## prints a `skipped` line.
 ## E2E_AGENTS: agent counts of the end-to-end runs (default "1000 10000"),
 ## each with the memory store and with Redis (a throwaway redis-server
 ## started by scripts/with-redis.sh). Needs redis-server on PATH.
@@ -57,6 +59,7 @@ bench:
 	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
 	$(CARGO) bench --bench api_load | tee $(TARGET_DIR)/bench-api-load.json
 	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
+	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) bench --bench real_vs_sim | tee $(TARGET_DIR)/bench-real-vs-sim.json
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \
 		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \

@@ -35,7 +35,12 @@ fn cpu_seconds(pid: u32) -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of stat(5); 11 and 12 after `)`.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -85,7 +90,10 @@ fn launch(hydrogen: &Serve, port: u16, tasks: u32) -> Value {
             break;
         }
         if running != last_seen {
-            eprintln!("  {running}/{tasks} RUNNING after {:.1} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "  {running}/{tasks} RUNNING after {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             last_seen = running;
         }
         assert!(

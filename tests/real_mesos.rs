@@ -362,11 +362,15 @@ fn failing_task_shows_the_agents_message_and_is_relaunched_with_backoff() {
 
     // The command executor's message reaches the API's event log.
     let events = watch_events(&hydrogen, "crash", 3);
-    let failed_events: Vec<&Value> = events.iter().filter(|e| e["state"] == "TASK_FAILED").collect();
+    let failed_events: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["state"] == "TASK_FAILED")
+        .collect();
     assert!(
-        failed_events
-            .iter()
-            .any(|e| e["message"].as_str().unwrap_or("").contains("exited with status 3")),
+        failed_events.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with status 3")),
         "no FAILED event with the executor's message in {events:?}"
     );
 }
@@ -405,7 +409,12 @@ fn watch_events(hydrogen: &Serve, app: &str, failed: usize) -> Vec<Value> {
                     }
                 }
             }
-            if events.iter().filter(|e| e["state"] == "TASK_FAILED").count() >= failed {
+            if events
+                .iter()
+                .filter(|e| e["state"] == "TASK_FAILED")
+                .count()
+                >= failed
+            {
                 return events;
             }
         }

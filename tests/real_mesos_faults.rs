@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use real_mesos::{
-    AgentOptions, MasterOptions, RealCluster, Registry, Serve, app_tasks, frameworks_named, processes_matching, wait_for,
+    AgentOptions, MasterOptions, RealCluster, Registry, Serve, app_tasks, frameworks_named,
+    processes_matching, wait_for,
 };
 use serde_json::{Value, json};
 
@@ -148,7 +149,9 @@ fn killed_agent_is_replaced_and_its_recovered_task_does_not_run_twice() {
         .flat_map(|f| f["unreachable_tasks"].as_array().into_iter().flatten())
         .collect();
     assert!(
-        unreachable.iter().any(|t| t["slave_id"] == victim_agent.as_str()),
+        unreachable
+            .iter()
+            .any(|t| t["slave_id"] == victim_agent.as_str()),
         "the killed agent's task is unreachable: {state}"
     );
     eprintln!("replacement RUNNING {replaced_after:?} after the agent was killed");
@@ -212,7 +215,8 @@ fn master_restarted_with_its_registry_takes_the_framework_back_without_relaunchi
         "the framework re-subscribed with its id and both tasks back",
         DEADLINE,
         |s| {
-            frameworks_named(s, FRAMEWORK).any(|f| f["id"] == framework.as_str() && f["active"] == true)
+            frameworks_named(s, FRAMEWORK)
+                .any(|f| f["id"] == framework.as_str() && f["active"] == true)
                 && ids(&app_tasks(s, FRAMEWORK, "steady", "TASK_RUNNING")) == before
         },
     );
@@ -239,8 +243,8 @@ fn master_restarted_with_its_registry_takes_the_framework_back_without_relaunchi
 /// Restarts a master with the in-memory registry under 2 running tasks of
 /// `amnesia`; returns the cluster, the instance, the tasks' ids before and
 /// the framework id. `None` without Mesos.
-fn restart_master_without_registry() -> Option<(RealCluster, Serve, BTreeSet<String>, String, String)>
-{
+fn restart_master_without_registry()
+-> Option<(RealCluster, Serve, BTreeSet<String>, String, String)> {
     let mut cluster = RealCluster::start_agents(2)?;
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
     let m = marker();
@@ -291,7 +295,11 @@ fn master_restarted_without_its_registry_ends_with_one_task_per_slot() {
         || cluster.logs(),
     );
     let state = cluster.state();
-    assert_eq!(app_tasks(&state, FRAMEWORK, "amnesia", "TASK_RUNNING").len(), 2, "{state}");
+    assert_eq!(
+        app_tasks(&state, FRAMEWORK, "amnesia", "TASK_RUNNING").len(),
+        2,
+        "{state}"
+    );
 }
 
 /// What should happen: the master answers the reconciliation of tasks on
@@ -319,7 +327,11 @@ fn master_restarted_without_its_registry_keeps_the_running_tasks() {
     hydrogen.deploy(sleep_app("later", 1, &m2));
     wait_running(&cluster, "later", 1, &m2);
     let state = cluster.state();
-    assert_eq!(all_task_ids(&state, "amnesia"), before, "nothing relaunched: {state}");
+    assert_eq!(
+        all_task_ids(&state, "amnesia"),
+        before,
+        "nothing relaunched: {state}"
+    );
     assert_eq!(sleepers(&m), 2);
 }
 
@@ -353,11 +365,7 @@ fn killed_leader_is_replaced_by_the_other_instance_with_the_same_framework() {
         },
         || format!("a: {}, b: {}", ready(&a), ready(&b)),
     );
-    let (leader, follower) = if a_leads {
-        (&mut a, &b)
-    } else {
-        (&mut b, &a)
-    };
+    let (leader, follower) = if a_leads { (&mut a, &b) } else { (&mut b, &a) };
     let killed_at = Instant::now();
     leader.kill9();
     wait_for(

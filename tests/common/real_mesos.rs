@@ -831,7 +831,12 @@ impl Serve {
     }
 
     /// `METHOD url-path` on its REST API with an optional JSON body.
-    pub fn api(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         api_call(method, &format!("{}{path}", self.url), body)
     }
 

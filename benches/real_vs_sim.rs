@@ -139,7 +139,14 @@ fn main() {
         .collect();
     eprintln!("real Mesos: {AGENTS} agents × {AGENT_CPUS} cpus, {tasks} tasks");
     let real = {
-        let cluster = RealCluster::start_with(install, MasterOptions::default(), agents);
+        // Mesos's own ping timeout (15 s), not the tests' 1 s: 200 executors
+        // starting on busy cores can keep an agent from answering pings for
+        // seconds, and the master would then mark it unreachable mid-launch.
+        let options = MasterOptions {
+            agent_ping_timeout: Duration::from_secs(15),
+            ..MasterOptions::default()
+        };
+        let cluster = RealCluster::start_with(install, options, agents);
         let hydrogen = Serve::start(&cluster.master_url(), &[]);
         launch(&hydrogen, cluster.master_port, tasks)
         // Dropping the cluster kills the agents, the executors and the tasks.

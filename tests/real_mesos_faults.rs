@@ -240,11 +240,21 @@ fn master_restarted_with_its_registry_takes_the_framework_back_without_relaunchi
     assert_eq!(sleepers(&m), 2);
 }
 
+/// What [`restart_master_without_registry`] leaves: the cluster, the
+/// instance, the tasks' ids before, the framework id, the tasks' marker and
+/// when the master was restarted.
+type Restarted = (
+    RealCluster,
+    Serve,
+    BTreeSet<String>,
+    String,
+    String,
+    Instant,
+);
+
 /// Restarts a master with the in-memory registry under 2 running tasks of
-/// `amnesia`; returns the cluster, the instance, the tasks' ids before and
-/// the framework id. `None` without Mesos.
-fn restart_master_without_registry()
--> Option<(RealCluster, Serve, BTreeSet<String>, String, String)> {
+/// `amnesia`. `None` without Mesos.
+fn restart_master_without_registry() -> Option<Restarted> {
     let mut cluster = RealCluster::start_agents(2)?;
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
     let m = marker();
@@ -254,14 +264,16 @@ fn restart_master_without_registry()
     // The new master knows neither agents nor frameworks: the agents
     // re-register with their running tasks and Hydrogen re-subscribes with
     // its id.
+    let restarted = Instant::now();
     cluster.restart_master();
-    Some((cluster, hydrogen, before, framework, m))
+    Some((cluster, hydrogen, before, framework, m, restarted))
 }
 
 #[test]
 fn master_restarted_without_its_registry_ends_with_one_task_per_slot() {
-    let restarted = Instant::now();
-    let Some((mut cluster, hydrogen, _, framework, m)) = restart_master_without_registry() else {
+    let Some((mut cluster, hydrogen, _, framework, m, restarted)) =
+        restart_master_without_registry()
+    else {
         return;
     };
     let state = cluster.wait_state(
@@ -311,7 +323,8 @@ fn master_restarted_without_its_registry_ends_with_one_task_per_slot() {
 #[test]
 #[ignore = "after a master loses its registry, TASK_UNKNOWN makes Hydrogen relaunch every task and kill the originals when their agents re-register"]
 fn master_restarted_without_its_registry_keeps_the_running_tasks() {
-    let Some((cluster, hydrogen, before, framework, m)) = restart_master_without_registry() else {
+    let Some((cluster, hydrogen, before, framework, m, _)) = restart_master_without_registry()
+    else {
         return;
     };
     cluster.wait_state(
@@ -455,7 +468,7 @@ fn authenticated_json_subscription_works_and_a_wrong_secret_is_refused_clearly()
             &wrong.to_string_lossy(),
         ],
     );
-    wait_for(
+    let refused = wait_for(
         "a log line about the 401",
         DEADLINE,
         || {
@@ -466,6 +479,7 @@ fn authenticated_json_subscription_works_and_a_wrong_secret_is_refused_clearly()
         },
         || bad.log_text(),
     );
+    eprintln!("wrong secret: {refused}");
     let (_, metrics) = bad.api("GET", "/metrics", None);
     let metrics = metrics.as_str().unwrap_or_default().to_string();
     assert!(

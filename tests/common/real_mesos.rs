@@ -44,7 +44,8 @@ impl MesosInstall {
         let Some(home) = std::env::var_os("MESOS_HOME").filter(|h| !h.is_empty()) else {
             eprintln!(
                 "real-Mesos test skipped: MESOS_HOME is not set (point it at a Mesos install \
-                 with sbin/mesos-master; `make test` unpacks ../shared/real-mesos when present)"
+                 with sbin/mesos-master, or run .ci/run, which unpacks ../shared/real-mesos into \
+                 target/real-mesos for `make test`)"
             );
             return None;
         };

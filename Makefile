@@ -1,7 +1,7 @@
 # Hydrogen developer entry points. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: all build test lint fmt bench chaos fuzz clean clients clients-check test-clients
+.PHONY: all build test test-real-mesos lint fmt bench chaos fuzz clean clients clients-check test-clients
 
 all: build
 
@@ -9,12 +9,35 @@ build:
 	$(CARGO) build --release
 
 ## Lints and every test: unit, property, integration (simulator, real
-## binary, real redis-server), then the generated clients' suites.
+## binary, real redis-server), the real-Mesos suite, then the generated
+## clients' suites.
 test: lint
-	$(CARGO) test --all-targets
+	env -u MESOS_HOME $(CARGO) test --all-targets
 	clients/tools.sh
 	$(MAKE) clients-check
 	$(MAKE) test-clients
+	$(MAKE) test-real-mesos
+
+## The real-Mesos suite (tests/real_mesos*.rs: real mesos-master and
+## mesos-agents on loopback, the real hydrogen binary, a real redis-server).
+## Uses MESOS_HOME, else target/real-mesos (unpacked there by .ci/run); with
+## neither it prints a banner and skips. `make test` runs the other targets
+## without MESOS_HOME (they skip there) and this one after them. Three test
+## threads: the tests mostly wait on real processes.
+REAL_MESOS_HOME := $(or $(MESOS_HOME),$(if $(wildcard $(CURDIR)/target/real-mesos/sbin/mesos-master),$(CURDIR)/target/real-mesos))
+REAL_MESOS_THREADS ?= 3
+test-real-mesos:
+ifeq ($(REAL_MESOS_HOME),)
+	@echo '##########################################################################'
+	@echo '##  REAL-MESOS SUITE SKIPPED: no MESOS_HOME and no target/real-mesos.  ##'
+	@echo '##  Enable it with   MESOS_HOME=/path/to/mesos make test               ##'
+	@echo '##  (a Mesos install with sbin/mesos-master), or run the unpack step   ##'
+	@echo '##  of .ci/run (../shared/real-mesos/mesos-*.tar.xz -> target/real-mesos). ##'
+	@echo '##########################################################################'
+else
+	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) test --test real_mesos --test real_mesos_faults \
+		-- --test-threads $(REAL_MESOS_THREADS)
+endif
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -24,6 +47,8 @@ fmt:
 	$(CARGO) fmt --all
 
 ## Every benchmark, then target/bench-report.md. Reports, never asserts.
+## real_vs_sim needs a real Mesos (as `make test-real-mesos`); without one it
+## prints a `skipped` line.
 ## E2E_AGENTS: agent counts of the end-to-end runs (default "1000 10000"),
 ## each with the memory store and with Redis (a throwaway redis-server
 ## started by scripts/with-redis.sh). Needs redis-server on PATH.
@@ -34,6 +59,7 @@ bench:
 	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
 	$(CARGO) bench --bench api_load | tee $(TARGET_DIR)/bench-api-load.json
 	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
+	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) bench --bench real_vs_sim | tee $(TARGET_DIR)/bench-real-vs-sim.json
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \
 		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \

@@ -4,7 +4,8 @@ lines of the memory and end-to-end runs (see `make bench`).
 
 Usage: bench_report.py TARGET_DIR
 Reads TARGET_DIR/criterion/**/new/{estimates,benchmark}.json,
-TARGET_DIR/bench-memory.json, TARGET_DIR/bench-api-load.json and
+TARGET_DIR/bench-memory.json, TARGET_DIR/bench-api-load.json,
+TARGET_DIR/bench-real-vs-sim.json and
 TARGET_DIR/bench-e2e-STORE-N-agents.json (STORE memory or redis; each: the
 last JSON line printed by the run). Reports only; asserts nothing.
 """
@@ -114,6 +115,24 @@ def e2e_section(target):
     return out
 
 
+def real_vs_sim_section(target):
+    out = ["## Real Mesos vs `hydrogen sim` (`cargo bench --bench real_vs_sim`)", ""]
+    run = last_json(os.path.join(target, "bench-real-vs-sim.json"))
+    if not run:
+        return out + ["(no result)", ""]
+    if run.get("skipped"):
+        return out + [f"skipped: {run['skipped']}", ""]
+    out.append(f"One app × {run.get('tasks', '?')} tasks of {run.get('task_cpus', '?')} cpu on "
+               f"{run.get('agents', '?')} agents of {run.get('agent_cpus', '?')} cpus; "
+               "framework CPU is the `hydrogen serve` process's, deploy to all RUNNING.")
+    out += ["", "| master | all RUNNING | framework CPU |", "| --- | --- | --- |"]
+    for name in ("real", "sim"):
+        r = run.get(name) or {}
+        out.append(f"| {name} | {cell(r.get('all_running_seconds'))} s | {cell(r.get('framework_cpu_seconds'))} s |")
+    out.append("")
+    return out
+
+
 def main():
     target = sys.argv[1] if len(sys.argv) > 1 else "target"
     out = ["# Hydrogen benchmark report", "",
@@ -147,6 +166,7 @@ def main():
     else:
         out.append("(no result)")
     out.append("")
+    out += real_vs_sim_section(target)
     out += e2e_section(target)
     path = os.path.join(target, "bench-report.md")
     with open(path, "w") as f:

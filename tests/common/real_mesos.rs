@@ -44,7 +44,8 @@ impl MesosInstall {
         let Some(home) = std::env::var_os("MESOS_HOME").filter(|h| !h.is_empty()) else {
             eprintln!(
                 "real-Mesos test skipped: MESOS_HOME is not set (point it at a Mesos install \
-                 with sbin/mesos-master; `make test` unpacks ../shared/real-mesos when present)"
+                 with sbin/mesos-master, or run .ci/run, which unpacks ../shared/real-mesos into \
+                 target/real-mesos for `make test`)"
             );
             return None;
         };
@@ -297,11 +298,25 @@ impl RealCluster {
             }
         }
         if !options.credentials.is_empty() {
+            // Mesos 1.12 reads only the JSON form (the old `principal
+            // secret` lines are refused as invalid JSON at start), and warns
+            // about a file others can read.
             let path = dir.path().join("credentials");
-            let mut file = File::create(&path).expect("credentials file");
-            for (principal, secret) in &options.credentials {
-                writeln!(file, "{principal} {secret}").expect("credentials written");
-            }
+            let credentials: Vec<serde_json::Value> = options
+                .credentials
+                .iter()
+                .map(|(principal, secret)| {
+                    serde_json::json!({"principal": principal, "secret": secret})
+                })
+                .collect();
+            std::fs::write(
+                &path,
+                serde_json::json!({ "credentials": credentials }).to_string(),
+            )
+            .expect("credentials written");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("credentials made private");
             args.push("--authenticate_frameworks".into());
             args.push("--authenticate_http_frameworks".into());
             args.push("--http_framework_authenticators=basic".into());
@@ -635,6 +650,273 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
     Ok((status, body.to_string()))
+}
+
+/// Files named `name` under `dir` (tasks' sandboxes lie under the cluster's
+/// temp dir: `agentN-work/slaves/.../runs/<container>/`).
+pub fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            // `runs/latest` is a symlink to a run already visited.
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() && path.file_name().is_some_and(|n| n == name) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`, panicking with
+/// `what` and the latest `context()` once `deadline` passes.
+pub fn wait_for<T>(
+    what: &str,
+    deadline: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+    context: impl Fn() -> String,
+) -> T {
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out after {deadline:?} waiting for {what}:\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Tasks of the framework named `framework` in a `/master/state`, in
+/// `task_state` (`TASK_RUNNING` ...), live ones only (`tasks`, not
+/// `completed_tasks`).
+pub fn framework_tasks<'a>(
+    state: &'a serde_json::Value,
+    framework: &str,
+    task_state: &str,
+) -> Vec<&'a serde_json::Value> {
+    frameworks_named(state, framework)
+        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
+        .filter(|t| t["state"] == task_state)
+        .collect()
+}
+
+/// Ended tasks (`completed_tasks`) of the framework named `framework`.
+pub fn completed_tasks<'a>(
+    state: &'a serde_json::Value,
+    framework: &str,
+) -> Vec<&'a serde_json::Value> {
+    frameworks_named(state, framework)
+        .flat_map(|f| f["completed_tasks"].as_array().into_iter().flatten())
+        .collect()
+}
+
+/// The (live) frameworks of `/master/state` named `name`.
+pub fn frameworks_named<'a>(
+    state: &'a serde_json::Value,
+    name: &str,
+) -> impl Iterator<Item = &'a serde_json::Value> {
+    state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(move |f| f["name"] == name)
+}
+
+/// Running tasks of one app (task ids are `<app>.<instance>.<uuid>`).
+pub fn app_tasks<'a>(
+    state: &'a serde_json::Value,
+    framework: &str,
+    app: &str,
+    task_state: &str,
+) -> Vec<&'a serde_json::Value> {
+    let prefix = format!("{app}.");
+    framework_tasks(state, framework, task_state)
+        .into_iter()
+        .filter(|t| t["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
+        .collect()
+}
+
+/// A `hydrogen serve` process (the real binary) with its log in a file,
+/// killed on drop. Tests assert on what it logs (a refused subscription),
+/// so the log is kept rather than thrown away.
+pub struct Serve {
+    pub url: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Serve {
+    /// Starts `hydrogen serve --listen 127.0.0.1:0 --master MASTER` with
+    /// fast timings and `extra` flags; returns once it listens.
+    pub fn start(master: &str, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--master",
+            master,
+            "--backoff-initial",
+            "200ms",
+            "--decline-refuse",
+            "200ms",
+        ];
+        args.extend_from_slice(extra);
+        let log_dir = tempfile::Builder::new()
+            .prefix("hydrogen-serve-")
+            .tempdir()
+            .expect("temp dir");
+        let log = log_dir.path().join("hydrogen.log");
+        let err = File::create(&log).expect("hydrogen log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+            .args(&args)
+            .env("HYDROGEN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .expect("hydrogen starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => panic!(
+                    "hydrogen serve {args:?} exited before listening:\n{}",
+                    log_tail(&log, 30)
+                ),
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            url,
+            log,
+            child: Some(child),
+            _log_dir: log_dir,
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL: the instance gets no chance to release its lease.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Its log so far.
+    pub fn log_text(&self) -> String {
+        log_tail(&self.log, usize::MAX)
+    }
+
+    /// `METHOD url-path` on its REST API with an optional JSON body.
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        api_call(method, &format!("{}{path}", self.url), body)
+    }
+
+    /// `GET /v1/api/app?name=APP` (the app's state with its tasks).
+    pub fn app(&self, name: &str) -> serde_json::Value {
+        let (status, body) = self.api("GET", &format!("/v1/api/app?name={name}"), None);
+        assert_eq!(status, 200, "GET app {name}: {body}");
+        body
+    }
+
+    /// POST one app and expects 200.
+    pub fn deploy(&self, app: serde_json::Value) {
+        let (status, body) = self.api("POST", "/v1/api/app", Some(&serde_json::json!([app])));
+        assert_eq!(status, 200, "deploy: {body}");
+    }
+
+    /// PUT one app and expects 200.
+    pub fn update(&self, app: serde_json::Value) {
+        let (status, body) = self.api("PUT", "/v1/api/app", Some(&app));
+        assert_eq!(status, 200, "update: {body}");
+    }
+
+    /// DELETE one app and expects 200.
+    pub fn kill_app(&self, name: &str) {
+        let (status, body) = self.api(
+            "DELETE",
+            "/v1/api/app",
+            Some(&serde_json::json!({ "name": name })),
+        );
+        assert_eq!(status, 200, "delete: {body}");
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "hydrogen serve log ({}):\n{}",
+                self.log.display(),
+                log_tail(&self.log, 60)
+            );
+        }
+        self.kill9();
+    }
+}
+
+/// A blocking JSON request (reqwest on a private current-thread runtime:
+/// the real-Mesos tests are synchronous like their fixture). The body is
+/// JSON when it parses, else a string.
+pub fn api_call(
+    method: &str,
+    url: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = reqwest::Client::new()
+            .request(method, url)
+            .timeout(Duration::from_secs(20));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url} does not answer: {e}"));
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    })
 }
 
 /// The processes (pid, command line) whose command line contains `needle`:

@@ -26,6 +26,7 @@ test: lint
 ## threads: the tests mostly wait on real processes.
 REAL_MESOS_HOME := $(or $(MESOS_HOME),$(if $(wildcard $(CURDIR)/target/real-mesos/sbin/mesos-master),$(CURDIR)/target/real-mesos))
 REAL_MESOS_THREADS ?= 3
+REAL_MESOS_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/real_mesos*.rs))
 test-real-mesos:
 ifeq ($(REAL_MESOS_HOME),)
 	@echo '##########################################################################'
@@ -35,7 +36,7 @@ ifeq ($(REAL_MESOS_HOME),)
 	@echo '##  of .ci/run (../shared/real-mesos/mesos-*.tar.xz -> target/real-mesos). ##'
 	@echo '##########################################################################'
 else
-	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) test --test real_mesos --test real_mesos_faults \
+	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) test $(REAL_MESOS_TESTS) \
 		-- --test-threads $(REAL_MESOS_THREADS)
 endif
 

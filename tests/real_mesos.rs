@@ -286,7 +286,6 @@ fn scale_up_down_rolling_update_and_kill_replace_real_processes() {
 }
 
 #[test]
-#[ignore = "UNIQUE update at capacity never rolls: issue 15"]
 fn unique_update_at_capacity_rolls_every_agent() {
     let Some(cluster) = RealCluster::start_agents(2) else {
         return;

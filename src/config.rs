@@ -99,6 +99,15 @@ pub struct SchedulerArgs {
     /// New-version tasks started at once during a rolling update.
     #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub surge: u32,
+    /// New-version tasks that may fail during a rolling update before it
+    /// pauses with the old tasks still running (0: never pause). An app's
+    /// next update resumes or rolls back.
+    #[arg(long, env = "HYDROGEN_UPDATE_FAILURES_TO_PAUSE", default_value_t = 3)]
+    pub update_failures_to_pause: u32,
+    /// Longest wait between two KILLs of a task Mesos has not reported
+    /// dead (retries start at 1 s and double up to this).
+    #[arg(long, env = "HYDROGEN_KILL_RETRY_MAX", default_value = "30s", value_parser = duration_arg)]
+    pub kill_retry_max: Duration,
     /// Command starting the custom executor that runs every app without an
     /// `executor` of its own (default: none, the Mesos command executor).
     #[arg(long, env = "HYDROGEN_EXECUTOR_CMD", value_name = "CMD")]
@@ -151,6 +160,8 @@ impl SchedulerArgs {
             u64::try_from(self.unreachable_grace.as_millis()).unwrap_or(u64::MAX);
         config.plan.min_ready_share = self.min_ready_share;
         config.plan.surge = self.surge;
+        config.update_failures_to_pause = self.update_failures_to_pause;
+        config.kill_retry = self.kill_retry_max;
         config.launch_defaults.executor = self.global_executor()?;
         Ok(config)
     }
@@ -165,7 +176,8 @@ impl SchedulerArgs {
             ] {
                 if given {
                     bail!(
-                        "{flag} configures the global executor, which needs --executor-cmd                          (the command that starts it, e.g. `./my-executor`)"
+                        "{flag} configures the global executor, which needs --executor-cmd \
+                         (the command that starts it, e.g. `./my-executor`)"
                     );
                 }
             }

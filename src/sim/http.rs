@@ -253,7 +253,10 @@ async fn scheduler(
             if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
                 return text(
                     StatusCode::BAD_REQUEST,
-                    format!("Failed to parse body into JSON: {e}"),
+                    format!(
+                        "Failed to parse body into JSON: {}",
+                        picojson_error(&body, &e)
+                    ),
                 );
             }
             let call = match from_json::<Call>(&body) {
@@ -623,4 +626,23 @@ mod tests {
             Err("Expecting 'framework_id' to be present".into())
         );
     }
+}
+
+/// A JSON syntax error worded as picojson (which the master parses with)
+/// words it: `syntax error at line N near: <rest of that line>`, the rest
+/// starting at the offending character, control characters left out.
+fn picojson_error(body: &[u8], e: &serde_json::Error) -> String {
+    let line = e.line().max(1);
+    let text = String::from_utf8_lossy(body);
+    let rest: String = text
+        .split('\n')
+        .nth(line - 1)
+        .map(|l| {
+            l.chars()
+                .skip(e.column().saturating_sub(1))
+                .filter(|c| *c >= ' ')
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("syntax error at line {line} near: {rest}")
 }

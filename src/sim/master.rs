@@ -147,6 +147,12 @@ pub struct Task {
     pub framework_id: String,
     pub agent_id: String,
     pub executor_id: Option<String>,
+    /// The executor's info when the task runs under one (LAUNCH with an
+    /// ExecutorInfo, or LAUNCH_GROUP); `None` for command tasks, which
+    /// real masters do not list under `executors`.
+    pub executor_info: Option<v1::ExecutorInfo>,
+    /// The executor's container, for a task of a task group (nested).
+    pub parent_container_id: Option<String>,
     pub role: String,
     pub resources: ResourceSet,
     /// The latest state the agent reports.
@@ -234,6 +240,9 @@ pub(super) enum Step {
     Running,
     Healthy,
     Killed,
+    /// The agent's isolators refuse the container (see
+    /// `validation::agent_launch_failure`).
+    LaunchFailed,
 }
 
 #[derive(Debug, Clone)]
@@ -431,7 +440,24 @@ pub(super) fn validate_id(id: &str) -> Result<(), String> {
 
 /// The container status the agent attaches to a task's updates (and the
 /// master repeats from the latest one, `protobuf::getTaskContainerStatus`).
+///
+/// A task of a task group runs in a container nested in its executor's:
+/// its id names the parent, and it reports no network of its own (it
+/// shares the executor's), as a real agent's status shows.
 fn container_status(task: &Task) -> v1::ContainerStatus {
+    if let Some(parent) = &task.parent_container_id {
+        return v1::ContainerStatus {
+            container_id: Some(v1::ContainerId {
+                value: task.container_id.clone(),
+                parent: Some(Box::new(v1::ContainerId {
+                    value: parent.clone(),
+                    parent: None,
+                })),
+            }),
+            network_infos: Vec::new(),
+            executor_pid: None,
+        };
+    }
     v1::ContainerStatus {
         container_id: Some(v1::ContainerId {
             value: task.container_id.clone(),
@@ -619,6 +645,17 @@ impl Master {
                 ip: Some(self.address.ip().to_string()),
                 port: i32::from(self.address.port()),
             }),
+            // What a 1.12 master advertises (`MasterInfo` in master.cpp).
+            capabilities: [
+                v1::master_info::capability::Type::AgentUpdate,
+                v1::master_info::capability::Type::AgentDraining,
+                v1::master_info::capability::Type::QuotaV2,
+            ]
+            .into_iter()
+            .map(|t| v1::master_info::Capability {
+                r#type: Some(t as i32),
+            })
+            .collect(),
             ..Default::default()
         }
     }
@@ -1962,6 +1999,19 @@ impl Master {
                     None,
                 );
             }
+            Step::LaunchFailed => {
+                let message = super::validation::agent_launch_failure(&task.info)
+                    .unwrap_or_else(|| "Failed to launch container".into());
+                self.agent_update(
+                    now,
+                    framework_id,
+                    task_id,
+                    TaskState::TaskFailed,
+                    Source::Agent,
+                    Some(Reason::ContainerLaunchFailed),
+                    Some(message),
+                );
+            }
             Step::Killed => {
                 if !is_terminal(task.state) {
                     self.agent_update(
@@ -1985,6 +2035,32 @@ impl Master {
         let id = format!("{}-O{}", self.master_id, self.next_offer);
         self.next_offer += 1;
         id
+    }
+
+    /// `Offer.executor_ids`: the executors of the framework that live
+    /// tasks run under on the agent (read from the agent's own task list,
+    /// so the cost does not grow with the framework's size).
+    pub(super) fn executor_ids_on(&self, framework_id: &str, agent: &Agent) -> Vec<v1::ExecutorId> {
+        let Some(fw) = self.frameworks.get(framework_id) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = agent
+            .tasks
+            .iter()
+            .filter(|(f, _)| f == framework_id)
+            .filter_map(|(_, t)| fw.tasks.get(t))
+            .filter(|t| !is_terminal(t.state))
+            .filter_map(|t| {
+                t.executor_info
+                    .as_ref()
+                    .map(|e| e.executor_id.value.clone())
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .map(|value| v1::ExecutorId { value })
+            .collect()
     }
 
     pub(super) fn new_task_ip(&mut self) -> String {

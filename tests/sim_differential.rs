@@ -565,15 +565,100 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
     noresources["resources"] = json!([]);
     let mut wrongagent = task("t-wrongagent", &json!({"value": "no-such-agent"}), 0.1);
     wrongagent["name"] = json!("wrongagent");
+    // One task per rule of validation.cpp / common/validation.cpp.
+    let mut more = Vec::new();
+    let mut variant = |id: &str, change: &dyn Fn(&mut Value)| {
+        let mut t = task(id, &agent, 0.1);
+        change(&mut t);
+        more.push(t);
+    };
+    variant("t-killpolicy", &|t| {
+        t["kill_policy"] = json!({"grace_period": {"nanoseconds": -1}})
+    });
+    variant("t-maxtime", &|t| {
+        t["max_completion_time"] = json!({"nanoseconds": -1})
+    });
+    variant("t-check", &|t| t["check"] = json!({"type": "COMMAND"}));
+    variant("t-checkpath", &|t| {
+        t["check"] = json!({"type": "HTTP", "http": {"port": 80, "path": "x"}})
+    });
+    variant("t-hcnotype", &|t| t["health_check"] = json!({}));
+    variant(
+        "t-hcdelay",
+        &|t| t["health_check"] = json!({"type": "TCP", "tcp": {"port": 80}, "delay_seconds": -1.0}),
+    );
+    variant("t-hcscheme", &|t| {
+        t["health_check"] = json!({"type": "HTTP", "http": {"port": 80, "scheme": "ftp"}})
+    });
+    variant("t-hccmd", &|t| {
+        t["health_check"] = json!({"type": "COMMAND", "command": {"shell": false}})
+    });
+    variant("t-env", &|t| {
+        t["command"]["environment"] = json!({"variables": [{"name": "A"}]})
+    });
+    variant(
+        "t-volume",
+        &|t| {
+            t["container"] =
+                json!({"type": "MESOS", "volumes": [{"container_path": "/x", "mode": "RW"}]})
+        },
+    );
+    variant(
+        "t-volsrc",
+        &|t| t["container"] = json!({"type": "MESOS", "volumes": [{"container_path": "/x", "mode": "RW", "source": {"type": "DOCKER_VOLUME"}}]}),
+    );
+    variant("t-docker", &|t| t["container"] = json!({"type": "DOCKER"}));
+    variant(
+        "t-dockername",
+        &|t| t["container"] = json!({"type": "DOCKER", "docker": {"image": "busybox", "parameters": [{"key": "name", "value": "x"}]}}),
+    );
+    variant("t-limits", &|t| {
+        t["limits"] = json!({"disk": {"value": 1.0}})
+    });
+    variant("t-cpulimit", &|t| {
+        t["limits"] = json!({"cpus": {"value": 0.01}})
+    });
+    variant("t-execdefault", &|t| {
+        t.as_object_mut().map(|o| o.remove("command"));
+        t["executor"] = json!({"type": "DEFAULT", "executor_id": {"value": "e1"}});
+    });
+    variant("t-execnocmd", &|t| {
+        t.as_object_mut().map(|o| o.remove("command"));
+        t["executor"] = json!({"executor_id": {"value": "e2"}});
+    });
+    variant("t-execfw", &|t| {
+        t.as_object_mut().map(|o| o.remove("command"));
+        t["executor"] = json!({"executor_id": {"value": "e3"}, "framework_id": {"value": "other"}, "command": {"value": "x"}});
+    });
+    variant("t-execid", &|t| {
+        t.as_object_mut().map(|o| o.remove("command"));
+        t["executor"] = json!({"executor_id": {"value": "a/b"}, "command": {"value": "x"}});
+    });
+    let more_ids: Vec<String> = more
+        .iter()
+        .map(|t| {
+            t["task_id"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let mut all_tasks = vec![
+        task("t-ok", &agent, 0.1),
+        task("t-ok", &agent, 0.1),
+        nocmd,
+        big,
+        badhc,
+        badid,
+        noresources,
+        wrongagent,
+    ];
+    all_tasks.extend(more);
     d.call(
         "accept with valid and invalid tasks",
         json!({"framework_id": fw, "type": "ACCEPT", "accept": {
             "offer_ids": [offer_id],
-            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [
-                task("t-ok", &agent, 0.1),
-                task("t-ok", &agent, 0.1),
-                nocmd, big, badhc, badid, noresources, wrongagent,
-            ]}}],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": all_tasks}}],
             "filters": {"refuse_seconds": 0.0}
         }}),
     )
@@ -586,6 +671,9 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
         "t-nores",
         "t-wrongagent",
     ] {
+        d.update(&format!("invalid task {t}"), t).await;
+    }
+    for t in &more_ids {
         d.update(&format!("invalid task {t}"), t).await;
     }
     // t-ok: the duplicate's TASK_ERROR and the real one's launch updates.
@@ -906,6 +994,11 @@ fn differential(encoding: Encoding) {
         sim.shutdown().await;
         t
     });
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+    }
     let diffs = differences(&real, &sim);
     drop(cluster);
     assert!(

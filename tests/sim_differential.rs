@@ -198,6 +198,9 @@ impl Driver {
                 .unwrap_or_default();
             self.remember(master, "<master>");
             self.framework_id = fid;
+            if let Some(sid) = &stream_id {
+                self.remember(sid, "<stream>");
+            }
             self.stream_id = stream_id.clone();
             self.events = Some(rx);
         } else {
@@ -818,12 +821,79 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
     let state = d.state().await;
     record_state(&mut d, "state after kill", &state);
 
-    // Teardown, and a call after it.
-    d.call("teardown", json!({"framework_id": fw, "type": "TEARDOWN"}))
-        .await;
+    // Failover: a second scheduler subscribes with the framework's id; the
+    // first stream gets an ERROR, and its stream id is no longer valid.
+    let mut info = framework_info("diff");
+    info["id"] = fw.clone();
+    let mut d2 = Driver::new(base, encoding);
+    d2.ids = d.ids.clone();
+    d2.subscribe(
+        "subscribe with the framework id",
+        json!({"type": "SUBSCRIBE", "framework_id": fw, "subscribe": {"framework_info": info}}),
+    )
+    .await;
+    let error = d.wait_event("ERROR", |e| e["type"] == "ERROR").await;
+    d.record("old stream after failover", error);
     d.call(
+        "revive on the old stream",
+        json!({"framework_id": fw, "type": "REVIVE"}),
+    )
+    .await;
+
+    // Teardown, and a call after it.
+    d2.call("teardown", json!({"framework_id": fw, "type": "TEARDOWN"}))
+        .await;
+    d2.call(
         "revive after teardown",
         json!({"framework_id": fw, "type": "REVIVE"}),
+    )
+    .await;
+    d.transcript.append(&mut d2.transcript);
+    d.transcript
+        .append(&mut partition_aware(base, encoding).await);
+    d.transcript
+}
+
+/// What changes for a PARTITION_AWARE framework: TASK_DROPPED for invalid
+/// offers, TASK_UNKNOWN for tasks the master does not know.
+async fn partition_aware(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    let mut info = framework_info("diff-pa");
+    info["capabilities"] = json!([{"type": "PARTITION_AWARE"}]);
+    d.subscribe(
+        "partition-aware subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    d.call(
+        "partition-aware: accept an unknown offer",
+        json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+            "offer_ids": [{"value": "no-such-offer"}],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("p-lost", &offer["agent_id"], 0.1)]}}]
+        }}),
+    )
+    .await;
+    d.update("partition-aware: unknown offer", "p-lost").await;
+    d.call(
+        "partition-aware: kill an unknown task",
+        json!({"framework_id": fw, "type": "KILL", "kill": {"task_id": {"value": "p-nope"}}}),
+    )
+    .await;
+    d.update("partition-aware: kill unknown", "p-nope").await;
+    d.call(
+        "partition-aware: reconcile an unknown task",
+        json!({"framework_id": fw, "type": "RECONCILE", "reconcile": {"tasks": [
+            {"task_id": {"value": "p-unknown"}, "agent_id": offer["agent_id"]},
+        ]}}),
+    )
+    .await;
+    d.update("partition-aware: reconcile unknown", "p-unknown")
+        .await;
+    d.call(
+        "partition-aware teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
     )
     .await;
     d.transcript

@@ -637,6 +637,9 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
         t.as_object_mut().map(|o| o.remove("command"));
         t["executor"] = json!({"executor_id": {"value": "a/b"}, "command": {"value": "x"}});
     });
+    let mut neg_cpus = task("t-negcpus", &agent, 0.1);
+    neg_cpus["resources"][0]["scalar"]["value"] = json!(-1.0);
+    let neg_peer = task("t-negpeer", &agent, 0.1);
     let more_ids: Vec<String> = more
         .iter()
         .map(|t| {
@@ -661,7 +664,11 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
         "accept with valid and invalid tasks",
         json!({"framework_id": fw, "type": "ACCEPT", "accept": {
             "offer_ids": [offer_id],
-            "operations": [{"type": "LAUNCH", "launch": {"task_infos": all_tasks}}],
+            "operations": [
+                {"type": "LAUNCH", "launch": {"task_infos": all_tasks}},
+                // One invalid resource voids its whole operation.
+                {"type": "LAUNCH", "launch": {"task_infos": [neg_cpus, neg_peer]}},
+            ],
             "filters": {"refuse_seconds": 0.0}
         }}),
     )
@@ -673,6 +680,8 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
         "t/slash",
         "t-nores",
         "t-wrongagent",
+        "t-negcpus",
+        "t-negpeer",
     ] {
         d.update(&format!("invalid task {t}"), t).await;
     }

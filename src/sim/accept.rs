@@ -149,6 +149,25 @@ impl Master {
         }
 
         for mut op in accept.operations {
+            if let Err(e) = validation::operation_resources(&op) {
+                warn!(framework_id, error = %e, "launch with invalid resources");
+                let reason = if op.r#type() == Op::LaunchGroup {
+                    Reason::TaskGroupInvalid
+                } else {
+                    Reason::TaskInvalid
+                };
+                for task in launch_tasks(&op) {
+                    let s = master_status(
+                        &task.task_id.value,
+                        Some(&task.agent_id.value),
+                        TaskState::TaskError,
+                        reason,
+                        &e,
+                    );
+                    self.send_status(framework_id, s);
+                }
+                continue;
+            }
             validation::normalize_launch(&mut op, framework_id);
             match op.r#type() {
                 Op::Launch => {

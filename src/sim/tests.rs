@@ -1544,7 +1544,7 @@ fn each_task_validation_rule_gives_task_error_with_mesos_text() {
         (
             "badres",
             Box::new(|t, _| t.resources = vec![scalar("cpus", -1.0)]),
-            "Task uses invalid resources: Invalid scalar resource cpus: -1",
+            "Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0",
         ),
         (
             "env",

@@ -56,6 +56,120 @@ pub(super) fn normalize_launch(op: &mut v1::offer::Operation, framework_id: &str
     }
 }
 
+/// `validateAndUpgradeResources` (resources_utils.cpp): the resources of
+/// every task and executor of a LAUNCH / LAUNCH_GROUP pass
+/// `Resources::validate` before anything else is checked; one bad
+/// resource fails the whole operation (every task in it gets TASK_ERROR
+/// with this message).
+pub(super) fn operation_resources(op: &v1::offer::Operation) -> Result<(), String> {
+    if let Some(launch) = &op.launch {
+        for task in &launch.task_infos {
+            resources(&task.resources)?;
+            if let Some(exec) = &task.executor {
+                resources(&exec.resources)?;
+            }
+        }
+    }
+    if let Some(group) = &op.launch_group {
+        resources(&group.executor.resources)?;
+        for task in &group.task_group.tasks {
+            resources(&task.resources)?;
+            if let Some(exec) = &task.executor {
+                resources(&exec.resources)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `Resources::validate(RepeatedPtrField<Resource>)` for the value
+/// checks: `Resource '<resource>' is invalid: <why>`.
+fn resources(list: &[v1::Resource]) -> Result<(), String> {
+    for r in list {
+        resource(r).map_err(|e| format!("Resource '{}' is invalid: {e}", describe(r)))?;
+    }
+    Ok(())
+}
+
+fn resource(r: &v1::Resource) -> Result<(), String> {
+    use v1::value::Type;
+    if r.name.is_empty() {
+        return Err("Empty resource name".into());
+    }
+    match r.r#type() {
+        Type::Scalar => {
+            let Some(scalar) = r
+                .scalar
+                .as_ref()
+                .filter(|_| r.ranges.is_none() && r.set.is_none())
+            else {
+                return Err("Invalid scalar resource".into());
+            };
+            // Mesos compares scalars in fixed point with three decimals:
+            // a value that is not zero must not round to zero or below.
+            let v = scalar.value;
+            if v != 0.0 && (v * 1000.0).round() <= 0.0 {
+                return Err("Invalid scalar resource: value <= 0".into());
+            }
+        }
+        Type::Ranges => {
+            let Some(ranges) = r
+                .ranges
+                .as_ref()
+                .filter(|_| r.scalar.is_none() && r.set.is_none())
+            else {
+                return Err("Invalid ranges resource".into());
+            };
+            for (i, a) in ranges.range.iter().enumerate() {
+                if a.begin > a.end {
+                    return Err("Invalid ranges resource: begin > end".into());
+                }
+                if ranges.range[i + 1..]
+                    .iter()
+                    .any(|b| a.begin <= b.begin && b.begin <= a.end)
+                {
+                    return Err("Invalid ranges resource: overlapping ranges".into());
+                }
+            }
+        }
+        Type::Set => {
+            let Some(set) = r
+                .set
+                .as_ref()
+                .filter(|_| r.scalar.is_none() && r.ranges.is_none())
+            else {
+                return Err("Invalid set resource".into());
+            };
+            let mut seen = HashSet::new();
+            if set.item.iter().any(|i| !seen.insert(i)) {
+                return Err("Invalid set resource: duplicated elements".into());
+            }
+        }
+        Type::Text => return Err("Unsupported resource type".into()),
+    }
+    Ok(())
+}
+
+/// `stringify(Resource)` for a resource as a framework sends it (no
+/// allocation info yet): `cpus:-1`, `ports:[31000-31001]`, `zones:{a, b}`.
+fn describe(r: &v1::Resource) -> String {
+    let value = if let Some(s) = &r.scalar {
+        s.value.to_string()
+    } else if let Some(ranges) = &r.ranges {
+        let parts: Vec<String> = ranges
+            .range
+            .iter()
+            .map(|x| format!("{}-{}", x.begin, x.end))
+            .collect();
+        format!("[{}]", parts.join(", "))
+    } else if let Some(set) = &r.set {
+        format!("{{{}}}", set.item.join(", "))
+    } else {
+        String::new()
+    };
+    format!("{}:{value}", r.name)
+}
+
 /// `task::internal::validateTask` from the kill policy on (the id, unique
 /// id and agent checks come first and need the master's state): kill
 /// policy, max completion time, check, health check, resources present,

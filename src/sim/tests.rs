@@ -1542,11 +1542,6 @@ fn each_task_validation_rule_gives_task_error_with_mesos_text() {
             "Task uses invalid health check: Command health check must contain 'shell command'",
         ),
         (
-            "badres",
-            Box::new(|t, _| t.resources = vec![scalar("cpus", -1.0)]),
-            "Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0",
-        ),
-        (
             "env",
             Box::new(|t, _| {
                 if let Some(c) = t.command.as_mut() {
@@ -2054,5 +2049,43 @@ fn state_lists_group_and_custom_executors_but_not_command_ones() {
         .expect("grouped task");
     assert!(
         grouped["statuses"][0]["container_status"]["container_id"]["parent"]["value"].is_string()
+    );
+}
+
+#[test]
+fn one_invalid_resource_voids_its_whole_launch() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut bad = task("bad", &o.agent_id, 0.1);
+    bad.resources = vec![scalar("cpus", -1.0)];
+    f.m.accept(
+        f.at(0),
+        &s.id,
+        call::Accept {
+            offer_ids: vec![o.id.clone()],
+            operations: vec![
+                launch_op(vec![task("peer", &o.agent_id, 0.1), bad]),
+                launch_op(vec![task("other-op", &o.agent_id, 0.1)]),
+            ],
+            filters: None,
+        },
+    );
+    f.m.tick(f.at(1));
+    let st = updates(&mut s.rx);
+    let state_of = |id: &str| {
+        st.iter()
+            .find(|s| s.task_id.value == id)
+            .map(|s| (s.state(), s.message().to_string()))
+    };
+    let error = "Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0".to_string();
+    assert_eq!(
+        state_of("peer"),
+        Some((TaskState::TaskError, error.clone()))
+    );
+    assert_eq!(state_of("bad"), Some((TaskState::TaskError, error)));
+    assert_eq!(
+        state_of("other-op").map(|s| s.0),
+        Some(TaskState::TaskStarting)
     );
 }

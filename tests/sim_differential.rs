@@ -16,7 +16,6 @@
 #[allow(dead_code)]
 mod procs;
 #[path = "common/real_mesos.rs"]
-#[allow(dead_code)]
 mod real_mesos;
 
 use std::collections::BTreeMap;
@@ -75,7 +74,7 @@ impl Driver {
         if !id.is_empty() && !self.ids.iter().any(|(v, _)| v == id) {
             self.ids.push((id.to_string(), placeholder.to_string()));
             // Longest first: an offer id contains the framework's prefix.
-            self.ids.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.ids.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
         }
     }
 

@@ -859,6 +859,65 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
     d.transcript.append(&mut d2.transcript);
     d.transcript
         .append(&mut partition_aware(base, encoding).await);
+    d.transcript.append(&mut odd_calls(base, encoding).await);
+    d.transcript
+}
+
+/// Calls frameworks get wrong: a SUBSCRIBE with an id the master does not
+/// know (a framework coming back after a master failover), calls without
+/// their message, DECLINE / ACKNOWLEDGE of things that do not exist.
+async fn odd_calls(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    let mut info = framework_info("diff-odd");
+    info["id"] = json!({"value": "diff-odd-framework"});
+    d.subscribe(
+        "subscribe with an unknown framework id",
+        json!({"type": "SUBSCRIBE", "framework_id": info["id"], "subscribe": {"framework_info": info}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    let agent = offer["agent_id"].clone();
+    d.call(
+        "accept without accept",
+        json!({"framework_id": fw, "type": "ACCEPT"}),
+    )
+    .await;
+    d.call(
+        "kill without kill",
+        json!({"framework_id": fw, "type": "KILL"}),
+    )
+    .await;
+    d.call(
+        "decline an unknown offer",
+        json!({"framework_id": fw, "type": "DECLINE", "decline": {"offer_ids": [{"value": "nope"}]}}),
+    )
+    .await;
+    d.call(
+        "acknowledge an unknown task",
+        json!({"framework_id": fw, "type": "ACKNOWLEDGE", "acknowledge": {
+            "agent_id": agent, "task_id": {"value": "nope"},
+            "uuid": "Eb7bHoM3RVGrv1PsNFg+Aw=="
+        }}),
+    )
+    .await;
+    // The nil UUID is refused as invalid.
+    d.call(
+        "acknowledge on an unknown agent",
+        json!({"framework_id": fw, "type": "ACKNOWLEDGE", "acknowledge": {
+            "agent_id": {"value": "no-such-agent"}, "task_id": {"value": "nope"},
+            "uuid": "AAAAAAAAAAAAAAAAAAAAAA=="
+        }}),
+    )
+    .await;
+    // Not played: a LAUNCH_GROUP naming one task id twice makes a real
+    // 1.12 master abort (`Check failed: !tasks[frameworkId].contains(taskId)
+    // Duplicate task`, master.cpp:12605). README: "Known differences".
+    d.call(
+        "odd teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
     d.transcript
 }
 

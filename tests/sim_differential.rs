@@ -541,6 +541,34 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
         "revive with a wrong stream id",
         json!({"status": status, "body": text}),
     );
+    let (status, text) = d
+        .post_raw(body.clone(), ct, Some("text/html"), Some(&sid))
+        .await;
+    d.record(
+        "revive accepting text/html",
+        json!({"status": status, "body": text}),
+    );
+    let (status, text) = d
+        .post_raw(body.clone(), "text/plain", None, Some(&sid))
+        .await;
+    d.record(
+        "revive as text/plain",
+        json!({"status": status, "body": text}),
+    );
+    let resp = d
+        .http
+        .post(&d.endpoint)
+        .header("Mesos-Stream-Id", sid.as_str())
+        .body(body.clone())
+        .send()
+        .await
+        .expect("master answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    d.record(
+        "revive without content type",
+        json!({"status": status, "body": text}),
+    );
     let (status, text) = d.post_raw(body, ct, None, Some(&sid)).await;
     d.record("revive", json!({"status": status, "body": text}));
 

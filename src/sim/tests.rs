@@ -1542,6 +1542,195 @@ fn each_task_validation_rule_gives_task_error_with_mesos_text() {
             "Task uses invalid health check: Command health check must contain 'shell command'",
         ),
         (
+            "hcunknown",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Unknown as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: 'UNKNOWN' is not a valid health check type",
+        ),
+        (
+            "hcscheme",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Http as i32),
+                    http: Some(v1::health_check::HttpCheckInfo {
+                        port: 80,
+                        scheme: Some("ftp".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: Unsupported HTTP health check scheme: 'ftp'",
+        ),
+        (
+            "checkpath",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Http as i32),
+                    http: Some(v1::check_info::Http {
+                        port: 80,
+                        path: Some("x".into()),
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: The path 'x' of HTTP check must start with '/'",
+        ),
+        (
+            "checktcp",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Tcp as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: Expecting 'tcp' to be set for TCP check",
+        ),
+        (
+            "checkdelay",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Tcp as i32),
+                    tcp: Some(v1::check_info::Tcp { port: 80 }),
+                    delay_seconds: Some(-1.0),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: Expecting 'delay_seconds' to be non-negative",
+        ),
+        (
+            "envvalue",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "V".into(),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable 'V' of type 'VALUE' must have a value set",
+        ),
+        (
+            "envsecretref",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "S".into(),
+                            r#type: Some(v1::environment::variable::Type::Secret as i32),
+                            secret: Some(v1::Secret {
+                                r#type: Some(v1::secret::Type::Reference as i32),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable 'S' specifies an invalid secret: Secret of type REFERENCE must have the 'reference' field set",
+        ),
+        (
+            "envunknown",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "U".into(),
+                            r#type: Some(v1::environment::variable::Type::Unknown as i32),
+                            value: Some("x".into()),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable of type 'UNKNOWN' is not allowed",
+        ),
+        (
+            "volsandbox",
+            Box::new(|t, _| {
+                t.container = mesos_container(|c| {
+                    c.volumes.push(v1::Volume {
+                        mode: v1::volume::Mode::Rw as i32,
+                        container_path: "/x".into(),
+                        source: Some(v1::volume::Source {
+                            r#type: Some(v1::volume::source::Type::SandboxPath as i32),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Invalid volume: 'source.sandbox_path' is not set for SANDBOX_PATH volume",
+        ),
+        (
+            "volunknown",
+            Box::new(|t, _| {
+                t.container = mesos_container(|c| {
+                    c.volumes.push(v1::Volume {
+                        mode: v1::volume::Mode::Rw as i32,
+                        container_path: "/x".into(),
+                        source: Some(v1::volume::Source::default()),
+                        ..Default::default()
+                    })
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Invalid volume: 'source.type' is unknown",
+        ),
+        (
+            "dockername",
+            Box::new(|t, _| {
+                t.container = Some(v1::ContainerInfo {
+                    r#type: v1::container_info::Type::Docker as i32,
+                    docker: Some(v1::container_info::DockerInfo {
+                        image: "busybox".into(),
+                        parameters: vec![v1::Parameter {
+                            key: "name".into(),
+                            value: "x".into(),
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Parameter in DockerInfo must not be 'name'",
+        ),
+        (
+            "cpulimit",
+            Box::new(|t, _| {
+                t.resources = vec![scalar("mem", 64.0)];
+                t.limits
+                    .insert("cpus".into(), v1::value::Scalar { value: 1.0 });
+            }),
+            "When a CPU limit is specified, a CPU request must also be specified",
+        ),
+        (
+            "execnotype",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.command = None;
+                t.executor = Some(e);
+            }),
+            "'ExecutorInfo.command' must be set",
+        ),
+        (
+            "execdefaultok",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.command = None;
+                e.set_type(v1::executor_info::Type::Default);
+                t.executor = Some(e);
+            }),
+            "'ExecutorInfo.type' must be 'CUSTOM'",
+        ),
+        (
             "env",
             Box::new(|t, _| {
                 if let Some(c) = t.command.as_mut() {

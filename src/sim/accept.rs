@@ -174,8 +174,11 @@ impl Master {
                     let tasks = op.launch.map(|l| l.task_infos).unwrap_or_default();
                     for task in tasks {
                         match self.validate_task(framework_id, &agent_id, &task, &pool, &role) {
-                            Ok(resources) => {
+                            Ok((resources, executor_charge)) => {
                                 pool.subtract(&resources);
+                                if let Some(charge) = &executor_charge {
+                                    pool.subtract(charge);
+                                }
                                 let executor_info = task
                                     .executor
                                     .as_ref()
@@ -188,6 +191,7 @@ impl Master {
                                     task,
                                     resources,
                                     executor_info,
+                                    executor_charge,
                                 );
                             }
                             Err(e) => {
@@ -213,23 +217,25 @@ impl Master {
                             for (i, (task, resources)) in
                                 group.task_group.tasks.into_iter().zip(per_task).enumerate()
                             {
-                                // A new executor's resources are charged
-                                // with the first task of the group.
-                                let mut charged = resources;
-                                if i == 0 && new_executor {
-                                    let exec = ResourceSet::from_protos(&group.executor.resources)
-                                        .unwrap_or_default();
-                                    charged.add(&exec);
+                                // A new executor is charged once, with
+                                // the first task of the group.
+                                let executor_charge = (i == 0 && new_executor).then(|| {
+                                    ResourceSet::from_protos(&group.executor.resources)
+                                        .unwrap_or_default()
+                                });
+                                pool.subtract(&resources);
+                                if let Some(charge) = &executor_charge {
+                                    pool.subtract(charge);
                                 }
-                                pool.subtract(&charged);
                                 self.launch(
                                     now,
                                     framework_id,
                                     &agent_id,
                                     &role,
                                     task,
-                                    charged,
+                                    resources,
                                     Some(group.executor.clone()),
+                                    executor_charge,
                                 );
                             }
                         }
@@ -278,13 +284,15 @@ impl Master {
         task: &v1::TaskInfo,
         pool: &ResourceSet,
         role: &str,
-    ) -> Result<ResourceSet, String> {
+    ) -> Result<(ResourceSet, Option<ResourceSet>), String> {
         self.validate_task_common(framework_id, agent_id, task)?;
         if task.executor.is_some() == task.command.is_some() {
             return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
         }
-        let mut total = ResourceSet::from_protos(&task.resources)
+        let own = ResourceSet::from_protos(&task.resources)
             .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        let mut total = own.clone();
+        let mut executor_charge = None;
         if let Some(exec) = &task.executor {
             let exec = with_framework_id(exec, framework_id);
             self.validate_executor_common(framework_id, agent_id, &exec)?;
@@ -301,6 +309,7 @@ impl Master {
                 let exec = ResourceSet::from_protos(&exec.resources)
                     .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
                 total.add(&exec);
+                executor_charge = Some(exec);
             }
         }
         if !pool.contains(&total) {
@@ -310,7 +319,7 @@ impl Master {
                 pool.describe_allocated(role)
             ));
         }
-        Ok(total)
+        Ok((own, executor_charge))
     }
 
     /// `task::internal::validateTask`: the id, unique id and agent checks
@@ -522,6 +531,7 @@ impl Master {
         info: v1::TaskInfo,
         resources: ResourceSet,
         executor_info: Option<v1::ExecutorInfo>,
+        executor_charge: Option<ResourceSet>,
     ) {
         let task_id = info.task_id.value.clone();
         // The CNI isolator skips a network entry without a name: its
@@ -567,6 +577,13 @@ impl Master {
             });
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.used.add(&resources);
+            if let (Some(charge), Some(e)) = (executor_charge, executor_info.as_ref()) {
+                agent.used.add(&charge);
+                agent.executors.insert(
+                    (framework_id.to_string(), e.executor_id.value.clone()),
+                    charge,
+                );
+            }
             agent
                 .tasks
                 .insert((framework_id.to_string(), task_id.clone()));

@@ -138,6 +138,10 @@ pub struct Agent {
     /// (framework id, task id) of the tasks on this agent.
     pub tasks: HashSet<(String, String)>,
     pub offers: HashSet<String>,
+    /// (framework id, executor id) ⇒ the executor's own resources, held
+    /// from its first task's launch until its last task on this agent
+    /// ends (`Slave::addExecutor` / `removeExecutor` in the master).
+    pub executors: HashMap<(String, String), ResourceSet>,
 }
 
 /// A task as the master (and its agent) know it.
@@ -700,6 +704,7 @@ impl Master {
             registered_time: wall_clock(),
             tasks: HashSet::new(),
             offers: HashSet::new(),
+            executors: HashMap::new(),
         };
         info!(agent_id = %id, hostname = %spec.hostname, "agent registered");
         self.agents.insert(id.clone(), agent);
@@ -1109,6 +1114,22 @@ impl Master {
         self.framework_order.retain(|id| id != framework_id);
         fw.conn = None;
         let now_wall = wall_clock();
+        for agent in self.agents.values_mut() {
+            let charges: Vec<(String, String)> = agent
+                .executors
+                .keys()
+                .filter(|(f, _)| f == framework_id)
+                .cloned()
+                .collect();
+            for key in charges {
+                if let Some(r) = agent.executors.remove(&key) {
+                    agent.used.subtract(&r);
+                    if agent.state == AgentState::Active {
+                        agent.free.add(&r);
+                    }
+                }
+            }
+        }
         for (_, mut task) in fw.tasks.drain() {
             if let Some(agent) = self.agents.get_mut(&task.agent_id) {
                 agent
@@ -1212,6 +1233,10 @@ impl Master {
         }
         let agent_id = task.agent_id.clone();
         let resources = task.resources.clone();
+        let executor_id = task
+            .executor_info
+            .as_ref()
+            .map(|e| e.executor_id.value.clone());
         task.pending.push_back(status);
         let first = task.pending.len() == 1;
         info!(framework_id, task_id, state = ?state, "task state changed");
@@ -1223,6 +1248,9 @@ impl Master {
             if agent.state == AgentState::Active {
                 agent.free.add(&resources);
             }
+        }
+        if is_terminal(state) && !was_terminal {
+            self.release_idle_executor(framework_id, &agent_id, executor_id.as_deref());
         }
         if first {
             self.forward_front(now, framework_id, task_id, true);
@@ -2035,6 +2063,48 @@ impl Master {
         let id = format!("{}-O{}", self.master_id, self.next_offer);
         self.next_offer += 1;
         id
+    }
+
+    /// Frees an executor's resources once no live task of the framework
+    /// runs under it on the agent (the executor exits with its last task).
+    fn release_idle_executor(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        executor_id: Option<&str>,
+    ) {
+        let Some(executor_id) = executor_id else {
+            return;
+        };
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        let busy = self.frameworks.get(framework_id).is_some_and(|fw| {
+            agent
+                .tasks
+                .iter()
+                .filter(|(f, _)| f == framework_id)
+                .filter_map(|(_, t)| fw.tasks.get(t))
+                .any(|t| {
+                    !is_terminal(t.state)
+                        && t.executor_info
+                            .as_ref()
+                            .is_some_and(|e| e.executor_id.value == executor_id)
+                })
+        });
+        if busy {
+            return;
+        }
+        if let Some(agent) = self.agents.get_mut(agent_id)
+            && let Some(r) = agent
+                .executors
+                .remove(&(framework_id.to_string(), executor_id.to_string()))
+        {
+            agent.used.subtract(&r);
+            if agent.state == AgentState::Active {
+                agent.free.add(&r);
+            }
+        }
     }
 
     /// `Offer.executor_ids`: the executors of the framework that live

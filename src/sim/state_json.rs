@@ -86,6 +86,15 @@ fn framework_json(m: &Master, f: &Framework, active: bool) -> Value {
             task_json(t, false)
         })
         .collect();
+    // Executors' own resources count as used, as in the master's
+    // `totalUsedResources`.
+    for agent in m.agents.values() {
+        for ((fid, _), r) in &agent.executors {
+            if *fid == f.id {
+                used.add(r);
+            }
+        }
+    }
     let unreachable: Vec<Value> = f
         .tasks
         .values()

@@ -1957,6 +1957,17 @@ fn a_custom_executor_is_charged_once_and_must_stay_the_same() {
         again[0].executor_ids,
         vec![v1::ExecutorId { value: "e".into() }]
     );
+    let agent = o.agent_id.value.clone();
+    let used_cpus = |f: &Fixture| f.m.agents[&agent].used.scalar_total("cpus");
+    assert!((used_cpus(&f) - 1.1).abs() < 1e-9);
+    // The executor outlives its first task and goes with its last one.
+    f.m.end_task(f.at(1000), &s.id, "a", TaskState::TaskFinished, None)
+        .expect("running");
+    assert!((used_cpus(&f) - 0.6).abs() < 1e-9, "{}", used_cpus(&f));
+    f.m.end_task(f.at(1000), &s.id, "b", TaskState::TaskFinished, None)
+        .expect("running");
+    assert!(used_cpus(&f).abs() < 1e-9, "{}", used_cpus(&f));
+    assert!(f.m.agents[&agent].executors.is_empty());
 }
 
 fn group_op(exec: v1::ExecutorInfo, tasks: Vec<v1::TaskInfo>) -> v1::offer::Operation {

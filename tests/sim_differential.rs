@@ -1080,6 +1080,12 @@ fn record_state(d: &mut Driver, label: &str, state: &Value) {
         fw_shape.as_object_mut().map(|o| o.remove(k));
     }
     d.record(&format!("{label}: framework"), fw_shape);
+    // Tasks' and executors' resources; offered ones depend on timing.
+    let used = &fw["used_resources"];
+    d.record(
+        &format!("{label}: used resources"),
+        json!({"cpus": used["cpus"], "mem": used["mem"], "disk": used["disk"]}),
+    );
     d.record(&format!("{label}: tasks"), json!(tasks));
     d.record(&format!("{label}: completed tasks"), json!(completed));
     d.record(&format!("{label}: executors"), fw["executors"].clone());

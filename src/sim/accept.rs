@@ -179,10 +179,7 @@ impl Master {
                                 if let Some(charge) = &executor_charge {
                                     pool.subtract(charge);
                                 }
-                                let executor_info = task
-                                    .executor
-                                    .as_ref()
-                                    .map(|e| with_framework_id(e, framework_id));
+                                let executor_info = task.executor.as_ref().cloned();
                                 self.launch(
                                     now,
                                     framework_id,
@@ -294,8 +291,8 @@ impl Master {
         let mut total = own.clone();
         let mut executor_charge = None;
         if let Some(exec) = &task.executor {
-            let exec = with_framework_id(exec, framework_id);
-            self.validate_executor_common(framework_id, agent_id, &exec)?;
+            // `normalize_launch` has filled in its framework id.
+            self.validate_executor_common(framework_id, agent_id, exec)?;
             if exec.r#type.is_some() && exec.r#type() != v1::executor_info::Type::Custom {
                 return Err("'ExecutorInfo.type' must be 'CUSTOM'".into());
             }
@@ -634,18 +631,6 @@ impl Master {
             },
         );
     }
-}
-
-/// The executor of a LAUNCH with its framework id filled in, as the master
-/// does before validating it.
-fn with_framework_id(exec: &v1::ExecutorInfo, framework_id: &str) -> v1::ExecutorInfo {
-    let mut exec = exec.clone();
-    if exec.framework_id.is_none() {
-        exec.framework_id = Some(v1::FrameworkId {
-            value: framework_id.to_string(),
-        });
-    }
-    exec
 }
 
 /// The tasks a LAUNCH or LAUNCH_GROUP operation names.

@@ -946,6 +946,35 @@ async fn odd_calls(base: &str, encoding: Encoding) -> Transcript {
         json!({"framework_id": fw, "type": "TEARDOWN"}),
     )
     .await;
+    // The torn-down framework moves to `completed_frameworks`.
+    let started = Instant::now();
+    let completed = loop {
+        let state = d.state().await;
+        let found = state["completed_frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["id"] == d.framework_id.as_str())
+            .cloned();
+        match found {
+            Some(f) => break f,
+            None if started.elapsed() < DEADLINE => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None => panic!("framework not completed within {DEADLINE:?} on {base}"),
+        }
+    };
+    let mut completed_shape = shape(&completed);
+    for k in ["tasks", "completed_tasks", "offers", "unreachable_tasks"] {
+        if let Some(o) = completed_shape.as_object_mut() {
+            o.remove(k);
+        }
+    }
+    d.record("completed framework", completed_shape);
+    d.record(
+        "completed framework activity",
+        json!({"active": completed["active"], "connected": completed["connected"]}),
+    );
     d.transcript
 }
 

@@ -1218,3 +1218,196 @@ fn json_calls_see_the_same_master() {
 fn protobuf_calls_see_the_same_master() {
     differential(Encoding::Protobuf);
 }
+
+/// A real agent with the `network/cni` isolator (posix launcher), for the
+/// agent-side failures the simulator models. Started by this test, not by
+/// the fixture, which fixes the isolation; killed (and its CNI bind mount
+/// undone) on drop.
+struct CniAgent {
+    child: std::process::Child,
+    runtime: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl CniAgent {
+    fn start(cluster: &RealCluster) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sim-diff-cni-")
+            .tempdir()
+            .expect("temp dir");
+        let p = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(&path).expect("agent dir");
+            path
+        };
+        let (plugins, conf, work, runtime, fetch) =
+            (p("plugins"), p("conf"), p("work"), p("run"), p("fetch"));
+        // The isolator loads a network only when its plugin exists; the
+        // failures under test happen before any plugin runs.
+        let plugin = plugins.join("bridge");
+        std::fs::write(&plugin, "#!/bin/sh\nexit 1\n").expect("plugin");
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&plugin)
+            .status()
+            .expect("chmod");
+        std::fs::write(
+            conf.join("blue.conf"),
+            r#"{"cniVersion": "0.3.0", "name": "blue", "type": "bridge"}"#,
+        )
+        .expect("network config");
+        let home = &cluster.install.home;
+        let ports = AgentOptions::numbered(1).ports;
+        let log = std::fs::File::create(dir.path().join("agent.log")).expect("log");
+        let child = std::process::Command::new(home.join("sbin/mesos-agent"))
+            .env("LD_LIBRARY_PATH", home.join("lib"))
+            .env("LIBPROCESS_IP", "127.0.0.1")
+            .env_remove("MESOS_MASTER")
+            .args([
+                format!("--master=127.0.0.1:{}", cluster.master_port),
+                "--ip=127.0.0.1".into(),
+                "--port=0".into(),
+                "--hostname=agent-1.diff".into(),
+                format!("--work_dir={}", work.display()),
+                format!("--runtime_dir={}", runtime.display()),
+                format!("--fetcher_cache_dir={}", fetch.display()),
+                "--launcher=posix".into(),
+                "--isolation=posix/cpu,posix/mem,network/cni".into(),
+                format!("--network_cni_plugins_dir={}", plugins.display()),
+                format!("--network_cni_config_dir={}", conf.display()),
+                "--containerizers=mesos".into(),
+                "--systemd_enable_support=false".into(),
+                format!("--launcher_dir={}", home.join("libexec/mesos").display()),
+                format!(
+                    "--resources=cpus:2;mem:1024;disk:4096;ports:[{}-{}]",
+                    ports.0, ports.1
+                ),
+                format!(
+                    "--executor_environment_variables={}",
+                    json!({
+                        "LD_LIBRARY_PATH": home.join("lib"),
+                        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    })
+                ),
+                "--registration_backoff_factor=100ms".into(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("mesos-agent starts");
+        Self {
+            child,
+            runtime,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for CniAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::process::Command::new("umount")
+            .arg(self.runtime.join("isolators/network/cni"))
+            .status();
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The agent-side failures: one CNI network twice fails the container,
+/// a network entry without a name is skipped (the task runs).
+async fn cni_script(base: &str) -> Transcript {
+    let mut d = Driver::new(base, Encoding::Json);
+    d.subscribe(
+        "cni subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("diff-cni")}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    let agent = offer["agent_id"].clone();
+    let mut dup = task("c-dup", &agent, 0.1);
+    dup["container"] =
+        json!({"type": "MESOS", "network_infos": [{"name": "blue"}, {"name": "blue"}]});
+    let mut unnamed = task("c-unnamed", &agent, 0.1);
+    unnamed["container"] = json!({"type": "MESOS", "network_infos": [
+        {"ip_addresses": [{"ip_address": "10.9.9.9"}]}
+    ]});
+    d.call(
+        "cni accept",
+        json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [dup, unnamed]}}]
+        }}),
+    )
+    .await;
+    d.update("cni c-dup", "c-dup").await;
+    let mut seen = Vec::new();
+    loop {
+        let s = d
+            .update(&format!("cni c-unnamed {}", seen.len()), "c-unnamed")
+            .await;
+        let state = s["state"].as_str().unwrap_or_default().to_string();
+        seen.push(state.clone());
+        if state == "TASK_RUNNING" || is_terminal_name(&state) || seen.len() > 5 {
+            break;
+        }
+    }
+    d.call(
+        "cni teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn cni_isolator_failures_match_a_real_agent() {
+    let Some(mut cluster) = RealCluster::start(MasterOptions::default(), Vec::new()) else {
+        eprintln!("MESOS_HOME is unset: sim_differential skipped");
+        return;
+    };
+    if !is_root() {
+        eprintln!("the network/cni isolator needs root: cni test skipped");
+        return;
+    }
+    let agent = CniAgent::start(&cluster);
+    cluster.wait_agents(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(cni_script(&cluster.master_url()));
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+    }
+    let sim = rt.block_on(async {
+        let sim = sim().await;
+        let t = cni_script(&sim.url()).await;
+        sim.shutdown().await;
+        t
+    });
+    drop(agent);
+    drop(cluster);
+    let diffs = differences(&real, &sim);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between a real CNI agent and the simulator:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

@@ -1185,7 +1185,9 @@ impl Master {
             timestamp: Some(wall_clock()),
             uuid: Some(random_uuid_bytes()),
             healthy: task.healthy,
-            container_status: Some(container_status(task)),
+            // A container that never launched has no status to report.
+            container_status: (reason != Some(Reason::ContainerLaunchFailed))
+                .then(|| container_status(task)),
             labels: task.info.labels.clone(),
             ..Default::default()
         };

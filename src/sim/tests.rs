@@ -2101,6 +2101,7 @@ fn joining_one_cni_network_twice_fails_at_the_agent() {
     assert_eq!(st[0].source(), v1::task_status::Source::Agent);
     assert_eq!(st[0].reason(), Reason::ContainerLaunchFailed);
     assert!(st[0].uuid.is_some(), "an agent update, to acknowledge");
+    assert!(st[0].container_status.is_none(), "the container never ran");
     assert_eq!(
         st[0].message(),
         "Failed to launch container: Attempted to join CNI network 'blue' multiple times"

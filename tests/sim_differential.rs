@@ -875,6 +875,17 @@ async fn script(base: &str, encoding: Encoding) -> Transcript {
         json!({"framework_id": fw, "type": "REVIVE"}),
     )
     .await;
+    // A failed-over framework shows `reregistered_time`.
+    let state = d2.state().await;
+    let keys: Vec<String> = state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["id"] == d2.framework_id.as_str())
+        .and_then(|f| f.as_object())
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    d2.record("framework keys after failover", json!(keys));
 
     // Teardown, and a call after it.
     d2.call("teardown", json!({"framework_id": fw, "type": "TEARDOWN"}))

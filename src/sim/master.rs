@@ -205,6 +205,8 @@ pub struct Framework {
     /// Bumped on each disconnection so a stale failover timer is ignored.
     pub disconnect_gen: u64,
     pub registered_time: f64,
+    /// When a known framework last subscribed again (failover).
+    pub reregistered_time: Option<f64>,
     pub unregistered_time: Option<f64>,
 }
 
@@ -788,6 +790,7 @@ impl Master {
                         next_heartbeat: now,
                         disconnect_gen: 0,
                         registered_time: wall_clock(),
+                        reregistered_time: None,
                         unregistered_time: None,
                     },
                 );
@@ -795,6 +798,7 @@ impl Master {
                 id
             }
             Some(id) => {
+                let known = self.frameworks.contains_key(&id);
                 if let Some(fw) = self.frameworks.get(&id) {
                     if fw.info.principal != info.principal {
                         return refuse(
@@ -826,12 +830,16 @@ impl Master {
                             next_heartbeat: now,
                             disconnect_gen: 0,
                             registered_time: wall_clock(),
+                            reregistered_time: None,
                             unregistered_time: None,
                         },
                     );
                     self.framework_order.push(id.clone());
                 }
                 self.failover_framework(now, &id, info, roles, suppressed, conn);
+                if known && let Some(fw) = self.frameworks.get_mut(&id) {
+                    fw.reregistered_time = Some(wall_clock());
+                }
                 id
             }
         };

@@ -157,6 +157,9 @@ fn framework_json(m: &Master, f: &Framework, active: bool) -> Value {
         "executors": executors_json(f),
         "offer_constraints": {},
     });
+    if let Some(t) = f.reregistered_time {
+        v["reregistered_time"] = json!(t);
+    }
     if let Some(p) = &f.info.principal {
         v["principal"] = json!(p);
     }

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use super::master::{Master, Step, Task, Timer, master_status};
 use super::resources::ResourceSet;
+use super::validation;
 use crate::mesos::is_terminal;
 use crate::mesos::v1::scheduler::{Event, call, event};
 use crate::mesos::v1::{self, TaskState, offer::operation::Type as Op, task_status::Reason};
@@ -147,14 +148,38 @@ impl Master {
             }
         }
 
-        for op in accept.operations {
+        for mut op in accept.operations {
+            if let Err(e) = validation::operation_resources(&op) {
+                warn!(framework_id, error = %e, "launch with invalid resources");
+                let reason = if op.r#type() == Op::LaunchGroup {
+                    Reason::TaskGroupInvalid
+                } else {
+                    Reason::TaskInvalid
+                };
+                for task in launch_tasks(&op) {
+                    let s = master_status(
+                        &task.task_id.value,
+                        Some(&task.agent_id.value),
+                        TaskState::TaskError,
+                        reason,
+                        &e,
+                    );
+                    self.send_status(framework_id, s);
+                }
+                continue;
+            }
+            validation::normalize_launch(&mut op, framework_id);
             match op.r#type() {
                 Op::Launch => {
                     let tasks = op.launch.map(|l| l.task_infos).unwrap_or_default();
                     for task in tasks {
-                        match self.validate_task(framework_id, &agent_id, &task, &pool) {
-                            Ok(resources) => {
+                        match self.validate_task(framework_id, &agent_id, &task, &pool, &role) {
+                            Ok((resources, executor_charge)) => {
                                 pool.subtract(&resources);
+                                if let Some(charge) = &executor_charge {
+                                    pool.subtract(charge);
+                                }
+                                let executor_info = task.executor.as_ref().cloned();
                                 self.launch(
                                     now,
                                     framework_id,
@@ -162,7 +187,8 @@ impl Master {
                                     &role,
                                     task,
                                     resources,
-                                    None,
+                                    executor_info,
+                                    executor_charge,
                                 );
                             }
                             Err(e) => {
@@ -183,29 +209,30 @@ impl Master {
                     let Some(group) = op.launch_group else {
                         continue;
                     };
-                    match self.validate_group(framework_id, &agent_id, &group, &pool) {
-                        Ok(per_task) => {
-                            let executor_id = group.executor.executor_id.value.clone();
+                    match self.validate_group(framework_id, &agent_id, &group, &pool, &role) {
+                        Ok((per_task, new_executor)) => {
                             for (i, (task, resources)) in
                                 group.task_group.tasks.into_iter().zip(per_task).enumerate()
                             {
-                                // The executor's resources are charged with
+                                // A new executor is charged once, with
                                 // the first task of the group.
-                                let mut charged = resources;
-                                if i == 0 {
-                                    let exec = ResourceSet::from_protos(&group.executor.resources)
-                                        .unwrap_or_default();
-                                    charged.add(&exec);
+                                let executor_charge = (i == 0 && new_executor).then(|| {
+                                    ResourceSet::from_protos(&group.executor.resources)
+                                        .unwrap_or_default()
+                                });
+                                pool.subtract(&resources);
+                                if let Some(charge) = &executor_charge {
+                                    pool.subtract(charge);
                                 }
-                                pool.subtract(&charged);
                                 self.launch(
                                     now,
                                     framework_id,
                                     &agent_id,
                                     &role,
                                     task,
-                                    charged,
-                                    Some(executor_id.clone()),
+                                    resources,
+                                    Some(group.executor.clone()),
+                                    executor_charge,
                                 );
                             }
                         }
@@ -244,42 +271,56 @@ impl Master {
         }
     }
 
-    /// Checks one TaskInfo of a LAUNCH; returns the resources it takes.
+    /// Checks one TaskInfo of a LAUNCH in the order of
+    /// `task::validate` (validation.cpp); returns the resources it takes
+    /// (its executor's too when that executor is new on the agent).
     fn validate_task(
         &self,
         framework_id: &str,
         agent_id: &str,
         task: &v1::TaskInfo,
         pool: &ResourceSet,
-    ) -> Result<ResourceSet, String> {
+        role: &str,
+    ) -> Result<(ResourceSet, Option<ResourceSet>), String> {
         self.validate_task_common(framework_id, agent_id, task)?;
         if task.executor.is_some() == task.command.is_some() {
             return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
         }
-        if let Some(exec) = &task.executor
-            && let Some(fid) = &exec.framework_id
-            && fid.value != framework_id
-        {
-            return Err(format!(
-                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-                fid.value, framework_id
-            ));
-        }
-        let mut total = ResourceSet::from_protos(&task.resources)
+        let own = ResourceSet::from_protos(&task.resources)
             .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        let mut total = own.clone();
+        let mut executor_charge = None;
         if let Some(exec) = &task.executor {
-            let exec = ResourceSet::from_protos(&exec.resources)
-                .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
-            total.add(&exec);
+            // `normalize_launch` has filled in its framework id.
+            self.validate_executor_common(framework_id, agent_id, exec)?;
+            if exec.r#type.is_some() && exec.r#type() != v1::executor_info::Type::Custom {
+                return Err("'ExecutorInfo.type' must be 'CUSTOM'".into());
+            }
+            if exec.command.is_none() {
+                return Err("'ExecutorInfo.command' must be set".into());
+            }
+            if self
+                .executor_on(framework_id, agent_id, &exec.executor_id.value)
+                .is_none()
+            {
+                let exec = ResourceSet::from_protos(&exec.resources)
+                    .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+                total.add(&exec);
+                executor_charge = Some(exec);
+            }
         }
         if !pool.contains(&total) {
             return Err(format!(
-                "Total resources {total} required by task and its executor is more than available {pool}"
+                "Total resources {} required by task and its executor is more than available {}",
+                total.describe_allocated(role),
+                pool.describe_allocated(role)
             ));
         }
-        Ok(total)
+        Ok((own, executor_charge))
     }
 
+    /// `task::internal::validateTask`: the id, unique id and agent checks
+    /// (which need the master's state), then the stateless ones.
     fn validate_task_common(
         &self,
         framework_id: &str,
@@ -305,37 +346,88 @@ impl Master {
                 task.agent_id.value, agent_id
             ));
         }
-        if task.resources.is_empty() {
-            return Err("Task uses no resources".into());
+        validation::task_fields(task)
+    }
+
+    /// `executor::internal::validate`: the stateless checks, the framework
+    /// id, the resources, and agreement with an executor of that id the
+    /// agent already runs for the framework.
+    fn validate_executor_common(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        exec: &v1::ExecutorInfo,
+    ) -> Result<(), String> {
+        validation::executor(exec)?;
+        let Some(fid) = &exec.framework_id else {
+            return Err("'ExecutorInfo.framework_id' must be set".into());
+        };
+        if fid.value != framework_id {
+            return Err(format!(
+                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
+                fid.value, framework_id
+            ));
+        }
+        if exec.resources.is_empty() {
+            // Nothing to check: command executors have none.
+        } else {
+            ResourceSet::from_protos(&exec.resources)
+                .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+        }
+        if let Some(existing) = self.executor_on(framework_id, agent_id, &exec.executor_id.value)
+            && existing != exec
+        {
+            // Mesos appends both infos in protobuf text format; the ids say
+            // which executor is meant.
+            return Err(format!(
+                "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID.\n\
+                 Existing ExecutorInfo: {:?}\nExecutorInfo: {:?}",
+                existing.executor_id.value, exec.executor_id.value
+            ));
         }
         Ok(())
     }
 
-    /// Checks a LAUNCH_GROUP; returns each task's resources.
+    /// The info of the executor `executor_id` of the framework on the
+    /// agent, while a live task runs under it (`Slave::hasExecutor`).
+    fn executor_on(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        executor_id: &str,
+    ) -> Option<&v1::ExecutorInfo> {
+        self.frameworks
+            .get(framework_id)?
+            .tasks
+            .values()
+            .filter(|t| t.agent_id == agent_id && !is_terminal(t.state))
+            .filter_map(|t| t.executor_info.as_ref())
+            .find(|e| e.executor_id.value == executor_id)
+    }
+
+    /// Checks a LAUNCH_GROUP in the order of `task::group::validate`;
+    /// returns each task's resources and whether the executor is new on
+    /// the agent (its resources are then charged too).
     fn validate_group(
         &self,
         framework_id: &str,
         agent_id: &str,
         group: &v1::offer::operation::LaunchGroup,
         pool: &ResourceSet,
-    ) -> Result<Vec<ResourceSet>, String> {
+        role: &str,
+    ) -> Result<(Vec<ResourceSet>, bool), String> {
         let exec = &group.executor;
         let mut per_task = Vec::with_capacity(group.task_group.tasks.len());
         let mut total = ResourceSet::new();
         let mut ids = HashSet::new();
         for task in &group.task_group.tasks {
             self.validate_task_common(framework_id, agent_id, task)
+                .and_then(|()| validation::group_task(task))
                 .map_err(|e| format!("Task '{}' is invalid: {e}", task.task_id.value))?;
             if !ids.insert(task.task_id.value.as_str()) {
                 return Err(format!(
                     "Task '{}' is invalid: Task has duplicate ID: {}",
                     task.task_id.value, task.task_id.value
-                ));
-            }
-            if task.executor.is_some() && task.executor.as_ref() != Some(exec) {
-                return Err(format!(
-                    "The `ExecutorInfo` of task '{}' is different from executor '{}'",
-                    task.task_id.value, exec.executor_id.value
                 ));
             }
             let r = ResourceSet::from_protos(&task.resources).map_err(|e| {
@@ -347,20 +439,27 @@ impl Master {
             total.add(&r);
             per_task.push(r);
         }
-        let Some(fid) = &exec.framework_id else {
-            return Err("'ExecutorInfo.framework_id' must be set".into());
-        };
-        if fid.value != framework_id {
-            return Err(format!(
-                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {})",
-                fid.value, framework_id
-            ));
-        }
+        self.validate_executor_common(framework_id, agent_id, exec)?;
         if exec.r#type.is_none() {
             return Err("'ExecutorInfo.type' must be set".into());
         }
         if exec.r#type() == v1::executor_info::Type::Unknown {
             return Err("Unknown executor type".into());
+        }
+        if exec
+            .container
+            .as_ref()
+            .is_some_and(|c| c.r#type() == v1::container_info::Type::Docker)
+        {
+            return Err("Docker ContainerInfo is not supported on the executor".into());
+        }
+        for task in &group.task_group.tasks {
+            if task.executor.is_some() && task.executor.as_ref() != Some(exec) {
+                return Err(format!(
+                    "The `ExecutorInfo` of task '{}' is different from executor '{}'",
+                    task.task_id.value, exec.executor_id.value
+                ));
+            }
         }
         let exec_resources = ResourceSet::from_protos(&exec.resources)
             .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
@@ -394,13 +493,28 @@ impl Master {
                 exec.executor_id.value
             ));
         }
-        total.add(&exec_resources);
+        let new_executor = self
+            .executor_on(framework_id, agent_id, &exec.executor_id.value)
+            .is_none();
+        if new_executor {
+            total.add(&exec_resources);
+        }
         if !pool.contains(&total) {
             return Err(format!(
-                "Total resources {total} required by task group and its executor are more than available {pool}"
+                "Total resources {} required by task group and its executor are more than available {}",
+                total.describe_allocated(role),
+                pool.describe_allocated(role)
             ));
         }
-        Ok(per_task)
+        if let Some(command) = &exec.command {
+            validation::command_info(command).map_err(|e| {
+                format!(
+                    "Executor '{}'contains an invalid command: {e}",
+                    exec.executor_id.value
+                )
+            })?;
+        }
+        Ok((per_task, new_executor))
     }
 
     /// Starts a validated task: STAGING now, STARTING and RUNNING later.
@@ -413,13 +527,16 @@ impl Master {
         role: &str,
         info: v1::TaskInfo,
         resources: ResourceSet,
-        group_executor: Option<String>,
+        executor_info: Option<v1::ExecutorInfo>,
+        executor_charge: Option<ResourceSet>,
     ) {
         let task_id = info.task_id.value.clone();
+        // The CNI isolator skips a network entry without a name: its
+        // static address does nothing.
         let requested = info
             .container
             .as_ref()
-            .and_then(|c| c.network_infos.first());
+            .and_then(|c| c.network_infos.iter().find(|n| n.name.is_some()));
         let network_name = requested.and_then(|n| n.name.clone());
         let static_ip = requested
             .and_then(|n| n.ip_addresses.iter().find_map(|a| a.ip_address.clone()))
@@ -435,10 +552,35 @@ impl Master {
                 .map(|a| a.ip.clone())
                 .unwrap_or_default(),
         };
-        let executor_id =
-            group_executor.or_else(|| info.executor.as_ref().map(|e| e.executor_id.value.clone()));
+        let executor_id = executor_info.as_ref().map(|e| e.executor_id.value.clone());
+        let launch_failure = validation::agent_launch_failure(&info).is_some();
+        // Tasks of a group (the DEFAULT executor) nest in the executor's
+        // container, which the first task of the executor creates.
+        let parent_container_id = executor_info
+            .as_ref()
+            .filter(|e| e.r#type() == v1::executor_info::Type::Default)
+            .map(|e| {
+                self.frameworks
+                    .get(framework_id)
+                    .and_then(|f| {
+                        f.tasks.values().find(|t| {
+                            t.agent_id == agent_id
+                                && !is_terminal(t.state)
+                                && t.executor_id.as_deref() == Some(e.executor_id.value.as_str())
+                        })
+                    })
+                    .and_then(|t| t.parent_container_id.clone())
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+            });
         if let Some(agent) = self.agents.get_mut(agent_id) {
             agent.used.add(&resources);
+            if let (Some(charge), Some(e)) = (executor_charge, executor_info.as_ref()) {
+                agent.used.add(&charge);
+                agent.executors.insert(
+                    (framework_id.to_string(), e.executor_id.value.clone()),
+                    charge,
+                );
+            }
             agent
                 .tasks
                 .insert((framework_id.to_string(), task_id.clone()));
@@ -448,6 +590,8 @@ impl Master {
             framework_id: framework_id.to_string(),
             agent_id: agent_id.to_string(),
             executor_id,
+            executor_info,
+            parent_container_id,
             role: role.to_string(),
             resources,
             state: TaskState::TaskStaging,
@@ -470,13 +614,19 @@ impl Master {
         }
         self.stats.tasks_launched += 1;
         self.stats.offer_events_at_last_launch = self.stats.offer_events;
-        // The executor reports STARTING as soon as it runs the task.
+        // The executor reports STARTING as soon as it runs the task; a
+        // container the agent's isolators refuse never starts.
+        let step = if launch_failure {
+            Step::LaunchFailed
+        } else {
+            Step::Starting
+        };
         self.schedule(
             now,
             Timer::TaskStep {
                 framework_id: framework_id.to_string(),
                 task_id,
-                step: Step::Starting,
+                step,
                 generation: 0,
             },
         );

@@ -146,6 +146,7 @@ impl Master {
                 allocation_info: multi_role.then(|| v1::resource::AllocationInfo {
                     role: Some(offer.role.clone()),
                 }),
+                executor_ids: self.executor_ids_on(&offer.framework_id, agent),
                 ..Default::default()
             };
             batches[c].push(proto);

@@ -253,7 +253,10 @@ async fn scheduler(
             if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
                 return text(
                     StatusCode::BAD_REQUEST,
-                    format!("Failed to parse body into JSON: {e}"),
+                    format!(
+                        "Failed to parse body into JSON: {}",
+                        picojson_error(&body, &e)
+                    ),
                 );
             }
             let call = match from_json::<Call>(&body) {
@@ -419,6 +422,25 @@ async fn redirect(State(shared): State<Shared>) -> Response {
         Some(Ok(leader)) => redirect_to(&leader, ""),
         Some(Err(())) => text(StatusCode::SERVICE_UNAVAILABLE, "No leader elected"),
     }
+}
+
+/// A JSON syntax error worded as picojson (which the master parses with)
+/// words it: `syntax error at line N near: <rest of that line>`, the rest
+/// starting at the offending character, control characters left out.
+fn picojson_error(body: &[u8], e: &serde_json::Error) -> String {
+    let line = e.line().max(1);
+    let text = String::from_utf8_lossy(body);
+    let rest: String = text
+        .split('\n')
+        .nth(line - 1)
+        .map(|l| {
+            l.chars()
+                .skip(e.column().saturating_sub(1))
+                .filter(|c| *c >= ' ')
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("syntax error at line {line} near: {rest}")
 }
 
 #[cfg(test)]
@@ -621,6 +643,25 @@ mod tests {
         assert_eq!(
             validate_call(&kill),
             Err("Expecting 'framework_id' to be present".into())
+        );
+    }
+
+    #[test]
+    fn json_syntax_errors_are_worded_as_picojson_words_them() {
+        let parse = |body: &[u8]| {
+            let e = serde_json::from_slice::<serde_json::Value>(body).expect_err("invalid JSON");
+            picojson_error(body, &e)
+        };
+        // The text the real master answered in tests/sim_differential.rs.
+        assert_eq!(
+            parse(b"\x01garbage"),
+            "syntax error at line 1 near: garbage"
+        );
+        // The rest of the line from the offending character (the `o`:
+        // picojson, like serde, reads `n` as the start of `null`).
+        assert_eq!(
+            parse(b"{\n\"type\": nope}"),
+            "syntax error at line 2 near: ope}"
         );
     }
 }

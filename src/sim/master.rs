@@ -138,6 +138,10 @@ pub struct Agent {
     /// (framework id, task id) of the tasks on this agent.
     pub tasks: HashSet<(String, String)>,
     pub offers: HashSet<String>,
+    /// (framework id, executor id) ⇒ the executor's own resources, held
+    /// from its first task's launch until its last task on this agent
+    /// ends (`Slave::addExecutor` / `removeExecutor` in the master).
+    pub executors: HashMap<(String, String), ResourceSet>,
 }
 
 /// A task as the master (and its agent) know it.
@@ -147,6 +151,12 @@ pub struct Task {
     pub framework_id: String,
     pub agent_id: String,
     pub executor_id: Option<String>,
+    /// The executor's info when the task runs under one (LAUNCH with an
+    /// ExecutorInfo, or LAUNCH_GROUP); `None` for command tasks, which
+    /// real masters do not list under `executors`.
+    pub executor_info: Option<v1::ExecutorInfo>,
+    /// The executor's container, for a task of a task group (nested).
+    pub parent_container_id: Option<String>,
     pub role: String,
     pub resources: ResourceSet,
     /// The latest state the agent reports.
@@ -195,6 +205,8 @@ pub struct Framework {
     /// Bumped on each disconnection so a stale failover timer is ignored.
     pub disconnect_gen: u64,
     pub registered_time: f64,
+    /// When a known framework last subscribed again (failover).
+    pub reregistered_time: Option<f64>,
     pub unregistered_time: Option<f64>,
 }
 
@@ -234,6 +246,9 @@ pub(super) enum Step {
     Running,
     Healthy,
     Killed,
+    /// The agent's isolators refuse the container (see
+    /// `validation::agent_launch_failure`).
+    LaunchFailed,
 }
 
 #[derive(Debug, Clone)]
@@ -431,7 +446,24 @@ pub(super) fn validate_id(id: &str) -> Result<(), String> {
 
 /// The container status the agent attaches to a task's updates (and the
 /// master repeats from the latest one, `protobuf::getTaskContainerStatus`).
+///
+/// A task of a task group runs in a container nested in its executor's:
+/// its id names the parent, and it reports no network of its own (it
+/// shares the executor's), as a real agent's status shows.
 fn container_status(task: &Task) -> v1::ContainerStatus {
+    if let Some(parent) = &task.parent_container_id {
+        return v1::ContainerStatus {
+            container_id: Some(v1::ContainerId {
+                value: task.container_id.clone(),
+                parent: Some(Box::new(v1::ContainerId {
+                    value: parent.clone(),
+                    parent: None,
+                })),
+            }),
+            network_infos: Vec::new(),
+            executor_pid: None,
+        };
+    }
     v1::ContainerStatus {
         container_id: Some(v1::ContainerId {
             value: task.container_id.clone(),
@@ -619,6 +651,17 @@ impl Master {
                 ip: Some(self.address.ip().to_string()),
                 port: i32::from(self.address.port()),
             }),
+            // What a 1.12 master advertises (`MasterInfo` in master.cpp).
+            capabilities: [
+                v1::master_info::capability::Type::AgentUpdate,
+                v1::master_info::capability::Type::AgentDraining,
+                v1::master_info::capability::Type::QuotaV2,
+            ]
+            .into_iter()
+            .map(|t| v1::master_info::Capability {
+                r#type: Some(t as i32),
+            })
+            .collect(),
             ..Default::default()
         }
     }
@@ -663,6 +706,7 @@ impl Master {
             registered_time: wall_clock(),
             tasks: HashSet::new(),
             offers: HashSet::new(),
+            executors: HashMap::new(),
         };
         info!(agent_id = %id, hostname = %spec.hostname, "agent registered");
         self.agents.insert(id.clone(), agent);
@@ -746,6 +790,7 @@ impl Master {
                         next_heartbeat: now,
                         disconnect_gen: 0,
                         registered_time: wall_clock(),
+                        reregistered_time: None,
                         unregistered_time: None,
                     },
                 );
@@ -753,6 +798,7 @@ impl Master {
                 id
             }
             Some(id) => {
+                let known = self.frameworks.contains_key(&id);
                 if let Some(fw) = self.frameworks.get(&id) {
                     if fw.info.principal != info.principal {
                         return refuse(
@@ -784,12 +830,16 @@ impl Master {
                             next_heartbeat: now,
                             disconnect_gen: 0,
                             registered_time: wall_clock(),
+                            reregistered_time: None,
                             unregistered_time: None,
                         },
                     );
                     self.framework_order.push(id.clone());
                 }
                 self.failover_framework(now, &id, info, roles, suppressed, conn);
+                if known && let Some(fw) = self.frameworks.get_mut(&id) {
+                    fw.reregistered_time = Some(wall_clock());
+                }
                 id
             }
         };
@@ -1072,6 +1122,22 @@ impl Master {
         self.framework_order.retain(|id| id != framework_id);
         fw.conn = None;
         let now_wall = wall_clock();
+        for agent in self.agents.values_mut() {
+            let charges: Vec<(String, String)> = agent
+                .executors
+                .keys()
+                .filter(|(f, _)| f == framework_id)
+                .cloned()
+                .collect();
+            for key in charges {
+                if let Some(r) = agent.executors.remove(&key) {
+                    agent.used.subtract(&r);
+                    if agent.state == AgentState::Active {
+                        agent.free.add(&r);
+                    }
+                }
+            }
+        }
         for (_, mut task) in fw.tasks.drain() {
             if let Some(agent) = self.agents.get_mut(&task.agent_id) {
                 agent
@@ -1127,7 +1193,9 @@ impl Master {
             timestamp: Some(wall_clock()),
             uuid: Some(random_uuid_bytes()),
             healthy: task.healthy,
-            container_status: Some(container_status(task)),
+            // A container that never launched has no status to report.
+            container_status: (reason != Some(Reason::ContainerLaunchFailed))
+                .then(|| container_status(task)),
             labels: task.info.labels.clone(),
             ..Default::default()
         };
@@ -1175,6 +1243,10 @@ impl Master {
         }
         let agent_id = task.agent_id.clone();
         let resources = task.resources.clone();
+        let executor_id = task
+            .executor_info
+            .as_ref()
+            .map(|e| e.executor_id.value.clone());
         task.pending.push_back(status);
         let first = task.pending.len() == 1;
         info!(framework_id, task_id, state = ?state, "task state changed");
@@ -1186,6 +1258,9 @@ impl Master {
             if agent.state == AgentState::Active {
                 agent.free.add(&resources);
             }
+        }
+        if is_terminal(state) && !was_terminal {
+            self.release_idle_executor(framework_id, &agent_id, executor_id.as_deref());
         }
         if first {
             self.forward_front(now, framework_id, task_id, true);
@@ -1962,6 +2037,19 @@ impl Master {
                     None,
                 );
             }
+            Step::LaunchFailed => {
+                let message = super::validation::agent_launch_failure(&task.info)
+                    .unwrap_or_else(|| "Failed to launch container".into());
+                self.agent_update(
+                    now,
+                    framework_id,
+                    task_id,
+                    TaskState::TaskFailed,
+                    Source::Agent,
+                    Some(Reason::ContainerLaunchFailed),
+                    Some(message),
+                );
+            }
             Step::Killed => {
                 if !is_terminal(task.state) {
                     self.agent_update(
@@ -1985,6 +2073,74 @@ impl Master {
         let id = format!("{}-O{}", self.master_id, self.next_offer);
         self.next_offer += 1;
         id
+    }
+
+    /// Frees an executor's resources once no live task of the framework
+    /// runs under it on the agent (the executor exits with its last task).
+    fn release_idle_executor(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        executor_id: Option<&str>,
+    ) {
+        let Some(executor_id) = executor_id else {
+            return;
+        };
+        let Some(agent) = self.agents.get(agent_id) else {
+            return;
+        };
+        let busy = self.frameworks.get(framework_id).is_some_and(|fw| {
+            agent
+                .tasks
+                .iter()
+                .filter(|(f, _)| f == framework_id)
+                .filter_map(|(_, t)| fw.tasks.get(t))
+                .any(|t| {
+                    !is_terminal(t.state)
+                        && t.executor_info
+                            .as_ref()
+                            .is_some_and(|e| e.executor_id.value == executor_id)
+                })
+        });
+        if busy {
+            return;
+        }
+        if let Some(agent) = self.agents.get_mut(agent_id)
+            && let Some(r) = agent
+                .executors
+                .remove(&(framework_id.to_string(), executor_id.to_string()))
+        {
+            agent.used.subtract(&r);
+            if agent.state == AgentState::Active {
+                agent.free.add(&r);
+            }
+        }
+    }
+
+    /// `Offer.executor_ids`: the executors of the framework that live
+    /// tasks run under on the agent (read from the agent's own task list,
+    /// so the cost does not grow with the framework's size).
+    pub(super) fn executor_ids_on(&self, framework_id: &str, agent: &Agent) -> Vec<v1::ExecutorId> {
+        let Some(fw) = self.frameworks.get(framework_id) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = agent
+            .tasks
+            .iter()
+            .filter(|(f, _)| f == framework_id)
+            .filter_map(|(_, t)| fw.tasks.get(t))
+            .filter(|t| !is_terminal(t.state))
+            .filter_map(|t| {
+                t.executor_info
+                    .as_ref()
+                    .map(|e| e.executor_id.value.clone())
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .map(|value| v1::ExecutorId { value })
+            .collect()
     }
 
     pub(super) fn new_task_ip(&mut self) -> String {

@@ -13,7 +13,9 @@
 //!   [`SimArgs`]), [`Simulator::start`] / [`SimHandle`], the ticker.
 //! - `master.rs`: the state machine (frameworks, agents, tasks, reliable
 //!   status updates, kill, reconcile, failover, faults).
-//! - `accept.rs`: ACCEPT validation and task launch.
+//! - `accept.rs`: ACCEPT validation and task launch; `validation.rs`: the
+//!   master's stateless task / executor checks and the agents' isolator
+//!   failures.
 //! - `allocator.rs`: the periodic offer pass.
 //! - `resources.rs`: resource arithmetic; `cluster.rs`: agent descriptions.
 //! - `http.rs`: the scheduler endpoint and `/version`, `/health`,
@@ -94,6 +96,7 @@ pub mod master;
 mod required;
 pub mod resources;
 mod state_json;
+mod validation;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

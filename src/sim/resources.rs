@@ -403,6 +403,32 @@ impl ResourceSet {
 
 /// Mesos's text form of resources, used in validation messages, e.g.
 /// `cpus(allocated: *):0.5; mem(allocated: *):128`.
+impl ResourceSet {
+    /// Mesos's `stringify(Resources)` of offered resources, which the
+    /// master has stamped with their allocation role before validating an
+    /// operation: `cpus(allocated: *):0.5; ports(allocated: *):[31000-31009]`.
+    pub fn describe_allocated(&self, role: &str) -> String {
+        let mut out = Vec::with_capacity(self.items.len());
+        for (k, q) in &self.items {
+            let mut item = format!("{}(allocated: {role})", k.name);
+            if k.role != UNRESERVED {
+                item.push_str(&format!("(reservations: [(STATIC,{})])", k.role));
+            }
+            item.push(':');
+            match q {
+                Quantity::Scalar(v) => item.push_str(&from_millis(*v).to_string()),
+                Quantity::Ranges(r) => item.push_str(&format_ranges(r)),
+                Quantity::Set(s) => item.push_str(&format!(
+                    "{{{}}}",
+                    s.iter().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            }
+            out.push(item);
+        }
+        out.join("; ")
+    }
+}
+
 impl fmt::Display for ResourceSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;

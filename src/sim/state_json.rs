@@ -14,7 +14,7 @@ use super::http::Shared;
 use super::master::{AgentState, Framework, MESOS_VERSION, Master, Task};
 use super::resources::ResourceSet;
 use crate::mesos::encoding::to_json_value;
-use crate::mesos::v1::TaskState;
+use crate::mesos::v1::{self, TaskState};
 
 fn state_name(s: TaskState) -> &'static str {
     s.as_str_name()
@@ -29,10 +29,15 @@ fn task_json(t: &Task, unreachable_view: bool) -> Value {
         .statuses
         .iter()
         .map(|(s, ts, healthy)| {
+            let mut container_id = json!({"value": t.container_id});
+            if let Some(parent) = &t.parent_container_id {
+                container_id["parent"] = json!({"value": parent});
+            }
             let mut v = json!({
                 "state": state_name(*s),
                 "timestamp": ts,
                 "container_status": {
+                    "container_id": container_id,
                     "network_infos": [{"ip_addresses": [{"protocol": "IPv4", "ip_address": t.ip}]}]
                 }
             });
@@ -58,6 +63,9 @@ fn task_json(t: &Task, unreachable_view: bool) -> Value {
             .and_then(|l| l.get("labels").cloned())
             .unwrap_or_else(|| json!([]));
     }
+    if let Some(d) = &t.info.discovery {
+        v["discovery"] = to_json_value(d).unwrap_or(Value::Null);
+    }
     if let Some(c) = &t.info.container {
         v["container"] = to_json_value(c).unwrap_or(Value::Null);
     }
@@ -78,6 +86,15 @@ fn framework_json(m: &Master, f: &Framework, active: bool) -> Value {
             task_json(t, false)
         })
         .collect();
+    // Executors' own resources count as used, as in the master's
+    // `totalUsedResources`.
+    for agent in m.agents.values() {
+        for ((fid, _), r) in &agent.executors {
+            if *fid == f.id {
+                used.add(r);
+            }
+        }
+    }
     let unreachable: Vec<Value> = f
         .tasks
         .values()
@@ -111,33 +128,106 @@ fn framework_json(m: &Master, f: &Framework, active: bool) -> Value {
         .iter()
         .map(|c| c.r#type().as_str_name())
         .collect();
-    json!({
+    let mut allocated = used.clone();
+    allocated.add(&offered);
+    // `FullFrameworkWriter` (readonly_handler.cpp): no `pid` for HTTP
+    // frameworks, `principal` only when set, `roles` for MULTI_ROLE
+    // frameworks and `role` otherwise, `resources` = used + offered.
+    let mut v = json!({
         "id": f.id,
         "name": f.info.name,
-        "user": f.info.user,
+        "used_resources": used.state_summary(),
+        "offered_resources": offered.state_summary(),
+        "capabilities": capabilities,
         "hostname": f.info.hostname.clone().unwrap_or_default(),
-        "pid": Value::Null,
+        "webui_url": f.info.webui_url.clone().unwrap_or_default(),
         "active": active && f.connected(),
         "connected": f.connected(),
         "recovered": false,
-        "role": f.roles.first().cloned().unwrap_or_else(|| "*".into()),
-        "roles": f.roles,
-        "principal": f.info.principal,
-        "checkpoint": f.info.checkpoint(),
+        "user": f.info.user,
         "failover_timeout": f.info.failover_timeout(),
-        "capabilities": capabilities,
+        "checkpoint": f.info.checkpoint(),
         "registered_time": f.registered_time,
         "unregistered_time": f.unregistered_time.unwrap_or(0.0),
-        "resources": used.state_summary(),
-        "used_resources": used.state_summary(),
-        "offered_resources": offered.state_summary(),
+        "resources": allocated.state_summary(),
         "tasks": tasks,
         "unreachable_tasks": unreachable,
         "completed_tasks": completed,
         "offers": offers,
-        "executors": [],
-        "completed_executors": [],
-    })
+        "executors": executors_json(f),
+        "offer_constraints": {},
+    });
+    if let Some(t) = f.reregistered_time {
+        v["reregistered_time"] = json!(t);
+    }
+    if let Some(p) = &f.info.principal {
+        v["principal"] = json!(p);
+    }
+    if f.has_capability(v1::framework_info::capability::Type::MultiRole) {
+        v["roles"] = json!(f.roles);
+    } else {
+        v["role"] = json!(f.roles.first().cloned().unwrap_or_else(|| "*".into()));
+    }
+    if let Some(labels) = &f.info.labels {
+        v["labels"] = to_json_value(labels)
+            .and_then(|l| l.get("labels").cloned())
+            .unwrap_or_else(|| json!([]));
+    }
+    v
+}
+
+/// The framework's executors as the real endpoint lists them
+/// (`json(ObjectWriter*, const ExecutorInfo&)` in common/http.cpp, plus
+/// `slave_id`): one per (agent, executor id) that a live task runs under.
+/// Command tasks have none: the master never learns about the command
+/// executor an agent makes for them.
+fn executors_json(f: &Framework) -> Vec<Value> {
+    let mut seen = std::collections::BTreeMap::new();
+    for t in f.tasks.values().filter(|t| t.unreachable.is_none()) {
+        if let Some(e) = &t.executor_info {
+            seen.entry((t.agent_id.clone(), e.executor_id.value.clone()))
+                .or_insert((e, t.role.clone()));
+        }
+    }
+    seen.into_iter()
+        .map(|((agent, _), (e, role))| {
+            let command = e.command.clone().unwrap_or_default();
+            let mut c = json!({
+                "argv": command.arguments,
+                "uris": command.uris.iter().map(|u| json!({"value": u.value, "executable": u.executable()})).collect::<Vec<_>>(),
+            });
+            if let Some(shell) = command.shell {
+                c["shell"] = json!(shell);
+            }
+            if let Some(value) = &command.value {
+                c["value"] = json!(value);
+            }
+            if let Some(env) = &command.environment {
+                c["environment"] = to_json_value(env).unwrap_or(Value::Null);
+            }
+            let resources = ResourceSet::from_protos(&e.resources).unwrap_or_default();
+            let mut v = json!({
+                "executor_id": e.executor_id.value,
+                "name": e.name.clone().unwrap_or_default(),
+                "framework_id": e.framework_id.as_ref().map(|f| f.value.clone()).unwrap_or_default(),
+                "command": c,
+                "resources": resources.state_summary(),
+                "slave_id": agent,
+            });
+            if !e.resources.is_empty() {
+                v["role"] = json!(role);
+            }
+            if let Some(labels) = &e.labels {
+                v["labels"] = to_json_value(labels)
+                    .and_then(|l| l.get("labels").cloned())
+                    .unwrap_or_else(|| json!([]));
+            }
+            if e.r#type.is_some() {
+                v["type"] = json!(e.r#type().as_str_name());
+            }
+            v
+        })
+        .collect()
 }
 
 /// The whole state document.
@@ -195,13 +285,15 @@ pub fn state_value(m: &Master) -> Value {
     let pid = leader.pid.clone().unwrap_or_default();
     json!({
         "version": MESOS_VERSION,
-        "git_tag": MESOS_VERSION,
+        "build_date": "2026-11-01 00:00:00",
+        "build_time": 1_793_491_200.0,
         "build_user": "hydrogen-sim",
         "start_time": m.start_time,
         "elected_time": m.elected_time,
         "id": m.master_id,
         "pid": pid,
         "hostname": m.hostname,
+        "capabilities": leader.capabilities.iter().map(|c| c.r#type().as_str_name()).collect::<Vec<_>>(),
         "leader": match &m.leadership {
             super::master::Leadership::Leading => json!(pid),
             super::master::Leadership::Following { leader } => json!(leader.as_ref().map(|l| format!("master@{l}"))),
@@ -212,7 +304,6 @@ pub fn state_value(m: &Master) -> Value {
         "unreachable_slaves": unreachable_slaves.len(),
         "slaves": slaves,
         "recovered_slaves": [],
-        "unreachable_slaves_info": unreachable_slaves,
         "frameworks": frameworks.iter().map(|f| framework_json(m, f, true)).collect::<Vec<_>>(),
         "completed_frameworks": m.completed_frameworks.iter().map(|f| framework_json(m, f, false)).collect::<Vec<_>>(),
         "orphan_tasks": [],

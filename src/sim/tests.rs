@@ -411,7 +411,7 @@ fn health_checked_task_reports_healthy() {
     let mut s = f.subscribe(0, info(&[])).expect("subscribed");
     let o = f.offers(0, &mut s).remove(0);
     let mut t = task("h", &o.agent_id, 1.0);
-    t.health_check = Some(v1::HealthCheck::default());
+    t.health_check = Some(command_health_check());
     f.launch(0, &s, &o, vec![t]);
     let mut seen = Vec::new();
     for ms in [1, 150, 300, 450] {
@@ -1364,4 +1364,929 @@ fn delayed_acknowledgements_are_dropped_so_updates_repeat() {
     let st = updates(&mut s.rx);
     assert_eq!(st.len(), 1);
     assert_eq!(st[0].state(), TaskState::TaskRunning);
+}
+
+fn command_health_check() -> v1::HealthCheck {
+    v1::HealthCheck {
+        r#type: Some(v1::health_check::Type::Command as i32),
+        command: Some(v1::CommandInfo {
+            value: Some("true".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn duration(nanoseconds: i64) -> Option<v1::DurationInfo> {
+    Some(v1::DurationInfo { nanoseconds })
+}
+
+fn mesos_container(change: impl FnOnce(&mut v1::ContainerInfo)) -> Option<v1::ContainerInfo> {
+    let mut c = v1::ContainerInfo {
+        r#type: v1::container_info::Type::Mesos as i32,
+        ..Default::default()
+    };
+    change(&mut c);
+    Some(c)
+}
+
+fn custom_executor(id: &str) -> v1::ExecutorInfo {
+    v1::ExecutorInfo {
+        executor_id: v1::ExecutorId { value: id.into() },
+        command: Some(v1::CommandInfo {
+            value: Some("./executor".into()),
+            ..Default::default()
+        }),
+        resources: vec![scalar("cpus", 0.1), scalar("mem", 32.0)],
+        ..Default::default()
+    }
+}
+
+fn docker_volume(driver: Option<&str>, name: &str) -> v1::Volume {
+    v1::Volume {
+        mode: v1::volume::Mode::Rw as i32,
+        container_path: format!("/data/{name}"),
+        source: Some(v1::volume::Source {
+            r#type: Some(v1::volume::source::Type::DockerVolume as i32),
+            docker_volume: Some(v1::volume::source::DockerVolume {
+                driver: driver.map(str::to_string),
+                name: name.into(),
+                driver_options: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn network(name: Option<&str>, ip: Option<&str>) -> v1::NetworkInfo {
+    v1::NetworkInfo {
+        name: name.map(str::to_string),
+        ip_addresses: ip
+            .map(|ip| v1::network_info::IpAddress {
+                protocol: None,
+                ip_address: Some(ip.into()),
+            })
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Launches `tasks` on one fresh offer and returns the first update of
+/// each, in order.
+fn first_updates(tasks: impl FnOnce(&v1::AgentId) -> Vec<v1::TaskInfo>) -> Vec<v1::TaskStatus> {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    f.launch(0, &s, &o, tasks(&o.agent_id));
+    f.m.tick(f.at(1));
+    updates(&mut s.rx)
+}
+
+/// One task per rule of `task::internal::validateTask`,
+/// `validateExecutor` and `common/validation.cpp`, with the message the
+/// real master sends (the same texts `tests/sim_differential.rs` checks
+/// against a real Mesos).
+#[test]
+fn each_task_validation_rule_gives_task_error_with_mesos_text() {
+    type Change = Box<dyn Fn(&mut v1::TaskInfo, &str)>;
+    let rules: Vec<(&str, Change, &str)> = vec![
+        (
+            "killpolicy",
+            Box::new(|t, _| {
+                t.kill_policy = Some(v1::KillPolicy {
+                    grace_period: duration(-1),
+                })
+            }),
+            "Task's 'kill_policy.grace_period' must be non-negative",
+        ),
+        (
+            "maxtime",
+            Box::new(|t, _| t.max_completion_time = duration(-1)),
+            "Task's `max_completion_time` must be non-negative",
+        ),
+        (
+            "checktype",
+            Box::new(|t, _| t.check = Some(v1::CheckInfo::default())),
+            "Task uses invalid check: CheckInfo must specify 'type'",
+        ),
+        (
+            "checkcmd",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Command as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: Expecting 'command' to be set for COMMAND check",
+        ),
+        (
+            "hctype",
+            Box::new(|t, _| t.health_check = Some(v1::HealthCheck::default())),
+            "Task uses invalid health check: HealthCheck must specify 'type'",
+        ),
+        (
+            "hchttp",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Http as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: Expecting 'http' to be set for HTTP health check",
+        ),
+        (
+            "hcpath",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Http as i32),
+                    http: Some(v1::health_check::HttpCheckInfo {
+                        port: 80,
+                        path: Some("health".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: The path 'health' of HTTP health check must start with '/'",
+        ),
+        (
+            "hctcp",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Tcp as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: Expecting 'tcp' to be set for TCP health check",
+        ),
+        (
+            "hcinterval",
+            Box::new(|t, _| {
+                let mut h = command_health_check();
+                h.interval_seconds = Some(-1.0);
+                t.health_check = Some(h);
+            }),
+            "Task uses invalid health check: Expecting 'interval_seconds' to be non-negative",
+        ),
+        (
+            "hcshell",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Command as i32),
+                    command: Some(v1::CommandInfo::default()),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: Command health check must contain 'shell command'",
+        ),
+        (
+            "hcunknown",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Unknown as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: 'UNKNOWN' is not a valid health check type",
+        ),
+        (
+            "hcscheme",
+            Box::new(|t, _| {
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Http as i32),
+                    http: Some(v1::health_check::HttpCheckInfo {
+                        port: 80,
+                        scheme: Some("ftp".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid health check: Unsupported HTTP health check scheme: 'ftp'",
+        ),
+        (
+            "checkpath",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Http as i32),
+                    http: Some(v1::check_info::Http {
+                        port: 80,
+                        path: Some("x".into()),
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: The path 'x' of HTTP check must start with '/'",
+        ),
+        (
+            "checktcp",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Tcp as i32),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: Expecting 'tcp' to be set for TCP check",
+        ),
+        (
+            "checkdelay",
+            Box::new(|t, _| {
+                t.check = Some(v1::CheckInfo {
+                    r#type: Some(v1::check_info::Type::Tcp as i32),
+                    tcp: Some(v1::check_info::Tcp { port: 80 }),
+                    delay_seconds: Some(-1.0),
+                    ..Default::default()
+                })
+            }),
+            "Task uses invalid check: Expecting 'delay_seconds' to be non-negative",
+        ),
+        (
+            "envvalue",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "V".into(),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable 'V' of type 'VALUE' must have a value set",
+        ),
+        (
+            "envsecretref",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "S".into(),
+                            r#type: Some(v1::environment::variable::Type::Secret as i32),
+                            secret: Some(v1::Secret {
+                                r#type: Some(v1::secret::Type::Reference as i32),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable 'S' specifies an invalid secret: Secret of type REFERENCE must have the 'reference' field set",
+        ),
+        (
+            "envunknown",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "U".into(),
+                            r#type: Some(v1::environment::variable::Type::Unknown as i32),
+                            value: Some("x".into()),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable of type 'UNKNOWN' is not allowed",
+        ),
+        (
+            "volsandbox",
+            Box::new(|t, _| {
+                t.container = mesos_container(|c| {
+                    c.volumes.push(v1::Volume {
+                        mode: v1::volume::Mode::Rw as i32,
+                        container_path: "/x".into(),
+                        source: Some(v1::volume::Source {
+                            r#type: Some(v1::volume::source::Type::SandboxPath as i32),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Invalid volume: 'source.sandbox_path' is not set for SANDBOX_PATH volume",
+        ),
+        (
+            "volunknown",
+            Box::new(|t, _| {
+                t.container = mesos_container(|c| {
+                    c.volumes.push(v1::Volume {
+                        mode: v1::volume::Mode::Rw as i32,
+                        container_path: "/x".into(),
+                        source: Some(v1::volume::Source::default()),
+                        ..Default::default()
+                    })
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Invalid volume: 'source.type' is unknown",
+        ),
+        (
+            "dockername",
+            Box::new(|t, _| {
+                t.container = Some(v1::ContainerInfo {
+                    r#type: v1::container_info::Type::Docker as i32,
+                    docker: Some(v1::container_info::DockerInfo {
+                        image: "busybox".into(),
+                        parameters: vec![v1::Parameter {
+                            key: "name".into(),
+                            value: "x".into(),
+                        }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Parameter in DockerInfo must not be 'name'",
+        ),
+        (
+            "cpulimit",
+            Box::new(|t, _| {
+                t.resources = vec![scalar("mem", 64.0)];
+                t.limits
+                    .insert("cpus".into(), v1::value::Scalar { value: 1.0 });
+            }),
+            "When a CPU limit is specified, a CPU request must also be specified",
+        ),
+        (
+            "execnotype",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.command = None;
+                t.executor = Some(e);
+            }),
+            "'ExecutorInfo.command' must be set",
+        ),
+        (
+            "execdefaultok",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.command = None;
+                e.set_type(v1::executor_info::Type::Default);
+                t.executor = Some(e);
+            }),
+            "'ExecutorInfo.type' must be 'CUSTOM'",
+        ),
+        (
+            "env",
+            Box::new(|t, _| {
+                if let Some(c) = t.command.as_mut() {
+                    c.environment = Some(v1::Environment {
+                        variables: vec![v1::environment::Variable {
+                            name: "S".into(),
+                            r#type: Some(v1::environment::variable::Type::Secret as i32),
+                            ..Default::default()
+                        }],
+                    });
+                }
+            }),
+            "Task's `CommandInfo` is invalid: Environment variable 'S' of type 'SECRET' must have a secret set",
+        ),
+        (
+            "volume",
+            Box::new(|t, _| {
+                t.container = mesos_container(|c| {
+                    c.volumes.push(v1::Volume {
+                        mode: v1::volume::Mode::Ro as i32,
+                        container_path: "/x".into(),
+                        host_path: Some("/y".into()),
+                        image: Some(v1::Image {
+                            r#type: v1::image::Type::Docker as i32,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Invalid volume: Only one of them should be set: 'host_path', 'image' and 'source'",
+        ),
+        (
+            "volsource",
+            Box::new(|t, _| {
+                t.container = mesos_container(|c| {
+                    c.volumes.push(v1::Volume {
+                        mode: v1::volume::Mode::Ro as i32,
+                        container_path: "/x".into(),
+                        source: Some(v1::volume::Source {
+                            r#type: Some(v1::volume::source::Type::HostPath as i32),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    })
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: Invalid volume: 'source.host_path' is not set for HOST_PATH volume",
+        ),
+        (
+            "docker",
+            Box::new(|t, _| {
+                t.container = Some(v1::ContainerInfo {
+                    r#type: v1::container_info::Type::Docker as i32,
+                    ..Default::default()
+                })
+            }),
+            "Task's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo",
+        ),
+        (
+            "limits",
+            Box::new(|t, _| {
+                t.limits
+                    .insert("gpus".into(), v1::value::Scalar { value: 1.0 });
+            }),
+            "Only cpus and mem may be included in a task's resource limits",
+        ),
+        (
+            "memlimit",
+            Box::new(|t, _| {
+                t.limits
+                    .insert("mem".into(), v1::value::Scalar { value: 1.0 });
+            }),
+            "The memory limit must be greater than or equal to the memory request",
+        ),
+        (
+            "both",
+            Box::new(|t, _| t.executor = Some(custom_executor("e"))),
+            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present",
+        ),
+        (
+            "execdefault",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.set_type(v1::executor_info::Type::Default);
+                t.executor = Some(e);
+            }),
+            "'ExecutorInfo.command' must not be set for 'DEFAULT' executor",
+        ),
+        (
+            "execcustom",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.command = None;
+                e.set_type(v1::executor_info::Type::Custom);
+                t.executor = Some(e);
+            }),
+            "'ExecutorInfo.command' must be set for 'CUSTOM' executor",
+        ),
+        (
+            "execgrace",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.shutdown_grace_period = duration(-5);
+                t.executor = Some(e);
+            }),
+            "ExecutorInfo's 'shutdown_grace_period' must be non-negative",
+        ),
+        (
+            "execfw",
+            Box::new(|t, _| {
+                t.command = None;
+                let mut e = custom_executor("e");
+                e.framework_id = Some(v1::FrameworkId {
+                    value: "other".into(),
+                });
+                t.executor = Some(e);
+            }),
+            "ExecutorInfo has an invalid FrameworkID (Actual: other vs Expected: FW)",
+        ),
+        (
+            "execid",
+            Box::new(|t, _| {
+                t.command = None;
+                t.executor = Some(custom_executor(".."));
+            }),
+            "'..' is disallowed",
+        ),
+    ];
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let tasks: Vec<v1::TaskInfo> = rules
+        .iter()
+        .map(|(id, change, _)| {
+            let mut t = task(id, &o.agent_id, 0.1);
+            change(&mut t, &s.id);
+            t
+        })
+        .collect();
+    f.launch(0, &s, &o, tasks);
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), rules.len());
+    for ((id, _, expected), status) in rules.iter().zip(&st) {
+        assert_eq!(status.task_id.value, *id);
+        assert_eq!(status.state(), TaskState::TaskError, "{id}");
+        assert_eq!(status.reason(), Reason::TaskInvalid, "{id}");
+        assert!(
+            status.uuid.is_none(),
+            "{id}: master-made updates have no uuid"
+        );
+        assert_eq!(status.message(), expected.replace("FW", &s.id), "{id}");
+    }
+}
+
+#[test]
+fn health_check_without_type_takes_it_from_its_fields() {
+    let st = first_updates(|agent| {
+        let mut t = task("h", agent, 0.1);
+        let mut hc = command_health_check();
+        hc.r#type = None;
+        t.health_check = Some(hc);
+        vec![t]
+    });
+    assert_eq!(
+        st[0].state(),
+        TaskState::TaskStarting,
+        "{:?}",
+        st[0].message
+    );
+}
+
+#[test]
+fn a_custom_executor_is_charged_once_and_must_stay_the_same() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let with_exec = |id: &str, exec: v1::ExecutorInfo| {
+        let mut t = task(id, &o.agent_id, 0.5);
+        t.command = None;
+        t.executor = Some(exec);
+        t
+    };
+    let mut changed = custom_executor("e");
+    changed.name = Some("renamed".into());
+    f.m.accept(
+        f.at(0),
+        &s.id,
+        call::Accept {
+            offer_ids: vec![o.id.clone()],
+            operations: vec![launch_op(vec![
+                with_exec("a", custom_executor("e")),
+                with_exec("b", custom_executor("e")),
+                with_exec("c", changed),
+            ])],
+            filters: Some(v1::Filters {
+                refuse_seconds: Some(0.0),
+            }),
+        },
+    );
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert_eq!(st[0].task_id.value, "c");
+    assert!(
+        st[0].message().starts_with(
+            "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID."
+        ),
+        "{}",
+        st[0].message()
+    );
+    // 4 cpus - 0.5 - 0.5 - 0.1 (the executor, once).
+    let again = f.offers(1000, &mut s);
+    let cpus: f64 = again[0]
+        .resources
+        .iter()
+        .filter(|r| r.name == "cpus")
+        .map(|r| r.scalar.as_ref().map_or(0.0, |s| s.value))
+        .sum();
+    assert!((cpus - 2.9).abs() < 1e-9, "{cpus}");
+    assert_eq!(
+        again[0].executor_ids,
+        vec![v1::ExecutorId { value: "e".into() }]
+    );
+    let agent = o.agent_id.value.clone();
+    let used_cpus = |f: &Fixture| f.m.agents[&agent].used.scalar_total("cpus");
+    assert!((used_cpus(&f) - 1.1).abs() < 1e-9);
+    // The executor outlives its first task and goes with its last one.
+    f.m.end_task(f.at(1000), &s.id, "a", TaskState::TaskFinished, None)
+        .expect("running");
+    assert!((used_cpus(&f) - 0.6).abs() < 1e-9, "{}", used_cpus(&f));
+    f.m.end_task(f.at(1000), &s.id, "b", TaskState::TaskFinished, None)
+        .expect("running");
+    assert!(used_cpus(&f).abs() < 1e-9, "{}", used_cpus(&f));
+    assert!(f.m.agents[&agent].executors.is_empty());
+}
+
+fn group_op(exec: v1::ExecutorInfo, tasks: Vec<v1::TaskInfo>) -> v1::offer::Operation {
+    v1::offer::Operation {
+        r#type: Some(v1::offer::operation::Type::LaunchGroup as i32),
+        launch_group: Some(v1::offer::operation::LaunchGroup {
+            executor: exec,
+            task_group: v1::TaskGroupInfo { tasks },
+        }),
+        ..Default::default()
+    }
+}
+
+fn default_executor(fw: &str, id: &str) -> v1::ExecutorInfo {
+    v1::ExecutorInfo {
+        r#type: Some(v1::executor_info::Type::Default as i32),
+        executor_id: v1::ExecutorId { value: id.into() },
+        framework_id: Some(v1::FrameworkId { value: fw.into() }),
+        resources: vec![
+            scalar("cpus", 0.1),
+            scalar("mem", 32.0),
+            scalar("disk", 10.0),
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn each_task_group_rule_gives_task_group_invalid() {
+    type Change = Box<dyn Fn(&mut v1::ExecutorInfo, &mut v1::TaskInfo)>;
+    let rules: Vec<(Change, &str)> = vec![
+        (
+            Box::new(|_, t| {
+                t.container = Some(v1::ContainerInfo {
+                    r#type: v1::container_info::Type::Docker as i32,
+                    docker: Some(v1::container_info::DockerInfo {
+                        image: "busybox".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+            "Task 'g' is invalid: Docker ContainerInfo is not supported on the task",
+        ),
+        (
+            Box::new(|_, t| {
+                t.container = mesos_container(|c| c.network_infos.push(network(Some("net"), None)));
+                t.health_check = Some(v1::HealthCheck {
+                    r#type: Some(v1::health_check::Type::Tcp as i32),
+                    tcp: Some(v1::health_check::TcpCheckInfo {
+                        port: 80,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+            }),
+            "Task 'g' is invalid: HTTP and TCP health checks are not supported for nested containers not joining parent's network",
+        ),
+        (
+            Box::new(|_, t| {
+                t.limits
+                    .insert("cpus".into(), v1::value::Scalar { value: 1.0 });
+            }),
+            "Task 'g' is invalid: Resource limits may only be set for tasks within a task group when the 'share_cgroups' field is set to 'false'.",
+        ),
+        (
+            Box::new(|e, _| e.r#type = None),
+            "'ExecutorInfo.type' must be set",
+        ),
+        (
+            Box::new(|e, _| e.command = Some(v1::CommandInfo::default())),
+            "'ExecutorInfo.command' must not be set for 'DEFAULT' executor",
+        ),
+        (
+            Box::new(|e, _| e.resources = vec![scalar("mem", 32.0), scalar("disk", 10.0)]),
+            "Executor 'x' uses less CPUs (None) than the minimum required (0.01)",
+        ),
+        (
+            Box::new(|e, _| {
+                e.resources = vec![
+                    scalar("cpus", 0.1),
+                    scalar("mem", 16.0),
+                    scalar("disk", 10.0),
+                ]
+            }),
+            "Executor 'x' uses less memory (16MB) than the minimum required (32MB)",
+        ),
+        (
+            Box::new(|e, _| e.resources = vec![scalar("cpus", 0.1), scalar("mem", 32.0)]),
+            "Executor 'x' uses no disk",
+        ),
+    ];
+    for (change, expected) in rules {
+        let mut f = fixture(1);
+        let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+        let o = f.offers(0, &mut s).remove(0);
+        let mut exec = default_executor(&s.id, "x");
+        let mut t = task("g", &o.agent_id, 0.1);
+        t.command = Some(v1::CommandInfo {
+            value: Some("sleep 1".into()),
+            ..Default::default()
+        });
+        change(&mut exec, &mut t);
+        f.m.accept(
+            f.at(0),
+            &s.id,
+            call::Accept {
+                offer_ids: vec![o.id.clone()],
+                operations: vec![group_op(exec, vec![t])],
+                filters: None,
+            },
+        );
+        let st = updates(&mut s.rx);
+        assert_eq!(st[0].state(), TaskState::TaskError, "{expected}");
+        assert_eq!(st[0].reason(), Reason::TaskGroupInvalid, "{expected}");
+        assert_eq!(st[0].message(), expected);
+    }
+}
+
+#[test]
+fn joining_one_cni_network_twice_fails_at_the_agent() {
+    let st = first_updates(|agent| {
+        let mut t = task("n", agent, 0.1);
+        t.container = mesos_container(|c| {
+            c.network_infos = vec![network(Some("blue"), None), network(Some("blue"), None)];
+        });
+        vec![t]
+    });
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].state(), TaskState::TaskFailed);
+    assert_eq!(st[0].source(), v1::task_status::Source::Agent);
+    assert_eq!(st[0].reason(), Reason::ContainerLaunchFailed);
+    assert!(st[0].uuid.is_some(), "an agent update, to acknowledge");
+    assert!(st[0].container_status.is_none(), "the container never ran");
+    assert_eq!(
+        st[0].message(),
+        "Failed to launch container: Attempted to join CNI network 'blue' multiple times"
+    );
+}
+
+#[test]
+fn a_network_entry_without_a_name_is_ignored() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut unnamed = task("unnamed", &o.agent_id, 0.1);
+    unnamed.container = mesos_container(|c| {
+        c.network_infos = vec![network(None, Some("10.9.9.9")), network(None, None)];
+    });
+    let mut second = task("second", &o.agent_id, 0.1);
+    second.container = mesos_container(|c| {
+        c.network_infos = vec![
+            network(None, Some("10.9.9.9")),
+            network(Some("red"), Some("10.1.1.1")),
+        ];
+    });
+    f.launch(0, &s, &o, vec![unnamed, second]);
+    f.m.tick(f.at(1));
+    let st = updates(&mut s.rx);
+    assert!(
+        st.iter().all(|s| s.state() == TaskState::TaskStarting),
+        "{st:?}"
+    );
+    let fw = &f.m.frameworks[&s.id];
+    let agent_ip = f.m.agents[&o.agent_id.value].ip.clone();
+    assert_eq!(
+        fw.tasks["unnamed"].ip, agent_ip,
+        "host networking: the static IP does nothing"
+    );
+    assert_eq!(fw.tasks["unnamed"].network_name, None);
+    assert_eq!(fw.tasks["second"].ip, "10.1.1.1");
+    assert_eq!(fw.tasks["second"].network_name.as_deref(), Some("red"));
+}
+
+#[test]
+fn the_same_docker_volume_twice_fails_at_the_agent() {
+    let st = first_updates(|agent| {
+        let mut dup = task("dup", agent, 0.1);
+        dup.container = mesos_container(|c| {
+            c.volumes = vec![
+                docker_volume(Some("rexray"), "v1"),
+                docker_volume(Some("rexray"), "v1"),
+            ];
+        });
+        let mut two_drivers = task("two-drivers", agent, 0.1);
+        two_drivers.container = mesos_container(|c| {
+            c.volumes = vec![
+                docker_volume(Some("rexray"), "v1"),
+                docker_volume(Some("local"), "v1"),
+            ];
+        });
+        let mut no_driver = task("no-driver", agent, 0.1);
+        no_driver.container = mesos_container(|c| c.volumes = vec![docker_volume(None, "v2")]);
+        vec![dup, two_drivers, no_driver]
+    });
+    let by_id = |id: &str| {
+        st.iter()
+            .find(|s| s.task_id.value == id)
+            .expect("an update")
+    };
+    assert_eq!(by_id("dup").state(), TaskState::TaskFailed);
+    assert_eq!(by_id("dup").reason(), Reason::ContainerLaunchFailed);
+    assert_eq!(
+        by_id("dup").message(),
+        "Failed to launch container: Found duplicate docker volume with driver 'rexray' and name 'v1'"
+    );
+    assert_eq!(by_id("two-drivers").state(), TaskState::TaskStarting);
+    assert_eq!(by_id("no-driver").state(), TaskState::TaskFailed);
+    assert_eq!(
+        by_id("no-driver").message(),
+        "Failed to launch container: The volume driver is not specified for volume 'v2'"
+    );
+}
+
+#[test]
+fn state_lists_group_and_custom_executors_but_not_command_ones() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut custom = task("custom", &o.agent_id, 0.1);
+    custom.command = None;
+    custom.executor = Some(custom_executor("ce"));
+    let mut grouped = task("grouped", &o.agent_id, 0.1);
+    grouped.command = Some(v1::CommandInfo {
+        value: Some("sleep 1".into()),
+        ..Default::default()
+    });
+    f.m.accept(
+        f.at(0),
+        &s.id,
+        call::Accept {
+            offer_ids: vec![o.id.clone()],
+            operations: vec![
+                launch_op(vec![task("plain", &o.agent_id, 0.1), custom]),
+                group_op(default_executor(&s.id, "ge"), vec![grouped]),
+            ],
+            filters: None,
+        },
+    );
+    f.m.tick(f.at(1));
+    let state = super::state_json::state_value(&f.m);
+    let fw = &state["frameworks"][0];
+    let mut executors: Vec<&serde_json::Value> = fw["executors"]
+        .as_array()
+        .expect("executors")
+        .iter()
+        .collect();
+    executors.sort_by_key(|e| e["executor_id"].as_str().map(str::to_string));
+    assert_eq!(executors.len(), 2, "{executors:?}");
+    assert_eq!(executors[0]["executor_id"], "ce");
+    assert_eq!(
+        executors[0]["framework_id"],
+        s.id.as_str(),
+        "filled in by the master"
+    );
+    assert_eq!(executors[0]["command"]["value"], "./executor");
+    assert_eq!(executors[0]["slave_id"], o.agent_id.value.as_str());
+    assert_eq!(executors[0]["role"], "*");
+    assert!(executors[0].get("type").is_none());
+    assert_eq!(executors[1]["executor_id"], "ge");
+    assert_eq!(executors[1]["type"], "DEFAULT");
+    assert_eq!(
+        executors[1]["command"],
+        serde_json::json!({"argv": [], "uris": []})
+    );
+    assert_eq!(executors[1]["resources"]["disk"], 10.0);
+    assert!(fw.get("completed_executors").is_none());
+    assert!(fw.get("pid").is_none(), "HTTP frameworks have no pid");
+    assert_eq!(fw["role"], "*");
+    assert!(
+        fw.get("roles").is_none(),
+        "roles only for MULTI_ROLE frameworks"
+    );
+    // A group task's container nests in the executor's.
+    let grouped = fw["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["id"] == "grouped")
+        .expect("grouped task");
+    assert!(
+        grouped["statuses"][0]["container_status"]["container_id"]["parent"]["value"].is_string()
+    );
+}
+
+#[test]
+fn one_invalid_resource_voids_its_whole_launch() {
+    let mut f = fixture(1);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let o = f.offers(0, &mut s).remove(0);
+    let mut bad = task("bad", &o.agent_id, 0.1);
+    bad.resources = vec![scalar("cpus", -1.0)];
+    f.m.accept(
+        f.at(0),
+        &s.id,
+        call::Accept {
+            offer_ids: vec![o.id.clone()],
+            operations: vec![
+                launch_op(vec![task("peer", &o.agent_id, 0.1), bad]),
+                launch_op(vec![task("other-op", &o.agent_id, 0.1)]),
+            ],
+            filters: None,
+        },
+    );
+    f.m.tick(f.at(1));
+    let st = updates(&mut s.rx);
+    let state_of = |id: &str| {
+        st.iter()
+            .find(|s| s.task_id.value == id)
+            .map(|s| (s.state(), s.message().to_string()))
+    };
+    let error = "Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0".to_string();
+    assert_eq!(
+        state_of("peer"),
+        Some((TaskState::TaskError, error.clone()))
+    );
+    assert_eq!(state_of("bad"), Some((TaskState::TaskError, error)));
+    assert_eq!(
+        state_of("other-op").map(|s| s.0),
+        Some(TaskState::TaskStarting)
+    );
 }

@@ -1199,7 +1199,7 @@ fn differences(real: &Transcript, sim: &Transcript) -> Vec<String> {
 
 fn differential(encoding: Encoding) {
     let Some(cluster) = real_cluster() else {
-        eprintln!("MESOS_HOME is unset: sim_differential skipped");
+        eprintln!("MESOS_HOME is unset: real_mesos_sim_differential skipped");
         return;
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1398,7 +1398,7 @@ async fn cni_script(base: &str) -> Transcript {
 #[test]
 fn cni_isolator_failures_match_a_real_agent() {
     let Some(mut cluster) = RealCluster::start(MasterOptions::default(), Vec::new()) else {
-        eprintln!("MESOS_HOME is unset: sim_differential skipped");
+        eprintln!("MESOS_HOME is unset: real_mesos_sim_differential skipped");
         return;
     };
     if !is_root() {

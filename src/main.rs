@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use config::duration_arg;
 use hydrogen::api::auth::ApiToken;
+use hydrogen::api::conn::ConnLimits;
 use hydrogen::api::server::{self, ApiConfig};
 use hydrogen::ha::{self, HaConfig};
 use hydrogen::mesos::subscription::parse_masters;
@@ -155,6 +156,16 @@ struct ApiArgs {
     /// Longest a non-streaming request may take.
     #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration_arg)]
     request_timeout: Duration,
+    /// Longest a client may take to send a request's headers (a silent or
+    /// slow connection is closed after it).
+    #[arg(long, env = "HYDROGEN_HEADER_TIMEOUT", default_value = "10s", value_parser = duration_arg)]
+    header_timeout: Duration,
+    /// Longest a connection may stay open with no request running.
+    #[arg(long, env = "HYDROGEN_IDLE_TIMEOUT", default_value = "60s", value_parser = duration_arg)]
+    idle_timeout: Duration,
+    /// Most API connections open at once; more are closed on accept.
+    #[arg(long, env = "HYDROGEN_MAX_CONNECTIONS", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -279,7 +290,20 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
         instance_id: instance_id.to_string(),
+        limits: ConnLimits {
+            header_timeout: nonzero(args.header_timeout, "--header-timeout")?,
+            idle_timeout: nonzero(args.idle_timeout, "--idle-timeout")?,
+            max_connections: usize::try_from(args.max_connections)
+                .context("--max-connections: too large for this machine")?,
+        },
     })
+}
+
+fn nonzero(d: Duration, flag: &str) -> anyhow::Result<Duration> {
+    if d.is_zero() {
+        bail!("{flag}: must be longer than zero");
+    }
+    Ok(d)
 }
 
 /// Serves the API and runs elections (and the scheduler while leading)

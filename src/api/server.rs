@@ -10,6 +10,9 @@
 //! `grpc.rs`, because tower-http's timeout and limit layers would break
 //! gRPC's framing and streams.
 //!
+//! Connections are accepted by `conn.rs`, which caps their number and
+//! closes slow (header timeout) and idle ones.
+//!
 //! Shutdown: when the token is cancelled the health service turns
 //! NOT_SERVING, watches end, the listener stops accepting, and in-flight
 //! requests finish before [`serve`] returns.
@@ -29,6 +32,7 @@ use tower::ServiceExt;
 use crate::store::Store;
 
 use super::auth::{self, ApiToken};
+use super::conn::{self, ConnLimits};
 use super::grpc::GrpcService;
 use super::proto::app_service_server::AppServiceServer;
 use super::rest::{self, Shared};
@@ -54,6 +58,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// This instance's id, compared with the lease holder by `/readyz`.
     pub instance_id: String,
+    /// Header and idle timeouts, connection cap.
+    pub limits: ConnLimits,
 }
 
 impl Default for ApiConfig {
@@ -64,6 +70,7 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             instance_id: "hydrogen".into(),
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -97,22 +104,12 @@ pub async fn serve<S: Store>(
     let (app, health) = build(store, &config, shutdown.clone()).await?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, auth = config.api_token.is_some(), "api serving grpc and rest");
-    let stop = shutdown.clone();
-    // gRPC answers are small HTTP/2 frames: without TCP_NODELAY, Nagle's
-    // algorithm meets the client's delayed ACK and every call waits ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            stop.cancelled().await;
-            health
-                .set_not_serving::<AppServiceServer<GrpcService<S>>>()
-                .await;
-        })
-        .await?;
+    let flip_health = async move {
+        health
+            .set_not_serving::<AppServiceServer<GrpcService<S>>>()
+            .await;
+    };
+    conn::serve(listener, app, config.limits, shutdown, flip_health).await;
     tracing::info!(address = %local, "api stopped");
     Ok(())
 }
@@ -132,8 +129,12 @@ pub async fn build<S: Store>(
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),
     });
+    let body_limit = config.body_limit;
     let mut router: axum::Router = rest::router::<S>(config.request_timeout)
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| rest::reject_declared_oversize(body_limit, req, next),
+        ))
         .with_state(shared);
 
     let grpc =

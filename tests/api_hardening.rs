@@ -1,0 +1,226 @@
+//! The API under hostile clients, against the real binary over raw TCP on
+//! loopback: slowloris and silent connections, idle keep-alives, the
+//! connection cap, oversized declared bodies, unbounded metric labels.
+
+#[path = "common/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use procs::{Hydrogen, free_port};
+
+/// Generous: two busy cores shared with other builds.
+const SLACK: Duration = Duration::from_secs(10);
+
+fn serve(extra: &[&str]) -> Hydrogen {
+    // No master listens there: the API serves without one.
+    let master = format!("http://127.0.0.1:{}", free_port());
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--master", &master];
+    args.extend_from_slice(extra);
+    Hydrogen::start(&args)
+}
+
+fn addr(h: &Hydrogen) -> SocketAddr {
+    h.url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("hydrogen prints host:port")
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect to the api");
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("read timeout");
+    s
+}
+
+/// Whether the server has closed `s` (EOF, reset or broken pipe), without
+/// waiting.
+fn closed(s: &mut TcpStream) -> bool {
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break false;
+            }
+            Err(_) => break true,
+        }
+    };
+    s.set_nonblocking(false).expect("blocking");
+    closed
+}
+
+/// Sends a raw request and reads the answer head (status line and headers).
+fn request(s: &mut TcpStream, raw: &str, within: Duration) -> String {
+    s.write_all(raw.as_bytes()).expect("send request");
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn healthz_ok(addr: SocketAddr) -> bool {
+    let mut s = connect(addr);
+    request(
+        &mut s,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        SLACK,
+    )
+    .starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn slowloris_and_silent_connections_are_closed_within_the_header_timeout() {
+    let h = serve(&["--header-timeout", "2s", "--idle-timeout", "60s"]);
+    let addr = addr(&h);
+    let opened = Instant::now();
+    // 300 slowloris clients: a request line, then a header byte now and then.
+    let mut slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+                .expect("send request line");
+            s
+        })
+        .collect();
+    // And 50 that connect and say nothing.
+    let mut silent: Vec<TcpStream> = (0..50).map(|_| connect(addr)).collect();
+    assert!(
+        healthz_ok(addr),
+        "the api answers while 350 bad connections are open"
+    );
+    let deadline = opened + Duration::from_secs(2) + SLACK;
+    let mut open_slow: Vec<usize> = (0..slow.len()).collect();
+    let mut open_silent: Vec<usize> = (0..silent.len()).collect();
+    while (!open_slow.is_empty() || !open_silent.is_empty()) && Instant::now() < deadline {
+        open_slow.retain(|&i| {
+            // A write may fail once the server closed: that is a close too.
+            slow[i].write_all(b"X").is_ok() && !closed(&mut slow[i])
+        });
+        open_silent.retain(|&i| !closed(&mut silent[i]));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        open_slow.is_empty() && open_silent.is_empty(),
+        "{} slowloris and {} silent connections still open {:?} after they opened \
+         (header timeout 2s)",
+        open_slow.len(),
+        open_silent.len(),
+        opened.elapsed()
+    );
+    assert!(healthz_ok(addr), "the api still answers afterwards");
+}
+
+#[test]
+fn idle_keep_alives_close_after_the_idle_timeout_but_a_long_watch_stays() {
+    let h = serve(&["--header-timeout", "10s", "--idle-timeout", "2s"]);
+    let addr = addr(&h);
+    let mut idle = connect(addr);
+    let head = request(&mut idle, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", SLACK);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let mut watch = connect(addr);
+    let head = request(
+        &mut watch,
+        "GET /v1/api/app/watch HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n",
+        SLACK,
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answered = Instant::now();
+    while !closed(&mut idle) {
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            answered.elapsed() < Duration::from_secs(2) + SLACK,
+            "an idle keep-alive connection is still open after {:?} (idle timeout 2s)",
+            answered.elapsed()
+        );
+    }
+    // The idle connection went; a watch open longer than the idle timeout
+    // is a request in flight, not an idle connection.
+    while answered.elapsed() < Duration::from_secs(4) {
+        assert!(
+            !closed(&mut watch),
+            "a watch was cut after {:?}",
+            answered.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn connections_over_the_cap_are_closed_at_once() {
+    let h = serve(&["--max-connections", "20", "--header-timeout", "60s"]);
+    let addr = addr(&h);
+    let held: Vec<TcpStream> = (0..20).map(|_| connect(addr)).collect();
+    // The server counts a connection once it accepted it: wait until the
+    // 21st is refused (it may take a moment for all 20 to be accepted).
+    let start = Instant::now();
+    loop {
+        let mut extra = connect(addr);
+        let refused_at = Instant::now();
+        let mut was_closed = false;
+        while refused_at.elapsed() < Duration::from_secs(2) {
+            if closed(&mut extra) {
+                was_closed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if was_closed {
+            break;
+        }
+        assert!(
+            start.elapsed() < SLACK,
+            "a connection over --max-connections 20 stays open"
+        );
+    }
+    drop(held);
+    let freed = Instant::now();
+    while !healthz_ok(addr) {
+        assert!(
+            freed.elapsed() < SLACK,
+            "closing connections does not make room for new ones"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_declared_body_over_the_limit_gets_413_at_once() {
+    let h = serve(&["--body-limit", "1000", "--request-timeout", "30s"]);
+    let addr = addr(&h);
+    let mut s = connect(addr);
+    let sent = Instant::now();
+    // The headers promise 10 MB; no body follows.
+    let head = request(
+        &mut s,
+        "POST /v1/api/app HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+         Content-Length: 10000000\r\n\r\n",
+        Duration::from_secs(25),
+    );
+    assert!(head.starts_with("HTTP/1.1 413"), "answer: {head:?}");
+    assert!(
+        sent.elapsed() < SLACK,
+        "413 took {:?}: the server waited for the body",
+        sent.elapsed()
+    );
+}

@@ -380,8 +380,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_connection_gets_the_header_timeout_then_requests_the_idle_one() {
+    #[test]
+    fn a_silent_connection_gets_the_header_timeout_then_requests_the_idle_one() {
         let s = Shared::new();
         let opened = s.lock().opened;
         assert_eq!(
@@ -394,21 +394,27 @@ mod tests {
             None,
             "no deadline while a request runs"
         );
-        tokio::time::advance(Duration::from_secs(100)).await;
-        drop(busy);
-        let now = Instant::now();
-        assert_eq!(s.deadline(&limits()), Some(now + Duration::from_secs(60)));
-        tokio::time::advance(Duration::from_secs(5)).await;
         s.bytes_read();
+        assert_eq!(s.deadline(&limits()), None, "a request body is not a head");
+        drop(busy);
+        let idle = s.lock().idle_since;
+        assert_eq!(s.deadline(&limits()), Some(idle + Duration::from_secs(60)));
+        s.bytes_read();
+        let head = s
+            .lock()
+            .head_since
+            .expect("bytes with no request start a head");
         assert_eq!(
             s.deadline(&limits()),
-            Some(Instant::now() + Duration::from_secs(10)),
+            Some(head + Duration::from_secs(10)),
             "a new head must arrive within the header timeout"
         );
+        drop(s.begin(false));
+        assert_eq!(s.lock().head_since, None, "a request ends the head");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn bytes_between_http2_requests_are_not_a_head() {
+    #[test]
+    fn bytes_between_http2_requests_are_not_a_head() {
         let s = Shared::new();
         drop(s.begin(true));
         let idle = s.lock().idle_since;

@@ -224,3 +224,81 @@ fn a_declared_body_over_the_limit_gets_413_at_once() {
         sent.elapsed()
     );
 }
+
+/// Reads a whole `Connection: close` answer (head and body).
+fn fetch(addr: SocketAddr, raw: &str) -> String {
+    let mut s = connect(addr);
+    s.set_read_timeout(Some(SLACK)).expect("read timeout");
+    s.write_all(raw.as_bytes()).expect("send request");
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn random_paths_methods_and_tokens_do_not_grow_the_metrics() {
+    let h = serve(&["--api-token", "s3cret"]);
+    let addr = addr(&h);
+    let prefixes = [
+        "/",
+        "/v1/api/",
+        "/hydrogen.v1.AppService/",
+        "/grpc.health.v1.Health/",
+        "/grpc.reflection.v1.ServerReflection/",
+    ];
+    let metrics = |addr| {
+        fetch(
+            addr,
+            "GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n",
+        )
+    };
+    // Scrape once first, so the scrape's own series exists from the start.
+    metrics(addr);
+    let mut seen = Vec::new();
+    for i in 0..1200u32 {
+        let path = format!("{}p{:x}", prefixes[i as usize % prefixes.len()], i * 7919);
+        let method = if i % 3 == 0 {
+            format!("M{i}")
+        } else {
+            "GET".into()
+        };
+        let auth = if i % 2 == 0 {
+            "Authorization: Bearer s3cret\r\n"
+        } else {
+            ""
+        };
+        let answer = fetch(
+            addr,
+            &format!("{method} {path} HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n"),
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 "),
+            "no answer to {method} {path}"
+        );
+        if i % 400 == 399 {
+            let text = metrics(addr);
+            let series = text
+                .lines()
+                .filter(|l| l.starts_with("hydrogen_api_requests_total{"))
+                .count();
+            seen.push((i + 1, series, text.len()));
+        }
+    }
+    let text = metrics(addr);
+    assert!(
+        !text.contains("p1ef") && !text.contains("M3"),
+        "a client-chosen path or method became a label"
+    );
+    let (_, first_series, first_len) = seen[0];
+    for &(requests, series, len) in &seen {
+        assert!(
+            series == first_series && len < first_len + 4096,
+            "after {requests} random requests: {series} request series, {len} bytes of \
+             /metrics (after 400: {first_series}, {first_len} bytes): {seen:?}"
+        );
+    }
+    assert!(
+        first_series <= 12,
+        "{first_series} series for a handful of (method, route, status) kinds"
+    );
+}

@@ -302,3 +302,170 @@ fn random_paths_methods_and_tokens_do_not_grow_the_metrics() {
         "{first_series} series for a handful of (method, route, status) kinds"
     );
 }
+
+/// `hydrogen serve` with secrets in the environment only; returns the
+/// child and its address once it listens (the store is usable by then).
+fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"));
+    cmd.arg("serve")
+        .args(args)
+        .env("HYDROGEN_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("hydrogen starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let line = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("listening on ") => break line,
+            Some(Ok(_)) => {}
+            _ => {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                let _ = child.kill();
+                panic!("hydrogen serve did not start: {err}");
+            }
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let addr = line
+        .trim_start_matches("listening on http://")
+        .trim()
+        .parse()
+        .expect("host:port");
+    (child, addr)
+}
+
+/// Sends one RESP command to Redis and returns the raw reply.
+fn redis_command(port: u16, args: &[&str]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect redis");
+    s.set_read_timeout(Some(SLACK)).expect("read timeout");
+    let mut raw = format!("*{}\r\n", args.len());
+    for a in args {
+        raw.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(raw.as_bytes()).expect("send to redis");
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn the_api_token_and_redis_password_come_from_files_never_the_command_line() {
+    let redis = procs::Redis::start();
+    let password = "pw-7f3a@:/x";
+    let token = "tok-91c2e0";
+    let reply = redis_command(redis.port, &["CONFIG", "SET", "requirepass", password]);
+    assert!(reply.starts_with("+OK"), "{reply}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("api-token");
+    let password_file = dir.path().join("redis-password");
+    std::fs::write(&token_file, format!("{token}\n")).expect("write token");
+    std::fs::write(&password_file, format!("{password}\n")).expect("write password");
+    let master = format!("http://127.0.0.1:{}", free_port());
+    let store = redis.url();
+    let (mut child, addr) = serve_with_env(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--master",
+            &master,
+            "--store",
+            &store,
+        ],
+        &[
+            (
+                "HYDROGEN_API_TOKEN_FILE",
+                token_file.to_str().expect("utf-8"),
+            ),
+            (
+                "HYDROGEN_REDIS_PASSWORD_FILE",
+                password_file.to_str().expect("utf-8"),
+            ),
+        ],
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(
+        !cmdline.contains(password) && !cmdline.contains(token),
+        "a secret is on the command line: {cmdline}"
+    );
+    let body = r#"[{"name":"sec","resources":{"cpu":0.1,"mem":16},"instances":0,"command":{"cmd":"sleep 1"}}]"#;
+    let deploy = |auth: &str| {
+        fetch(
+            addr,
+            &format!(
+                "POST /v1/api/app HTTP/1.1\r\nHost: t\r\n{auth}Content-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let refused = deploy("");
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let wrong = deploy("Authorization: Bearer tok-91c2e\r\n");
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let answer = deploy(&format!("Authorization: Bearer {token}\r\n"));
+    assert!(answer.starts_with("HTTP/1.1 20"), "{answer}");
+    // The app reached the password-protected Redis.
+    let mut s = TcpStream::connect(("127.0.0.1", redis.port)).expect("connect redis");
+    s.set_read_timeout(Some(SLACK)).expect("read timeout");
+    let auth = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n", password.len());
+    s.write_all(auth.as_bytes()).expect("auth");
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    assert!(
+        buf[..n].starts_with(b"+OK"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    s.write_all(b"*3\r\n$7\r\nHEXISTS\r\n$13\r\nhydrogen:apps\r\n$3\r\nsec\r\n")
+        .expect("hexists");
+    let n = s.read(&mut buf).unwrap_or(0);
+    let exists = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert_eq!(exists, ":1\r\n", "app `sec` is not in redis");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn help_says_which_flags_show_in_ps_and_conflicting_secrets_fail() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("hydrogen --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for needle in [
+        "ps",
+        "--api-token-file",
+        "--redis-password-file",
+        "--store-file",
+        "--secret-file",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("t");
+    std::fs::write(&file, "x\n").expect("write");
+    let both = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--master",
+            "http://127.0.0.1:1",
+        ])
+        .args(["--api-token", "y", "--api-token-file"])
+        .arg(&file)
+        .output()
+        .expect("hydrogen runs");
+    assert!(!both.status.success());
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert!(err.contains("--api-token-file"), "{err}");
+}

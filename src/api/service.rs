@@ -383,28 +383,26 @@ impl<S: Store> ApiService<S> {
         &self.store
     }
 
-    /// Deploys validated apps. Conflicts are checked for every app before
-    /// any is written, so a request with one conflicting app writes nothing
-    /// (up to a concurrent write racing between the check and the writes; the
-    /// error then names the app that lost).
+    /// Deploys validated apps, all or nothing: one atomic store write
+    /// (`Store::create_apps`), so a conflict anywhere, a store stall or a
+    /// crash never leaves part of a batch. The write runs in its own task:
+    /// once started it finishes even if the caller goes away (a dropped
+    /// connection once left 6,788 of 8,000 apps written), and the answer,
+    /// when one can be sent, lists every app with whether it was created.
     pub async fn deploy(&self, apps: Vec<App>) -> Result<Vec<Deployed>, ApiError> {
-        for app in &apps {
-            if let Some(existing) = self.store.get_app(&app.name).await? {
-                if existing.goal == AppGoal::Kill {
-                    return Err(crate::store::StoreError::AppKilling(app.name.clone()).into());
-                }
-                if existing.spec != *app {
-                    return Err(crate::store::StoreError::AppConflict {
-                        name: app.name.clone(),
-                        version: existing.version,
-                    }
-                    .into());
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(apps.len());
-        for app in apps {
-            let deployed = match self.store.create_app(app).await? {
+        let store = Arc::clone(&self.store);
+        let count = apps.len();
+        let outcomes = tokio::spawn(async move { store.create_apps(apps).await })
+            .await
+            .map_err(|e| {
+                ApiError::Store(crate::store::StoreError::Unavailable(format!(
+                    "the deploy of {count} apps failed inside the server ({e}); \
+                     nothing or all of them were written: read them back or deploy again"
+                )))
+            })??;
+        let out: Vec<Deployed> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
                 CreateOutcome::Created(record) => Deployed {
                     record,
                     created: true,
@@ -413,14 +411,17 @@ impl<S: Store> ApiService<S> {
                     record,
                     created: false,
                 },
-            };
-            tracing::info!(
+            })
+            .collect();
+        let created = out.iter().filter(|d| d.created).count();
+        tracing::info!(apps = count, created, "apps deployed");
+        for deployed in &out {
+            tracing::debug!(
                 app = deployed.record.name(),
                 version = deployed.record.version,
                 created = deployed.created,
                 "app deployed"
             );
-            out.push(deployed);
         }
         Ok(out)
     }

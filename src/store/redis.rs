@@ -185,6 +185,7 @@ impl Keys {
 
 struct Scripts {
     cas_app: Script,
+    cas_apps: Script,
     apply: Script,
     set_framework_id: Script,
     acquire_lease: Script,
@@ -197,6 +198,7 @@ impl Scripts {
     fn new() -> Self {
         Self {
             cas_app: Script::new(scripts::CAS_APP),
+            cas_apps: Script::new(scripts::CAS_APPS),
             apply: Script::new(scripts::APPLY),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
@@ -434,6 +436,96 @@ impl RedisStore {
         )))
     }
 
+    /// A multi-app deploy: read every app in one round trip, decide in
+    /// Rust, write them all with one compare-and-set script; a lost race
+    /// reads and decides again.
+    async fn create_apps_cas(&self, specs: &[App]) -> Result<Vec<CreateOutcome>, StoreError> {
+        if specs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        for _ in 0..CAS_ATTEMPTS {
+            let mut conn = self.conn();
+            let raws: Vec<Option<String>> = self
+                .shared
+                .run(
+                    "HMGET",
+                    ::redis::cmd("HMGET")
+                        .arg(&self.keys().apps)
+                        .arg(&names)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            let now = now_ms();
+            // name -> (raw read, record now: stored or decided in this batch)
+            let mut seen: std::collections::HashMap<&str, (String, Option<AppRecord>)> =
+                std::collections::HashMap::new();
+            for (name, raw) in names.iter().zip(&raws) {
+                if seen.contains_key(name) {
+                    continue;
+                }
+                let record = match raw {
+                    Some(raw) => Some(decode(raw, || {
+                        format!("{} field {name}", self.keys().apps)
+                    })?),
+                    None => None,
+                };
+                seen.insert(name, (raw.clone().unwrap_or_default(), record));
+            }
+            let mut out = Vec::with_capacity(specs.len());
+            let mut writes: Vec<(&str, String)> = Vec::new();
+            for spec in specs {
+                let (_, current) = seen
+                    .get_mut(spec.name.as_str())
+                    .ok_or_else(|| StoreError::Corrupt(format!("{} not read", spec.name)))?;
+                let outcome = super::decide_create(current.as_ref(), spec, now)?;
+                if let CreateOutcome::Created(record) = &outcome {
+                    writes.push((spec.name.as_str(), encode(record)?));
+                    *current = Some(record.clone());
+                }
+                out.push(outcome);
+            }
+            if writes.is_empty() {
+                return Ok(out);
+            }
+            let mut call = self.scripts.cas_apps.prepare_invoke();
+            call.key(&self.keys().apps)
+                .key(&self.keys().apps_rev)
+                .key(&self.keys().events_head)
+                .key(&self.keys().view_rev)
+                .arg(&self.keys().changes);
+            for (name, new) in &writes {
+                let (raw, _) = &seen[name];
+                call.arg(*name).arg(raw.as_str()).arg(new.as_str());
+            }
+            let reply: Vec<Value> = self
+                .shared
+                .run(
+                    &format!(
+                        "the write of {} apps (all or none of them; \
+                         deploying the same apps again is safe)",
+                        writes.len()
+                    ),
+                    call.invoke_async(&mut conn),
+                )
+                .await?;
+            match status(&reply)? {
+                "ok" => {
+                    let apps = int_at(&reply, 1)?;
+                    let events = int_at(&reply, 2)?;
+                    self.shared.observe(apps, events);
+                    return Ok(out);
+                }
+                "changed" => continue,
+                other => return Err(unexpected(other)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "redis at {}: the apps kept changing under {CAS_ATTEMPTS} write attempts; retry",
+            self.shared.url
+        )))
+    }
+
     /// Adds the read of the three counters of a [`ViewRevision`] to `pipe`.
     fn view_counters<'p>(&self, pipe: &'p mut ::redis::Pipeline) -> &'p mut ::redis::Pipeline {
         let keys = self.keys();
@@ -508,6 +600,10 @@ impl Store for RedisStore {
             ))
         })
         .await
+    }
+
+    async fn create_apps(&self, specs: Vec<App>) -> Result<Vec<CreateOutcome>, StoreError> {
+        self.create_apps_cas(&specs).await
     }
 
     async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {

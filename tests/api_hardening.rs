@@ -469,3 +469,154 @@ fn help_says_which_flags_show_in_ps_and_conflicting_secrets_fail() {
     let err = String::from_utf8_lossy(&both.stderr);
     assert!(err.contains("--api-token-file"), "{err}");
 }
+
+/// A JSON array of `n` small apps named `{prefix}{i}`.
+fn batch(prefix: &str, n: usize) -> String {
+    let apps: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"name":"{prefix}{i}","resources":{{"cpu":0.1,"mem":16}},"instances":0,"command":{{"cmd":"sleep 1"}}}}"#
+            )
+        })
+        .collect();
+    format!("[{}]", apps.join(","))
+}
+
+fn post_apps(addr: SocketAddr, body: &str) -> TcpStream {
+    let mut s = connect(addr);
+    s.write_all(
+        format!(
+            "POST /v1/api/app HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .expect("send the batch");
+    s
+}
+
+/// `HLEN hydrogen:apps` of the Redis on `port`.
+fn stored_apps(port: u16) -> i64 {
+    let reply = redis_command(port, &["HLEN", "hydrogen:apps"]);
+    reply
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap_or_else(|_| panic!("HLEN answered {reply:?}"))
+}
+
+/// Polls until the app count stays put for a second, then returns it.
+fn settled_apps(port: u16) -> i64 {
+    let start = Instant::now();
+    let mut last = (stored_apps(port), Instant::now());
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = stored_apps(port);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(1) {
+            return now;
+        }
+        assert!(start.elapsed() < SLACK * 3, "the app count never settles");
+    }
+}
+
+#[test]
+fn a_batch_deploy_is_all_or_nothing_when_redis_stalls_mid_request() {
+    const N: usize = 4000;
+    let redis = procs::Redis::start();
+    let store = redis.url();
+    let h = serve(&[
+        "--store",
+        &store,
+        "--redis-timeout",
+        "1s",
+        "--body-limit",
+        "4000000",
+    ]);
+    let addr = addr(&h);
+    let body = batch("stall", N);
+    let mut s = post_apps(addr, &body);
+    // Stop Redis while the request is being served, for longer than the
+    // store's timeout.
+    std::thread::sleep(Duration::from_millis(150));
+    procs::signal(redis.pid(), "STOP");
+    std::thread::sleep(Duration::from_secs(4));
+    procs::signal(redis.pid(), "CONT");
+    s.set_read_timeout(Some(SLACK * 3)).expect("read timeout");
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let stored = settled_apps(redis.port);
+    let status = answer.get(9..12).unwrap_or("").to_string();
+    assert!(
+        stored == 0 || stored == N as i64,
+        "{stored} of {N} apps written (a partial batch); answer: {}",
+        &answer[..answer.len().min(400)]
+    );
+    if status == "200" {
+        assert_eq!(
+            stored, N as i64,
+            "answered 200 but {stored} apps are stored"
+        );
+        assert_eq!(
+            answer.matches("\"created\":true").count(),
+            N,
+            "the answer lists every app"
+        );
+    } else {
+        assert_eq!(
+            status,
+            "503",
+            "answer: {}",
+            &answer[..answer.len().min(400)]
+        );
+        assert!(
+            answer.contains("all or none") || answer.contains("none of the") && stored == 0,
+            "a 503 says what may have been written: {answer}"
+        );
+    }
+    // Deploying the same batch again is safe, and completes it.
+    let mut again = post_apps(addr, &body);
+    again
+        .set_read_timeout(Some(SLACK * 3))
+        .expect("read timeout");
+    let mut answer = String::new();
+    let _ = again.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..answer.len().min(400)]
+    );
+    assert_eq!(stored_apps(redis.port), N as i64);
+}
+
+#[test]
+fn a_batch_deploy_completes_when_the_client_goes_away() {
+    const N: usize = 4000;
+    let redis = procs::Redis::start();
+    let store = redis.url();
+    let h = serve(&[
+        "--store",
+        &store,
+        "--redis-timeout",
+        "5s",
+        "--body-limit",
+        "4000000",
+    ]);
+    let addr = addr(&h);
+    // Redis stalled: the request is read and waits on the store when the
+    // client hangs up.
+    procs::signal(redis.pid(), "STOP");
+    let s = post_apps(addr, &batch("gone", N));
+    std::thread::sleep(Duration::from_millis(1500));
+    s.shutdown(std::net::Shutdown::Both).expect("hang up");
+    drop(s);
+    std::thread::sleep(Duration::from_millis(300));
+    procs::signal(redis.pid(), "CONT");
+    let stored = settled_apps(redis.port);
+    assert_eq!(
+        stored, N as i64,
+        "{stored} of {N} apps written after the client went away"
+    );
+}

@@ -455,7 +455,14 @@ impl RedisStore {
                         .arg(&names)
                         .query_async(&mut conn),
                 )
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    StoreError::Unavailable(why) => StoreError::Unavailable(format!(
+                        "{why}; none of the {} apps was written: deploy them again",
+                        specs.len()
+                    )),
+                    other => other,
+                })?;
             let now = now_ms();
             // name -> (raw read, record now: stored or decided in this batch)
             let mut seen: std::collections::HashMap<&str, (String, Option<AppRecord>)> =

@@ -620,3 +620,39 @@ fn a_batch_deploy_completes_when_the_client_goes_away() {
         "{stored} of {N} apps written after the client went away"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_grpc_message_is_resource_exhausted() {
+    use hydrogen::api::proto as pb;
+    let h = tokio::task::spawn_blocking(|| serve(&["--body-limit", "2000"]))
+        .await
+        .expect("start hydrogen");
+    let channel = tonic::transport::Channel::from_shared(h.url.clone())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect grpc");
+    let mut client = pb::app_service_client::AppServiceClient::new(channel);
+    let app = |name: &str, cmd: String| {
+        let body = format!(
+            r#"[{{"name":"{name}","resources":{{"cpu":0.1,"mem":16}},"instances":0,"command":{{"cmd":"{cmd}"}}}}]"#
+        );
+        let apps = hydrogen::spec::parse_apps(body.as_bytes()).expect("valid app");
+        hydrogen::api::convert::app_to_proto(&apps[0])
+    };
+    let big = client
+        .deploy(pb::DeployRequest {
+            apps: vec![app("big", format!("echo {}", "x".repeat(5000)))],
+        })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(big.code(), tonic::Code::ResourceExhausted, "{big:?}");
+    assert!(big.message().contains("--body-limit"), "{}", big.message());
+    client
+        .deploy(pb::DeployRequest {
+            apps: vec![app("small", "sleep 1".into())],
+        })
+        .await
+        .expect("a message under the limit is served");
+    drop(h);
+}

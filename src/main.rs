@@ -41,6 +41,9 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start and moved once: the size of the biggest variant
+// costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Hydrogen against a Mesos cluster: the API on --listen, the

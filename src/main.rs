@@ -311,6 +311,7 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
         instance_id: instance_id.to_string(),
+        leadership: None,
         limits: ConnLimits {
             header_timeout: nonzero(args.header_timeout, "--header-timeout")?,
             idle_timeout: nonzero(args.idle_timeout, "--idle-timeout")?,
@@ -342,6 +343,9 @@ async fn run<S: Store>(
     // Printed once the store is usable: tests and scripts wait for it.
     println!("listening on http://{}", api.listen);
     let (leadership, _) = watch::channel(None);
+    // `/readyz` and the `hydrogen_leader` gauge follow the election loop.
+    let mut api = api;
+    api.leadership = Some(leadership.subscribe());
     let elections = tokio::spawn(ha::run(
         store.clone(),
         ha_config,

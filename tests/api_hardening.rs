@@ -656,3 +656,100 @@ async fn an_oversized_grpc_message_is_resource_exhausted() {
         .expect("a message under the limit is served");
     drop(h);
 }
+
+/// `/readyz` as JSON.
+fn readyz(addr: SocketAddr) -> serde_json::Value {
+    let answer = fetch(
+        addr,
+        "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// The value of the `hydrogen_leader` gauge.
+fn leader_gauge(addr: SocketAddr) -> Option<f64> {
+    let answer = fetch(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("hydrogen_leader "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn an_acquisition_answered_after_a_redis_stall_leaves_no_ghost_lease() {
+    let redis = procs::Redis::start();
+    // Someone else holds the lease throughout; our epoch counter is at 1.
+    let held = r#"{"instance_id":"someone-else","address":"127.0.0.1:1","epoch":1}"#;
+    assert!(redis_command(redis.port, &["SET", "hydrogen:epoch", "1"]).starts_with("+OK"));
+    assert!(
+        redis_command(redis.port, &["SET", "hydrogen:lease", held, "PX", "60000"])
+            .starts_with("+OK")
+    );
+    let store = redis.url();
+    // A long TTL: a ghost would last 10 s, far longer than the deadline below.
+    let h = serve(&[
+        "--store",
+        &store,
+        "--redis-timeout",
+        "1s",
+        "--lease-ttl",
+        "10s",
+        "--lease-renew",
+        "1s",
+        "--instance-id",
+        "ghost-test",
+    ]);
+    let addr = addr(&h);
+    // Redis stalls past our store timeout: our acquisitions lose their
+    // answers.
+    procs::signal(redis.pid(), "STOP");
+    std::thread::sleep(Duration::from_secs(3));
+    procs::signal(redis.pid(), "CONT");
+    // What a late acquisition leaves when the other lease was gone by the
+    // time it ran: a new epoch and a lease naming us that we never heard of.
+    // (Written here rather than left to the race of a real late script, so
+    // the test does not depend on how the client drops a timed-out call.)
+    let reply = redis_command(redis.port, &["INCR", "hydrogen:epoch"]);
+    let ghost_epoch: u64 = reply.trim().trim_start_matches(':').parse().expect("epoch");
+    let ghost =
+        format!(r#"{{"instance_id":"ghost-test","address":"{addr}","epoch":{ghost_epoch}}}"#);
+    assert!(
+        redis_command(
+            redis.port,
+            &["SET", "hydrogen:lease", &ghost, "PX", "10000"]
+        )
+        .starts_with("+OK")
+    );
+    let resumed = Instant::now();
+    let mut disagreements = Vec::new();
+    let epoch = loop {
+        let ready = readyz(addr);
+        let gauge = leader_gauge(addr);
+        if ready["leader"] == true && gauge != Some(1.0) {
+            disagreements.push((resumed.elapsed(), ready.clone(), gauge));
+        }
+        if ready["leader"] == true && gauge == Some(1.0) {
+            break ready["epoch"].as_u64().unwrap_or(0);
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(5),
+            "not leading {:?} after the ghost lease appeared (lease ttl 10s): /readyz {ready}, \
+             hydrogen_leader {gauge:?}",
+            resumed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        disagreements.is_empty(),
+        "/readyz said leader while hydrogen_leader did not: {disagreements:?}"
+    );
+    assert!(
+        epoch > ghost_epoch,
+        "leading with epoch {epoch}, the ghost's was {ghost_epoch}: it should have been \
+         released and the lease taken again"
+    );
+}

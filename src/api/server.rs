@@ -60,6 +60,9 @@ pub struct ApiConfig {
     pub instance_id: String,
     /// Header and idle timeouts, connection cap.
     pub limits: ConnLimits,
+    /// The election loop's lease while this instance leads (`None`: this
+    /// process runs no elections, and `/readyz` trusts the store alone).
+    pub leadership: Option<tokio::sync::watch::Receiver<Option<crate::store::LeaderInfo>>>,
 }
 
 impl Default for ApiConfig {
@@ -71,6 +74,7 @@ impl Default for ApiConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             instance_id: "hydrogen".into(),
             limits: ConnLimits::default(),
+            leadership: None,
         }
     }
 }
@@ -144,7 +148,10 @@ pub async fn build<S: Store>(
 ) -> Result<(axum::Router, tonic_health::server::HealthReporter), ServeError> {
     // Install the recorder before the first request records anything.
     let _ = rest::prometheus();
-    let core = ApiService::new(store, config.instance_id.clone());
+    let mut core = ApiService::new(store, config.instance_id.clone());
+    if let Some(leadership) = &config.leadership {
+        core = core.with_leadership(leadership.clone());
+    }
     let shared = Arc::new(Shared {
         core: core.clone(),
         body_limit: config.body_limit,

@@ -355,6 +355,9 @@ pub struct ApiService<S> {
     store: Arc<S>,
     instance_id: String,
     views: Arc<ViewCache>,
+    /// This process's own knowledge of its leadership (the election loop's
+    /// lease while it leads), when the process runs elections.
+    leadership: Option<tokio::sync::watch::Receiver<Option<LeaderInfo>>>,
 }
 
 impl<S> Clone for ApiService<S> {
@@ -363,6 +366,7 @@ impl<S> Clone for ApiService<S> {
             store: Arc::clone(&self.store),
             instance_id: self.instance_id.clone(),
             views: Arc::clone(&self.views),
+            leadership: self.leadership.clone(),
         }
     }
 }
@@ -375,7 +379,20 @@ impl<S: Store> ApiService<S> {
             store,
             instance_id: instance_id.into(),
             views: Arc::default(),
+            leadership: None,
         }
+    }
+
+    /// Readiness then calls this instance the leader only while its
+    /// election loop leads with the lease the store names: a lease naming
+    /// us that we do not know we hold (an acquisition whose answer was
+    /// lost) or still hold (we fenced ourselves) is not leadership.
+    pub fn with_leadership(
+        mut self,
+        leadership: tokio::sync::watch::Receiver<Option<LeaderInfo>>,
+    ) -> Self {
+        self.leadership = Some(leadership);
+        self
     }
 
     /// The store (for the watch).
@@ -490,9 +507,13 @@ impl<S: Store> ApiService<S> {
     /// Whether the store answers, and who leads.
     pub async fn readiness(&self) -> Result<Readiness, ApiError> {
         let leader = self.store.leader().await?;
-        let is_leader = leader
+        let named = leader
             .as_ref()
             .is_some_and(|l| l.instance_id == self.instance_id);
+        let is_leader = match &self.leadership {
+            Some(local) => named && *local.borrow() == leader,
+            None => named,
+        };
         Ok(Readiness { leader, is_leader })
     }
 }

@@ -12,6 +12,12 @@
 //!
 //! A graceful stop releases the lease, so a planned handoff takes one
 //! acquisition attempt instead of a TTL.
+//!
+//! An acquisition whose answer was lost (the store stalled past our
+//! timeout) may still run later and leave a lease naming us that we do not
+//! know we hold: a ghost. After such an error, every "held by someone"
+//! answer is checked against the lease's holder, and a lease naming us is
+//! released at once and acquired again properly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +70,9 @@ pub async fn run<S: Store>(
     leadership: watch::Sender<Option<LeaderInfo>>,
     cancel: CancellationToken,
 ) {
+    // When the answer of an acquisition was lost (an error: the script may
+    // still run in the store after a stall), until then.
+    let mut unsettled_until: Option<Instant> = None;
     loop {
         let lease = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -72,15 +81,25 @@ pub async fn run<S: Store>(
         let lease = match lease {
             Ok(Some(lease)) => lease,
             Ok(None) => {
+                if unsettled_until.is_some_and(|until| Instant::now() < until)
+                    && settle_ghost_lease(store.as_ref(), &config).await
+                {
+                    // Released: take it properly at once.
+                    continue;
+                }
                 wait(&cancel, config.acquire_interval).await;
                 continue;
             }
             Err(e) => {
                 warn!(error = %e, "cannot reach the store to elect a leader");
+                // Whatever ran of it ran by the time the store answers
+                // again; a lease's life after that is one TTL at most.
+                unsettled_until = Some(Instant::now() + config.lease_ttl * 2);
                 wait(&cancel, config.acquire_interval).await;
                 continue;
             }
         };
+        unsettled_until = None;
         info!(epoch = lease.epoch, instance = %config.instance_id, "leading");
         metrics::gauge!("hydrogen_leader").set(1.0);
         metrics::gauge!("hydrogen_leader_epoch").set(lease.epoch as f64);
@@ -98,6 +117,33 @@ pub async fn run<S: Store>(
             return;
         }
         wait(&cancel, config.acquire_interval).await;
+    }
+}
+
+/// After an acquisition whose answer was lost: when the store's lease
+/// names this instance although it does not lead, that acquisition ran
+/// after all (a ghost lease: `/readyz` of every instance would call us the
+/// leader while no scheduler runs, for up to a TTL). Releases it at once
+/// (compare-and-delete of exactly that lease) and says whether it did.
+async fn settle_ghost_lease<S: Store>(store: &S, config: &HaConfig) -> bool {
+    let Ok(Some(holder)) = store.leader().await else {
+        return false;
+    };
+    if holder.instance_id != config.instance_id {
+        return false;
+    }
+    match store.release_lease(&holder).await {
+        Ok(()) => {
+            warn!(
+                epoch = holder.epoch,
+                "released a lease whose acquisition answer was lost (it ran after a store stall)"
+            );
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, epoch = holder.epoch, "cannot release a lease whose acquisition answer was lost; it will expire");
+            false
+        }
     }
 }
 

@@ -279,6 +279,11 @@ pub struct RedisStore {
     shared: Arc<Shared>,
     scripts: Scripts,
     capacity: usize,
+    /// The lease's own connection: acquire, renew and release never queue
+    /// behind API reads and batch writes on the shared multiplexed one (a
+    /// thousand watchers' reads once delayed renewals until the leader
+    /// fenced itself).
+    lease_conn: ConnectionManager,
     /// Dropped with the store: ends the changes task.
     _stop: oneshot::Sender<()>,
 }
@@ -296,21 +301,27 @@ impl RedisStore {
             .set_response_timeout(Some(options.timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = match tokio::time::timeout(
-            options.timeout,
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "redis at {shown} did not accept a connection within {:?}",
-                    options.timeout
-                )));
+        let open = |config: ConnectionManagerConfig| {
+            let client = client.clone();
+            let shown = shown.clone();
+            async move {
+                match tokio::time::timeout(
+                    options.timeout,
+                    ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(e)) => Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
+                    Err(_) => Err(StoreError::Unavailable(format!(
+                        "redis at {shown} did not accept a connection within {:?}",
+                        options.timeout
+                    ))),
+                }
             }
         };
+        let conn = open(config.clone()).await?;
+        let lease_conn = open(config).await?;
         let (changes, _) = watch::channel(Changes::default());
         let shared = Arc::new(Shared {
             conn,
@@ -327,6 +338,7 @@ impl RedisStore {
             shared,
             scripts: Scripts::new(),
             capacity: options.event_log_capacity.max(1),
+            lease_conn,
             _stop: stop,
         })
     }
@@ -935,7 +947,7 @@ impl Store for RedisStore {
         address: &str,
         ttl: Duration,
     ) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.lease_conn.clone();
         let mut call = self.scripts.acquire_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
@@ -951,7 +963,7 @@ impl Store for RedisStore {
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.lease_conn.clone();
         let mut call = self.scripts.renew_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
@@ -966,7 +978,7 @@ impl Store for RedisStore {
     }
 
     async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.lease_conn.clone();
         let mut call = self.scripts.release_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)

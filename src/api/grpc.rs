@@ -221,6 +221,7 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
         let stream = self
             .timed(watch::watch(
                 std::sync::Arc::clone(self.core.store()),
+                &self.core.watch_hub(),
                 from,
                 app,
                 self.shutdown.clone(),

@@ -498,7 +498,15 @@ async fn watch_sse<S: Store>(
         .or(q.after)
         .map_or(WatchFrom::Head, WatchFrom::After);
     let app = q.app.filter(|a| !a.is_empty());
-    let stream = watch::watch(Arc::clone(st.core.store()), from, app, st.shutdown.clone()).await?;
+    let hub = st.core.watch_hub();
+    let stream = watch::watch(
+        Arc::clone(st.core.store()),
+        &hub,
+        from,
+        app,
+        st.shutdown.clone(),
+    )
+    .await?;
     let events = stream.map(|item| {
         Ok(match item {
             Ok(event) => task_event(&event),

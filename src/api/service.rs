@@ -358,6 +358,8 @@ pub struct ApiService<S> {
     /// This process's own knowledge of its leadership (the election loop's
     /// lease while it leads), when the process runs elections.
     leadership: Option<tokio::sync::watch::Receiver<Option<LeaderInfo>>>,
+    /// The one event-log reader of every watch, started by the first.
+    hub: Arc<std::sync::OnceLock<Arc<super::watch::WatchHub>>>,
 }
 
 impl<S> Clone for ApiService<S> {
@@ -367,6 +369,7 @@ impl<S> Clone for ApiService<S> {
             instance_id: self.instance_id.clone(),
             views: Arc::clone(&self.views),
             leadership: self.leadership.clone(),
+            hub: Arc::clone(&self.hub),
         }
     }
 }
@@ -380,7 +383,16 @@ impl<S: Store> ApiService<S> {
             instance_id: instance_id.into(),
             views: Arc::default(),
             leadership: None,
+            hub: Arc::default(),
         }
+    }
+
+    /// The watch hub of this core (started on first use).
+    pub fn watch_hub(&self) -> Arc<super::watch::WatchHub> {
+        Arc::clone(
+            self.hub
+                .get_or_init(|| super::watch::WatchHub::start(&self.store)),
+        )
     }
 
     /// Readiness then calls this instance the leader only while its

@@ -346,7 +346,7 @@ async fn run<S: Store>(
     // `/readyz` and the `hydrogen_leader` gauge follow the election loop.
     let mut api = api;
     api.leadership = Some(leadership.subscribe());
-    let elections = tokio::spawn(ha::run(
+    let elections = tokio::spawn(ha::run_dedicated(
         store.clone(),
         ha_config,
         scheduler,

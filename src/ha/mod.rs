@@ -70,6 +70,65 @@ pub async fn run<S: Store>(
     leadership: watch::Sender<Option<LeaderInfo>>,
     cancel: CancellationToken,
 ) {
+    let here = tokio::runtime::Handle::current();
+    run_on(store, config, scheduler, leadership, cancel, here).await;
+}
+
+/// Runs elections and lease renewals on its own OS thread and
+/// single-threaded runtime, and the scheduler on `scheduler_runtime`;
+/// returns when `cancel` fires and the thread ended. A busy API (a
+/// thousand watchers on two cores) then cannot delay a renewal until the
+/// leader fences itself: the lease has a thread to itself (and, in Redis,
+/// its own connection, opened from that thread).
+pub async fn run_dedicated<S: Store>(
+    store: Arc<S>,
+    config: HaConfig,
+    scheduler: SchedulerConfig,
+    leadership: watch::Sender<Option<LeaderInfo>>,
+    cancel: CancellationToken,
+) {
+    let scheduler_runtime = tokio::runtime::Handle::current();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("hydrogen-lease".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(error = %e, "cannot build the lease runtime");
+                    return;
+                }
+            };
+            runtime.block_on(run_on(
+                store,
+                config,
+                scheduler,
+                leadership,
+                cancel,
+                scheduler_runtime,
+            ));
+            drop(done_tx);
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = done_rx.await;
+        }
+        Err(e) => warn!(error = %e, "cannot start the lease thread; this instance will not lead"),
+    }
+}
+
+/// [`run`] with the scheduler spawned on `scheduler_runtime`.
+pub async fn run_on<S: Store>(
+    store: Arc<S>,
+    config: HaConfig,
+    scheduler: SchedulerConfig,
+    leadership: watch::Sender<Option<LeaderInfo>>,
+    cancel: CancellationToken,
+    scheduler_runtime: tokio::runtime::Handle,
+) {
     // When the answer of an acquisition was lost (an error: the script may
     // still run in the store after a stall), until then.
     let mut unsettled_until: Option<Instant> = None;
@@ -104,7 +163,15 @@ pub async fn run<S: Store>(
         metrics::gauge!("hydrogen_leader").set(1.0);
         metrics::gauge!("hydrogen_leader_epoch").set(lease.epoch as f64);
         leadership.send_replace(Some(lease.clone()));
-        lead(store.clone(), &config, scheduler.clone(), &lease, &cancel).await;
+        lead(
+            store.clone(),
+            &config,
+            scheduler.clone(),
+            &lease,
+            &cancel,
+            &scheduler_runtime,
+        )
+        .await;
         leadership.send_replace(None);
         metrics::gauge!("hydrogen_leader").set(0.0);
         metrics::gauge!("hydrogen_scheduler_launch_ready").set(0.0);
@@ -161,10 +228,11 @@ async fn lead<S: Store>(
     scheduler: SchedulerConfig,
     lease: &LeaderInfo,
     cancel: &CancellationToken,
+    scheduler_runtime: &tokio::runtime::Handle,
 ) {
     let term = cancel.child_token();
-    let mut running =
-        tokio::spawn(Scheduler::new(store.clone(), lease.epoch, scheduler).run(term.clone()));
+    let mut running = scheduler_runtime
+        .spawn(Scheduler::new(store.clone(), lease.epoch, scheduler).run(term.clone()));
     let valid_for = config.lease_ttl.saturating_sub(config.safety_margin);
     let mut fence_at = Instant::now() + valid_for;
     let mut next_renew = Instant::now() + config.renew_interval;

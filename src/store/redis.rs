@@ -283,7 +283,14 @@ pub struct RedisStore {
     /// behind API reads and batch writes on the shared multiplexed one (a
     /// thousand watchers' reads once delayed renewals until the leader
     /// fenced itself).
-    lease_conn: ConnectionManager,
+    ///
+    /// Opened on first use, on the runtime of that first use: the elections
+    /// run on their own thread and runtime (see `ha::run_on`), so this
+    /// connection's driver runs there too, where a saturated API runtime
+    /// cannot delay it.
+    lease_conn: ::tokio::sync::OnceCell<ConnectionManager>,
+    lease_client: Client,
+    lease_config: ConnectionManagerConfig,
     /// Dropped with the store: ends the changes task.
     _stop: oneshot::Sender<()>,
 }
@@ -321,7 +328,6 @@ impl RedisStore {
             }
         };
         let conn = open(config.clone()).await?;
-        let lease_conn = open(config).await?;
         let (changes, _) = watch::channel(Changes::default());
         let shared = Arc::new(Shared {
             conn,
@@ -333,18 +339,39 @@ impl RedisStore {
         });
         shared.refresh().await?;
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(watch_changes(Arc::clone(&shared), client, stopped));
+        tokio::spawn(watch_changes(Arc::clone(&shared), client.clone(), stopped));
         Ok(Self {
             shared,
             scripts: Scripts::new(),
             capacity: options.event_log_capacity.max(1),
-            lease_conn,
+            lease_conn: ::tokio::sync::OnceCell::new(),
+            lease_client: client.clone(),
+            lease_config: config,
             _stop: stop,
         })
     }
 
     fn conn(&self) -> ConnectionManager {
         self.shared.conn.clone()
+    }
+
+    /// The lease's own connection (opened on first use).
+    async fn lease_conn(&self) -> Result<ConnectionManager, StoreError> {
+        let conn = self
+            .lease_conn
+            .get_or_try_init(|| async {
+                self.shared
+                    .run(
+                        "a new connection for the lease",
+                        ConnectionManager::new_with_config(
+                            self.lease_client.clone(),
+                            self.lease_config.clone(),
+                        ),
+                    )
+                    .await
+            })
+            .await?;
+        Ok(conn.clone())
     }
 
     /// Every value of the hash at `key`, decoded (in no particular order).
@@ -947,7 +974,7 @@ impl Store for RedisStore {
         address: &str,
         ttl: Duration,
     ) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut conn = self.lease_conn.clone();
+        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.acquire_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
@@ -963,7 +990,7 @@ impl Store for RedisStore {
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
-        let mut conn = self.lease_conn.clone();
+        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.renew_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
@@ -978,7 +1005,7 @@ impl Store for RedisStore {
     }
 
     async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
-        let mut conn = self.lease_conn.clone();
+        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.release_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)

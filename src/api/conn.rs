@@ -260,6 +260,11 @@ pub async fn serve(
     shutdown: CancellationToken,
     on_shutdown: impl Future<Output = ()>,
 ) {
+    // Both reasons exist from the start, at zero, like unlabelled families.
+    for reason in ["header", "idle"] {
+        metrics::counter!("hydrogen_api_connections_timed_out_total", "reason" => reason)
+            .increment(0);
+    }
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tracker = TaskTracker::new();
     loop {

@@ -61,6 +61,7 @@ bench:
 	$(CARGO) bench --bench api_load | tee $(TARGET_DIR)/bench-api-load.json
 	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
 	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) bench --bench real_vs_sim | tee $(TARGET_DIR)/bench-real-vs-sim.json
+	$(CARGO) bench --bench watch_storm | tee $(TARGET_DIR)/bench-watch-storm.txt
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \
 		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \

@@ -244,3 +244,106 @@ pub fn lease_timings(
     ha.safety_margin = (ttl / 3).max(renew + renew / 2).min(ttl - renew);
     Ok(())
 }
+
+/// What `--help` of `serve` and `dev` says about secrets on command lines.
+pub const SECRETS_HELP: &str = "\
+Secrets and `ps`: every flag's value is visible to any user of the machine \
+(`ps`, /proc/PID/cmdline). Pass secrets through a variable or a file instead: \
+HYDROGEN_API_TOKEN or --api-token-file, HYDROGEN_SECRET or --secret-file, \
+HYDROGEN_STORE or --store-file for a Redis URL with a password, \
+HYDROGEN_REDIS_PASSWORD or --redis-password-file. The flags --api-token, \
+--secret, --redis-password and a --store URL with a password are the visible \
+ones. Variable values of secrets are never shown by --help.";
+
+/// A secret given as a value (flag or variable) or as a file (trailing
+/// newline ignored); both is an error naming the two options, and an empty
+/// secret is an error (an empty file is a mistake, not "no secret").
+pub fn secret(
+    value: Option<&str>,
+    file: Option<&std::path::Path>,
+    flag: &str,
+) -> anyhow::Result<Option<String>> {
+    let secret = match (value, file) {
+        (Some(_), Some(_)) => bail!("--{flag} and --{flag}-file: give one, not both"),
+        (Some(v), None) => v.to_string(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("--{flag}-file: cannot read {}", path.display()))?
+            .trim_end_matches(['\r', '\n'])
+            .to_string(),
+        (None, None) => return Ok(None),
+    };
+    if secret.is_empty() {
+        bail!("--{flag}: must not be empty");
+    }
+    Ok(Some(secret))
+}
+
+/// The store URL with `password` set in it (percent-encoded as a URL
+/// needs); a URL that already carries a password is an error, since one of
+/// the two would be silently ignored.
+pub fn store_with_password(store: &str, password: Option<&str>) -> anyhow::Result<String> {
+    let Some(password) = password else {
+        return Ok(store.to_string());
+    };
+    if !(store.starts_with("redis://") || store.starts_with("rediss://")) {
+        bail!("--redis-password: only for a redis:// or rediss:// --store");
+    }
+    let mut url = reqwest::Url::parse(store).map_err(|e| {
+        anyhow::anyhow!(
+            "--store {}: not a valid URL: {e}",
+            hydrogen::store::redis::redact_url(store)
+        )
+    })?;
+    if url.password().is_some() {
+        bail!("--store already has a password and --redis-password gives another: give one");
+    }
+    url.set_password(Some(password))
+        .map_err(|()| anyhow::anyhow!("--store: this URL cannot carry a password"))?;
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_comes_from_a_value_or_a_file_not_both() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret\n").expect("write");
+        assert_eq!(
+            secret(None, Some(&path), "api-token").expect("file"),
+            Some("s3cret".into())
+        );
+        assert_eq!(
+            secret(Some("v"), None, "api-token").expect("value"),
+            Some("v".into())
+        );
+        assert_eq!(secret(None, None, "api-token").expect("none"), None);
+        let both = secret(Some("v"), Some(&path), "api-token").expect_err("both");
+        assert!(both.to_string().contains("--api-token-file"), "{both}");
+        std::fs::write(&path, "\n").expect("write");
+        let empty = secret(None, Some(&path), "api-token").expect_err("empty");
+        assert!(empty.to_string().contains("must not be empty"), "{empty}");
+        let missing =
+            secret(None, Some(&dir.path().join("nope")), "api-token").expect_err("missing");
+        assert!(
+            format!("{missing:#}").contains("cannot read"),
+            "{missing:#}"
+        );
+    }
+
+    #[test]
+    fn a_redis_password_goes_into_the_url_encoded() {
+        assert_eq!(
+            store_with_password("redis://redis:6379/0", Some("p@ss:/w")).expect("url"),
+            "redis://:p%40ss%3A%2Fw@redis:6379/0"
+        );
+        assert_eq!(
+            store_with_password("redis://redis:6379", None).expect("url"),
+            "redis://redis:6379"
+        );
+        assert!(store_with_password("redis://:a@redis:6379", Some("b")).is_err());
+        assert!(store_with_password("memory", Some("b")).is_err());
+    }
+}

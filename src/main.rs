@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use config::duration_arg;
 use hydrogen::api::auth::ApiToken;
+use hydrogen::api::conn::ConnLimits;
 use hydrogen::api::server::{self, ApiConfig};
 use hydrogen::ha::{self, HaConfig};
 use hydrogen::mesos::subscription::parse_masters;
@@ -40,13 +41,18 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start and moved once: the size of the biggest variant
+// costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Hydrogen against a Mesos cluster: the API on --listen, the
     /// scheduler while this instance holds the leader lease.
+    #[command(after_help = config::SECRETS_HELP)]
     Serve(ServeArgs),
     /// Run everything in one process for a first try: a simulated Mesos
     /// master with agents, the memory store and the API on 127.0.0.1:8080.
+    #[command(after_help = config::SECRETS_HELP)]
     Dev(DevArgs),
     /// Run a simulated Mesos master with fake agents, speaking the real v1
     /// scheduler HTTP API (for development, tests and demos).
@@ -146,15 +152,29 @@ struct E2eArgs {
 #[derive(Debug, clap::Args)]
 struct ApiArgs {
     /// Require `Authorization: Bearer TOKEN` on every API call but health
-    /// checks (both gRPC and REST).
+    /// checks (both gRPC and REST). Visible in `ps`: prefer the variable or
+    /// --api-token-file.
     #[arg(long, env = "HYDROGEN_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// File holding the API token (trailing newline ignored).
+    #[arg(long, env = "HYDROGEN_API_TOKEN_FILE", value_name = "FILE")]
+    api_token_file: Option<std::path::PathBuf>,
     /// Largest request body (bytes).
     #[arg(long, env = "HYDROGEN_BODY_LIMIT", default_value_t = 1024 * 1024)]
     body_limit: usize,
     /// Longest a non-streaming request may take.
     #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration_arg)]
     request_timeout: Duration,
+    /// Longest a client may take to send a request's headers (a silent or
+    /// slow connection is closed after it).
+    #[arg(long, env = "HYDROGEN_HEADER_TIMEOUT", default_value = "10s", value_parser = duration_arg)]
+    header_timeout: Duration,
+    /// Longest a connection may stay open with no request running.
+    #[arg(long, env = "HYDROGEN_IDLE_TIMEOUT", default_value = "60s", value_parser = duration_arg)]
+    idle_timeout: Duration,
+    /// Most API connections open at once; more are closed on accept.
+    #[arg(long, env = "HYDROGEN_MAX_CONNECTIONS", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,7 +187,8 @@ struct ServeArgs {
     #[arg(long, env = "HYDROGEN_MASTER", value_name = "URL[,URL...]")]
     master: String,
     /// Where state lives: `memory` (one instance) or `redis://[:password@]host:port/db`
-    /// (several instances, high availability).
+    /// (several instances, high availability). A password here is visible in
+    /// `ps`: prefer the variable, --store-file or --redis-password-file.
     #[arg(
         long,
         env = "HYDROGEN_STORE",
@@ -175,6 +196,16 @@ struct ServeArgs {
         hide_env_values = true
     )]
     store: String,
+    /// File holding the --store URL (trailing newline ignored).
+    #[arg(long, env = "HYDROGEN_STORE_FILE", value_name = "FILE")]
+    store_file: Option<std::path::PathBuf>,
+    /// Password of the Redis store, added to the --store URL. Visible in
+    /// `ps`: prefer the variable or --redis-password-file.
+    #[arg(long, env = "HYDROGEN_REDIS_PASSWORD", hide_env_values = true)]
+    redis_password: Option<String>,
+    /// File holding the Redis password (trailing newline ignored).
+    #[arg(long, env = "HYDROGEN_REDIS_PASSWORD_FILE", value_name = "FILE")]
+    redis_password_file: Option<std::path::PathBuf>,
     /// Address other instances and clients reach this one at (default: --listen).
     #[arg(long, env = "HYDROGEN_ADVERTISE")]
     advertise: Option<String>,
@@ -271,15 +302,30 @@ fn cancel_on_signal(token: CancellationToken) {
 fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::Result<ApiConfig> {
     Ok(ApiConfig {
         listen,
-        api_token: match &args.api_token {
-            Some(t) if t.is_empty() => bail!("--api-token: must not be empty"),
-            Some(t) => Some(ApiToken::new(t.as_str())),
-            None => None,
-        },
+        api_token: config::secret(
+            args.api_token.as_deref(),
+            args.api_token_file.as_deref(),
+            "api-token",
+        )?
+        .map(ApiToken::new),
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
         instance_id: instance_id.to_string(),
+        leadership: None,
+        limits: ConnLimits {
+            header_timeout: nonzero(args.header_timeout, "--header-timeout")?,
+            idle_timeout: nonzero(args.idle_timeout, "--idle-timeout")?,
+            max_connections: usize::try_from(args.max_connections)
+                .context("--max-connections: too large for this machine")?,
+        },
     })
+}
+
+fn nonzero(d: Duration, flag: &str) -> anyhow::Result<Duration> {
+    if d.is_zero() {
+        bail!("{flag}: must be longer than zero");
+    }
+    Ok(d)
 }
 
 /// Serves the API and runs elections (and the scheduler while leading)
@@ -297,7 +343,10 @@ async fn run<S: Store>(
     // Printed once the store is usable: tests and scripts wait for it.
     println!("listening on http://{}", api.listen);
     let (leadership, _) = watch::channel(None);
-    let elections = tokio::spawn(ha::run(
+    // `/readyz` and the `hydrogen_leader` gauge follow the election loop.
+    let mut api = api;
+    api.leadership = Some(leadership.subscribe());
+    let elections = tokio::spawn(ha::run_dedicated(
         store.clone(),
         ha_config,
         scheduler,
@@ -335,10 +384,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     cancel_on_signal(cancel.clone());
     let event_log_capacity = usize::try_from(args.event_log_capacity)
         .context("--event-log-capacity: too large for this machine")?;
-    if args.store == "memory" {
+    let store = store_url(&args)?;
+    if store == "memory" {
         let store = Timed::new(MemoryStore::new(event_log_capacity), "memory");
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
-    } else if args.store.starts_with("redis://") || args.store.starts_with("rediss://") {
+    } else if store.starts_with("redis://") || store.starts_with("rediss://") {
         let options = RedisOptions {
             prefix: args.redis_prefix.clone(),
             event_log_capacity,
@@ -346,7 +396,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tls_ca_file: args.redis_tls_ca.clone(),
             ..RedisOptions::default()
         };
-        let store = RedisStore::connect(&args.store, options)
+        let store = RedisStore::connect(&store, options)
             .await
             .context("--store: cannot use this Redis (is it running and reachable?)")?;
         let store = Timed::new(store, "redis");
@@ -354,9 +404,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         bail!(
             "--store {}: expected `memory` or `redis://[:password@]host:port/db`",
-            hydrogen::store::redis::redact_url(&args.store)
+            hydrogen::store::redis::redact_url(&store)
         )
     }
+}
+
+/// The store URL from --store or --store-file, with --redis-password(-file)
+/// set in it.
+fn store_url(args: &ServeArgs) -> anyhow::Result<String> {
+    // --store always has a value (its default): the file wins over the
+    // default only, and over a --store given too it is an error.
+    let from_file = config::secret(None, args.store_file.as_deref(), "store")?;
+    let store = match from_file {
+        Some(_) if args.store != "memory" => {
+            bail!("--store and --store-file: give one, not both")
+        }
+        Some(url) => url,
+        None => args.store.clone(),
+    };
+    let password = config::secret(
+        args.redis_password.as_deref(),
+        args.redis_password_file.as_deref(),
+        "redis-password",
+    )?;
+    config::store_with_password(&store, password.as_deref())
 }
 
 async fn dev(args: DevArgs) -> anyhow::Result<()> {

@@ -70,6 +70,24 @@ pub const FAMILIES: &[Family] = &[
         "API request latency (to the response head; watches until they end).",
     ),
     family(
+        "hydrogen_api_connections",
+        Kind::Gauge,
+        &[],
+        "API connections open now.",
+    ),
+    family(
+        "hydrogen_api_connections_refused_total",
+        Kind::Counter,
+        &[],
+        "API connections closed on accept because --max-connections were open.",
+    ),
+    family(
+        "hydrogen_api_connections_timed_out_total",
+        Kind::Counter,
+        &["reason"],
+        "API connections closed by the server: `header` (headers too slow or never sent) or `idle`.",
+    ),
+    family(
         "hydrogen_offers_received_total",
         Kind::Counter,
         &[],

@@ -418,7 +418,7 @@ async fn dev_logs_json_leaks_no_secret_and_exports_every_metric_family() {
         r#"hydrogen_status_updates_total{state="TASK_RUNNING"} 5"#,
         r#"hydrogen_mesos_calls_total{call="ACCEPT",status="202"}"#,
         r#"hydrogen_api_requests_total{method="POST",route="/v1/api/app",status="200"} 1"#,
-        r#"hydrogen_store_operation_duration_seconds_bucket{backend="memory",op="create_app",outcome="ok""#,
+        r#"hydrogen_store_operation_duration_seconds_bucket{backend="memory",op="create_apps",outcome="ok""#,
         r#"hydrogen_api_request_duration_seconds_bucket{method="POST",route="/v1/api/app",status="200",le="#,
         "hydrogen_leader 1",
         "hydrogen_mesos_subscribed 1",
@@ -541,7 +541,7 @@ async fn serve_with_a_redis_password_measures_the_store_and_hides_the_password()
         text.contains("hydrogen_leader 1").then_some(text)
     })
     .await;
-    for op in ["create_app", "acquire_lease"] {
+    for op in ["create_apps", "acquire_lease"] {
         let series = format!(
             r#"hydrogen_store_operation_duration_seconds_count{{backend="redis",op="{op}",outcome="ok"}}"#
         );

@@ -55,7 +55,10 @@ pub enum ApiError {
     #[error("a valid bearer token is required (authorization: Bearer <token>)")]
     Unauthenticated,
     /// The request took longer than the configured timeout.
-    #[error("request timed out after {0:?}")]
+    #[error(
+        "request timed out after {0:?}; a write may still complete (a deploy writes all its \
+         apps or none): read the result back before retrying, or retry (the same write is idempotent)"
+    )]
     Timeout(Duration),
     /// The server is shutting down.
     #[error("the server is shutting down")]

@@ -228,6 +228,7 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
         let stream = self
             .timed(watch::watch(
                 std::sync::Arc::clone(self.core.store()),
+                &self.core.watch_hub(),
                 from,
                 app,
                 self.shutdown.clone(),
@@ -305,7 +306,8 @@ impl<S: Store> tower::Service<http::Request<tonic::body::Body>> for AppServiceRo
         // The generated server's settings: no compression, requests up to
         // `max_message`, answers unbounded.
         let limits = (Some(self.max_message), None);
-        match req.uri().path() {
+        let max_message = self.max_message;
+        let answer: Self::Future = match req.uri().path() {
             "/hydrogen.v1.AppService/State" => {
                 let method = EncodedState(self.encoded.clone());
                 Box::pin(async move {
@@ -323,6 +325,41 @@ impl<S: Store> tower::Service<http::Request<tonic::body::Body>> for AppServiceRo
                 })
             }
             _ => tower::Service::call(&mut self.generated, req),
-        }
+        };
+        Box::pin(async move {
+            let response = answer.await?;
+            Ok(oversize_is_resource_exhausted(response, max_message))
+        })
     }
+}
+
+/// tonic refuses a request message over the limit with OUT_OF_RANGE; gRPC
+/// says RESOURCE_EXHAUSTED (what grpc-go and grpc-java send, and what
+/// clients retry on, or not, accordingly), with a message that says what
+/// to do.
+fn oversize_is_resource_exhausted(
+    response: http::Response<tonic::body::Body>,
+    max_message: usize,
+) -> http::Response<tonic::body::Body> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() != tonic::Code::OutOfRange
+        || !status
+            .message()
+            .starts_with("Error, decoded message length too large")
+    {
+        return response;
+    }
+    let found = status
+        .message()
+        .split("found ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or("more than that");
+    Status::resource_exhausted(format!(
+        "the request message is {found} bytes, over the {max_message}-byte limit \
+         (--body-limit): send fewer or smaller apps per call"
+    ))
+    .into_http()
 }

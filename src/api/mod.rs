@@ -9,7 +9,8 @@
 //! - `error.rs`: one error enum → HTTP status, gRPC code, JSON body;
 //! - `auth.rs`: optional bearer token;
 //! - `openapi.rs`: the OpenAPI document of the REST face;
-//! - `server.rs`: [`server::serve`], one listener for everything.
+//! - `server.rs`: [`server::serve`], one listener for everything;
+//! - `conn.rs`: the accept loop: connection cap, header and idle timeouts.
 //!
 //! Invariant 4 of the design holds here: any instance serves the API; reads
 //! come from the store and writes go to it, validated, without finding the
@@ -17,6 +18,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod conn;
 pub mod convert;
 pub mod error;
 pub mod grpc;

@@ -355,6 +355,11 @@ pub struct ApiService<S> {
     store: Arc<S>,
     instance_id: String,
     views: Arc<ViewCache>,
+    /// This process's own knowledge of its leadership (the election loop's
+    /// lease while it leads), when the process runs elections.
+    leadership: Option<tokio::sync::watch::Receiver<Option<LeaderInfo>>>,
+    /// The one event-log reader of every watch, started by the first.
+    hub: Arc<std::sync::OnceLock<Arc<super::watch::WatchHub>>>,
 }
 
 impl<S> Clone for ApiService<S> {
@@ -363,6 +368,8 @@ impl<S> Clone for ApiService<S> {
             store: Arc::clone(&self.store),
             instance_id: self.instance_id.clone(),
             views: Arc::clone(&self.views),
+            leadership: self.leadership.clone(),
+            hub: Arc::clone(&self.hub),
         }
     }
 }
@@ -375,7 +382,29 @@ impl<S: Store> ApiService<S> {
             store,
             instance_id: instance_id.into(),
             views: Arc::default(),
+            leadership: None,
+            hub: Arc::default(),
         }
+    }
+
+    /// The watch hub of this core (started on first use).
+    pub fn watch_hub(&self) -> Arc<super::watch::WatchHub> {
+        Arc::clone(
+            self.hub
+                .get_or_init(|| super::watch::WatchHub::start(&self.store)),
+        )
+    }
+
+    /// Readiness then calls this instance the leader only while its
+    /// election loop leads with the lease the store names: a lease naming
+    /// us that we do not know we hold (an acquisition whose answer was
+    /// lost) or still hold (we fenced ourselves) is not leadership.
+    pub fn with_leadership(
+        mut self,
+        leadership: tokio::sync::watch::Receiver<Option<LeaderInfo>>,
+    ) -> Self {
+        self.leadership = Some(leadership);
+        self
     }
 
     /// The store (for the watch).
@@ -383,28 +412,26 @@ impl<S: Store> ApiService<S> {
         &self.store
     }
 
-    /// Deploys validated apps. Conflicts are checked for every app before
-    /// any is written, so a request with one conflicting app writes nothing
-    /// (up to a concurrent write racing between the check and the writes; the
-    /// error then names the app that lost).
+    /// Deploys validated apps, all or nothing: one atomic store write
+    /// (`Store::create_apps`), so a conflict anywhere, a store stall or a
+    /// crash never leaves part of a batch. The write runs in its own task:
+    /// once started it finishes even if the caller goes away (a dropped
+    /// connection once left 6,788 of 8,000 apps written), and the answer,
+    /// when one can be sent, lists every app with whether it was created.
     pub async fn deploy(&self, apps: Vec<App>) -> Result<Vec<Deployed>, ApiError> {
-        for app in &apps {
-            if let Some(existing) = self.store.get_app(&app.name).await? {
-                if existing.goal == AppGoal::Kill {
-                    return Err(crate::store::StoreError::AppKilling(app.name.clone()).into());
-                }
-                if existing.spec != *app {
-                    return Err(crate::store::StoreError::AppConflict {
-                        name: app.name.clone(),
-                        version: existing.version,
-                    }
-                    .into());
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(apps.len());
-        for app in apps {
-            let deployed = match self.store.create_app(app).await? {
+        let store = Arc::clone(&self.store);
+        let count = apps.len();
+        let outcomes = tokio::spawn(async move { store.create_apps(apps).await })
+            .await
+            .map_err(|e| {
+                ApiError::Store(crate::store::StoreError::Unavailable(format!(
+                    "the deploy of {count} apps failed inside the server ({e}); \
+                     nothing or all of them were written: read them back or deploy again"
+                )))
+            })??;
+        let out: Vec<Deployed> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
                 CreateOutcome::Created(record) => Deployed {
                     record,
                     created: true,
@@ -413,14 +440,17 @@ impl<S: Store> ApiService<S> {
                     record,
                     created: false,
                 },
-            };
-            tracing::info!(
+            })
+            .collect();
+        let created = out.iter().filter(|d| d.created).count();
+        tracing::info!(apps = count, created, "apps deployed");
+        for deployed in &out {
+            tracing::debug!(
                 app = deployed.record.name(),
                 version = deployed.record.version,
                 created = deployed.created,
                 "app deployed"
             );
-            out.push(deployed);
         }
         Ok(out)
     }
@@ -489,9 +519,13 @@ impl<S: Store> ApiService<S> {
     /// Whether the store answers, and who leads.
     pub async fn readiness(&self) -> Result<Readiness, ApiError> {
         let leader = self.store.leader().await?;
-        let is_leader = leader
+        let named = leader
             .as_ref()
             .is_some_and(|l| l.instance_id == self.instance_id);
+        let is_leader = match &self.leadership {
+            Some(local) => named && *local.borrow() == leader,
+            None => named,
+        };
         Ok(Readiness { leader, is_leader })
     }
 }

@@ -12,6 +12,12 @@
 //!
 //! A graceful stop releases the lease, so a planned handoff takes one
 //! acquisition attempt instead of a TTL.
+//!
+//! An acquisition whose answer was lost (the store stalled past our
+//! timeout) may still run later and leave a lease naming us that we do not
+//! know we hold: a ghost. After such an error, every "held by someone"
+//! answer is checked against the lease's holder, and a lease naming us is
+//! released at once and acquired again properly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +70,68 @@ pub async fn run<S: Store>(
     leadership: watch::Sender<Option<LeaderInfo>>,
     cancel: CancellationToken,
 ) {
+    let here = tokio::runtime::Handle::current();
+    run_on(store, config, scheduler, leadership, cancel, here).await;
+}
+
+/// Runs elections and lease renewals on its own OS thread and
+/// single-threaded runtime, and the scheduler on `scheduler_runtime`;
+/// returns when `cancel` fires and the thread ended. A busy API (a
+/// thousand watchers on two cores) then cannot delay a renewal until the
+/// leader fences itself: the lease has a thread to itself (and, in Redis,
+/// its own connection, opened from that thread).
+pub async fn run_dedicated<S: Store>(
+    store: Arc<S>,
+    config: HaConfig,
+    scheduler: SchedulerConfig,
+    leadership: watch::Sender<Option<LeaderInfo>>,
+    cancel: CancellationToken,
+) {
+    let scheduler_runtime = tokio::runtime::Handle::current();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("hydrogen-lease".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(error = %e, "cannot build the lease runtime");
+                    return;
+                }
+            };
+            runtime.block_on(run_on(
+                store,
+                config,
+                scheduler,
+                leadership,
+                cancel,
+                scheduler_runtime,
+            ));
+            drop(done_tx);
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = done_rx.await;
+        }
+        Err(e) => warn!(error = %e, "cannot start the lease thread; this instance will not lead"),
+    }
+}
+
+/// [`run`] with the scheduler spawned on `scheduler_runtime`.
+pub async fn run_on<S: Store>(
+    store: Arc<S>,
+    config: HaConfig,
+    scheduler: SchedulerConfig,
+    leadership: watch::Sender<Option<LeaderInfo>>,
+    cancel: CancellationToken,
+    scheduler_runtime: tokio::runtime::Handle,
+) {
+    // When the answer of an acquisition was lost (an error: the script may
+    // still run in the store after a stall), until then.
+    let mut unsettled_until: Option<Instant> = None;
     loop {
         let lease = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -72,20 +140,38 @@ pub async fn run<S: Store>(
         let lease = match lease {
             Ok(Some(lease)) => lease,
             Ok(None) => {
+                if unsettled_until.is_some_and(|until| Instant::now() < until)
+                    && settle_ghost_lease(store.as_ref(), &config).await
+                {
+                    // Released: take it properly at once.
+                    continue;
+                }
                 wait(&cancel, config.acquire_interval).await;
                 continue;
             }
             Err(e) => {
                 warn!(error = %e, "cannot reach the store to elect a leader");
+                // Whatever ran of it ran by the time the store answers
+                // again; a lease's life after that is one TTL at most.
+                unsettled_until = Some(Instant::now() + config.lease_ttl * 2);
                 wait(&cancel, config.acquire_interval).await;
                 continue;
             }
         };
+        unsettled_until = None;
         info!(epoch = lease.epoch, instance = %config.instance_id, "leading");
         metrics::gauge!("hydrogen_leader").set(1.0);
         metrics::gauge!("hydrogen_leader_epoch").set(lease.epoch as f64);
         leadership.send_replace(Some(lease.clone()));
-        lead(store.clone(), &config, scheduler.clone(), &lease, &cancel).await;
+        lead(
+            store.clone(),
+            &config,
+            scheduler.clone(),
+            &lease,
+            &cancel,
+            &scheduler_runtime,
+        )
+        .await;
         leadership.send_replace(None);
         metrics::gauge!("hydrogen_leader").set(0.0);
         metrics::gauge!("hydrogen_scheduler_launch_ready").set(0.0);
@@ -98,6 +184,33 @@ pub async fn run<S: Store>(
             return;
         }
         wait(&cancel, config.acquire_interval).await;
+    }
+}
+
+/// After an acquisition whose answer was lost: when the store's lease
+/// names this instance although it does not lead, that acquisition ran
+/// after all (a ghost lease: `/readyz` of every instance would call us the
+/// leader while no scheduler runs, for up to a TTL). Releases it at once
+/// (compare-and-delete of exactly that lease) and says whether it did.
+async fn settle_ghost_lease<S: Store>(store: &S, config: &HaConfig) -> bool {
+    let Ok(Some(holder)) = store.leader().await else {
+        return false;
+    };
+    if holder.instance_id != config.instance_id {
+        return false;
+    }
+    match store.release_lease(&holder).await {
+        Ok(()) => {
+            warn!(
+                epoch = holder.epoch,
+                "released a lease whose acquisition answer was lost (it ran after a store stall)"
+            );
+            true
+        }
+        Err(e) => {
+            warn!(error = %e, epoch = holder.epoch, "cannot release a lease whose acquisition answer was lost; it will expire");
+            false
+        }
     }
 }
 
@@ -115,10 +228,11 @@ async fn lead<S: Store>(
     scheduler: SchedulerConfig,
     lease: &LeaderInfo,
     cancel: &CancellationToken,
+    scheduler_runtime: &tokio::runtime::Handle,
 ) {
     let term = cancel.child_token();
-    let mut running =
-        tokio::spawn(Scheduler::new(store.clone(), lease.epoch, scheduler).run(term.clone()));
+    let mut running = scheduler_runtime
+        .spawn(Scheduler::new(store.clone(), lease.epoch, scheduler).run(term.clone()));
     let valid_for = config.lease_ttl.saturating_sub(config.safety_margin);
     let mut fence_at = Instant::now() + valid_for;
     let mut next_renew = Instant::now() + config.renew_interval;

@@ -45,6 +45,7 @@ pub async fn run_all<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(make: F)
     event_log_pages_and_compacts(&make().await).await;
     lease_expires(&make().await).await;
     view_revision_moves_with_everything_state_and_list_show(&make().await).await;
+    a_batch_deploy_is_all_or_nothing(&make().await).await;
 }
 
 async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {
@@ -492,4 +493,73 @@ async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store
     moved("an app removal").await;
     let gone = store.view_snapshot().await.expect("snapshot");
     assert!(gone.apps.is_empty() && gone.tasks.is_empty() && gone.statuses.is_empty());
+}
+
+async fn a_batch_deploy_is_all_or_nothing<S: Store>(store: &S) {
+    store
+        .create_app(app("taken", "sleep 1"))
+        .await
+        .expect("create");
+    let before = store.view_revision().await.expect("revision");
+    // One conflict, at the end: nothing of the batch is written.
+    let batch: Vec<App> = (0..50)
+        .map(|i| app(&format!("b{i}"), "sleep 1"))
+        .chain([app("taken", "sleep 2")])
+        .collect();
+    let refused = store.create_apps(batch).await;
+    assert_eq!(
+        refused,
+        Err(StoreError::AppConflict {
+            name: "taken".into(),
+            version: 1
+        })
+    );
+    let apps = store.list_apps().await.expect("list");
+    assert_eq!(
+        apps.len(),
+        1,
+        "a refused batch wrote {} apps",
+        apps.len() - 1
+    );
+    assert_eq!(store.view_revision().await.expect("revision"), before);
+    // A batch of new apps, one existing unchanged, one name twice.
+    let batch: Vec<App> = (0..50)
+        .map(|i| app(&format!("b{i}"), "sleep 1"))
+        .chain([app("taken", "sleep 1"), app("b7", "sleep 1")])
+        .collect();
+    let outcomes = store.create_apps(batch).await.expect("batch");
+    assert_eq!(outcomes.len(), 52);
+    assert!(
+        outcomes[..50]
+            .iter()
+            .all(|o| matches!(o, CreateOutcome::Created(r) if r.version == 1))
+    );
+    assert!(matches!(&outcomes[50], CreateOutcome::Unchanged(r) if r.name() == "taken"));
+    assert!(matches!(&outcomes[51], CreateOutcome::Unchanged(r) if r.name() == "b7"));
+    assert_eq!(store.list_apps().await.expect("list").len(), 51);
+    assert_ne!(store.view_revision().await.expect("revision"), before);
+    // The same batch again: all unchanged, nothing written.
+    let after = store.view_revision().await.expect("revision");
+    let again: Vec<App> = (0..50).map(|i| app(&format!("b{i}"), "sleep 1")).collect();
+    let outcomes = store.create_apps(again).await.expect("again");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, CreateOutcome::Unchanged(_)))
+    );
+    assert_eq!(store.view_revision().await.expect("revision"), after);
+    // A killed app refuses the batch it is in.
+    store.kill_app("b3", None).await.expect("kill");
+    let refused = store
+        .create_apps(vec![app("c1", "sleep 1"), app("b3", "sleep 1")])
+        .await;
+    assert_eq!(refused, Err(StoreError::AppKilling("b3".into())));
+    assert_eq!(store.get_app("c1").await.expect("get"), None);
+    assert!(
+        store
+            .create_apps(Vec::new())
+            .await
+            .expect("empty")
+            .is_empty()
+    );
 }

@@ -126,6 +126,31 @@ impl Store for MemoryStore {
         Ok(CreateOutcome::Created(record))
     }
 
+    async fn create_apps(&self, specs: Vec<App>) -> Result<Vec<CreateOutcome>, StoreError> {
+        // One lock for the decision and the writes: all or nothing.
+        let mut inner = self.lock();
+        let now = now_ms();
+        let mut decided: HashMap<String, AppRecord> = HashMap::new();
+        let mut out = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let existing = decided
+                .get(&spec.name)
+                .or_else(|| inner.apps.get(&spec.name));
+            let outcome = super::decide_create(existing, spec, now)?;
+            if let CreateOutcome::Created(record) = &outcome {
+                decided.insert(spec.name.clone(), record.clone());
+            }
+            out.push(outcome);
+        }
+        if !decided.is_empty() {
+            inner.apps.extend(decided);
+            inner.app_changes += 1;
+            inner.view_changes += 1;
+            self.notify(&inner);
+        }
+        Ok(out)
+    }
+
     async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         let mut inner = self.lock();
         let Some(record) = inner.apps.get_mut(&spec.name) else {

@@ -80,6 +80,36 @@ impl CreateOutcome {
     }
 }
 
+/// What deploying `spec` does to `existing` (the rules of
+/// [`Store::create_app`], shared by every backend's batch): `Created` with
+/// the version-1 record to write, `Unchanged`, or the conflict.
+pub fn decide_create(
+    existing: Option<&AppRecord>,
+    spec: &App,
+    now_ms: u64,
+) -> Result<CreateOutcome, StoreError> {
+    if let Some(existing) = existing {
+        if existing.goal == AppGoal::Kill {
+            return Err(StoreError::AppKilling(spec.name.clone()));
+        }
+        if existing.spec == *spec {
+            return Ok(CreateOutcome::Unchanged(existing.clone()));
+        }
+        return Err(StoreError::AppConflict {
+            name: spec.name.clone(),
+            version: existing.version,
+        });
+    }
+    Ok(CreateOutcome::Created(AppRecord {
+        spec: spec.clone(),
+        version: 1,
+        config_version: 1,
+        goal: AppGoal::Run,
+        created_ms: now_ms,
+        updated_ms: now_ms,
+    }))
+}
+
 /// A page of the event log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
@@ -135,6 +165,29 @@ pub trait Store: Send + Sync + 'static {
         &self,
         spec: App,
     ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    /// Deploys several apps, all or nothing: when any of them conflicts
+    /// (another spec under its name, or being killed) nothing is written,
+    /// and otherwise every new one is written in one atomic step (one
+    /// script in Redis, one lock in memory), so no reader, crash or stall
+    /// ever sees part of the batch. Outcomes come in the order of `specs`;
+    /// a name given twice is decided against the first.
+    ///
+    /// The default deploys one by one and is NOT atomic: it is only for
+    /// test doubles; every real backend overrides it (the conformance
+    /// suite checks that a conflicting batch writes nothing).
+    fn create_apps(
+        &self,
+        specs: Vec<App>,
+    ) -> impl Future<Output = Result<Vec<CreateOutcome>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(specs.len());
+            for spec in specs {
+                out.push(self.create_app(spec).await?);
+            }
+            Ok(out)
+        }
+    }
 
     /// Replaces an app's spec (version + 1). The same spec is a no-op that
     /// keeps the version.

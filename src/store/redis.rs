@@ -185,6 +185,7 @@ impl Keys {
 
 struct Scripts {
     cas_app: Script,
+    cas_apps: Script,
     apply: Script,
     set_framework_id: Script,
     acquire_lease: Script,
@@ -197,6 +198,7 @@ impl Scripts {
     fn new() -> Self {
         Self {
             cas_app: Script::new(scripts::CAS_APP),
+            cas_apps: Script::new(scripts::CAS_APPS),
             apply: Script::new(scripts::APPLY),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
@@ -277,6 +279,18 @@ pub struct RedisStore {
     shared: Arc<Shared>,
     scripts: Scripts,
     capacity: usize,
+    /// The lease's own connection: acquire, renew and release never queue
+    /// behind API reads and batch writes on the shared multiplexed one (a
+    /// thousand watchers' reads once delayed renewals until the leader
+    /// fenced itself).
+    ///
+    /// Opened on first use, on the runtime of that first use: the elections
+    /// run on their own thread and runtime (see `ha::run_on`), so this
+    /// connection's driver runs there too, where a saturated API runtime
+    /// cannot delay it.
+    lease_conn: ::tokio::sync::OnceCell<ConnectionManager>,
+    lease_client: Client,
+    lease_config: ConnectionManagerConfig,
     /// Dropped with the store: ends the changes task.
     _stop: oneshot::Sender<()>,
 }
@@ -294,21 +308,26 @@ impl RedisStore {
             .set_response_timeout(Some(options.timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let conn = match tokio::time::timeout(
-            options.timeout,
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "redis at {shown} did not accept a connection within {:?}",
-                    options.timeout
-                )));
+        let open = |config: ConnectionManagerConfig| {
+            let client = client.clone();
+            let shown = shown.clone();
+            async move {
+                match tokio::time::timeout(
+                    options.timeout,
+                    ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(e)) => Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
+                    Err(_) => Err(StoreError::Unavailable(format!(
+                        "redis at {shown} did not accept a connection within {:?}",
+                        options.timeout
+                    ))),
+                }
             }
         };
+        let conn = open(config.clone()).await?;
         let (changes, _) = watch::channel(Changes::default());
         let shared = Arc::new(Shared {
             conn,
@@ -320,17 +339,39 @@ impl RedisStore {
         });
         shared.refresh().await?;
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(watch_changes(Arc::clone(&shared), client, stopped));
+        tokio::spawn(watch_changes(Arc::clone(&shared), client.clone(), stopped));
         Ok(Self {
             shared,
             scripts: Scripts::new(),
             capacity: options.event_log_capacity.max(1),
+            lease_conn: ::tokio::sync::OnceCell::new(),
+            lease_client: client.clone(),
+            lease_config: config,
             _stop: stop,
         })
     }
 
     fn conn(&self) -> ConnectionManager {
         self.shared.conn.clone()
+    }
+
+    /// The lease's own connection (opened on first use).
+    async fn lease_conn(&self) -> Result<ConnectionManager, StoreError> {
+        let conn = self
+            .lease_conn
+            .get_or_try_init(|| async {
+                self.shared
+                    .run(
+                        "a new connection for the lease",
+                        ConnectionManager::new_with_config(
+                            self.lease_client.clone(),
+                            self.lease_config.clone(),
+                        ),
+                    )
+                    .await
+            })
+            .await?;
+        Ok(conn.clone())
     }
 
     /// Every value of the hash at `key`, decoded (in no particular order).
@@ -434,6 +475,103 @@ impl RedisStore {
         )))
     }
 
+    /// A multi-app deploy: read every app in one round trip, decide in
+    /// Rust, write them all with one compare-and-set script; a lost race
+    /// reads and decides again.
+    async fn create_apps_cas(&self, specs: &[App]) -> Result<Vec<CreateOutcome>, StoreError> {
+        if specs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        for _ in 0..CAS_ATTEMPTS {
+            let mut conn = self.conn();
+            let raws: Vec<Option<String>> = self
+                .shared
+                .run(
+                    "HMGET",
+                    ::redis::cmd("HMGET")
+                        .arg(&self.keys().apps)
+                        .arg(&names)
+                        .query_async(&mut conn),
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Unavailable(why) => StoreError::Unavailable(format!(
+                        "{why}; none of the {} apps was written: deploy them again",
+                        specs.len()
+                    )),
+                    other => other,
+                })?;
+            let now = now_ms();
+            // name -> (raw read, record now: stored or decided in this batch)
+            let mut seen: std::collections::HashMap<&str, (String, Option<AppRecord>)> =
+                std::collections::HashMap::new();
+            for (name, raw) in names.iter().zip(&raws) {
+                if seen.contains_key(name) {
+                    continue;
+                }
+                let record = match raw {
+                    Some(raw) => Some(decode(raw, || {
+                        format!("{} field {name}", self.keys().apps)
+                    })?),
+                    None => None,
+                };
+                seen.insert(name, (raw.clone().unwrap_or_default(), record));
+            }
+            let mut out = Vec::with_capacity(specs.len());
+            let mut writes: Vec<(&str, String)> = Vec::new();
+            for spec in specs {
+                let (_, current) = seen
+                    .get_mut(spec.name.as_str())
+                    .ok_or_else(|| StoreError::Corrupt(format!("{} not read", spec.name)))?;
+                let outcome = super::decide_create(current.as_ref(), spec, now)?;
+                if let CreateOutcome::Created(record) = &outcome {
+                    writes.push((spec.name.as_str(), encode(record)?));
+                    *current = Some(record.clone());
+                }
+                out.push(outcome);
+            }
+            if writes.is_empty() {
+                return Ok(out);
+            }
+            let mut call = self.scripts.cas_apps.prepare_invoke();
+            call.key(&self.keys().apps)
+                .key(&self.keys().apps_rev)
+                .key(&self.keys().events_head)
+                .key(&self.keys().view_rev)
+                .arg(&self.keys().changes);
+            for (name, new) in &writes {
+                let (raw, _) = &seen[name];
+                call.arg(*name).arg(raw.as_str()).arg(new.as_str());
+            }
+            let reply: Vec<Value> = self
+                .shared
+                .run(
+                    &format!(
+                        "the write of {} apps (all or none of them; \
+                         deploying the same apps again is safe)",
+                        writes.len()
+                    ),
+                    call.invoke_async(&mut conn),
+                )
+                .await?;
+            match status(&reply)? {
+                "ok" => {
+                    let apps = int_at(&reply, 1)?;
+                    let events = int_at(&reply, 2)?;
+                    self.shared.observe(apps, events);
+                    return Ok(out);
+                }
+                "changed" => continue,
+                other => return Err(unexpected(other)),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "redis at {}: the apps kept changing under {CAS_ATTEMPTS} write attempts; retry",
+            self.shared.url
+        )))
+    }
+
     /// Adds the read of the three counters of a [`ViewRevision`] to `pipe`.
     fn view_counters<'p>(&self, pipe: &'p mut ::redis::Pipeline) -> &'p mut ::redis::Pipeline {
         let keys = self.keys();
@@ -508,6 +646,10 @@ impl Store for RedisStore {
             ))
         })
         .await
+    }
+
+    async fn create_apps(&self, specs: Vec<App>) -> Result<Vec<CreateOutcome>, StoreError> {
+        self.create_apps_cas(&specs).await
     }
 
     async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
@@ -832,7 +974,7 @@ impl Store for RedisStore {
         address: &str,
         ttl: Duration,
     ) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.acquire_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
@@ -848,7 +990,7 @@ impl Store for RedisStore {
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.renew_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
@@ -863,7 +1005,7 @@ impl Store for RedisStore {
     }
 
     async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.release_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)

@@ -71,6 +71,11 @@ impl<S: Store> Store for Timed<S> {
         self.timed("create_app", self.inner.create_app(spec)).await
     }
 
+    async fn create_apps(&self, specs: Vec<App>) -> Result<Vec<CreateOutcome>, StoreError> {
+        self.timed("create_apps", self.inner.create_apps(specs))
+            .await
+    }
+
     async fn update_app(
         &self,
         spec: App,

@@ -45,6 +45,36 @@ redis.call('PUBLISH', ARGV[4], 'apps')
 return {'ok', rev, head}
 "#;
 
+/// Compare-and-set of several app records at once: a multi-app deploy,
+/// all or nothing.
+///
+/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`, 4 `view:rev`.
+/// ARGV: 1 the changes channel, then triples (app name, the raw JSON we
+/// read ('' = absent), the new raw JSON).
+///
+/// Like [`CAS_APP`], the decisions were made in Rust; this script checks
+/// that every record is still the one decided on before writing any
+/// (`changed` otherwise: nothing written, the caller re-reads), then writes
+/// them all. One script: Redis runs it whole or not at all, so a stall, a
+/// timeout on our side or a client that went away never leaves part of a
+/// batch.
+pub const CAS_APPS: &str = r#"
+local n = (#ARGV - 1) / 3
+for i = 0, n - 1 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[2 + 3 * i])
+  if not cur then cur = '' end
+  if cur ~= ARGV[3 + 3 * i] then return {'changed'} end
+end
+for i = 0, n - 1 do
+  redis.call('HSET', KEYS[1], ARGV[2 + 3 * i], ARGV[4 + 3 * i])
+end
+redis.call('INCR', KEYS[4])
+local rev = redis.call('INCR', KEYS[2])
+local head = tonumber(redis.call('GET', KEYS[3]) or '0')
+redis.call('PUBLISH', ARGV[1], 'apps')
+return {'ok', rev, head}
+"#;
+
 /// A fenced scheduler batch, in one call whatever its size.
 ///
 /// KEYS: 1 `epoch`, 2 `tasks`, 3 `statuses`, 4 `apps`, 5 `apps:rev`,

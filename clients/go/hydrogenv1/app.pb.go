@@ -851,7 +851,10 @@ type DeployResult struct {
 	// deployed and nothing changed.
 	Created bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
 	// For humans, e.g. `Task web successfully queued`.
-	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// Fields of this app that were accepted but are ignored (the original's
+	// `container.type` and `container.tag`); empty for most apps.
+	Warnings      []*Warning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -914,6 +917,68 @@ func (x *DeployResult) GetMessage() string {
 	return ""
 }
 
+func (x *DeployResult) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// A field accepted but ignored: the call succeeded, the field did nothing.
+type Warning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Path of the field in the app, e.g. `container.type`.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// What happened to it, e.g. `is ignored: ...`.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Warning) Reset() {
+	*x = Warning{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Warning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Warning) ProtoMessage() {}
+
+func (x *Warning) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Warning.ProtoReflect.Descriptor instead.
+func (*Warning) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Warning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Warning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Kills an app.
 type KillRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -928,7 +993,7 @@ type KillRequest struct {
 
 func (x *KillRequest) Reset() {
 	*x = KillRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1005,7 @@ func (x *KillRequest) String() string {
 func (*KillRequest) ProtoMessage() {}
 
 func (x *KillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[3]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1018,7 @@ func (x *KillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillRequest.ProtoReflect.Descriptor instead.
 func (*KillRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{3}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *KillRequest) GetName() string {
@@ -985,7 +1050,7 @@ type KillResponse struct {
 
 func (x *KillResponse) Reset() {
 	*x = KillResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1062,7 @@ func (x *KillResponse) String() string {
 func (*KillResponse) ProtoMessage() {}
 
 func (x *KillResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[4]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1075,7 @@ func (x *KillResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillResponse.ProtoReflect.Descriptor instead.
 func (*KillResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{4}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *KillResponse) GetName() string {
@@ -1047,7 +1112,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1124,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[5]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1137,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{5}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateRequest) GetApp() *App {
@@ -1099,14 +1164,16 @@ type UpdateResponse struct {
 	// False when the spec was the same and nothing changed.
 	Changed bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
 	// For humans.
-	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// Fields of the app that were accepted but are ignored (see DeployResult).
+	Warnings      []*Warning `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1185,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[6]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1198,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{6}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateResponse) GetName() string {
@@ -1162,6 +1229,13 @@ func (x *UpdateResponse) GetMessage() string {
 	return ""
 }
 
+func (x *UpdateResponse) GetWarnings() []*Warning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // Reads one app.
 type StateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1173,7 +1247,7 @@ type StateRequest struct {
 
 func (x *StateRequest) Reset() {
 	*x = StateRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1185,7 +1259,7 @@ func (x *StateRequest) String() string {
 func (*StateRequest) ProtoMessage() {}
 
 func (x *StateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[7]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1198,7 +1272,7 @@ func (x *StateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateRequest.ProtoReflect.Descriptor instead.
 func (*StateRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{7}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StateRequest) GetName() string {
@@ -1217,7 +1291,7 @@ type ListAllRequest struct {
 
 func (x *ListAllRequest) Reset() {
 	*x = ListAllRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1229,7 +1303,7 @@ func (x *ListAllRequest) String() string {
 func (*ListAllRequest) ProtoMessage() {}
 
 func (x *ListAllRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[8]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1242,7 +1316,7 @@ func (x *ListAllRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllRequest.ProtoReflect.Descriptor instead.
 func (*ListAllRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{8}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
 }
 
 // Every task known to Hydrogen, ordered by app, instance, task id.
@@ -1256,7 +1330,7 @@ type ListAllResponse struct {
 
 func (x *ListAllResponse) Reset() {
 	*x = ListAllResponse{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1342,7 @@ func (x *ListAllResponse) String() string {
 func (*ListAllResponse) ProtoMessage() {}
 
 func (x *ListAllResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[9]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1355,7 @@ func (x *ListAllResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAllResponse.ProtoReflect.Descriptor instead.
 func (*ListAllResponse) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListAllResponse) GetTasks() []*Task {
@@ -1307,7 +1381,7 @@ type WatchTasksRequest struct {
 
 func (x *WatchTasksRequest) Reset() {
 	*x = WatchTasksRequest{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1393,7 @@ func (x *WatchTasksRequest) String() string {
 func (*WatchTasksRequest) ProtoMessage() {}
 
 func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[10]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1406,7 @@ func (x *WatchTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTasksRequest.ProtoReflect.Descriptor instead.
 func (*WatchTasksRequest) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{10}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WatchTasksRequest) GetApp() string {
@@ -1379,7 +1453,7 @@ type AppState struct {
 
 func (x *AppState) Reset() {
 	*x = AppState{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1465,7 @@ func (x *AppState) String() string {
 func (*AppState) ProtoMessage() {}
 
 func (x *AppState) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[11]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1478,7 @@ func (x *AppState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppState.ProtoReflect.Descriptor instead.
 func (*AppState) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{11}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppState) GetSpec() *App {
@@ -1496,7 +1570,7 @@ type AppStatus struct {
 
 func (x *AppStatus) Reset() {
 	*x = AppStatus{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1582,7 @@ func (x *AppStatus) String() string {
 func (*AppStatus) ProtoMessage() {}
 
 func (x *AppStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[12]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1595,7 @@ func (x *AppStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppStatus.ProtoReflect.Descriptor instead.
 func (*AppStatus) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{12}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppStatus) GetWaiting() uint32 {
@@ -1605,7 +1679,7 @@ type TaskTermination struct {
 
 func (x *TaskTermination) Reset() {
 	*x = TaskTermination{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1691,7 @@ func (x *TaskTermination) String() string {
 func (*TaskTermination) ProtoMessage() {}
 
 func (x *TaskTermination) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[13]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1704,7 @@ func (x *TaskTermination) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskTermination.ProtoReflect.Descriptor instead.
 func (*TaskTermination) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{13}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskTermination) GetTaskId() string {
@@ -1736,7 +1810,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1822,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[14]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1835,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{14}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Task) GetId() string {
@@ -1878,7 +1952,7 @@ type TaskEvent struct {
 
 func (x *TaskEvent) Reset() {
 	*x = TaskEvent{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +1964,7 @@ func (x *TaskEvent) String() string {
 func (*TaskEvent) ProtoMessage() {}
 
 func (x *TaskEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[15]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +1977,7 @@ func (x *TaskEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskEvent.ProtoReflect.Descriptor instead.
 func (*TaskEvent) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{15}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TaskEvent) GetRevision() uint64 {
@@ -2014,7 +2088,7 @@ type App struct {
 
 func (x *App) Reset() {
 	*x = App{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2100,7 @@ func (x *App) String() string {
 func (*App) ProtoMessage() {}
 
 func (x *App) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[16]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2113,7 @@ func (x *App) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use App.ProtoReflect.Descriptor instead.
 func (*App) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{16}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *App) GetName() string {
@@ -2140,7 +2214,7 @@ type Upgrade struct {
 
 func (x *Upgrade) Reset() {
 	*x = Upgrade{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2226,7 @@ func (x *Upgrade) String() string {
 func (*Upgrade) ProtoMessage() {}
 
 func (x *Upgrade) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2239,7 @@ func (x *Upgrade) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upgrade.ProtoReflect.Descriptor instead.
 func (*Upgrade) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Upgrade) GetMinimumReadyShare() float64 {
@@ -2201,7 +2275,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2213,7 +2287,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2226,7 +2300,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -2277,7 +2351,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2363,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2376,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Disk) GetSize() float64 {
@@ -2334,7 +2408,7 @@ type DiskSource struct {
 
 func (x *DiskSource) Reset() {
 	*x = DiskSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2346,7 +2420,7 @@ func (x *DiskSource) String() string {
 func (*DiskSource) ProtoMessage() {}
 
 func (x *DiskSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2359,7 +2433,7 @@ func (x *DiskSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSource.ProtoReflect.Descriptor instead.
 func (*DiskSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DiskSource) GetType() DiskSourceType {
@@ -2405,7 +2479,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2491,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2504,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Filter) GetType() FilterType {
@@ -2474,7 +2548,7 @@ type Strategy struct {
 
 func (x *Strategy) Reset() {
 	*x = Strategy{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2560,7 @@ func (x *Strategy) String() string {
 func (*Strategy) ProtoMessage() {}
 
 func (x *Strategy) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2573,7 @@ func (x *Strategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Strategy.ProtoReflect.Descriptor instead.
 func (*Strategy) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Strategy) GetType() StrategyType {
@@ -2531,7 +2605,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +2617,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +2630,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Command) GetCmd() string {
@@ -2599,7 +2673,7 @@ type Uri struct {
 
 func (x *Uri) Reset() {
 	*x = Uri{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2685,7 @@ func (x *Uri) String() string {
 func (*Uri) ProtoMessage() {}
 
 func (x *Uri) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2698,7 @@ func (x *Uri) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uri.ProtoReflect.Descriptor instead.
 func (*Uri) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Uri) GetUri() string {
@@ -2670,14 +2744,20 @@ type Container struct {
 	// Volumes to mount.
 	Volume []*Volume `protobuf:"bytes,2,rep,name=volume,proto3" json:"volume,omitempty"`
 	// Networks to join.
-	Network       []*Network `protobuf:"bytes,3,rep,name=network,proto3" json:"network,omitempty"`
+	Network []*Network `protobuf:"bytes,3,rep,name=network,proto3" json:"network,omitempty"`
+	// The original Hydrogen's container type: accepted and ignored (tasks
+	// always run in the Mesos containerizer); the answer carries a warning.
+	Type *string `protobuf:"bytes,4,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	// The original Hydrogen's image tag: accepted and ignored (put the tag in
+	// `image`); the answer carries a warning.
+	Tag           *string `protobuf:"bytes,5,opt,name=tag,proto3,oneof" json:"tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +2769,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +2782,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Container) GetImage() string {
@@ -2726,6 +2806,20 @@ func (x *Container) GetNetwork() []*Network {
 	return nil
 }
 
+func (x *Container) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+func (x *Container) GetTag() string {
+	if x != nil && x.Tag != nil {
+		return *x.Tag
+	}
+	return ""
+}
+
 // A host-path volume (`container_path` + `host_path` + `mode`) or a Docker
 // volume (`source`), not both.
 type Volume struct {
@@ -2744,7 +2838,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2756,7 +2850,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2769,7 +2863,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Volume) GetContainerPath() string {
@@ -2813,7 +2907,7 @@ type VolumeSource struct {
 
 func (x *VolumeSource) Reset() {
 	*x = VolumeSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2919,7 @@ func (x *VolumeSource) String() string {
 func (*VolumeSource) ProtoMessage() {}
 
 func (x *VolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2932,7 @@ func (x *VolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSource.ProtoReflect.Descriptor instead.
 func (*VolumeSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *VolumeSource) GetType() VolumeSourceType {
@@ -2870,7 +2964,7 @@ type DockerVolume struct {
 
 func (x *DockerVolume) Reset() {
 	*x = DockerVolume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2882,7 +2976,7 @@ func (x *DockerVolume) String() string {
 func (*DockerVolume) ProtoMessage() {}
 
 func (x *DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2895,7 +2989,7 @@ func (x *DockerVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerVolume.ProtoReflect.Descriptor instead.
 func (*DockerVolume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DockerVolume) GetDriver() string {
@@ -2935,7 +3029,7 @@ type DriverOpt struct {
 
 func (x *DriverOpt) Reset() {
 	*x = DriverOpt{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3041,7 @@ func (x *DriverOpt) String() string {
 func (*DriverOpt) ProtoMessage() {}
 
 func (x *DriverOpt) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3054,7 @@ func (x *DriverOpt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverOpt.ProtoReflect.Descriptor instead.
 func (*DriverOpt) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DriverOpt) GetOpt() isDriverOpt_Opt {
@@ -3017,7 +3111,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3029,7 +3123,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3042,7 +3136,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StringMap) GetEntries() map[string]string {
@@ -3052,10 +3146,12 @@ func (x *StringMap) GetEntries() map[string]string {
 	return nil
 }
 
-// One network to join: a CNI network `name`, `ipaddress` entries, or both.
+// One network to join: a CNI network `name` (required: the Mesos CNI
+// isolator ignores an entry without one), with optional addresses, groups,
+// labels and port mappings.
 type Network struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// CNI network name.
+	// CNI network name (required).
 	Name *string `protobuf:"bytes,1,opt,name=name,proto3,oneof" json:"name,omitempty"`
 	// IP addresses: static (`ip`) or assigned by IPAM (`protocol` only).
 	Ipaddress []*IpAddress `protobuf:"bytes,2,rep,name=ipaddress,proto3" json:"ipaddress,omitempty"`
@@ -3071,7 +3167,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3179,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3192,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Network) GetName() string {
@@ -3151,7 +3247,7 @@ type IpAddress struct {
 
 func (x *IpAddress) Reset() {
 	*x = IpAddress{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3163,7 +3259,7 @@ func (x *IpAddress) String() string {
 func (*IpAddress) ProtoMessage() {}
 
 func (x *IpAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3176,7 +3272,7 @@ func (x *IpAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IpAddress.ProtoReflect.Descriptor instead.
 func (*IpAddress) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *IpAddress) GetGroup() []string {
@@ -3222,7 +3318,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3234,7 +3330,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3247,7 +3343,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PortMapping) GetHostPort() uint32 {
@@ -3294,14 +3390,18 @@ type HealthCheck struct {
 	// Seconds after start during which failures do not count, >= 0.
 	Graceperiod *float64 `protobuf:"fixed64,9,opt,name=graceperiod,proto3,oneof" json:"graceperiod,omitempty"`
 	// Consecutive failures before the task is killed.
-	Fails         *uint32 `protobuf:"varint,10,opt,name=fails,proto3,oneof" json:"fails,omitempty"`
+	Fails *uint32 `protobuf:"varint,10,opt,name=fails,proto3,oneof" json:"fails,omitempty"`
+	// With `endpoint` (which then names no port, `[scheme://]host[/path]`):
+	// check the task's host port of this index (`$PORT<index>`); below
+	// `resources.ports`.
+	PortIndex     *uint32 `protobuf:"varint,11,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3313,7 +3413,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3326,7 +3426,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HealthCheck) GetEndpoint() string {
@@ -3399,18 +3499,28 @@ func (x *HealthCheck) GetFails() uint32 {
 	return 0
 }
 
+func (x *HealthCheck) GetPortIndex() uint32 {
+	if x != nil && x.PortIndex != nil {
+		return *x.PortIndex
+	}
+	return 0
+}
+
 // A TCP health check.
 type TcpCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Port to connect to, 1..=65535.
-	Port          uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	// Port to connect to, 1..=65535; 0 (absent) with `port_index`.
+	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	// Or: the index of the task's host port to connect to (`$PORT<index>`),
+	// for apps that take their ports from the offer; below `resources.ports`.
+	PortIndex     *uint32 `protobuf:"varint,2,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TcpCheck) Reset() {
 	*x = TcpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3422,7 +3532,7 @@ func (x *TcpCheck) String() string {
 func (*TcpCheck) ProtoMessage() {}
 
 func (x *TcpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3435,7 +3545,7 @@ func (x *TcpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TcpCheck.ProtoReflect.Descriptor instead.
 func (*TcpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TcpCheck) GetPort() uint32 {
@@ -3445,24 +3555,34 @@ func (x *TcpCheck) GetPort() uint32 {
 	return 0
 }
 
+func (x *TcpCheck) GetPortIndex() uint32 {
+	if x != nil && x.PortIndex != nil {
+		return *x.PortIndex
+	}
+	return 0
+}
+
 // An HTTP health check.
 type HttpCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Port to query, 1..=65535.
+	// Port to query, 1..=65535; 0 (absent) with `port_index`.
 	Port uint32 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
 	// Path to GET; `/` when absent.
 	Path *string `protobuf:"bytes,2,opt,name=path,proto3,oneof" json:"path,omitempty"`
 	// http or https; http when absent.
 	Scheme HttpScheme `protobuf:"varint,3,opt,name=scheme,proto3,enum=hydrogen.v1.HttpScheme" json:"scheme,omitempty"`
 	// Statuses counted healthy; 200..=399 when empty.
-	Statuses      []uint32 `protobuf:"varint,4,rep,packed,name=statuses,proto3" json:"statuses,omitempty"`
+	Statuses []uint32 `protobuf:"varint,4,rep,packed,name=statuses,proto3" json:"statuses,omitempty"`
+	// Or: the index of the task's host port to query (`$PORT<index>`), for
+	// apps that take their ports from the offer; below `resources.ports`.
+	PortIndex     *uint32 `protobuf:"varint,5,opt,name=port_index,json=portIndex,proto3,oneof" json:"port_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HttpCheck) Reset() {
 	*x = HttpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3474,7 +3594,7 @@ func (x *HttpCheck) String() string {
 func (*HttpCheck) ProtoMessage() {}
 
 func (x *HttpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3487,7 +3607,7 @@ func (x *HttpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpCheck.ProtoReflect.Descriptor instead.
 func (*HttpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HttpCheck) GetPort() uint32 {
@@ -3518,6 +3638,13 @@ func (x *HttpCheck) GetStatuses() []uint32 {
 	return nil
 }
 
+func (x *HttpCheck) GetPortIndex() uint32 {
+	if x != nil && x.PortIndex != nil {
+		return *x.PortIndex
+	}
+	return 0
+}
+
 // Relaunch policy as the original Hydrogen wrote it.
 type Retry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3534,7 +3661,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3546,7 +3673,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3559,7 +3686,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Retry) GetTime() float64 {
@@ -3602,7 +3729,7 @@ type Executor struct {
 
 func (x *Executor) Reset() {
 	*x = Executor{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3614,7 +3741,7 @@ func (x *Executor) String() string {
 func (*Executor) ProtoMessage() {}
 
 func (x *Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3627,7 +3754,7 @@ func (x *Executor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Executor.ProtoReflect.Descriptor instead.
 func (*Executor) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{38}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Executor) GetName() string {
@@ -3673,12 +3800,16 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\rDeployRequest\x12$\n" +
 	"\x04apps\x18\x01 \x03(\v2\x10.hydrogen.v1.AppR\x04apps\"E\n" +
 	"\x0eDeployResponse\x123\n" +
-	"\aresults\x18\x01 \x03(\v2\x19.hydrogen.v1.DeployResultR\aresults\"p\n" +
+	"\aresults\x18\x01 \x03(\v2\x19.hydrogen.v1.DeployResultR\aresults\"\xa2\x01\n" +
 	"\fDeployResult\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
 	"\acreated\x18\x03 \x01(\bR\acreated\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"f\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
+	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"9\n" +
+	"\aWarning\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"f\n" +
 	"\vKillRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
@@ -3690,12 +3821,13 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\rUpdateRequest\x12\"\n" +
 	"\x03app\x18\x01 \x01(\v2\x10.hydrogen.v1.AppR\x03app\x12.\n" +
 	"\x10expected_version\x18\x02 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
-	"\x11_expected_version\"r\n" +
+	"\x11_expected_version\"\xa4\x01\n" +
 	"\x0eUpdateResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x18\n" +
 	"\achanged\x18\x03 \x01(\bR\achanged\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\"\"\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
+	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"\"\n" +
 	"\fStateRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x10\n" +
 	"\x0eListAllRequest\":\n" +
@@ -3856,12 +3988,16 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"\b_executeB\b\n" +
 	"\x06_cacheB\x0e\n" +
-	"\f_output_file\"\x8d\x01\n" +
+	"\f_output_file\"\xce\x01\n" +
 	"\tContainer\x12\x19\n" +
 	"\x05image\x18\x01 \x01(\tH\x00R\x05image\x88\x01\x01\x12+\n" +
 	"\x06volume\x18\x02 \x03(\v2\x13.hydrogen.v1.VolumeR\x06volume\x12.\n" +
-	"\anetwork\x18\x03 \x03(\v2\x14.hydrogen.v1.NetworkR\anetworkB\b\n" +
-	"\x06_image\"\xd7\x01\n" +
+	"\anetwork\x18\x03 \x03(\v2\x14.hydrogen.v1.NetworkR\anetwork\x12\x17\n" +
+	"\x04type\x18\x04 \x01(\tH\x01R\x04type\x88\x01\x01\x12\x15\n" +
+	"\x03tag\x18\x05 \x01(\tH\x02R\x03tag\x88\x01\x01B\b\n" +
+	"\x06_imageB\a\n" +
+	"\x05_typeB\x06\n" +
+	"\x04_tag\"\xd7\x01\n" +
 	"\x06Volume\x12*\n" +
 	"\x0econtainer_path\x18\x01 \x01(\tH\x00R\rcontainerPath\x88\x01\x01\x12 \n" +
 	"\thost_path\x18\x02 \x01(\tH\x01R\bhostPath\x88\x01\x01\x12+\n" +
@@ -3904,7 +4040,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\vPortMapping\x12\x1b\n" +
 	"\thost_port\x18\x01 \x01(\rR\bhostPort\x12%\n" +
 	"\x0econtainer_port\x18\x02 \x01(\rR\rcontainerPort\x125\n" +
-	"\bprotocol\x18\x03 \x01(\x0e2\x19.hydrogen.v1.PortProtocolR\bprotocol\"\xcc\x03\n" +
+	"\bprotocol\x18\x03 \x01(\x0e2\x19.hydrogen.v1.PortProtocolR\bprotocol\"\xff\x03\n" +
 	"\vHealthCheck\x12\x1f\n" +
 	"\bendpoint\x18\x01 \x01(\tH\x00R\bendpoint\x88\x01\x01\x120\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1c.hydrogen.v1.HealthCheckTypeR\x04type\x12'\n" +
@@ -3916,22 +4052,31 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\atimeout\x18\b \x01(\x01H\x03R\atimeout\x88\x01\x01\x12%\n" +
 	"\vgraceperiod\x18\t \x01(\x01H\x04R\vgraceperiod\x88\x01\x01\x12\x19\n" +
 	"\x05fails\x18\n" +
-	" \x01(\rH\x05R\x05fails\x88\x01\x01B\v\n" +
+	" \x01(\rH\x05R\x05fails\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"port_index\x18\v \x01(\rH\x06R\tportIndex\x88\x01\x01B\v\n" +
 	"\t_endpointB\b\n" +
 	"\x06_delayB\v\n" +
 	"\t_intervalB\n" +
 	"\n" +
 	"\b_timeoutB\x0e\n" +
 	"\f_graceperiodB\b\n" +
-	"\x06_fails\"\x1e\n" +
+	"\x06_failsB\r\n" +
+	"\v_port_index\"Q\n" +
 	"\bTcpCheck\x12\x12\n" +
-	"\x04port\x18\x01 \x01(\rR\x04port\"\x8e\x01\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12\"\n" +
+	"\n" +
+	"port_index\x18\x02 \x01(\rH\x00R\tportIndex\x88\x01\x01B\r\n" +
+	"\v_port_index\"\xc1\x01\n" +
 	"\tHttpCheck\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12\x17\n" +
 	"\x04path\x18\x02 \x01(\tH\x00R\x04path\x88\x01\x01\x12/\n" +
 	"\x06scheme\x18\x03 \x01(\x0e2\x17.hydrogen.v1.HttpSchemeR\x06scheme\x12\x1a\n" +
-	"\bstatuses\x18\x04 \x03(\rR\bstatusesB\a\n" +
-	"\x05_path\"\x9b\x01\n" +
+	"\bstatuses\x18\x04 \x03(\rR\bstatuses\x12\"\n" +
+	"\n" +
+	"port_index\x18\x05 \x01(\rH\x01R\tportIndex\x88\x01\x01B\a\n" +
+	"\x05_pathB\r\n" +
+	"\v_port_index\"\x9b\x01\n" +
 	"\x05Retry\x12\x17\n" +
 	"\x04time\x18\x01 \x01(\x01H\x00R\x04time\x88\x01\x01\x12$\n" +
 	"\vexp_backoff\x18\x02 \x01(\bH\x01R\n" +
@@ -4044,7 +4189,7 @@ func file_hydrogen_v1_app_proto_rawDescGZIP() []byte {
 }
 
 var file_hydrogen_v1_app_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_hydrogen_v1_app_proto_goTypes = []any{
 	(AppGoal)(0),              // 0: hydrogen.v1.AppGoal
 	(TaskState)(0),            // 1: hydrogen.v1.TaskState
@@ -4061,122 +4206,125 @@ var file_hydrogen_v1_app_proto_goTypes = []any{
 	(*DeployRequest)(nil),     // 12: hydrogen.v1.DeployRequest
 	(*DeployResponse)(nil),    // 13: hydrogen.v1.DeployResponse
 	(*DeployResult)(nil),      // 14: hydrogen.v1.DeployResult
-	(*KillRequest)(nil),       // 15: hydrogen.v1.KillRequest
-	(*KillResponse)(nil),      // 16: hydrogen.v1.KillResponse
-	(*UpdateRequest)(nil),     // 17: hydrogen.v1.UpdateRequest
-	(*UpdateResponse)(nil),    // 18: hydrogen.v1.UpdateResponse
-	(*StateRequest)(nil),      // 19: hydrogen.v1.StateRequest
-	(*ListAllRequest)(nil),    // 20: hydrogen.v1.ListAllRequest
-	(*ListAllResponse)(nil),   // 21: hydrogen.v1.ListAllResponse
-	(*WatchTasksRequest)(nil), // 22: hydrogen.v1.WatchTasksRequest
-	(*AppState)(nil),          // 23: hydrogen.v1.AppState
-	(*AppStatus)(nil),         // 24: hydrogen.v1.AppStatus
-	(*TaskTermination)(nil),   // 25: hydrogen.v1.TaskTermination
-	(*Task)(nil),              // 26: hydrogen.v1.Task
-	(*TaskEvent)(nil),         // 27: hydrogen.v1.TaskEvent
-	(*App)(nil),               // 28: hydrogen.v1.App
-	(*Upgrade)(nil),           // 29: hydrogen.v1.Upgrade
-	(*Resources)(nil),         // 30: hydrogen.v1.Resources
-	(*Disk)(nil),              // 31: hydrogen.v1.Disk
-	(*DiskSource)(nil),        // 32: hydrogen.v1.DiskSource
-	(*Filter)(nil),            // 33: hydrogen.v1.Filter
-	(*Strategy)(nil),          // 34: hydrogen.v1.Strategy
-	(*Command)(nil),           // 35: hydrogen.v1.Command
-	(*Uri)(nil),               // 36: hydrogen.v1.Uri
-	(*Container)(nil),         // 37: hydrogen.v1.Container
-	(*Volume)(nil),            // 38: hydrogen.v1.Volume
-	(*VolumeSource)(nil),      // 39: hydrogen.v1.VolumeSource
-	(*DockerVolume)(nil),      // 40: hydrogen.v1.DockerVolume
-	(*DriverOpt)(nil),         // 41: hydrogen.v1.DriverOpt
-	(*StringMap)(nil),         // 42: hydrogen.v1.StringMap
-	(*Network)(nil),           // 43: hydrogen.v1.Network
-	(*IpAddress)(nil),         // 44: hydrogen.v1.IpAddress
-	(*PortMapping)(nil),       // 45: hydrogen.v1.PortMapping
-	(*HealthCheck)(nil),       // 46: hydrogen.v1.HealthCheck
-	(*TcpCheck)(nil),          // 47: hydrogen.v1.TcpCheck
-	(*HttpCheck)(nil),         // 48: hydrogen.v1.HttpCheck
-	(*Retry)(nil),             // 49: hydrogen.v1.Retry
-	(*Executor)(nil),          // 50: hydrogen.v1.Executor
-	nil,                       // 51: hydrogen.v1.AppStatus.RejectionsEntry
-	nil,                       // 52: hydrogen.v1.AppStatus.LastTerminationsEntry
-	nil,                       // 53: hydrogen.v1.App.LabelsEntry
-	nil,                       // 54: hydrogen.v1.Command.EnvironmentEntry
-	nil,                       // 55: hydrogen.v1.StringMap.EntriesEntry
-	nil,                       // 56: hydrogen.v1.Executor.EnvironmentEntry
+	(*Warning)(nil),           // 15: hydrogen.v1.Warning
+	(*KillRequest)(nil),       // 16: hydrogen.v1.KillRequest
+	(*KillResponse)(nil),      // 17: hydrogen.v1.KillResponse
+	(*UpdateRequest)(nil),     // 18: hydrogen.v1.UpdateRequest
+	(*UpdateResponse)(nil),    // 19: hydrogen.v1.UpdateResponse
+	(*StateRequest)(nil),      // 20: hydrogen.v1.StateRequest
+	(*ListAllRequest)(nil),    // 21: hydrogen.v1.ListAllRequest
+	(*ListAllResponse)(nil),   // 22: hydrogen.v1.ListAllResponse
+	(*WatchTasksRequest)(nil), // 23: hydrogen.v1.WatchTasksRequest
+	(*AppState)(nil),          // 24: hydrogen.v1.AppState
+	(*AppStatus)(nil),         // 25: hydrogen.v1.AppStatus
+	(*TaskTermination)(nil),   // 26: hydrogen.v1.TaskTermination
+	(*Task)(nil),              // 27: hydrogen.v1.Task
+	(*TaskEvent)(nil),         // 28: hydrogen.v1.TaskEvent
+	(*App)(nil),               // 29: hydrogen.v1.App
+	(*Upgrade)(nil),           // 30: hydrogen.v1.Upgrade
+	(*Resources)(nil),         // 31: hydrogen.v1.Resources
+	(*Disk)(nil),              // 32: hydrogen.v1.Disk
+	(*DiskSource)(nil),        // 33: hydrogen.v1.DiskSource
+	(*Filter)(nil),            // 34: hydrogen.v1.Filter
+	(*Strategy)(nil),          // 35: hydrogen.v1.Strategy
+	(*Command)(nil),           // 36: hydrogen.v1.Command
+	(*Uri)(nil),               // 37: hydrogen.v1.Uri
+	(*Container)(nil),         // 38: hydrogen.v1.Container
+	(*Volume)(nil),            // 39: hydrogen.v1.Volume
+	(*VolumeSource)(nil),      // 40: hydrogen.v1.VolumeSource
+	(*DockerVolume)(nil),      // 41: hydrogen.v1.DockerVolume
+	(*DriverOpt)(nil),         // 42: hydrogen.v1.DriverOpt
+	(*StringMap)(nil),         // 43: hydrogen.v1.StringMap
+	(*Network)(nil),           // 44: hydrogen.v1.Network
+	(*IpAddress)(nil),         // 45: hydrogen.v1.IpAddress
+	(*PortMapping)(nil),       // 46: hydrogen.v1.PortMapping
+	(*HealthCheck)(nil),       // 47: hydrogen.v1.HealthCheck
+	(*TcpCheck)(nil),          // 48: hydrogen.v1.TcpCheck
+	(*HttpCheck)(nil),         // 49: hydrogen.v1.HttpCheck
+	(*Retry)(nil),             // 50: hydrogen.v1.Retry
+	(*Executor)(nil),          // 51: hydrogen.v1.Executor
+	nil,                       // 52: hydrogen.v1.AppStatus.RejectionsEntry
+	nil,                       // 53: hydrogen.v1.AppStatus.LastTerminationsEntry
+	nil,                       // 54: hydrogen.v1.App.LabelsEntry
+	nil,                       // 55: hydrogen.v1.Command.EnvironmentEntry
+	nil,                       // 56: hydrogen.v1.StringMap.EntriesEntry
+	nil,                       // 57: hydrogen.v1.Executor.EnvironmentEntry
 }
 var file_hydrogen_v1_app_proto_depIdxs = []int32{
-	28, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
+	29, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
 	14, // 1: hydrogen.v1.DeployResponse.results:type_name -> hydrogen.v1.DeployResult
-	28, // 2: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
-	26, // 3: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
-	28, // 4: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
-	0,  // 5: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
-	26, // 6: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
-	24, // 7: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
-	51, // 8: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
-	52, // 9: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
-	25, // 10: hydrogen.v1.AppStatus.recent_terminations:type_name -> hydrogen.v1.TaskTermination
-	1,  // 11: hydrogen.v1.TaskTermination.state:type_name -> hydrogen.v1.TaskState
-	1,  // 12: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
-	1,  // 13: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
-	30, // 14: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
-	33, // 15: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
-	34, // 16: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
-	35, // 17: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
-	37, // 18: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
-	46, // 19: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
-	53, // 20: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
-	49, // 21: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
-	50, // 22: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
-	29, // 23: hydrogen.v1.App.upgrade:type_name -> hydrogen.v1.Upgrade
-	31, // 24: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
-	32, // 25: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
-	2,  // 26: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
-	3,  // 27: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
-	4,  // 28: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
-	5,  // 29: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
-	54, // 30: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
-	36, // 31: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
-	38, // 32: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
-	43, // 33: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
-	6,  // 34: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
-	39, // 35: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
-	7,  // 36: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
-	40, // 37: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
-	41, // 38: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
-	42, // 39: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
-	55, // 40: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
-	44, // 41: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
-	42, // 42: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
-	45, // 43: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
-	42, // 44: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
-	8,  // 45: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
-	9,  // 46: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
-	10, // 47: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
-	47, // 48: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
-	48, // 49: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
-	35, // 50: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
-	11, // 51: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
-	36, // 52: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
-	56, // 53: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
-	25, // 54: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
-	12, // 55: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
-	15, // 56: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
-	17, // 57: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
-	19, // 58: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
-	20, // 59: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
-	22, // 60: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
-	13, // 61: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
-	16, // 62: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
-	18, // 63: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
-	23, // 64: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
-	21, // 65: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
-	27, // 66: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
-	61, // [61:67] is the sub-list for method output_type
-	55, // [55:61] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	15, // 2: hydrogen.v1.DeployResult.warnings:type_name -> hydrogen.v1.Warning
+	29, // 3: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
+	15, // 4: hydrogen.v1.UpdateResponse.warnings:type_name -> hydrogen.v1.Warning
+	27, // 5: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
+	29, // 6: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
+	0,  // 7: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
+	27, // 8: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
+	25, // 9: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
+	52, // 10: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
+	53, // 11: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
+	26, // 12: hydrogen.v1.AppStatus.recent_terminations:type_name -> hydrogen.v1.TaskTermination
+	1,  // 13: hydrogen.v1.TaskTermination.state:type_name -> hydrogen.v1.TaskState
+	1,  // 14: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
+	1,  // 15: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
+	31, // 16: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
+	34, // 17: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
+	35, // 18: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
+	36, // 19: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
+	38, // 20: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
+	47, // 21: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
+	54, // 22: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
+	50, // 23: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
+	51, // 24: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
+	30, // 25: hydrogen.v1.App.upgrade:type_name -> hydrogen.v1.Upgrade
+	32, // 26: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
+	33, // 27: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
+	2,  // 28: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
+	3,  // 29: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
+	4,  // 30: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
+	5,  // 31: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
+	55, // 32: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
+	37, // 33: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
+	39, // 34: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
+	44, // 35: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
+	6,  // 36: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
+	40, // 37: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
+	7,  // 38: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
+	41, // 39: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
+	42, // 40: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
+	43, // 41: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
+	56, // 42: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
+	45, // 43: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
+	43, // 44: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
+	46, // 45: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
+	43, // 46: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
+	8,  // 47: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
+	9,  // 48: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
+	10, // 49: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
+	48, // 50: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
+	49, // 51: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
+	36, // 52: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
+	11, // 53: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
+	37, // 54: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
+	57, // 55: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
+	26, // 56: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
+	12, // 57: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
+	16, // 58: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
+	18, // 59: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
+	20, // 60: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
+	21, // 61: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
+	23, // 62: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
+	13, // 63: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
+	17, // 64: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
+	19, // 65: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
+	24, // 66: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
+	22, // 67: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
+	28, // 68: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
+	63, // [63:69] is the sub-list for method output_type
+	57, // [57:63] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_hydrogen_v1_app_proto_init() }
@@ -4184,39 +4332,40 @@ func file_hydrogen_v1_app_proto_init() {
 	if File_hydrogen_v1_app_proto != nil {
 		return
 	}
-	file_hydrogen_v1_app_proto_msgTypes[3].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[5].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[10].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[12].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[14].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[4].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[6].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[11].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[13].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[15].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[16].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[18].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[20].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[19].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[21].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[26].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[29].OneofWrappers = []any{
+	file_hydrogen_v1_app_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[30].OneofWrappers = []any{
 		(*DriverOpt_Text)(nil),
 		(*DriverOpt_Map)(nil),
 	}
-	file_hydrogen_v1_app_proto_msgTypes[31].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[32].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[34].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[33].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[35].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[38].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[39].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrogen_v1_app_proto_rawDesc), len(file_hydrogen_v1_app_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

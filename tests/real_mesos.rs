@@ -17,35 +17,17 @@ mod procs;
 mod real_mesos;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use real_mesos::{
-    RealCluster, Serve, app_tasks, completed_tasks, files_named, processes_matching, wait_for,
+    RealCluster, Serve, app_tasks, completed_tasks, files_named, sleep_marker, sleeper_pids,
+    sleepers, wait_for,
 };
 use serde_json::{Value, json};
 
 /// Generous: two busy cores, real executors forking real processes.
 const DEADLINE: Duration = Duration::from_secs(90);
 const FRAMEWORK: &str = "Hydrogen";
-
-/// A `sleep` duration no other app (of any test, or test process) uses:
-/// GNU sleep takes fractions, so the number names the real processes of one
-/// app.
-fn marker() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("3600.{}0{n}", std::process::id())
-}
-
-/// The real `sleep` processes started with `marker` (not the shells around
-/// them, nor anything else whose command line mentions it).
-fn sleepers(marker: &str) -> usize {
-    processes_matching(&format!("sleep {marker}"))
-        .iter()
-        .filter(|(_, cmd)| cmd.starts_with("/bin/sleep ") || cmd.starts_with("sleep "))
-        .count()
-}
 
 fn ids(tasks: &[&Value]) -> BTreeSet<String> {
     tasks
@@ -113,7 +95,7 @@ fn unique_app_runs_one_real_process_per_agent_and_delete_leaves_none() {
         return;
     };
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
-    let m = marker();
+    let m = sleep_marker();
     hydrogen.deploy(json!({
         "name": "smoke",
         "resources": {"cpu": 0.1, "mem": 32},
@@ -149,7 +131,7 @@ fn mux_packs_and_filters_ports_environment_and_fetched_uris_reach_the_task() {
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
 
     // MUX: four small tasks fit on one agent, so they all go to one.
-    let packed = marker();
+    let packed = sleep_marker();
     hydrogen.deploy(json!({
         "name": "packed",
         "resources": {"cpu": 0.1, "mem": 16},
@@ -171,7 +153,7 @@ fn mux_packs_and_filters_ports_environment_and_fetched_uris_reach_the_task() {
     let payload_name = format!("payload-{}.txt", std::process::id());
     let payload = cluster.dir.path().join(&payload_name);
     std::fs::write(&payload, "fetched\n").expect("payload written");
-    let pinned = marker();
+    let pinned = sleep_marker();
     hydrogen.deploy(json!({
         "name": "pinned",
         "resources": {"cpu": 0.1, "mem": 16, "ports": 1},
@@ -238,7 +220,7 @@ fn scale_up_down_rolling_update_and_kill_replace_real_processes() {
         return;
     };
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
-    let old = marker();
+    let old = sleep_marker();
     let spec = |instances: u32, m: &str| {
         json!({
             "name": "web",
@@ -261,7 +243,7 @@ fn scale_up_down_rolling_update_and_kill_replace_real_processes() {
     assert!(one.is_subset(&scaled), "scaling down starts nothing new");
 
     // Rolling update: another command; the new process replaces the old.
-    let new = marker();
+    let new = sleep_marker();
     hydrogen.update(spec(1, &new));
     wait_running_except(&cluster, "web", 1, &new, &scaled);
     wait_for(
@@ -300,13 +282,24 @@ fn unique_update_at_capacity_rolls_every_agent() {
             "command": {"cmd": format!("exec /bin/sleep {m}")},
         })
     };
-    let old = marker();
+    let old = sleep_marker();
     hydrogen.deploy(spec(&old));
     let (first, _) = wait_running(&cluster, "everywhere", 2, &old);
     // Every agent already runs a task of the app: the new version can only
     // start where an old one was killed first.
-    let new = marker();
+    let new = sleep_marker();
     hydrogen.update(spec(&new));
+    // State says how the update goes while it goes.
+    wait_for(
+        "State to say the update replaces in place",
+        DEADLINE,
+        || {
+            let app = hydrogen.app("everywhere");
+            let message = app["status"]["message"].as_str().unwrap_or_default();
+            (message.contains("replacing them in place") || sleepers(&new) == 2).then_some(())
+        },
+        || cluster.logs(),
+    );
     wait_running_except(&cluster, "everywhere", 2, &new, &first);
     wait_for(
         "the old processes to end",
@@ -314,6 +307,27 @@ fn unique_update_at_capacity_rolls_every_agent() {
         || (sleepers(&old) == 0).then_some(()),
         || cluster.logs(),
     );
+
+    // A task that dies explains itself in State: the command executor's
+    // TASK_FAILED (no reason, only its message) as the slot's last
+    // termination and the app's most recent one.
+    let victim = sleeper_pids(&new)[0];
+    procs::signal(victim, "KILL");
+    let ended = wait_for(
+        "the failure in State",
+        DEADLINE,
+        || {
+            let app = hydrogen.app("everywhere");
+            let ended = app["status"]["recent_terminations"][0].clone();
+            (ended["state"] == "TASK_FAILED").then_some(ended)
+        },
+        || format!("{:#}", hydrogen.app("everywhere")),
+    );
+    assert!(
+        ended["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "the agent's message is kept: {ended:#}"
+    );
+    assert_eq!(ended["source"], "SOURCE_EXECUTOR", "{ended:#}");
 }
 
 #[test]
@@ -435,7 +449,7 @@ fn command_http_and_tcp_health_checks_run_by_the_real_executor() {
     };
     let http_port = procs::free_port();
     let tcp_port = procs::free_port();
-    let m = marker();
+    let m = sleep_marker();
     let apps = [
         (
             "hc-command",
@@ -464,7 +478,7 @@ fn command_http_and_tcp_health_checks_run_by_the_real_executor() {
     }
     // A check that always fails, once, with no grace: Mesos kills the task
     // and Hydrogen starts another.
-    let bad = marker();
+    let bad = sleep_marker();
     hydrogen.deploy(json!({
         "name": "hc-bad",
         "resources": {"cpu": 0.1, "mem": 16},

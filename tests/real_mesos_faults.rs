@@ -17,26 +17,12 @@ use std::time::{Duration, Instant};
 
 use real_mesos::{
     AgentOptions, MasterOptions, RealCluster, Registry, Serve, app_tasks, frameworks_named,
-    processes_matching, wait_for,
+    sleep_marker, sleepers, wait_for,
 };
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 const FRAMEWORK: &str = "Hydrogen";
-
-/// See `tests/real_mesos.rs`: names one app's real `sleep` processes.
-fn marker() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("3600.{}9{n}", std::process::id())
-}
-
-fn sleepers(marker: &str) -> usize {
-    processes_matching(&format!("sleep {marker}"))
-        .iter()
-        .filter(|(_, cmd)| cmd.starts_with("/bin/sleep "))
-        .count()
-}
 
 fn ids(tasks: &[&Value]) -> BTreeSet<String> {
     tasks
@@ -107,7 +93,7 @@ fn killed_agent_is_replaced_and_its_recovered_task_does_not_run_twice() {
         return;
     };
     let hydrogen = Serve::start(&cluster.master_url(), &["--unreachable-grace", "1s"]);
-    let m = marker();
+    let m = sleep_marker();
     hydrogen.deploy(sleep_app("survivor", 2, &m));
     let before = wait_running(&cluster, "survivor", 2, &m);
 
@@ -204,7 +190,7 @@ fn master_restarted_with_its_registry_takes_the_framework_back_without_relaunchi
         return;
     };
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
-    let m = marker();
+    let m = sleep_marker();
     hydrogen.deploy(sleep_app("steady", 2, &m));
     let before = wait_running(&cluster, "steady", 2, &m);
     let framework = framework_id(&cluster.state());
@@ -228,7 +214,7 @@ fn master_restarted_with_its_registry_takes_the_framework_back_without_relaunchi
 
     // Launches wait for reconciliation: once a new app runs, Hydrogen has
     // reconciled, and the old tasks must still be the same ones.
-    let m2 = marker();
+    let m2 = sleep_marker();
     hydrogen.deploy(sleep_app("later", 1, &m2));
     wait_running(&cluster, "later", 1, &m2);
     let state = cluster.state();
@@ -257,7 +243,7 @@ type Restarted = (
 fn restart_master_without_registry() -> Option<Restarted> {
     let mut cluster = RealCluster::start_agents(2)?;
     let hydrogen = Serve::start(&cluster.master_url(), &[]);
-    let m = marker();
+    let m = sleep_marker();
     hydrogen.deploy(sleep_app("amnesia", 2, &m));
     let before = wait_running(&cluster, "amnesia", 2, &m);
     let framework = framework_id(&cluster.state());
@@ -297,7 +283,7 @@ fn master_restarted_without_its_registry_ends_with_one_task_per_slot() {
     assert_eq!(slots, ["0", "1"], "one task per slot: {running:?}");
     // Hydrogen has reconciled once a new app runs; then exactly two
     // processes are left for the two slots.
-    let m2 = marker();
+    let m2 = sleep_marker();
     hydrogen.deploy(sleep_app("later", 1, &m2));
     wait_running(&cluster, "later", 1, &m2);
     wait_for(
@@ -336,7 +322,7 @@ fn master_restarted_without_its_registry_keeps_the_running_tasks() {
                 && ids(&app_tasks(s, FRAMEWORK, "amnesia", "TASK_RUNNING")) == before
         },
     );
-    let m2 = marker();
+    let m2 = sleep_marker();
     hydrogen.deploy(sleep_app("later", 1, &m2));
     wait_running(&cluster, "later", 1, &m2);
     let state = cluster.state();
@@ -363,7 +349,7 @@ fn killed_leader_is_replaced_by_the_other_instance_with_the_same_framework() {
     let flags = ["--store", store.as_str(), "--lease-ttl", "1500ms"];
     let mut a = Serve::start(&cluster.master_url(), &flags);
     let mut b = Serve::start(&cluster.master_url(), &flags);
-    let m = marker();
+    let m = sleep_marker();
     a.deploy(sleep_app("ha", 2, &m));
     let before = wait_running(&cluster, "ha", 2, &m);
     let framework = framework_id(&cluster.state());
@@ -394,7 +380,7 @@ fn killed_leader_is_replaced_by_the_other_instance_with_the_same_framework() {
         "new leader subscribed {:?} after the kill",
         killed_at.elapsed()
     );
-    let m2 = marker();
+    let m2 = sleep_marker();
     follower.deploy(sleep_app("after", 1, &m2));
     wait_running(&cluster, "after", 1, &m2);
     let state = cluster.state();
@@ -435,7 +421,7 @@ fn authenticated_json_subscription_works_and_a_wrong_secret_is_refused_clearly()
             &right.to_string_lossy(),
         ],
     );
-    let m = marker();
+    let m = sleep_marker();
     good.deploy(sleep_app("secure", 2, &m));
     let state = cluster.wait_state("2 RUNNING tasks of secure", DEADLINE, |s| {
         app_tasks(s, FRAMEWORK, "secure", "TASK_RUNNING").len() == 2
@@ -486,7 +472,7 @@ fn authenticated_json_subscription_works_and_a_wrong_secret_is_refused_clearly()
         metrics.contains("hydrogen_mesos_subscribed 0"),
         "metrics: {metrics}"
     );
-    bad.deploy(sleep_app("refused", 1, &marker()));
+    bad.deploy(sleep_app("refused", 1, &sleep_marker()));
     wait_for(
         "the app's status to say why nothing runs",
         DEADLINE,

@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::procs::free_port;
@@ -943,4 +943,30 @@ pub fn processes_matching(needle: &str) -> Vec<(u32, String)> {
         }
     }
     found
+}
+
+/// A `sleep` duration no other app of any test (or test process) uses:
+/// GNU sleep takes fractions, so `/bin/sleep <marker>` names the real
+/// processes of one app.
+pub fn sleep_marker() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("3600.{}0{n}", std::process::id())
+}
+
+/// The real `sleep` processes started with `marker`: not the `sh -c` the
+/// command executor wraps them in (killing that one orphans the sleep,
+/// which the posix launcher leaves running), nor anything else whose
+/// command line mentions it.
+pub fn sleeper_pids(marker: &str) -> Vec<u32> {
+    processes_matching(&format!("sleep {marker}"))
+        .into_iter()
+        .filter(|(_, cmd)| cmd.starts_with("/bin/sleep ") || cmd.starts_with("sleep "))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// How many real `sleep` processes run with `marker` ([`sleeper_pids`]).
+pub fn sleepers(marker: &str) -> usize {
+    sleeper_pids(marker).len()
 }

@@ -12,7 +12,6 @@ mod procs;
 mod real_mesos;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use real_mesos::{

@@ -314,14 +314,12 @@ fn master_restarted_without_its_registry_ends_with_one_task_per_slot() {
     );
 }
 
-/// What should happen: the master answers the reconciliation of tasks on
-/// agents it has not seen yet with TASK_UNKNOWN; the agents re-register
-/// seconds later with those tasks still RUNNING. Hydrogen today forgets a
-/// task on TASK_UNKNOWN, relaunches its slot at once, and kills the
-/// original when it reappears ("a task that belongs to no app"): every task
-/// is restarted although none stopped.
+/// The master answers the reconciliation of tasks on agents it has not
+/// seen yet with TASK_UNKNOWN; the agents re-register seconds later with
+/// those tasks still RUNNING. Within `--reregister-grace` of the
+/// subscription an UNKNOWN task keeps its slot and is asked about again,
+/// so its RUNNING answer keeps it: nothing is restarted.
 #[test]
-#[ignore = "after a master loses its registry, TASK_UNKNOWN makes Hydrogen relaunch every task and kill the originals when their agents re-register"]
 fn master_restarted_without_its_registry_keeps_the_running_tasks() {
     let Some((cluster, hydrogen, before, framework, m, _)) = restart_master_without_registry()
     else {

@@ -184,6 +184,9 @@ pub struct Core {
     last_status_write: Instant,
     /// How the apps' tasks ended, for State (persisted with the status).
     history: HashMap<String, History>,
+    /// The UNKNOWN answers of tasks held in it: history only once the grace
+    /// ends without the task coming back (one that comes back never ended).
+    held_terminations: HashMap<String, Termination>,
 }
 
 /// How an app's tasks ended: the last of each slot, and the latest few.
@@ -231,6 +234,7 @@ impl Core {
             statuses_written: HashMap::new(),
             last_status_write: now.at,
             history: HashMap::new(),
+            held_terminations: HashMap::new(),
         };
         for status in statuses {
             core.history.insert(
@@ -426,6 +430,7 @@ impl Core {
     ) {
         let task_id = status.task_id.value.clone();
         let state = status::task_state(status.state());
+        let plan_config = self.plan_config();
         self.awaiting_reconcile.remove(&task_id);
         metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
         if let Some(record) = self.tasks.get_mut(&task_id) {
@@ -434,6 +439,7 @@ impl Core {
             if status::apply(record, &status, now.wall_ms) {
                 fx.writes.upserts.push(record.clone());
             }
+            let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();
             let record_version = record.app_version;
@@ -488,15 +494,19 @@ impl Core {
                     hostname: t.hostname.clone(),
                     at_ms: now.wall_ms,
                 });
-                if let Some(termination) = termination {
-                    let history = self.history.entry(app.clone()).or_default();
-                    history
-                        .last
-                        .insert(termination.instance, termination.clone());
-                    history.recent.insert(0, termination);
-                    history.recent.truncate(RECENT_TERMINATIONS);
-                    ended.insert(app.clone());
+                match termination {
+                    Some(termination) if held => {
+                        self.held_terminations.insert(task_id.clone(), termination);
+                    }
+                    Some(termination) => {
+                        self.record_termination(&app, termination);
+                        ended.insert(app.clone());
+                    }
+                    None => {}
                 }
+            }
+            if plan::is_live(state) {
+                self.held_terminations.remove(&task_id);
             }
             if !plan::is_live(state) {
                 self.kills.remove(&task_id);
@@ -580,6 +590,7 @@ impl Core {
     /// Re-plans apps, updating pending slots and gathering kills, forgotten
     /// records and app removals.
     fn replan(&mut self, apps: &[String], now: Now, fx: &mut Effects) {
+        let mut ended: Vec<String> = Vec::new();
         for name in apps {
             self.requeue.remove(name);
             let tasks: Vec<&TaskRecord> = self
@@ -621,6 +632,11 @@ impl Core {
                 });
             }
             for id in p.forget {
+                if let Some(termination) = self.held_terminations.remove(&id) {
+                    // Its re-registration grace ended without news.
+                    self.record_termination(name, termination);
+                    ended.push(name.clone());
+                }
                 self.forget_task(&id);
                 fx.writes.removals.push(id);
             }
@@ -653,6 +669,10 @@ impl Core {
                     self.revive_wanted = true;
                 }
             }
+        }
+        ended.retain(|name| self.apps.contains_key(name));
+        if !ended.is_empty() {
+            self.write_statuses(&ended, now, fx);
         }
     }
 
@@ -700,7 +720,17 @@ impl Core {
         }
     }
 
+    fn record_termination(&mut self, app: &str, termination: Termination) {
+        let history = self.history.entry(app.to_string()).or_default();
+        history
+            .last
+            .insert(termination.instance, termination.clone());
+        history.recent.insert(0, termination);
+        history.recent.truncate(RECENT_TERMINATIONS);
+    }
+
     fn forget_task(&mut self, id: &str) {
+        self.held_terminations.remove(id);
         if let Some(task) = self.tasks.remove(id)
             && let Some(ids) = self.by_app.get_mut(&task.app)
         {

@@ -400,6 +400,13 @@ fn unknown_right_after_subscribing_keeps_its_slot_for_the_reregister_grace() {
         Some(TaskState::TaskRunning)
     );
     assert!(h.core.pending("web").is_empty());
+    assert!(
+        h.core
+            .history
+            .get("web")
+            .is_none_or(|hist| hist.recent.is_empty()),
+        "a held task has not ended (State shows no termination)"
+    );
 
     // Just before the grace ends, the others still hold their slots; at its
     // end (the plan's requeue, no other input) they are replaced, without
@@ -415,6 +422,17 @@ fn unknown_right_after_subscribing_keeps_its_slot_for_the_reregister_grace() {
     assert!(fx.writes.removals.contains(&ids[1]) && fx.writes.removals.contains(&ids[2]));
     assert_eq!(h.core.backoffs.failures("web"), 0, "no backoff growth");
     assert_eq!(fx.offer_flow, Some(OfferFlow::Revive));
+    let written = fx.writes.statuses.iter().find(|s| s.app == "web");
+    let ended: BTreeSet<&str> = written
+        .into_iter()
+        .flat_map(|s| s.last_terminations.values())
+        .map(|t| t.task_id.as_str())
+        .collect();
+    assert_eq!(
+        ended,
+        [ids[1].as_str(), ids[2].as_str()].into_iter().collect(),
+        "the replaced tasks' UNKNOWN shows in State: {fx:?}"
+    );
     let fx = h.offers(&["a2"]);
     assert_eq!(
         launched(&fx).len(),

@@ -390,6 +390,40 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_task_within_the_reregister_grace_holds_its_slot_until_it_ends() {
+        let config = PlanConfig {
+            reregister_until_ms: 5_000,
+            ..PlanConfig::default()
+        };
+        let unknown = task("u", 0, 1, TaskState::TaskUnknown);
+        let late = TaskRecord {
+            updated_ms: 5_000,
+            ..task("late", 1, 1, TaskState::TaskUnknown)
+        };
+        let running = task("r", 2, 1, TaskState::TaskRunning);
+        let beyond = task("b", 3, 1, TaskState::TaskUnknown);
+        let all = [&unknown, &late, &running, &beyond];
+        let p = plan_app(&app(3, 1, false), &all, 4_000, &config);
+        // Slot 0 waits; slot 1 turned UNKNOWN after the grace's end would
+        // have come (too late to be a re-registration) and is replaced; a
+        // held task beyond `instances` is not kept.
+        assert_eq!(p.launch, vec![1]);
+        assert!(p.kill.is_empty(), "{p:?}");
+        assert_eq!(p.forget, vec!["late".to_string(), "b".to_string()]);
+        assert_eq!(p.requeue_after_ms, Some(1_000));
+        // At the grace's end the slot is replaced and the record forgotten.
+        let p = plan_app(&app(3, 1, false), &all, 5_000, &config);
+        assert_eq!(p.launch, vec![0, 1]);
+        assert!(p.forget.contains(&"u".to_string()));
+        assert_eq!(p.requeue_after_ms, None);
+        // A killed app does not wait for it.
+        let mut killed = app(3, 1, false);
+        killed.goal = AppGoal::Kill;
+        let p = plan_app(&killed, &all, 4_000, &config);
+        assert!(p.forget.contains(&"u".to_string()), "{p:?}");
+    }
+
+    #[test]
     fn a_new_app_launches_every_slot() {
         let p = plan(&app(3, 1, false), &[]);
         assert_eq!(p.launch, vec![0, 1, 2]);

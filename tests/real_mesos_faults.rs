@@ -339,6 +339,33 @@ fn master_restarted_without_its_registry_keeps_the_running_tasks() {
         "in-memory registry: the 2 original tasks RUNNING again {:?} after the restart",
         restarted.elapsed()
     );
+    // Hydrogen itself must know them RUNNING again (not merely hold their
+    // slots for the re-registration grace, which would end in replacements).
+    let known_running = || {
+        let (_, all) = hydrogen.api("GET", "/v1/api/app/all", None);
+        let amnesia: Vec<&Value> = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["app"] == "amnesia")
+            .collect();
+        let running: Vec<&Value> = amnesia
+            .iter()
+            .copied()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .collect();
+        (amnesia.len() == before.len() && ids(&running) == before).then_some(())
+    };
+    wait_for(
+        "Hydrogen to know the 2 original tasks RUNNING",
+        DEADLINE,
+        known_running,
+        || hydrogen.log_text(),
+    );
+    eprintln!(
+        "in-memory registry: Hydrogen knows them RUNNING {:?} after the restart",
+        restarted.elapsed()
+    );
     let m2 = marker();
     hydrogen.deploy(sleep_app("later", 1, &m2));
     wait_running(&cluster, "later", 1, &m2);

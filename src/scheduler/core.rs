@@ -685,9 +685,10 @@ impl Core {
     }
 
     /// During the re-registration grace, asks again every second about the
-    /// tasks held in UNKNOWN: a re-registered agent's tasks are not reported
-    /// by the master on its own, and RUNNING must arrive before the grace
-    /// ends for the task to be kept.
+    /// tasks held in UNKNOWN. A Mesos 1.12 master reports a re-registered
+    /// agent's tasks unasked; asking as well covers a report that was lost
+    /// (or a master that does not send one), since RUNNING must arrive
+    /// before the grace ends for the task to be kept.
     fn reconcile_held(&mut self, now: Now, fx: &mut Effects) {
         let Some(until) = self.reregister_until else {
             return;

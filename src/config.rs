@@ -93,6 +93,11 @@ pub struct SchedulerArgs {
     /// How long an unreachable task keeps its slot before a replacement starts.
     #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value = "5m", value_parser = duration_arg)]
     pub unreachable_grace: Duration,
+    /// A task the master answers TASK_UNKNOWN for this soon after
+    /// subscribing keeps its slot this long: its agent may still be
+    /// re-registering with a master that lost its state.
+    #[arg(long, env = "HYDROGEN_REREGISTER_GRACE", default_value = "5s", value_parser = duration_arg)]
+    pub reregister_grace: Duration,
     /// Share of instances that must stay ready during a rolling update (0..=1).
     #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = 1.0, value_parser = share_arg)]
     pub min_ready_share: f64,
@@ -158,6 +163,7 @@ impl SchedulerArgs {
         config.reconcile_interval = self.reconcile_interval;
         config.plan.unreachable_grace_ms =
             u64::try_from(self.unreachable_grace.as_millis()).unwrap_or(u64::MAX);
+        config.reregister_grace = self.reregister_grace;
         config.plan.min_ready_share = self.min_ready_share;
         config.plan.surge = self.surge;
         config.update_failures_to_pause = self.update_failures_to_pause;

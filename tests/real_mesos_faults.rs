@@ -299,16 +299,15 @@ fn master_restarted_without_its_registry_ends_with_one_task_per_slot() {
     );
 }
 
-/// What should happen: the master answers the reconciliation of tasks on
-/// agents it has not seen yet with TASK_UNKNOWN; the agents re-register
-/// seconds later with those tasks still RUNNING. Hydrogen today forgets a
-/// task on TASK_UNKNOWN, relaunches its slot at once, and kills the
-/// original when it reappears ("a task that belongs to no app"): every task
-/// is restarted although none stopped.
+/// The master answers the reconciliation of tasks on agents it has not
+/// seen yet with TASK_UNKNOWN; the agents re-register seconds later with
+/// those tasks still RUNNING. Within `--reregister-grace` of the
+/// subscription an UNKNOWN task keeps its slot and is asked about again,
+/// so its RUNNING answer keeps it: nothing is restarted.
 #[test]
-#[ignore = "after a master loses its registry, TASK_UNKNOWN makes Hydrogen relaunch every task and kill the originals when their agents re-register"]
 fn master_restarted_without_its_registry_keeps_the_running_tasks() {
-    let Some((cluster, hydrogen, before, framework, m, _)) = restart_master_without_registry()
+    let Some((cluster, hydrogen, before, framework, m, restarted)) =
+        restart_master_without_registry()
     else {
         return;
     };
@@ -320,6 +319,37 @@ fn master_restarted_without_its_registry_keeps_the_running_tasks() {
                 .any(|f| f["id"] == framework.as_str() && f["active"] == true)
                 && ids(&app_tasks(s, FRAMEWORK, "amnesia", "TASK_RUNNING")) == before
         },
+    );
+    eprintln!(
+        "in-memory registry: the 2 original tasks RUNNING again {:?} after the restart",
+        restarted.elapsed()
+    );
+    // Hydrogen itself must know them RUNNING again (not merely hold their
+    // slots for the re-registration grace, which would end in replacements).
+    let known_running = || {
+        let (_, all) = hydrogen.api("GET", "/v1/api/app/all", None);
+        let amnesia: Vec<&Value> = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["app"] == "amnesia")
+            .collect();
+        let running: Vec<&Value> = amnesia
+            .iter()
+            .copied()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .collect();
+        (amnesia.len() == before.len() && ids(&running) == before).then_some(())
+    };
+    wait_for(
+        "Hydrogen to know the 2 original tasks RUNNING",
+        DEADLINE,
+        known_running,
+        || hydrogen.log_text(),
+    );
+    eprintln!(
+        "in-memory registry: Hydrogen knows them RUNNING {:?} after the restart",
+        restarted.elapsed()
     );
     let m2 = sleep_marker();
     hydrogen.deploy(sleep_app("later", 1, &m2));

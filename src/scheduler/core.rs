@@ -14,7 +14,8 @@
 //!    for us that no app owns) are killed, failures feed the relaunch
 //!    backoff — except when Mesos merely lost track of a task (UNKNOWN,
 //!    GONE, DROPPED, LOST, UNREACHABLE), which says nothing about the app
-//!    and is replaced at once.
+//!    and is replaced at once. UNKNOWN within `reregister_grace` of a
+//!    subscription is the exception (see Reconciliation).
 //! 2. The touched apps are re-planned ([`super::plan`]); a plan says when it
 //!    must be looked at again (`requeue_after`), so a tick re-plans only the
 //!    apps that asked, not every app.
@@ -43,6 +44,16 @@
 //! then an implicit one. Launching waits until every explicitly reconciled
 //! task has been answered (or `reconcile_timeout` passed), so a new leader
 //! never launches into a slot whose task is still running unbeknown to it.
+//!
+//! A master that restarted without its registry answers TASK_UNKNOWN for
+//! every task whose agent has not re-registered with it yet, and the agents
+//! do so only seconds later, their tasks still running. So an UNKNOWN
+//! answered within `reregister_grace` of the subscription keeps its slot
+//! until that grace ends (the plan's requeue brings the app back then); the
+//! held tasks are reconciled again every second meanwhile, and one that
+//! answers RUNNING is simply kept. Without news by the grace's end, the
+//! slot is replaced, with no backoff. GONE, DROPPED and LOST are definitive
+//! and replaced at once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -135,6 +146,10 @@ struct RolloutState {
 /// replaces in place: one round may hold offers of only a few agents.
 const UNPLACED_ROUNDS_FOR_IN_PLACE: u32 = 2;
 
+/// How often tasks held in UNKNOWN are reconciled during the
+/// re-registration grace: about as often as an agent retries registering.
+const HELD_RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
 /// The decision core (see the module docs).
 pub struct Core {
     config: SchedulerConfig,
@@ -151,6 +166,10 @@ pub struct Core {
     awaiting_reconcile: HashSet<String>,
     reconcile_started: Option<Instant>,
     last_implicit_reconcile: Instant,
+    /// When the re-registration grace of the current subscription ends.
+    reregister_until: Option<Now>,
+    /// Last explicit reconciliation of the tasks held in UNKNOWN.
+    last_held_reconcile: Instant,
     suppressed: bool,
     /// Decline filters must go (new slots, or a backoff ended).
     revive_wanted: bool,
@@ -165,6 +184,9 @@ pub struct Core {
     last_status_write: Instant,
     /// How the apps' tasks ended, for State (persisted with the status).
     history: HashMap<String, History>,
+    /// The UNKNOWN answers of tasks held in it: history only once the grace
+    /// ends without the task coming back (one that comes back never ended).
+    held_terminations: HashMap<String, Termination>,
 }
 
 /// How an app's tasks ended: the last of each slot, and the latest few.
@@ -200,6 +222,8 @@ impl Core {
             awaiting_reconcile: HashSet::new(),
             reconcile_started: None,
             last_implicit_reconcile: now.at,
+            reregister_until: None,
+            last_held_reconcile: now.at,
             suppressed: false,
             revive_wanted: false,
             backing_off: BTreeSet::new(),
@@ -210,6 +234,7 @@ impl Core {
             statuses_written: HashMap::new(),
             last_status_write: now.at,
             history: HashMap::new(),
+            held_terminations: HashMap::new(),
         };
         for status in statuses {
             core.history.insert(
@@ -303,10 +328,13 @@ impl Core {
         self.session = Some(generation);
         // A new SUBSCRIBE is not suppressed unless it says so.
         self.suppressed = false;
+        self.reregister_until = Some(now.after(self.config.reregister_grace));
+        self.last_held_reconcile = now.at;
+        let plan_config = self.plan_config();
         let live: Vec<ReconcileTask> = self
             .tasks
             .values()
-            .filter(|t| plan::is_live(t.state))
+            .filter(|t| plan::is_live(t.state) || plan::is_held(t, now.wall_ms, &plan_config))
             .map(|t| ReconcileTask {
                 task_id: t.task_id.clone(),
                 agent_id: t.agent_id.clone(),
@@ -402,6 +430,7 @@ impl Core {
     ) {
         let task_id = status.task_id.value.clone();
         let state = status::task_state(status.state());
+        let plan_config = self.plan_config();
         self.awaiting_reconcile.remove(&task_id);
         metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
         if let Some(record) = self.tasks.get_mut(&task_id) {
@@ -410,6 +439,7 @@ impl Core {
             if status::apply(record, &status, now.wall_ms) {
                 fx.writes.upserts.push(record.clone());
             }
+            let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();
             let record_version = record.app_version;
@@ -464,15 +494,19 @@ impl Core {
                     hostname: t.hostname.clone(),
                     at_ms: now.wall_ms,
                 });
-                if let Some(termination) = termination {
-                    let history = self.history.entry(app.clone()).or_default();
-                    history
-                        .last
-                        .insert(termination.instance, termination.clone());
-                    history.recent.insert(0, termination);
-                    history.recent.truncate(RECENT_TERMINATIONS);
-                    ended.insert(app.clone());
+                match termination {
+                    Some(termination) if held => {
+                        self.held_terminations.insert(task_id.clone(), termination);
+                    }
+                    Some(termination) => {
+                        self.record_termination(&app, termination);
+                        ended.insert(app.clone());
+                    }
+                    None => {}
                 }
+            }
+            if plan::is_live(state) {
+                self.held_terminations.remove(&task_id);
             }
             if !plan::is_live(state) {
                 self.kills.remove(&task_id);
@@ -556,6 +590,7 @@ impl Core {
     /// Re-plans apps, updating pending slots and gathering kills, forgotten
     /// records and app removals.
     fn replan(&mut self, apps: &[String], now: Now, fx: &mut Effects) {
+        let mut ended: Vec<String> = Vec::new();
         for name in apps {
             self.requeue.remove(name);
             let tasks: Vec<&TaskRecord> = self
@@ -578,7 +613,7 @@ impl Core {
             };
             let rollout = self.rollout_of(name, app);
             // The app's own upgrade settings beat the flags.
-            let mut plan_config = self.config.plan;
+            let mut plan_config = self.plan_config();
             if let Some(upgrade) = &app.spec.upgrade {
                 if let Some(share) = upgrade.minimum_ready_share {
                     plan_config.min_ready_share = share;
@@ -597,6 +632,11 @@ impl Core {
                 });
             }
             for id in p.forget {
+                if let Some(termination) = self.held_terminations.remove(&id) {
+                    // Its re-registration grace ended without news.
+                    self.record_termination(name, termination);
+                    ended.push(name.clone());
+                }
                 self.forget_task(&id);
                 fx.writes.removals.push(id);
             }
@@ -630,9 +670,68 @@ impl Core {
                 }
             }
         }
+        ended.retain(|name| self.apps.contains_key(name));
+        if !ended.is_empty() {
+            self.write_statuses(&ended, now, fx);
+        }
+    }
+
+    /// The planner's settings for the current subscription.
+    fn plan_config(&self) -> plan::PlanConfig {
+        plan::PlanConfig {
+            reregister_until_ms: self.reregister_until.map_or(0, |n| n.wall_ms),
+            ..self.config.plan
+        }
+    }
+
+    /// During the re-registration grace, asks again every second about the
+    /// tasks held in UNKNOWN. A Mesos 1.12 master reports a re-registered
+    /// agent's tasks unasked; asking as well covers a report that was lost
+    /// (or a master that does not send one), since RUNNING must arrive
+    /// before the grace ends for the task to be kept.
+    fn reconcile_held(&mut self, now: Now, fx: &mut Effects) {
+        let Some(until) = self.reregister_until else {
+            return;
+        };
+        if self.session.is_none()
+            || now.at >= until.at
+            || now.at.saturating_duration_since(self.last_held_reconcile) < HELD_RECONCILE_EVERY
+        {
+            return;
+        }
+        let plan_config = self.plan_config();
+        let held: Vec<ReconcileTask> = self
+            .tasks
+            .values()
+            .filter(|t| plan::is_held(t, now.wall_ms, &plan_config))
+            .map(|t| ReconcileTask {
+                task_id: t.task_id.clone(),
+                agent_id: t.agent_id.clone(),
+            })
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        self.last_held_reconcile = now.at;
+        debug!(tasks = held.len(), "reconciling tasks held in TASK_UNKNOWN");
+        for chunk in held.chunks(1000) {
+            fx.reconciles.push(Reconcile {
+                tasks: chunk.to_vec(),
+            });
+        }
+    }
+
+    fn record_termination(&mut self, app: &str, termination: Termination) {
+        let history = self.history.entry(app.to_string()).or_default();
+        history
+            .last
+            .insert(termination.instance, termination.clone());
+        history.recent.insert(0, termination);
+        history.recent.truncate(RECENT_TERMINATIONS);
     }
 
     fn forget_task(&mut self, id: &str) {
+        self.held_terminations.remove(id);
         if let Some(task) = self.tasks.remove(id)
             && let Some(ids) = self.by_app.get_mut(&task.app)
         {
@@ -866,6 +965,7 @@ impl Core {
             })
             .collect();
         fx.kills.extend(retry);
+        self.reconcile_held(now, fx);
         // Periodic implicit reconciliation.
         if self.session.is_some()
             && now

@@ -329,10 +329,11 @@ fn tasks_mesos_lost_track_of_are_replaced_at_once_without_backoff() {
     let mut h = Harness::new(config(), vec![app.clone()], vec![]);
     let ids = h.launch_running(&["a1"]);
     assert_eq!(ids.len(), 4);
-    // The master came back without its state: a new subscription, and every
-    // task answers UNKNOWN (or GONE, DROPPED, LOST).
+    // A new subscription; past its re-registration grace every task answers
+    // UNKNOWN (or GONE, DROPPED, LOST): the agents are not coming back.
     let tasks: Vec<TaskRecord> = h.core.tasks.values().cloned().collect();
     let mut h = Harness::new(config(), vec![app], tasks);
+    h.advance(h.core.config.reregister_grace + Duration::from_millis(1));
     let states = [
         v1::TaskState::TaskUnknown,
         v1::TaskState::TaskGone,
@@ -351,6 +352,103 @@ fn tasks_mesos_lost_track_of_are_replaced_at_once_without_backoff() {
     assert_eq!(fx.offer_flow, Some(OfferFlow::Revive));
     let fx = h.offers(&["a2"]);
     assert_eq!(launched(&fx).len(), 4, "replaced at once: {fx:?}");
+}
+
+#[test]
+fn unknown_right_after_subscribing_keeps_its_slot_for_the_reregister_grace() {
+    let app = record(&plain_app("web", 3, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app.clone()], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    assert_eq!(ids.len(), 3);
+    // A master back without its registry: it does not know agent a1 yet, so
+    // every task answers UNKNOWN at once; GONE, DROPPED and LOST would be
+    // definitive, UNKNOWN is not.
+    let tasks: Vec<TaskRecord> = h.core.tasks.values().cloned().collect();
+    let mut h = Harness::new(config(), vec![app], tasks);
+    let grace = h.core.config.reregister_grace;
+    assert_eq!(grace, Duration::from_secs(5));
+    let answers = ids
+        .iter()
+        .map(|id| update(id, "a1", v1::TaskState::TaskUnknown, false))
+        .collect();
+    let fx = h.step(Input::Mesos(answers));
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    assert!(h.core.pending("web").is_empty(), "the slots are held");
+    let fx = h.offers(&["a2"]);
+    assert!(
+        launched(&fx).is_empty(),
+        "no launch within the grace: {fx:?}"
+    );
+    assert!(fx.decline.is_some(), "the offer goes back: {fx:?}");
+
+    // While held, the tasks are asked about again every second.
+    let fx = h.advance(Duration::from_millis(1000));
+    let asked: BTreeSet<String> = fx
+        .reconciles
+        .iter()
+        .flat_map(|r| r.tasks.iter().map(|t| t.task_id.clone()))
+        .collect();
+    assert_eq!(asked, ids.iter().cloned().collect(), "{fx:?}");
+    let fx = h.advance(Duration::from_millis(500));
+    assert!(fx.reconciles.is_empty(), "not before a second: {fx:?}");
+
+    // The agent re-registered: the first task answers RUNNING and is kept.
+    let fx = h.status(&ids[0], v1::TaskState::TaskRunning);
+    assert!(fx.kills.is_empty() && fx.launches.is_empty(), "{fx:?}");
+    assert_eq!(
+        h.core.task(&ids[0]).map(|t| t.state),
+        Some(TaskState::TaskRunning)
+    );
+    assert!(h.core.pending("web").is_empty());
+    assert!(
+        h.core
+            .history
+            .get("web")
+            .is_none_or(|hist| hist.recent.is_empty()),
+        "a held task has not ended (State shows no termination)"
+    );
+
+    // Just before the grace ends, the others still hold their slots; at its
+    // end (the plan's requeue, no other input) they are replaced, without
+    // backoff, and the kept task is untouched.
+    let fx = h.advance(grace - Duration::from_millis(1501));
+    assert!(
+        fx.kills.is_empty() && h.core.pending("web").is_empty(),
+        "{fx:?}"
+    );
+    let fx = h.advance(Duration::from_millis(1));
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    assert_eq!(h.core.pending("web"), [1, 2].as_slice());
+    assert!(fx.writes.removals.contains(&ids[1]) && fx.writes.removals.contains(&ids[2]));
+    assert_eq!(h.core.backoffs.failures("web"), 0, "no backoff growth");
+    assert_eq!(fx.offer_flow, Some(OfferFlow::Revive));
+    let written = fx.writes.statuses.iter().find(|s| s.app == "web");
+    let ended: BTreeSet<&str> = written
+        .into_iter()
+        .flat_map(|s| s.last_terminations.values())
+        .map(|t| t.task_id.as_str())
+        .collect();
+    assert_eq!(
+        ended,
+        [ids[1].as_str(), ids[2].as_str()].into_iter().collect(),
+        "the replaced tasks' UNKNOWN shows in State: {fx:?}"
+    );
+    let fx = h.offers(&["a2"]);
+    assert_eq!(
+        launched(&fx).len(),
+        2,
+        "replaced at the grace's end: {fx:?}"
+    );
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    assert_eq!(
+        h.core.task(&ids[0]).map(|t| t.state),
+        Some(TaskState::TaskRunning)
+    );
+
+    // A task of a held slot answering RUNNING after its replacement started
+    // is an extra task now: the scheduler no longer knows it, so it goes.
+    let fx = h.status(&ids[1], v1::TaskState::TaskRunning);
+    assert_eq!(killed(&fx), [(ids[1].clone(), KillReason::Orphan)]);
 }
 
 #[test]

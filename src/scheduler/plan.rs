@@ -13,6 +13,12 @@
 //!   except an unreachable one that has been unreachable longer than
 //!   `unreachable_grace`: its slot gets a replacement while it stays on
 //!   record (its agent may come back).
+//! - A slot is also covered, for now, by a task *held* in TASK_UNKNOWN: one
+//!   the master answered UNKNOWN for during the re-registration grace after
+//!   a subscription ([`PlanConfig::reregister_until_ms`]). A master that
+//!   lost its state answers UNKNOWN for tasks whose agents have not
+//!   re-registered yet; they come back RUNNING seconds later, so the slot
+//!   waits for the grace to end before it gets a replacement.
 //! - Goal Kill: every live task is killed; terminal records are forgotten;
 //!   the app is forgotten once no live task remains.
 //! - Scale down: live tasks of slots `>= instances` are killed.
@@ -35,7 +41,8 @@
 //!   still served by an old task is touched until the app changes again.
 //! - Every kill says why ([`KillReason`]), and the plan says when it must
 //!   look again ([`AppPlan::requeue_after_ms`]: an unreachable task's grace
-//!   ending) instead of being re-run on every tick.
+//!   or the re-registration grace ending) instead of being re-run on every
+//!   tick.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +59,11 @@ pub struct PlanConfig {
     pub min_ready_share: f64,
     /// New-version tasks in flight at once during a rolling update.
     pub surge: u32,
+    /// Wall ms at which the re-registration grace of the current Mesos
+    /// subscription ends (0: none). A task that turned UNKNOWN before then
+    /// is held until then (see the module docs); the core sets it per
+    /// subscription, it is not a tunable.
+    pub reregister_until_ms: u64,
 }
 
 impl Default for PlanConfig {
@@ -60,6 +72,7 @@ impl Default for PlanConfig {
             unreachable_grace_ms: 5 * 60 * 1000,
             min_ready_share: 1.0,
             surge: 1,
+            reregister_until_ms: 0,
         }
     }
 }
@@ -114,6 +127,15 @@ pub fn is_live(state: TaskState) -> bool {
     !state.is_terminal() && state != TaskState::TaskUnknown
 }
 
+/// Whether a TASK_UNKNOWN task still holds its slot at `now_ms`: the
+/// master said UNKNOWN within the re-registration grace, which has not
+/// ended (its agent may still be re-registering with a new master).
+pub fn is_held(task: &TaskRecord, now_ms: u64, config: &PlanConfig) -> bool {
+    task.state == TaskState::TaskUnknown
+        && task.updated_ms < config.reregister_until_ms
+        && now_ms < config.reregister_until_ms
+}
+
 /// Whether a task serves: RUNNING, and healthy when the app checks health.
 pub fn is_ready(task: &TaskRecord, app: &App) -> bool {
     task.state == TaskState::TaskRunning
@@ -154,9 +176,15 @@ pub fn plan_rollout(
 ) -> AppPlan {
     let mut plan = AppPlan::default();
     let mut live: Vec<&TaskRecord> = Vec::new();
+    // Slots covered by a held UNKNOWN task (kept on record, so that its
+    // RUNNING, when its agent is back, finds it).
+    let mut held: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+    let holding = app.goal == AppGoal::Run;
     for task in tasks {
         if is_live(task.state) {
             live.push(task);
+        } else if holding && task.instance < app.spec.instances && is_held(task, now_ms, config) {
+            held.insert(task.instance);
         } else {
             plan.forget.push(task.task_id.clone());
         }
@@ -196,6 +224,10 @@ pub fn plan_rollout(
                 .saturating_sub(now_ms)
         })
         .min();
+    if !held.is_empty() {
+        let until = config.reregister_until_ms.saturating_sub(now_ms);
+        plan.requeue_after_ms = Some(plan.requeue_after_ms.map_or(until, |r| r.min(until)));
+    }
 
     // Rolling update bookkeeping across slots.
     let mut in_flight_new = 0u32;
@@ -203,7 +235,9 @@ pub fn plan_rollout(
     let mut slots_without_ready = 0u32;
     for instance in 0..instances {
         let Some(tasks) = slots.get_mut(&instance) else {
-            plan.launch.push(instance);
+            if !held.contains(&instance) {
+                plan.launch.push(instance);
+            }
             slots_without_ready += 1;
             continue;
         };
@@ -239,7 +273,9 @@ pub fn plan_rollout(
                 let old_usable: Vec<&&TaskRecord> =
                     old.iter().filter(|t| !stale_unreachable(t)).collect();
                 if old_usable.is_empty() {
-                    plan.launch.push(instance);
+                    if !held.contains(&instance) {
+                        plan.launch.push(instance);
+                    }
                     slots_without_ready += 1;
                 } else if old_usable
                     .iter()
@@ -351,6 +387,40 @@ mod tests {
     fn plan(app: &AppRecord, tasks: &[TaskRecord]) -> AppPlan {
         let refs: Vec<&TaskRecord> = tasks.iter().collect();
         plan_app(app, &refs, 1_000, &PlanConfig::default())
+    }
+
+    #[test]
+    fn an_unknown_task_within_the_reregister_grace_holds_its_slot_until_it_ends() {
+        let config = PlanConfig {
+            reregister_until_ms: 5_000,
+            ..PlanConfig::default()
+        };
+        let unknown = task("u", 0, 1, TaskState::TaskUnknown);
+        let late = TaskRecord {
+            updated_ms: 5_000,
+            ..task("late", 1, 1, TaskState::TaskUnknown)
+        };
+        let running = task("r", 2, 1, TaskState::TaskRunning);
+        let beyond = task("b", 3, 1, TaskState::TaskUnknown);
+        let all = [&unknown, &late, &running, &beyond];
+        let p = plan_app(&app(3, 1, false), &all, 4_000, &config);
+        // Slot 0 waits; slot 1 turned UNKNOWN after the grace's end would
+        // have come (too late to be a re-registration) and is replaced; a
+        // held task beyond `instances` is not kept.
+        assert_eq!(p.launch, vec![1]);
+        assert!(p.kill.is_empty(), "{p:?}");
+        assert_eq!(p.forget, vec!["late".to_string(), "b".to_string()]);
+        assert_eq!(p.requeue_after_ms, Some(1_000));
+        // At the grace's end the slot is replaced and the record forgotten.
+        let p = plan_app(&app(3, 1, false), &all, 5_000, &config);
+        assert_eq!(p.launch, vec![0, 1]);
+        assert!(p.forget.contains(&"u".to_string()));
+        assert_eq!(p.requeue_after_ms, None);
+        // A killed app does not wait for it.
+        let mut killed = app(3, 1, false);
+        killed.goal = AppGoal::Kill;
+        let p = plan_app(&killed, &all, 4_000, &config);
+        assert!(p.forget.contains(&"u".to_string()), "{p:?}");
     }
 
     #[test]

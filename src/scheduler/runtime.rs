@@ -70,6 +70,10 @@ pub struct SchedulerConfig {
     pub reconcile_interval: Duration,
     /// Launching waits at most this long for explicit reconciliation answers.
     pub reconcile_timeout: Duration,
+    /// A task the master answers TASK_UNKNOWN for within this long of a
+    /// subscription keeps its slot until then: its agent may still be
+    /// re-registering with a master that lost its state.
+    pub reregister_grace: Duration,
     /// A kill not answered by a terminal update is sent again after 1 s,
     /// then 2 s, 4 s …, at most this long apart.
     pub kill_retry: Duration,
@@ -106,6 +110,7 @@ impl SchedulerConfig {
             decline_refuse: Duration::from_secs(5),
             reconcile_interval: Duration::from_secs(15 * 60),
             reconcile_timeout: Duration::from_secs(30),
+            reregister_grace: Duration::from_secs(5),
             kill_retry: Duration::from_secs(30),
             update_failures_to_pause: 3,
             status_interval: Duration::from_secs(1),

@@ -43,9 +43,14 @@ impl fmt::Debug for ApiToken {
     }
 }
 
-/// Paths served without a token: liveness and readiness probes.
+/// Paths served without a token: liveness and readiness probes, and the
+/// web console's static assets (they hold no data; the page asks for the
+/// token and sends it with every data request).
 pub fn is_public(path: &str) -> bool {
-    path == "/healthz" || path == "/readyz" || path.starts_with("/grpc.health.v1.Health/")
+    path == "/healthz"
+        || path == "/readyz"
+        || path.starts_with("/grpc.health.v1.Health/")
+        || super::console::is_console_path(path)
 }
 
 /// Whether a request speaks gRPC (its errors must be gRPC statuses).

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 
 use super::error::{ErrorBody, FieldError};
 use super::rest::{
-    DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery, ReadyBody,
+    ClusterBody, DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery, ReadyBody,
     TaskBody, UpdateResultBody, VersionQuery, WarningBody, WatchQuery,
 };
 
@@ -28,7 +28,7 @@ use super::rest::{
         version = "1"
     ),
     paths(
-        deploy, update, kill, state, list_all, watch, healthz, readyz, metrics, openapi
+        deploy, update, kill, state, list_all, list_apps, watch, healthz, readyz, cluster, metrics, openapi
     ),
     components(schemas(
         ErrorBody,
@@ -40,7 +40,8 @@ use super::rest::{
         KillRequestBody,
         TaskBody,
         ListEntryBody,
-        ReadyBody
+        ReadyBody,
+        ClusterBody
     ))
 )]
 struct ApiDoc;
@@ -172,6 +173,30 @@ fn healthz() {}
     )
 )]
 fn readyz() {}
+
+/// Every app's State (spec, version, goal, tasks, scheduler status), by
+/// name: what `GET /v1/api/app?name=` answers, for all apps at once.
+#[utoipa::path(
+    get,
+    path = "/v1/api/apps",
+    responses(
+        (status = 200, description = "Every app's state", body = Vec<Object>),
+        (status = 503, description = "Store unavailable", body = ErrorBody)
+    )
+)]
+fn list_apps() {}
+
+/// The cluster as this instance sees it: leader, epoch, Mesos masters,
+/// framework id, and (on the leader) whether it is subscribed.
+#[utoipa::path(
+    get,
+    path = "/v1/api/cluster",
+    responses(
+        (status = 200, description = "The cluster", body = ClusterBody),
+        (status = 503, description = "Store unavailable", body = ErrorBody)
+    )
+)]
+fn cluster() {}
 
 /// Prometheus metrics.
 #[utoipa::path(

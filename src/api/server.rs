@@ -54,6 +54,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// This instance's id, compared with the lease holder by `/readyz`.
     pub instance_id: String,
+    /// The Mesos masters, as configured (shown by `/v1/api/cluster`).
+    pub masters: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -64,6 +66,7 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             instance_id: "hydrogen".into(),
+            masters: Vec::new(),
         }
     }
 }
@@ -131,6 +134,7 @@ pub async fn build<S: Store>(
         core: core.clone(),
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),
+        masters: config.masters.clone(),
     });
     let mut router: axum::Router = rest::router::<S>(config.request_timeout)
         .layer(DefaultBodyLimit::max(config.body_limit))
@@ -155,6 +159,9 @@ pub async fn build<S: Store>(
     router = add_grpc(router, health_service);
     router = add_grpc(router, reflection_v1);
     router = add_grpc(router, reflection_v1alpha);
+
+    // The web console: static assets, no data (see `console.rs`).
+    router = router.merge(super::console::router());
 
     let router = router
         .fallback(rest::not_found)

@@ -18,7 +18,7 @@ const APP_JS: &str = include_str!("console/app.js");
 
 /// The policy of every console asset: this origin only, no inline script.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Whether `path` is one of the console's assets (public, like the probes).
 pub fn is_console_path(path: &str) -> bool {

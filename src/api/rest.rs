@@ -371,8 +371,9 @@ pub struct ClusterBody {
 
 /// The JSON of one app's state: the spec's keys (`name`, `instances`,
 /// `resources`, `container`, `command`, `labels`, `executor` ... as the
-/// original answered), then `state`, `version`, `goal`, `running`, `tasks`,
-/// `status`, `created_ms`, `updated_ms`.
+/// original answered), then `state`, `version`, `config_version` (tasks
+/// launched at or after it are current; older ones get rolled), `goal`,
+/// `running`, `tasks`, `status`, `created_ms`, `updated_ms`.
 pub fn app_state_json(view: &AppView) -> Value {
     let mut obj = match serde_json::to_value(&view.record.spec) {
         Ok(Value::Object(map)) => map,
@@ -381,6 +382,7 @@ pub fn app_state_json(view: &AppView) -> Value {
     let tasks: Vec<TaskBody> = view.tasks.iter().map(TaskBody::from).collect();
     obj.insert("state".into(), json!(view.summary_state()));
     obj.insert("version".into(), json!(view.record.version));
+    obj.insert("config_version".into(), json!(view.record.config_version));
     obj.insert("goal".into(), json!(view.record.goal));
     obj.insert("running".into(), json!(view.running()));
     obj.insert("tasks".into(), json!(tasks));

@@ -5,7 +5,7 @@
 
 const TOKEN_KEY = "hydrogen.token";
 // Keys the State answer adds to an app's spec; removed to get the spec back.
-const STATE_KEYS = ["state", "version", "goal", "running", "tasks", "status", "created_ms", "updated_ms"];
+const STATE_KEYS = ["state", "version", "config_version", "goal", "running", "tasks", "status", "created_ms", "updated_ms"];
 const TIMELINE_MAX = 60;
 const TERMINAL = new Set(["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
   "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"]);
@@ -145,6 +145,12 @@ function liveTasks(app) {
   return (app.tasks || []).filter((t) => !TERMINAL.has(t.state));
 }
 
+// A pure scale keeps running tasks: a task is current when launched at or
+// after the app's last change to anything but `instances`.
+function isCurrent(app, t) {
+  return t.version >= (app.config_version ?? app.version);
+}
+
 function counts(app) {
   const tasks = app.tasks || [];
   const running = tasks.filter((t) => t.state === "TASK_RUNNING");
@@ -152,7 +158,7 @@ function counts(app) {
     desired: app.instances,
     running: running.length,
     healthy: running.filter((t) => t.healthy === true).length,
-    current: running.filter((t) => t.version === app.version).length,
+    current: running.filter((t) => isCurrent(app, t)).length,
   };
 }
 
@@ -250,12 +256,12 @@ async function renderApp(name) {
   if (document.activeElement !== scale) scale.value = app.instances;
 
   // Rolling update: running tasks at the current version out of desired.
-  const old = (app.tasks || []).filter((t) => t.version !== app.version && !TERMINAL.has(t.state));
+  const old = (app.tasks || []).filter((t) => !isCurrent(app, t) && !TERMINAL.has(t.state));
   const rollout = $("rollout");
   if (old.length === 0 && c.current >= app.instances) {
-    rollout.replaceChildren(el("p", { text: `Not updating: every instance runs version ${app.version}.` }));
+    rollout.replaceChildren(el("p", { text: `Not updating: every instance runs the current spec.` }));
   } else {
-    const label = `${c.current} of ${app.instances} instances run version ${app.version}` +
+    const label = `${c.current} of ${app.instances} instances run the current spec (v${app.config_version ?? app.version})` +
       (old.length ? `; ${old.length} older task${old.length > 1 ? "s" : ""} still live` : "");
     rollout.replaceChildren(
       el("progress", { class: "progress", max: Math.max(app.instances, 1), value: c.current, "aria-label": label }),

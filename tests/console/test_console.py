@@ -1,0 +1,218 @@
+"""End-to-end test of the web console in a real headless Chromium.
+
+Runs the real `hydrogen dev` binary (simulated Mesos master, memory store)
+on OS-picked loopback ports, with an API token, and drives Debian's
+chromium through Debian's chromedriver (selenium never downloads a driver:
+the Service names the executable). The scenario: load the page, give the
+token it asks for, deploy an app through the editor, see its tasks turn
+RUNNING from the SSE watch, scale it, see a bad spec's error at its field,
+kill it. Every wait polls the DOM with a deadline.
+
+Environment: HYDROGEN_BIN (default target/debug/hydrogen), CHROMEDRIVER
+(default /usr/bin/chromedriver), CHROMIUM (default /usr/bin/chromium),
+CONSOLE_SCREENSHOTS (a directory: save the README's screenshots there).
+Run with `make test-console`.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.environ.get("HYDROGEN_BIN", os.path.join(TARGET, "debug", "hydrogen"))
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
+TOKEN = "console-test-token"
+# Two busy cores: generous, since a deadline only bounds a failure.
+DEADLINE = 60.0
+
+
+def wait_for(what, probe, deadline=DEADLINE):
+    """Polls `probe` until it returns something truthy; fails naming `what`."""
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        try:
+            value = probe()
+            if value:
+                return value
+        except (StaleElementReferenceException, WebDriverException) as e:
+            last = e
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {deadline}s waiting for {what} (last error: {last})")
+
+
+class Hydrogen:
+    """`hydrogen dev` on OS-picked ports; `base` once it listens."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [BIN, "dev", "--listen", "127.0.0.1:0", "--sim-listen", "127.0.0.1:0", "--agents", "3",
+             "--api-token", TOKEN],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.base = None
+        found = threading.Event()
+
+        def read():
+            for line in self.proc.stdout:
+                m = re.match(r"listening on (http://\S+)", line)
+                if m:
+                    self.base = m.group(1)
+                    found.set()
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(DEADLINE):
+            self.stop()
+            raise AssertionError("hydrogen dev did not print `listening on` in time")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class ConsoleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Hydrogen()
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1280,860", "--force-device-scale-factor=1"]:
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        try:
+            cls.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        except Exception:
+            cls.server.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+        cls.server.stop()
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def finds(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def shot(self, name, width=1280):
+        if not SHOTS:
+            return
+        os.makedirs(SHOTS, exist_ok=True)
+        self.driver.set_window_size(width, 860)
+        time.sleep(0)  # the resize is synchronous in headless mode
+        self.driver.save_screenshot(os.path.join(SHOTS, name))
+        self.driver.set_window_size(1280, 860)
+
+    def set_editor(self, value):
+        ed = self.find("#editor")
+        ed.clear()
+        ed.send_keys(value)
+
+    def running_tasks(self):
+        return [r for r in self.finds("#tasks-body tr[data-state]")
+                if r.get_attribute("data-state") == "TASK_RUNNING"]
+
+    def test_console_deploy_watch_scale_invalid_kill(self):
+        d = self.driver
+        d.get(self.server.base + "/ui/")
+
+        # The token: the first data request answers 401 and the page asks.
+        wait_for("the token dialog", lambda: self.find("#token-dialog").get_attribute("open") is not None)
+        self.find("#token-input").send_keys(TOKEN)
+        self.find("#token-save").click()
+        wait_for("the live watch", lambda: self.find("#cl-live").text == "live")
+        wait_for("the cluster panel", lambda: self.find("#cl-epoch").text == "1")
+        self.assertEqual(self.find("#cl-subscribed").text, "yes")
+        self.assertIn("127.0.0.1", self.find("#cl-master").text)
+        self.assertTrue(d.execute_script("return sessionStorage.getItem('hydrogen.token')") == TOKEN)
+
+        # Deploy through the editor.
+        self.find("#nav-deploy").click()
+        wait_for("the editor", lambda: self.find("#editor").is_displayed())
+        self.set_editor(json.dumps({"name": "web", "instances": 2,
+                                    "resources": {"cpu": 0.1, "mem": 32},
+                                    "command": {"cmd": "sleep 3600"},
+                                    "strategy": {"type": "unique"}}))
+        self.find("#deploy-button").click()
+        wait_for("the app page", lambda: d.current_url.endswith("#/app/web"))
+        # RUNNING arrives through the SSE watch: the timeline only ever shows
+        # watch events, and the page refreshes on them (it never polls).
+        wait_for("two RUNNING tasks", lambda: len(self.running_tasks()) == 2)
+        wait_for("RUNNING events in the timeline",
+                 lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_RUNNING"]')) >= 2)
+        wait_for("the running badge", lambda: self.find("#app-title").get_attribute("data-state") == "running")
+        self.shot("app.png")
+
+        # Scale to 3.
+        scale = self.find("#scale-input")
+        scale.clear()
+        scale.send_keys("3")
+        self.find("#scale-button").click()
+        wait_for("three RUNNING tasks", lambda: len(self.running_tasks()) == 3)
+        wait_for("three RUNNING events in the timeline",
+                 lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_RUNNING"]')) >= 3)
+
+        # The apps list shows it with its counts.
+        self.find("#nav-apps").click()
+        row = wait_for("the app's row", lambda: self.finds('#apps-body tr[data-app="web"]'))[0]
+        self.assertIn("3 / 3", row.text)
+        self.assertEqual(row.get_attribute("data-state"), "running")
+        self.shot("apps.png")
+        self.shot("apps-narrow.png", width=375)
+
+        # A bad spec: the API's 400 is shown at its field.
+        self.find("#nav-deploy").click()
+        wait_for("the editor", lambda: self.find("#editor").is_displayed())
+        self.set_editor(json.dumps({"name": "bad", "instances": 1,
+                                    "resources": {"cpu": -1, "mem": 32},
+                                    "command": {"cmd": "sleep 1"}}, indent=2))
+        self.find("#deploy-button").click()
+        item = wait_for("the field error",
+                        lambda: self.finds('#editor-errors li[data-field="resources.cpu"]'))[0]
+        self.assertIn("must be > 0", item.text)
+        self.assertEqual(self.find("#editor").get_attribute("aria-invalid"), "true")
+        selected = d.execute_script(
+            "const e = document.getElementById('editor'); return e.value.slice(e.selectionStart, e.selectionEnd)")
+        self.assertEqual(selected, '"cpu"')
+        self.shot("deploy-error.png")
+        # Nothing was deployed.
+        self.assertFalse(d.execute_script("return ui.apps.some(a => a.name === 'bad')"))
+
+        # Kill, confirming in the dialog.
+        d.get(self.server.base + "/ui/#/app/web")
+        wait_for("the app page", lambda: len(self.running_tasks()) == 3)
+        self.find("#kill-button").click()
+        wait_for("the kill dialog", lambda: self.find("#kill-dialog").get_attribute("open") is not None)
+        self.find("#kill-confirm").click()
+        wait_for("the app to go",
+                 lambda: "does not exist" in self.find("#app-summary").text)
+        wait_for("KILLED events in the timeline",
+                 lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_KILLED"]')) >= 3)
+
+        # The 401, 400 and 404 answers are logged by the network layer and
+        # expected; a script error is not.
+        severe = [e for e in d.get_log("browser") if e.get("level") == "SEVERE"
+                  and e.get("source") != "network"]
+        self.assertEqual(severe, [], "the page logged script errors")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2, argv=[sys.argv[0]])

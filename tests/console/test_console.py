@@ -27,6 +27,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.select import Select
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -117,7 +118,7 @@ class ConsoleTest(unittest.TestCase):
             return
         os.makedirs(SHOTS, exist_ok=True)
         self.driver.set_window_size(width, 860)
-        time.sleep(0)  # the resize is synchronous in headless mode
+        self.driver.execute_script("window.scrollTo(0, 0)")
         self.driver.save_screenshot(os.path.join(SHOTS, name))
         self.driver.set_window_size(1280, 860)
 
@@ -170,13 +171,31 @@ class ConsoleTest(unittest.TestCase):
         wait_for("three RUNNING events in the timeline",
                  lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_RUNNING"]')) >= 3)
 
-        # The apps list shows it with its counts.
+        # An app no agent can hold waits, and its page says why.
+        self.find("#nav-deploy").click()
+        wait_for("the editor", lambda: self.find("#editor").is_displayed())
+        self.set_editor(json.dumps({"name": "huge", "instances": 1,
+                                    "resources": {"cpu": 512, "mem": 32},
+                                    "command": {"cmd": "sleep 3600"}}))
+        self.find("#deploy-button").click()
+        wait_for("the huge app's page", lambda: d.current_url.endswith("#/app/huge"))
+        wait_for("the waiting badge", lambda: self.find("#app-title").get_attribute("data-state") == "waiting")
+        wait_for("why it waits", lambda: "cpu" in self.find("#pending").text)
+        self.shot("app-waiting.png")
+
+        # The apps list shows both with their counts and states, filterable.
         self.find("#nav-apps").click()
         row = wait_for("the app's row", lambda: self.finds('#apps-body tr[data-app="web"]'))[0]
-        self.assertIn("3 / 3", row.text)
+        self.assertIn("3 / 3 / —", row.text)
         self.assertEqual(row.get_attribute("data-state"), "running")
+        wait_for("the huge app's row", lambda: self.finds('#apps-body tr[data-app="huge"][data-state="waiting"]'))
         self.shot("apps.png")
         self.shot("apps-narrow.png", width=375)
+        Select(self.find("#filter")).select_by_value("waiting")
+        wait_for("the filter", lambda: [r.get_attribute("data-app") for r in self.finds("#apps-body tr")] == ["huge"])
+        Select(self.find("#filter")).select_by_value("")
+        self.find("#search").send_keys("we")
+        wait_for("the search", lambda: [r.get_attribute("data-app") for r in self.finds("#apps-body tr")] == ["web"])
 
         # A bad spec: the API's 400 is shown at its field.
         self.find("#nav-deploy").click()

@@ -7,6 +7,7 @@ const TOKEN_KEY = "hydrogen.token";
 // Keys the State answer adds to an app's spec; removed to get the spec back.
 const STATE_KEYS = ["state", "version", "config_version", "goal", "running", "tasks", "status", "created_ms", "updated_ms"];
 const TIMELINE_MAX = 60;
+const STATUS_REFRESH_MS = 5000;
 const TERMINAL = new Set(["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
   "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"]);
 
@@ -157,7 +158,8 @@ function counts(app) {
   return {
     desired: app.instances,
     running: running.length,
-    healthy: running.filter((t) => t.healthy === true).length,
+    // Without a health check nothing is ever healthy: say so, not "0".
+    healthy: app.healthcheck ? running.filter((t) => t.healthy === true).length : "—",
     current: running.filter((t) => isCurrent(app, t)).length,
   };
 }
@@ -177,7 +179,7 @@ function appState(app) {
 }
 
 function strategyOf(app) {
-  return (app.strategy && app.strategy.type) || "—";
+  return (app.strategy && app.strategy.type) || "default";
 }
 
 // ------------------------------------------------------------------ views
@@ -258,11 +260,11 @@ async function renderApp(name) {
   // Rolling update: running tasks at the current version out of desired.
   const old = (app.tasks || []).filter((t) => !isCurrent(app, t) && !TERMINAL.has(t.state));
   const rollout = $("rollout");
-  if (old.length === 0 && c.current >= app.instances) {
-    rollout.replaceChildren(el("p", { text: `Not updating: every instance runs the current spec.` }));
+  if (old.length === 0) {
+    rollout.replaceChildren(el("p", { text: "No rolling update in progress: no task runs an older spec." }));
   } else {
-    const label = `${c.current} of ${app.instances} instances run the current spec (v${app.config_version ?? app.version})` +
-      (old.length ? `; ${old.length} older task${old.length > 1 ? "s" : ""} still live` : "");
+    const label = `${c.current} of ${app.instances} instances run the current spec (v${app.config_version ?? app.version}); ` +
+      `${old.length} older task${old.length > 1 ? "s" : ""} still live`;
     rollout.replaceChildren(
       el("progress", { class: "progress", max: Math.max(app.instances, 1), value: c.current, "aria-label": label }),
       el("p", { text: label }));
@@ -603,8 +605,10 @@ function start() {
   // triggers a refresh instead of being lost.
   watch();
   refresh().then(render);
-  // Relative times ("3 min ago") age; this only re-renders, it fetches nothing.
-  setInterval(() => { if (route().view === "apps") renderApps(); }, 30000);
+  // Task changes arrive on the watch. The scheduler's status (why tasks
+  // wait, backoff, failures) and the cluster panel are not in the event log,
+  // so they are re-read now and then while the page is visible.
+  setInterval(() => { if (!document.hidden) refresh(); }, STATUS_REFRESH_MS);
 }
 
 document.addEventListener("DOMContentLoaded", start);

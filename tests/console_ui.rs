@@ -35,9 +35,17 @@ async fn console_assets_are_served_without_the_token() {
         .expect("client");
 
     let cases = [
-        ("/ui/", "text/html; charset=utf-8", "<title>Hydrogen console</title>"),
+        (
+            "/ui/",
+            "text/html; charset=utf-8",
+            "<title>Hydrogen console</title>",
+        ),
         ("/ui/app.css", "text/css; charset=utf-8", ".badge"),
-        ("/ui/app.js", "text/javascript; charset=utf-8", "/v1/api/app/watch"),
+        (
+            "/ui/app.js",
+            "text/javascript; charset=utf-8",
+            "/v1/api/app/watch",
+        ),
     ];
     for (path, content_type, needle) in cases {
         let resp = http.get(srv.url(path)).send().await.expect("get");
@@ -193,7 +201,10 @@ async fn console_cluster_reports_leader_epoch_masters_and_framework() {
     assert_eq!(before["leader_id"], Value::Null);
     assert_eq!(before["epoch"], Value::Null);
     assert_eq!(before["framework_id"], Value::Null);
-    assert_eq!(before["masters"], json!(["http://m1:5050/", "http://m2:5050/"]));
+    assert_eq!(
+        before["masters"],
+        json!(["http://m1:5050/", "http://m2:5050/"])
+    );
 
     // Another instance leads and has registered with Mesos.
     let writer = Writer::new(&store).await;

@@ -58,7 +58,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -84,6 +87,9 @@ mod tests {
         assert!(INDEX_HTML.contains(r#"href="app.css""#));
         assert!(!INDEX_HTML.contains("http://") && !INDEX_HTML.contains("https://"));
         assert!(!APP_JS.contains("http://") && !APP_JS.contains("https://"));
-        assert!(!INDEX_HTML.contains("<script>"), "inline script is blocked by the CSP");
+        assert!(
+            !INDEX_HTML.contains("<script>"),
+            "inline script is blocked by the CSP"
+        );
     }
 }

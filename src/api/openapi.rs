@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::error::{ErrorBody, FieldError};
 use super::rest::{
-    ClusterBody, DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery, ReadyBody,
-    TaskBody, UpdateResultBody, VersionQuery, WarningBody, WatchQuery,
+    ClusterBody, DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery,
+    ReadyBody, TaskBody, UpdateResultBody, VersionQuery, WarningBody, WatchQuery,
 };
 
 #[derive(OpenApi)]
@@ -28,7 +28,8 @@ use super::rest::{
         version = "1"
     ),
     paths(
-        deploy, update, kill, state, list_all, list_apps, watch, healthz, readyz, cluster, metrics, openapi
+        deploy, update, kill, state, list_all, list_apps, watch, healthz, readyz, cluster, metrics,
+        openapi
     ),
     components(schemas(
         ErrorBody,

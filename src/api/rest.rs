@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use bytes::BytesMut;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -23,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
+use bytes::BytesMut;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -524,8 +524,7 @@ async fn list_apps<S: Store>(State(st): St<S>) -> Result<Response, ApiError> {
     body.extend_from_slice(b"[");
     let mut first = true;
     for entry in views.apps() {
-        let Some(state) =
-            entry.state_body(Face::Json, |view| to_json_bytes(&app_state_json(view)))
+        let Some(state) = entry.state_body(Face::Json, |view| to_json_bytes(&app_state_json(view)))
         else {
             continue;
         };

@@ -5,8 +5,9 @@ on OS-picked loopback ports, with an API token, and drives Debian's
 chromium through Debian's chromedriver (selenium never downloads a driver:
 the Service names the executable). The scenario: load the page, give the
 token it asks for, deploy an app through the editor, see its tasks turn
-RUNNING from the SSE watch, scale it, see a bad spec's error at its field,
-kill it. Every wait polls the DOM with a deadline.
+RUNNING from the SSE watch, scale it, edit and update it (a rolling update),
+see an app that cannot be placed wait and why, filter and search the list,
+see a bad spec's error at its field, kill it. Every wait polls the DOM with a deadline.
 
 Environment: HYDROGEN_BIN (default target/debug/hydrogen), CHROMEDRIVER
 (default /usr/bin/chromedriver), CHROMIUM (default /usr/bin/chromium),
@@ -170,6 +171,22 @@ class ConsoleTest(unittest.TestCase):
         wait_for("three RUNNING tasks", lambda: len(self.running_tasks()) == 3)
         wait_for("three RUNNING events in the timeline",
                  lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_RUNNING"]')) >= 3)
+
+        # Edit and update: a new command rolls every slot to the new spec.
+        old_ids = {r.get_attribute("data-task") for r in self.running_tasks()}
+        self.find("#edit-button").click()
+        wait_for("the spec in the editor", lambda: '"sleep 3600"' in self.find("#editor").get_attribute("value"))
+        spec = json.loads(self.find("#editor").get_attribute("value"))
+        self.assertNotIn("tasks", spec, "the editor holds the spec, not the State answer")
+        spec["command"]["cmd"] = "sleep 7200"
+        self.set_editor(json.dumps(spec, indent=2))
+        self.find("#update-button").click()
+        wait_for("the app page", lambda: d.current_url.endswith("#/app/web"))
+        wait_for("three RUNNING tasks of the new spec",
+                 lambda: len([r for r in self.running_tasks()
+                              if r.get_attribute("data-task") not in old_ids]) == 3)
+        wait_for("the update to finish", lambda: "No rolling update" in self.find("#rollout").text)
+        self.assertIn("sleep 7200", self.find("#spec").text)
 
         # An app no agent can hold waits, and its page says why.
         self.find("#nav-deploy").click()

@@ -18,11 +18,13 @@ Run with `make test-console`.
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
@@ -39,6 +41,9 @@ SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 TOKEN = "console-test-token"
 # Two busy cores: generous, since a deadline only bounds a failure.
 DEADLINE = 60.0
+# Keys the State answer adds to an app's spec.
+STATE_KEYS = {"state", "version", "config_version", "goal", "running", "tasks", "status",
+              "created_ms", "updated_ms"}
 
 
 def wait_for(what, probe, deadline=DEADLINE):
@@ -61,7 +66,7 @@ class Hydrogen:
 
     def __init__(self):
         self.proc = subprocess.Popen(
-            [BIN, "dev", "--listen", "127.0.0.1:0", "--sim-listen", "127.0.0.1:0", "--agents", "3",
+            [BIN, "dev", "--listen", "127.0.0.1:0", "--sim-listen", "127.0.0.1:0", "--agents", "5",
              "--api-token", TOKEN],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.base = None
@@ -87,10 +92,72 @@ class Hydrogen:
             self.proc.wait()
 
 
+class Proxy:
+    """A TCP relay between the browser and the server, to cut the network:
+    `down()` closes every relayed connection and refuses new ones until
+    `up()`. The browser sees what a dropped connection looks like."""
+
+    def __init__(self, target):
+        host, port = target.removeprefix("http://").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.base = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.open = set()
+        self.is_up = True
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                if not self.is_up:
+                    client.close()
+                    continue
+                server = socket.create_connection(self.target)
+                self.open.update([client, server])
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    def pipe(self, src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def down(self):
+        with self.lock:
+            self.is_up = False
+            for sock in self.open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.open.clear()
+
+    def up(self):
+        with self.lock:
+            self.is_up = True
+
+    def close(self):
+        self.down()
+        self.listener.close()
+
+
 class ConsoleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = Hydrogen()
+        cls.proxy = Proxy(cls.server.base)
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -106,6 +173,7 @@ class ConsoleTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.driver.quit()
+        cls.proxy.close()
         cls.server.stop()
 
     def find(self, css):
@@ -123,18 +191,39 @@ class ConsoleTest(unittest.TestCase):
         self.driver.save_screenshot(os.path.join(SHOTS, name))
         self.driver.set_window_size(1280, 860)
 
+    def rest(self, method, path, body=None):
+        """The REST API straight from the test (not through the page)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.server.base + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer " + TOKEN})
+        with urllib.request.urlopen(req, timeout=DEADLINE) as resp:
+            return json.loads(resp.read())
+
     def set_editor(self, value):
         ed = self.find("#editor")
         ed.clear()
         ed.send_keys(value)
 
     def running_tasks(self):
-        return [r for r in self.finds("#tasks-body tr[data-state]")
-                if r.get_attribute("data-state") == "TASK_RUNNING"]
+        """Ids of the RUNNING rows, read in one script: the page re-renders
+        on every event, so element handles go stale between calls."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#tasks-body tr[data-state=\"TASK_RUNNING\"]')]"
+            ".map(r => r.dataset.task)")
+
+    def listed(self):
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#apps-body tr')].map(r => r.dataset.app)")
+
+    def app_row(self, name):
+        """(state, text) of an app's row in the list, or None."""
+        return self.driver.execute_script(
+            "const r = document.querySelector(`#apps-body tr[data-app=\"${arguments[0]}\"]`);"
+            "return r ? [r.dataset.state, r.innerText] : null", name)
 
     def test_console_deploy_watch_scale_invalid_kill(self):
         d = self.driver
-        d.get(self.server.base + "/ui/")
+        d.get(self.proxy.base + "/ui/")
 
         # The token: the first data request answers 401 and the page asks.
         wait_for("the token dialog", lambda: self.find("#token-dialog").get_attribute("open") is not None)
@@ -172,8 +261,32 @@ class ConsoleTest(unittest.TestCase):
         wait_for("three RUNNING events in the timeline",
                  lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_RUNNING"]')) >= 3)
 
+        # Resume: the network drops and the watch with it; a scale to 4 made
+        # elsewhere launches slot 3 meanwhile; when the network is back the
+        # watch resumes from the last event it saw (Last-Event-ID) and the
+        # timeline gets slot 3's events, which a watch from the head would
+        # never show.
+        self.proxy.down()
+        wait_for("the watch to drop", lambda: self.find("#cl-live").text == "reconnecting")
+        state = self.rest("GET", "/v1/api/app?name=web")
+        spec = {k: v for k, v in state.items() if k not in STATE_KEYS}
+        spec["instances"] = 4
+        self.rest("PUT", "/v1/api/app", spec)
+        wait_for("slot 3 RUNNING on the server", lambda: any(
+            t["instance"] == 3 and t["state"] == "TASK_RUNNING"
+            for t in self.rest("GET", "/v1/api/app?name=web")["tasks"]))
+        self.proxy.up()
+        wait_for("the watch to resume", lambda: self.find("#cl-live").text == "live")
+        for st in ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"]:
+            wait_for(f"slot 3's {st} event after the reconnect", lambda: self.finds(
+                f'#timeline li[data-app="web"][data-instance="3"][data-state="{st}"]'))
+        revisions = d.execute_script(
+            "return [...document.querySelectorAll('#timeline li')].map(li => li.dataset.revision)")
+        self.assertEqual(len(revisions), len(set(revisions)), "no event is shown twice")
+        wait_for("four RUNNING tasks", lambda: len(self.running_tasks()) == 4)
+
         # Edit and update: a new command rolls every slot to the new spec.
-        old_ids = {r.get_attribute("data-task") for r in self.running_tasks()}
+        old_ids = set(self.running_tasks())
         self.find("#edit-button").click()
         wait_for("the spec in the editor", lambda: '"sleep 3600"' in self.find("#editor").get_attribute("value"))
         spec = json.loads(self.find("#editor").get_attribute("value"))
@@ -183,8 +296,7 @@ class ConsoleTest(unittest.TestCase):
         self.find("#update-button").click()
         wait_for("the app page", lambda: d.current_url.endswith("#/app/web"))
         wait_for("three RUNNING tasks of the new spec",
-                 lambda: len([r for r in self.running_tasks()
-                              if r.get_attribute("data-task") not in old_ids]) == 3)
+                 lambda: len([t for t in self.running_tasks() if t not in old_ids]) == 4)
         wait_for("the update to finish", lambda: "No rolling update" in self.find("#rollout").text)
         self.assertIn("sleep 7200", self.find("#spec").text)
 
@@ -202,17 +314,17 @@ class ConsoleTest(unittest.TestCase):
 
         # The apps list shows both with their counts and states, filterable.
         self.find("#nav-apps").click()
-        row = wait_for("the app's row", lambda: self.finds('#apps-body tr[data-app="web"]'))[0]
-        self.assertIn("3 / 3 / —", row.text)
-        self.assertEqual(row.get_attribute("data-state"), "running")
-        wait_for("the huge app's row", lambda: self.finds('#apps-body tr[data-app="huge"][data-state="waiting"]'))
+        state, text = wait_for("the app's row", lambda: self.app_row("web"))
+        self.assertIn("4 / 4 / —", text)
+        self.assertEqual(state, "running")
+        wait_for("the huge app's row", lambda: (self.app_row("huge") or [None])[0] == "waiting")
         self.shot("apps.png")
         self.shot("apps-narrow.png", width=375)
         Select(self.find("#filter")).select_by_value("waiting")
-        wait_for("the filter", lambda: [r.get_attribute("data-app") for r in self.finds("#apps-body tr")] == ["huge"])
+        wait_for("the filter", lambda: self.listed() == ["huge"])
         Select(self.find("#filter")).select_by_value("")
         self.find("#search").send_keys("we")
-        wait_for("the search", lambda: [r.get_attribute("data-app") for r in self.finds("#apps-body tr")] == ["web"])
+        wait_for("the search", lambda: self.listed() == ["web"])
 
         # A bad spec: the API's 400 is shown at its field.
         self.find("#nav-deploy").click()
@@ -233,15 +345,15 @@ class ConsoleTest(unittest.TestCase):
         self.assertFalse(d.execute_script("return ui.apps.some(a => a.name === 'bad')"))
 
         # Kill, confirming in the dialog.
-        d.get(self.server.base + "/ui/#/app/web")
-        wait_for("the app page", lambda: len(self.running_tasks()) == 3)
+        d.get(self.proxy.base + "/ui/#/app/web")
+        wait_for("the app page", lambda: len(self.running_tasks()) == 4)
         self.find("#kill-button").click()
         wait_for("the kill dialog", lambda: self.find("#kill-dialog").get_attribute("open") is not None)
         self.find("#kill-confirm").click()
         wait_for("the app to go",
                  lambda: "does not exist" in self.find("#app-summary").text)
         wait_for("KILLED events in the timeline",
-                 lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_KILLED"]')) >= 3)
+                 lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_KILLED"]')) >= 4)
 
         # The 401, 400 and 404 answers are logged by the network layer and
         # expected; a script error is not.

@@ -433,7 +433,7 @@ function setLive(text) {
 
 function addTimeline(e) {
   const list = $("timeline");
-  const item = el("li", { "data-state": e.state, "data-app": e.app },
+  const item = el("li", { "data-state": e.state, "data-app": e.app, "data-instance": e.instance, "data-revision": e.revision },
     el("time", { datetime: new Date(e.timestamp_ms).toISOString(), text: new Date(e.timestamp_ms).toLocaleTimeString(undefined, { hour12: false }) }),
     el("a", { href: "#/app/" + encodeURIComponent(e.app), text: e.app }),
     `[${e.instance}] `,

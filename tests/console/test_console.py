@@ -227,6 +227,12 @@ class ConsoleTest(unittest.TestCase):
 
         # The token: the first data request answers 401 and the page asks.
         wait_for("the token dialog", lambda: self.find("#token-dialog").get_attribute("open") is not None)
+        self.assertFalse(self.find("#token-error").is_displayed(), "no token was refused yet")
+        # A wrong token is refused and asked for again.
+        self.find("#token-input").send_keys("not-the-token")
+        self.find("#token-save").click()
+        wait_for("the refusal", lambda: self.find("#token-error").is_displayed())
+        self.assertIsNotNone(self.find("#token-dialog").get_attribute("open"))
         self.find("#token-input").send_keys(TOKEN)
         self.find("#token-save").click()
         wait_for("the live watch", lambda: self.find("#cl-live").text == "live")

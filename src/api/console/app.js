@@ -252,7 +252,8 @@ async function renderApp(name) {
   $("app-title").replaceChildren(app.name + " ", badge(state));
   $("app-title").setAttribute("data-state", state);
   $("app-summary").textContent =
-    `v${app.version} · ${c.desired} desired, ${c.running} running, ${c.healthy} healthy · ` +
+    `v${app.version} · ${c.desired} desired, ${c.running} running, ` +
+    `${app.healthcheck ? c.healthy + " healthy" : "no health check"} · ` +
     `strategy ${strategyOf(app)} · changed ${ago(app.updated_ms)}`;
   const scale = $("scale-input");
   if (document.activeElement !== scale) scale.value = app.instances;
@@ -362,8 +363,9 @@ async function watch() {
     try {
       const res = await fetch("/v1/api/app/watch", { headers });
       if (res.status === 401) {
+        const wrong = token() !== null;
         sessionStorage.removeItem(TOKEN_KEY);
-        await askToken(true);
+        await askToken(wrong);
         continue;
       }
       if (res.status === 410) {

@@ -372,6 +372,7 @@ class ConsoleTest(unittest.TestCase):
         # Until a relaunched task has stayed up a while (60 s by default),
         # the scheduler still counts the failure: the app is failing.
         wait_for("the failing badge", lambda: self.find("#app-title").get_attribute("data-state") == "failing")
+        wait_for("why it is failing", lambda: "since the app last stayed up" in self.find("#pending").text)
         self.shot("app.png")
 
         # An app no agent can hold waits, and its page says why.

@@ -276,7 +276,7 @@ async function renderApp(name) {
     el("td", { class: "num", text: t.instance }),
     el("td", { text: t.hostname || "—", title: t.agent_id }),
     el("td", {}, badge(t.state), t.message ? el("div", { class: "help", text: t.message }) : null),
-    el("td", {}, t.healthy === true ? badge("healthy") : t.healthy === false ? badge("unhealthy") : badge("unknown")),
+    el("td", {}, !app.healthcheck ? "—" : t.healthy === true ? badge("healthy") : t.healthy === false ? badge("unhealthy") : badge("unknown")),
     el("td", { text: (t.ips || []).join(", ") || "—" }),
     el("td", { text: ports }),
     el("td", { class: "num", text: "v" + t.version }),
@@ -290,6 +290,9 @@ async function renderApp(name) {
   const pending = [];
   if (st.message) pending.push(el("p", { text: st.message }));
   if (st.waiting) pending.push(el("p", { text: `${st.waiting} instance${st.waiting > 1 ? "s" : ""} waiting for a launch.` }));
+  if (st.consecutive_failures) {
+    pending.push(el("p", { text: `${st.consecutive_failures} task failure(s) since the app last stayed up: it counts as failing until a relaunched task has stayed up a while.` }));
+  }
   if (st.backoff_until_ms && st.backoff_until_ms > Date.now()) {
     pending.push(el("p", { text: `Backing off after ${st.consecutive_failures} failed launch(es) until ${fmtTime(st.backoff_until_ms)}.` }));
   }
@@ -297,7 +300,7 @@ async function renderApp(name) {
   if (rej.length) {
     pending.push(el("ul", {}, ...rej.map(([rule, n]) => el("li", {}, el("code", { text: rule }), ` — ${n} offer${n > 1 ? "s" : ""} declined`))));
   }
-  $("pending").replaceChildren(...(pending.length ? pending : [el("p", { text: "Nothing is waiting." })]));
+  $("pending").replaceChildren(...(pending.length ? pending : [el("p", { text: "Nothing is waiting or failing." })]));
 
   const fails = st.recent_terminations || [];
   $("failures").replaceChildren(fails.length

@@ -2,7 +2,8 @@
 //!
 //! When a token is configured (`--api-token` / `HYDROGEN_API_TOKEN`), every
 //! request but the health endpoints (`/healthz`, `/readyz` and the standard
-//! gRPC health service, which probes must reach without secrets) needs
+//! gRPC health service, which probes must reach without secrets) and the web
+//! console's static assets (which hold no data) needs
 //! `authorization: Bearer <token>`. The comparison is constant-time in the
 //! token's content (`subtle`), so response timing does not reveal how much of
 //! a guess was right. The token is never logged: it lives only in

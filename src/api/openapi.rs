@@ -23,8 +23,8 @@ use super::rest::{
         description = "The original Hydrogen's JSON API (bodies parsed as JSON whatever the \
             Content-Type), plus the task watch, health and metrics. The same operations are \
             offered over gRPC as hydrogen.v1.AppService on the same port. When the server has \
-            an API token, every route but /healthz and /readyz needs `Authorization: Bearer \
-            <token>`. Errors are `{\"message\", \"code\", \"field\"}`.",
+            an API token, every route but /healthz, /readyz and the web console's static \
+            assets (/ui/) needs `Authorization: Bearer <token>`. Errors are `{\"message\", \"code\", \"field\"}`.",
         version = "1"
     ),
     paths(

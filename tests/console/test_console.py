@@ -12,7 +12,8 @@ see a bad spec's error at its field, kill it. Every wait polls the DOM with a de
 Environment: HYDROGEN_BIN (default target/debug/hydrogen), CHROMEDRIVER
 (default /usr/bin/chromedriver), CHROMIUM (default /usr/bin/chromium),
 CONSOLE_SCREENSHOTS (a directory: save the README's screenshots there).
-Run with `make test-console`.
+Run with `make test-console`. The server's log is left in
+target/console-test-hydrogen.log.
 """
 
 import json
@@ -95,10 +96,13 @@ class Hydrogen:
     """`hydrogen dev` on OS-picked ports; `base` once it listens."""
 
     def __init__(self):
+        # The server's log, for when a step fails.
+        self.log_path = os.path.join(TARGET, "console-test-hydrogen.log")
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [BIN, "dev", "--listen", "127.0.0.1:0", "--sim-listen", "127.0.0.1:0", "--agents", "5",
              "--api-token", TOKEN],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.base = None
         self.sim = None
         found = threading.Event()
@@ -115,7 +119,7 @@ class Hydrogen:
         threading.Thread(target=read, daemon=True).start()
         if not found.wait(DEADLINE):
             self.stop()
-            raise AssertionError("hydrogen dev did not print `listening on` in time")
+            raise AssertionError(f"hydrogen dev did not print `listening on` in time: see {self.log_path}")
 
     def stop(self):
         self.proc.terminate()
@@ -124,6 +128,7 @@ class Hydrogen:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 class Proxy:

@@ -237,6 +237,8 @@ async function renderApp(name) {
   const r = await api("GET", "/v1/api/app?name=" + encodeURIComponent(name));
   if (route().name !== name) return;
   if (r.status !== 200) {
+    // The actions must never act on a previously shown app.
+    ui.current = null;
     $("app-title").textContent = name;
     $("app-summary").textContent = r.status === 404
       ? "This app does not exist (any more)."

@@ -73,8 +73,14 @@ function askToken(wrong) {
   return new Promise((resolve) => {
     ui.tokenWaiters.push(resolve);
     const dialog = $("token-dialog");
-    $("token-error").hidden = !wrong;
-    $("token-error").textContent = wrong ? "That token was refused: check it and try again." : "";
+    const error = $("token-error");
+    // Several requests fail at once, and only the first to notice knows the
+    // stored token was refused: a later one must not hide the note.
+    if (!dialog.open) error.hidden = true;
+    if (wrong) {
+      error.textContent = "That token was refused: check it and try again.";
+      error.hidden = false;
+    }
     if (!dialog.open) {
       dialog.showModal();
       $("token-input").focus();

@@ -303,7 +303,7 @@ class ConsoleTest(unittest.TestCase):
         self.find("#nav-deploy").click()
         wait_for("the editor", lambda: self.find("#editor").is_displayed())
         self.set_editor(json.dumps({"name": "web", "instances": 2,
-                                    "resources": {"cpu": 0.1, "mem": 32},
+                                    "resources": {"cpu": 0.1, "mem": 32, "ports": 1},
                                     "command": {"cmd": "sleep 3600"},
                                     "strategy": {"type": "unique"}}))
         self.find("#deploy-button").click()
@@ -314,6 +314,7 @@ class ConsoleTest(unittest.TestCase):
         wait_for("RUNNING events in the timeline",
                  lambda: len(self.finds('#timeline li[data-app="web"][data-state="TASK_RUNNING"]')) >= 2)
         wait_for("the running badge", lambda: self.find("#app-title").get_attribute("data-state") == "running")
+        self.assertIn("1 assigned by Mesos", self.find("#tasks-body").text)
 
         # Scale to 3.
         scale = self.find("#scale-input")

@@ -326,15 +326,19 @@ async function renderApp(name) {
   $("spec").textContent = JSON.stringify(specOf(app), null, 2);
 }
 
-// Ports come from the spec: host ports of the container's port mappings.
+// Ports come from the spec: the container's port mappings, and how many
+// ports Mesos assigns (`resources.ports`); the API does not report the
+// numbers a task was given.
 function portsOf(app) {
   const c = app.container || {};
   const out = [];
   for (const n of c.network || []) {
-    for (const p of n.port_mappings || n.ports || []) {
-      if (p && (p.host_port || p.container_port)) out.push(`${p.host_port || "?"}→${p.container_port || "?"}`);
+    for (const p of n.port_mapping || []) {
+      out.push(`${p.host_port}→${p.container_port}${p.protocol ? "/" + String(p.protocol).toLowerCase() : ""}`);
     }
   }
+  const dynamic = (app.resources || {}).ports;
+  if (dynamic) out.push(`${dynamic} assigned by Mesos`);
   return out.join(", ") || "—";
 }
 

@@ -31,6 +31,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -431,6 +432,16 @@ class ConsoleTest(unittest.TestCase):
         # Kill, confirming in the dialog.
         d.get(self.proxy.base + "/ui/#/app/web")
         wait_for("the app page", lambda: len(self.running_tasks()) == 4)
+        # From the keyboard: Enter opens the confirmation, focus starts on
+        # Cancel, Escape closes it, and nothing is killed.
+        self.find("#kill-button").send_keys(Keys.ENTER)
+        wait_for("the kill dialog", lambda: self.find("#kill-dialog").get_attribute("open") is not None)
+        self.assertEqual(d.switch_to.active_element.get_attribute("id"), "kill-cancel")
+        d.switch_to.active_element.send_keys(Keys.ESCAPE)
+        wait_for("the dialog to close", lambda: self.find("#kill-dialog").get_attribute("open") is None)
+        web = self.rest("GET", "/v1/api/app?name=web")
+        self.assertEqual(web["goal"], "RUN")
+        self.assertEqual(len([t for t in web["tasks"] if t["state"] == "TASK_RUNNING"]), 4)
         self.find("#kill-button").click()
         wait_for("the kill dialog", lambda: self.find("#kill-dialog").get_attribute("open") is not None)
         self.find("#kill-confirm").click()

@@ -1,7 +1,7 @@
 # Hydrogen developer entry points. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: all build test test-real-mesos lint fmt bench chaos fuzz clean clients clients-check test-clients
+.PHONY: all build test test-console console-screenshots console-venv test-real-mesos lint fmt bench chaos fuzz clean clients clients-check test-clients
 
 all: build
 
@@ -16,6 +16,7 @@ test: lint
 	clients/tools.sh
 	$(MAKE) clients-check
 	$(MAKE) test-clients
+	$(MAKE) test-console
 	$(MAKE) test-real-mesos
 
 ## The real-Mesos suite (tests/real_mesos*.rs: real mesos-master and
@@ -118,3 +119,27 @@ clients-check:
 ## servers (needs the debug binary: `cargo build`).
 test-clients:
 	clients/test.sh
+
+## The web console in a real headless Chromium (tests/console/): Debian's
+## chromium and chromedriver (apt-get install chromium chromium-driver, done
+## by .ci/run) driven by selenium from a venv under target/, against the
+## debug binary's `hydrogen dev`. Selenium is pointed at /usr/bin/chromedriver
+## and never downloads a browser or driver.
+CONSOLE_VENV := $(TARGET_DIR)/console-venv
+console-venv:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ echo 'test-console needs chromium and chromedriver: apt-get install -y chromium chromium-driver' >&2; exit 1; }
+	@test -x $(CONSOLE_VENV)/bin/python || python3 -m venv $(CONSOLE_VENV)
+	@$(CONSOLE_VENV)/bin/python -c 'import selenium' 2>/dev/null || \
+		$(CONSOLE_VENV)/bin/pip install -q 'selenium>=4.11,<5'
+
+test-console: console-venv
+	$(CARGO) build
+	HYDROGEN_BIN=$(TARGET_DIR)/debug/hydrogen $(CONSOLE_VENV)/bin/python tests/console/test_console.py
+
+## Re-takes the README's console screenshots (docs/console/*.png) with the
+## same scenario.
+console-screenshots: console-venv
+	$(CARGO) build
+	HYDROGEN_BIN=$(TARGET_DIR)/debug/hydrogen CONSOLE_SCREENSHOTS=docs/console \
+		$(CONSOLE_VENV)/bin/python tests/console/test_console.py

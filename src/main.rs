@@ -318,6 +318,7 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
             max_connections: usize::try_from(args.max_connections)
                 .context("--max-connections: too large for this machine")?,
         },
+        masters: Vec::new(),
     })
 }
 
@@ -326,6 +327,19 @@ fn nonzero(d: Duration, flag: &str) -> anyhow::Result<Duration> {
         bail!("{flag}: must be longer than zero");
     }
     Ok(d)
+}
+
+/// The masters as `/v1/api/cluster` shows them: without any credentials.
+fn shown_masters(masters: &[reqwest::Url]) -> Vec<String> {
+    masters
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            let _ = m.set_username("");
+            let _ = m.set_password(None);
+            m.to_string()
+        })
+        .collect()
 }
 
 /// Serves the API and runs elections (and the scheduler while leading)
@@ -374,7 +388,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .instance_id
         .clone()
         .unwrap_or_else(config::default_instance_id);
-    let api = api_config(&args.api, local, &instance_id)?;
+    let mut api = api_config(&args.api, local, &instance_id)?;
+    api.masters = shown_masters(&scheduler.masters);
     let mut ha_config = HaConfig::new(
         instance_id,
         config::advertised(local, args.advertise.as_deref()),
@@ -451,7 +466,8 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let listener = bind(args.listen, "--listen").await?;
     let local = listener.local_addr()?;
     let instance_id = config::default_instance_id();
-    let api = api_config(&args.api, local, &instance_id)?;
+    let mut api = api_config(&args.api, local, &instance_id)?;
+    api.masters = shown_masters(&scheduler.masters);
     let ha_config = HaConfig::new(instance_id, local.to_string());
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());

@@ -2,7 +2,8 @@
 //!
 //! When a token is configured (`--api-token` / `HYDROGEN_API_TOKEN`), every
 //! request but the health endpoints (`/healthz`, `/readyz` and the standard
-//! gRPC health service, which probes must reach without secrets) needs
+//! gRPC health service, which probes must reach without secrets) and the web
+//! console's static assets (which hold no data) needs
 //! `authorization: Bearer <token>`. The comparison is constant-time in the
 //! token's content (`subtle`), so response timing does not reveal how much of
 //! a guess was right. The token is never logged: it lives only in
@@ -43,9 +44,14 @@ impl fmt::Debug for ApiToken {
     }
 }
 
-/// Paths served without a token: liveness and readiness probes.
+/// Paths served without a token: liveness and readiness probes, and the
+/// web console's static assets (they hold no data; the page asks for the
+/// token and sends it with every data request).
 pub fn is_public(path: &str) -> bool {
-    path == "/healthz" || path == "/readyz" || path.starts_with("/grpc.health.v1.Health/")
+    path == "/healthz"
+        || path == "/readyz"
+        || path.starts_with("/grpc.health.v1.Health/")
+        || super::console::is_console_path(path)
 }
 
 /// Whether a request speaks gRPC (its errors must be gRPC statuses).

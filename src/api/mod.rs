@@ -8,6 +8,7 @@
 //! - `watch.rs`: the resumable task watch (gRPC stream and SSE);
 //! - `error.rs`: one error enum → HTTP status, gRPC code, JSON body;
 //! - `auth.rs`: optional bearer token;
+//! - `console.rs`: the web console's static page at `/ui/`;
 //! - `openapi.rs`: the OpenAPI document of the REST face;
 //! - `server.rs`: [`server::serve`], one listener for everything;
 //! - `conn.rs`: the accept loop: connection cap, header and idle timeouts.
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod codec;
 pub mod conn;
+pub mod console;
 pub mod convert;
 pub mod error;
 pub mod grpc;

@@ -12,8 +12,8 @@ use utoipa::OpenApi;
 
 use super::error::{ErrorBody, FieldError};
 use super::rest::{
-    DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery, ReadyBody,
-    TaskBody, UpdateResultBody, VersionQuery, WarningBody, WatchQuery,
+    ClusterBody, DeployResultBody, KillRequestBody, KillResultBody, ListEntryBody, NameQuery,
+    ReadyBody, TaskBody, UpdateResultBody, VersionQuery, WarningBody, WatchQuery,
 };
 
 #[derive(OpenApi)]
@@ -23,12 +23,13 @@ use super::rest::{
         description = "The original Hydrogen's JSON API (bodies parsed as JSON whatever the \
             Content-Type), plus the task watch, health and metrics. The same operations are \
             offered over gRPC as hydrogen.v1.AppService on the same port. When the server has \
-            an API token, every route but /healthz and /readyz needs `Authorization: Bearer \
-            <token>`. Errors are `{\"message\", \"code\", \"field\"}`.",
+            an API token, every route but /healthz, /readyz and the web console's static \
+            assets (/ui/) needs `Authorization: Bearer <token>`. Errors are `{\"message\", \"code\", \"field\"}`.",
         version = "1"
     ),
     paths(
-        deploy, update, kill, state, list_all, watch, healthz, readyz, metrics, openapi
+        deploy, update, kill, state, list_all, list_apps, watch, healthz, readyz, cluster, metrics,
+        openapi
     ),
     components(schemas(
         ErrorBody,
@@ -40,7 +41,8 @@ use super::rest::{
         KillRequestBody,
         TaskBody,
         ListEntryBody,
-        ReadyBody
+        ReadyBody,
+        ClusterBody
     ))
 )]
 struct ApiDoc;
@@ -172,6 +174,30 @@ fn healthz() {}
     )
 )]
 fn readyz() {}
+
+/// Every app's State (spec, version, goal, tasks, scheduler status), by
+/// name: what `GET /v1/api/app?name=` answers, for all apps at once.
+#[utoipa::path(
+    get,
+    path = "/v1/api/apps",
+    responses(
+        (status = 200, description = "Every app's state", body = Vec<Object>),
+        (status = 503, description = "Store unavailable", body = ErrorBody)
+    )
+)]
+fn list_apps() {}
+
+/// The cluster as this instance sees it: leader, epoch, Mesos masters,
+/// framework id, and (on the leader) whether it is subscribed.
+#[utoipa::path(
+    get,
+    path = "/v1/api/cluster",
+    responses(
+        (status = 200, description = "The cluster", body = ClusterBody),
+        (status = 503, description = "Store unavailable", body = ErrorBody)
+    )
+)]
+fn cluster() {}
 
 /// Prometheus metrics.
 #[utoipa::path(

@@ -22,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
+use bytes::BytesMut;
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,6 +44,9 @@ pub struct Shared<S> {
     pub body_limit: usize,
     /// Cancelled on shutdown: ends SSE watches.
     pub shutdown: CancellationToken,
+    /// The Mesos masters this instance is configured with (for
+    /// `/v1/api/cluster`; the API itself never talks to them).
+    pub masters: Vec<String>,
 }
 
 type St<S> = State<Arc<Shared<S>>>;
@@ -59,9 +63,11 @@ pub fn route_table<S: Store>() -> Vec<Route<S>> {
         ("/v1/api/app", Method::DELETE, delete(kill::<S>)),
         ("/v1/api/app", Method::GET, get(state::<S>)),
         ("/v1/api/app/all", Method::GET, get(list_all::<S>)),
+        ("/v1/api/apps", Method::GET, get(list_apps::<S>)),
         ("/v1/api/app/watch", Method::GET, get(watch_sse::<S>)),
         ("/healthz", Method::GET, get(healthz)),
         ("/readyz", Method::GET, get(readyz::<S>)),
+        ("/v1/api/cluster", Method::GET, get(cluster::<S>)),
         ("/metrics", Method::GET, get(metrics_text)),
         ("/openapi.json", Method::GET, get(openapi_json)),
     ]
@@ -74,9 +80,11 @@ pub fn is_rest_path(path: &str) -> bool {
         path,
         "/v1/api/app"
             | "/v1/api/app/all"
+            | "/v1/api/apps"
             | "/v1/api/app/watch"
             | "/healthz"
             | "/readyz"
+            | "/v1/api/cluster"
             | "/metrics"
             | "/openapi.json"
     )
@@ -355,10 +363,33 @@ pub struct ReadyBody {
     pub error: Option<String>,
 }
 
+/// `/v1/api/cluster`: who leads and what this instance knows of Mesos.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClusterBody {
+    /// The instance that answered.
+    pub instance_id: String,
+    /// Whether it holds the leader lease.
+    pub leader: bool,
+    /// The lease holder's instance id, if the lease is held.
+    pub leader_id: Option<String>,
+    /// The lease holder's API address.
+    pub leader_address: Option<String>,
+    /// The lease's fencing epoch.
+    pub epoch: Option<u64>,
+    /// The Mesos masters this instance is configured with.
+    pub masters: Vec<String>,
+    /// The framework id Mesos gave Hydrogen, once subscribed once.
+    pub framework_id: Option<String>,
+    /// Whether this instance's scheduler is subscribed to Mesos: known only
+    /// on the leader (followers run no scheduler), null elsewhere.
+    pub subscribed: Option<bool>,
+}
+
 /// The JSON of one app's state: the spec's keys (`name`, `instances`,
 /// `resources`, `container`, `command`, `labels`, `executor` ... as the
-/// original answered), then `state`, `version`, `goal`, `running`, `tasks`,
-/// `status`, `created_ms`, `updated_ms`.
+/// original answered), then `state`, `version`, `config_version` (tasks
+/// launched at or after it are current; older ones get rolled), `goal`,
+/// `running`, `tasks`, `status`, `created_ms`, `updated_ms`.
 pub fn app_state_json(view: &AppView) -> Value {
     let mut obj = match serde_json::to_value(&view.record.spec) {
         Ok(Value::Object(map)) => map,
@@ -367,6 +398,7 @@ pub fn app_state_json(view: &AppView) -> Value {
     let tasks: Vec<TaskBody> = view.tasks.iter().map(TaskBody::from).collect();
     obj.insert("state".into(), json!(view.summary_state()));
     obj.insert("version".into(), json!(view.record.version));
+    obj.insert("config_version".into(), json!(view.record.config_version));
     obj.insert("goal".into(), json!(view.record.goal));
     obj.insert("running".into(), json!(view.running()));
     obj.insert("tasks".into(), json!(tasks));
@@ -500,6 +532,28 @@ async fn list_all<S: Store>(State(st): St<S>) -> Result<Response, ApiError> {
     Ok(json_response(list_all_body(&st.core).await?))
 }
 
+/// `/v1/api/apps`: the State answer of every app, by name, as one array
+/// (each app's rendering shared with `GET /v1/api/app?name=`).
+async fn list_apps<S: Store>(State(st): St<S>) -> Result<Response, ApiError> {
+    let views = st.core.views().await?;
+    let mut body = BytesMut::new();
+    body.extend_from_slice(b"[");
+    let mut first = true;
+    for entry in views.apps() {
+        let Some(state) = entry.state_body(Face::Json, |view| to_json_bytes(&app_state_json(view)))
+        else {
+            continue;
+        };
+        if !first {
+            body.extend_from_slice(b",");
+        }
+        first = false;
+        body.extend_from_slice(&state);
+    }
+    body.extend_from_slice(b"]");
+    Ok(json_response(body.freeze()))
+}
+
 /// Serialising our own bodies cannot fail (string keys, finite numbers).
 fn to_json_bytes<T: Serialize>(value: &T) -> Bytes {
     Bytes::from(serde_json::to_vec(value).unwrap_or_default())
@@ -589,6 +643,32 @@ async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
             }),
         ),
     }
+}
+
+async fn cluster<S: Store>(State(st): St<S>) -> Result<Json<ClusterBody>, ApiError> {
+    let readiness = st.core.readiness().await?;
+    let framework_id = st.core.store().framework_id().await?;
+    let leader = readiness.leader.as_ref();
+    Ok(Json(ClusterBody {
+        instance_id: st.core.instance_id().to_owned(),
+        leader: readiness.is_leader,
+        leader_id: leader.map(|l| l.instance_id.clone()),
+        leader_address: leader.map(|l| l.address.clone()),
+        epoch: leader.map(|l| l.epoch),
+        masters: st.masters.clone(),
+        framework_id,
+        subscribed: readiness.is_leader.then(subscribed_gauge).flatten(),
+    }))
+}
+
+/// This process's `hydrogen_mesos_subscribed` gauge, read back from the
+/// recorder: the scheduler sets it and shares nothing else with the API.
+fn subscribed_gauge() -> Option<bool> {
+    let text = prometheus()?.render();
+    text.lines()
+        .find_map(|l| l.strip_prefix("hydrogen_mesos_subscribed "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v >= 1.0)
 }
 
 pub use crate::telemetry::prometheus;

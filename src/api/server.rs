@@ -63,6 +63,8 @@ pub struct ApiConfig {
     /// The election loop's lease while this instance leads (`None`: this
     /// process runs no elections, and `/readyz` trusts the store alone).
     pub leadership: Option<tokio::sync::watch::Receiver<Option<crate::store::LeaderInfo>>>,
+    /// The Mesos masters, as configured (shown by `/v1/api/cluster`).
+    pub masters: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -75,6 +77,7 @@ impl Default for ApiConfig {
             instance_id: "hydrogen".into(),
             limits: ConnLimits::default(),
             leadership: None,
+            masters: Vec::new(),
         }
     }
 }
@@ -156,6 +159,7 @@ pub async fn build<S: Store>(
         core: core.clone(),
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),
+        masters: config.masters.clone(),
     });
     let body_limit = config.body_limit;
     let mut router: axum::Router = rest::router::<S>(config.request_timeout)
@@ -184,6 +188,9 @@ pub async fn build<S: Store>(
     router = add_grpc(router, health_service);
     router = add_grpc(router, reflection_v1);
     router = add_grpc(router, reflection_v1alpha);
+
+    // The web console: static assets, no data (see `console.rs`).
+    router = router.merge(super::console::router());
 
     let router = router
         .fallback(rest::not_found)

@@ -280,6 +280,11 @@ impl Views {
         self.apps.get(name).filter(|e| e.view().is_some())
     }
 
+    /// Every app that has a record, by name.
+    pub fn apps(&self) -> impl Iterator<Item = &Arc<AppEntry>> {
+        self.apps.values().filter(|e| e.view().is_some())
+    }
+
     /// Every task, by app, instance and task id.
     pub fn tasks(&self) -> impl Iterator<Item = &TaskRecord> {
         self.apps.values().flat_map(|e| e.tasks())
@@ -405,6 +410,11 @@ impl<S: Store> ApiService<S> {
     ) -> Self {
         self.leadership = Some(leadership);
         self
+    }
+
+    /// This instance's id.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
     }
 
     /// The store (for the watch).

@@ -69,6 +69,10 @@ pub struct SchedulerArgs {
     /// connected (after that, Mesos kills them all).
     #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d", value_parser = duration_arg)]
     pub failover_timeout: Duration,
+    /// Adopt this framework (one the master still runs and the store lost):
+    /// written to the store and used to subscribe, when the store has none.
+    #[arg(long, env = "HYDROGEN_FRAMEWORK_ID", value_name = "ID")]
+    pub framework_id: Option<String>,
     /// Encoding of the Mesos API: protobuf (compact) or json.
     #[arg(long, env = "HYDROGEN_MESOS_ENCODING", default_value = "protobuf", value_parser = ["protobuf", "json"])]
     pub mesos_encoding: String,
@@ -146,6 +150,14 @@ impl SchedulerArgs {
         };
         config.user = self.user.clone();
         config.failover_timeout = self.failover_timeout;
+        config.adopt_framework_id = match &self.framework_id {
+            Some(id) if id.trim().is_empty() || id.chars().any(char::is_control) => bail!(
+                "--framework-id {id:?}: expected the id Mesos shows for the framework \
+                 (e.g. 0f3c…-0001), without spaces or control characters"
+            ),
+            Some(id) => Some(id.trim().to_string()),
+            None => None,
+        };
         config.encoding = match self.mesos_encoding.as_str() {
             "json" => Encoding::Json,
             _ => Encoding::Protobuf,

@@ -63,6 +63,8 @@ pub struct ApiConfig {
     /// The election loop's lease while this instance leads (`None`: this
     /// process runs no elections, and `/readyz` trusts the store alone).
     pub leadership: Option<tokio::sync::watch::Receiver<Option<crate::store::LeaderInfo>>>,
+    /// Why this instance refuses to lead; `/readyz` answers 503 with it.
+    pub refusal: crate::ha::Refusal,
 }
 
 impl Default for ApiConfig {
@@ -75,6 +77,7 @@ impl Default for ApiConfig {
             instance_id: "hydrogen".into(),
             limits: ConnLimits::default(),
             leadership: None,
+            refusal: crate::ha::Refusal::default(),
         }
     }
 }
@@ -152,6 +155,7 @@ pub async fn build<S: Store>(
     if let Some(leadership) = &config.leadership {
         core = core.with_leadership(leadership.clone());
     }
+    core = core.with_refusal(config.refusal.clone());
     let shared = Arc::new(Shared {
         core: core.clone(),
         body_limit: config.body_limit,

@@ -86,7 +86,11 @@ fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     assert_eq!(listed["framework_info"]["principal"], FRAMEWORK, "{answer}");
     assert_eq!(listed["connected"], false, "{answer}");
     assert_eq!(listed["active"], false, "{answer}");
+    assert_eq!(listed["recovered"], false, "{answer}");
     assert!(listed["registered_time"]["nanoseconds"].is_i64(), "{answer}");
+    assert!(listed["reregistered_time"]["nanoseconds"].is_i64(), "{answer}");
+    // A disconnected framework has no unregistration time yet.
+    assert!(listed.get("unregistered_time").is_none(), "{answer}");
 
     assert_eq!(redis_cli(&redis, &["DEL", "hydrogen:framework-id"]), "1");
     let second = Serve::start(&cluster.master_url(), &["--store", &store]);

@@ -216,7 +216,18 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(listed.len(), 1, "registered twice: {frameworks}");
-    assert_eq!(listed[0]["connected"], false, "{frameworks}");
+    // The fields the real master answers (see tests/real_mesos_adopt.rs).
+    let fw = &listed[0];
+    assert_eq!(frameworks["type"], "GET_FRAMEWORKS", "{frameworks}");
+    assert_eq!(fw["connected"], false, "{frameworks}");
+    assert_eq!(fw["active"], false, "{frameworks}");
+    assert_eq!(fw["recovered"], false, "{frameworks}");
+    assert_eq!(fw["framework_info"]["id"]["value"], framework_id.as_str(), "{frameworks}");
+    assert_eq!(fw["framework_info"]["name"], "Hydrogen", "{frameworks}");
+    assert_eq!(fw["framework_info"]["principal"], "Hydrogen", "{frameworks}");
+    assert!(fw["registered_time"]["nanoseconds"].is_i64(), "{frameworks}");
+    assert!(fw["reregistered_time"]["nanoseconds"].is_i64(), "{frameworks}");
+    assert!(fw.get("unregistered_time").is_none(), "{frameworks}");
     drop(second);
 
     let adopting = serve(

@@ -18,7 +18,11 @@ fn time_info(seconds: f64) -> Value {
     json!({"nanoseconds": (seconds * 1e9) as i64})
 }
 
-fn framework_json(f: &Framework, active: bool) -> Value {
+/// One `Response.GetFrameworks.Framework`. As the real master: the
+/// re-registration time starts equal to the registration time, and only a
+/// removed framework has an unregistration time (a disconnected one has
+/// none). Allocated and offered resources are left out.
+fn framework_json(f: &Framework, active: bool, removed: bool) -> Value {
     let mut info = to_json_value(&f.info).unwrap_or(Value::Null);
     // The master always reports the id it assigned.
     info["id"] = json!({"value": f.id});
@@ -29,10 +33,8 @@ fn framework_json(f: &Framework, active: bool) -> Value {
         "recovered": false,
         "registered_time": time_info(f.registered_time),
     });
-    if let Some(t) = f.reregistered_time {
-        v["reregistered_time"] = time_info(t);
-    }
-    if let Some(t) = f.unregistered_time {
+    v["reregistered_time"] = time_info(f.reregistered_time.unwrap_or(f.registered_time));
+    if removed && let Some(t) = f.unregistered_time {
         v["unregistered_time"] = time_info(t);
     }
     v
@@ -44,12 +46,12 @@ pub fn get_frameworks(m: &Master) -> Value {
     frameworks.sort_by(|a, b| a.id.cmp(&b.id));
     let frameworks: Vec<Value> = frameworks
         .into_iter()
-        .map(|f| framework_json(f, f.connected()))
+        .map(|f| framework_json(f, f.connected(), false))
         .collect();
     let completed: Vec<Value> = m
         .completed_frameworks
         .iter()
-        .map(|f| framework_json(f, false))
+        .map(|f| framework_json(f, false, true))
         .collect();
     json!({
         "type": "GET_FRAMEWORKS",

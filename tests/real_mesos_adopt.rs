@@ -17,7 +17,9 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use real_mesos::{RealCluster, Serve, api_call, app_tasks, frameworks_named, sleep_marker, wait_for};
+use real_mesos::{
+    RealCluster, Serve, api_call, app_tasks, frameworks_named, sleep_marker, wait_for,
+};
 use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -81,14 +83,24 @@ fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     let answer = get_frameworks(&cluster);
     let listed = &answer["get_frameworks"]["frameworks"][0];
     assert_eq!(answer["type"], "GET_FRAMEWORKS", "{answer}");
-    assert_eq!(listed["framework_info"]["id"]["value"], framework_id.as_str(), "{answer}");
+    assert_eq!(
+        listed["framework_info"]["id"]["value"],
+        framework_id.as_str(),
+        "{answer}"
+    );
     assert_eq!(listed["framework_info"]["name"], FRAMEWORK, "{answer}");
     assert_eq!(listed["framework_info"]["principal"], FRAMEWORK, "{answer}");
     assert_eq!(listed["connected"], false, "{answer}");
     assert_eq!(listed["active"], false, "{answer}");
     assert_eq!(listed["recovered"], false, "{answer}");
-    assert!(listed["registered_time"]["nanoseconds"].is_i64(), "{answer}");
-    assert!(listed["reregistered_time"]["nanoseconds"].is_i64(), "{answer}");
+    assert!(
+        listed["registered_time"]["nanoseconds"].is_i64(),
+        "{answer}"
+    );
+    assert!(
+        listed["reregistered_time"]["nanoseconds"].is_i64(),
+        "{answer}"
+    );
     // A disconnected framework has no unregistration time yet.
     assert!(listed.get("unregistered_time").is_none(), "{answer}");
 
@@ -108,7 +120,11 @@ fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     assert!(error.contains("runs 2 tasks"), "{error}");
     assert!(second.log_text().contains(&needle), "{}", second.log_text());
     let state = cluster.state();
-    assert_eq!(frameworks_named(&state, FRAMEWORK).count(), 1, "registered twice: {state}");
+    assert_eq!(
+        frameworks_named(&state, FRAMEWORK).count(),
+        1,
+        "registered twice: {state}"
+    );
     drop(second);
 
     let adopting = Serve::start(
@@ -124,14 +140,19 @@ fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
         DEADLINE,
         || {
             let (_, metrics) = adopting.api("GET", "/metrics", None);
-            let ready = metrics.as_str().unwrap_or_default().lines().any(|l| {
-                l.starts_with("hydrogen_scheduler_launch_ready") && l.ends_with(" 1")
-            });
+            let ready = metrics
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.starts_with("hydrogen_scheduler_launch_ready") && l.ends_with(" 1"));
             let app = adopting.app("keep").to_string();
             (ready && before.iter().all(|id| app.contains(id.as_str()))).then_some(())
         },
         || adopting.log_text(),
     );
     assert_eq!(running_ids(&cluster.state()), before, "relaunched");
-    assert_eq!(redis_cli(&redis, &["GET", "hydrogen:framework-id"]), framework_id);
+    assert_eq!(
+        redis_cli(&redis, &["GET", "hydrogen:framework-id"]),
+        framework_id
+    );
 }

@@ -181,8 +181,10 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     let (s, body) = http(
         reqwest::Method::POST,
         &format!("{}/v1/api/app", first.url),
-        Some(json!([{"name": "keep", "resources": {"cpu": 0.1, "mem": 32},
-                     "instances": 2, "command": {"cmd": "sleep 1000"}}])),
+        Some(
+            json!([{"name": "keep", "resources": {"cpu": 0.1, "mem": 32},
+                     "instances": 2, "command": {"cmd": "sleep 1000"}}]),
+        ),
     )
     .await;
     assert_eq!(s, 200, "{body}");
@@ -191,14 +193,23 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
         (tasks.len() == 2 && tasks.values().all(|(_, s)| s == "TASK_RUNNING")).then_some(tasks)
     })
     .await;
-    let framework_id = before.values().next().map(|(f, _)| f.clone()).unwrap_or_default();
+    let framework_id = before
+        .values()
+        .next()
+        .map(|(f, _)| f.clone())
+        .unwrap_or_default();
     let mut first = first;
     first.kill9();
 
     // The store loses the framework id (a restore from an older backup, a
     // key evicted): the apps are still there.
     let deleted = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "DEL", "hydrogen:framework-id"])
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "DEL",
+            "hydrogen:framework-id",
+        ])
         .output()
         .expect("redis-cli runs");
     assert_eq!(String::from_utf8_lossy(&deleted.stdout).trim(), "1");
@@ -222,11 +233,24 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     assert_eq!(fw["connected"], false, "{frameworks}");
     assert_eq!(fw["active"], false, "{frameworks}");
     assert_eq!(fw["recovered"], false, "{frameworks}");
-    assert_eq!(fw["framework_info"]["id"]["value"], framework_id.as_str(), "{frameworks}");
+    assert_eq!(
+        fw["framework_info"]["id"]["value"],
+        framework_id.as_str(),
+        "{frameworks}"
+    );
     assert_eq!(fw["framework_info"]["name"], "Hydrogen", "{frameworks}");
-    assert_eq!(fw["framework_info"]["principal"], "Hydrogen", "{frameworks}");
-    assert!(fw["registered_time"]["nanoseconds"].is_i64(), "{frameworks}");
-    assert!(fw["reregistered_time"]["nanoseconds"].is_i64(), "{frameworks}");
+    assert_eq!(
+        fw["framework_info"]["principal"], "Hydrogen",
+        "{frameworks}"
+    );
+    assert!(
+        fw["registered_time"]["nanoseconds"].is_i64(),
+        "{frameworks}"
+    );
+    assert!(
+        fw["reregistered_time"]["nanoseconds"].is_i64(),
+        "{frameworks}"
+    );
     assert!(fw.get("unregistered_time").is_none(), "{frameworks}");
     drop(second);
 
@@ -238,7 +262,9 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     leads(&adopting).await;
     poll("the framework to reconnect", async || {
         let frameworks = get_frameworks(&sim.url).await;
-        let listed = frameworks["get_frameworks"]["frameworks"].as_array()?.clone();
+        let listed = frameworks["get_frameworks"]["frameworks"]
+            .as_array()?
+            .clone();
         (listed.len() == 1 && listed[0]["connected"] == true).then_some(())
     })
     .await;
@@ -246,8 +272,12 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     // (launching is allowed from then on), the app reports the same two
     // tasks, and the simulator still runs exactly those.
     poll("reconciliation to finish", async || {
-        let (_, metrics) =
-            http(reqwest::Method::GET, &format!("{}/metrics", adopting.url), None).await;
+        let (_, metrics) = http(
+            reqwest::Method::GET,
+            &format!("{}/metrics", adopting.url),
+            None,
+        )
+        .await;
         let text = metrics.as_str().unwrap_or_default().to_string();
         text.lines()
             .any(|l| l.starts_with("hydrogen_scheduler_launch_ready") && l.ends_with(" 1"))
@@ -268,7 +298,12 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     let after = sim_tasks(&sim.url).await;
     assert_eq!(after, before, "state: {state}");
     let stored = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "GET", "hydrogen:framework-id"])
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "GET",
+            "hydrogen:framework-id",
+        ])
         .output()
         .expect("redis-cli runs");
     assert_eq!(String::from_utf8_lossy(&stored.stdout).trim(), framework_id);

@@ -61,9 +61,7 @@ pub enum AdoptError {
 /// Asks the masters in turn for a disconnected framework with our name
 /// and principal; the first master that answers decides. Returns it with
 /// the URL of the master that answered.
-pub async fn find_orphan(
-    config: &SchedulerConfig,
-) -> Result<Option<(Orphan, String)>, AdoptError> {
+pub async fn find_orphan(config: &SchedulerConfig) -> Result<Option<(Orphan, String)>, AdoptError> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -85,13 +83,11 @@ pub async fn find_orphan(
         };
         match get_frameworks(&http, config, &url).await {
             Ok(answer) => {
-                let Some(mut orphan) = orphans_in(
-                    &answer,
-                    &config.framework_name,
-                    config.principal.as_deref(),
-                )
-                .into_iter()
-                .next() else {
+                let Some(mut orphan) =
+                    orphans_in(&answer, &config.framework_name, config.principal.as_deref())
+                        .into_iter()
+                        .next()
+                else {
                     return Ok(None);
                 };
                 orphan.tasks = count_tasks(&http, config, master, &orphan.id).await;

@@ -226,6 +226,18 @@ impl<S: Store> Scheduler<S> {
                     refusal.set(None);
                     return Ok(Some(None));
                 }
+                // Registered, then gone before the id was stored: no task
+                // can have been launched under it, nothing to orphan.
+                Ok(Some((orphan, _))) if orphan.tasks == Some(0) => {
+                    warn!(
+                        framework_id = %orphan.id,
+                        "a disconnected framework of ours without tasks is registered with \
+                         the master; registering a new one (the old one ends at its failover \
+                         timeout)"
+                    );
+                    refusal.set(None);
+                    return Ok(Some(None));
+                }
                 Ok(Some((orphan, master))) => {
                     let advice = orphan.advice(&master);
                     tracing::error!("{advice}");

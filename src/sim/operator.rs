@@ -106,3 +106,57 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: St
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn shared() -> Shared {
+        let master = Master::new(
+            Default::default(),
+            "127.0.0.1:5050".parse().expect("addr"),
+            "sim".into(),
+            Instant::now(),
+        );
+        Shared {
+            master: Arc::new(Mutex::new(master)),
+        }
+    }
+
+    async fn call(content_type: &'static str, body: &str) -> (StatusCode, String) {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let response = operator(State(shared()), headers, body.to_string()).await;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn get_frameworks_answers_the_real_shape_and_other_calls_are_refused() {
+        let (status, body) = call("application/json", r#"{"type":"GET_FRAMEWORKS"}"#).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(answer["type"], "GET_FRAMEWORKS");
+        assert_eq!(answer["get_frameworks"]["frameworks"], json!([]));
+        assert_eq!(answer["get_frameworks"]["completed_frameworks"], json!([]));
+
+        let (status, body) = call("application/json", r#"{"type":"GET_TASKS"}"#).await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+        assert!(body.contains("GET_TASKS"), "{body}");
+        let (status, body) = call("application/json", "{}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("'type'"), "{body}");
+        let (status, _) = call("application/json", "{").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = call("application/x-protobuf", "").await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    }
+}

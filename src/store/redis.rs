@@ -298,9 +298,7 @@ impl Persistence {
                     Persistence::Volatile
                 }
             }
-            _ => Persistence::Unknown(
-                "CONFIG GET answered no value for appendonly or save".into(),
-            ),
+            _ => Persistence::Unknown("CONFIG GET answered no value for appendonly or save".into()),
         }
     }
 }
@@ -397,8 +395,11 @@ impl RedisStore {
         let get = |name: &'static str| {
             let mut conn = conn.clone();
             async move {
-                let answer: Result<Vec<String>, ::redis::RedisError> =
-                    ::redis::cmd("CONFIG").arg("GET").arg(name).query_async(&mut conn).await;
+                let answer: Result<Vec<String>, ::redis::RedisError> = ::redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg(name)
+                    .query_async(&mut conn)
+                    .await;
                 answer
             }
         };
@@ -1287,7 +1288,8 @@ mod persistence_tests {
 
     #[test]
     fn volatile_only_without_aof_and_save_points() {
-        let p = |aof, save| Persistence::from_config(&answer("appendonly", aof), &answer("save", save));
+        let p =
+            |aof, save| Persistence::from_config(&answer("appendonly", aof), &answer("save", save));
         assert_eq!(p("no", ""), Persistence::Volatile);
         assert_eq!(p("no", "3600 1 300 100"), Persistence::Durable);
         assert_eq!(p("yes", ""), Persistence::Durable);

@@ -10,7 +10,6 @@
 #[allow(dead_code)]
 mod procs;
 #[path = "common/real_mesos.rs"]
-#[allow(dead_code)]
 mod real_mesos;
 
 use std::collections::BTreeSet;

@@ -41,6 +41,38 @@ fn get_frameworks(cluster: &RealCluster) -> Value {
     body
 }
 
+/// `GET_FRAMEWORKS` in protobuf both ways, decoded with our subset of
+/// `master.proto`: the field numbers are the real master's.
+fn get_frameworks_protobuf(cluster: &RealCluster) -> hydrogen::mesos::v1::master::Response {
+    use hydrogen::mesos::v1::master::{Call, Response, call};
+    use prost::Message;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let body = Call {
+            r#type: Some(call::Type::GetFrameworks as i32),
+        }
+        .encode_to_vec();
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1",
+                cluster.master_url().trim_end_matches('/')
+            ))
+            .header("content-type", "application/x-protobuf")
+            .header("accept", "application/x-protobuf")
+            .body(body)
+            .timeout(Duration::from_secs(20))
+            .send()
+            .await
+            .expect("the master answers");
+        assert_eq!(response.status().as_u16(), 200);
+        let bytes = response.bytes().await.expect("body");
+        Response::decode(bytes.as_ref()).expect("a protobuf master::Response")
+    })
+}
+
 fn redis_cli(redis: &procs::Redis, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .arg("-p")
@@ -102,6 +134,19 @@ fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
     );
     // A disconnected framework has no unregistration time yet.
     assert!(listed.get("unregistered_time").is_none(), "{answer}");
+
+    let typed = get_frameworks_protobuf(&cluster);
+    let listed = typed
+        .get_frameworks
+        .as_ref()
+        .and_then(|g| g.frameworks.first())
+        .expect("one framework");
+    assert_eq!(
+        listed.framework_info.id.as_ref().map(|i| i.value.as_str()),
+        Some(framework_id.as_str())
+    );
+    assert!(!listed.connected && !listed.active && !listed.recovered);
+    assert!(listed.registered_time.is_some() && listed.unregistered_time.is_none());
 
     assert_eq!(redis_cli(&redis, &["DEL", "hydrogen:framework-id"]), "1");
     let second = Serve::start(&cluster.master_url(), &["--store", &store]);

@@ -72,7 +72,7 @@ fn text(status: StatusCode, message: impl Into<String>) -> Response {
     (status, message.into()).into_response()
 }
 
-fn header_value<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_value(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())

@@ -58,13 +58,13 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// This instance's id, compared with the lease holder by `/readyz`.
     pub instance_id: String,
+    /// Why this instance refuses to lead; `/readyz` answers 503 with it.
+    pub refusal: crate::ha::Refusal,
     /// Header and idle timeouts, connection cap.
     pub limits: ConnLimits,
     /// The election loop's lease while this instance leads (`None`: this
     /// process runs no elections, and `/readyz` trusts the store alone).
     pub leadership: Option<tokio::sync::watch::Receiver<Option<crate::store::LeaderInfo>>>,
-    /// Why this instance refuses to lead; `/readyz` answers 503 with it.
-    pub refusal: crate::ha::Refusal,
 }
 
 impl Default for ApiConfig {
@@ -75,9 +75,9 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             instance_id: "hydrogen".into(),
+            refusal: crate::ha::Refusal::default(),
             limits: ConnLimits::default(),
             leadership: None,
-            refusal: crate::ha::Refusal::default(),
         }
     }
 }

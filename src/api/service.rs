@@ -401,6 +401,12 @@ impl<S: Store> ApiService<S> {
         )
     }
 
+    /// Readiness then reports why this instance refuses to lead.
+    pub fn with_refusal(mut self, refusal: crate::ha::Refusal) -> Self {
+        self.refusal = refusal;
+        self
+    }
+
     /// Readiness then calls this instance the leader only while its
     /// election loop leads with the lease the store names: a lease naming
     /// us that we do not know we hold (an acquisition whose answer was
@@ -410,12 +416,6 @@ impl<S: Store> ApiService<S> {
         leadership: tokio::sync::watch::Receiver<Option<LeaderInfo>>,
     ) -> Self {
         self.leadership = Some(leadership);
-        self
-    }
-
-    /// Readiness then reports why this instance refuses to lead.
-    pub fn with_refusal(mut self, refusal: crate::ha::Refusal) -> Self {
-        self.refusal = refusal;
         self
     }
 

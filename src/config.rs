@@ -359,3 +359,41 @@ mod secret_tests {
         assert!(store_with_password("memory", Some("b")).is_err());
     }
 }
+
+#[cfg(test)]
+mod framework_id_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        scheduler: SchedulerArgs,
+    }
+
+    fn config(args: &[&str]) -> anyhow::Result<SchedulerConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("hydrogen").chain(args.iter().copied()))
+            .expect("parses");
+        cli.scheduler.scheduler_config(Vec::new())
+    }
+
+    #[test]
+    fn a_framework_id_to_adopt_is_trimmed_and_a_blank_one_refused() {
+        assert_eq!(config(&[]).expect("none").adopt_framework_id, None);
+        assert_eq!(
+            config(&["--framework-id", " fw-1-0000 "])
+                .expect("given")
+                .adopt_framework_id
+                .as_deref(),
+            Some("fw-1-0000")
+        );
+        let blank = config(&["--framework-id", " "]).expect_err("blank");
+        assert!(blank.to_string().contains("--framework-id"), "{blank}");
+        let control = config(&["--framework-id", "fw\n1"]).expect_err("control");
+        assert!(
+            control.to_string().contains("control characters"),
+            "{control}"
+        );
+    }
+}

@@ -69,6 +69,10 @@ pub struct SchedulerArgs {
     /// connected (after that, Mesos kills them all).
     #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d", value_parser = duration_arg)]
     pub failover_timeout: Duration,
+    /// Adopt this framework (one the master still runs and the store lost):
+    /// written to the store and used to subscribe, when the store has none.
+    #[arg(long, env = "HYDROGEN_FRAMEWORK_ID", value_name = "ID")]
+    pub framework_id: Option<String>,
     /// Encoding of the Mesos API: protobuf (compact) or json.
     #[arg(long, env = "HYDROGEN_MESOS_ENCODING", default_value = "protobuf", value_parser = ["protobuf", "json"])]
     pub mesos_encoding: String,
@@ -151,6 +155,14 @@ impl SchedulerArgs {
         };
         config.user = self.user.clone();
         config.failover_timeout = self.failover_timeout;
+        config.adopt_framework_id = match &self.framework_id {
+            Some(id) if id.trim().is_empty() || id.chars().any(char::is_control) => bail!(
+                "--framework-id {id:?}: expected the id Mesos shows for the framework \
+                 (e.g. 0f3c…-0001), without spaces or control characters"
+            ),
+            Some(id) => Some(id.trim().to_string()),
+            None => None,
+        };
         config.encoding = match self.mesos_encoding.as_str() {
             "json" => Encoding::Json,
             _ => Encoding::Protobuf,
@@ -351,5 +363,43 @@ mod secret_tests {
         );
         assert!(store_with_password("redis://:a@redis:6379", Some("b")).is_err());
         assert!(store_with_password("memory", Some("b")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod framework_id_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        scheduler: SchedulerArgs,
+    }
+
+    fn config(args: &[&str]) -> anyhow::Result<SchedulerConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("hydrogen").chain(args.iter().copied()))
+            .expect("parses");
+        cli.scheduler.scheduler_config(Vec::new())
+    }
+
+    #[test]
+    fn a_framework_id_to_adopt_is_trimmed_and_a_blank_one_refused() {
+        assert_eq!(config(&[]).expect("none").adopt_framework_id, None);
+        assert_eq!(
+            config(&["--framework-id", " fw-1-0000 "])
+                .expect("given")
+                .adopt_framework_id
+                .as_deref(),
+            Some("fw-1-0000")
+        );
+        let blank = config(&["--framework-id", " "]).expect_err("blank");
+        assert!(blank.to_string().contains("--framework-id"), "{blank}");
+        let control = config(&["--framework-id", "fw\n1"]).expect_err("control");
+        assert!(
+            control.to_string().contains("control characters"),
+            "{control}"
+        );
     }
 }

@@ -22,7 +22,7 @@ use hydrogen::scheduler::runtime::SchedulerConfig;
 use hydrogen::sim::{SimConfig, Simulator};
 use hydrogen::store::Store;
 use hydrogen::store::memory::MemoryStore;
-use hydrogen::store::redis::{RedisOptions, RedisStore};
+use hydrogen::store::redis::{Persistence, RedisOptions, RedisStore};
 use hydrogen::store::timed::Timed;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -222,6 +222,10 @@ struct ServeArgs {
     /// For rediss://: PEM file of the CA that signed the Redis server's certificate.
     #[arg(long, env = "HYDROGEN_REDIS_TLS_CA", value_name = "FILE")]
     redis_tls_ca: Option<std::path::PathBuf>,
+    /// Lead even on a Redis without persistence (no AOF, no RDB save points):
+    /// its restart forgets the framework id.
+    #[arg(long, env = "HYDROGEN_ALLOW_VOLATILE_STORE")]
+    allow_volatile_store: bool,
     /// Task events kept for watches to resume from (memory and Redis).
     #[arg(long, env = "HYDROGEN_EVENT_LOG_CAPACITY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     event_log_capacity: u64,
@@ -312,6 +316,7 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
         request_timeout: args.request_timeout,
         instance_id: instance_id.to_string(),
         leadership: None,
+        refusal: Default::default(),
         limits: ConnLimits {
             header_timeout: nonzero(args.header_timeout, "--header-timeout")?,
             idle_timeout: nonzero(args.idle_timeout, "--idle-timeout")?,
@@ -360,13 +365,19 @@ async fn run<S: Store>(
     // `/readyz` and the `hydrogen_leader` gauge follow the election loop.
     let mut api = api;
     api.leadership = Some(leadership.subscribe());
-    let elections = tokio::spawn(ha::run_dedicated(
-        store.clone(),
-        ha_config,
-        scheduler,
-        leadership,
-        cancel.clone(),
-    ));
+    api.refusal = scheduler.refusal.clone();
+    // A refusal set before the start (a volatile store) is for the life of
+    // the process: this instance serves the API but never leads.
+    let elections = match scheduler.refusal.get() {
+        Some(_) => tokio::spawn(async {}),
+        None => tokio::spawn(ha::run_dedicated(
+            store.clone(),
+            ha_config,
+            scheduler,
+            leadership,
+            cancel.clone(),
+        )),
+    };
     let served = server::serve(store, api, listener, cancel.clone()).await;
     cancel.cancel();
     let _ = elections.await;
@@ -414,6 +425,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let store = RedisStore::connect(&store, options)
             .await
             .context("--store: cannot use this Redis (is it running and reachable?)")?;
+        check_persistence(&store, args.allow_volatile_store, &scheduler).await?;
         let store = Timed::new(store, "redis");
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else {
@@ -422,6 +434,41 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             hydrogen::store::redis::redact_url(&store)
         )
     }
+}
+
+/// Refuses to lead on a Redis without persistence unless
+/// --allow-volatile-store: its restart would forget the framework id.
+async fn check_persistence(
+    store: &RedisStore,
+    allow: bool,
+    scheduler: &SchedulerConfig,
+) -> anyhow::Result<()> {
+    match store
+        .persistence()
+        .await
+        .context("--store: cannot read the Redis persistence settings")?
+    {
+        Persistence::Durable => {}
+        Persistence::Volatile if allow => tracing::warn!(
+            "the Redis store has no persistence (no AOF, no RDB save points); leading anyway \
+             (--allow-volatile-store): if it restarts, the framework id is lost"
+        ),
+        Persistence::Volatile => {
+            let why = "refusing to lead: the Redis store has no persistence (appendonly no and \
+                       no save points), so a Redis restart would forget the framework id and \
+                       orphan every task; enable AOF (CONFIG SET appendonly yes) or RDB save \
+                       points, or start Hydrogen with --allow-volatile-store";
+            tracing::error!("{why}");
+            scheduler.refusal.set(Some(why.to_string()));
+        }
+        Persistence::Unknown(e) => tracing::warn!(
+            error = %e,
+            "cannot check whether the Redis store persists its data (CONFIG GET refused, as \
+             managed Redis services do); make sure it does: a Redis restart without \
+             persistence forgets the framework id"
+        ),
+    }
+    Ok(())
 }
 
 /// The store URL from --store or --store-file, with --redis-password(-file)

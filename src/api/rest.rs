@@ -620,6 +620,17 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
     match st.core.readiness().await {
+        Ok(r) if r.refusal.is_some() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(ReadyBody {
+                ready: false,
+                leader: r.is_leader,
+                leader_id: r.leader.as_ref().map(|l| l.instance_id.clone()),
+                leader_address: r.leader.as_ref().map(|l| l.address.clone()),
+                epoch: r.leader.as_ref().map(|l| l.epoch),
+                error: r.refusal,
+            }),
+        ),
         Ok(r) => (
             StatusCode::OK,
             Json(ReadyBody {

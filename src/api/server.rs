@@ -58,6 +58,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// This instance's id, compared with the lease holder by `/readyz`.
     pub instance_id: String,
+    /// Why this instance refuses to lead; `/readyz` answers 503 with it.
+    pub refusal: crate::ha::Refusal,
     /// Header and idle timeouts, connection cap.
     pub limits: ConnLimits,
     /// The election loop's lease while this instance leads (`None`: this
@@ -75,6 +77,7 @@ impl Default for ApiConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             instance_id: "hydrogen".into(),
+            refusal: crate::ha::Refusal::default(),
             limits: ConnLimits::default(),
             leadership: None,
             masters: Vec::new(),
@@ -155,6 +158,7 @@ pub async fn build<S: Store>(
     if let Some(leadership) = &config.leadership {
         core = core.with_leadership(leadership.clone());
     }
+    core = core.with_refusal(config.refusal.clone());
     let shared = Arc::new(Shared {
         core: core.clone(),
         body_limit: config.body_limit,

@@ -127,6 +127,8 @@ pub struct Readiness {
     pub leader: Option<LeaderInfo>,
     /// Whether this instance holds the lease.
     pub is_leader: bool,
+    /// Why this instance refuses to lead (it is then not ready).
+    pub refusal: Option<String>,
 }
 
 /// The two encodings answers are memoized in.
@@ -363,6 +365,8 @@ pub struct ApiService<S> {
     /// This process's own knowledge of its leadership (the election loop's
     /// lease while it leads), when the process runs elections.
     leadership: Option<tokio::sync::watch::Receiver<Option<LeaderInfo>>>,
+    /// Why this instance refuses to lead, reported by readiness.
+    refusal: crate::ha::Refusal,
     /// The one event-log reader of every watch, started by the first.
     hub: Arc<std::sync::OnceLock<Arc<super::watch::WatchHub>>>,
 }
@@ -374,6 +378,7 @@ impl<S> Clone for ApiService<S> {
             instance_id: self.instance_id.clone(),
             views: Arc::clone(&self.views),
             leadership: self.leadership.clone(),
+            refusal: self.refusal.clone(),
             hub: Arc::clone(&self.hub),
         }
     }
@@ -388,6 +393,7 @@ impl<S: Store> ApiService<S> {
             instance_id: instance_id.into(),
             views: Arc::default(),
             leadership: None,
+            refusal: crate::ha::Refusal::default(),
             hub: Arc::default(),
         }
     }
@@ -398,6 +404,12 @@ impl<S: Store> ApiService<S> {
             self.hub
                 .get_or_init(|| super::watch::WatchHub::start(&self.store)),
         )
+    }
+
+    /// Readiness then reports why this instance refuses to lead.
+    pub fn with_refusal(mut self, refusal: crate::ha::Refusal) -> Self {
+        self.refusal = refusal;
+        self
     }
 
     /// Readiness then calls this instance the leader only while its
@@ -536,7 +548,11 @@ impl<S: Store> ApiService<S> {
             Some(local) => named && *local.borrow() == leader,
             None => named,
         };
-        Ok(Readiness { leader, is_leader })
+        Ok(Readiness {
+            leader,
+            is_leader,
+            refusal: self.refusal.get(),
+        })
     }
 }
 

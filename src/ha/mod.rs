@@ -30,6 +30,24 @@ use tracing::{info, warn};
 use crate::scheduler::runtime::{Scheduler, SchedulerConfig};
 use crate::store::{LeaderInfo, Store};
 
+/// Why this instance refuses to lead (a volatile store, a framework of
+/// ours the store forgot), shared by the election loop and the scheduler
+/// with `/readyz`, which reports it.
+#[derive(Debug, Clone, Default)]
+pub struct Refusal(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Refusal {
+    /// Sets (or, with `None`, clears) the reason.
+    pub fn set(&self, why: Option<String>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
+
+    /// The current reason, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Lease timings and who we are.
 #[derive(Debug, Clone)]
 pub struct HaConfig {

@@ -26,6 +26,12 @@ pub mod v1 {
     pub mod scheduler {
         include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
     }
+
+    /// Generated `mesos.v1.master` types: the `GET_FRAMEWORKS` subset of
+    /// the operator API.
+    pub mod master {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+    }
 }
 
 /// The serialized `FileDescriptorSet` of the Mesos protos, for JSON transcoding.

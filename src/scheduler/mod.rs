@@ -12,8 +12,10 @@
 //! - [`runtime`]: the driver that feeds the core and carries out its
 //!   effects; the only code that touches Mesos and the store.
 //! - [`acks`]: status update acknowledgements, sent in the background.
+//! - [`adopt`]: at start-up, a framework of ours the store forgot.
 
 pub mod acks;
+pub mod adopt;
 pub mod backoff;
 pub mod core;
 pub mod effects;

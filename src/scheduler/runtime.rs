@@ -89,6 +89,10 @@ pub struct SchedulerConfig {
     pub launch_defaults: LaunchDefaults,
     /// ACKNOWLEDGE calls in flight at once (see [`super::acks`]).
     pub ack_concurrency: usize,
+    /// `--framework-id`: the framework to adopt when the store has none.
+    pub adopt_framework_id: Option<String>,
+    /// Why this instance refuses to lead, for `/readyz`.
+    pub refusal: crate::ha::Refusal,
 }
 
 impl SchedulerConfig {
@@ -119,6 +123,8 @@ impl SchedulerConfig {
             reconnect_backoff_max: Duration::from_secs(30),
             launch_defaults: LaunchDefaults::default(),
             ack_concurrency: 32,
+            adopt_framework_id: None,
+            refusal: crate::ha::Refusal::default(),
         }
     }
 }
@@ -153,7 +159,9 @@ impl<S: Store> Scheduler<S> {
     /// Runs until cancelled (Ok) or until something makes this term
     /// unusable (Err): the caller then gives up leadership or retries.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), SchedulerError> {
-        let framework_id = self.store.framework_id().await?;
+        let Some(framework_id) = self.framework_id(&cancel).await? else {
+            return Ok(());
+        };
         let framework = framework_info(&self.config, framework_id.clone());
         let mut sub_config = SubscriptionConfig::new(self.config.masters.clone(), framework);
         sub_config.encoding = self.config.encoding;
@@ -185,6 +193,85 @@ impl<S: Store> Scheduler<S> {
         }
     }
 }
+
+impl<S: Store> Scheduler<S> {
+    /// The framework id to subscribe with: the store's; else the adopted
+    /// `--framework-id` (written to the store first, fenced); else none,
+    /// once the master has no disconnected framework of ours that the
+    /// store forgot (see [`super::adopt`]). While it has one, this term
+    /// refuses to register, says why, and checks again every
+    /// [`ADOPT_RECHECK`] (someone may tear it down); `None` when cancelled
+    /// meanwhile.
+    async fn framework_id(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Option<String>>, SchedulerError> {
+        let stored = self.store.framework_id().await?;
+        match (stored, &self.config.adopt_framework_id) {
+            (Some(id), Some(adopt)) if id != *adopt => {
+                warn!(
+                    stored = %id,
+                    given = %adopt,
+                    "--framework-id ignored: the store already names a framework; remove the flag"
+                );
+                return Ok(Some(Some(id)));
+            }
+            (Some(id), _) => return Ok(Some(Some(id))),
+            (None, Some(adopt)) => {
+                self.store.set_framework_id(self.epoch, adopt).await?;
+                info!(framework_id = %adopt, "adopting the framework given by --framework-id");
+                return Ok(Some(Some(adopt.clone())));
+            }
+            (None, None) => {}
+        }
+        let refusal = &self.config.refusal;
+        loop {
+            match super::adopt::find_orphan(&self.config).await {
+                Ok(None) => {
+                    refusal.set(None);
+                    return Ok(Some(None));
+                }
+                // Registered, then gone before the id was stored: no task
+                // can have been launched under it, nothing to orphan.
+                Ok(Some((orphan, _))) if orphan.tasks == Some(0) => {
+                    warn!(
+                        framework_id = %orphan.id,
+                        "a disconnected framework of ours without tasks is registered with \
+                         the master; registering a new one (the old one ends at its failover \
+                         timeout)"
+                    );
+                    refusal.set(None);
+                    return Ok(Some(None));
+                }
+                Ok(Some((orphan, master))) => {
+                    let advice = orphan.advice(&master);
+                    tracing::error!("{advice}");
+                    refusal.set(Some(advice));
+                }
+                Err(e) => {
+                    warn!(
+                        error = %e,
+                        "cannot ask the master for a framework of ours the store forgot; \
+                         registering as a new framework"
+                    );
+                    refusal.set(None);
+                    return Ok(Some(None));
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    refusal.set(None);
+                    return Ok(None);
+                }
+                _ = tokio::time::sleep(ADOPT_RECHECK) => {}
+            }
+        }
+    }
+}
+
+/// How often a leader refusing to register (an orphaned framework of
+/// ours) asks the master again.
+const ADOPT_RECHECK: Duration = Duration::from_secs(5);
 
 /// Builds our FrameworkInfo.
 pub fn framework_info(config: &SchedulerConfig, id: Option<String>) -> v1::FrameworkInfo {

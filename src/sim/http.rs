@@ -56,6 +56,7 @@ impl Shared {
 pub fn router(shared: Shared) -> Router {
     Router::new()
         .route(SCHEDULER_PATH, any(scheduler))
+        .route("/api/v1", axum::routing::post(super::operator::operator))
         .route("/version", get(version))
         .route("/health", get(health))
         .route("/redirect", get(redirect))

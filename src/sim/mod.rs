@@ -93,6 +93,7 @@ mod allocator;
 pub mod cluster;
 mod http;
 pub mod master;
+mod operator;
 mod required;
 pub mod resources;
 mod state_json;

@@ -274,6 +274,35 @@ impl Shared {
     }
 }
 
+/// What [`RedisStore::persistence`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Persistence {
+    /// AOF on, or at least one RDB save point.
+    Durable,
+    /// No AOF and no save point: a restart loses everything.
+    Volatile,
+    /// Redis refused CONFIG GET (managed services do); the reason.
+    Unknown(String),
+}
+
+impl Persistence {
+    /// From the `[name, value]` answers of `CONFIG GET appendonly` and
+    /// `CONFIG GET save`.
+    fn from_config(appendonly: &[String], save: &[String]) -> Self {
+        let value = |answer: &[String]| answer.get(1).map(|v| v.trim().to_string());
+        match (value(appendonly), value(save)) {
+            (Some(aof), Some(save)) => {
+                if aof.eq_ignore_ascii_case("yes") || !save.is_empty() {
+                    Persistence::Durable
+                } else {
+                    Persistence::Volatile
+                }
+            }
+            _ => Persistence::Unknown("CONFIG GET answered no value for appendonly or save".into()),
+        }
+    }
+}
+
 /// See the module docs.
 pub struct RedisStore {
     shared: Arc<Shared>,
@@ -353,6 +382,42 @@ impl RedisStore {
 
     fn conn(&self) -> ConnectionManager {
         self.shared.conn.clone()
+    }
+
+    /// Whether this Redis keeps its data across a restart (AOF or RDB save
+    /// points), from `CONFIG GET appendonly` and `CONFIG GET save`. A
+    /// volatile Redis that restarts forgets the framework id, and the next
+    /// leader would register a second framework while the first one's
+    /// tasks run on unseen. Managed Redis services often refuse CONFIG:
+    /// that is [`Persistence::Unknown`], not an error.
+    pub async fn persistence(&self) -> Result<Persistence, StoreError> {
+        let conn = self.conn();
+        let get = |name: &'static str| {
+            let mut conn = conn.clone();
+            async move {
+                let answer: Result<Vec<String>, ::redis::RedisError> = ::redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg(name)
+                    .query_async(&mut conn)
+                    .await;
+                answer
+            }
+        };
+        let timeout = self.shared.timeout;
+        let both = async { (get("appendonly").await, get("save").await) };
+        let (appendonly, save) = tokio::time::timeout(timeout, both).await.map_err(|_| {
+            StoreError::Unavailable(format!(
+                "redis at {}: CONFIG GET did not answer within {timeout:?}",
+                self.shared.url
+            ))
+        })?;
+        match (appendonly, save) {
+            (Ok(appendonly), Ok(save)) => Ok(Persistence::from_config(&appendonly, &save)),
+            (Err(e), _) | (_, Err(e)) if e.is_io_error() || e.is_timeout() => Err(
+                StoreError::Unavailable(format!("redis at {}: {e}", self.shared.url)),
+            ),
+            (Err(e), _) | (_, Err(e)) => Ok(Persistence::Unknown(e.to_string())),
+        }
     }
 
     /// The lease's own connection (opened on first use).
@@ -1211,4 +1276,26 @@ fn unexpected(what: &str) -> StoreError {
     StoreError::Corrupt(format!(
         "a redis script answered {what}, which hydrogen does not expect"
     ))
+}
+
+#[cfg(test)]
+mod persistence_tests {
+    use super::Persistence;
+
+    fn answer(name: &str, value: &str) -> Vec<String> {
+        vec![name.to_string(), value.to_string()]
+    }
+
+    #[test]
+    fn volatile_only_without_aof_and_save_points() {
+        let p =
+            |aof, save| Persistence::from_config(&answer("appendonly", aof), &answer("save", save));
+        assert_eq!(p("no", ""), Persistence::Volatile);
+        assert_eq!(p("no", "3600 1 300 100"), Persistence::Durable);
+        assert_eq!(p("yes", ""), Persistence::Durable);
+        assert!(matches!(
+            Persistence::from_config(&[], &answer("save", "")),
+            Persistence::Unknown(_)
+        ));
+    }
 }

@@ -20,6 +20,8 @@ pub struct Redis {
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Neither AOF nor RDB save points: a restart loses everything.
+    volatile: bool,
 }
 
 impl Redis {
@@ -30,6 +32,20 @@ impl Redis {
             port: free_port(),
             dir,
             child: None,
+            volatile: false,
+        };
+        redis.spawn();
+        redis
+    }
+
+    /// Starts redis-server without any persistence (`--save "" --appendonly no`).
+    #[allow(dead_code)] // not every test crate that includes this file uses it
+    pub fn start_volatile() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+            volatile: true,
         };
         redis.spawn();
         redis
@@ -45,7 +61,7 @@ impl Redis {
                 "--save",
                 "",
                 "--appendonly",
-                "yes",
+                if self.volatile { "no" } else { "yes" },
                 "--appendfsync",
                 "always",
                 "--dir",

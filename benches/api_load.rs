@@ -95,6 +95,7 @@ async fn seed_memory(store: &MemoryStore, params: &Params) -> Result<(), BoxErro
                 state: TaskState::TaskRunning,
                 healthy: Some(true),
                 ips: vec![format!("10.0.{}.{i}", i % 250)],
+                ports: Vec::new(),
                 message: String::new(),
                 kill_sent: false,
                 created_ms: 0,

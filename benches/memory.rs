@@ -62,6 +62,7 @@ fn record(app: usize, i: usize, state: TaskState) -> TaskRecord {
         state,
         healthy: None,
         ips: vec![format!("10.0.{}.{}", agent / 250, agent % 250 + 1)],
+        ports: Vec::new(),
         message: String::new(),
         kill_sent: false,
         created_ms: 1_700_000_000_000,

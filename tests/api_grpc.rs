@@ -380,6 +380,8 @@ async fn api_grpc_and_rest_agree_on_state() {
         assert_eq!(r["hostname"], g.hostname);
         assert_eq!(r["healthy"], json!(g.healthy));
         assert_eq!(r["ips"], json!(g.ips));
+        assert_eq!(r["ports"], json!(g.ports));
+        assert!(!g.ports.is_empty(), "the test's tasks hold ports");
         let state = pb::TaskState::try_from(g.state).expect("known state");
         assert_eq!(
             r["state"].as_str().map(|s| s.trim_start_matches("TASK_")),

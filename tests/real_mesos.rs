@@ -212,6 +212,26 @@ fn mux_packs_and_filters_ports_environment_and_fetched_uris_reach_the_task() {
             "{port} not in the tasks' ports {held}"
         );
     }
+    // And the API reports, per task, the port the task saw as $PORT0.
+    let app = hydrogen.app("pinned");
+    let mut reported: Vec<u16> = app["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["state"] == "TASK_RUNNING")
+        .map(|t| {
+            let held = t["ports"].as_array().cloned().unwrap_or_default();
+            assert_eq!(held.len(), 1, "one port per task: {t}");
+            held[0]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .expect("a port number")
+        })
+        .collect();
+    reported.sort_unstable();
+    let mut seen = ports.clone();
+    seen.sort_unstable();
+    assert_eq!(reported, seen, "the API's ports are the tasks' $PORT0");
 }
 
 #[test]

@@ -671,6 +671,7 @@ pub fn task_to_proto(t: &TaskRecord) -> pb::Task {
         agent_id: t.agent_id.clone(),
         hostname: t.hostname.clone(),
         ips: t.ips.clone(),
+        ports: t.ports.clone(),
         healthy: t.healthy,
         version: t.app_version,
         message: t.message.clone(),

@@ -289,6 +289,8 @@ pub struct TaskBody {
     pub hostname: String,
     /// Its IPs.
     pub ips: Vec<String>,
+    /// The host ports it holds, `$PORT0` first (empty when it holds none).
+    pub ports: Vec<u32>,
     /// Health, when known.
     pub healthy: Option<bool>,
     /// The app version it runs.
@@ -311,6 +313,7 @@ impl From<&TaskRecord> for TaskBody {
             agent_id: t.agent_id.clone(),
             hostname: t.hostname.clone(),
             ips: t.ips.clone(),
+            ports: t.ports.clone(),
             healthy: t.healthy,
             version: t.app_version,
             message: t.message.clone(),

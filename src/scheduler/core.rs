@@ -893,6 +893,7 @@ impl Core {
                 state: TaskState::TaskStaging,
                 healthy: None,
                 ips: Vec::new(),
+                ports: request.ports.clone(),
                 message: String::new(),
                 kill_sent: false,
                 created_ms: now.wall_ms,

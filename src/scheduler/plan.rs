@@ -377,6 +377,7 @@ mod tests {
             state,
             healthy: None,
             ips: vec![],
+            ports: Vec::new(),
             message: String::new(),
             kill_sent: false,
             created_ms: 10,

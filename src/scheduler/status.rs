@@ -105,6 +105,7 @@ mod tests {
             state: TaskState::TaskStaging,
             healthy: None,
             ips: vec![],
+            ports: Vec::new(),
             message: String::new(),
             kill_sent: false,
             created_ms: 1,

@@ -25,6 +25,7 @@ pub(crate) fn task(app: &str, instance: u32, id: &str, state: TaskState) -> Task
         state,
         healthy: None,
         ips: vec![],
+        ports: vec![31000, 31001],
         message: String::new(),
         kill_sent: false,
         created_ms: 1,

@@ -140,6 +140,10 @@ pub struct TaskRecord {
     pub healthy: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<String>,
+    /// The host ports the task holds, in `$PORT0`, `$PORT1`... order (set
+    /// at launch; records written before they were kept have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u32>,
     /// The latest Mesos message or reason, for humans.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,

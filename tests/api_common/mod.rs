@@ -156,6 +156,7 @@ pub fn task(app: &str, instance: u32, state: TaskState) -> TaskRecord {
         state,
         healthy: Some(state == TaskState::TaskRunning),
         ips: vec![format!("10.0.0.{instance}")],
+        ports: vec![31_000 + instance],
         message: String::new(),
         kill_sent: false,
         created_ms: 1,

@@ -1803,7 +1803,9 @@ type Task struct {
 	// When it was launched, ms since the Unix epoch.
 	CreatedMs uint64 `protobuf:"varint,11,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
 	// When it last changed, ms since the Unix epoch.
-	UpdatedMs     uint64 `protobuf:"varint,12,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	UpdatedMs uint64 `protobuf:"varint,12,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	// The host ports it holds, `$PORT0` first (empty when it holds none).
+	Ports         []uint32 `protobuf:"varint,13,rep,packed,name=ports,proto3" json:"ports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1920,6 +1922,13 @@ func (x *Task) GetUpdatedMs() uint64 {
 		return x.UpdatedMs
 	}
 	return 0
+}
+
+func (x *Task) GetPorts() []uint32 {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
 }
 
 // One task state change from the event log.
@@ -3881,7 +3890,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\bagent_id\x18\b \x01(\tR\aagentId\x12\x1a\n" +
 	"\bhostname\x18\t \x01(\tR\bhostname\x12\x13\n" +
 	"\x05at_ms\x18\n" +
-	" \x01(\x04R\x04atMs\"\xd8\x02\n" +
+	" \x01(\x04R\x04atMs\"\xee\x02\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x1a\n" +
@@ -3897,7 +3906,8 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\n" +
 	"created_ms\x18\v \x01(\x04R\tcreatedMs\x12\x1d\n" +
 	"\n" +
-	"updated_ms\x18\f \x01(\x04R\tupdatedMsB\n" +
+	"updated_ms\x18\f \x01(\x04R\tupdatedMs\x12\x14\n" +
+	"\x05ports\x18\r \x03(\rR\x05portsB\n" +
 	"\n" +
 	"\b_healthy\"\xbb\x02\n" +
 	"\tTaskEvent\x12\x1a\n" +

@@ -279,14 +279,14 @@ async function renderApp(name) {
       el("p", { text: label }));
   }
 
-  const ports = portsOf(app);
+  const specPorts = portsOf(app);
   $("tasks-body").replaceChildren(...(app.tasks || []).map((t) => el("tr", { "data-task": t.id, "data-state": t.state },
     el("td", { class: "num", text: t.instance }),
     el("td", { text: t.hostname || "—", title: t.agent_id }),
     el("td", {}, badge(t.state), t.message ? el("div", { class: "help", text: t.message }) : null),
     el("td", {}, !app.healthcheck ? "—" : t.healthy === true ? badge("healthy") : t.healthy === false ? badge("unhealthy") : badge("unknown")),
     el("td", { text: (t.ips || []).join(", ") || "—" }),
-    el("td", { text: ports }),
+    el("td", { text: taskPorts(t, specPorts) }),
     el("td", { class: "num", text: "v" + t.version }),
     el("td", {}, el("time", { datetime: new Date(t.created_ms).toISOString(), text: fmtTime(t.created_ms) })),
   )));
@@ -326,9 +326,14 @@ async function renderApp(name) {
   $("spec").textContent = JSON.stringify(specOf(app), null, 2);
 }
 
-// Ports come from the spec: the container's port mappings, and how many
-// ports Mesos assigns (`resources.ports`); the API does not report the
-// numbers a task was given.
+// A task's host ports as the API reports them (`$PORT0` first); a task
+// launched before Hydrogen kept them falls back to what the spec asks for.
+function taskPorts(task, specPorts) {
+  return (task.ports || []).length ? task.ports.join(", ") : specPorts;
+}
+
+// What the spec asks for: the container's port mappings, and how many
+// ports Mesos assigns (`resources.ports`).
 function portsOf(app) {
   const c = app.container || {};
   const out = [];

@@ -328,7 +328,7 @@ class TaskTermination(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., instance: _Optional[int] = ..., app_version: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., message: _Optional[str] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "app", "instance", "state", "agent_id", "hostname", "ips", "healthy", "version", "message", "created_ms", "updated_ms")
+    __slots__ = ("id", "app", "instance", "state", "agent_id", "hostname", "ips", "healthy", "version", "message", "created_ms", "updated_ms", "ports")
     ID_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +341,7 @@ class Task(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CREATED_MS_FIELD_NUMBER: _ClassVar[int]
     UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     app: str
     instance: int
@@ -353,7 +354,8 @@ class Task(_message.Message):
     message: str
     created_ms: int
     updated_ms: int
-    def __init__(self, id: _Optional[str] = ..., app: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., ips: _Optional[_Iterable[str]] = ..., healthy: _Optional[bool] = ..., version: _Optional[int] = ..., message: _Optional[str] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+    ports: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[str] = ..., app: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., ips: _Optional[_Iterable[str]] = ..., healthy: _Optional[bool] = ..., version: _Optional[int] = ..., message: _Optional[str] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., ports: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
     __slots__ = ("revision", "app", "task_id", "instance", "state", "healthy", "agent_id", "hostname", "message", "timestamp_ms")

@@ -917,6 +917,8 @@ export interface Task {
   createdMs: number;
   /** When it last changed, ms since the Unix epoch. */
   updatedMs: number;
+  /** The host ports it holds, `$PORT0` first (empty when it holds none). */
+  ports: number[];
 }
 
 /** One task state change from the event log. */
@@ -3341,6 +3343,7 @@ function createBaseTask(): Task {
     message: "",
     createdMs: 0,
     updatedMs: 0,
+    ports: [],
   };
 }
 
@@ -3381,6 +3384,13 @@ export const Task: MessageFns<Task> = {
     }
     if (message.updatedMs !== 0) {
       writer.uint32(96).uint64(message.updatedMs);
+    }
+    if (message.ports.length !== 0) {
+      writer.uint32(106).fork();
+      for (const v of message.ports) {
+        writer.uint32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -3494,6 +3504,24 @@ export const Task: MessageFns<Task> = {
             message.updatedMs = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag === 104) {
+              message.ports.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 106) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ports.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3532,6 +3560,9 @@ export const Task: MessageFns<Task> = {
         : isSet(object.updated_ms)
         ? globalThis.Number(object.updated_ms)
         : 0,
+      ports: globalThis.Array.isArray(object?.ports)
+        ? object.ports.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -3573,6 +3604,9 @@ export const Task: MessageFns<Task> = {
     if (message.updatedMs !== 0) {
       obj.updatedMs = Math.round(message.updatedMs);
     }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -3593,6 +3627,7 @@ export const Task: MessageFns<Task> = {
     message.message = object.message ?? "";
     message.createdMs = object.createdMs ?? 0;
     message.updatedMs = object.updatedMs ?? 0;
+    message.ports = object.ports?.map((e) => e) || [];
     return message;
   },
 };

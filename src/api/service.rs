@@ -1,14 +1,15 @@
 //! The API core: what Deploy, Kill, Update, State, ListAll and readiness do,
 //! in domain types. Both faces (gRPC in `grpc.rs`, REST in `rest.rs`) parse
 //! their input into these calls and render the results; neither talks to the
-//! store directly, so they cannot disagree (invariant 4: any instance serves
-//! the API, reads from the store, writes validated specs to it).
+//! store directly, so they cannot disagree (invariant 4 of the design,
+//! `docs/design.md#invariants`: any instance serves the API, reads from
+//! the store, writes validated specs to it).
 //!
 //! # State and ListAll: one snapshot per store revision
 //!
 //! Reading every task from the store and rendering it again for each
-//! request made ListAll cost O(tasks) per call (a 3 MB `HGETALL` and its
-//! JSON at 10,000 tasks). Instead each instance keeps [`Views`]: every app,
+//! request would make ListAll cost O(tasks) per call (a 3 MB `HGETALL` and
+//! its JSON at 10,000 tasks). Instead each instance keeps [`Views`]: every app,
 //! task and status as of one [`ViewRevision`], with each face's encoding
 //! of each app's State and ListAll share rendered once, on first use.
 //!
@@ -437,8 +438,8 @@ impl<S: Store> ApiService<S> {
     /// Deploys validated apps, all or nothing: one atomic store write
     /// (`Store::create_apps`), so a conflict anywhere, a store stall or a
     /// crash never leaves part of a batch. The write runs in its own task:
-    /// once started it finishes even if the caller goes away (a dropped
-    /// connection once left 6,788 of 8,000 apps written), and the answer,
+    /// once started it finishes even if the caller goes away (or a dropped
+    /// connection would leave part of the batch written), and the answer,
     /// when one can be sent, lists every app with whether it was created.
     pub async fn deploy(&self, apps: Vec<App>) -> Result<Vec<Deployed>, ApiError> {
         let store = Arc::clone(&self.store);

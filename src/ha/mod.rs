@@ -8,7 +8,8 @@
 //! only makes it stop earlier), it cancels its scheduler — which drops the
 //! Mesos subscription and issues no further call — before the lease can
 //! expire by its own clock and another instance can take over. Its store
-//! writes are fenced by epoch in any case (invariant 2).
+//! writes are fenced by epoch in any case (invariant 2 of the design,
+//! `docs/design.md#invariants`).
 //!
 //! A graceful stop releases the lease, so a planned handoff takes one
 //! acquisition attempt instead of a TTL.

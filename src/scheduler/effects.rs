@@ -3,7 +3,7 @@
 //! acknowledgements, as named values.
 //!
 //! The driver carries them out in one fixed order, which is invariant 1
-//! (persist before act): [`Effects::framework_id`] and [`Effects::writes`]
+//! of the design (`docs/design.md#invariants`, persist before act): [`Effects::framework_id`] and [`Effects::writes`]
 //! first (one fenced batch), then the Mesos calls (reconciliation first,
 //! then launches, declines, kills and the offer flow), then the
 //! acknowledgements. A crash between the write and the calls leaves records

@@ -5,7 +5,7 @@
 //! Everything here is a pure function of its inputs: no clock, no I/O, no
 //! randomness except [`new_task_id`]. The scheduler persists the task record
 //! (with the id from [`new_task_id`]) before it sends the ACCEPT built from
-//! [`task_info`] (invariant 1), so the builder never decides anything the
+//! [`task_info`] (invariant 1 of the design, `docs/design.md#invariants`), so the builder never decides anything the
 //! store does not already know.
 //!
 //! What the master checks (read in `src/master/validation.cpp` and

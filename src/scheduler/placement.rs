@@ -142,16 +142,13 @@
 //! counted in an array and moved into the map once; and the cycle's maps
 //! hash with `fast_hash` instead of SipHash.
 //!
-//! Measured (`benches/placement.rs`, release, CPU time of the placing
-//! thread, shared 2-core machine): 10,000 simulator-shaped offers × 1,000
-//! mixed apps placing 10,000 tasks 43 ms at load 9. Under load 12 to 16
-//! the same cycle took 62 ms before the changes above and 47 to 56 after;
-//! every app pending 37 ms before, 27 to 28 after.
-//! Doubling apps or placements nearly doubles the time, doubling offers
-//! adds a fifth to a half (per-offer setup), and the tasks already running
-//! barely count (39 to 44 ms from 0 to 20,000). The copies of the offer's entries for the launch (about 2.3 per
-//! task, each a clone of a kilobyte-sized protobuf with its strings) are
-//! now the largest single cost; they are needed for the ACCEPT anyway.
+//! `benches/placement.rs` measures a cycle (figures: the README's
+//! Benchmarks table). Doubling apps or placements nearly doubles the time,
+//! doubling offers adds a fifth to a half (per-offer setup), and the tasks
+//! already running barely count. The copies of the offer's entries for the
+//! launch (about 2.3 per task, each a clone of a kilobyte-sized protobuf
+//! with its strings) are the largest single cost; they are needed for the
+//! ACCEPT anyway.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;

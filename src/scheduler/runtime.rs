@@ -6,8 +6,8 @@
 //! # The loop
 //! It wakes on Mesos events (drained in batches), on app changes in the
 //! store, and on a tick, and hands each to [`Core::handle`] with the time.
-//! The effects are carried out in one order (invariant 1, persist before
-//! act): the framework id and the task/status batch are written (one fenced
+//! The effects are carried out in one order (invariant 1 of the design,
+//! `docs/design.md#invariants`: persist before act): the framework id and the task/status batch are written (one fenced
 //! store write), then the Mesos calls go out (reconciliation, ACCEPTs,
 //! DECLINE, KILLs, REVIVE/SUPPRESS), then the acknowledgements are queued.
 //!

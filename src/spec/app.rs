@@ -407,7 +407,7 @@ impl App {
     }
 
     /// Whether `other` is the same spec: deploying it again is a no-op
-    /// (invariant 5). Compares the normalised model, so key order, the case
+    /// (invariant 5 of the design, `docs/design.md#invariants`). Compares the normalised model, so key order, the case
     /// of keywords, `"5"` vs `5` in filter values and absent vs empty lists
     /// do not matter.
     pub fn spec_eq(&self, other: &App) -> bool {

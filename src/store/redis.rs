@@ -45,7 +45,8 @@
 //!   `PartialEq` of specs the memory store uses.
 //! - A scheduler batch ([`Store::apply`]) is ONE script call whatever its
 //!   size (one round trip for 1,000 upserts): it checks `P:epoch` against
-//!   the offered epoch (invariant 2: a deposed leader writes nothing), then
+//!   the offered epoch (invariant 2 of the design, `docs/design.md#invariants`:
+//!   a deposed leader writes nothing), then
 //!   compares each upsert's state and health with the stored record to
 //!   decide which ones append an event, appends them, and writes tasks,
 //!   removals, statuses and app removals.

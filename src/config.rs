@@ -8,13 +8,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hydrogen::mesos::encoding::Encoding;
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::parse_duration;
+use hydrogen::sim::HumaneDuration;
 use hydrogen::spec::{Executor, Uri};
 
-/// Clap value parser of humane durations (`250ms`, `1s`, `2m`, `7d`), so a
-/// bad one fails while parsing, naming the option (or the config file key).
-pub fn duration_arg(text: &str) -> Result<Duration, String> {
-    parse_duration(text)
+/// The scheduler's own defaults, which the options' defaults are read from
+/// (one source: `--help` shows what an unset option really gives).
+fn defaults() -> SchedulerConfig {
+    SchedulerConfig::new(Vec::new())
+}
+
+/// A default duration, as `--help` shows it.
+fn humane(d: Duration) -> HumaneDuration {
+    HumaneDuration(d)
 }
 
 fn number(text: &str) -> Result<f64, String> {
@@ -47,13 +52,13 @@ fn share_arg(text: &str) -> Result<f64, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
     /// Framework name shown by Mesos.
-    #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value = "Hydrogen")]
+    #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value_t = defaults().framework_name)]
     pub framework_name: String,
     /// Mesos role the framework registers with.
-    #[arg(long, env = "HYDROGEN_ROLE", default_value = "*")]
+    #[arg(long, env = "HYDROGEN_ROLE", default_value_t = defaults().role)]
     pub role: String,
     /// Mesos principal (also the HTTP basic-auth user when a secret is set).
-    #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value = "Hydrogen")]
+    #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value_t = defaults().principal.unwrap_or_default())]
     pub principal: String,
     /// Secret for HTTP basic authentication with the master. Prefer the
     /// variable (or --secret-file) to keep it out of process listings.
@@ -63,60 +68,60 @@ pub struct SchedulerArgs {
     #[arg(long, env = "HYDROGEN_SECRET_FILE", value_name = "FILE")]
     pub secret_file: Option<String>,
     /// Unix user tasks run as.
-    #[arg(long, env = "HYDROGEN_USER", default_value = "root")]
+    #[arg(long, env = "HYDROGEN_USER", default_value_t = defaults().user)]
     pub user: String,
     /// How long Mesos keeps our tasks running while no Hydrogen instance is
     /// connected (after that, Mesos kills them all).
-    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d", value_parser = duration_arg)]
-    pub failover_timeout: Duration,
+    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value_t = humane(defaults().failover_timeout))]
+    pub failover_timeout: HumaneDuration,
     /// Adopt this framework (one the master still runs and the store lost):
     /// written to the store and used to subscribe, when the store has none.
     #[arg(long, env = "HYDROGEN_FRAMEWORK_ID", value_name = "ID")]
     pub framework_id: Option<String>,
     /// Encoding of the Mesos API: protobuf (compact) or json.
-    #[arg(long, env = "HYDROGEN_MESOS_ENCODING", default_value = "protobuf", value_parser = ["protobuf", "json"])]
-    pub mesos_encoding: String,
+    #[arg(long, env = "HYDROGEN_MESOS_ENCODING", value_enum, default_value_t = defaults().encoding)]
+    pub mesos_encoding: Encoding,
     /// First relaunch delay after a task fails; grows by --backoff-factor.
-    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value = "1s", value_parser = duration_arg)]
-    pub backoff_initial: Duration,
+    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value_t = humane(defaults().backoff.initial))]
+    pub backoff_initial: HumaneDuration,
     /// Growth factor of the relaunch delay (>= 1).
-    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = 2.0, value_parser = factor_arg)]
+    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = defaults().backoff.factor, value_parser = factor_arg)]
     pub backoff_factor: f64,
     /// Cap of the relaunch delay.
-    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value = "5m", value_parser = duration_arg)]
-    pub backoff_max: Duration,
+    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value_t = humane(defaults().backoff.max))]
+    pub backoff_max: HumaneDuration,
     /// A task running (and healthy) this long resets its app's backoff.
-    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value = "1m", value_parser = duration_arg)]
-    pub backoff_reset: Duration,
+    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value_t = humane(defaults().backoff.reset_after))]
+    pub backoff_reset: HumaneDuration,
     /// How long a declined agent's resources are not offered again.
-    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value = "5s", value_parser = duration_arg)]
-    pub decline_refuse: Duration,
+    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value_t = humane(defaults().decline_refuse))]
+    pub decline_refuse: HumaneDuration,
     /// Period of implicit reconciliation with Mesos.
-    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value = "15m", value_parser = duration_arg)]
-    pub reconcile_interval: Duration,
+    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value_t = humane(defaults().reconcile_interval))]
+    pub reconcile_interval: HumaneDuration,
     /// How long an unreachable task keeps its slot before a replacement starts.
-    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value = "5m", value_parser = duration_arg)]
-    pub unreachable_grace: Duration,
+    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value_t = humane(Duration::from_millis(defaults().plan.unreachable_grace_ms)))]
+    pub unreachable_grace: HumaneDuration,
     /// A task the master answers TASK_UNKNOWN for this soon after
     /// subscribing keeps its slot this long: its agent may still be
     /// re-registering with a master that lost its state.
-    #[arg(long, env = "HYDROGEN_REREGISTER_GRACE", default_value = "5s", value_parser = duration_arg)]
-    pub reregister_grace: Duration,
+    #[arg(long, env = "HYDROGEN_REREGISTER_GRACE", default_value_t = humane(defaults().reregister_grace))]
+    pub reregister_grace: HumaneDuration,
     /// Share of instances that must stay ready during a rolling update (0..=1).
-    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = 1.0, value_parser = share_arg)]
+    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = defaults().plan.min_ready_share, value_parser = share_arg)]
     pub min_ready_share: f64,
     /// New-version tasks started at once during a rolling update.
-    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = defaults().plan.surge, value_parser = clap::value_parser!(u32).range(1..))]
     pub surge: u32,
     /// New-version tasks that may fail during a rolling update before it
     /// pauses with the old tasks still running (0: never pause). An app's
     /// next update resumes or rolls back.
-    #[arg(long, env = "HYDROGEN_UPDATE_FAILURES_TO_PAUSE", default_value_t = 3)]
+    #[arg(long, env = "HYDROGEN_UPDATE_FAILURES_TO_PAUSE", default_value_t = defaults().update_failures_to_pause)]
     pub update_failures_to_pause: u32,
     /// Longest wait between two KILLs of a task Mesos has not reported
     /// dead (retries start at 1 s and double up to this).
-    #[arg(long, env = "HYDROGEN_KILL_RETRY_MAX", default_value = "30s", value_parser = duration_arg)]
-    pub kill_retry_max: Duration,
+    #[arg(long, env = "HYDROGEN_KILL_RETRY_MAX", default_value_t = humane(defaults().kill_retry))]
+    pub kill_retry_max: HumaneDuration,
     /// Command starting the custom executor that runs every app without an
     /// `executor` of its own (default: none, the Mesos command executor).
     #[arg(long, env = "HYDROGEN_EXECUTOR_CMD", value_name = "CMD")]
@@ -154,7 +159,7 @@ impl SchedulerArgs {
             (None, None) => None,
         };
         config.user = self.user.clone();
-        config.failover_timeout = self.failover_timeout;
+        config.failover_timeout = self.failover_timeout.0;
         config.adopt_framework_id = match &self.framework_id {
             Some(id) if id.trim().is_empty() || id.chars().any(char::is_control) => bail!(
                 "--framework-id {id:?}: expected the id Mesos shows for the framework \
@@ -163,23 +168,20 @@ impl SchedulerArgs {
             Some(id) => Some(id.trim().to_string()),
             None => None,
         };
-        config.encoding = match self.mesos_encoding.as_str() {
-            "json" => Encoding::Json,
-            _ => Encoding::Protobuf,
-        };
-        config.backoff.initial = self.backoff_initial;
+        config.encoding = self.mesos_encoding;
+        config.backoff.initial = self.backoff_initial.0;
         config.backoff.factor = self.backoff_factor;
-        config.backoff.max = self.backoff_max;
-        config.backoff.reset_after = self.backoff_reset;
-        config.decline_refuse = self.decline_refuse;
-        config.reconcile_interval = self.reconcile_interval;
+        config.backoff.max = self.backoff_max.0;
+        config.backoff.reset_after = self.backoff_reset.0;
+        config.decline_refuse = self.decline_refuse.0;
+        config.reconcile_interval = self.reconcile_interval.0;
         config.plan.unreachable_grace_ms =
-            u64::try_from(self.unreachable_grace.as_millis()).unwrap_or(u64::MAX);
-        config.reregister_grace = self.reregister_grace;
+            u64::try_from(self.unreachable_grace.0.as_millis()).unwrap_or(u64::MAX);
+        config.reregister_grace = self.reregister_grace.0;
         config.plan.min_ready_share = self.min_ready_share;
         config.plan.surge = self.surge;
         config.update_failures_to_pause = self.update_failures_to_pause;
-        config.kill_retry = self.kill_retry_max;
+        config.kill_retry = self.kill_retry_max.0;
         config.launch_defaults.executor = self.global_executor()?;
         Ok(config)
     }

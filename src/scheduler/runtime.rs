@@ -42,7 +42,8 @@ use super::plan::PlanConfig;
 use crate::mesos::calls;
 use crate::mesos::encoding::Encoding;
 use crate::mesos::subscription::{
-    Caller, Credentials, Subscription, SubscriptionConfig, SubscriptionError, SubscriptionEvent,
+    self, Caller, Credentials, Subscription, SubscriptionConfig, SubscriptionError,
+    SubscriptionEvent,
 };
 use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self, framework_info::Capability, framework_info::capability};
@@ -118,9 +119,9 @@ impl SchedulerConfig {
             kill_retry: Duration::from_secs(30),
             update_failures_to_pause: 3,
             status_interval: Duration::from_secs(1),
-            missed_heartbeats: 5,
-            reconnect_backoff_initial: Duration::from_millis(200),
-            reconnect_backoff_max: Duration::from_secs(30),
+            missed_heartbeats: subscription::DEFAULT_MISSED_HEARTBEATS,
+            reconnect_backoff_initial: subscription::DEFAULT_BACKOFF_INITIAL,
+            reconnect_backoff_max: subscription::DEFAULT_BACKOFF_MAX,
             launch_defaults: LaunchDefaults::default(),
             ack_concurrency: 32,
             adopt_framework_id: None,

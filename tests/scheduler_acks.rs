@@ -40,7 +40,11 @@ impl Store for WriteGate {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         self.inner.create_app(spec).await
     }
-    async fn update_app(&self, spec: App, v: Option<u64>) -> Result<AppRecord, StoreError> {
+    async fn update_app(
+        &self,
+        spec: App,
+        v: Option<u64>,
+    ) -> Result<hydrogen::store::UpdateOutcome, StoreError> {
         self.inner.update_app(spec, v).await
     }
     async fn kill_app(&self, name: &str, v: Option<u64>) -> Result<AppRecord, StoreError> {
@@ -141,15 +145,8 @@ impl Cluster {
         ha_config.renew_interval = Duration::from_millis(500);
         ha_config.safety_margin = Duration::from_secs(1);
         ha_config.acquire_interval = Duration::from_millis(100);
-        let (leadership, _) = watch::channel(None);
         let cancel = CancellationToken::new();
-        let ha = tokio::spawn(ha::run(
-            store.clone(),
-            ha_config,
-            config,
-            leadership,
-            cancel.clone(),
-        ));
+        let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
         Self {
             sim,
             store,

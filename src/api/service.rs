@@ -484,9 +484,9 @@ impl<S: Store> ApiService<S> {
         app: App,
         expected_version: Option<u64>,
     ) -> Result<Updated, ApiError> {
-        let before = self.store.get_app(&app.name).await?.map(|r| r.version);
-        let record = self.store.update_app(app, expected_version).await?;
-        let changed = before != Some(record.version);
+        let outcome = self.store.update_app(app, expected_version).await?;
+        let changed = outcome.changed();
+        let record = outcome.into_record();
         tracing::info!(
             app = record.name(),
             version = record.version,

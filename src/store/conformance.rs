@@ -101,15 +101,22 @@ async fn update_is_versioned<S: Store>(store: &S) {
         .update_app(app("api", "x"), Some(1))
         .await
         .expect("same spec");
-    assert_eq!(same.version, 1, "an identical update changes nothing");
+    assert!(!same.changed(), "an identical update changes nothing");
+    assert_eq!(same.record().version, 1);
     let v2 = store
         .update_app(app("api", "y"), Some(1))
         .await
         .expect("update");
+    assert!(v2.changed(), "a new spec is a change");
+    let v2 = v2.into_record();
     assert_eq!((v2.version, v2.config_version), (2, 2));
     let mut scaled = app("api", "y");
     scaled.instances = 7;
-    let v3 = store.update_app(scaled, Some(2)).await.expect("scale");
+    let v3 = store
+        .update_app(scaled, Some(2))
+        .await
+        .expect("scale")
+        .into_record();
     assert_eq!(
         (v3.version, v3.config_version),
         (3, 2),
@@ -118,7 +125,8 @@ async fn update_is_versioned<S: Store>(store: &S) {
     let back = store
         .update_app(app("api", "y"), Some(3))
         .await
-        .expect("scale back");
+        .expect("scale back")
+        .into_record();
     assert_eq!((back.version, back.config_version), (4, 2));
     let stale = store.update_app(app("api", "z"), Some(1)).await;
     assert_eq!(

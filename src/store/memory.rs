@@ -10,10 +10,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::model::{differs_only_in_instances, now_ms};
+use super::app_write::{self, Written};
+use super::model::now_ms;
 use super::{
-    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
+    TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -87,6 +88,16 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Stores the record an app-write decision writes, if any.
+    fn write_app(&self, inner: &mut Inner, outcome: &impl Written) {
+        if let Some(record) = outcome.written() {
+            inner.apps.insert(record.spec.name.clone(), record.clone());
+            inner.app_changes += 1;
+            inner.view_changes += 1;
+            self.notify(inner);
+        }
+    }
+
     fn notify(&self, inner: &Inner) {
         self.changes.send_replace(Changes {
             apps: inner.app_changes,
@@ -98,32 +109,9 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         let mut inner = self.lock();
-        if let Some(existing) = inner.apps.get(&spec.name) {
-            if existing.goal == AppGoal::Kill {
-                return Err(StoreError::AppKilling(spec.name));
-            }
-            if existing.spec == spec {
-                return Ok(CreateOutcome::Unchanged(existing.clone()));
-            }
-            return Err(StoreError::AppConflict {
-                name: spec.name,
-                version: existing.version,
-            });
-        }
-        let now = now_ms();
-        let record = AppRecord {
-            spec,
-            version: 1,
-            config_version: 1,
-            goal: AppGoal::Run,
-            created_ms: now,
-            updated_ms: now,
-        };
-        inner.apps.insert(record.spec.name.clone(), record.clone());
-        inner.app_changes += 1;
-        inner.view_changes += 1;
-        self.notify(&inner);
-        Ok(CreateOutcome::Created(record))
+        let outcome = app_write::create(inner.apps.get(&spec.name), &spec, now_ms())?;
+        self.write_app(&mut inner, &outcome);
+        Ok(outcome)
     }
 
     async fn create_apps(&self, specs: Vec<App>) -> Result<Vec<CreateOutcome>, StoreError> {
@@ -136,8 +124,8 @@ impl Store for MemoryStore {
             let existing = decided
                 .get(&spec.name)
                 .or_else(|| inner.apps.get(&spec.name));
-            let outcome = super::decide_create(existing, spec, now)?;
-            if let CreateOutcome::Created(record) = &outcome {
+            let outcome = app_write::create(existing, spec, now)?;
+            if let Some(record) = outcome.written() {
                 decided.insert(spec.name.clone(), record.clone());
             }
             out.push(outcome);
@@ -151,49 +139,22 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
+    async fn update_app(
+        &self,
+        spec: App,
+        expected: Option<u64>,
+    ) -> Result<UpdateOutcome, StoreError> {
         let mut inner = self.lock();
-        let Some(record) = inner.apps.get_mut(&spec.name) else {
-            return Err(StoreError::AppNotFound(spec.name));
-        };
-        record.check_version(expected)?;
-        if record.goal == AppGoal::Kill {
-            return Err(StoreError::AppKilling(spec.name));
-        }
-        if record.spec == spec {
-            return Ok(record.clone());
-        }
-        let scale_only = differs_only_in_instances(&record.spec, &spec);
-        record.spec = spec;
-        record.version += 1;
-        if !scale_only {
-            record.config_version = record.version;
-        }
-        record.updated_ms = now_ms();
-        let updated = record.clone();
-        inner.app_changes += 1;
-        inner.view_changes += 1;
-        self.notify(&inner);
-        Ok(updated)
+        let outcome = app_write::update(inner.apps.get(&spec.name), &spec, expected, now_ms())?;
+        self.write_app(&mut inner, &outcome);
+        Ok(outcome)
     }
 
     async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         let mut inner = self.lock();
-        let Some(record) = inner.apps.get_mut(name) else {
-            return Err(StoreError::AppNotFound(name.to_string()));
-        };
-        record.check_version(expected)?;
-        if record.goal == AppGoal::Kill {
-            return Ok(record.clone());
-        }
-        record.goal = AppGoal::Kill;
-        record.version += 1;
-        record.updated_ms = now_ms();
-        let killed = record.clone();
-        inner.app_changes += 1;
-        inner.view_changes += 1;
-        self.notify(&inner);
-        Ok(killed)
+        let outcome = app_write::kill(inner.apps.get(name), name, expected, now_ms())?;
+        self.write_app(&mut inner, &outcome);
+        Ok(outcome.into_record())
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
@@ -267,18 +228,7 @@ impl Store for MemoryStore {
                 .is_none_or(|old| old.state != task.state || old.healthy != task.healthy);
             if changed {
                 inner.head += 1;
-                let event = TaskEvent {
-                    revision: inner.head,
-                    app: task.app.clone(),
-                    task_id: task.task_id.clone(),
-                    instance: task.instance,
-                    state: task.state,
-                    healthy: task.healthy,
-                    agent_id: task.agent_id.clone(),
-                    hostname: task.hostname.clone(),
-                    message: task.message.clone(),
-                    timestamp_ms: now,
-                };
+                let event = TaskEvent::of_task(&task, inner.head, now);
                 inner.events.push_back(event.clone());
                 appended.push(event);
             }

@@ -14,6 +14,7 @@
 //! Every backend must pass the conformance suite in `conformance.rs`.
 //! [`timed::Timed`] wraps either to measure every operation.
 
+pub mod app_write;
 pub mod memory;
 pub mod model;
 pub mod redis;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::spec::App;
+pub use app_write::{CreateOutcome, UpdateOutcome};
 pub use model::{
     AppGoal, AppRecord, AppStatus, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState,
     Termination,
@@ -62,52 +64,6 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-}
-
-/// What a deploy did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CreateOutcome {
-    Created(AppRecord),
-    /// The same spec was already deployed: nothing changed.
-    Unchanged(AppRecord),
-}
-
-impl CreateOutcome {
-    pub fn record(&self) -> &AppRecord {
-        match self {
-            CreateOutcome::Created(r) | CreateOutcome::Unchanged(r) => r,
-        }
-    }
-}
-
-/// What deploying `spec` does to `existing` (the rules of
-/// [`Store::create_app`], shared by every backend's batch): `Created` with
-/// the version-1 record to write, `Unchanged`, or the conflict.
-pub fn decide_create(
-    existing: Option<&AppRecord>,
-    spec: &App,
-    now_ms: u64,
-) -> Result<CreateOutcome, StoreError> {
-    if let Some(existing) = existing {
-        if existing.goal == AppGoal::Kill {
-            return Err(StoreError::AppKilling(spec.name.clone()));
-        }
-        if existing.spec == *spec {
-            return Ok(CreateOutcome::Unchanged(existing.clone()));
-        }
-        return Err(StoreError::AppConflict {
-            name: spec.name.clone(),
-            version: existing.version,
-        });
-    }
-    Ok(CreateOutcome::Created(AppRecord {
-        spec: spec.clone(),
-        version: 1,
-        config_version: 1,
-        goal: AppGoal::Run,
-        created_ms: now_ms,
-        updated_ms: now_ms,
-    }))
 }
 
 /// A page of the event log.
@@ -190,12 +146,12 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Replaces an app's spec (version + 1). The same spec is a no-op that
-    /// keeps the version.
+    /// keeps the version, answered `Unchanged`.
     fn update_app(
         &self,
         spec: App,
         expected_version: Option<u64>,
-    ) -> impl Future<Output = Result<AppRecord, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
 
     /// Asks for an app to be killed (version + 1, goal Kill). Idempotent.
     fn kill_app(

@@ -172,6 +172,24 @@ pub struct TaskEvent {
     pub timestamp_ms: u64,
 }
 
+impl TaskEvent {
+    /// The event recording `task` as it is now, at `revision` of the log.
+    pub fn of_task(task: &TaskRecord, revision: u64, timestamp_ms: u64) -> Self {
+        Self {
+            revision,
+            app: task.app.clone(),
+            task_id: task.task_id.clone(),
+            instance: task.instance,
+            state: task.state,
+            healthy: task.healthy,
+            agent_id: task.agent_id.clone(),
+            hostname: task.hostname.clone(),
+            message: task.message.clone(),
+            timestamp_ms,
+        }
+    }
+}
+
 /// A batch of scheduler writes, applied atomically under one epoch check.
 #[derive(Debug, Clone, Default)]
 pub struct TaskBatch {

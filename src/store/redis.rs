@@ -100,11 +100,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{oneshot, watch};
 
+use super::app_write::{self, Written};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
-use super::model::{differs_only_in_instances, now_ms};
+use super::model::now_ms;
 use super::{
-    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
+    TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -590,8 +591,8 @@ impl RedisStore {
                 let (_, current) = seen
                     .get_mut(spec.name.as_str())
                     .ok_or_else(|| StoreError::Corrupt(format!("{} not read", spec.name)))?;
-                let outcome = super::decide_create(current.as_ref(), spec, now)?;
-                if let CreateOutcome::Created(record) = &outcome {
+                let outcome = app_write::create(current.as_ref(), spec, now)?;
+                if let Some(record) = outcome.written() {
                     writes.push((spec.name.as_str(), encode(record)?));
                     *current = Some(record.clone());
                 }
@@ -681,35 +682,20 @@ enum Decision<T> {
     Write(Box<AppRecord>, T),
 }
 
+impl<T: Written> Decision<T> {
+    /// The write an app-write decision asks for, if any.
+    fn of(outcome: T) -> Self {
+        match outcome.written().cloned() {
+            Some(record) => Decision::Write(Box::new(record), outcome),
+            None => Decision::Done(outcome),
+        }
+    }
+}
+
 impl Store for RedisStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
-        let name = spec.name.clone();
-        self.update_loop(&name, |existing| {
-            if let Some(existing) = existing {
-                if existing.goal == AppGoal::Kill {
-                    return Err(StoreError::AppKilling(spec.name.clone()));
-                }
-                if existing.spec == spec {
-                    return Ok(Decision::Done(CreateOutcome::Unchanged(existing)));
-                }
-                return Err(StoreError::AppConflict {
-                    name: spec.name.clone(),
-                    version: existing.version,
-                });
-            }
-            let now = now_ms();
-            let record = AppRecord {
-                spec: spec.clone(),
-                version: 1,
-                config_version: 1,
-                goal: AppGoal::Run,
-                created_ms: now,
-                updated_ms: now,
-            };
-            Ok(Decision::Write(
-                Box::new(record.clone()),
-                CreateOutcome::Created(record),
-            ))
+        self.update_loop(&spec.name, |existing| {
+            app_write::create(existing.as_ref(), &spec, now_ms()).map(Decision::of)
         })
         .await
     }
@@ -718,46 +704,23 @@ impl Store for RedisStore {
         self.create_apps_cas(&specs).await
     }
 
-    async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
-        let name = spec.name.clone();
-        self.update_loop(&name, |existing| {
-            let Some(mut record) = existing else {
-                return Err(StoreError::AppNotFound(spec.name.clone()));
-            };
-            record.check_version(expected)?;
-            if record.goal == AppGoal::Kill {
-                return Err(StoreError::AppKilling(spec.name.clone()));
-            }
-            if record.spec == spec {
-                return Ok(Decision::Done(record));
-            }
-            let scale_only = differs_only_in_instances(&record.spec, &spec);
-            record.spec = spec.clone();
-            record.version += 1;
-            if !scale_only {
-                record.config_version = record.version;
-            }
-            record.updated_ms = now_ms();
-            Ok(Decision::Write(Box::new(record.clone()), record))
+    async fn update_app(
+        &self,
+        spec: App,
+        expected: Option<u64>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        self.update_loop(&spec.name, |existing| {
+            app_write::update(existing.as_ref(), &spec, expected, now_ms()).map(Decision::of)
         })
         .await
     }
 
     async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         self.update_loop(name, |existing| {
-            let Some(mut record) = existing else {
-                return Err(StoreError::AppNotFound(name.to_string()));
-            };
-            record.check_version(expected)?;
-            if record.goal == AppGoal::Kill {
-                return Ok(Decision::Done(record));
-            }
-            record.goal = AppGoal::Kill;
-            record.version += 1;
-            record.updated_ms = now_ms();
-            Ok(Decision::Write(Box::new(record.clone()), record))
+            app_write::kill(existing.as_ref(), name, expected, now_ms()).map(Decision::of)
         })
         .await
+        .map(UpdateOutcome::into_record)
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
@@ -873,18 +836,7 @@ impl Store for RedisStore {
         // The events each upsert would append, revision filled in later.
         let mut events = Vec::with_capacity(batch.upserts.len());
         for task in &batch.upserts {
-            let event = TaskEvent {
-                revision: 0,
-                app: task.app.clone(),
-                task_id: task.task_id.clone(),
-                instance: task.instance,
-                state: task.state,
-                healthy: task.healthy,
-                agent_id: task.agent_id.clone(),
-                hostname: task.hostname.clone(),
-                message: task.message.clone(),
-                timestamp_ms: now,
-            };
+            let event = TaskEvent::of_task(task, 0, now);
             let healthy = match task.healthy {
                 None => "",
                 Some(true) => "1",

@@ -80,7 +80,7 @@ impl<S: Store> Store for Timed<S> {
         &self,
         spec: App,
         expected_version: Option<u64>,
-    ) -> Result<AppRecord, StoreError> {
+    ) -> Result<super::UpdateOutcome, StoreError> {
         self.timed("update_app", self.inner.update_app(spec, expected_version))
             .await
     }

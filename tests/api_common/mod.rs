@@ -265,7 +265,11 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.create_app(spec).await
     }
-    async fn update_app(&self, spec: App, v: Option<u64>) -> Result<AppRecord, StoreError> {
+    async fn update_app(
+        &self,
+        spec: App,
+        v: Option<u64>,
+    ) -> Result<hydrogen::store::UpdateOutcome, StoreError> {
         self.gate().await?;
         self.inner.update_app(spec, v).await
     }

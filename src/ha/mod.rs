@@ -80,15 +80,16 @@ impl HaConfig {
     }
 }
 
-/// Runs elections and the scheduler until `cancel` fires. `leadership`
-/// publishes the lease while this instance holds it.
+/// Runs elections and the scheduler until `cancel` fires, on the current
+/// runtime, for callers that do not follow the lease (tests, the
+/// benchmark); [`run_dedicated`] publishes it for `/readyz`.
 pub async fn run<S: Store>(
     store: Arc<S>,
     config: HaConfig,
     scheduler: SchedulerConfig,
-    leadership: watch::Sender<Option<LeaderInfo>>,
     cancel: CancellationToken,
 ) {
+    let (leadership, _) = watch::channel(None);
     let here = tokio::runtime::Handle::current();
     run_on(store, config, scheduler, leadership, cancel, here).await;
 }

@@ -1,6 +1,6 @@
-//! Real processes for the HA tests: `redis-server` on a free loopback port
-//! in a temporary directory, and `hydrogen` subcommands that print the
-//! address they listen on.
+//! Real processes for the integration tests: `redis-server` on a free
+//! loopback port in a temporary directory, and `hydrogen` subcommands that
+//! print the address they listen on (and the one parser of that line).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -13,6 +13,38 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// What `hydrogen serve`, `dev` and `sim` print once they serve, before
+/// the URL: `listening on http://127.0.0.1:PORT`.
+pub const LISTENING: &str = "listening on ";
+/// What `hydrogen dev` prints before its simulated master's URL.
+#[allow(dead_code)] // not every test crate that includes this file uses it
+pub const SIM_LISTENING: &str = "simulated mesos master on ";
+
+/// The URL a line of `hydrogen`'s output announces after `prefix`.
+pub fn announced<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.strip_prefix(prefix).map(str::trim)
+}
+
+/// Reads `hydrogen`'s stdout until every one of `prefixes` was announced,
+/// and returns the URLs in the order of `prefixes`; `None` when the output
+/// ends (the process exited) first.
+#[allow(dead_code)] // not every test crate that includes this file uses it
+pub fn read_announced(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    prefixes: &[&str],
+) -> Option<Vec<String>> {
+    let mut urls: Vec<Option<String>> = vec![None; prefixes.len()];
+    while urls.iter().any(Option::is_none) {
+        let line = lines.next()?.ok()?;
+        for (url, prefix) in urls.iter_mut().zip(prefixes) {
+            if let Some(found) = announced(&line, prefix) {
+                *url = Some(found.to_string());
+            }
+        }
+    }
+    Some(urls.into_iter().flatten().collect())
 }
 
 /// A `redis-server` owned by the test, killed on drop.
@@ -146,15 +178,9 @@ impl Hydrogen {
             .expect("hydrogen starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("hydrogen prints the address it listens on")
-                .expect("utf-8");
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.trim().to_string();
-            }
-        };
+        let url = read_announced(&mut lines, &[LISTENING])
+            .and_then(|urls| urls.into_iter().next())
+            .expect("hydrogen prints the address it listens on");
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Self {

@@ -791,18 +791,13 @@ impl Serve {
             .expect("hydrogen starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => panic!(
-                    "hydrogen serve {args:?} exited before listening:\n{}",
-                    log_tail(&log, 30)
-                ),
-            }
+        let Some(url) = super::procs::read_announced(&mut lines, &[super::procs::LISTENING])
+            .and_then(|urls| urls.into_iter().next())
+        else {
+            panic!(
+                "hydrogen serve {args:?} exited before listening:\n{}",
+                log_tail(&log, 30)
+            )
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});

@@ -121,10 +121,7 @@ pub fn update(
     expected: Option<u64>,
     now_ms: u64,
 ) -> Result<UpdateOutcome, StoreError> {
-    let Some(existing) = existing else {
-        return Err(StoreError::AppNotFound(spec.name.clone()));
-    };
-    existing.check_version(expected)?;
+    let existing = versioned(existing, &spec.name, expected)?;
     if existing.goal == AppGoal::Kill {
         return Err(StoreError::AppKilling(spec.name.clone()));
     }
@@ -151,10 +148,7 @@ pub fn kill(
     expected: Option<u64>,
     now_ms: u64,
 ) -> Result<UpdateOutcome, StoreError> {
-    let Some(existing) = existing else {
-        return Err(StoreError::AppNotFound(name.to_string()));
-    };
-    existing.check_version(expected)?;
+    let existing = versioned(existing, name, expected)?;
     if existing.goal == AppGoal::Kill {
         return Ok(UpdateOutcome::Unchanged(existing.clone()));
     }
@@ -163,6 +157,18 @@ pub fn kill(
     record.version += 1;
     record.updated_ms = now_ms;
     Ok(UpdateOutcome::Changed(record))
+}
+
+/// The stored app a versioned write applies to: it must exist, and be at
+/// `expected` when one is given.
+fn versioned<'a>(
+    existing: Option<&'a AppRecord>,
+    name: &str,
+    expected: Option<u64>,
+) -> Result<&'a AppRecord, StoreError> {
+    let existing = existing.ok_or_else(|| StoreError::AppNotFound(name.to_string()))?;
+    existing.check_version(expected)?;
+    Ok(existing)
 }
 
 #[cfg(test)]

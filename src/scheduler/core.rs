@@ -432,13 +432,13 @@ impl Core {
         let state = status::task_state(status.state());
         let plan_config = self.plan_config();
         self.awaiting_reconcile.remove(&task_id);
-        metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
         if let Some(record) = self.tasks.get_mut(&task_id) {
             let before = record.state;
             let was_live = plan::is_live(before);
             if status::apply(record, &status, now.wall_ms) {
                 fx.writes.upserts.push(record.clone());
             }
+            status::count(before, state);
             let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();

@@ -21,7 +21,9 @@ use crate::spec::App;
 pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 100_000;
 
 struct Inner {
-    apps: BTreeMap<String, AppRecord>,
+    /// Boxed: B-tree nodes filled in name order stay about half full, and
+    /// an empty place should cost a pointer, not an app.
+    apps: BTreeMap<String, Box<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
@@ -103,7 +105,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::AppKilling(spec.name));
             }
             if existing.spec == spec {
-                return Ok(CreateOutcome::Unchanged(existing.clone()));
+                return Ok(CreateOutcome::Unchanged(AppRecord::clone(existing)));
             }
             return Err(StoreError::AppConflict {
                 name: spec.name,
@@ -119,7 +121,9 @@ impl Store for MemoryStore {
             created_ms: now,
             updated_ms: now,
         };
-        inner.apps.insert(record.spec.name.clone(), record.clone());
+        inner
+            .apps
+            .insert(record.spec.name.clone(), Box::new(record.clone()));
         inner.app_changes += 1;
         inner.view_changes += 1;
         self.notify(&inner);
@@ -135,7 +139,7 @@ impl Store for MemoryStore {
         for spec in &specs {
             let existing = decided
                 .get(&spec.name)
-                .or_else(|| inner.apps.get(&spec.name));
+                .or_else(|| inner.apps.get(&spec.name).map(Box::as_ref));
             let outcome = super::decide_create(existing, spec, now)?;
             if let CreateOutcome::Created(record) = &outcome {
                 decided.insert(spec.name.clone(), record.clone());
@@ -143,7 +147,9 @@ impl Store for MemoryStore {
             out.push(outcome);
         }
         if !decided.is_empty() {
-            inner.apps.extend(decided);
+            inner
+                .apps
+                .extend(decided.into_iter().map(|(name, app)| (name, Box::new(app))));
             inner.app_changes += 1;
             inner.view_changes += 1;
             self.notify(&inner);
@@ -161,7 +167,7 @@ impl Store for MemoryStore {
             return Err(StoreError::AppKilling(spec.name));
         }
         if record.spec == spec {
-            return Ok(record.clone());
+            return Ok(AppRecord::clone(record));
         }
         let scale_only = differs_only_in_instances(&record.spec, &spec);
         record.spec = spec;
@@ -170,7 +176,7 @@ impl Store for MemoryStore {
             record.config_version = record.version;
         }
         record.updated_ms = now_ms();
-        let updated = record.clone();
+        let updated = AppRecord::clone(record);
         inner.app_changes += 1;
         inner.view_changes += 1;
         self.notify(&inner);
@@ -184,12 +190,12 @@ impl Store for MemoryStore {
         };
         record.check_version(expected)?;
         if record.goal == AppGoal::Kill {
-            return Ok(record.clone());
+            return Ok(AppRecord::clone(record));
         }
         record.goal = AppGoal::Kill;
         record.version += 1;
         record.updated_ms = now_ms();
-        let killed = record.clone();
+        let killed = AppRecord::clone(record);
         inner.app_changes += 1;
         inner.view_changes += 1;
         self.notify(&inner);
@@ -197,11 +203,16 @@ impl Store for MemoryStore {
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        Ok(self.lock().apps.get(name).cloned())
+        Ok(self.lock().apps.get(name).map(|a| AppRecord::clone(a)))
     }
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        Ok(self.lock().apps.values().cloned().collect())
+        Ok(self
+            .lock()
+            .apps
+            .values()
+            .map(|a| AppRecord::clone(a))
+            .collect())
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -235,7 +246,7 @@ impl Store for MemoryStore {
             let inner = self.lock();
             ViewSnapshot {
                 revision: inner.view_revision(),
-                apps: inner.apps.values().cloned().collect(),
+                apps: inner.apps.values().map(|a| AppRecord::clone(a)).collect(),
                 tasks: inner.tasks.values().cloned().collect(),
                 statuses: inner.statuses.values().cloned().collect(),
             }

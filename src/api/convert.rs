@@ -28,8 +28,10 @@ use crate::store::{AppGoal, AppStatus, TaskEvent, TaskRecord, TaskState, Termina
 
 /// Reads the apps of a Deploy request with the REST POST rules.
 pub fn apps_from_proto(apps: &[pb::App]) -> Result<Vec<App>, SpecError> {
-    let array = Value::Array(apps.iter().map(app_to_json).collect());
-    spec::parse_apps(&to_bytes(&array))
+    Ok(apps_from_proto_warned(apps)?
+        .into_iter()
+        .map(|p| p.app)
+        .collect())
 }
 
 /// Reads the app of an Update request with the REST PUT rules.

@@ -133,7 +133,7 @@ pub const FAMILIES: &[Family] = &[
         "hydrogen_acknowledgements_failed_total",
         Kind::Counter,
         &[],
-        "ACKNOWLEDGE calls that failed or were refused (Mesos resends the update).",
+        "ACKNOWLEDGEs not taken by the master: refused, failed, or dropped with their session (Mesos resends the update).",
     ),
     family(
         "hydrogen_kills_total",

@@ -65,7 +65,7 @@ pub struct App {
     /// Image, volumes and networks. Boxed, as `healthcheck` and
     /// `executor`: most apps have none, and an app is held several times
     /// over (store, scheduler), so an absent one should cost a pointer,
-    /// not its size (together 430 of the app's 800 bytes).
+    /// not its size (together 448 of the app's 800 bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<Box<Container>>,
     /// Health check of each task.

@@ -155,7 +155,9 @@ pub struct Core {
     config: SchedulerConfig,
     framework_id: Option<String>,
     session: Option<u64>,
-    apps: HashMap<String, AppRecord>,
+    /// Boxed: a map's spare capacity then costs a pointer per slot, not
+    /// an app (10,000 apps leave ~6,000 spare slots).
+    apps: HashMap<String, Box<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     by_app: HashMap<String, BTreeSet<String>>,
     /// Slots waiting for a task, per app.
@@ -237,16 +239,22 @@ impl Core {
             held_terminations: HashMap::new(),
         };
         for status in statuses {
-            core.history.insert(
-                status.app.clone(),
-                History {
-                    last: status.last_terminations.clone(),
-                    recent: status.recent_terminations.clone(),
-                },
-            );
+            // Most apps have no ended task: no entry, rather than an empty one each.
+            if !status.last_terminations.is_empty() || !status.recent_terminations.is_empty() {
+                core.history.insert(
+                    status.app.clone(),
+                    History {
+                        last: status.last_terminations.clone(),
+                        recent: status.recent_terminations.clone(),
+                    },
+                );
+            }
             core.statuses_written.insert(status.app.clone(), status);
         }
-        core.apps = apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        core.apps = apps
+            .into_iter()
+            .map(|a| (a.spec.name.clone(), Box::new(a)))
+            .collect();
         for task in tasks {
             core.by_app
                 .entry(task.app.clone())
@@ -398,8 +406,10 @@ impl Core {
     }
 
     fn on_apps(&mut self, apps: Vec<AppRecord>, now: Now, fx: &mut Effects) {
-        let apps: HashMap<String, AppRecord> =
-            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        let apps: HashMap<String, Box<AppRecord>> = apps
+            .into_iter()
+            .map(|a| (a.spec.name.clone(), Box::new(a)))
+            .collect();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for (name, record) in &apps {
             let old = self.apps.get(name);
@@ -432,13 +442,13 @@ impl Core {
         let state = status::task_state(status.state());
         let plan_config = self.plan_config();
         self.awaiting_reconcile.remove(&task_id);
-        metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
         if let Some(record) = self.tasks.get_mut(&task_id) {
             let before = record.state;
             let was_live = plan::is_live(before);
             if status::apply(record, &status, now.wall_ms) {
                 fx.writes.upserts.push(record.clone());
             }
+            status::count(before, state);
             let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();
@@ -795,7 +805,10 @@ impl Core {
                 counts
             })
             .collect();
-        let specs: Vec<&AppRecord> = apps.iter().filter_map(|a| self.apps.get(a)).collect();
+        let specs: Vec<&AppRecord> = apps
+            .iter()
+            .filter_map(|a| self.apps.get(a).map(Box::as_ref))
+            .collect();
         let demands: Vec<Demand<'_>> = specs
             .iter()
             .zip(&apps)

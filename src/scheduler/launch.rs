@@ -407,7 +407,7 @@ pub fn task_info(
     let host_ports = mapping_host_ports(app, &req.ports)?;
     let labels = task_labels(req)?;
     let environment = task_environment(req)?;
-    let executor = app.executor.as_ref().or(defaults.executor.as_ref());
+    let executor = app.executor.as_deref().or(defaults.executor.as_ref());
     let command = task_command(app, environment, executor.is_some())?;
     let container = container_info(app, &host_ports);
     let health_check = app

@@ -408,7 +408,6 @@ impl<S: Store> Driver<S> {
                         self.step(Input::Mesos(std::mem::take(&mut run))).await?;
                     }
                     metrics::counter!("hydrogen_mesos_subscriptions_total").increment(1);
-                    metrics::counter!("hydrogen_reconciliations_total").increment(1);
                     metrics::gauge!("hydrogen_mesos_subscribed").set(1.0);
                     self.step(Input::Subscribed {
                         generation: session.generation,
@@ -463,12 +462,6 @@ impl<S: Store> Driver<S> {
             metrics::histogram!("hydrogen_store_apply_seconds")
                 .record(started.elapsed().as_secs_f64());
         }
-        let launched: usize = effects.launches.iter().map(|l| l.tasks.len()).sum();
-        metrics::counter!("hydrogen_tasks_launched_total").increment(launched as u64);
-        metrics::counter!("hydrogen_offers_used_total").increment(effects.launches.len() as u64);
-        metrics::counter!("hydrogen_offers_declined_total")
-            .increment(effects.decline.as_ref().map_or(0, |d| d.offer_ids.len()) as u64);
-        metrics::counter!("hydrogen_kills_total").increment(effects.kills.len() as u64);
         let (Some(generation), Some(caller)) = (effects.session, self.caller.clone()) else {
             return Ok(());
         };
@@ -483,20 +476,23 @@ impl<S: Store> Driver<S> {
                     (calls::task_id(t.task_id), agent)
                 })
                 .collect();
-            if let Err(e) = caller.call_in(generation, calls::reconcile(tasks)).await {
-                warn!(error = %e, explicit, "reconcile failed");
+            match caller.call_in(generation, calls::reconcile(tasks)).await {
+                Ok(()) => Delivered::Reconcile { explicit }.count(),
+                Err(e) => warn!(error = %e, explicit, "reconcile failed"),
             }
         }
         let mut calls_out = FuturesUnordered::new();
         for launch in effects.launches {
             let caller = caller.clone();
             calls_out.push(tokio::spawn(async move {
+                let tasks = launch.tasks.len();
                 let call = calls::accept(
                     vec![launch.offer_id],
                     vec![calls::launch(launch.tasks)],
                     Some(calls::refuse_for(1.0)),
                 );
                 (
+                    Delivered::Launch { tasks },
                     format!("accept for {}", launch.task_ids.join(",")),
                     caller.call_in(generation, call).await,
                 )
@@ -505,11 +501,13 @@ impl<S: Store> Driver<S> {
         if let Some(decline) = effects.decline {
             let caller = caller.clone();
             calls_out.push(tokio::spawn(async move {
+                let offers = decline.offer_ids.len();
                 let call = calls::decline(
                     decline.offer_ids,
                     Some(calls::refuse_for(decline.refuse.as_secs_f64())),
                 );
                 (
+                    Delivered::Decline { offers },
                     "decline".to_string(),
                     caller.call_in(generation, call).await,
                 )
@@ -524,6 +522,7 @@ impl<S: Store> Driver<S> {
                     kill.agent_id.filter(|a| !a.is_empty()).map(calls::agent_id),
                 );
                 (
+                    Delivered::Kill,
                     format!("kill {}", kill.task_id),
                     caller.call_in(generation, call).await,
                 )
@@ -537,7 +536,11 @@ impl<S: Store> Driver<S> {
                     OfferFlow::Revive => ("revive", calls::revive(vec![])),
                     OfferFlow::Suppress => ("suppress", calls::suppress(vec![])),
                 };
-                (what.to_string(), caller.call_in(generation, call).await)
+                (
+                    Delivered::OfferFlow,
+                    what.to_string(),
+                    caller.call_in(generation, call).await,
+                )
             }));
         }
         // The batch is written: its acknowledgements may go, in the
@@ -552,12 +555,50 @@ impl<S: Store> Driver<S> {
         }
         while let Some(done) = calls_out.next().await {
             match done {
-                Ok((_, Ok(()))) => {}
-                Ok((what, Err(e))) => warn!(call = %what, error = %e, "mesos call failed"),
+                Ok((delivered, _, Ok(()))) => delivered.count(),
+                Ok((_, what, Err(e))) => warn!(call = %what, error = %e, "mesos call failed"),
                 Err(e) => warn!(error = %e, "mesos call task failed"),
             }
         }
         Ok(())
+    }
+}
+
+/// What a call the master answered 202 delivered, for the counters.
+///
+/// Counted only then, and once: a call decided but never sent (no
+/// session), sent on a session that is gone, or refused (a master losing
+/// its leadership answers 503, a stale stream 400) reached nothing, and a
+/// launch it carried is decided again later and counted when that one is
+/// delivered. Under leader or master flapping, counting decisions instead
+/// made a 2,000-task deploy read 6,000 launches.
+#[derive(Debug, Clone, Copy)]
+enum Delivered {
+    Launch { tasks: usize },
+    Decline { offers: usize },
+    Kill,
+    Reconcile { explicit: bool },
+    OfferFlow,
+}
+
+impl Delivered {
+    fn count(self) {
+        match self {
+            Delivered::Launch { tasks } => {
+                metrics::counter!("hydrogen_tasks_launched_total").increment(tasks as u64);
+                metrics::counter!("hydrogen_offers_used_total").increment(1);
+            }
+            Delivered::Decline { offers } => {
+                metrics::counter!("hydrogen_offers_declined_total").increment(offers as u64);
+            }
+            Delivered::Kill => metrics::counter!("hydrogen_kills_total").increment(1),
+            // One implicit reconciliation closes every round (after a
+            // subscription, and the periodic ones).
+            Delivered::Reconcile { explicit: false } => {
+                metrics::counter!("hydrogen_reconciliations_total").increment(1);
+            }
+            Delivered::Reconcile { explicit: true } | Delivered::OfferFlow => {}
+        }
     }
 }
 

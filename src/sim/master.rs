@@ -286,6 +286,8 @@ pub struct Master {
     /// Until then ACKNOWLEDGE calls are dropped, so agents keep retrying
     /// their in-flight updates (a slow acknowledgement path).
     pub acks_ignored_until: Option<Instant>,
+    /// ACCEPTs still to be met by a leadership loss (`/sim/master/lose-on-accept`).
+    pub accepts_lost: u32,
     pub offers_paused: bool,
     pub frameworks: HashMap<String, Framework>,
     /// Framework ids in registration order, for round-robin allocation.
@@ -582,6 +584,7 @@ impl Master {
             leaderless_until: None,
             stalled_until: None,
             acks_ignored_until: None,
+            accepts_lost: 0,
             offers_paused: false,
             frameworks: HashMap::new(),
             framework_order: Vec::new(),

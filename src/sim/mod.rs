@@ -76,6 +76,7 @@
 //! | `POST /sim/master/failover` | `{"leaderless"?: "2s"}` | all streams dropped, offers gone, new master id, tasks kept; optionally 503 "No leader elected" for a while |
 //! | `POST /sim/master/stall` | `{"duration": "30s"}` | no events at all (heartbeats included) for that long |
 //! | `POST /sim/master/leadership` | `{"leading": false, "leader"?: "host:port"}` | non-leading mode: scheduler calls get 307 `Location: //host:port/api/v1/scheduler` (503 without a leader), `GET /redirect` likewise; `{"leading": true}` restores |
+//! | `POST /sim/master/lose-on-accept` | `{"count": 2}` | each of the next `count` ACCEPTs meets a leadership loss: answered 503 "No leader elected", not carried out, then a failover as above (streams dropped, offers gone, tasks kept) |
 //! | `POST /sim/acks/delay` | `{"duration": "5s"}` | ACKNOWLEDGE calls ignored for that long: agents retry their in-flight updates (duplicates reach the framework), later updates queue behind them |
 //! | `POST /sim/offers/pause`, `/resume` | | stop / restart the allocation |
 //!

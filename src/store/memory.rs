@@ -22,7 +22,9 @@ use crate::spec::App;
 pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 100_000;
 
 struct Inner {
-    apps: BTreeMap<String, AppRecord>,
+    /// Boxed: B-tree nodes filled in name order stay about half full, and
+    /// an empty place should cost a pointer, not an app.
+    apps: BTreeMap<String, Box<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
@@ -91,7 +93,9 @@ impl MemoryStore {
     /// Stores the record an app-write decision writes, if any.
     fn write_app(&self, inner: &mut Inner, outcome: &impl Written) {
         if let Some(record) = outcome.written() {
-            inner.apps.insert(record.spec.name.clone(), record.clone());
+            inner
+                .apps
+                .insert(record.spec.name.clone(), Box::new(record.clone()));
             inner.app_changes += 1;
             inner.view_changes += 1;
             self.notify(inner);
@@ -109,7 +113,8 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         let mut inner = self.lock();
-        let outcome = app_write::create(inner.apps.get(&spec.name), &spec, now_ms())?;
+        let outcome =
+            app_write::create(inner.apps.get(&spec.name).map(Box::as_ref), &spec, now_ms())?;
         self.write_app(&mut inner, &outcome);
         Ok(outcome)
     }
@@ -123,7 +128,7 @@ impl Store for MemoryStore {
         for spec in &specs {
             let existing = decided
                 .get(&spec.name)
-                .or_else(|| inner.apps.get(&spec.name));
+                .or_else(|| inner.apps.get(&spec.name).map(Box::as_ref));
             let outcome = app_write::create(existing, spec, now)?;
             if let Some(record) = outcome.written() {
                 decided.insert(spec.name.clone(), record.clone());
@@ -131,7 +136,9 @@ impl Store for MemoryStore {
             out.push(outcome);
         }
         if !decided.is_empty() {
-            inner.apps.extend(decided);
+            inner
+                .apps
+                .extend(decided.into_iter().map(|(name, app)| (name, Box::new(app))));
             inner.app_changes += 1;
             inner.view_changes += 1;
             self.notify(&inner);
@@ -145,24 +152,39 @@ impl Store for MemoryStore {
         expected: Option<u64>,
     ) -> Result<UpdateOutcome, StoreError> {
         let mut inner = self.lock();
-        let outcome = app_write::update(inner.apps.get(&spec.name), &spec, expected, now_ms())?;
+        let outcome = app_write::update(
+            inner.apps.get(&spec.name).map(Box::as_ref),
+            &spec,
+            expected,
+            now_ms(),
+        )?;
         self.write_app(&mut inner, &outcome);
         Ok(outcome)
     }
 
     async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         let mut inner = self.lock();
-        let outcome = app_write::kill(inner.apps.get(name), name, expected, now_ms())?;
+        let outcome = app_write::kill(
+            inner.apps.get(name).map(Box::as_ref),
+            name,
+            expected,
+            now_ms(),
+        )?;
         self.write_app(&mut inner, &outcome);
         Ok(outcome.into_record())
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        Ok(self.lock().apps.get(name).cloned())
+        Ok(self.lock().apps.get(name).map(|a| AppRecord::clone(a)))
     }
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        Ok(self.lock().apps.values().cloned().collect())
+        Ok(self
+            .lock()
+            .apps
+            .values()
+            .map(|a| AppRecord::clone(a))
+            .collect())
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -196,7 +218,7 @@ impl Store for MemoryStore {
             let inner = self.lock();
             ViewSnapshot {
                 revision: inner.view_revision(),
-                apps: inner.apps.values().cloned().collect(),
+                apps: inner.apps.values().map(|a| AppRecord::clone(a)).collect(),
                 tasks: inner.tasks.values().cloned().collect(),
                 statuses: inner.statuses.values().cloned().collect(),
             }

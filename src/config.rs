@@ -49,9 +49,21 @@ pub struct SchedulerArgs {
     /// Framework name shown by Mesos.
     #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value = "Hydrogen")]
     pub framework_name: String,
-    /// Mesos role the framework registers with.
+    /// Mesos role the framework registers with (the one-role form of
+    /// --roles).
     #[arg(long, env = "HYDROGEN_ROLE", default_value = "*")]
     pub role: String,
+    /// Mesos roles the framework registers with, comma-separated
+    /// (`team-a,team-b`; MULTI_ROLE). The first is the role of apps without
+    /// `resources.role`; an app naming another role is refused. Replaces
+    /// --role.
+    #[arg(
+        long,
+        env = "HYDROGEN_ROLES",
+        value_name = "ROLES",
+        conflicts_with = "role"
+    )]
+    pub roles: Option<String>,
     /// Mesos principal (also the HTTP basic-auth user when a secret is set).
     #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value = "Hydrogen")]
     pub principal: String,
@@ -140,7 +152,7 @@ impl SchedulerArgs {
     pub fn scheduler_config(&self, masters: Vec<reqwest::Url>) -> anyhow::Result<SchedulerConfig> {
         let mut config = SchedulerConfig::new(masters);
         config.framework_name = self.framework_name.clone();
-        config.role = self.role.clone();
+        config.roles = self.roles()?;
         config.principal = Some(self.principal.clone());
         config.secret = match (&self.secret, &self.secret_file) {
             (Some(_), Some(_)) => bail!("--secret and --secret-file: give one, not both"),
@@ -182,6 +194,31 @@ impl SchedulerArgs {
         config.kill_retry = self.kill_retry_max;
         config.launch_defaults.executor = self.global_executor()?;
         Ok(config)
+    }
+
+    /// The framework's roles: `--roles`, else the one of `--role`; each a
+    /// valid Mesos role, none twice.
+    pub fn roles(&self) -> anyhow::Result<Vec<String>> {
+        let (flag, given) = match &self.roles {
+            Some(list) => ("--roles", list.split(',').map(str::trim).collect()),
+            None => ("--role", vec![self.role.trim()]),
+        };
+        let mut roles: Vec<String> = Vec::with_capacity(given.len());
+        for role in given {
+            if role.is_empty() {
+                bail!(
+                    "{flag}: an empty role; give role names separated by commas (`team-a,team-b`)"
+                );
+            }
+            if let Err(rule) = hydrogen::spec::check_role(role) {
+                bail!("{flag}: the role {rule}");
+            }
+            if roles.iter().any(|r| r == role) {
+                bail!("{flag}: the role {role:?} is given twice");
+            }
+            roles.push(role.to_string());
+        }
+        Ok(roles)
     }
 
     /// The executor for apps without one, from the `--executor-*` options

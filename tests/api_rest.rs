@@ -705,11 +705,12 @@ async fn api_rest_refuses_a_role_the_framework_does_not_hold() {
     for app in [app_json("alpha", "x"), b.clone()] {
         let resp = http
             .post(srv.url("/v1/api/app"))
-            .body(app.to_string())
+            .body(json!([app]).to_string())
             .send()
             .await
             .expect("send");
-        assert_eq!(resp.status(), StatusCode::OK);
+        let (status, v) = json_of(resp).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
     }
     let state = http
         .get(srv.url("/v1/api/app?name=web"))

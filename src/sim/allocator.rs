@@ -5,7 +5,8 @@
 //! tried starting at `(cycle + i) mod n`, so in one pass consecutive agents
 //! go to different frameworks and over passes every framework gets first
 //! pick. A framework is skipped while disconnected, for its suppressed roles,
-//! and for agents it has filtered (DECLINE/ACCEPT `refuse_seconds`). Each
+//! and for agents it has filtered for a role (DECLINE/ACCEPT
+//! `refuse_seconds` filter the offer's role only, as in Mesos). Each
 //! framework gets one OFFERS event per pass with all its new offers, as the
 //! Mesos master batches an allocation.
 //!
@@ -72,10 +73,15 @@ impl Master {
                 let Some(fw) = self.frameworks.get(&cand.id) else {
                     continue;
                 };
-                if fw.filters.get(&agent.id).is_some_and(|until| *until > now) {
-                    continue;
-                }
                 for role in &cand.roles {
+                    if fw
+                        .filters
+                        .get(role)
+                        .and_then(|agents| agents.get(&agent.id))
+                        .is_some_and(|until| *until > now)
+                    {
+                        continue;
+                    }
                     let available = agent.free.for_roles(&[UNRESERVED, role.as_str()]);
                     if !available.allocatable() {
                         continue;

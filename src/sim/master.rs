@@ -195,8 +195,10 @@ pub struct Framework {
     pub info: v1::FrameworkInfo,
     pub roles: Vec<String>,
     pub suppressed: HashSet<String>,
-    /// Agent id ⇒ until when this framework refuses its resources.
-    pub filters: HashMap<String, Instant>,
+    /// Role ⇒ agent id ⇒ until when this framework refuses the agent's
+    /// resources for that role (Mesos keeps `offerFilters[role][agent]`, and
+    /// a REVIVE naming roles clears only theirs).
+    pub filters: HashMap<String, HashMap<String, Instant>>,
     pub offers: HashSet<String>,
     pub tasks: HashMap<String, Task>,
     pub completed_tasks: VecDeque<Task>,
@@ -955,7 +957,10 @@ impl Master {
         if let Some(fw) = self.frameworks.get_mut(&offer.framework_id) {
             fw.offers.remove(offer_id);
             if let Some((now, d)) = refuse {
-                fw.filters.insert(offer.agent_id.clone(), now + d);
+                fw.filters
+                    .entry(offer.role.clone())
+                    .or_default()
+                    .insert(offer.agent_id.clone(), now + d);
             }
         }
         if rescind {
@@ -1055,12 +1060,15 @@ impl Master {
             }
             T::Revive => {
                 let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                // `HierarchicalAllocatorProcess::reviveRoles`: the named
+                // roles (all when none) lose their filters and suppression.
                 if let Some(fw) = self.frameworks.get_mut(framework_id) {
-                    fw.filters.clear();
                     if roles.is_empty() {
+                        fw.filters.clear();
                         fw.suppressed.clear();
                     } else {
                         for r in roles {
+                            fw.filters.remove(&r);
                             fw.suppressed.remove(&r);
                         }
                     }

@@ -1435,14 +1435,15 @@ fn cni_isolator_failures_match_a_real_agent() {
     );
 }
 
-/// A MULTI_ROLE framework in `team-a` and `team-b` on one agent with
+/// A MULTI_ROLE framework in `team-a` and `team-b/web` on one agent with
 /// 1 cpu and 512 MB statically reserved to `team-b`: the offers of each
-/// role (allocation_info, reservations), and what the master says of
-/// ACCEPTs that mix roles or drop `allocation_info`, and of a valid one.
+/// role (allocation_info, reservations: the parent's reservation goes to
+/// the sub-role), and what the master says of ACCEPTs that mix roles or
+/// drop `allocation_info`, and of a valid one.
 async fn multi_role_script(base: &str, encoding: Encoding) -> Transcript {
     let mut d = Driver::new(base, encoding);
     let mut info = framework_info("diff-roles");
-    info["roles"] = json!(["team-a", "team-b"]);
+    info["roles"] = json!(["team-a", "team-b/web"]);
     info["capabilities"] = json!([{"type": "MULTI_ROLE"}, {"type": "TASK_KILLING_STATE"}]);
     d.subscribe(
         "multi-role subscribe",
@@ -1473,7 +1474,7 @@ async fn multi_role_script(base: &str, encoding: Encoding) -> Transcript {
                 d.record(&format!("offer to {role}"), offer_view(offer));
             }
         }
-        let (a, b) = (&by_role["team-a"], &by_role["team-b"]);
+        let (a, b) = (&by_role["team-a"], &by_role["team-b/web"]);
         // team-b's reserved cpus and mem, as offered (allocation_info kept).
         let reserved = |name: &str, value: f64| {
             let mut r = b["resources"]

@@ -29,6 +29,20 @@ struct Candidate {
     refinement: bool,
 }
 
+/// The reservation roles whose resources may be offered to `role`:
+/// unreserved ones, `role`'s own and its ancestors' (`Resources::
+/// isAllocatableTo`, resources.cpp: a reservation to `eng` is allocatable
+/// to `eng/web`).
+fn served_by(role: &str) -> Vec<&str> {
+    let mut roles = vec![UNRESERVED, role];
+    let mut rest = role;
+    while let Some((parent, _)) = rest.rsplit_once('/') {
+        roles.push(parent);
+        rest = parent;
+    }
+    roles
+}
+
 impl Master {
     /// Makes offers from every agent's free resources.
     pub fn allocate(&mut self, now: Instant) {
@@ -59,6 +73,10 @@ impl Master {
             return;
         }
         let n = candidates.len();
+        let served: Vec<Vec<Vec<&str>>> = candidates
+            .iter()
+            .map(|c| c.roles.iter().map(|r| served_by(r)).collect())
+            .collect();
         let cycle = self.round_robin;
         self.round_robin = self.round_robin.wrapping_add(1);
 
@@ -73,7 +91,7 @@ impl Master {
                 let Some(fw) = self.frameworks.get(&cand.id) else {
                     continue;
                 };
-                for role in &cand.roles {
+                for (role, served) in cand.roles.iter().zip(&served[c]) {
                     if fw
                         .filters
                         .get(role)
@@ -82,7 +100,7 @@ impl Master {
                     {
                         continue;
                     }
-                    let available = agent.free.for_roles(&[UNRESERVED, role.as_str()]);
+                    let available = agent.free.for_roles(served);
                     if !available.allocatable() {
                         continue;
                     }

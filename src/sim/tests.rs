@@ -2383,3 +2383,32 @@ fn multi_role_offers_filters_suppress_and_revive_are_per_role() {
         "a's offer is out"
     );
 }
+
+/// `Resources::isAllocatableTo` (resources.cpp): a reservation to `eng`
+/// is offered to a framework in `eng/web`, not to one in `engineering`.
+#[test]
+fn a_parent_roles_reservation_is_offered_to_its_sub_roles_only() {
+    let mut f = fixture(0);
+    let agent: super::cluster::AgentSpec = serde_json::from_value(serde_json::json!({
+        "hostname": "r1", "reserved": {"eng": {"cpus": 1, "mem": 256}}
+    }))
+    .expect("agent");
+    f.m.add_agent(&agent).expect("agent");
+    let subscribe = |f: &mut Fixture, role: &str| {
+        let mut mr = info(&[v1::framework_info::capability::Type::MultiRole]);
+        mr.roles = vec![role.into()];
+        f.subscribe(0, mr).expect("subscribed")
+    };
+    let mut other = subscribe(&mut f, "engineering");
+    assert!(f.offers(0, &mut other).is_empty(), "not a sub-role of eng");
+    let mut web = subscribe(&mut f, "eng/web");
+    let offers = f.offers(1000, &mut web);
+    assert_eq!(offer_roles(&offers), ["eng/web"]);
+    #[allow(deprecated)]
+    let reserved: Vec<&str> = offers[0].resources.iter().map(|r| r.role()).collect();
+    assert_eq!(
+        reserved,
+        ["eng", "eng"],
+        "reserved to eng, allocated to eng/web"
+    );
+}

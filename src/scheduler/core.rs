@@ -53,7 +53,8 @@
 //! held tasks are reconciled again every second meanwhile, and one that
 //! answers RUNNING is simply kept. Without news by the grace's end, the
 //! slot is replaced, with no backoff. GONE, DROPPED and LOST are definitive
-//! and replaced at once.
+//! and replaced at once, as are tasks killed by an agent drain
+//! (REASON_AGENT_DRAINING).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -459,7 +460,16 @@ impl Core {
                     | TaskState::TaskDropped
                     | TaskState::TaskLost
             );
-            if was_live && !plan::is_live(state) && !kill_sent && app_running && !lost_track {
+            // An operator draining the agent (DRAIN_AGENT, Mesos 1.9+) kills
+            // its tasks: a replacement, not a failure of the app.
+            let drained = status.reason == Some(v1::task_status::Reason::AgentDraining as i32);
+            if was_live
+                && !plan::is_live(state)
+                && !kill_sent
+                && app_running
+                && !lost_track
+                && !drained
+            {
                 let retry = app_record.and_then(|a| a.spec.retry.as_ref());
                 let policy = self.backoffs.policy(retry);
                 self.backoffs.record_failure(&app, policy, now.at);

@@ -828,3 +828,26 @@ fn each_role_is_revived_only_for_its_own_waiting_tasks_and_a_role_change_rolls()
         "the old version goes once the new one is ready"
     );
 }
+
+#[test]
+fn tasks_killed_by_an_agent_drain_are_replaced_at_once_and_a_plain_kill_backs_off() {
+    let app = record(&plain_app("web", 2, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    assert_eq!(ids.len(), 2);
+    // DRAIN_AGENT: the agent kills the task, reason REASON_AGENT_DRAINING.
+    let mut drained = update(&ids[0], "a1", v1::TaskState::TaskKilled, true);
+    if let Some(u) = drained.update.as_mut() {
+        u.status.set_reason(v1::task_status::Reason::AgentDraining);
+    }
+    let fx = h.step(Input::Mesos(vec![drained]));
+    assert_eq!(h.core.backoffs.failures("web"), 0, "a drain is no failure");
+    assert_eq!(h.core.pending("web"), [0].as_slice());
+    assert_eq!(fx.offer_flow, revive("*"));
+    let fx = h.offers(&["a2"]);
+    assert_eq!(launched(&fx).len(), 1, "replaced at once: {fx:?}");
+    // The same kill without the drain's reason (someone killed the task
+    // behind our back) counts as a failure.
+    h.status(&ids[1], v1::TaskState::TaskKilled);
+    assert_eq!(h.core.backoffs.failures("web"), 1);
+}

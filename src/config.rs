@@ -439,4 +439,26 @@ mod framework_id_tests {
             "{control}"
         );
     }
+
+    #[test]
+    fn roles_come_from_roles_or_role_each_valid_and_once() {
+        let roles = |args: &[&str]| config(args).map(|c| c.roles);
+        assert_eq!(roles(&[]).expect("default"), ["*"]);
+        assert_eq!(roles(&["--role", "web"]).expect("one"), ["web"]);
+        assert_eq!(
+            roles(&["--roles", "team-a, team-b/web"]).expect("list"),
+            ["team-a", "team-b/web"]
+        );
+        for (bad, says) in [
+            ("a,,b", "an empty role"),
+            ("a,a", "given twice"),
+            ("a b", "Mesos role name"),
+            ("a//b", "Mesos role name"),
+        ] {
+            let e = roles(&["--roles", bad]).expect_err(bad).to_string();
+            assert!(e.contains("--roles") && e.contains(says), "{bad}: {e}");
+        }
+        let both = Cli::try_parse_from(["hydrogen", "--role", "a", "--roles", "b"]);
+        assert!(both.is_err(), "--role and --roles together are refused");
+    }
 }

@@ -763,3 +763,59 @@ async fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
     assert_eq!(running(&app_tasks(&cluster.state().await, "beta")).len(), 2);
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_drained_agents_tasks_are_replaced_elsewhere_without_backoff() {
+    // A backoff longer than the test's deadline: only a replacement that
+    // skips it can pass.
+    let cluster = Cluster::start_with((1..=2).map(default_agent).collect(), |c| {
+        c.backoff.initial = Duration::from_secs(60);
+        c.backoff.max = Duration::from_secs(60);
+    })
+    .await;
+    cluster.deploy(small_app("web", 2)).await;
+    let before = cluster.wait_running("web", 2).await;
+    let drained: Vec<String> = agents_of(&before).into_iter().collect();
+    assert_eq!(drained.len(), 1, "MUX colocates: {before:#?}");
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/api/v1", cluster.sim.url()))
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": drained[0]}}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("operator api answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    let after = cluster
+        .wait_tasks("web", "2 replacements off the drained agent", |t| {
+            running(t).len() == 2 && !agents_of(t).contains(&drained[0])
+        })
+        .await;
+    assert!(
+        agents_of(&after).iter().all(|a| a != &drained[0]),
+        "{after:#?}"
+    );
+    let status = cluster.store.app_status("web").await.expect("status");
+    assert_eq!(
+        status.map(|s| s.consecutive_failures),
+        Some(0),
+        "a drain is no failure"
+    );
+    // An unknown agent is refused as the master refuses it.
+    let resp = http
+        .post(format!("{}/api/v1", cluster.sim.url()))
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": "nope"}}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("operator api answers");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.text().await.unwrap_or_default(), "Unknown agent");
+    cluster.stop().await;
+}

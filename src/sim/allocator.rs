@@ -82,7 +82,10 @@ impl Master {
 
         let mut made: Vec<(usize, OfferRec)> = Vec::new();
         for (i, agent) in self.agents.values_mut().enumerate() {
-            if agent.state != AgentState::Active || !agent.free.allocatable() {
+            if agent.state != AgentState::Active
+                || !agent.free.allocatable()
+                || self.draining.contains(&agent.id)
+            {
                 continue;
             }
             for j in 0..n {

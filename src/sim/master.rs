@@ -289,6 +289,9 @@ pub struct Master {
     /// their in-flight updates (a slow acknowledgement path).
     pub acks_ignored_until: Option<Instant>,
     pub offers_paused: bool,
+    /// Agents drained by the operator (DRAIN_AGENT): deactivated, never
+    /// offered again (the simulator has no REACTIVATE_AGENT).
+    pub draining: HashSet<String>,
     pub frameworks: HashMap<String, Framework>,
     /// Framework ids in registration order, for round-robin allocation.
     pub(super) framework_order: Vec<String>,
@@ -585,6 +588,7 @@ impl Master {
             stalled_until: None,
             acks_ignored_until: None,
             offers_paused: false,
+            draining: HashSet::new(),
             frameworks: HashMap::new(),
             framework_order: Vec::new(),
             completed_frameworks: VecDeque::new(),

@@ -1604,3 +1604,111 @@ fn multi_role_offers_and_accepts_match_a_real_master() {
         diffs.join("\n")
     );
 }
+
+/// DRAIN_AGENT (operator API) with a task running: the answer, the task's
+/// update, and the answer for an unknown agent.
+async fn drain_script(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    d.subscribe(
+        "drain subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("diff-drain")}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    d.call(
+        "drain: launch",
+        json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("d1", &offer["agent_id"], 0.1)]}}]
+        }}),
+    )
+    .await;
+    // Until RUNNING, unrecorded: start-up updates are the main script's.
+    loop {
+        let ev = d
+            .wait_event("UPDATE of d1", |e| {
+                e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == "d1"
+            })
+            .await;
+        let status = &ev["update"]["status"];
+        if let Some(uuid) = status["uuid"].as_str() {
+            let ack = json!({"framework_id": fw, "type": "ACKNOWLEDGE", "acknowledge": {
+                "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": uuid}});
+            let (body, ct) = d.body(&ack);
+            let sid = d.stream_id.clone();
+            d.post_raw(body, ct, None, sid.as_deref()).await;
+        }
+        let state = status["state"].as_str().unwrap_or_default();
+        if state == "TASK_RUNNING" || is_terminal_name(state) {
+            break;
+        }
+    }
+    let operator = format!("{base}/api/v1");
+    for (label, agent) in [
+        ("drain: unknown agent", json!({"value": "no-such-agent"})),
+        ("drain: the task's agent", offer["agent_id"].clone()),
+    ] {
+        let resp = d
+            .http
+            .post(&operator)
+            .header("Content-Type", "application/json")
+            .body(json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": agent}}).to_string())
+            .send()
+            .await
+            .expect("operator api answers");
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        d.record(label, json!({"status": status, "body": body}));
+    }
+    loop {
+        let status = d.update("drain: update", "d1").await;
+        let state = status["state"].as_str().unwrap_or_default().to_string();
+        // Labels by state: the same label twice would hide one.
+        if let Some(last) = d.transcript.last_mut() {
+            last.0 = format!("drain: {state}");
+        }
+        if is_terminal_name(&state) {
+            break;
+        }
+    }
+    d.call(
+        "drain teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn drain_agent_matches_a_real_master() {
+    let Some(cluster) = real_cluster() else {
+        eprintln!("MESOS_HOME is unset: drain_agent_matches_a_real_master skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(drain_script(&cluster.master_url(), Encoding::Json));
+    let sim = rt.block_on(async {
+        let sim = sim().await;
+        let t = drain_script(&sim.url(), Encoding::Json).await;
+        sim.shutdown().await;
+        t
+    });
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+    }
+    let diffs = differences(&real, &sim);
+    drop(cluster);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between real Mesos and the simulator (drain):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

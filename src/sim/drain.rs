@@ -1,15 +1,18 @@
 //! Agent draining (operator `DRAIN_AGENT`, Mesos 1.9+), as
 //! `Master::Http::_drainAgent` (http.cpp) and the agent's drain do it: the
 //! agent is deactivated (its offers rescinded, no new ones) and every task
-//! on it is killed, the agent reporting TASK_KILLED with
-//! REASON_AGENT_DRAINING. Not modelled: `max_grace_period` (kills are
-//! immediate), `mark_gone`, the DRAINED state and REACTIVATE_AGENT.
+//! on it is killed: TASK_KILLING (to TASK_KILLING_STATE frameworks) then
+//! TASK_KILLED, both with REASON_AGENT_DRAINING, as a real 1.12 agent
+//! reports them (`drain_agent_matches_a_real_master`). Not modelled:
+//! `max_grace_period` (kills are immediate), `mark_gone`, the DRAINED state
+//! and REACTIVATE_AGENT.
 
 use std::time::Instant;
 
 use super::master::Master;
 use crate::mesos::is_terminal;
 use crate::mesos::v1::TaskState;
+use crate::mesos::v1::framework_info::capability::Type as Capability;
 use crate::mesos::v1::task_status::{Reason, Source};
 
 impl Master {
@@ -26,10 +29,13 @@ impl Master {
             self.remove_offer(&offer, true, None);
         }
         for (framework_id, task_id) in tasks {
-            let live = self
-                .frameworks
-                .get(&framework_id)
-                .and_then(|f| f.tasks.get(&task_id))
+            let Some(fw) = self.frameworks.get(&framework_id) else {
+                continue;
+            };
+            let killing_state = fw.has_capability(Capability::TaskKillingState);
+            let live = fw
+                .tasks
+                .get(&task_id)
                 .is_some_and(|t| !is_terminal(t.state));
             if live {
                 if let Some(t) = self
@@ -39,6 +45,20 @@ impl Master {
                 {
                     // Steps scheduled for the task (start, kill) are void.
                     t.step_gen += 1;
+                    t.killing = true;
+                }
+                // The second update waits behind the first until it is
+                // acknowledged, as every agent update does.
+                if killing_state {
+                    self.agent_update(
+                        now,
+                        &framework_id,
+                        &task_id,
+                        TaskState::TaskKilling,
+                        Source::Executor,
+                        Some(Reason::AgentDraining),
+                        None,
+                    );
                 }
                 self.agent_update(
                     now,
@@ -47,7 +67,7 @@ impl Master {
                     TaskState::TaskKilled,
                     Source::Executor,
                     Some(Reason::AgentDraining),
-                    None,
+                    Some("Command terminated with signal Terminated".into()),
                 );
             }
         }

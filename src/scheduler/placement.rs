@@ -26,7 +26,7 @@
 //!
 //! # Roles
 //!
-//! An app's role is `resources.role`, or the framework's role when absent.
+//! An app's role is `resources.role`, or the framework's first role when absent.
 //! An offer resource is *allocated* to its `allocation_info.role` (MULTI_ROLE
 //! frameworks), else to the offer's `allocation_info.role`, else to the
 //! framework's role (a framework without MULTI_ROLE has one role). It is

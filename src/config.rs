@@ -54,9 +54,21 @@ pub struct SchedulerArgs {
     /// Framework name shown by Mesos.
     #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value_t = defaults().framework_name)]
     pub framework_name: String,
-    /// Mesos role the framework registers with.
-    #[arg(long, env = "HYDROGEN_ROLE", default_value_t = defaults().role)]
+    /// Mesos role the framework registers with (the one-role form of
+    /// --roles).
+    #[arg(long, env = "HYDROGEN_ROLE", default_value_t = defaults().default_role().to_owned())]
     pub role: String,
+    /// Mesos roles the framework registers with, comma-separated
+    /// (`team-a,team-b`; MULTI_ROLE). The first is the role of apps without
+    /// `resources.role`; an app naming another role is refused. Replaces
+    /// --role.
+    #[arg(
+        long,
+        env = "HYDROGEN_ROLES",
+        value_name = "ROLES",
+        conflicts_with = "role"
+    )]
+    pub roles: Option<String>,
     /// Mesos principal (also the HTTP basic-auth user when a secret is set).
     #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value_t = defaults().principal.unwrap_or_default())]
     pub principal: String,
@@ -145,7 +157,7 @@ impl SchedulerArgs {
     pub fn scheduler_config(&self, masters: Vec<reqwest::Url>) -> anyhow::Result<SchedulerConfig> {
         let mut config = SchedulerConfig::new(masters);
         config.framework_name = self.framework_name.clone();
-        config.role = self.role.clone();
+        config.roles = self.roles()?;
         config.principal = Some(self.principal.clone());
         config.secret = match (&self.secret, &self.secret_file) {
             (Some(_), Some(_)) => bail!("--secret and --secret-file: give one, not both"),
@@ -184,6 +196,31 @@ impl SchedulerArgs {
         config.kill_retry = self.kill_retry_max.0;
         config.launch_defaults.executor = self.global_executor()?;
         Ok(config)
+    }
+
+    /// The framework's roles: `--roles`, else the one of `--role`; each a
+    /// valid Mesos role, none twice.
+    pub fn roles(&self) -> anyhow::Result<Vec<String>> {
+        let (flag, given) = match &self.roles {
+            Some(list) => ("--roles", list.split(',').map(str::trim).collect()),
+            None => ("--role", vec![self.role.trim()]),
+        };
+        let mut roles: Vec<String> = Vec::with_capacity(given.len());
+        for role in given {
+            if role.is_empty() {
+                bail!(
+                    "{flag}: an empty role; give role names separated by commas (`team-a,team-b`)"
+                );
+            }
+            if let Err(rule) = hydrogen::spec::check_role(role) {
+                bail!("{flag}: the role {rule}");
+            }
+            if roles.iter().any(|r| r == role) {
+                bail!("{flag}: the role {role:?} is given twice");
+            }
+            roles.push(role.to_string());
+        }
+        Ok(roles)
     }
 
     /// The executor for apps without one, from the `--executor-*` options
@@ -403,5 +440,27 @@ mod framework_id_tests {
             control.to_string().contains("control characters"),
             "{control}"
         );
+    }
+
+    #[test]
+    fn roles_come_from_roles_or_role_each_valid_and_once() {
+        let roles = |args: &[&str]| config(args).map(|c| c.roles);
+        assert_eq!(roles(&[]).expect("default"), ["*"]);
+        assert_eq!(roles(&["--role", "web"]).expect("one"), ["web"]);
+        assert_eq!(
+            roles(&["--roles", "team-a, team-b/web"]).expect("list"),
+            ["team-a", "team-b/web"]
+        );
+        for (bad, says) in [
+            ("a,,b", "an empty role"),
+            ("a,a", "given twice"),
+            ("a b", "Mesos role name"),
+            ("a//b", "Mesos role name"),
+        ] {
+            let e = roles(&["--roles", bad]).expect_err(bad).to_string();
+            assert!(e.contains("--roles") && e.contains(says), "{bad}: {e}");
+        }
+        let both = Cli::try_parse_from(["hydrogen", "--role", "a", "--roles", "b"]);
+        assert!(both.is_err(), "--role and --roles together are refused");
     }
 }

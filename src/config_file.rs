@@ -32,7 +32,7 @@ pub const CONFIGURABLE: &[(&str, &str)] = &[
 const CONFIG_ID: &str = "config";
 
 /// Options whose flag takes a comma-separated list: the file may give an array.
-const LIST_KEYS: &[&str] = &["master"];
+const LIST_KEYS: &[&str] = &["master", "roles"];
 
 /// The full command: `T`'s, with `--config` on the configurable subcommands.
 pub fn command<T: CommandFactory>() -> Command {

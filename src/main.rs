@@ -334,6 +334,7 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
         instance_id: instance_id.to_string(),
         leadership: None,
         refusal: Default::default(),
+        roles: Vec::new(),
         limits: ConnLimits {
             header_timeout: nonzero(args.header_timeout.0, "--header-timeout")?,
             idle_timeout: nonzero(args.idle_timeout.0, "--idle-timeout")?,
@@ -418,6 +419,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(config::default_instance_id);
     let mut api = api_config(&args.api, local, &instance_id)?;
     api.masters = shown_masters(&scheduler.masters);
+    api.roles = scheduler.roles.clone();
     let mut ha_config = HaConfig::new(
         instance_id,
         config::advertised(local, args.advertise.as_deref()),
@@ -532,6 +534,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let instance_id = config::default_instance_id();
     let mut api = api_config(&args.api, local, &instance_id)?;
     api.masters = shown_masters(&scheduler.masters);
+    api.roles = scheduler.roles.clone();
     let ha_config = HaConfig::new(instance_id, local.to_string());
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());

@@ -822,4 +822,53 @@ async fn api_grpc_refuses_non_finite_doubles_as_not_finite() {
         );
     }
     assert!(srv.store.list_apps().await.expect("store").is_empty());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn api_grpc_refuses_a_role_the_framework_does_not_hold_and_keeps_reserved_only() {
+    let mut cfg = config(None);
+    cfg.roles = vec!["team-a".into(), "team-b".into()];
+    let srv = start(cfg).await;
+    let mut client = srv.grpc().await;
+    let mut other = proto_app("web", "x");
+    if let Some(r) = other.resources.as_mut() {
+        r.role = Some("team-c".into());
+    }
+    let status = client
+        .deploy(pb::DeployRequest { apps: vec![other] })
+        .await
+        .expect_err("role outside --roles");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details = status
+        .get_details_bad_request()
+        .expect("bad request detail");
+    let fields: Vec<&str> = details
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["resources.role"]);
+
+    let mut b = proto_app("web", "x");
+    if let Some(r) = b.resources.as_mut() {
+        r.role = Some("team-b".into());
+        r.reserved_only = Some(true);
+    }
+    client
+        .deploy(pb::DeployRequest { apps: vec![b] })
+        .await
+        .expect("team-b is one of the roles");
+    let state = client
+        .state(pb::StateRequest { name: "web".into() })
+        .await
+        .expect("state")
+        .into_inner();
+    let resources = state
+        .spec
+        .and_then(|a| a.resources)
+        .expect("resources in State");
+    assert_eq!(resources.role.as_deref(), Some("team-b"));
+    assert_eq!(resources.reserved_only, Some(true));
+    srv.stop().await;
 }

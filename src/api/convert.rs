@@ -216,6 +216,7 @@ fn resources_to_json(r: &pb::Resources) -> Value {
         )
         .opt("ports", r.ports.map(Value::from))
         .opt("role", r.role.clone().map(Value::from))
+        .opt("reserved_only", r.reserved_only.map(Value::from))
         .done()
 }
 
@@ -519,6 +520,7 @@ pub fn app_to_proto(a: &App) -> pb::App {
             }),
             ports: a.resources.ports,
             role: a.resources.role.clone(),
+            reserved_only: a.resources.reserved_only,
         }),
         filters: a
             .filters

@@ -72,6 +72,8 @@ pub struct ApiConfig {
     pub leadership: Option<tokio::sync::watch::Receiver<Option<crate::store::LeaderInfo>>>,
     /// The Mesos masters, as configured (shown by `/v1/api/cluster`).
     pub masters: Vec<String>,
+    /// The framework's roles; apps must use one (empty: not checked).
+    pub roles: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -86,6 +88,7 @@ impl Default for ApiConfig {
             limits: ConnLimits::default(),
             leadership: None,
             masters: Vec::new(),
+            roles: Vec::new(),
         }
     }
 }
@@ -163,7 +166,9 @@ pub async fn build<S: Store>(
     if let Some(leadership) = &config.leadership {
         core = core.with_leadership(leadership.clone());
     }
-    core = core.with_refusal(config.refusal.clone());
+    core = core
+        .with_refusal(config.refusal.clone())
+        .with_roles(config.roles.clone());
     let shared = Arc::new(Shared {
         core: core.clone(),
         body_limit: config.body_limit,

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::spec::App;
+use crate::spec::{App, SpecError, ValidationError};
 use crate::store::{
     AppGoal, AppRecord, AppStatus, CreateOutcome, LeaderInfo, Store, TaskRecord, TaskState,
     ViewRevision, ViewSnapshot,
@@ -370,6 +370,9 @@ pub struct ApiService<S> {
     refusal: crate::ha::Refusal,
     /// The one event-log reader of every watch, started by the first.
     hub: Arc<std::sync::OnceLock<Arc<super::watch::WatchHub>>>,
+    /// The framework's roles (`--roles`): an app's `resources.role` must be
+    /// one of them. Empty: not checked (no scheduler configured).
+    roles: Arc<[String]>,
 }
 
 impl<S> Clone for ApiService<S> {
@@ -381,6 +384,7 @@ impl<S> Clone for ApiService<S> {
             leadership: self.leadership.clone(),
             refusal: self.refusal.clone(),
             hub: Arc::clone(&self.hub),
+            roles: Arc::clone(&self.roles),
         }
     }
 }
@@ -396,7 +400,54 @@ impl<S: Store> ApiService<S> {
             leadership: None,
             refusal: crate::ha::Refusal::default(),
             hub: Arc::default(),
+            roles: Arc::from(Vec::new()),
         }
+    }
+
+    /// Apps must then use one of `roles` (the framework's, first the
+    /// default): the scheduler gets offers for no other role, so an app in
+    /// another would wait forever.
+    pub fn with_roles(mut self, roles: Vec<String>) -> Self {
+        self.roles = Arc::from(roles);
+        self
+    }
+
+    /// Refuses apps whose role the framework does not hold, naming the
+    /// field; and `reserved_only` in role `*`, which has no reservations.
+    fn check_roles(&self, apps: &[App]) -> Result<(), ApiError> {
+        let Some(default) = self.roles.first() else {
+            return Ok(());
+        };
+        let several = apps.len() > 1;
+        for (i, app) in apps.iter().enumerate() {
+            let role = app.resources.role.as_deref().unwrap_or(default);
+            let error = if !self.roles.iter().any(|r| r == role) {
+                Some(ValidationError::new(
+                    "resources.role",
+                    format!(
+                        "must be one of the framework's roles ({}), not {role:?}: Hydrogen \
+                         gets no offers for another role (ask the operator to add it to --roles)",
+                        self.roles.join(", ")
+                    ),
+                ))
+            } else if role == "*" && app.resources.reserved_only == Some(true) {
+                Some(ValidationError::new(
+                    "resources.reserved_only",
+                    "needs a resources.role other than \"*\": nothing is reserved to \"*\", \
+                     so the app could never be placed",
+                ))
+            } else {
+                None
+            };
+            if let Some(error) = error {
+                return Err(SpecError::Invalid {
+                    index: several.then_some(i),
+                    errors: vec![error],
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// The watch hub of this core (started on first use).
@@ -442,6 +493,7 @@ impl<S: Store> ApiService<S> {
     /// connection would leave part of the batch written), and the answer,
     /// when one can be sent, lists every app with whether it was created.
     pub async fn deploy(&self, apps: Vec<App>) -> Result<Vec<Deployed>, ApiError> {
+        self.check_roles(&apps)?;
         let store = Arc::clone(&self.store);
         let count = apps.len();
         let outcomes = tokio::spawn(async move { store.create_apps(apps).await })
@@ -484,6 +536,7 @@ impl<S: Store> ApiService<S> {
         app: App,
         expected_version: Option<u64>,
     ) -> Result<Updated, ApiError> {
+        self.check_roles(std::slice::from_ref(&app))?;
         let outcome = self.store.update_app(app, expected_version).await?;
         let changed = outcome.changed();
         let record = outcome.into_record();

@@ -115,11 +115,12 @@ impl KillReason {
     }
 }
 
-/// REVIVE (clears decline filters, resumes offers) or SUPPRESS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfferFlow {
-    Revive,
-    Suppress,
+/// REVIVE of some roles (clears their decline filters, resumes their
+/// offers) and SUPPRESS of others; at least one role in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferFlow {
+    pub revive: Vec<String>,
+    pub suppress: Vec<String>,
 }
 
 /// RECONCILE of these tasks; none: implicit (every task Mesos knows).

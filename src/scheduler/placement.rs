@@ -26,7 +26,7 @@
 //!
 //! # Roles
 //!
-//! An app's role is `resources.role`, or the framework's role when absent.
+//! An app's role is `resources.role`, or the framework's first role when absent.
 //! An offer resource is *allocated* to its `allocation_info.role` (MULTI_ROLE
 //! frameworks), else to the offer's `allocation_info.role`, else to the
 //! framework's role (a framework without MULTI_ROLE has one role). It is
@@ -38,7 +38,9 @@
 //! of a task's resources are then allocated to one role, as the master
 //! requires. Among the usable entries, reserved ones are taken first (nobody
 //! else can use them; unreserved leftovers return to the pool), then in the
-//! offer's order.
+//! offer's order. An app with `resources.reserved_only` never uses
+//! unreserved entries: an offer without enough reserved resources is
+//! rejected for the resource it lacks, as any other short offer.
 //!
 //! Revocable and shared resources, persistent volumes and BLOCK / RAW disks
 //! are never used: long-running tasks must not be revoked, and volumes are
@@ -495,7 +497,11 @@ impl<'a> Slot<'a> {
     /// Whether a task of `role` may use this entry (see "Roles").
     fn usable_by(&self, role: Role<'_>) -> bool {
         self.allocation_role == role.id
-            && (self.unreserved || reservation_serves(self.reservation_role, role.name))
+            && if self.unreserved {
+                !role.reserved_only
+            } else {
+                reservation_serves(self.reservation_role, role.name)
+            }
     }
 }
 
@@ -1077,6 +1083,8 @@ impl OfferGroup {
 struct Role<'a> {
     id: u32,
     name: &'a str,
+    /// `resources.reserved_only`: unreserved entries are not usable.
+    reserved_only: bool,
 }
 
 /// Role names to small integers, so the per-visit role checks compare
@@ -1098,6 +1106,7 @@ impl<'a> RoleTable<'a> {
         Role {
             id: self.ids.get(name).copied().unwrap_or(u32::MAX),
             name,
+            reserved_only: false,
         }
     }
 }
@@ -1214,7 +1223,10 @@ impl<'a> DemandState<'a> {
         preferred_sorted.sort_unstable();
 
         DemandState {
-            role: roles.get(res.role.as_deref().unwrap_or(framework_role)),
+            role: Role {
+                reserved_only: res.reserved_only == Some(true),
+                ..roles.get(res.role.as_deref().unwrap_or(framework_role))
+            },
             filters: &app.filters,
             unique,
             cpu: need(res.cpu),

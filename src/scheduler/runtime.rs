@@ -55,7 +55,9 @@ pub struct SchedulerConfig {
     pub masters: Vec<reqwest::Url>,
     pub framework_name: String,
     pub user: String,
-    pub role: String,
+    /// The roles the framework registers with (MULTI_ROLE), never empty;
+    /// the first is the role of apps without `resources.role`.
+    pub roles: Vec<String>,
     pub principal: Option<String>,
     pub secret: Option<String>,
     /// How long Mesos keeps our tasks when we are gone (default one week).
@@ -97,13 +99,18 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
+    /// The role of apps without `resources.role`: the first of `roles`.
+    pub fn default_role(&self) -> &str {
+        self.roles.first().map_or("*", String::as_str)
+    }
+
     /// Defaults (the original Hydrogen's where it had them) for these masters.
     pub fn new(masters: Vec<reqwest::Url>) -> Self {
         Self {
             masters,
             framework_name: "Hydrogen".into(),
             user: "root".into(),
-            role: "*".into(),
+            roles: vec!["*".into()],
             principal: Some("Hydrogen".into()),
             secret: None,
             failover_timeout: Duration::from_secs(604_800),
@@ -276,23 +283,25 @@ const ADOPT_RECHECK: Duration = Duration::from_secs(5);
 
 /// Builds our FrameworkInfo.
 pub fn framework_info(config: &SchedulerConfig, id: Option<String>) -> v1::FrameworkInfo {
+    // MULTI_ROLE even with one role: offers then name their role in
+    // `allocation_info`, and the roles can change at a re-subscription.
     let capabilities = [
         capability::Type::PartitionAware,
         capability::Type::TaskKillingState,
+        capability::Type::MultiRole,
     ]
     .into_iter()
     .map(|t| Capability {
         r#type: Some(t as i32),
     })
     .collect();
-    #[allow(deprecated)] // the single-role field is what a non-MULTI_ROLE framework sends
     v1::FrameworkInfo {
         user: config.user.clone(),
         name: config.framework_name.clone(),
         id: id.map(calls::framework_id),
         failover_timeout: Some(config.failover_timeout.as_secs_f64()),
         checkpoint: Some(true),
-        role: Some(config.role.clone()),
+        roles: config.roles.clone(),
         hostname: config.hostname.clone(),
         principal: config.principal.clone(),
         webui_url: config.webui_url.clone(),
@@ -528,20 +537,26 @@ impl<S: Store> Driver<S> {
                 )
             }));
         }
-        if let Some(flow) = effects.offer_flow {
-            debug!(?flow, "offer flow");
-            let caller = caller.clone();
-            calls_out.push(tokio::spawn(async move {
-                let (what, call) = match flow {
-                    OfferFlow::Revive => ("revive", calls::revive(vec![])),
-                    OfferFlow::Suppress => ("suppress", calls::suppress(vec![])),
-                };
-                (
-                    Delivered::OfferFlow,
-                    what.to_string(),
-                    caller.call_in(generation, call).await,
-                )
-            }));
+        if let Some(OfferFlow { revive, suppress }) = effects.offer_flow {
+            debug!(?revive, ?suppress, "offer flow");
+            // Roles are always named: an empty list would mean every role.
+            for (what, roles, call) in [
+                ("revive", revive, calls::revive as fn(Vec<String>) -> _),
+                ("suppress", suppress, calls::suppress),
+            ] {
+                if roles.is_empty() {
+                    continue;
+                }
+                let caller = caller.clone();
+                calls_out.push(tokio::spawn(async move {
+                    let what = format!("{what} {}", roles.join(","));
+                    (
+                        Delivered::OfferFlow,
+                        what,
+                        caller.call_in(generation, call(roles)).await,
+                    )
+                }));
+            }
         }
         // The batch is written: its acknowledgements may go, in the
         // background, so the next batch need not wait for them.

@@ -92,6 +92,7 @@ mod accept;
 mod admin;
 mod allocator;
 pub mod cluster;
+mod drain;
 mod http;
 pub mod master;
 mod operator;

@@ -113,10 +113,14 @@ pub struct Resources {
     /// How many host ports the task needs (taken from the offer's `ports`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ports: Option<u32>,
-    /// Mesos role every resource is taken from; the framework's role when
-    /// absent.
+    /// Mesos role every resource is taken from; the framework's first role
+    /// when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Only resources reserved to the role (or an ancestor of it) are used,
+    /// never unreserved ones; false when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_only: Option<bool>,
 }
 
 /// `{"size": 1024.0, "source"?: {...}}`.
@@ -576,7 +580,11 @@ fn read_uri(v: &Value, path: &str) -> ReadResult<Uri> {
 
 impl Resources {
     fn read(v: &Value, path: &str) -> ReadResult<Self> {
-        let o = Obj::new(v, path, &["cpu", "mem", "disk", "ports", "role"])?;
+        let o = Obj::new(
+            v,
+            path,
+            &["cpu", "mem", "disk", "ports", "role", "reserved_only"],
+        )?;
         Ok(Resources {
             cpu: o.req("cpu", number)?,
             mem: o.req("mem", number)?,
@@ -589,6 +597,7 @@ impl Resources {
             })?,
             ports: o.opt("ports", uint32)?,
             role: o.opt("role", string)?,
+            reserved_only: o.opt("reserved_only", boolean)?,
         })
     }
 
@@ -646,7 +655,7 @@ fn check_amount(v: f64, path: &str, zero_ok: bool, max: f64, errors: &mut Vec<Va
 
 /// The Mesos role rules: `*`, or '/'-separated segments that are not empty,
 /// `.` or `..`, do not start with '-' and hold no whitespace or '\\'.
-fn check_role(role: &str) -> Result<(), String> {
+pub fn check_role(role: &str) -> Result<(), String> {
     if role == "*" {
         return Ok(());
     }

@@ -135,6 +135,9 @@ pub struct AgentOptions {
     pub ports: (u16, u16),
     /// `--attributes` as Mesos parses it: `rack:r1;zone:z1`.
     pub attributes: String,
+    /// Statically reserved resources appended to `--resources`
+    /// (`cpus(team-a):1;mem(team-a):512`); empty for none.
+    pub reserved: String,
     pub extra_args: Vec<String>,
 }
 
@@ -151,15 +154,21 @@ impl AgentOptions {
             disk: 4096,
             ports: (base, base + 99),
             attributes: format!("rack:r{index}"),
+            reserved: String::new(),
             extra_args: Vec::new(),
         }
     }
 
     fn resources(&self) -> String {
-        format!(
+        let mut resources = format!(
             "cpus:{};mem:{};disk:{};ports:[{}-{}]",
             self.cpus, self.mem, self.disk, self.ports.0, self.ports.1
-        )
+        );
+        if !self.reserved.is_empty() {
+            resources.push(';');
+            resources.push_str(&self.reserved);
+        }
+        resources
     }
 }
 

@@ -2276,8 +2276,12 @@ type Resources struct {
 	Disk *Disk `protobuf:"bytes,3,opt,name=disk,proto3" json:"disk,omitempty"`
 	// How many host ports the task needs, at most 65535.
 	Ports *uint32 `protobuf:"varint,4,opt,name=ports,proto3,oneof" json:"ports,omitempty"`
-	// Mesos role every resource is taken from; the framework's when absent.
-	Role          *string `protobuf:"bytes,5,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// Mesos role every resource is taken from; the framework's first role
+	// (`--roles`) when absent. A role outside `--roles` is refused.
+	Role *string `protobuf:"bytes,5,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// Only resources reserved to the role (or an ancestor of it) are used,
+	// never unreserved ones; false when absent.
+	ReservedOnly  *bool `protobuf:"varint,6,opt,name=reserved_only,json=reservedOnly,proto3,oneof" json:"reserved_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2345,6 +2349,13 @@ func (x *Resources) GetRole() string {
 		return *x.Role
 	}
 	return ""
+}
+
+func (x *Resources) GetReservedOnly() bool {
+	if x != nil && x.ReservedOnly != nil {
+		return *x.ReservedOnly
+	}
+	return false
 }
 
 // Disk of a task.
@@ -3948,15 +3959,17 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\tmax_surge\x18\x02 \x01(\rH\x01R\bmaxSurge\x88\x01\x01B\x16\n" +
 	"\x14_minimum_ready_shareB\f\n" +
 	"\n" +
-	"_max_surge\"\x9d\x01\n" +
+	"_max_surge\"\xd9\x01\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x01R\x03cpu\x12\x10\n" +
 	"\x03mem\x18\x02 \x01(\x01R\x03mem\x12%\n" +
 	"\x04disk\x18\x03 \x01(\v2\x11.hydrogen.v1.DiskR\x04disk\x12\x19\n" +
 	"\x05ports\x18\x04 \x01(\rH\x00R\x05ports\x88\x01\x01\x12\x17\n" +
-	"\x04role\x18\x05 \x01(\tH\x01R\x04role\x88\x01\x01B\b\n" +
+	"\x04role\x18\x05 \x01(\tH\x01R\x04role\x88\x01\x01\x12(\n" +
+	"\rreserved_only\x18\x06 \x01(\bH\x02R\freservedOnly\x88\x01\x01B\b\n" +
 	"\x06_portsB\a\n" +
-	"\x05_role\"K\n" +
+	"\x05_roleB\x10\n" +
+	"\x0e_reserved_only\"K\n" +
 	"\x04Disk\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x01R\x04size\x12/\n" +
 	"\x06source\x18\x02 \x01(\v2\x17.hydrogen.v1.DiskSourceR\x06source\"\x84\x01\n" +

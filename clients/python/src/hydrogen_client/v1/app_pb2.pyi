@@ -425,18 +425,20 @@ class Upgrade(_message.Message):
     def __init__(self, minimum_ready_share: _Optional[float] = ..., max_surge: _Optional[int] = ...) -> None: ...
 
 class Resources(_message.Message):
-    __slots__ = ("cpu", "mem", "disk", "ports", "role")
+    __slots__ = ("cpu", "mem", "disk", "ports", "role", "reserved_only")
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEM_FIELD_NUMBER: _ClassVar[int]
     DISK_FIELD_NUMBER: _ClassVar[int]
     PORTS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_ONLY_FIELD_NUMBER: _ClassVar[int]
     cpu: float
     mem: float
     disk: Disk
     ports: int
     role: str
-    def __init__(self, cpu: _Optional[float] = ..., mem: _Optional[float] = ..., disk: _Optional[_Union[Disk, _Mapping]] = ..., ports: _Optional[int] = ..., role: _Optional[str] = ...) -> None: ...
+    reserved_only: bool
+    def __init__(self, cpu: _Optional[float] = ..., mem: _Optional[float] = ..., disk: _Optional[_Union[Disk, _Mapping]] = ..., ports: _Optional[int] = ..., role: _Optional[str] = ..., reserved_only: _Optional[bool] = ...) -> None: ...
 
 class Disk(_message.Message):
     __slots__ = ("size", "source")

@@ -1041,8 +1041,18 @@ export interface Resources {
   ports?:
     | number
     | undefined;
-  /** Mesos role every resource is taken from; the framework's when absent. */
-  role?: string | undefined;
+  /**
+   * Mesos role every resource is taken from; the framework's first role
+   * (`--roles`) when absent. A role outside `--roles` is refused.
+   */
+  role?:
+    | string
+    | undefined;
+  /**
+   * Only resources reserved to the role (or an ancestor of it) are used,
+   * never unreserved ones; false when absent.
+   */
+  reservedOnly?: boolean | undefined;
 }
 
 /** Disk of a task. */
@@ -4349,7 +4359,7 @@ export const Upgrade: MessageFns<Upgrade> = {
 };
 
 function createBaseResources(): Resources {
-  return { cpu: 0, mem: 0, disk: undefined, ports: undefined, role: undefined };
+  return { cpu: 0, mem: 0, disk: undefined, ports: undefined, role: undefined, reservedOnly: undefined };
 }
 
 export const Resources: MessageFns<Resources> = {
@@ -4368,6 +4378,9 @@ export const Resources: MessageFns<Resources> = {
     }
     if (message.role !== undefined) {
       writer.uint32(42).string(message.role);
+    }
+    if (message.reservedOnly !== undefined) {
+      writer.uint32(48).bool(message.reservedOnly);
     }
     return writer;
   },
@@ -4425,6 +4438,14 @@ export const Resources: MessageFns<Resources> = {
             message.role = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reservedOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4444,6 +4465,11 @@ export const Resources: MessageFns<Resources> = {
       disk: isSet(object.disk) ? Disk.fromJSON(object.disk) : undefined,
       ports: isSet(object.ports) ? globalThis.Number(object.ports) : undefined,
       role: isSet(object.role) ? globalThis.String(object.role) : undefined,
+      reservedOnly: isSet(object.reservedOnly)
+        ? globalThis.Boolean(object.reservedOnly)
+        : isSet(object.reserved_only)
+        ? globalThis.Boolean(object.reserved_only)
+        : undefined,
     };
   },
 
@@ -4464,6 +4490,9 @@ export const Resources: MessageFns<Resources> = {
     if (message.role !== undefined) {
       obj.role = message.role;
     }
+    if (message.reservedOnly !== undefined) {
+      obj.reservedOnly = message.reservedOnly;
+    }
     return obj;
   },
 
@@ -4477,6 +4506,7 @@ export const Resources: MessageFns<Resources> = {
     message.disk = (object.disk !== undefined && object.disk !== null) ? Disk.fromPartial(object.disk) : undefined;
     message.ports = object.ports ?? undefined;
     message.role = object.role ?? undefined;
+    message.reservedOnly = object.reservedOnly ?? undefined;
     return message;
   },
 };

@@ -108,6 +108,22 @@ struct ChaosArgs {
     /// The hydrogen binary run as the children (default: this one).
     #[arg(long)]
     hydrogen_bin: Option<std::path::PathBuf>,
+    /// Only these faults, comma-separated (default: every kind; the kinds
+    /// are the keys of the summary's `faults`).
+    #[arg(long, value_name = "KINDS")]
+    faults: Option<String>,
+    /// Leave these faults out, comma-separated.
+    #[arg(long, value_name = "KINDS")]
+    skip_faults: Option<String>,
+    /// SSE watchers a `watcher_storm` opens on the leader.
+    #[arg(long, default_value_t = 1000)]
+    storm_sse: usize,
+    /// gRPC `WatchTasks` streams a `watcher_storm` opens on the leader.
+    #[arg(long, default_value_t = 200)]
+    storm_grpc: usize,
+    /// Apps in the batch deploy of a `redis_stall_batch`.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+    batch_apps: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -596,6 +612,27 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     if args.agents == 0 {
         bail!("--agents: at least one agent is needed to run anything");
     }
+    if args.storm_sse + args.storm_grpc == 0 {
+        bail!(
+            "--storm-sse, --storm-grpc: a storm needs at least one watcher (leave watcher_storm out with --skip-faults instead)"
+        );
+    }
+    let kinds = |flag: &str, list: &Option<String>| match list {
+        Some(l) => {
+            hydrogen::chaos::faults::parse_kinds(l).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        }
+        None => Ok(Vec::new()),
+    };
+    let only = kinds("faults", &args.faults)?;
+    let skip = kinds("skip-faults", &args.skip_faults)?;
+    let enabled: Vec<&'static str> = hydrogen::chaos::faults::KINDS
+        .iter()
+        .copied()
+        .filter(|k| (only.is_empty() || only.contains(k)) && !skip.contains(k))
+        .collect();
+    if enabled.is_empty() {
+        bail!("--faults, --skip-faults: no fault kind is left to inject");
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     // First, so a run that dies can still be replayed.
     println!("seed {seed}");
@@ -614,6 +651,14 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         converge_within: args.converge_within.0,
         redis_server: args.redis_server,
         hydrogen,
+        faults: hydrogen::chaos::faults::FaultConfig {
+            kinds: enabled,
+            storm: hydrogen::chaos::storm::StormSize {
+                sse: args.storm_sse,
+                grpc: args.storm_grpc,
+            },
+            batch_apps: usize::try_from(args.batch_apps).context("--batch-apps: too large")?,
+        },
     };
     let report = hydrogen::chaos::run(config).await?;
     for detail in report.details.iter().take(10) {

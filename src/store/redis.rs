@@ -73,6 +73,23 @@
 //! fast and the leader steps down instead of hanging. A record that does
 //! not decode is [`StoreError::Corrupt`] naming its key.
 //!
+//! # Sentinel and replicas
+//!
+//! With `redis+sentinel://` the node is the primary the sentinels name
+//! (`sentinel.rs`, the `redis` crate's Sentinel client). An operation that
+//! fails in a way a failover explains (READONLY, MASTERDOWN, LOADING, a
+//! refused or broken connection, a timeout) asks the sentinels again and,
+//! when the primary moved, swaps the connections (shared, lease, changes
+//! feed) to the new one; the changes feed also asks once per poll. Reads
+//! are then retried within the deadline; writes only when Redis refused
+//! them before running them, since a write of unknown fate is the caller's
+//! to re-decide (app writes are compare-and-set, scheduler writes fenced).
+//!
+//! Every write is followed by `WAIT min_replicas` on the connection it was
+//! sent on ([`RedisOptions::min_replicas`]); fewer confirmations make it
+//! [`StoreError::Unavailable`], so nothing acts on a write a promotion
+//! could lose. The README's HA section says what that does not cover.
+//!
 //! # TLS
 //!
 //! `rediss://host:port/db` connects with rustls (ring provider, so no C

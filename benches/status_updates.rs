@@ -14,9 +14,6 @@
 //! - `runtime_batch_512_*`: the same without Mesos (no acknowledgements).
 //! - `store_apply_only_512_*`: just the store write of a batch.
 //!
-//! `redis_replica_min{0,1}`: Redis with one replica, each batch confirmed
-//! by it (`WAIT 1`, `--redis-min-replicas 1`) or not.
-//!
 //! `cargo bench --bench status_updates` (needs `redis-server` on PATH).
 
 #[path = "../tests/common/procs.rs"]
@@ -275,36 +272,6 @@ fn bench(c: &mut Criterion) {
         .expect("redis store");
     bench_store(c, &rt, "redis", Arc::new(store), &sim.url());
     drop(redis);
-
-    // A primary with one replica: every batch written and `WAIT`ed for
-    // (`--redis-min-replicas 1`), or not (0), the cost of durability
-    // across a Redis failover.
-    for min_replicas in [0, 1] {
-        let redis = procs::Redis::start();
-        let replica = procs::Redis::start_replica_of(redis.port);
-        let url = format!("redis://127.0.0.1:{}/0", redis.port);
-        let options = RedisOptions {
-            min_replicas: Some(min_replicas),
-            ..RedisOptions::default()
-        };
-        let store = rt
-            .block_on(async {
-                // The replica must be connected before WAIT can count it.
-                let deadline = Instant::now() + Duration::from_secs(30);
-                loop {
-                    let store = RedisStore::connect(&url, options.clone()).await?;
-                    let spec = hydrogen::bench::fixtures::plain_app("wait-probe", 0, 0.1, 32.0);
-                    if store.create_app(spec).await.is_ok() || Instant::now() > deadline {
-                        return Ok::<_, hydrogen::store::StoreError>(store);
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            })
-            .expect("redis store with a replica");
-        let label = format!("redis_replica_min{min_replicas}");
-        bench_store(c, &rt, &label, Arc::new(store), &sim.url());
-        drop((redis, replica));
-    }
     sim_rt.block_on(sim.shutdown());
 }
 

@@ -308,9 +308,10 @@ Secrets and `ps`: every flag's value is visible to any user of the machine \
 (`ps`, /proc/PID/cmdline). Pass secrets through a variable or a file instead: \
 HYDROGEN_API_TOKEN or --api-token-file, HYDROGEN_SECRET or --secret-file, \
 HYDROGEN_STORE or --store-file for a Redis URL with a password, \
-HYDROGEN_REDIS_PASSWORD or --redis-password-file. The flags --api-token, \
---secret, --redis-password and a --store URL with a password are the visible \
-ones. Variable values of secrets are never shown by --help.";
+HYDROGEN_REDIS_PASSWORD or --redis-password-file, \
+HYDROGEN_REDIS_SENTINEL_PASSWORD or --redis-sentinel-password-file. The flags \
+--api-token, --secret, --redis-password, --redis-sentinel-password and a \
+--store URL with a password are the visible ones. Variable values of secrets are never shown by --help.";
 
 /// A secret given as a value (flag or variable) or as a file (trailing
 /// newline ignored); both is an error naming the two options, and an empty
@@ -342,8 +343,25 @@ pub fn store_with_password(store: &str, password: Option<&str>) -> anyhow::Resul
     let Some(password) = password else {
         return Ok(store.to_string());
     };
+    if let Some(rest) = hydrogen::store::redis::sentinel::SCHEMES
+        .iter()
+        .find_map(|scheme| store.strip_prefix(scheme).map(|rest| (*scheme, rest)))
+    {
+        // Not a URL reqwest can parse (several hosts): the userinfo goes
+        // right after the scheme.
+        let (scheme, rest) = rest;
+        let authority = rest.split('/').next().unwrap_or("");
+        if authority.contains('@') {
+            bail!(
+                "--store already has credentials and --redis-password gives a password: give one"
+            );
+        }
+        let encoded =
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC);
+        return Ok(format!("{scheme}:{encoded}@{rest}"));
+    }
     if !(store.starts_with("redis://") || store.starts_with("rediss://")) {
-        bail!("--redis-password: only for a redis:// or rediss:// --store");
+        bail!("--redis-password: only for a redis://, rediss:// or redis+sentinel:// --store");
     }
     let mut url = reqwest::Url::parse(store).map_err(|e| {
         anyhow::anyhow!(
@@ -402,6 +420,12 @@ mod secret_tests {
         );
         assert!(store_with_password("redis://:a@redis:6379", Some("b")).is_err());
         assert!(store_with_password("memory", Some("b")).is_err());
+        assert_eq!(
+            store_with_password("redis+sentinel://s1:26379,s2:26379/m/1", Some("p@ss"))
+                .expect("url"),
+            "redis+sentinel://:p%40ss@s1:26379,s2:26379/m/1"
+        );
+        assert!(store_with_password("redis+sentinel://:a@s1:26379/m", Some("b")).is_err());
     }
 }
 

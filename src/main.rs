@@ -214,8 +214,10 @@ struct ServeArgs {
     /// Hydrogen follows redirects to the leading one.
     #[arg(long, env = "HYDROGEN_MASTER", value_name = "URL[,URL...]")]
     master: String,
-    /// Where state lives: `memory` (one instance) or `redis://[:password@]host:port/db`
-    /// (several instances, high availability). A password here is visible in
+    /// Where state lives: `memory` (one instance), `redis://[:password@]host:port/db`
+    /// (several instances, high availability) or
+    /// `redis+sentinel://[:password@]host:port[,host:port...]/MASTER_NAME[/db]`
+    /// (the primary the sentinels name; `rediss+sentinel://` for TLS). A password here is visible in
     /// `ps`: prefer the variable, --store-file or --redis-password-file.
     #[arg(
         long,
@@ -234,6 +236,24 @@ struct ServeArgs {
     /// File holding the Redis password (trailing newline ignored).
     #[arg(long, env = "HYDROGEN_REDIS_PASSWORD_FILE", value_name = "FILE")]
     redis_password_file: Option<std::path::PathBuf>,
+    /// Password of the sentinels of a redis+sentinel:// --store (the data
+    /// nodes' password is --redis-password or the URL's). Visible in `ps`:
+    /// prefer the variable or --redis-sentinel-password-file.
+    #[arg(long, env = "HYDROGEN_REDIS_SENTINEL_PASSWORD", hide_env_values = true)]
+    redis_sentinel_password: Option<String>,
+    /// File holding the sentinels' password (trailing newline ignored).
+    #[arg(
+        long,
+        env = "HYDROGEN_REDIS_SENTINEL_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    redis_sentinel_password_file: Option<std::path::PathBuf>,
+    /// Replicas that must confirm each write (Redis WAIT) before Hydrogen
+    /// acknowledges it or acts on it; fewer and the API answers 503 and the
+    /// scheduler neither launches nor acknowledges. Default: 1 when the
+    /// primary has replicas at start, else 0.
+    #[arg(long, env = "HYDROGEN_REDIS_MIN_REPLICAS", value_name = "N")]
+    redis_min_replicas: Option<u32>,
     /// Address other instances and clients reach this one at (default: --listen).
     #[arg(long, env = "HYDROGEN_ADVERTISE")]
     advertise: Option<String>,
@@ -449,12 +469,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if store == "memory" {
         let store = Timed::new(MemoryStore::new(event_log_capacity), "memory");
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
-    } else if store.starts_with("redis://") || store.starts_with("rediss://") {
+    } else if store.starts_with("redis://")
+        || store.starts_with("rediss://")
+        || hydrogen::store::redis::sentinel::is_sentinel_url(&store)
+    {
+        let sentinel_password = config::secret(
+            args.redis_sentinel_password.as_deref(),
+            args.redis_sentinel_password_file.as_deref(),
+            "redis-sentinel-password",
+        )?;
+        if sentinel_password.is_some() && !hydrogen::store::redis::sentinel::is_sentinel_url(&store)
+        {
+            bail!("--redis-sentinel-password: only for a redis+sentinel:// --store");
+        }
         let options = RedisOptions {
             prefix: args.redis_prefix.clone(),
             event_log_capacity,
             timeout: args.redis_timeout.0,
             tls_ca_file: args.redis_tls_ca.clone(),
+            sentinel_password,
+            min_replicas: args.redis_min_replicas,
             ..RedisOptions::default()
         };
         let store = RedisStore::connect(&store, options)
@@ -465,7 +499,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else {
         bail!(
-            "--store {}: expected `memory` or `redis://[:password@]host:port/db`",
+            "--store {}: expected `memory`, `redis://[:password@]host:port/db` or \
+             `redis+sentinel://[:password@]host:port[,host:port...]/MASTER_NAME[/db]`",
             hydrogen::store::redis::redact_url(&store)
         )
     }

@@ -18,12 +18,15 @@
 //! | `P:tasks` | hash | task id → [`TaskRecord`] JSON |
 //! | `P:app-tasks:{app}` | set | the task ids of one app |
 //! | `P:statuses` | hash | app name → [`AppStatus`] JSON |
+//! | `P:statuses:rev` | string (counter) | bumped by every batch that writes or drops statuses |
+//! | `P:mesos` | string | the leader's [`MesosLink`] JSON (fenced write) |
+//! | `P:mesos:rev` | string (counter) | bumped by every write of `P:mesos` |
 //! | `P:framework-id` | string | the Mesos framework id |
 //! | `P:events` | stream | the event log: entry id `<revision>-0`, fields `rev` and `event` ([`TaskEvent`] JSON) |
 //! | `P:events:head` | string (counter) | the newest revision ever appended |
 //! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
 //! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
-//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev` or `events:head` |
+//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev`, `events:head`, `statuses:rev` or `mesos:rev` |
 //!
 //! App names are restricted to `[A-Za-z0-9_-]` and a set's name ends with
 //! the full app name, so `web` and `web2` never share a key.
@@ -58,7 +61,8 @@
 //! [`Store::changes`] must move when *any* instance writes. Every script
 //! that moves a counter also `PUBLISH`es on `P:changes`; one background
 //! task per store listens on a pub/sub connection and re-reads
-//! `P:apps:rev` and `P:events:head` on each message, and also every second
+//! `P:apps:rev`, `P:events:head`, `P:statuses:rev`, `P:mesos:rev` and
+//! `P:epoch` on each message, and also every second
 //! in case a message was lost while its connection was down. Local writes
 //! update the feed at once from the counters their script returns. The
 //! counters only go up, so the feed keeps the maximum it has seen. The
@@ -102,7 +106,7 @@ use tokio::sync::{oneshot, watch};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::model::{differs_only_in_instances, now_ms};
 use super::{
-    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
+    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
     StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
@@ -152,6 +156,9 @@ struct Keys {
     tasks: String,
     app_tasks_prefix: String,
     statuses: String,
+    statuses_rev: String,
+    mesos: String,
+    mesos_rev: String,
     framework_id: String,
     events: String,
     events_head: String,
@@ -169,6 +176,9 @@ impl Keys {
             tasks: format!("{prefix}:tasks"),
             app_tasks_prefix: format!("{prefix}:app-tasks:"),
             statuses: format!("{prefix}:statuses"),
+            statuses_rev: format!("{prefix}:statuses:rev"),
+            mesos: format!("{prefix}:mesos"),
+            mesos_rev: format!("{prefix}:mesos:rev"),
             framework_id: format!("{prefix}:framework-id"),
             events: format!("{prefix}:events"),
             events_head: format!("{prefix}:events:head"),
@@ -188,6 +198,7 @@ struct Scripts {
     cas_apps: Script,
     apply: Script,
     set_framework_id: Script,
+    set_mesos_link: Script,
     acquire_lease: Script,
     renew_lease: Script,
     release_lease: Script,
@@ -201,6 +212,7 @@ impl Scripts {
             cas_apps: Script::new(scripts::CAS_APPS),
             apply: Script::new(scripts::APPLY),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
+            set_mesos_link: Script::new(scripts::SET_MESOS_LINK),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
             renew_lease: Script::new(&scripts::renew_lease()),
             release_lease: Script::new(&scripts::release_lease()),
@@ -242,12 +254,24 @@ impl Shared {
         }
     }
 
-    /// Raises the feed to at least these counters.
+    /// Raises the feed to at least these app and event counters.
     fn observe(&self, apps: u64, events: u64) {
+        self.observe_changes(Changes {
+            apps,
+            events,
+            ..Changes::default()
+        });
+    }
+
+    /// Raises the feed to at least these counters (a zero moves nothing).
+    fn observe_changes(&self, seen: Changes) {
         self.changes.send_if_modified(|c| {
             let next = Changes {
-                apps: c.apps.max(apps),
-                events: c.events.max(events),
+                apps: c.apps.max(seen.apps),
+                events: c.events.max(seen.events),
+                statuses: c.statuses.max(seen.statuses),
+                mesos: c.mesos.max(seen.mesos),
+                epoch: c.epoch.max(seen.epoch),
             };
             let moved = next != *c;
             *c = next;
@@ -255,21 +279,30 @@ impl Shared {
         });
     }
 
-    /// Reads both counters and raises the feed.
+    /// Reads the counters and raises the feed.
     async fn refresh(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let (apps, events): (Option<String>, Option<String>) = self
+        let keys = &self.keys;
+        let raw: Vec<Option<String>> = self
             .run(
                 "MGET",
                 ::redis::cmd("MGET")
-                    .arg(&self.keys.apps_rev)
-                    .arg(&self.keys.events_head)
+                    .arg(&keys.apps_rev)
+                    .arg(&keys.events_head)
+                    .arg(&keys.statuses_rev)
+                    .arg(&keys.mesos_rev)
+                    .arg(&keys.epoch)
                     .query_async(&mut conn),
             )
             .await?;
-        let apps = parse_counter(&self.keys.apps_rev, apps)?;
-        let events = parse_counter(&self.keys.events_head, events)?;
-        self.observe(apps, events);
+        let counter = |i: usize, key: &str| parse_counter(key, raw.get(i).cloned().flatten());
+        self.observe_changes(Changes {
+            apps: counter(0, &keys.apps_rev)?,
+            events: counter(1, &keys.events_head)?,
+            statuses: counter(2, &keys.statuses_rev)?,
+            mesos: counter(3, &keys.mesos_rev)?,
+            epoch: counter(4, &keys.epoch)?,
+        });
         Ok(())
     }
 }
@@ -864,6 +897,7 @@ impl Store for RedisStore {
             .key(&keys.events)
             .key(&keys.events_head)
             .key(&keys.view_rev)
+            .key(&keys.statuses_rev)
             .arg(epoch.to_string())
             .arg(&keys.app_tasks_prefix)
             .arg(self.capacity)
@@ -920,7 +954,12 @@ impl Store for RedisStore {
             "corrupt" => return Err(corrupt(&reply)),
             other => return Err(unexpected(other)),
         }
-        self.shared.observe(int_at(&reply, 1)?, int_at(&reply, 2)?);
+        self.shared.observe_changes(Changes {
+            apps: int_at(&reply, 1)?,
+            events: int_at(&reply, 2)?,
+            statuses: int_at(&reply, 3 + events.len())?,
+            ..Changes::default()
+        });
         let mut appended = Vec::new();
         for (i, mut event) in events.into_iter().enumerate() {
             let revision = int_at(&reply, 3 + i)?;
@@ -930,6 +969,70 @@ impl Store for RedisStore {
             }
         }
         Ok(appended)
+    }
+
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        let mut conn = self.conn();
+        let raw: Vec<(String, String)> = self
+            .shared
+            .run(
+                "HGETALL",
+                ::redis::cmd("HGETALL")
+                    .arg(&self.keys().statuses)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        raw.iter()
+            .map(|(app, raw)| decode(raw, || format!("{} field {app}", self.keys().statuses)))
+            .collect()
+    }
+
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        let link = MesosLink {
+            epoch,
+            subscribed,
+            updated_ms: now_ms(),
+        };
+        let keys = self.keys();
+        let mut call = self.scripts.set_mesos_link.prepare_invoke();
+        call.key(&keys.epoch)
+            .key(&keys.mesos)
+            .key(&keys.mesos_rev)
+            .arg(epoch.to_string())
+            .arg(encode(&link)?)
+            .arg(&keys.changes);
+        let mut conn = self.conn();
+        let reply: Vec<Value> = self
+            .shared
+            .run("the mesos link script", call.invoke_async(&mut conn))
+            .await?;
+        match status(&reply)? {
+            "ok" => {
+                self.shared.observe_changes(Changes {
+                    mesos: int_at(&reply, 1)?,
+                    epoch,
+                    ..Changes::default()
+                });
+                Ok(())
+            }
+            "fenced" => Err(fenced(epoch, &reply)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        let mut conn = self.conn();
+        let raw: Option<String> = self
+            .shared
+            .run(
+                "GET",
+                ::redis::cmd("GET")
+                    .arg(&self.keys().mesos)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        raw.map(|raw| decode(&raw, || self.keys().mesos.clone()))
+            .transpose()
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {

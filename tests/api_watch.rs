@@ -299,7 +299,7 @@ async fn api_watch_sse_streams_status_and_cluster_events_on_request() {
     let mut plain = SseReader::new(sse(&srv, "", None).await);
     let mut side = SseReader::new(sse(&srv, "?include=status,cluster&app=web", None).await);
     // It starts with the current cluster and statuses, in either order.
-    let mut first = vec![
+    let mut first = [
         side.next().await.expect("event"),
         side.next().await.expect("event"),
     ];

@@ -1153,8 +1153,17 @@ impl Store for RedisStore {
             .shared
             .run("the lease acquisition script", call.invoke_async(&mut conn))
             .await?;
-        raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
-            .transpose()
+        let lease: Option<LeaderInfo> = raw
+            .map(|raw| decode(&raw, || self.keys().lease.clone()))
+            .transpose()?;
+        if let Some(lease) = &lease {
+            // Other instances see the new epoch at the feed's next re-read.
+            self.shared.observe_changes(Changes {
+                epoch: lease.epoch,
+                ..Changes::default()
+            });
+        }
+        Ok(lease)
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {

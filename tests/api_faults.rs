@@ -79,6 +79,7 @@ async fn api_faults_store_unavailable_is_503_and_unavailable() {
         .watch_tasks(pb::WatchTasksRequest {
             app: None,
             after_revision: Some(0),
+            ..Default::default()
         })
         .await
         .expect_err("down");

@@ -466,7 +466,8 @@ async fn api_rest_health_readiness_metrics() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         v,
-        json!({"ready": true, "leader": false, "leader_id": null, "leader_address": null, "epoch": null})
+        json!({"ready": true, "leader": false, "leader_id": null, "leader_address": null, "epoch": null,
+               "mesos": {"subscribed": false}})
     );
     let lease = srv
         .store
@@ -482,8 +483,18 @@ async fn api_rest_health_readiness_metrics() {
     assert_eq!(
         v,
         json!({"ready": true, "leader": true, "leader_id": "test-instance",
-               "leader_address": "127.0.0.1:8080", "epoch": lease.epoch})
+               "leader_address": "127.0.0.1:8080", "epoch": lease.epoch,
+               "mesos": {"subscribed": false}})
     );
+    // Reported, never a reason to be unready: the leader's subscription,
+    // as it recorded it in the store.
+    srv.store
+        .set_mesos_link(lease.epoch, true)
+        .await
+        .expect("link");
+    let (status, v) = json_of(http.get(srv.url("/readyz")).send().await.expect("send")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["mesos"], json!({"subscribed": true}));
 
     let text = http
         .get(srv.url("/metrics"))

@@ -86,6 +86,20 @@ impl Store for WriteGate {
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
         self.inner.app_status(app).await
     }
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        self.inner.app_statuses().await
+    }
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "write gate closed by the test".into(),
+            ));
+        }
+        self.inner.set_mesos_link(epoch, subscribed).await
+    }
+    async fn mesos_link(&self) -> Result<Option<hydrogen::store::MesosLink>, StoreError> {
+        self.inner.mesos_link().await
+    }
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {
         self.inner.framework_id().await
     }

@@ -738,6 +738,8 @@ pub fn event_to_proto(e: &TaskEvent) -> pb::TaskEvent {
         hostname: e.hostname.clone(),
         message: e.message.clone(),
         timestamp_ms: e.timestamp_ms,
+        status: None,
+        cluster: None,
     }
 }
 

@@ -567,6 +567,7 @@ async fn grpc_watchers(
         let request = pb::WatchTasksRequest {
             app: None,
             after_revision: Some(shared.after),
+            ..Default::default()
         };
         let d = Arc::clone(d);
         let shared = Arc::clone(&shared);

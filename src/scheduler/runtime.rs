@@ -418,6 +418,7 @@ impl<S: Store> Driver<S> {
                     }
                     metrics::counter!("hydrogen_mesos_subscriptions_total").increment(1);
                     metrics::gauge!("hydrogen_mesos_subscribed").set(1.0);
+                    self.record_mesos_link(true).await;
                     self.step(Input::Subscribed {
                         generation: session.generation,
                         framework_id: session.framework_id.value.clone(),
@@ -432,6 +433,7 @@ impl<S: Store> Driver<S> {
                     }
                     warn!(%reason, "mesos session lost");
                     metrics::gauge!("hydrogen_mesos_subscribed").set(0.0);
+                    self.record_mesos_link(false).await;
                     self.step(Input::Disconnected).await?;
                 }
                 SubscriptionEvent::ConnectFailed { master, reason } => {
@@ -443,6 +445,16 @@ impl<S: Store> Driver<S> {
             self.step(Input::Mesos(run)).await?;
         }
         Ok(())
+    }
+
+    /// Tells every instance (through the store) whether this leader is
+    /// subscribed. Best effort: a failed write only leaves the console and
+    /// `/v1/api/cluster` of other instances a step behind, which is no
+    /// reason to stop scheduling.
+    async fn record_mesos_link(&self, subscribed: bool) {
+        if let Err(e) = self.store.set_mesos_link(self.epoch, subscribed).await {
+            warn!(error = %e, subscribed, "could not record the mesos subscription in the store");
+        }
     }
 
     async fn step(&mut self, input: Input) -> Result<(), SchedulerError> {

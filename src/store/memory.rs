@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use super::app_write::{self, Written};
 use super::model::now_ms;
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -28,12 +28,15 @@ struct Inner {
     tasks: HashMap<String, TaskRecord>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
+    mesos_link: Option<MesosLink>,
     statuses: HashMap<String, AppStatus>,
     events: VecDeque<TaskEvent>,
     head: u64,
     epoch: u64,
     lease: Option<(LeaderInfo, Instant)>,
     app_changes: u64,
+    status_changes: u64,
+    mesos_changes: u64,
     /// [`ViewRevision::views`]: every write to an app, task or status.
     view_changes: u64,
 }
@@ -71,12 +74,15 @@ impl MemoryStore {
                 tasks: HashMap::new(),
                 tasks_by_app: BTreeMap::new(),
                 framework_id: None,
+                mesos_link: None,
                 statuses: HashMap::new(),
                 events: VecDeque::new(),
                 head: 0,
                 epoch: 0,
                 lease: None,
                 app_changes: 0,
+                status_changes: 0,
+                mesos_changes: 0,
                 view_changes: 0,
             }),
             capacity: event_log_capacity.max(1),
@@ -106,6 +112,9 @@ impl MemoryStore {
         self.changes.send_replace(Changes {
             apps: inner.app_changes,
             events: inner.head,
+            statuses: inner.status_changes,
+            mesos: inner.mesos_changes,
+            epoch: inner.epoch,
         });
     }
 }
@@ -271,6 +280,9 @@ impl Store for MemoryStore {
                 }
             }
         }
+        if !batch.statuses.is_empty() || !batch.app_removals.is_empty() {
+            inner.status_changes += 1;
+        }
         for status in batch.statuses {
             inner.statuses.insert(status.app.clone(), status);
         }
@@ -287,6 +299,10 @@ impl Store for MemoryStore {
         }
         self.notify(&inner);
         Ok(appended)
+    }
+
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        Ok(self.lock().statuses.values().cloned().collect())
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
@@ -307,6 +323,28 @@ impl Store for MemoryStore {
         }
         inner.framework_id = Some(id.to_string());
         Ok(())
+    }
+
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if epoch != inner.epoch {
+            return Err(StoreError::Fenced {
+                offered: epoch,
+                current: inner.epoch,
+            });
+        }
+        inner.mesos_link = Some(MesosLink {
+            epoch,
+            subscribed,
+            updated_ms: now_ms(),
+        });
+        inner.mesos_changes += 1;
+        self.notify(&inner);
+        Ok(())
+    }
+
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        Ok(self.lock().mesos_link)
     }
 
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage, StoreError> {
@@ -361,6 +399,7 @@ impl Store for MemoryStore {
             epoch: inner.epoch,
         };
         inner.lease = Some((lease.clone(), now + ttl));
+        self.notify(&inner);
         Ok(Some(lease))
     }
 

@@ -31,8 +31,8 @@ use tokio::sync::watch;
 use crate::spec::App;
 pub use app_write::{CreateOutcome, UpdateOutcome};
 pub use model::{
-    AppGoal, AppRecord, AppStatus, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState,
-    Termination,
+    AppGoal, AppRecord, AppStatus, LeaderInfo, MesosLink, TaskBatch, TaskEvent, TaskRecord,
+    TaskState, Termination,
 };
 
 /// Why a store operation failed.
@@ -81,6 +81,14 @@ pub struct Changes {
     pub apps: u64,
     /// The event log's head revision.
     pub events: u64,
+    /// Increments whenever the scheduler writes or drops app statuses.
+    pub statuses: u64,
+    /// Increments whenever the leader writes its [`MesosLink`].
+    pub mesos: u64,
+    /// The fencing epoch: moves when an instance takes the lease. Another
+    /// instance's store may see it up to a second late (Redis: the feed's
+    /// periodic re-read).
+    pub epoch: u64,
 }
 
 /// Identifies the content of everything State and ListAll show (apps,
@@ -191,6 +199,9 @@ pub trait Store: Send + Sync + 'static {
         batch: TaskBatch,
     ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
 
+    /// Every app's latest scheduler status (in no particular order).
+    fn app_statuses(&self) -> impl Future<Output = Result<Vec<AppStatus>, StoreError>> + Send;
+
     /// The scheduler's latest status of an app (why tasks wait).
     fn app_status(
         &self,
@@ -204,6 +215,17 @@ pub trait Store: Send + Sync + 'static {
         epoch: u64,
         id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records whether the leader of `epoch` is subscribed to Mesos;
+    /// `Fenced` unless `epoch` is the current lease epoch.
+    fn set_mesos_link(
+        &self,
+        epoch: u64,
+        subscribed: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The last [`MesosLink`] a leader wrote, if any.
+    fn mesos_link(&self) -> impl Future<Output = Result<Option<MesosLink>, StoreError>> + Send;
 
     /// Events with a revision greater than `after`, at most `limit`.
     /// `Compacted` when events after `after` were already dropped.

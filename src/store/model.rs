@@ -269,6 +269,31 @@ pub struct Termination {
     pub at_ms: u64,
 }
 
+/// Whether the leader of `epoch` is subscribed to Mesos, as it last said.
+/// Kept in the store so every instance can answer, not only the leader;
+/// the write is fenced, so a deposed leader's late word cannot land. It
+/// describes the current leader only when `epoch` is the lease's epoch: a
+/// new leader that has not written yet is not subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MesosLink {
+    pub epoch: u64,
+    pub subscribed: bool,
+    /// When the leader wrote it, ms since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+impl MesosLink {
+    /// Whether the current leader is subscribed: only a link written under
+    /// the lease's own epoch speaks for it (an older one is a former
+    /// leader's word), and with no leader nobody is.
+    pub fn leader_subscribed(link: Option<&MesosLink>, leader: Option<&LeaderInfo>) -> bool {
+        match (link, leader) {
+            (Some(link), Some(leader)) => link.epoch == leader.epoch && link.subscribed,
+            _ => false,
+        }
+    }
+}
+
 /// Who holds the leader lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaderInfo {

@@ -18,12 +18,15 @@
 //! | `P:tasks` | hash | task id → [`TaskRecord`] JSON |
 //! | `P:app-tasks:{app}` | set | the task ids of one app |
 //! | `P:statuses` | hash | app name → [`AppStatus`] JSON |
+//! | `P:statuses:rev` | string (counter) | bumped by every batch that writes or drops statuses |
+//! | `P:mesos` | string | the leader's [`MesosLink`] JSON (fenced write) |
+//! | `P:mesos:rev` | string (counter) | bumped by every write of `P:mesos` |
 //! | `P:framework-id` | string | the Mesos framework id |
 //! | `P:events` | stream | the event log: entry id `<revision>-0`, fields `rev` and `event` ([`TaskEvent`] JSON) |
 //! | `P:events:head` | string (counter) | the newest revision ever appended |
 //! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
 //! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
-//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev` or `events:head` |
+//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev`, `events:head`, `statuses:rev` or `mesos:rev` |
 //!
 //! App names are restricted to `[A-Za-z0-9_-]` and a set's name ends with
 //! the full app name, so `web` and `web2` never share a key.
@@ -59,7 +62,8 @@
 //! [`Store::changes`] must move when *any* instance writes. Every script
 //! that moves a counter also `PUBLISH`es on `P:changes`; one background
 //! task per store listens on a pub/sub connection and re-reads
-//! `P:apps:rev` and `P:events:head` on each message, and also every second
+//! `P:apps:rev`, `P:events:head`, `P:statuses:rev`, `P:mesos:rev` and
+//! `P:epoch` on each message, and also every second
 //! in case a message was lost while its connection was down. Local writes
 //! update the feed at once from the counters their script returns. The
 //! counters only go up, so the feed keeps the maximum it has seen. The
@@ -123,8 +127,8 @@ use super::app_write::{self, Written};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::model::now_ms;
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -188,6 +192,9 @@ struct Keys {
     tasks: String,
     app_tasks_prefix: String,
     statuses: String,
+    statuses_rev: String,
+    mesos: String,
+    mesos_rev: String,
     framework_id: String,
     events: String,
     events_head: String,
@@ -205,6 +212,9 @@ impl Keys {
             tasks: format!("{prefix}:tasks"),
             app_tasks_prefix: format!("{prefix}:app-tasks:"),
             statuses: format!("{prefix}:statuses"),
+            statuses_rev: format!("{prefix}:statuses:rev"),
+            mesos: format!("{prefix}:mesos"),
+            mesos_rev: format!("{prefix}:mesos:rev"),
             framework_id: format!("{prefix}:framework-id"),
             events: format!("{prefix}:events"),
             events_head: format!("{prefix}:events:head"),
@@ -224,6 +234,7 @@ struct Scripts {
     cas_apps: Script,
     apply: Script,
     set_framework_id: Script,
+    set_mesos_link: Script,
     acquire_lease: Script,
     renew_lease: Script,
     release_lease: Script,
@@ -237,6 +248,7 @@ impl Scripts {
             cas_apps: Script::new(scripts::CAS_APPS),
             apply: Script::new(scripts::APPLY),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
+            set_mesos_link: Script::new(scripts::SET_MESOS_LINK),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
             renew_lease: Script::new(&scripts::renew_lease()),
             release_lease: Script::new(&scripts::release_lease()),
@@ -549,12 +561,24 @@ impl Shared {
         Ok(())
     }
 
-    /// Raises the feed to at least these counters.
+    /// Raises the feed to at least these app and event counters.
     fn observe(&self, apps: u64, events: u64) {
+        self.observe_changes(Changes {
+            apps,
+            events,
+            ..Changes::default()
+        });
+    }
+
+    /// Raises the feed to at least these counters (a zero moves nothing).
+    fn observe_changes(&self, seen: Changes) {
         self.changes.send_if_modified(|c| {
             let next = Changes {
-                apps: c.apps.max(apps),
-                events: c.events.max(events),
+                apps: c.apps.max(seen.apps),
+                events: c.events.max(seen.events),
+                statuses: c.statuses.max(seen.statuses),
+                mesos: c.mesos.max(seen.mesos),
+                epoch: c.epoch.max(seen.epoch),
             };
             let moved = next != *c;
             *c = next;
@@ -562,21 +586,30 @@ impl Shared {
         });
     }
 
-    /// Reads both counters and raises the feed.
+    /// Reads the counters and raises the feed.
     async fn refresh(&self) -> Result<(), StoreError> {
+        let keys = &self.keys;
         let cmd = ::redis::cmd("MGET")
-            .arg(&self.keys.apps_rev)
-            .arg(&self.keys.events_head)
+            .arg(&keys.apps_rev)
+            .arg(&keys.events_head)
+            .arg(&keys.statuses_rev)
+            .arg(&keys.mesos_rev)
+            .arg(&keys.epoch)
             .clone();
-        let (apps, events): (Option<String>, Option<String>) = self
+        let raw: Vec<Option<String>> = self
             .read("MGET", |mut conn| {
                 let cmd = &cmd;
                 async move { cmd.query_async(&mut conn).await }
             })
             .await?;
-        let apps = parse_counter(&self.keys.apps_rev, apps)?;
-        let events = parse_counter(&self.keys.events_head, events)?;
-        self.observe(apps, events);
+        let counter = |i: usize, key: &str| parse_counter(key, raw.get(i).cloned().flatten());
+        self.observe_changes(Changes {
+            apps: counter(0, &keys.apps_rev)?,
+            events: counter(1, &keys.events_head)?,
+            statuses: counter(2, &keys.statuses_rev)?,
+            mesos: counter(3, &keys.mesos_rev)?,
+            epoch: counter(4, &keys.epoch)?,
+        });
         Ok(())
     }
 }
@@ -1187,6 +1220,7 @@ impl Store for RedisStore {
             .key(&keys.events)
             .key(&keys.events_head)
             .key(&keys.view_rev)
+            .key(&keys.statuses_rev)
             .arg(epoch.to_string())
             .arg(&keys.app_tasks_prefix)
             .arg(self.capacity)
@@ -1234,7 +1268,12 @@ impl Store for RedisStore {
             "corrupt" => return Err(corrupt(&reply)),
             other => return Err(unexpected(other)),
         }
-        self.shared.observe(int_at(&reply, 1)?, int_at(&reply, 2)?);
+        self.shared.observe_changes(Changes {
+            apps: int_at(&reply, 1)?,
+            events: int_at(&reply, 2)?,
+            statuses: int_at(&reply, 3 + events.len())?,
+            ..Changes::default()
+        });
         let mut appended = Vec::new();
         for (i, mut event) in events.into_iter().enumerate() {
             let revision = int_at(&reply, 3 + i)?;
@@ -1244,6 +1283,68 @@ impl Store for RedisStore {
             }
         }
         Ok(appended)
+    }
+
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        let cmd = ::redis::cmd("HGETALL").arg(&self.keys().statuses).clone();
+        let raw: Vec<(String, String)> = self
+            .shared
+            .read("HGETALL", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        raw.iter()
+            .map(|(app, raw)| decode(raw, || format!("{} field {app}", self.keys().statuses)))
+            .collect()
+    }
+
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        let link = MesosLink {
+            epoch,
+            subscribed,
+            updated_ms: now_ms(),
+        };
+        let keys = self.keys();
+        let mut call = self.scripts.set_mesos_link.prepare_invoke();
+        call.key(&keys.epoch)
+            .key(&keys.mesos)
+            .key(&keys.mesos_rev)
+            .arg(epoch.to_string())
+            .arg(encode(&link)?)
+            .arg(&keys.changes);
+        let reply: Vec<Value> = self
+            .shared
+            .write("the mesos link script", Lane::Main, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        match status(&reply)? {
+            "ok" => {
+                self.shared.observe_changes(Changes {
+                    mesos: int_at(&reply, 1)?,
+                    epoch,
+                    ..Changes::default()
+                });
+                Ok(())
+            }
+            "fenced" => Err(fenced(epoch, &reply)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        let cmd = ::redis::cmd("GET").arg(&self.keys().mesos).clone();
+        let raw: Option<String> = self
+            .shared
+            .read("GET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        raw.map(|raw| decode(&raw, || self.keys().mesos.clone()))
+            .transpose()
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
@@ -1368,8 +1469,17 @@ impl Store for RedisStore {
                 async move { call.invoke_async(&mut conn).await }
             })
             .await?;
-        raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
-            .transpose()
+        let lease: Option<LeaderInfo> = raw
+            .map(|raw| decode(&raw, || self.keys().lease.clone()))
+            .transpose()?;
+        if let Some(lease) = &lease {
+            // Other instances see the new epoch at the feed's next re-read.
+            self.shared.observe_changes(Changes {
+                epoch: lease.epoch,
+                ..Changes::default()
+            });
+        }
+        Ok(lease)
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {

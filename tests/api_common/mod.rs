@@ -256,8 +256,8 @@ impl Default for FlakyStore {
 
 use hydrogen::spec::App;
 use hydrogen::store::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, StoreError, ViewRevision,
-    ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, StoreError,
+    ViewRevision, ViewSnapshot,
 };
 
 impl Store for FlakyStore {
@@ -308,6 +308,18 @@ impl Store for FlakyStore {
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
         self.gate().await?;
         self.inner.app_status(app).await
+    }
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        self.gate().await?;
+        self.inner.app_statuses().await
+    }
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        self.gate().await?;
+        self.inner.set_mesos_link(epoch, subscribed).await
+    }
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        self.gate().await?;
+        self.inner.mesos_link().await
     }
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {
         self.gate().await?;

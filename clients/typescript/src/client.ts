@@ -61,6 +61,10 @@ export interface WatchOptions {
   maxBackoffMs?: number;
   /** Called before each reconnect. */
   onReconnect?: (err: unknown) => void;
+  /** Also yield apps' scheduler statuses (events with `status` set, revision 0). */
+  includeStatus?: boolean;
+  /** Also yield leadership changes (events with `cluster` set, revision 0). */
+  includeCluster?: boolean;
 }
 
 const RETRYABLE = new Set([status.UNAVAILABLE, status.INTERNAL, status.UNKNOWN]);
@@ -149,13 +153,28 @@ export class Client {
     let backoff = 50;
     const signal = options.signal;
     while (!signal?.aborted) {
-      const call = this.raw.watchTasks({ app: options.app, afterRevision: after }, this.metadata());
+      const call = this.raw.watchTasks(
+        {
+          app: options.app,
+          afterRevision: after,
+          includeStatus: options.includeStatus ?? false,
+          includeCluster: options.includeCluster ?? false,
+        },
+        this.metadata(),
+      );
       call.on("error", () => {}); // surfaced by the iterator below
       const abort = () => call.cancel();
       signal?.addEventListener("abort", abort);
       let err: unknown = undefined;
       try {
         for await (const event of call as AsyncIterable<TaskEvent>) {
+          // Statuses and leadership are states, not log entries (revision 0):
+          // they never move the resume point.
+          if (event.status !== undefined || event.cluster !== undefined) {
+            backoff = 50;
+            yield event;
+            continue;
+          }
           if (after !== undefined && event.revision <= after) continue; // never a repeat
           after = event.revision;
           backoff = 50;

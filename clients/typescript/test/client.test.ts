@@ -141,6 +141,32 @@ describe("against hydrogen dev", () => {
     await assert.rejects(c.deploy({ name: "x", no_such_field: 1 }), /unknown app field/);
   });
 
+  test("a watch asked for them yields statuses and leadership, and they never move the resume point", async () => {
+    const seen: TaskEvent[] = [];
+    const abort = new AbortController();
+    const done = (async () => {
+      for await (const e of c.watchTasks({
+        afterRevision: 0, includeStatus: true, includeCluster: true, signal: abort.signal,
+      })) seen.push(e);
+    })();
+    const app = testApp();
+    app.name = "status-app";
+    app.instances = 2;
+    app.strategy!.type = StrategyType.STRATEGY_TYPE_MUX;
+    await c.deploy(app);
+    await eventually("a leadership event naming an epoch", () =>
+      seen.some((e) => e.cluster !== undefined && (e.cluster.epoch ?? 0) > 0));
+    await eventually("status-app's status", () =>
+      seen.some((e) => e.status !== undefined && e.app === "status-app"));
+    await eventually("status-app's task events", () =>
+      seen.filter((e) => e.status === undefined && e.cluster === undefined && e.app === "status-app").length >= 2);
+    abort.abort();
+    await done;
+    const revisions = seen.filter((e) => e.status === undefined && e.cluster === undefined).map((e) => e.revision);
+    assert.deepEqual(revisions, [...new Set(revisions)].sort((a, b) => a - b), "task events in order, none twice");
+    await c.kill("status-app");
+  });
+
   test("watch resumes after the connection drops", async () => {
     const proxy = await DroppingProxy.start(server.target);
     const viaProxy = new Client(proxy.target);

@@ -20,7 +20,9 @@
 //!
 //! `cargo bench --bench api_load` (env: `API_BENCH_SECS`, default 3;
 //! `API_BENCH_CLIENTS`, default 64; `API_BENCH_APPS`, `API_BENCH_INSTANCES`;
-//! `API_BENCH_SETUPS`, default `memory,redis`; `API_BENCH_HYDROGEN`, the
+//! `API_BENCH_SETUPS`, default `memory,redis`, also `redis-replica-min0` and
+//! `redis-replica-min1`: a primary with one replica, `--redis-min-replicas`
+//! 0 or 1; `API_BENCH_HYDROGEN`, the
 //! binary the redis setup serves with, default this build's).
 
 #[path = "../tests/common/procs.rs"]
@@ -431,8 +433,22 @@ fn cluster_file(agents: u32) -> Result<tempfile::NamedTempFile, BoxError> {
     Ok(file)
 }
 
-fn redis_setup(rt: &tokio::runtime::Runtime, params: &Params) -> Result<Vec<Figures>, BoxError> {
+/// `min_replicas`: `Some(n)` adds a replica and serves with
+/// `--redis-min-replicas n` (every write waits for it), for the cost of
+/// durability across a Redis failover.
+fn redis_setup(
+    rt: &tokio::runtime::Runtime,
+    params: &Params,
+    min_replicas: Option<u32>,
+) -> Result<Vec<Figures>, BoxError> {
     let redis = Redis::start();
+    let _replica = min_replicas.map(|_| Redis::start_replica_of(redis.port));
+    let min = min_replicas.unwrap_or(0).to_string();
+    let label: &'static str = match min_replicas {
+        None => "redis",
+        Some(0) => "redis-replica-min0",
+        Some(_) => "redis-replica-min1",
+    };
     let cluster = cluster_file(20)?;
     let sim = Hydrogen::start(&[
         "sim",
@@ -460,6 +476,8 @@ fn redis_setup(rt: &tokio::runtime::Runtime, params: &Params) -> Result<Vec<Figu
                 &sim.url,
                 "--store",
                 &redis.url(),
+                "--redis-min-replicas",
+                &min,
             ],
         )
     };
@@ -506,7 +524,7 @@ fn redis_setup(rt: &tokio::runtime::Runtime, params: &Params) -> Result<Vec<Figu
         ] {
             check_answers(url, params).await?;
             for scenario in SCENARIOS {
-                out.push(run(url, "redis", role, scenario, params).await?);
+                out.push(run(url, label, role, scenario, params).await?);
             }
         }
         Ok(out)
@@ -545,8 +563,15 @@ fn main() -> Result<(), BoxError> {
     for setup in setups.split(',') {
         match setup.trim() {
             "memory" => all.extend(rt.block_on(memory_setup(&params))?),
-            "redis" => all.extend(redis_setup(&rt, &params)?),
-            other => return Err(format!("unknown setup {other:?} (memory, redis)").into()),
+            "redis" => all.extend(redis_setup(&rt, &params, None)?),
+            "redis-replica-min0" => all.extend(redis_setup(&rt, &params, Some(0))?),
+            "redis-replica-min1" => all.extend(redis_setup(&rt, &params, Some(1))?),
+            other => {
+                return Err(format!(
+                    "unknown setup {other:?} (memory, redis, redis-replica-min0, redis-replica-min1)"
+                )
+                .into());
+            }
         }
     }
     println!(

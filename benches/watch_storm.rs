@@ -12,6 +12,9 @@
 //! leader's RSS before and after, and how long the deploy took to run.
 //!
 //! `cargo bench --bench watch_storm`; prints a table, then one JSON line.
+//! `WATCH_BIN=/path/to/hydrogen` runs another build of the server (the
+//! simulator and both instances), e.g. to compare before and after a change
+//! with the same harness.
 
 #[path = "../tests/common/procs.rs"]
 #[allow(dead_code)] // shared with the HA tests, which use all of it
@@ -193,32 +196,40 @@ async fn run() {
     let instances = env_u64("WATCH_INSTANCES", 100);
     let tasks = (apps * instances) as usize;
 
+    let binary =
+        std::env::var("WATCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hydrogen").to_string());
     let redis = Redis::start();
-    let sim = Hydrogen::start(&[
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--agents",
-        "20",
-        "--allocation-interval",
-        "100ms",
-        "--task-start-delay",
-        "50ms",
-    ]);
+    let sim = Hydrogen::start_binary(
+        &binary,
+        &[
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--agents",
+            "20",
+            "--allocation-interval",
+            "100ms",
+            "--task-start-delay",
+            "50ms",
+        ],
+    );
     let store = redis.url();
     let instances_up: Vec<Hydrogen> = (0..2)
         .map(|_| {
-            Hydrogen::start(&[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--master",
-                &sim.url,
-                "--store",
-                &store,
-                "--decline-refuse",
-                "200ms",
-            ])
+            Hydrogen::start_binary(
+                &binary,
+                &[
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--master",
+                    &sim.url,
+                    "--store",
+                    &store,
+                    "--decline-refuse",
+                    "200ms",
+                ],
+            )
         })
         .collect();
     let start = Instant::now();

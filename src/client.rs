@@ -177,6 +177,7 @@ async fn watch_loop(
         let request = WatchTasksRequest {
             app: app.clone(),
             after_revision: after,
+            ..WatchTasksRequest::default()
         };
         let opened = client.watch_tasks(request).await;
         let mut stream = match opened {

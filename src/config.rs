@@ -8,13 +8,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hydrogen::mesos::encoding::Encoding;
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::parse_duration;
+use hydrogen::sim::HumaneDuration;
 use hydrogen::spec::{Executor, Uri};
 
-/// Clap value parser of humane durations (`250ms`, `1s`, `2m`, `7d`), so a
-/// bad one fails while parsing, naming the option (or the config file key).
-pub fn duration_arg(text: &str) -> Result<Duration, String> {
-    parse_duration(text)
+/// The scheduler's own defaults, which the options' defaults are read from
+/// (one source: `--help` shows what an unset option really gives).
+fn defaults() -> SchedulerConfig {
+    SchedulerConfig::new(Vec::new())
+}
+
+/// A default duration, as `--help` shows it.
+fn humane(d: Duration) -> HumaneDuration {
+    HumaneDuration(d)
 }
 
 fn number(text: &str) -> Result<f64, String> {
@@ -47,13 +52,25 @@ fn share_arg(text: &str) -> Result<f64, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchedulerArgs {
     /// Framework name shown by Mesos.
-    #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value = "Hydrogen")]
+    #[arg(long, env = "HYDROGEN_FRAMEWORK_NAME", default_value_t = defaults().framework_name)]
     pub framework_name: String,
-    /// Mesos role the framework registers with.
-    #[arg(long, env = "HYDROGEN_ROLE", default_value = "*")]
+    /// Mesos role the framework registers with (the one-role form of
+    /// --roles).
+    #[arg(long, env = "HYDROGEN_ROLE", default_value_t = defaults().default_role().to_owned())]
     pub role: String,
+    /// Mesos roles the framework registers with, comma-separated
+    /// (`team-a,team-b`; MULTI_ROLE). The first is the role of apps without
+    /// `resources.role`; an app naming another role is refused. Replaces
+    /// --role.
+    #[arg(
+        long,
+        env = "HYDROGEN_ROLES",
+        value_name = "ROLES",
+        conflicts_with = "role"
+    )]
+    pub roles: Option<String>,
     /// Mesos principal (also the HTTP basic-auth user when a secret is set).
-    #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value = "Hydrogen")]
+    #[arg(long, env = "HYDROGEN_PRINCIPAL", default_value_t = defaults().principal.unwrap_or_default())]
     pub principal: String,
     /// Secret for HTTP basic authentication with the master. Prefer the
     /// variable (or --secret-file) to keep it out of process listings.
@@ -63,60 +80,60 @@ pub struct SchedulerArgs {
     #[arg(long, env = "HYDROGEN_SECRET_FILE", value_name = "FILE")]
     pub secret_file: Option<String>,
     /// Unix user tasks run as.
-    #[arg(long, env = "HYDROGEN_USER", default_value = "root")]
+    #[arg(long, env = "HYDROGEN_USER", default_value_t = defaults().user)]
     pub user: String,
     /// How long Mesos keeps our tasks running while no Hydrogen instance is
     /// connected (after that, Mesos kills them all).
-    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value = "7d", value_parser = duration_arg)]
-    pub failover_timeout: Duration,
+    #[arg(long, env = "HYDROGEN_FAILOVER_TIMEOUT", default_value_t = humane(defaults().failover_timeout))]
+    pub failover_timeout: HumaneDuration,
     /// Adopt this framework (one the master still runs and the store lost):
     /// written to the store and used to subscribe, when the store has none.
     #[arg(long, env = "HYDROGEN_FRAMEWORK_ID", value_name = "ID")]
     pub framework_id: Option<String>,
     /// Encoding of the Mesos API: protobuf (compact) or json.
-    #[arg(long, env = "HYDROGEN_MESOS_ENCODING", default_value = "protobuf", value_parser = ["protobuf", "json"])]
-    pub mesos_encoding: String,
+    #[arg(long, env = "HYDROGEN_MESOS_ENCODING", value_enum, default_value_t = defaults().encoding)]
+    pub mesos_encoding: Encoding,
     /// First relaunch delay after a task fails; grows by --backoff-factor.
-    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value = "1s", value_parser = duration_arg)]
-    pub backoff_initial: Duration,
+    #[arg(long, env = "HYDROGEN_BACKOFF_INITIAL", default_value_t = humane(defaults().backoff.initial))]
+    pub backoff_initial: HumaneDuration,
     /// Growth factor of the relaunch delay (>= 1).
-    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = 2.0, value_parser = factor_arg)]
+    #[arg(long, env = "HYDROGEN_BACKOFF_FACTOR", default_value_t = defaults().backoff.factor, value_parser = factor_arg)]
     pub backoff_factor: f64,
     /// Cap of the relaunch delay.
-    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value = "5m", value_parser = duration_arg)]
-    pub backoff_max: Duration,
+    #[arg(long, env = "HYDROGEN_BACKOFF_MAX", default_value_t = humane(defaults().backoff.max))]
+    pub backoff_max: HumaneDuration,
     /// A task running (and healthy) this long resets its app's backoff.
-    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value = "1m", value_parser = duration_arg)]
-    pub backoff_reset: Duration,
+    #[arg(long, env = "HYDROGEN_BACKOFF_RESET", default_value_t = humane(defaults().backoff.reset_after))]
+    pub backoff_reset: HumaneDuration,
     /// How long a declined agent's resources are not offered again.
-    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value = "5s", value_parser = duration_arg)]
-    pub decline_refuse: Duration,
+    #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value_t = humane(defaults().decline_refuse))]
+    pub decline_refuse: HumaneDuration,
     /// Period of implicit reconciliation with Mesos.
-    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value = "15m", value_parser = duration_arg)]
-    pub reconcile_interval: Duration,
+    #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value_t = humane(defaults().reconcile_interval))]
+    pub reconcile_interval: HumaneDuration,
     /// How long an unreachable task keeps its slot before a replacement starts.
-    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value = "5m", value_parser = duration_arg)]
-    pub unreachable_grace: Duration,
+    #[arg(long, env = "HYDROGEN_UNREACHABLE_GRACE", default_value_t = humane(Duration::from_millis(defaults().plan.unreachable_grace_ms)))]
+    pub unreachable_grace: HumaneDuration,
     /// A task the master answers TASK_UNKNOWN for this soon after
     /// subscribing keeps its slot this long: its agent may still be
     /// re-registering with a master that lost its state.
-    #[arg(long, env = "HYDROGEN_REREGISTER_GRACE", default_value = "5s", value_parser = duration_arg)]
-    pub reregister_grace: Duration,
+    #[arg(long, env = "HYDROGEN_REREGISTER_GRACE", default_value_t = humane(defaults().reregister_grace))]
+    pub reregister_grace: HumaneDuration,
     /// Share of instances that must stay ready during a rolling update (0..=1).
-    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = 1.0, value_parser = share_arg)]
+    #[arg(long, env = "HYDROGEN_MIN_READY_SHARE", default_value_t = defaults().plan.min_ready_share, value_parser = share_arg)]
     pub min_ready_share: f64,
     /// New-version tasks started at once during a rolling update.
-    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "HYDROGEN_SURGE", default_value_t = defaults().plan.surge, value_parser = clap::value_parser!(u32).range(1..))]
     pub surge: u32,
     /// New-version tasks that may fail during a rolling update before it
     /// pauses with the old tasks still running (0: never pause). An app's
     /// next update resumes or rolls back.
-    #[arg(long, env = "HYDROGEN_UPDATE_FAILURES_TO_PAUSE", default_value_t = 3)]
+    #[arg(long, env = "HYDROGEN_UPDATE_FAILURES_TO_PAUSE", default_value_t = defaults().update_failures_to_pause)]
     pub update_failures_to_pause: u32,
     /// Longest wait between two KILLs of a task Mesos has not reported
     /// dead (retries start at 1 s and double up to this).
-    #[arg(long, env = "HYDROGEN_KILL_RETRY_MAX", default_value = "30s", value_parser = duration_arg)]
-    pub kill_retry_max: Duration,
+    #[arg(long, env = "HYDROGEN_KILL_RETRY_MAX", default_value_t = humane(defaults().kill_retry))]
+    pub kill_retry_max: HumaneDuration,
     /// Command starting the custom executor that runs every app without an
     /// `executor` of its own (default: none, the Mesos command executor).
     #[arg(long, env = "HYDROGEN_EXECUTOR_CMD", value_name = "CMD")]
@@ -140,7 +157,7 @@ impl SchedulerArgs {
     pub fn scheduler_config(&self, masters: Vec<reqwest::Url>) -> anyhow::Result<SchedulerConfig> {
         let mut config = SchedulerConfig::new(masters);
         config.framework_name = self.framework_name.clone();
-        config.role = self.role.clone();
+        config.roles = self.roles()?;
         config.principal = Some(self.principal.clone());
         config.secret = match (&self.secret, &self.secret_file) {
             (Some(_), Some(_)) => bail!("--secret and --secret-file: give one, not both"),
@@ -154,7 +171,7 @@ impl SchedulerArgs {
             (None, None) => None,
         };
         config.user = self.user.clone();
-        config.failover_timeout = self.failover_timeout;
+        config.failover_timeout = self.failover_timeout.0;
         config.adopt_framework_id = match &self.framework_id {
             Some(id) if id.trim().is_empty() || id.chars().any(char::is_control) => bail!(
                 "--framework-id {id:?}: expected the id Mesos shows for the framework \
@@ -163,25 +180,47 @@ impl SchedulerArgs {
             Some(id) => Some(id.trim().to_string()),
             None => None,
         };
-        config.encoding = match self.mesos_encoding.as_str() {
-            "json" => Encoding::Json,
-            _ => Encoding::Protobuf,
-        };
-        config.backoff.initial = self.backoff_initial;
+        config.encoding = self.mesos_encoding;
+        config.backoff.initial = self.backoff_initial.0;
         config.backoff.factor = self.backoff_factor;
-        config.backoff.max = self.backoff_max;
-        config.backoff.reset_after = self.backoff_reset;
-        config.decline_refuse = self.decline_refuse;
-        config.reconcile_interval = self.reconcile_interval;
+        config.backoff.max = self.backoff_max.0;
+        config.backoff.reset_after = self.backoff_reset.0;
+        config.decline_refuse = self.decline_refuse.0;
+        config.reconcile_interval = self.reconcile_interval.0;
         config.plan.unreachable_grace_ms =
-            u64::try_from(self.unreachable_grace.as_millis()).unwrap_or(u64::MAX);
-        config.reregister_grace = self.reregister_grace;
+            u64::try_from(self.unreachable_grace.0.as_millis()).unwrap_or(u64::MAX);
+        config.reregister_grace = self.reregister_grace.0;
         config.plan.min_ready_share = self.min_ready_share;
         config.plan.surge = self.surge;
         config.update_failures_to_pause = self.update_failures_to_pause;
-        config.kill_retry = self.kill_retry_max;
+        config.kill_retry = self.kill_retry_max.0;
         config.launch_defaults.executor = self.global_executor()?;
         Ok(config)
+    }
+
+    /// The framework's roles: `--roles`, else the one of `--role`; each a
+    /// valid Mesos role, none twice.
+    pub fn roles(&self) -> anyhow::Result<Vec<String>> {
+        let (flag, given) = match &self.roles {
+            Some(list) => ("--roles", list.split(',').map(str::trim).collect()),
+            None => ("--role", vec![self.role.trim()]),
+        };
+        let mut roles: Vec<String> = Vec::with_capacity(given.len());
+        for role in given {
+            if role.is_empty() {
+                bail!(
+                    "{flag}: an empty role; give role names separated by commas (`team-a,team-b`)"
+                );
+            }
+            if let Err(rule) = hydrogen::spec::check_role(role) {
+                bail!("{flag}: the role {rule}");
+            }
+            if roles.iter().any(|r| r == role) {
+                bail!("{flag}: the role {role:?} is given twice");
+            }
+            roles.push(role.to_string());
+        }
+        Ok(roles)
     }
 
     /// The executor for apps without one, from the `--executor-*` options
@@ -269,9 +308,10 @@ Secrets and `ps`: every flag's value is visible to any user of the machine \
 (`ps`, /proc/PID/cmdline). Pass secrets through a variable or a file instead: \
 HYDROGEN_API_TOKEN or --api-token-file, HYDROGEN_SECRET or --secret-file, \
 HYDROGEN_STORE or --store-file for a Redis URL with a password, \
-HYDROGEN_REDIS_PASSWORD or --redis-password-file. The flags --api-token, \
---secret, --redis-password and a --store URL with a password are the visible \
-ones. Variable values of secrets are never shown by --help.";
+HYDROGEN_REDIS_PASSWORD or --redis-password-file, \
+HYDROGEN_REDIS_SENTINEL_PASSWORD or --redis-sentinel-password-file. The flags \
+--api-token, --secret, --redis-password, --redis-sentinel-password and a \
+--store URL with a password are the visible ones. Variable values of secrets are never shown by --help.";
 
 /// A secret given as a value (flag or variable) or as a file (trailing
 /// newline ignored); both is an error naming the two options, and an empty
@@ -303,8 +343,25 @@ pub fn store_with_password(store: &str, password: Option<&str>) -> anyhow::Resul
     let Some(password) = password else {
         return Ok(store.to_string());
     };
+    if let Some(rest) = hydrogen::store::redis::sentinel::SCHEMES
+        .iter()
+        .find_map(|scheme| store.strip_prefix(scheme).map(|rest| (*scheme, rest)))
+    {
+        // Not a URL reqwest can parse (several hosts): the userinfo goes
+        // right after the scheme.
+        let (scheme, rest) = rest;
+        let authority = rest.split('/').next().unwrap_or("");
+        if authority.contains('@') {
+            bail!(
+                "--store already has credentials and --redis-password gives a password: give one"
+            );
+        }
+        let encoded =
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC);
+        return Ok(format!("{scheme}:{encoded}@{rest}"));
+    }
     if !(store.starts_with("redis://") || store.starts_with("rediss://")) {
-        bail!("--redis-password: only for a redis:// or rediss:// --store");
+        bail!("--redis-password: only for a redis://, rediss:// or redis+sentinel:// --store");
     }
     let mut url = reqwest::Url::parse(store).map_err(|e| {
         anyhow::anyhow!(
@@ -363,6 +420,12 @@ mod secret_tests {
         );
         assert!(store_with_password("redis://:a@redis:6379", Some("b")).is_err());
         assert!(store_with_password("memory", Some("b")).is_err());
+        assert_eq!(
+            store_with_password("redis+sentinel://s1:26379,s2:26379/m/1", Some("p@ss"))
+                .expect("url"),
+            "redis+sentinel://:p%40ss@s1:26379,s2:26379/m/1"
+        );
+        assert!(store_with_password("redis+sentinel://:a@s1:26379/m", Some("b")).is_err());
     }
 }
 
@@ -401,5 +464,27 @@ mod framework_id_tests {
             control.to_string().contains("control characters"),
             "{control}"
         );
+    }
+
+    #[test]
+    fn roles_come_from_roles_or_role_each_valid_and_once() {
+        let roles = |args: &[&str]| config(args).map(|c| c.roles);
+        assert_eq!(roles(&[]).expect("default"), ["*"]);
+        assert_eq!(roles(&["--role", "web"]).expect("one"), ["web"]);
+        assert_eq!(
+            roles(&["--roles", "team-a, team-b/web"]).expect("list"),
+            ["team-a", "team-b/web"]
+        );
+        for (bad, says) in [
+            ("a,,b", "an empty role"),
+            ("a,a", "given twice"),
+            ("a b", "Mesos role name"),
+            ("a//b", "Mesos role name"),
+        ] {
+            let e = roles(&["--roles", bad]).expect_err(bad).to_string();
+            assert!(e.contains("--roles") && e.contains(says), "{bad}: {e}");
+        }
+        let both = Cli::try_parse_from(["hydrogen", "--role", "a", "--roles", "b"]);
+        assert!(both.is_err(), "--role and --roles together are refused");
     }
 }

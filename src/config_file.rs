@@ -32,7 +32,7 @@ pub const CONFIGURABLE: &[(&str, &str)] = &[
 const CONFIG_ID: &str = "config";
 
 /// Options whose flag takes a comma-separated list: the file may give an array.
-const LIST_KEYS: &[&str] = &["master"];
+const LIST_KEYS: &[&str] = &["master", "roles"];
 
 /// The full command: `T`'s, with `--config` on the configurable subcommands.
 pub fn command<T: CommandFactory>() -> Command {
@@ -300,17 +300,22 @@ mod tests {
         let args = serve(&["--config", path, "--lease-ttl", "4s"]);
         assert_eq!(args.master, "http://m1:5050,http://m2:5050");
         assert_eq!(args.scheduler.framework_name, "from-file");
-        assert_eq!(args.lease_ttl, Duration::from_secs(4), "the flag wins");
+        assert_eq!(args.lease_ttl.0, Duration::from_secs(4), "the flag wins");
         assert_eq!(args.event_log_capacity, 500);
         assert_eq!(args.scheduler.backoff_factor, 1.5);
-        assert_eq!(args.lease_renew, Duration::from_millis(250), "default kept");
+        assert_eq!(
+            args.lease_renew.0,
+            Duration::from_millis(250),
+            "default kept"
+        );
         let cli = parse(&["serve", "--config", path]).expect("parses");
         assert_eq!(
-            cli.log_format, "json",
+            cli.log_format,
+            crate::LogFormat::Json,
             "global options come from the file too"
         );
         let cli = parse(&["--log-format", "text", "serve", "--config", path]).expect("parses");
-        assert_eq!(cli.log_format, "text");
+        assert_eq!(cli.log_format, crate::LogFormat::Text);
     }
 
     #[test]
@@ -456,7 +461,7 @@ mod tests {
             }) => {
                 assert!(a.not_leading);
                 assert_eq!(a.agents, 3);
-                assert_eq!(a.allocation_interval, "50ms");
+                assert_eq!(a.allocation_interval.0, Duration::from_millis(50));
             }
             other => panic!("{other:?}"),
         }

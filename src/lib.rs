@@ -1,7 +1,8 @@
 //! Hydrogen: a highly available Apache Mesos framework for long-running
 //! containers, on the Mesos v1 scheduler HTTP API.
 //!
-//! Modules, each owning one concern (see the README for the architecture):
+//! Modules, each owning one concern (the architecture, the data flow and the
+//! invariants: `docs/design.md`):
 //! - [`spec`]: the app model, its JSON and validation;
 //! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);

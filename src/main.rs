@@ -12,15 +12,18 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use config::duration_arg;
 use hydrogen::api::auth::ApiToken;
 use hydrogen::api::conn::ConnLimits;
-use hydrogen::api::server::{self, ApiConfig};
+use hydrogen::api::server::{
+    self, ApiConfig, DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, DEFAULT_REQUEST_TIMEOUT,
+};
+use hydrogen::bench::e2e::E2eConfig;
 use hydrogen::ha::{self, HaConfig};
 use hydrogen::mesos::subscription::parse_masters;
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::{SimConfig, Simulator};
+use hydrogen::sim::{HumaneDuration, SimConfig, Simulator};
 use hydrogen::store::Store;
+use hydrogen::store::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::redis::{Persistence, RedisOptions, RedisStore};
 use hydrogen::store::timed::Timed;
@@ -34,11 +37,20 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "hydrogen", version, about, long_about = None)]
 struct Cli {
     /// Log format: `text` for people, `json` for log pipelines.
-    #[arg(long, global = true, env = "HYDROGEN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    log_format: String,
+    #[arg(long, global = true, env = "HYDROGEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
 }
 
 // Parsed once at start and moved once: the size of the biggest variant
@@ -86,16 +98,32 @@ struct ChaosArgs {
     instances: usize,
     /// Length of one round's fault window.
     #[arg(long, default_value = "30s")]
-    round: String,
+    round: HumaneDuration,
     /// How long the cluster may take to converge once faults stop.
     #[arg(long, default_value = "60s")]
-    converge_within: String,
+    converge_within: HumaneDuration,
     /// The redis-server binary.
     #[arg(long, default_value = "redis-server")]
     redis_server: std::path::PathBuf,
     /// The hydrogen binary run as the children (default: this one).
     #[arg(long)]
     hydrogen_bin: Option<std::path::PathBuf>,
+    /// Only these faults, comma-separated (default: every kind; the kinds
+    /// are the keys of the summary's `faults`).
+    #[arg(long, value_name = "KINDS")]
+    faults: Option<String>,
+    /// Leave these faults out, comma-separated.
+    #[arg(long, value_name = "KINDS")]
+    skip_faults: Option<String>,
+    /// SSE watchers a `watcher_storm` opens on the leader.
+    #[arg(long, default_value_t = 1000)]
+    storm_sse: usize,
+    /// gRPC `WatchTasks` streams a `watcher_storm` opens on the leader.
+    #[arg(long, default_value_t = 200)]
+    storm_grpc: usize,
+    /// Apps in the batch deploy of a `redis_stall_batch`.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+    batch_apps: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,41 +138,41 @@ enum BenchCommand {
 #[derive(Debug, clap::Args)]
 struct E2eArgs {
     /// Simulated agents (cpus 4, mem 8192 each).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = E2eConfig::default().agents)]
     agents: usize,
     /// Apps to deploy.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = E2eConfig::default().apps)]
     apps: usize,
     /// Instances per app.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = E2eConfig::default().instances)]
     instances: u32,
     /// Where state lives: `memory`, or `redis://[:password@]host:port/db`
     /// (`rediss://` for TLS). With Redis, the run's keys live under a fresh
     /// prefix `hydrogen-bench-<pid>-<ms>` and are deleted at the end; use a
     /// throwaway server (`scripts/with-redis.sh` runs a command next to one): the
     /// storm and deploy write tens of thousands of events.
-    #[arg(long, default_value = "memory")]
+    #[arg(long, default_value_t = E2eConfig::default().store)]
     store: String,
     /// CPUs per task.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = E2eConfig::default().cpus)]
     cpus: f64,
     /// Mem (MB) per task.
-    #[arg(long, default_value_t = 32.0)]
+    #[arg(long, default_value_t = E2eConfig::default().mem)]
     mem: f64,
     /// The simulator's allocation interval.
-    #[arg(long, default_value = "100ms")]
-    allocation_interval: String,
+    #[arg(long, default_value_t = HumaneDuration(E2eConfig::default().allocation_interval))]
+    allocation_interval: HumaneDuration,
     /// The simulator's task start delay (STARTING → RUNNING).
-    #[arg(long, default_value = "50ms")]
-    task_start_delay: String,
+    #[arg(long, default_value_t = HumaneDuration(E2eConfig::default().task_start_delay))]
+    task_start_delay: HumaneDuration,
     /// Fraction of agents lost in the storm (0: no storm).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = E2eConfig::default().storm_fraction)]
     storm: f64,
     /// Give up a phase after this long.
-    #[arg(long, default_value = "10m")]
-    timeout: String,
+    #[arg(long, default_value_t = HumaneDuration(E2eConfig::default().timeout))]
+    timeout: HumaneDuration,
     /// Worker threads of the simulator's own runtime.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = E2eConfig::default().sim_threads)]
     sim_threads: usize,
 }
 
@@ -160,34 +188,36 @@ struct ApiArgs {
     #[arg(long, env = "HYDROGEN_API_TOKEN_FILE", value_name = "FILE")]
     api_token_file: Option<std::path::PathBuf>,
     /// Largest request body (bytes).
-    #[arg(long, env = "HYDROGEN_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "HYDROGEN_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     body_limit: usize,
     /// Longest a non-streaming request may take.
-    #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration_arg)]
-    request_timeout: Duration,
+    #[arg(long, env = "HYDROGEN_REQUEST_TIMEOUT", default_value_t = HumaneDuration(DEFAULT_REQUEST_TIMEOUT))]
+    request_timeout: HumaneDuration,
     /// Longest a client may take to send a request's headers (a silent or
     /// slow connection is closed after it).
-    #[arg(long, env = "HYDROGEN_HEADER_TIMEOUT", default_value = "10s", value_parser = duration_arg)]
-    header_timeout: Duration,
+    #[arg(long, env = "HYDROGEN_HEADER_TIMEOUT", default_value_t = HumaneDuration(ConnLimits::default().header_timeout))]
+    header_timeout: HumaneDuration,
     /// Longest a connection may stay open with no request running.
-    #[arg(long, env = "HYDROGEN_IDLE_TIMEOUT", default_value = "60s", value_parser = duration_arg)]
-    idle_timeout: Duration,
+    #[arg(long, env = "HYDROGEN_IDLE_TIMEOUT", default_value_t = HumaneDuration(ConnLimits::default().idle_timeout))]
+    idle_timeout: HumaneDuration,
     /// Most API connections open at once; more are closed on accept.
-    #[arg(long, env = "HYDROGEN_MAX_CONNECTIONS", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "HYDROGEN_MAX_CONNECTIONS", default_value_t = ConnLimits::default().max_connections as u64, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
 }
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// Address of the API (gRPC and REST on one port).
-    #[arg(long, env = "HYDROGEN_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "HYDROGEN_LISTEN", default_value_t = DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Mesos masters, comma-separated (`http://m1:5050,http://m2:5050`);
     /// Hydrogen follows redirects to the leading one.
     #[arg(long, env = "HYDROGEN_MASTER", value_name = "URL[,URL...]")]
     master: String,
-    /// Where state lives: `memory` (one instance) or `redis://[:password@]host:port/db`
-    /// (several instances, high availability). A password here is visible in
+    /// Where state lives: `memory` (one instance), `redis://[:password@]host:port/db`
+    /// (several instances, high availability) or
+    /// `redis+sentinel://[:password@]host:port[,host:port...]/MASTER_NAME[/db]`
+    /// (the primary the sentinels name; `rediss+sentinel://` for TLS). A password here is visible in
     /// `ps`: prefer the variable, --store-file or --redis-password-file.
     #[arg(
         long,
@@ -206,6 +236,24 @@ struct ServeArgs {
     /// File holding the Redis password (trailing newline ignored).
     #[arg(long, env = "HYDROGEN_REDIS_PASSWORD_FILE", value_name = "FILE")]
     redis_password_file: Option<std::path::PathBuf>,
+    /// Password of the sentinels of a redis+sentinel:// --store (the data
+    /// nodes' password is --redis-password or the URL's). Visible in `ps`:
+    /// prefer the variable or --redis-sentinel-password-file.
+    #[arg(long, env = "HYDROGEN_REDIS_SENTINEL_PASSWORD", hide_env_values = true)]
+    redis_sentinel_password: Option<String>,
+    /// File holding the sentinels' password (trailing newline ignored).
+    #[arg(
+        long,
+        env = "HYDROGEN_REDIS_SENTINEL_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    redis_sentinel_password_file: Option<std::path::PathBuf>,
+    /// Replicas that must confirm each write (Redis WAIT) before Hydrogen
+    /// acknowledges it or acts on it; fewer and the API answers 503 and the
+    /// scheduler neither launches nor acknowledges. Default: 1 when the
+    /// primary has replicas at start, else 0.
+    #[arg(long, env = "HYDROGEN_REDIS_MIN_REPLICAS", value_name = "N")]
+    redis_min_replicas: Option<u32>,
     /// Address other instances and clients reach this one at (default: --listen).
     #[arg(long, env = "HYDROGEN_ADVERTISE")]
     advertise: Option<String>,
@@ -213,12 +261,12 @@ struct ServeArgs {
     #[arg(long, env = "HYDROGEN_INSTANCE_ID")]
     instance_id: Option<String>,
     /// Prefix of every Redis key, so several Hydrogen clusters can share one Redis.
-    #[arg(long, env = "HYDROGEN_REDIS_PREFIX", default_value = "hydrogen")]
+    #[arg(long, env = "HYDROGEN_REDIS_PREFIX", default_value_t = RedisOptions::default().prefix)]
     redis_prefix: String,
     /// Deadline of every Redis operation; past it the API answers 503 and a
     /// leader steps down rather than guess.
-    #[arg(long, env = "HYDROGEN_REDIS_TIMEOUT", default_value = "2s", value_parser = duration_arg)]
-    redis_timeout: Duration,
+    #[arg(long, env = "HYDROGEN_REDIS_TIMEOUT", default_value_t = HumaneDuration(RedisOptions::default().timeout))]
+    redis_timeout: HumaneDuration,
     /// For rediss://: PEM file of the CA that signed the Redis server's certificate.
     #[arg(long, env = "HYDROGEN_REDIS_TLS_CA", value_name = "FILE")]
     redis_tls_ca: Option<std::path::PathBuf>,
@@ -227,14 +275,14 @@ struct ServeArgs {
     #[arg(long, env = "HYDROGEN_ALLOW_VOLATILE_STORE")]
     allow_volatile_store: bool,
     /// Task events kept for watches to resume from (memory and Redis).
-    #[arg(long, env = "HYDROGEN_EVENT_LOG_CAPACITY", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "HYDROGEN_EVENT_LOG_CAPACITY", default_value_t = DEFAULT_EVENT_LOG_CAPACITY as u64, value_parser = clap::value_parser!(u64).range(1..))]
     event_log_capacity: u64,
     /// Leader lease time to live: a dead leader is replaced after at most this.
-    #[arg(long, env = "HYDROGEN_LEASE_TTL", default_value = "1500ms", value_parser = duration_arg)]
-    lease_ttl: Duration,
+    #[arg(long, env = "HYDROGEN_LEASE_TTL", default_value_t = HumaneDuration(ha_defaults().lease_ttl))]
+    lease_ttl: HumaneDuration,
     /// How often the leader renews its lease (well below --lease-ttl).
-    #[arg(long, env = "HYDROGEN_LEASE_RENEW", default_value = "250ms", value_parser = duration_arg)]
-    lease_renew: Duration,
+    #[arg(long, env = "HYDROGEN_LEASE_RENEW", default_value_t = HumaneDuration(ha_defaults().renew_interval))]
+    lease_renew: HumaneDuration,
     #[command(flatten)]
     api: ApiArgs,
     #[command(flatten)]
@@ -244,16 +292,16 @@ struct ServeArgs {
 #[derive(Debug, clap::Args)]
 struct DevArgs {
     /// Address of the API (gRPC and REST on one port).
-    #[arg(long, env = "HYDROGEN_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "HYDROGEN_LISTEN", default_value_t = DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Number of simulated agents.
-    #[arg(long, env = "HYDROGEN_DEV_AGENTS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "HYDROGEN_DEV_AGENTS", default_value_t = SimConfig::default().agents.len() as u64, value_parser = clap::value_parser!(u64).range(1..))]
     agents: u64,
     /// Address of the embedded simulated Mesos master.
     #[arg(
         long,
         env = "HYDROGEN_DEV_SIM_LISTEN",
-        default_value = "127.0.0.1:5050"
+        default_value_t = SimConfig::default().listen
     )]
     sim_listen: SocketAddr,
     #[command(flatten)]
@@ -262,14 +310,19 @@ struct DevArgs {
     scheduler: config::SchedulerArgs,
 }
 
-fn init_logging(format: &str, default_level: &str) {
+/// The election defaults, which `--lease-*` show and default to.
+fn ha_defaults() -> HaConfig {
+    HaConfig::new(String::new(), String::new())
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_env("HYDROGEN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if format == "json" {
+    if format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
@@ -313,13 +366,14 @@ fn api_config(args: &ApiArgs, listen: SocketAddr, instance_id: &str) -> anyhow::
         )?
         .map(ApiToken::new),
         body_limit: args.body_limit,
-        request_timeout: args.request_timeout,
+        request_timeout: args.request_timeout.0,
         instance_id: instance_id.to_string(),
         leadership: None,
         refusal: Default::default(),
+        roles: Vec::new(),
         limits: ConnLimits {
-            header_timeout: nonzero(args.header_timeout, "--header-timeout")?,
-            idle_timeout: nonzero(args.idle_timeout, "--idle-timeout")?,
+            header_timeout: nonzero(args.header_timeout.0, "--header-timeout")?,
+            idle_timeout: nonzero(args.idle_timeout.0, "--idle-timeout")?,
             max_connections: usize::try_from(args.max_connections)
                 .context("--max-connections: too large for this machine")?,
         },
@@ -401,11 +455,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(config::default_instance_id);
     let mut api = api_config(&args.api, local, &instance_id)?;
     api.masters = shown_masters(&scheduler.masters);
+    api.roles = scheduler.roles.clone();
     let mut ha_config = HaConfig::new(
         instance_id,
         config::advertised(local, args.advertise.as_deref()),
     );
-    config::lease_timings(&mut ha_config, args.lease_ttl, args.lease_renew)?;
+    config::lease_timings(&mut ha_config, args.lease_ttl.0, args.lease_renew.0)?;
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
     let event_log_capacity = usize::try_from(args.event_log_capacity)
@@ -414,12 +469,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if store == "memory" {
         let store = Timed::new(MemoryStore::new(event_log_capacity), "memory");
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
-    } else if store.starts_with("redis://") || store.starts_with("rediss://") {
+    } else if store.starts_with("redis://")
+        || store.starts_with("rediss://")
+        || hydrogen::store::redis::sentinel::is_sentinel_url(&store)
+    {
+        let sentinel_password = config::secret(
+            args.redis_sentinel_password.as_deref(),
+            args.redis_sentinel_password_file.as_deref(),
+            "redis-sentinel-password",
+        )?;
+        if sentinel_password.is_some() && !hydrogen::store::redis::sentinel::is_sentinel_url(&store)
+        {
+            bail!("--redis-sentinel-password: only for a redis+sentinel:// --store");
+        }
         let options = RedisOptions {
             prefix: args.redis_prefix.clone(),
             event_log_capacity,
-            timeout: args.redis_timeout,
+            timeout: args.redis_timeout.0,
             tls_ca_file: args.redis_tls_ca.clone(),
+            sentinel_password,
+            min_replicas: args.redis_min_replicas,
             ..RedisOptions::default()
         };
         let store = RedisStore::connect(&store, options)
@@ -430,7 +499,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         run(Arc::new(store), listener, api, ha_config, scheduler, cancel).await
     } else {
         bail!(
-            "--store {}: expected `memory` or `redis://[:password@]host:port/db`",
+            "--store {}: expected `memory`, `redis://[:password@]host:port/db` or \
+             `redis+sentinel://[:password@]host:port[,host:port...]/MASTER_NAME[/db]`",
             hydrogen::store::redis::redact_url(&store)
         )
     }
@@ -515,6 +585,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let instance_id = config::default_instance_id();
     let mut api = api_config(&args.api, local, &instance_id)?;
     api.masters = shown_masters(&scheduler.masters);
+    api.roles = scheduler.roles.clone();
     let ha_config = HaConfig::new(instance_id, local.to_string());
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
@@ -551,7 +622,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(_) | Command::Chaos(_) => "warn",
         _ => "info",
     };
-    init_logging(&cli.log_format, level);
+    init_logging(cli.log_format, level);
     match server {
         Command::Serve(args) => serve(args).await,
         Command::Dev(args) => dev(args).await,
@@ -576,9 +647,27 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
     if args.agents == 0 {
         bail!("--agents: at least one agent is needed to run anything");
     }
-    let dur = |flag: &str, text: &str| {
-        hydrogen::sim::parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+    if args.storm_sse + args.storm_grpc == 0 {
+        bail!(
+            "--storm-sse, --storm-grpc: a storm needs at least one watcher (leave watcher_storm out with --skip-faults instead)"
+        );
+    }
+    let kinds = |flag: &str, list: &Option<String>| match list {
+        Some(l) => {
+            hydrogen::chaos::faults::parse_kinds(l).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+        }
+        None => Ok(Vec::new()),
     };
+    let only = kinds("faults", &args.faults)?;
+    let skip = kinds("skip-faults", &args.skip_faults)?;
+    let enabled: Vec<&'static str> = hydrogen::chaos::faults::KINDS
+        .iter()
+        .copied()
+        .filter(|k| (only.is_empty() || only.contains(k)) && !skip.contains(k))
+        .collect();
+    if enabled.is_empty() {
+        bail!("--faults, --skip-faults: no fault kind is left to inject");
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     // First, so a run that dies can still be replayed.
     println!("seed {seed}");
@@ -593,10 +682,18 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         seed,
         agents: args.agents,
         instances: args.instances,
-        round: dur("round", &args.round)?,
-        converge_within: dur("converge-within", &args.converge_within)?,
+        round: args.round.0,
+        converge_within: args.converge_within.0,
         redis_server: args.redis_server,
         hydrogen,
+        faults: hydrogen::chaos::faults::FaultConfig {
+            kinds: enabled,
+            storm: hydrogen::chaos::storm::StormSize {
+                sse: args.storm_sse,
+                grpc: args.storm_grpc,
+            },
+            batch_apps: usize::try_from(args.batch_apps).context("--batch-apps: too large")?,
+        },
     };
     let report = hydrogen::chaos::run(config).await?;
     for detail in report.details.iter().take(10) {
@@ -613,19 +710,16 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 async fn bench_e2e(args: E2eArgs) -> anyhow::Result<()> {
-    let dur = |flag: &str, text: &str| {
-        hydrogen::sim::parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
-    };
-    let config = hydrogen::bench::e2e::E2eConfig {
+    let config = E2eConfig {
         agents: args.agents,
         apps: args.apps,
         instances: args.instances,
         cpus: args.cpus,
         mem: args.mem,
-        allocation_interval: dur("allocation-interval", &args.allocation_interval)?,
-        task_start_delay: dur("task-start-delay", &args.task_start_delay)?,
+        allocation_interval: args.allocation_interval.0,
+        task_start_delay: args.task_start_delay.0,
         storm_fraction: args.storm,
-        timeout: dur("timeout", &args.timeout)?,
+        timeout: args.timeout.0,
         sim_threads: args.sim_threads,
         store: args.store,
     };

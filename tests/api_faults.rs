@@ -43,6 +43,13 @@ async fn api_faults_store_unavailable_is_503_and_unavailable() {
         .await
         .expect("send");
     assert_eq!(resp.status(), 503);
+    // A store failover settles in seconds: the answer says when to retry.
+    assert_eq!(
+        resp.headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
 
     let resp = http
         .get(format!("{}/readyz", srv.base))
@@ -72,6 +79,7 @@ async fn api_faults_store_unavailable_is_503_and_unavailable() {
         .watch_tasks(pb::WatchTasksRequest {
             app: None,
             after_revision: Some(0),
+            ..Default::default()
         })
         .await
         .expect_err("down");

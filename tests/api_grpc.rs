@@ -722,3 +722,153 @@ async fn api_grpc_and_rest_warn_alike_about_the_originals_ignored_fields() {
     assert_eq!(updated.warnings, deployed.results[0].warnings);
     srv.stop().await;
 }
+
+/// Doubles JSON cannot carry (NaN, ±inf) are refused naming the field with
+/// spec's "must be a finite number", in Deploy (batch positions included)
+/// and Update alike, and nothing is stored.
+#[tokio::test]
+async fn api_grpc_refuses_non_finite_doubles_as_not_finite() {
+    let srv = start(config(None)).await;
+    let mut client = srv.grpc().await;
+    type Poke = fn(&mut pb::App);
+    let cases: [(&str, Poke); 6] = [
+        ("resources.cpu", |a| {
+            if let Some(r) = a.resources.as_mut() {
+                r.cpu = f64::NAN;
+            }
+        }),
+        ("resources.mem", |a| {
+            if let Some(r) = a.resources.as_mut() {
+                r.mem = f64::INFINITY;
+            }
+        }),
+        ("resources.disk.size", |a| {
+            if let Some(r) = a.resources.as_mut() {
+                r.disk = Some(pb::Disk {
+                    size: f64::NEG_INFINITY,
+                    ..Default::default()
+                });
+            }
+        }),
+        ("retry.time", |a| {
+            a.retry = Some(pb::Retry {
+                time: Some(f64::NAN),
+                ..Default::default()
+            });
+        }),
+        ("upgrade.minimum_ready_share", |a| {
+            a.upgrade = Some(pb::Upgrade {
+                minimum_ready_share: Some(f64::NAN),
+                ..Default::default()
+            });
+        }),
+        ("healthcheck.interval", |a| {
+            a.healthcheck = Some(pb::HealthCheck {
+                interval: Some(f64::INFINITY),
+                ..Default::default()
+            });
+        }),
+    ];
+    for (field, poke) in cases {
+        let mut bad = proto_app("web", "x");
+        poke(&mut bad);
+        let status = client
+            .deploy(pb::DeployRequest {
+                apps: vec![bad.clone()],
+            })
+            .await
+            .expect_err("non-finite deploy");
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}");
+        assert_eq!(
+            status.message(),
+            format!("{field} must be a finite number"),
+            "{status:?}"
+        );
+        let violations = status
+            .get_details_bad_request()
+            .expect("bad request detail")
+            .field_violations;
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].field, field);
+        assert_eq!(violations[0].description, "must be a finite number");
+
+        let status = client
+            .deploy(pb::DeployRequest {
+                apps: vec![proto_app("ok", "x"), bad.clone()],
+            })
+            .await
+            .expect_err("non-finite in a batch");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .contains(&format!("{field} must be a finite number")),
+            "{status:?}"
+        );
+        assert!(status.message().contains("[1]"), "{status:?}");
+
+        let status = client
+            .update(pb::UpdateRequest {
+                app: Some(bad),
+                expected_version: None,
+            })
+            .await
+            .expect_err("non-finite update");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(
+            status.message(),
+            format!("{field} must be a finite number"),
+            "{status:?}"
+        );
+    }
+    assert!(srv.store.list_apps().await.expect("store").is_empty());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn api_grpc_refuses_a_role_the_framework_does_not_hold_and_keeps_reserved_only() {
+    let mut cfg = config(None);
+    cfg.roles = vec!["team-a".into(), "team-b".into()];
+    let srv = start(cfg).await;
+    let mut client = srv.grpc().await;
+    let mut other = proto_app("web", "x");
+    if let Some(r) = other.resources.as_mut() {
+        r.role = Some("team-c".into());
+    }
+    let status = client
+        .deploy(pb::DeployRequest { apps: vec![other] })
+        .await
+        .expect_err("role outside --roles");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details = status
+        .get_details_bad_request()
+        .expect("bad request detail");
+    let fields: Vec<&str> = details
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["resources.role"]);
+
+    let mut b = proto_app("web", "x");
+    if let Some(r) = b.resources.as_mut() {
+        r.role = Some("team-b".into());
+        r.reserved_only = Some(true);
+    }
+    client
+        .deploy(pb::DeployRequest { apps: vec![b] })
+        .await
+        .expect("team-b is one of the roles");
+    let state = client
+        .state(pb::StateRequest { name: "web".into() })
+        .await
+        .expect("state")
+        .into_inner();
+    let resources = state
+        .spec
+        .and_then(|a| a.resources)
+        .expect("resources in State");
+    assert_eq!(resources.role.as_deref(), Some("team-b"));
+    assert_eq!(resources.reserved_only, Some(true));
+    srv.stop().await;
+}

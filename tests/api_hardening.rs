@@ -319,24 +319,19 @@ fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, 
     let mut child = cmd.spawn().expect("hydrogen starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = std::io::BufReader::new(stdout).lines();
-    let line = loop {
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("listening on ") => break line,
-            Some(Ok(_)) => {}
-            _ => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                let _ = child.kill();
-                panic!("hydrogen serve did not start: {err}");
-            }
+    let Some(url) = procs::read_announced(&mut lines, &[procs::LISTENING])
+        .and_then(|urls| urls.into_iter().next())
+    else {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
         }
+        let _ = child.kill();
+        panic!("hydrogen serve did not start: {err}");
     };
     std::thread::spawn(move || for _ in lines {});
-    let addr = line
-        .trim_start_matches("listening on http://")
-        .trim()
+    let addr = url
+        .trim_start_matches("http://")
         .parse()
         .expect("host:port");
     (child, addr)

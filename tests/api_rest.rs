@@ -466,7 +466,8 @@ async fn api_rest_health_readiness_metrics() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         v,
-        json!({"ready": true, "leader": false, "leader_id": null, "leader_address": null, "epoch": null})
+        json!({"ready": true, "leader": false, "leader_id": null, "leader_address": null, "epoch": null,
+               "mesos": {"subscribed": false}})
     );
     let lease = srv
         .store
@@ -482,8 +483,18 @@ async fn api_rest_health_readiness_metrics() {
     assert_eq!(
         v,
         json!({"ready": true, "leader": true, "leader_id": "test-instance",
-               "leader_address": "127.0.0.1:8080", "epoch": lease.epoch})
+               "leader_address": "127.0.0.1:8080", "epoch": lease.epoch,
+               "mesos": {"subscribed": false}})
     );
+    // Reported, never a reason to be unready: the leader's subscription,
+    // as it recorded it in the store.
+    srv.store
+        .set_mesos_link(lease.epoch, true)
+        .await
+        .expect("link");
+    let (status, v) = json_of(http.get(srv.url("/readyz")).send().await.expect("send")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["mesos"], json!({"subscribed": true}));
 
     let text = http
         .get(srv.url("/metrics"))
@@ -661,5 +672,79 @@ async fn api_rest_port_index_checks_and_ignored_fields_round_trip() {
         "{v}"
     );
     assert!(srv.store.get_app("web2").await.expect("store").is_none());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn api_rest_refuses_a_role_the_framework_does_not_hold() {
+    let mut cfg = config(None);
+    cfg.roles = vec!["team-a".into(), "team-b".into()];
+    let srv = start(cfg).await;
+    let http = &srv.http;
+
+    // Role outside --roles: 400 naming resources.role, nothing written.
+    let mut other = app_json("web", "x");
+    other["resources"]["role"] = json!("team-c");
+    let resp = http
+        .post(srv.url("/v1/api/app"))
+        .body(json!([app_json("ok", "x"), other]).to_string())
+        .send()
+        .await
+        .expect("send");
+    let v = expect_error(
+        resp,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        Some("[1].resources.role"),
+    )
+    .await;
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("team-a, team-b") && m.contains("team-c")),
+        "{v}"
+    );
+    assert!(
+        srv.store.list_apps().await.expect("list").is_empty(),
+        "all or nothing"
+    );
+
+    // Roles in the list (the default, the second) are accepted.
+    let mut b = app_json("web", "x");
+    b["resources"]["role"] = json!("team-b");
+    b["resources"]["reserved_only"] = json!(true);
+    for app in [app_json("alpha", "x"), b.clone()] {
+        let resp = http
+            .post(srv.url("/v1/api/app"))
+            .body(json!([app]).to_string())
+            .send()
+            .await
+            .expect("send");
+        let (status, v) = json_of(resp).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let state = http
+        .get(srv.url("/v1/api/app?name=web"))
+        .send()
+        .await
+        .expect("state");
+    let (_, v) = json_of(state).await;
+    assert_eq!(v["resources"]["reserved_only"], json!(true), "{v}");
+
+    // An update to a role outside the list is refused the same way.
+    b["resources"]["role"] = json!("*");
+    let resp = http
+        .put(srv.url("/v1/api/app"))
+        .body(b.to_string())
+        .send()
+        .await
+        .expect("put");
+    expect_error(
+        resp,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+        Some("resources.role"),
+    )
+    .await;
     srv.stop().await;
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use api_common::{DEADLINE, Writer, config, start, start_with_store};
 use futures_util::StreamExt;
 use hydrogen::api::proto as pb;
-use hydrogen::store::TaskState;
 use hydrogen::store::memory::MemoryStore;
+use hydrogen::store::{AppStatus, Store, TaskBatch, TaskState};
 use serde_json::Value;
 use tonic::Code;
 
@@ -181,6 +181,7 @@ async fn grpc_watch(
         .watch_tasks(pb::WatchTasksRequest {
             app: app.map(str::to_owned),
             after_revision: after,
+            ..Default::default()
         })
         .await
         .map(tonic::Response::into_inner)
@@ -261,5 +262,140 @@ async fn api_watch_grpc_compacted_is_out_of_range() {
     assert_eq!(status.code(), Code::OutOfRange);
     let mut ok = grpc_watch(&mut client, None, Some(3)).await.expect("held");
     assert_eq!(next_event(&mut ok).await.revision, 4);
+    srv.stop().await;
+}
+
+/// Writes `app`'s scheduler status as the leader does.
+async fn write_status(writer: &Writer, app: &str, waiting: u32) {
+    let status = AppStatus {
+        app: app.into(),
+        waiting,
+        message: format!("{waiting} waiting: no offer fits"),
+        ..AppStatus::default()
+    };
+    writer
+        .store
+        .apply(
+            writer.epoch,
+            TaskBatch {
+                statuses: vec![status],
+                ..TaskBatch::default()
+            },
+        )
+        .await
+        .expect("apply");
+}
+
+/// `?include=status,cluster`: an app's status changes and the cluster's
+/// (leader, epoch, subscribed) arrive as their own SSE events, without an
+/// id (Last-Event-ID stays a task revision); a watch that did not ask sees
+/// task events only; an unknown kind is refused naming the field.
+#[tokio::test]
+async fn api_watch_sse_streams_status_and_cluster_events_on_request() {
+    let srv = start(config(None)).await;
+    let writer = Writer::new(&srv.store).await;
+    write_status(&writer, "web", 2).await;
+
+    let mut plain = SseReader::new(sse(&srv, "", None).await);
+    let mut side = SseReader::new(sse(&srv, "?include=status,cluster&app=web", None).await);
+    // It starts with the current cluster and statuses, in either order.
+    let mut first = [
+        side.next().await.expect("event"),
+        side.next().await.expect("event"),
+    ];
+    first.sort_by(|a, b| a.event.cmp(&b.event));
+    let (cluster, status) = (&first[0], &first[1]);
+    assert_eq!(cluster.event, "cluster");
+    assert_eq!(cluster.id, None);
+    assert_eq!(cluster.data["leader_id"], "test-scheduler");
+    assert_eq!(cluster.data["epoch"], writer.epoch);
+    assert_eq!(cluster.data["subscribed"], false);
+    assert_eq!(status.event, "status");
+    assert_eq!(status.id, None);
+    assert_eq!(status.data["app"], "web");
+    assert_eq!(status.data["waiting"], 2);
+
+    // The leader subscribes to Mesos: one cluster event.
+    writer
+        .store
+        .set_mesos_link(writer.epoch, true)
+        .await
+        .expect("link");
+    let e = side.next().await.expect("cluster event");
+    assert_eq!(e.event, "cluster");
+    assert_eq!(e.data["subscribed"], true);
+
+    // A status change of another app is filtered out, one of ours is not,
+    // and a task event still carries its revision.
+    write_status(&writer, "db", 1).await;
+    write_status(&writer, "web", 3).await;
+    let e = side.next().await.expect("status event");
+    assert_eq!((e.event.as_str(), e.id), ("status", None));
+    assert_eq!(e.data["waiting"], 3);
+    assert_eq!(e.data["message"], "3 waiting: no offer fits");
+    // The same status again is no change: nothing is sent for it.
+    write_status(&writer, "web", 3).await;
+    writer.task("web", 0, TaskState::TaskStaging).await;
+    let e = side.next().await.expect("task event");
+    assert_eq!(e.event, "task");
+    assert_eq!(e.id, Some(1));
+
+    // The plain watch saw none of the side events.
+    let e = plain.next().await.expect("task event");
+    assert_eq!((e.event.as_str(), e.id), ("task", Some(1)));
+
+    let resp = sse(&srv, "?include=status,tasks", None).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["field"], "include", "{v}");
+    srv.stop().await;
+}
+
+/// gRPC `WatchTasks` with `include_status` / `include_cluster`: messages
+/// with `status` or `cluster` set (revision 0); a request without them (an
+/// old client) gets task events only.
+#[tokio::test]
+async fn api_watch_grpc_streams_status_and_cluster_messages_on_request() {
+    let srv = start(config(None)).await;
+    let mut client = srv.grpc().await;
+    let writer = Writer::new(&srv.store).await;
+
+    let mut old = grpc_watch(&mut client, None, None).await.expect("watch");
+    let mut side = client
+        .watch_tasks(pb::WatchTasksRequest {
+            include_status: true,
+            include_cluster: true,
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let e = next_event(&mut side).await;
+    let cluster = e.cluster.expect("the current cluster first");
+    assert_eq!(e.revision, 0);
+    assert_eq!(cluster.leader_id.as_deref(), Some("test-scheduler"));
+    assert_eq!(cluster.epoch, Some(writer.epoch));
+    assert!(!cluster.subscribed);
+
+    write_status(&writer, "web", 4).await;
+    let e = next_event(&mut side).await;
+    assert_eq!((e.revision, e.app.as_str()), (0, "web"));
+    let status = e.status.expect("a status message");
+    assert_eq!(status.waiting, 4);
+    assert_eq!(status.message, "4 waiting: no offer fits");
+
+    writer
+        .store
+        .set_mesos_link(writer.epoch, true)
+        .await
+        .expect("link");
+    let e = next_event(&mut side).await;
+    assert!(e.cluster.expect("a cluster message").subscribed);
+
+    writer.task("web", 0, TaskState::TaskStaging).await;
+    let e = next_event(&mut side).await;
+    assert_eq!((e.revision, e.status, e.cluster), (1, None, None));
+    let e = next_event(&mut old).await;
+    assert_eq!((e.revision, e.status, e.cluster), (1, None, None));
     srv.stop().await;
 }

@@ -101,10 +101,10 @@ impl Server {
                 "hydrogen never printed its address"
             );
             for line in server.stdout.lock().expect("lines lock").iter() {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    server.api = url.trim().to_string();
-                } else if let Some(url) = line.strip_prefix("simulated mesos master on ") {
-                    server.sim = Some(url.trim().to_string());
+                if let Some(url) = procs::announced(line, procs::LISTENING) {
+                    server.api = url.to_string();
+                } else if let Some(url) = procs::announced(line, procs::SIM_LISTENING) {
+                    server.sim = Some(url.to_string());
                 }
             }
             std::thread::sleep(Duration::from_millis(20));

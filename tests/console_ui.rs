@@ -218,7 +218,32 @@ async fn console_cluster_reports_leader_epoch_masters_and_framework() {
     assert_eq!(after["leader_address"], "127.0.0.1:1");
     assert_eq!(after["epoch"], writer.epoch);
     assert_eq!(after["framework_id"], "fw-0001");
-    // Only the leader runs a scheduler: a follower cannot tell.
-    assert_eq!(after["subscribed"], Value::Null);
+    // Subscribed is read from the store: not until the leader says so.
+    assert_eq!(after["subscribed"], false);
+    store
+        .set_mesos_link(writer.epoch, true)
+        .await
+        .expect("link");
+    let subscribed = get().await;
+    assert_eq!(subscribed["leader"], false);
+    assert_eq!(subscribed["subscribed"], true);
+    let ready: Value = srv
+        .http
+        .get(srv.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["mesos"]["subscribed"], true, "{ready}");
+    // A new leader that has not subscribed yet is not: the link the former
+    // one left speaks for its own epoch only.
+    let lease = store.leader().await.expect("read").expect("held");
+    store.release_lease(&lease).await.expect("release");
+    let next = Writer::new(&store).await;
+    let moved = get().await;
+    assert_eq!(moved["epoch"], next.epoch);
+    assert_eq!(moved["subscribed"], false);
     srv.stop().await;
 }

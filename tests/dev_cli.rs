@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "common/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 struct Dev {
@@ -45,23 +49,13 @@ fn start_dev_with(extra: &[&str]) -> Dev {
         .expect("hydrogen dev starts");
     let stdout = child.stdout.take().expect("stdout piped");
     let mut lines = BufReader::new(stdout).lines();
-    let (mut api, mut sim) = (None, None);
-    while api.is_none() || sim.is_none() {
-        let line = lines
-            .next()
-            .expect("dev prints its addresses")
-            .expect("utf-8 line");
-        if let Some(url) = line.strip_prefix("listening on ") {
-            api = Some(url.trim().to_string());
-        } else if let Some(url) = line.strip_prefix("simulated mesos master on ") {
-            sim = Some(url.trim().to_string());
-        }
-    }
-    Dev {
-        child,
-        api: api.unwrap_or_default(),
-        sim: sim.unwrap_or_default(),
-    }
+    let Some([api, sim]) =
+        procs::read_announced(&mut lines, &[procs::LISTENING, procs::SIM_LISTENING])
+            .and_then(|urls| <[String; 2]>::try_from(urls).ok())
+    else {
+        panic!("hydrogen dev exited before printing its addresses");
+    };
+    Dev { child, api, sim }
 }
 
 /// What `curl -X METHOD URL -d BODY` sends: form encoding, not JSON.

@@ -432,3 +432,113 @@ async fn a_leader_cut_off_from_redis_stops_and_state_survives_a_redis_restart() 
     let expected: BTreeMap<String, u32> = [("durable".into(), 3)].into();
     converged(&cluster, &expected).await;
 }
+
+/// Cluster events of an SSE watch (`?include=cluster`), as JSON, in order.
+struct ClusterEvents {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl ClusterEvents {
+    async fn open(url: &str) -> Self {
+        let resp = reqwest::Client::new()
+            .get(format!("{url}/v1/api/app/watch?include=cluster"))
+            .send()
+            .await
+            .expect("watch");
+        assert_eq!(resp.status(), 200);
+        Self {
+            body: Box::pin(resp.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next cluster event that satisfies `want`.
+    async fn until(&mut self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                if !frame.lines().any(|l| l == "event: cluster") {
+                    continue;
+                }
+                let data = frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .expect("a data line");
+                let event: Value = serde_json::from_str(data).expect("json");
+                if want(&event) {
+                    return event;
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("the watch stays open")
+                .expect("chunk");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+/// Whether the leader is subscribed to Mesos is in the store: a follower
+/// answers it in `/v1/api/cluster` and `/readyz`, and its watch tells when
+/// leadership moves and the new leader subscribes.
+#[tokio::test]
+async fn a_follower_knows_whether_the_leader_is_subscribed() {
+    let mut cluster = Cluster::start(2, 1);
+    let first = leader(&cluster).await;
+    let follower = 1 - first;
+    let follower_url = cluster.instances[follower].url.clone();
+    let (_, readyz) = http(
+        reqwest::Method::GET,
+        &format!("{}/readyz", cluster.instances[first].url),
+        None,
+    )
+    .await;
+    let epoch = readyz["epoch"].as_u64().expect("the leader's epoch");
+    let seen = poll("the follower to say the leader is subscribed", async || {
+        let (status, body) = http(
+            reqwest::Method::GET,
+            &format!("{follower_url}/v1/api/cluster"),
+            None,
+        )
+        .await;
+        (status == 200 && body["subscribed"] == true).then_some(body)
+    })
+    .await;
+    assert_eq!(seen["leader"], false, "{seen}");
+    assert_eq!(seen["epoch"], epoch, "{seen}");
+    let (status, ready) = http(
+        reqwest::Method::GET,
+        &format!("{follower_url}/readyz"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["mesos"]["subscribed"], true, "{ready}");
+
+    // The follower's watch starts with the current cluster, then follows a
+    // handover to itself and its own subscription.
+    let mut events = ClusterEvents::open(&follower_url).await;
+    let current = events
+        .until("the current cluster", |e| e["epoch"] == epoch)
+        .await;
+    assert_eq!(current["subscribed"], true, "{current}");
+    cluster.instances[first].stop();
+    let next = events
+        .until("the new leader's subscription", |e| {
+            e["epoch"].as_u64().is_some_and(|e| e > epoch) && e["subscribed"] == true
+        })
+        .await;
+    let (_, ready) = http(
+        reqwest::Method::GET,
+        &format!("{follower_url}/readyz"),
+        None,
+    )
+    .await;
+    assert_eq!(ready["leader"], true, "{ready}");
+    assert_eq!(next["leader_id"], ready["leader_id"], "{next}");
+    assert_eq!(ready["mesos"]["subscribed"], true, "{ready}");
+}

@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use real_mesos::{
-    RealCluster, Serve, app_tasks, completed_tasks, files_named, sleep_marker, sleeper_pids,
-    sleepers, wait_for,
+    AgentOptions, MasterOptions, RealCluster, Serve, app_tasks, completed_tasks, files_named,
+    sleep_marker, sleeper_pids, sleepers, wait_for,
 };
 use serde_json::{Value, json};
 
@@ -561,4 +561,73 @@ fn command_http_and_tcp_health_checks_run_by_the_real_executor() {
             "{name} was replaced"
         );
     }
+}
+
+#[test]
+fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
+    // Each agent has its unreserved 2 cpus, plus 1 cpu and 256 MB reserved
+    // to one team.
+    let agents = [(1, "team-a"), (2, "team-b")]
+        .into_iter()
+        .map(|(i, role)| AgentOptions {
+            reserved: format!("cpus({role}):1;mem({role}):256"),
+            ..AgentOptions::numbered(i)
+        })
+        .collect();
+    let Some(cluster) = RealCluster::start(MasterOptions::default(), agents) else {
+        return;
+    };
+    let hydrogen = Serve::start(&cluster.master_url(), &["--roles", "team-a,team-b"]);
+    let (ma, mb) = (sleep_marker(), sleep_marker());
+    // alpha takes the first role by default; beta names team-b. Reserved
+    // resources only: each must land on its team's agent.
+    hydrogen.deploy(json!({
+        "name": "alpha",
+        "resources": {"cpu": 0.2, "mem": 32, "reserved_only": true},
+        "instances": 2,
+        "command": {"cmd": format!("exec /bin/sleep {ma}")},
+    }));
+    hydrogen.deploy(json!({
+        "name": "beta",
+        "resources": {"cpu": 0.2, "mem": 32, "role": "team-b", "reserved_only": true},
+        "instances": 2,
+        "command": {"cmd": format!("exec /bin/sleep {mb}")},
+    }));
+    let (_, state) = wait_running(&cluster, "alpha", 2, &ma);
+    let (_, state_b) = wait_running(&cluster, "beta", 2, &mb);
+    let alpha = app_tasks(&state, FRAMEWORK, "alpha", "TASK_RUNNING");
+    let beta = app_tasks(&state_b, FRAMEWORK, "beta", "TASK_RUNNING");
+    assert_eq!(
+        agents_of(&alpha),
+        BTreeSet::from([agent_id(&cluster, "agent-1.real")])
+    );
+    assert_eq!(
+        agents_of(&beta),
+        BTreeSet::from([agent_id(&cluster, "agent-2.real")])
+    );
+    for (tasks, role) in [(&alpha, "team-a"), (&beta, "team-b")] {
+        for t in tasks.iter() {
+            assert_eq!(t["role"], role, "{t}");
+        }
+    }
+    let framework = state_b["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == FRAMEWORK)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        framework["roles"],
+        json!(["team-a", "team-b"]),
+        "{framework}"
+    );
+    hydrogen.kill_app("alpha");
+    hydrogen.kill_app("beta");
+    wait_for(
+        "the sleep processes to end",
+        DEADLINE,
+        || (sleepers(&ma) + sleepers(&mb) == 0).then_some(()),
+        || cluster.logs(),
+    );
 }

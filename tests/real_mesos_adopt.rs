@@ -53,6 +53,7 @@ fn get_frameworks_protobuf(cluster: &RealCluster) -> hydrogen::mesos::v1::master
     runtime.block_on(async {
         let body = Call {
             r#type: Some(call::Type::GetFrameworks as i32),
+            ..Default::default()
         }
         .encode_to_vec();
         let response = reqwest::Client::new()

@@ -1434,3 +1434,281 @@ fn cni_isolator_failures_match_a_real_agent() {
         diffs.join("\n")
     );
 }
+
+/// A MULTI_ROLE framework in `team-a` and `team-b/web` on one agent with
+/// 1 cpu and 512 MB statically reserved to `team-b`: the offers of each
+/// role (allocation_info, reservations: the parent's reservation goes to
+/// the sub-role), and what the master says of ACCEPTs that mix roles or
+/// drop `allocation_info`, and of a valid one.
+async fn multi_role_script(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    let mut info = framework_info("diff-roles");
+    info["roles"] = json!(["team-a", "team-b/web"]);
+    info["capabilities"] = json!([{"type": "MULTI_ROLE"}, {"type": "TASK_KILLING_STATE"}]);
+    d.subscribe(
+        "multi-role subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}),
+    )
+    .await;
+    let fw = d.fw();
+    let no_filter = json!({"refuse_seconds": 0.0});
+    let mut round = 0;
+    for case in ["mixed roles", "no allocation_info", "valid"] {
+        round += 1;
+        // One offer per role (one OFFERS event or two).
+        let mut by_role: BTreeMap<String, Value> = BTreeMap::new();
+        while by_role.len() < 2 {
+            let ev = d.wait_event("OFFERS", |e| e["type"] == "OFFERS").await;
+            for o in ev["offers"]["offers"].as_array().into_iter().flatten() {
+                d.remember(o["id"]["value"].as_str().unwrap_or_default(), "<offer>");
+                d.remember(
+                    o["agent_id"]["value"].as_str().unwrap_or_default(),
+                    "<agent>",
+                );
+                let role = o["allocation_info"]["role"].as_str().unwrap_or_default();
+                by_role.insert(role.to_string(), o.clone());
+            }
+        }
+        if round == 1 {
+            for (role, offer) in &by_role {
+                d.record(&format!("offer to {role}"), offer_view(offer));
+            }
+        }
+        let (a, b) = (&by_role["team-a"], &by_role["team-b/web"]);
+        // team-b's reserved cpus and mem, as offered (allocation_info kept).
+        let reserved = |name: &str, value: f64| {
+            let mut r = b["resources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["name"] == name)
+                .cloned()
+                .unwrap_or(Value::Null);
+            r["scalar"] = json!({"value": value});
+            r
+        };
+        let id = format!("r{round}");
+        let mut t = task(&id, &b["agent_id"], 0.1);
+        t["resources"] = json!([reserved("cpus", 0.1), reserved("mem", 32.0)]);
+        let offer_ids = match case {
+            "mixed roles" => json!([a["id"], b["id"]]),
+            _ => json!([b["id"]]),
+        };
+        if case == "no allocation_info" {
+            for r in t["resources"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("allocation_info");
+                }
+            }
+        }
+        d.call(
+            &format!("multi-role accept: {case}"),
+            json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+                "offer_ids": offer_ids,
+                "operations": [{"type": "LAUNCH", "launch": {"task_infos": [t]}}],
+                "filters": no_filter,
+            }}),
+        )
+        .await;
+        let status = d.update(&format!("multi-role {case}"), &id).await;
+        if case == "mixed roles" {
+            // Only the named offers went back; decline what is left.
+            continue;
+        }
+        if case == "valid" {
+            let state = d.state().await;
+            let task = state["frameworks"][0]["tasks"][0].clone();
+            d.record(
+                "multi-role task in state",
+                json!({"role": task["role"], "state_present": task.get("state").is_some()}),
+            );
+        }
+        if status["state"] == "TASK_STARTING" || status["state"] == "TASK_RUNNING" {
+            d.call(
+                "multi-role kill",
+                json!({"framework_id": fw, "type": "KILL", "kill": {"task_id": {"value": id}}}),
+            )
+            .await;
+        }
+        // team-a's offer is still out: give it back for the next round.
+        d.call(
+            &format!("multi-role decline ({case})"),
+            json!({"framework_id": fw, "type": "DECLINE", "decline": {
+                "offer_ids": [a["id"]], "filters": no_filter}}),
+        )
+        .await;
+    }
+    d.call(
+        "multi-role teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn multi_role_offers_and_accepts_match_a_real_master() {
+    let reserved = "cpus(team-b):1;mem(team-b):512";
+    let agent = AgentOptions {
+        hostname: "agent-1.diff".into(),
+        cpus: 2.0,
+        mem: 1024,
+        disk: 4096,
+        reserved: reserved.into(),
+        ..AgentOptions::numbered(1)
+    };
+    let Some(cluster) = RealCluster::start(MasterOptions::default(), vec![agent]) else {
+        eprintln!("MESOS_HOME is unset: multi_role_offers_and_accepts_match_a_real_master skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(multi_role_script(&cluster.master_url(), Encoding::Json));
+    let sim = rt.block_on(async {
+        let agent: hydrogen::sim::AgentSpec = serde_json::from_value(json!({
+            "hostname": "agent-1.diff",
+            "resources": {"cpus": 2, "mem": 1024, "disk": 4096, "ports": "[20000-20099]"},
+            "reserved": {"team-b": {"cpus": 1, "mem": 512}},
+            "attributes": {"rack": "r1"},
+        }))
+        .expect("agent spec");
+        let sim = Simulator::start(SimConfig {
+            listen: "127.0.0.1:0".parse().expect("loopback"),
+            agents: vec![agent],
+            timings: hydrogen::sim::Timings {
+                allocation_interval: Duration::from_millis(100),
+                ..Default::default()
+            },
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator starts");
+        let t = multi_role_script(&sim.url(), Encoding::Json).await;
+        sim.shutdown().await;
+        t
+    });
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+    }
+    let diffs = differences(&real, &sim);
+    drop(cluster);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between real Mesos and the simulator (multi-role):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+/// DRAIN_AGENT (operator API) with a task running: the answer, the task's
+/// update, and the answer for an unknown agent.
+async fn drain_script(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    d.subscribe(
+        "drain subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("diff-drain")}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    d.call(
+        "drain: launch",
+        json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("d1", &offer["agent_id"], 0.1)]}}]
+        }}),
+    )
+    .await;
+    // Until RUNNING, unrecorded: start-up updates are the main script's.
+    loop {
+        let ev = d
+            .wait_event("UPDATE of d1", |e| {
+                e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == "d1"
+            })
+            .await;
+        let status = &ev["update"]["status"];
+        if let Some(uuid) = status["uuid"].as_str() {
+            let ack = json!({"framework_id": fw, "type": "ACKNOWLEDGE", "acknowledge": {
+                "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": uuid}});
+            let (body, ct) = d.body(&ack);
+            let sid = d.stream_id.clone();
+            d.post_raw(body, ct, None, sid.as_deref()).await;
+        }
+        let state = status["state"].as_str().unwrap_or_default();
+        if state == "TASK_RUNNING" || is_terminal_name(state) {
+            break;
+        }
+    }
+    let operator = format!("{base}/api/v1");
+    for (label, agent) in [
+        ("drain: unknown agent", json!({"value": "no-such-agent"})),
+        ("drain: the task's agent", offer["agent_id"].clone()),
+    ] {
+        let resp = d
+            .http
+            .post(&operator)
+            .header("Content-Type", "application/json")
+            .body(json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": agent}}).to_string())
+            .send()
+            .await
+            .expect("operator api answers");
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        d.record(label, json!({"status": status, "body": body}));
+    }
+    loop {
+        let status = d.update("drain: update", "d1").await;
+        let state = status["state"].as_str().unwrap_or_default().to_string();
+        // Labels by state: the same label twice would hide one.
+        if let Some(last) = d.transcript.last_mut() {
+            last.0 = format!("drain: {state}");
+        }
+        if is_terminal_name(&state) {
+            break;
+        }
+    }
+    d.call(
+        "drain teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn drain_agent_matches_a_real_master() {
+    let Some(cluster) = real_cluster() else {
+        eprintln!("MESOS_HOME is unset: drain_agent_matches_a_real_master skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(drain_script(&cluster.master_url(), Encoding::Json));
+    let sim = rt.block_on(async {
+        let sim = sim().await;
+        let t = drain_script(&sim.url(), Encoding::Json).await;
+        sim.shutdown().await;
+        t
+    });
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+    }
+    let diffs = differences(&real, &sim);
+    drop(cluster);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between real Mesos and the simulator (drain):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

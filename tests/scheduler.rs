@@ -16,7 +16,6 @@ use hydrogen::sim::cluster::{AgentSpec, default_agent};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{Store, TaskState};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 struct Cluster {
@@ -53,15 +52,8 @@ impl Cluster {
         ha_config.lease_ttl = Duration::from_secs(5);
         ha_config.renew_interval = Duration::from_millis(500);
         ha_config.safety_margin = Duration::from_secs(1);
-        let (leadership, _) = watch::channel(None);
         let cancel = CancellationToken::new();
-        let ha = tokio::spawn(ha::run(
-            store.clone(),
-            ha_config,
-            config,
-            leadership,
-            cancel.clone(),
-        ));
+        let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
         Self {
             sim,
             store,
@@ -667,5 +659,155 @@ async fn orphans_are_killed() {
             t.len() == 1 && running(t).len() == 1 && t[0]["id"] != task.as_str()
         })
         .await;
+    cluster.stop().await;
+}
+
+/// An agent whose only resources are statically reserved to `role`.
+fn reserved_agent(i: usize, role: &str, cpus: f64) -> AgentSpec {
+    serde_json::from_value(json!({
+        "hostname": format!("reserved-{i}.sim"),
+        "resources": {"disk": 1024, "ports": "[31000-31100]"},
+        "reserved": {role: {"cpus": cpus, "mem": 1024}},
+    }))
+    .expect("agent spec")
+}
+
+#[tokio::test]
+async fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
+    // reserved-1 is team-a's, reserved-2 team-b's (1 cpu each); agent-3
+    // is unreserved.
+    let cluster = Cluster::start_with(
+        vec![
+            reserved_agent(1, "team-a", 1.0),
+            reserved_agent(2, "team-b", 1.0),
+            default_agent(3),
+        ],
+        |c| c.roles = vec!["team-a".into(), "team-b".into()],
+    )
+    .await;
+    // alpha takes the default (first) role; beta names its own. Both ask
+    // for reserved resources only: three 0.5 cpu tasks of beta cannot all
+    // fit in team-b's one cpu, and agent-3's free cpus must not be used.
+    cluster
+        .deploy(
+            json!({"name": "alpha", "resources": {"cpu": 0.5, "mem": 64, "reserved_only": true},
+                       "instances": 2, "command": {"cmd": "sleep 1000"}}),
+        )
+        .await;
+    cluster
+        .deploy(json!({"name": "beta",
+                       "resources": {"cpu": 0.5, "mem": 64, "role": "team-b", "reserved_only": true},
+                       "instances": 3, "command": {"cmd": "sleep 1000"}}))
+        .await;
+    // gamma (team-b, unreserved allowed) spills over to agent-3.
+    cluster
+        .deploy(
+            json!({"name": "gamma", "resources": {"cpu": 2, "mem": 64, "role": "team-b"},
+                       "instances": 1, "command": {"cmd": "sleep 1000"}}),
+        )
+        .await;
+    let alpha = cluster.wait_running("alpha", 2).await;
+    let gamma = cluster.wait_running("gamma", 1).await;
+    let beta = cluster
+        .wait_tasks("beta", "2 running", |t| running(t).len() == 2)
+        .await;
+    let state = cluster.state().await;
+    let hosts = agent_hostnames(&state);
+    let on = |tasks: &[Value]| -> BTreeSet<String> {
+        agents_of(tasks)
+            .iter()
+            .filter_map(|a| hosts.get(a).cloned())
+            .collect()
+    };
+    assert_eq!(on(&alpha), BTreeSet::from(["reserved-1.sim".to_string()]));
+    assert_eq!(on(&beta), BTreeSet::from(["reserved-2.sim".to_string()]));
+    assert_eq!(on(&gamma), BTreeSet::from(["agent-3.sim".to_string()]));
+    for (tasks, role) in [(&alpha, "team-a"), (&beta, "team-b"), (&gamma, "team-b")] {
+        for t in tasks {
+            assert_eq!(t["role"], role, "{t:#}");
+        }
+    }
+    let framework = &state["frameworks"][0];
+    assert_eq!(framework["roles"], json!(["team-a", "team-b"]));
+    assert!(
+        framework["capabilities"]
+            .as_array()
+            .is_some_and(|c| c.contains(&json!("MULTI_ROLE"))),
+        "{framework:#}"
+    );
+
+    // beta's third task waits, and State says why.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let status = cluster.store.app_status("beta").await.expect("status");
+        if let Some(s) = status.filter(|s| s.waiting == 1) {
+            if s.rejections.contains_key("insufficient reserved cpu") {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "beta's status never said why it waits"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Still two after that: agent-3's unreserved cpus were never taken.
+    assert_eq!(running(&app_tasks(&cluster.state().await, "beta")).len(), 2);
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_drained_agents_tasks_are_replaced_elsewhere_without_backoff() {
+    // A backoff longer than the test's deadline: only a replacement that
+    // skips it can pass.
+    let cluster = Cluster::start_with((1..=2).map(default_agent).collect(), |c| {
+        c.backoff.initial = Duration::from_secs(60);
+        c.backoff.max = Duration::from_secs(60);
+    })
+    .await;
+    cluster.deploy(small_app("web", 2)).await;
+    let before = cluster.wait_running("web", 2).await;
+    let drained: Vec<String> = agents_of(&before).into_iter().collect();
+    assert_eq!(drained.len(), 1, "MUX colocates: {before:#?}");
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{}/api/v1", cluster.sim.url()))
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": drained[0]}}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("operator api answers");
+    assert_eq!(resp.status().as_u16(), 200);
+    let after = cluster
+        .wait_tasks("web", "2 replacements off the drained agent", |t| {
+            running(t).len() == 2 && !agents_of(t).contains(&drained[0])
+        })
+        .await;
+    assert!(
+        agents_of(&after).iter().all(|a| a != &drained[0]),
+        "{after:#?}"
+    );
+    let status = cluster.store.app_status("web").await.expect("status");
+    assert_eq!(
+        status.map(|s| s.consecutive_failures),
+        Some(0),
+        "a drain is no failure"
+    );
+    // An unknown agent is refused as the master refuses it.
+    let resp = http
+        .post(format!("{}/api/v1", cluster.sim.url()))
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": "nope"}}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("operator api answers");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.text().await.unwrap_or_default(), "Unknown agent");
     cluster.stop().await;
 }

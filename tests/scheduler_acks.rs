@@ -40,7 +40,11 @@ impl Store for WriteGate {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         self.inner.create_app(spec).await
     }
-    async fn update_app(&self, spec: App, v: Option<u64>) -> Result<AppRecord, StoreError> {
+    async fn update_app(
+        &self,
+        spec: App,
+        v: Option<u64>,
+    ) -> Result<hydrogen::store::UpdateOutcome, StoreError> {
         self.inner.update_app(spec, v).await
     }
     async fn kill_app(&self, name: &str, v: Option<u64>) -> Result<AppRecord, StoreError> {
@@ -81,6 +85,20 @@ impl Store for WriteGate {
     }
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
         self.inner.app_status(app).await
+    }
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        self.inner.app_statuses().await
+    }
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "write gate closed by the test".into(),
+            ));
+        }
+        self.inner.set_mesos_link(epoch, subscribed).await
+    }
+    async fn mesos_link(&self) -> Result<Option<hydrogen::store::MesosLink>, StoreError> {
+        self.inner.mesos_link().await
     }
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {
         self.inner.framework_id().await
@@ -141,15 +159,8 @@ impl Cluster {
         ha_config.renew_interval = Duration::from_millis(500);
         ha_config.safety_margin = Duration::from_secs(1);
         ha_config.acquire_interval = Duration::from_millis(100);
-        let (leadership, _) = watch::channel(None);
         let cancel = CancellationToken::new();
-        let ha = tokio::spawn(ha::run(
-            store.clone(),
-            ha_config,
-            config,
-            leadership,
-            cancel.clone(),
-        ));
+        let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
         Self {
             sim,
             store,

@@ -20,7 +20,6 @@ use hydrogen::sim::cluster::{AgentSpec, default_agent};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{AppStatus, Store, TaskState};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 const LONG: Duration = Duration::from_secs(90);
@@ -63,15 +62,8 @@ impl Cluster {
         ha_config.lease_ttl = Duration::from_secs(5);
         ha_config.renew_interval = Duration::from_millis(500);
         ha_config.safety_margin = Duration::from_secs(1);
-        let (leadership, _) = watch::channel(None);
         let cancel = CancellationToken::new();
-        let ha = tokio::spawn(ha::run(
-            store.clone(),
-            ha_config,
-            config,
-            leadership,
-            cancel.clone(),
-        ));
+        let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
         Self {
             sim: Some(sim),
             url,
@@ -479,15 +471,8 @@ async fn a_failure_explains_itself_in_state_and_survives_a_new_leader() {
     ha_config.lease_ttl = Duration::from_secs(5);
     ha_config.renew_interval = Duration::from_millis(500);
     ha_config.safety_margin = Duration::from_secs(1);
-    let (leadership, _) = watch::channel(None);
     let cancel = CancellationToken::new();
-    let ha = tokio::spawn(ha::run(
-        store.clone(),
-        ha_config,
-        config,
-        leadership,
-        cancel.clone(),
-    ));
+    let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
     let cluster = Cluster {
         sim,
         url,

@@ -9,6 +9,10 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+#[path = "common/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+
 const DEADLINE: Duration = Duration::from_secs(30);
 
 #[tokio::test]
@@ -27,8 +31,7 @@ async fn sim_binary_serves_the_default_cluster() {
         .expect("a line before the deadline")
         .expect("stdout readable")
         .expect("a line");
-    let url = line
-        .strip_prefix("listening on ")
+    let url = procs::announced(&line, procs::LISTENING)
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");

@@ -1,6 +1,6 @@
 //! The protobuf codec of `hydrogen.v1`: `tonic_prost`'s, except that a
-//! request that does not decode is INVALID_ARGUMENT (bad input, invariant 6)
-//! rather than tonic's default INTERNAL (which would tell clients and alerts
+//! request that does not decode is INVALID_ARGUMENT (bad input, invariant 6
+//! of the design, `docs/design.md#invariants`) rather than tonic's default INTERNAL (which would tell clients and alerts
 //! that the server is broken). build.rs points the generated stubs here.
 
 use std::marker::PhantomData;

@@ -9,8 +9,10 @@
 //! needs no change here. Enum `*_UNSPECIFIED` values become absent keys (as in
 //! JSON); an enum number this build does not know becomes its decimal text, so
 //! spec rejects it with its usual wording (`strategy.type must be UNIQUE or
-//! MUX, not "7"`). Non-finite doubles (which JSON cannot carry) become the
-//! text `NaN` / `inf`, rejected as "must be a number".
+//! MUX, not "7"`). Non-finite doubles (which JSON cannot carry) are refused
+//! before that, naming the field with the wording spec uses for code-built
+//! apps ("must be a finite number"), rather than reaching spec as the text
+//! `NaN` and being called "not a number".
 //!
 //! spec → proto is direct and total: a validated app always converts.
 
@@ -26,8 +28,10 @@ use crate::store::{AppGoal, AppStatus, TaskEvent, TaskRecord, TaskState, Termina
 
 /// Reads the apps of a Deploy request with the REST POST rules.
 pub fn apps_from_proto(apps: &[pb::App]) -> Result<Vec<App>, SpecError> {
-    let array = Value::Array(apps.iter().map(app_to_json).collect());
-    spec::parse_apps(&to_bytes(&array))
+    Ok(apps_from_proto_warned(apps)?
+        .into_iter()
+        .map(|p| p.app)
+        .collect())
 }
 
 /// Reads the app of an Update request with the REST PUT rules.
@@ -38,6 +42,13 @@ pub fn app_from_proto(app: Option<&pb::App>) -> Result<App, SpecError> {
 /// [`apps_from_proto`], with each app's warnings (ignored fields), as the
 /// REST face reports them.
 pub fn apps_from_proto_warned(apps: &[pb::App]) -> Result<Vec<spec::Parsed>, SpecError> {
+    let single = apps.len() == 1;
+    for (i, app) in apps.iter().enumerate() {
+        let errors = non_finite(app);
+        if !errors.is_empty() {
+            return Err(SpecError::invalid((!single).then_some(i), errors));
+        }
+    }
     let array = Value::Array(apps.iter().map(app_to_json).collect());
     spec::parse_apps_warned(&to_bytes(&array))
 }
@@ -47,6 +58,10 @@ pub fn app_from_proto_warned(app: Option<&pb::App>) -> Result<spec::Parsed, Spec
     let Some(app) = app else {
         return Err(SpecError::Body("app is required".into()));
     };
+    let errors = non_finite(app);
+    if !errors.is_empty() {
+        return Err(SpecError::invalid(None, errors));
+    }
     spec::parse_app_warned(&to_bytes(&app_to_json(app)))
 }
 
@@ -98,6 +113,34 @@ impl Obj {
     fn done(self) -> Value {
         Value::Object(self.0)
     }
+}
+
+/// Every double of `a` that is NaN or infinite, by its JSON path: JSON has
+/// no such numbers, so the spec rules (which read JSON) never see them.
+fn non_finite(a: &pb::App) -> Vec<spec::ValidationError> {
+    let mut doubles: Vec<(&str, Option<f64>)> = Vec::new();
+    if let Some(r) = &a.resources {
+        doubles.push(("resources.cpu", Some(r.cpu)));
+        doubles.push(("resources.mem", Some(r.mem)));
+        doubles.push(("resources.disk.size", r.disk.as_ref().map(|d| d.size)));
+    }
+    if let Some(h) = &a.healthcheck {
+        doubles.push(("healthcheck.delay", h.delay));
+        doubles.push(("healthcheck.interval", h.interval));
+        doubles.push(("healthcheck.timeout", h.timeout));
+        doubles.push(("healthcheck.graceperiod", h.graceperiod));
+    }
+    if let Some(r) = &a.retry {
+        doubles.push(("retry.time", r.time));
+    }
+    if let Some(u) = &a.upgrade {
+        doubles.push(("upgrade.minimum_ready_share", u.minimum_ready_share));
+    }
+    doubles
+        .into_iter()
+        .filter(|(_, v)| v.is_some_and(|v| !v.is_finite()))
+        .map(|(field, _)| spec::ValidationError::new(field, "must be a finite number"))
+        .collect()
 }
 
 fn num(f: f64) -> Value {
@@ -173,6 +216,7 @@ fn resources_to_json(r: &pb::Resources) -> Value {
         )
         .opt("ports", r.ports.map(Value::from))
         .opt("role", r.role.clone().map(Value::from))
+        .opt("reserved_only", r.reserved_only.map(Value::from))
         .done()
 }
 
@@ -476,6 +520,7 @@ pub fn app_to_proto(a: &App) -> pb::App {
             }),
             ports: a.resources.ports,
             role: a.resources.role.clone(),
+            reserved_only: a.resources.reserved_only,
         }),
         filters: a
             .filters
@@ -693,6 +738,8 @@ pub fn event_to_proto(e: &TaskEvent) -> pb::TaskEvent {
         hostname: e.hostname.clone(),
         message: e.message.clone(),
         timestamp_ms: e.timestamp_ms,
+        status: None,
+        cluster: None,
     }
 }
 
@@ -782,8 +829,52 @@ mod tests {
 
         proto.strategy = None;
         proto.resources.as_mut().expect("resources").mem = f64::NAN;
-        let err = apps_from_proto(&[proto]).expect_err("nan");
+        let err = apps_from_proto(&[proto.clone()]).expect_err("nan");
         assert_eq!(err.field().as_deref(), Some("resources.mem"));
+        assert_eq!(err.errors()[0].message, "must be a finite number");
+    }
+
+    #[test]
+    fn api_convert_names_every_non_finite_double() {
+        let mut proto = app_to_proto(&example_apps()[0]);
+        proto.resources = Some(pb::Resources {
+            cpu: f64::INFINITY,
+            mem: f64::NEG_INFINITY,
+            disk: Some(pb::Disk {
+                size: f64::NAN,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        proto.retry = Some(pb::Retry {
+            time: Some(f64::NAN),
+            ..Default::default()
+        });
+        proto.upgrade = Some(pb::Upgrade {
+            minimum_ready_share: Some(f64::INFINITY),
+            ..Default::default()
+        });
+        let err = app_from_proto(Some(&proto)).expect_err("non-finite");
+        let fields: Vec<&str> = err.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "resources.cpu",
+                "resources.mem",
+                "resources.disk.size",
+                "retry.time",
+                "upgrade.minimum_ready_share"
+            ]
+        );
+        assert!(
+            err.errors()
+                .iter()
+                .all(|e| e.message == "must be a finite number")
+        );
+        // In a batch, the app is named by its position.
+        let good = app_to_proto(&example_apps()[0]);
+        let err = apps_from_proto(&[good, proto]).expect_err("second app");
+        assert_eq!(err.field().as_deref(), Some("[1].resources.cpu"));
     }
 
     #[test]

@@ -265,6 +265,13 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.code() == ErrorCode::Unavailable {
+            // Store failovers (a Redis primary replaced by Sentinel) and
+            // leadership changes settle within seconds: say when to retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }

@@ -6,9 +6,11 @@
 //! mapping the REST face uses for its statuses.
 //!
 //! State and ListAll answer with bytes encoded once per app and store
-//! revision (see [`super::service`]): [`AppServiceRoutes`] routes those two
-//! methods to [`EncodedCodec`] handlers, so an unchanged answer is neither
-//! rebuilt nor re-encoded; every other method goes to the generated server.
+//! revision (see [`super::service`]), and WatchTasks with the watch hub's
+//! messages, encoded once for every watcher (see [`super::watch`]):
+//! [`AppServiceRoutes`] routes those three methods to [`EncodedCodec`]
+//! handlers, so an unchanged answer is neither rebuilt nor re-encoded;
+//! every other method goes to the generated server.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -31,7 +33,7 @@ use super::error::ApiError;
 use super::proto as pb;
 use super::proto::app_service_server::AppServiceServer;
 use super::service::{ApiService, AppView, Face, Framing};
-use super::watch::{self, WatchFrom};
+use super::watch::{self, WatchFrom, WatchOptions};
 
 /// The tonic service; build a server with [`GrpcService::into_server`].
 pub struct GrpcService<S> {
@@ -72,6 +74,36 @@ impl<S: Store> GrpcService<S> {
     }
 
     /// State, encoded (once per app and store revision).
+    /// A watch whose messages are the hub's shared encodings.
+    async fn watch_encoded(
+        &self,
+        req: pb::WatchTasksRequest,
+    ) -> Result<EncodedEventStream, Status> {
+        let from = req.after_revision.map_or(WatchFrom::Head, WatchFrom::After);
+        let options = WatchOptions {
+            app: req.app.filter(|a| !a.is_empty()),
+            statuses: req.include_status,
+            cluster: req.include_cluster,
+        };
+        let stream = self
+            .timed(watch::watch(
+                std::sync::Arc::clone(self.core.store()),
+                &self.core.watch_hub(),
+                from,
+                options,
+                self.shutdown.clone(),
+            ))
+            .await?;
+        let messages = stream.flat_map(|chunk| {
+            let messages: Vec<Result<Bytes, Status>> = match chunk {
+                Ok(items) => items.iter().map(|i| Ok(i.grpc().clone())).collect(),
+                Err(e) => vec![Err(e.to_status())],
+            };
+            futures_util::stream::iter(messages)
+        });
+        Ok(Box::pin(messages))
+    }
+
     async fn state_encoded(&self, name: &str) -> Result<Bytes, Status> {
         let entry = self.timed(self.core.app(name)).await?;
         entry
@@ -124,6 +156,9 @@ pub fn app_state(view: &AppView) -> pb::AppState {
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::TaskEvent, Status>> + Send>>;
+
+/// A watch as encoded `TaskEvent` messages, one per item.
+type EncodedEventStream = Pin<Box<dyn Stream<Item = Result<Bytes, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
@@ -218,27 +253,20 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
 
     type WatchTasksStream = EventStream;
 
+    /// Served by [`EncodedWatch`] (see [`AppServiceRoutes`]); this decodes
+    /// the shared encodings again, for a server built without the routes.
     async fn watch_tasks(
         &self,
         request: Request<pb::WatchTasksRequest>,
     ) -> Result<Response<Self::WatchTasksStream>, Status> {
-        let req = request.into_inner();
-        let from = req.after_revision.map_or(WatchFrom::Head, WatchFrom::After);
-        let app = req.app.filter(|a| !a.is_empty());
-        let stream = self
-            .timed(watch::watch(
-                std::sync::Arc::clone(self.core.store()),
-                &self.core.watch_hub(),
-                from,
-                app,
-                self.shutdown.clone(),
-            ))
-            .await?;
-        let mapped = stream.map(|item| {
-            item.map(|e| convert::event_to_proto(&e))
-                .map_err(|e| e.to_status())
+        let stream = self.watch_encoded(request.into_inner()).await?;
+        let decoded = stream.map(|item| {
+            item.and_then(|bytes| {
+                pb::TaskEvent::decode(bytes)
+                    .map_err(|e| Status::internal(format!("re-decoding a watch event: {e}")))
+            })
         });
-        Ok(Response::new(Box::pin(mapped)))
+        Ok(Response::new(Box::pin(decoded)))
     }
 }
 
@@ -280,6 +308,24 @@ impl<S: Store> UnaryService<pb::StateRequest> for EncodedState<S> {
     }
 }
 
+/// The WatchTasks method over [`GrpcService::watch_encoded`].
+struct EncodedWatch<S>(GrpcService<S>);
+
+impl<S: Store> tonic::server::ServerStreamingService<pb::WatchTasksRequest> for EncodedWatch<S> {
+    type Response = Bytes;
+    type ResponseStream = EncodedEventStream;
+    type Future = BoxFuture<'static, Result<Response<EncodedEventStream>, Status>>;
+
+    fn call(&mut self, request: Request<pb::WatchTasksRequest>) -> Self::Future {
+        let svc = self.0.clone();
+        Box::pin(async move {
+            svc.watch_encoded(request.into_inner())
+                .await
+                .map(Response::new)
+        })
+    }
+}
+
 /// The ListAll method over [`GrpcService::list_all_encoded`].
 struct EncodedListAll<S>(GrpcService<S>);
 
@@ -314,6 +360,14 @@ impl<S: Store> tower::Service<http::Request<tonic::body::Body>> for AppServiceRo
                     let mut grpc = tonic::server::Grpc::new(EncodedCodec::default())
                         .apply_max_message_size_config(limits.0, limits.1);
                     Ok(grpc.unary(method, req).await)
+                })
+            }
+            "/hydrogen.v1.AppService/WatchTasks" => {
+                let method = EncodedWatch(self.encoded.clone());
+                Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(EncodedCodec::default())
+                        .apply_max_message_size_config(limits.0, limits.1);
+                    Ok(grpc.server_streaming(method, req).await)
                 })
             }
             "/hydrogen.v1.AppService/ListAll" => {

@@ -13,7 +13,7 @@
 //! - `server.rs`: [`server::serve`], one listener for everything;
 //! - `conn.rs`: the accept loop: connection cap, header and idle timeouts.
 //!
-//! Invariant 4 of the design holds here: any instance serves the API; reads
+//! Invariant 4 of the design (`docs/design.md#invariants`) holds here: any instance serves the API; reads
 //! come from the store and writes go to it, validated, without finding the
 //! leader. The API never talks to Mesos.
 

@@ -188,7 +188,8 @@ fn readyz() {}
 fn list_apps() {}
 
 /// The cluster as this instance sees it: leader, epoch, Mesos masters,
-/// framework id, and (on the leader) whether it is subscribed.
+/// framework id, and whether the leader is subscribed (as it recorded in
+/// the store: every instance answers the same).
 #[utoipa::path(
     get,
     path = "/v1/api/cluster",

@@ -19,22 +19,21 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use bytes::BytesMut;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::spec;
-use crate::store::{Store, TaskEvent, TaskRecord};
+use crate::store::{MesosLink, Store, TaskRecord};
 
 use super::auth::is_grpc;
 use super::error::ApiError;
 use super::service::{ApiService, AppView, Face, Framing};
-use super::watch::{self, WatchFrom};
+use super::watch::{self, WatchFrom, WatchOptions};
 
 /// What every REST handler shares.
 pub struct Shared<S> {
@@ -261,7 +260,7 @@ pub struct VersionQuery {
     pub expected_version: Option<u64>,
 }
 
-/// `?app=&after=` of the watch.
+/// `?app=&after=&include=` of the watch.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct WatchQuery {
     /// Only events of this app.
@@ -270,6 +269,12 @@ pub struct WatchQuery {
     /// `Last-Event-ID` header, when sent, takes precedence. Neither: live
     /// events only.
     pub after: Option<u64>,
+    /// Side events to stream too, comma-separated: `status` (an app's new
+    /// scheduler status, SSE `event: status`, starting with every current
+    /// one) and `cluster` (who leads, the epoch, whether it is subscribed
+    /// to Mesos: `event: cluster`, starting with the current one). Neither
+    /// carries an `id`, so `Last-Event-ID` stays the last task revision.
+    pub include: Option<String>,
 }
 
 /// A task as the REST face shows it (the gRPC `Task`'s fields).
@@ -361,9 +366,20 @@ pub struct ReadyBody {
     pub leader_address: Option<String>,
     /// The lease's fencing epoch.
     pub epoch: Option<u64>,
+    /// Whether the leader is subscribed to Mesos, as the store says (on
+    /// every instance); null when the store could not tell. Reported only:
+    /// readiness never depends on it.
+    pub mesos: Option<MesosBody>,
     /// Why not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The `mesos` of `/readyz`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MesosBody {
+    /// The current leader's scheduler is subscribed to a Mesos master.
+    pub subscribed: bool,
 }
 
 /// `/v1/api/cluster`: who leads and what this instance knows of Mesos.
@@ -383,9 +399,10 @@ pub struct ClusterBody {
     pub masters: Vec<String>,
     /// The framework id Mesos gave Hydrogen, once subscribed once.
     pub framework_id: Option<String>,
-    /// Whether this instance's scheduler is subscribed to Mesos: known only
-    /// on the leader (followers run no scheduler), null elsewhere.
-    pub subscribed: Option<bool>,
+    /// Whether the leader's scheduler is subscribed to Mesos, as the leader
+    /// recorded it in the store under its epoch: every instance answers the
+    /// same. False when nobody leads or the leader has not subscribed yet.
+    pub subscribed: bool,
 }
 
 /// The JSON of one app's state: the spec's keys (`name`, `instances`,
@@ -570,7 +587,7 @@ async fn watch_sse<S: Store>(
     State(st): St<S>,
     q: Result<Query<WatchQuery>, QueryRejection>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = query(q)?;
     let last_event_id = match headers.get("last-event-id") {
         Some(v) => Some(
@@ -587,34 +604,81 @@ async fn watch_sse<S: Store>(
     let from = last_event_id
         .or(q.after)
         .map_or(WatchFrom::Head, WatchFrom::After);
-    let app = q.app.filter(|a| !a.is_empty());
+    let mut options = WatchOptions {
+        app: q.app.filter(|a| !a.is_empty()),
+        ..WatchOptions::default()
+    };
+    for kind in q.include.iter().flat_map(|i| i.split(',')) {
+        match kind.trim() {
+            "status" => options.statuses = true,
+            "cluster" => options.cluster = true,
+            "" => {}
+            other => {
+                return Err(ApiError::BadRequest {
+                    field: Some("include".into()),
+                    message: format!(
+                        "unknown event kind {other:?}: use `status`, `cluster` or both, comma-separated"
+                    ),
+                });
+            }
+        }
+    }
     let hub = st.core.watch_hub();
     let stream = watch::watch(
         Arc::clone(st.core.store()),
         &hub,
         from,
-        app,
+        options,
         st.shutdown.clone(),
     )
     .await?;
-    let events = stream.map(|item| {
-        Ok(match item {
-            Ok(event) => task_event(&event),
-            Err(e) => Event::default()
-                .event("error")
-                .data(serde_json::to_string(&e.body()).unwrap_or_default()),
-        })
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    Ok(sse_response(stream))
 }
 
-/// An SSE event: `id` is the revision (what `Last-Event-ID` resumes from),
-/// `event: task`, `data` the event's JSON.
-fn task_event(e: &TaskEvent) -> Event {
-    Event::default()
-        .id(e.revision.to_string())
-        .event("task")
-        .data(serde_json::to_string(e).unwrap_or_default())
+/// How often an idle SSE watch sends a comment line, so proxies and
+/// clients see the connection alive (axum's `KeepAlive` default).
+const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The SSE body: the hub's frames as they are (each event's `id: <revision>`
+/// for `Last-Event-ID`, `event: task`, `data: <JSON>`), one write per
+/// chunk, a comment every [`SSE_KEEP_ALIVE`] while idle, and an `event:
+/// error` frame before the stream ends on an error.
+fn sse_response(watch: watch::TaskWatch) -> Response {
+    let tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + SSE_KEEP_ALIVE, SSE_KEEP_ALIVE);
+    let body = futures_util::stream::unfold((watch, tick), |(mut watch, mut tick)| async move {
+        let frame = tokio::select! {
+            item = watch.next() => match item? {
+                Ok(chunk) => sse_chunk(&chunk),
+                Err(e) => Bytes::from(format!(
+                    "event: error\ndata: {}\n\n",
+                    serde_json::to_string(&e.body()).unwrap_or_default()
+                )),
+            },
+            _ = tick.tick() => Bytes::from_static(b":\n\n"),
+        };
+        Some((Ok::<_, Infallible>(frame), (watch, tick)))
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// One write for a chunk: its frames, shared when there is one.
+fn sse_chunk(chunk: &[watch::Item]) -> Bytes {
+    if let [one] = chunk {
+        return one.sse().clone();
+    }
+    let mut out = BytesMut::with_capacity(chunk.iter().map(|i| i.sse().len()).sum());
+    for item in chunk {
+        out.extend_from_slice(item.sse());
+    }
+    out.freeze()
 }
 
 async fn healthz() -> Json<Value> {
@@ -622,7 +686,20 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
-    match st.core.readiness().await {
+    let readiness = st.core.readiness().await;
+    let mesos = match &readiness {
+        Ok(r) => st
+            .core
+            .store()
+            .mesos_link()
+            .await
+            .ok()
+            .map(|link| MesosBody {
+                subscribed: MesosLink::leader_subscribed(link.as_ref(), r.leader.as_ref()),
+            }),
+        Err(_) => None,
+    };
+    match readiness {
         Ok(r) if r.refusal.is_some() => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(ReadyBody {
@@ -631,6 +708,7 @@ async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
                 leader_id: r.leader.as_ref().map(|l| l.instance_id.clone()),
                 leader_address: r.leader.as_ref().map(|l| l.address.clone()),
                 epoch: r.leader.as_ref().map(|l| l.epoch),
+                mesos,
                 error: r.refusal,
             }),
         ),
@@ -642,6 +720,7 @@ async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
                 leader_id: r.leader.as_ref().map(|l| l.instance_id.clone()),
                 leader_address: r.leader.as_ref().map(|l| l.address.clone()),
                 epoch: r.leader.as_ref().map(|l| l.epoch),
+                mesos,
                 error: None,
             }),
         ),
@@ -653,6 +732,7 @@ async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
                 leader_id: None,
                 leader_address: None,
                 epoch: None,
+                mesos: None,
                 error: Some(e.to_string()),
             }),
         ),
@@ -662,6 +742,7 @@ async fn readyz<S: Store>(State(st): St<S>) -> (StatusCode, Json<ReadyBody>) {
 async fn cluster<S: Store>(State(st): St<S>) -> Result<Json<ClusterBody>, ApiError> {
     let readiness = st.core.readiness().await?;
     let framework_id = st.core.store().framework_id().await?;
+    let link = st.core.store().mesos_link().await?;
     let leader = readiness.leader.as_ref();
     Ok(Json(ClusterBody {
         instance_id: st.core.instance_id().to_owned(),
@@ -671,18 +752,8 @@ async fn cluster<S: Store>(State(st): St<S>) -> Result<Json<ClusterBody>, ApiErr
         epoch: leader.map(|l| l.epoch),
         masters: st.masters.clone(),
         framework_id,
-        subscribed: readiness.is_leader.then(subscribed_gauge).flatten(),
+        subscribed: MesosLink::leader_subscribed(link.as_ref(), leader),
     }))
-}
-
-/// This process's `hydrogen_mesos_subscribed` gauge, read back from the
-/// recorder: the scheduler sets it and shares nothing else with the API.
-fn subscribed_gauge() -> Option<bool> {
-    let text = prometheus()?.render();
-    text.lines()
-        .find_map(|l| l.strip_prefix("hydrogen_mesos_subscribed "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v >= 1.0)
 }
 
 pub use crate::telemetry::prometheus;

@@ -38,6 +38,11 @@ use super::proto::app_service_server::AppServiceServer;
 use super::rest::{self, Shared};
 use super::service::ApiService;
 
+/// Default address of the API: the original Hydrogen's port, on loopback
+/// only, so a first run is not open to the network (`--listen
+/// 0.0.0.0:8080` serves others).
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 /// Default body limit of REST requests and gRPC messages: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default timeout of one (non-streaming) request.
@@ -47,7 +52,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// The address to listen on (used by the caller to bind; reported in
-    /// logs). Hydrogen's default is `0.0.0.0:8080`, the original's port.
+    /// logs). Default [`DEFAULT_LISTEN`], `127.0.0.1:8080`.
     pub listen: SocketAddr,
     /// When set, every request but health needs `Authorization: Bearer
     /// <token>`. Never logged (its `Debug` is redacted).
@@ -67,12 +72,14 @@ pub struct ApiConfig {
     pub leadership: Option<tokio::sync::watch::Receiver<Option<crate::store::LeaderInfo>>>,
     /// The Mesos masters, as configured (shown by `/v1/api/cluster`).
     pub masters: Vec<String>,
+    /// The framework's roles; apps must use one (empty: not checked).
+    pub roles: Vec<String>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            listen: DEFAULT_LISTEN,
             api_token: None,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
@@ -81,6 +88,7 @@ impl Default for ApiConfig {
             limits: ConnLimits::default(),
             leadership: None,
             masters: Vec::new(),
+            roles: Vec::new(),
         }
     }
 }
@@ -158,7 +166,9 @@ pub async fn build<S: Store>(
     if let Some(leadership) = &config.leadership {
         core = core.with_leadership(leadership.clone());
     }
-    core = core.with_refusal(config.refusal.clone());
+    core = core
+        .with_refusal(config.refusal.clone())
+        .with_roles(config.roles.clone());
     let shared = Arc::new(Shared {
         core: core.clone(),
         body_limit: config.body_limit,

@@ -1,14 +1,15 @@
 //! The API core: what Deploy, Kill, Update, State, ListAll and readiness do,
 //! in domain types. Both faces (gRPC in `grpc.rs`, REST in `rest.rs`) parse
 //! their input into these calls and render the results; neither talks to the
-//! store directly, so they cannot disagree (invariant 4: any instance serves
-//! the API, reads from the store, writes validated specs to it).
+//! store directly, so they cannot disagree (invariant 4 of the design,
+//! `docs/design.md#invariants`: any instance serves the API, reads from
+//! the store, writes validated specs to it).
 //!
 //! # State and ListAll: one snapshot per store revision
 //!
 //! Reading every task from the store and rendering it again for each
-//! request made ListAll cost O(tasks) per call (a 3 MB `HGETALL` and its
-//! JSON at 10,000 tasks). Instead each instance keeps [`Views`]: every app,
+//! request would make ListAll cost O(tasks) per call (a 3 MB `HGETALL` and
+//! its JSON at 10,000 tasks). Instead each instance keeps [`Views`]: every app,
 //! task and status as of one [`ViewRevision`], with each face's encoding
 //! of each app's State and ListAll share rendered once, on first use.
 //!
@@ -29,7 +30,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::spec::App;
+use crate::spec::{App, SpecError, ValidationError};
 use crate::store::{
     AppGoal, AppRecord, AppStatus, CreateOutcome, LeaderInfo, Store, TaskRecord, TaskState,
     ViewRevision, ViewSnapshot,
@@ -369,6 +370,9 @@ pub struct ApiService<S> {
     refusal: crate::ha::Refusal,
     /// The one event-log reader of every watch, started by the first.
     hub: Arc<std::sync::OnceLock<Arc<super::watch::WatchHub>>>,
+    /// The framework's roles (`--roles`): an app's `resources.role` must be
+    /// one of them. Empty: not checked (no scheduler configured).
+    roles: Arc<[String]>,
 }
 
 impl<S> Clone for ApiService<S> {
@@ -380,6 +384,7 @@ impl<S> Clone for ApiService<S> {
             leadership: self.leadership.clone(),
             refusal: self.refusal.clone(),
             hub: Arc::clone(&self.hub),
+            roles: Arc::clone(&self.roles),
         }
     }
 }
@@ -395,7 +400,54 @@ impl<S: Store> ApiService<S> {
             leadership: None,
             refusal: crate::ha::Refusal::default(),
             hub: Arc::default(),
+            roles: Arc::from(Vec::new()),
         }
+    }
+
+    /// Apps must then use one of `roles` (the framework's, first the
+    /// default): the scheduler gets offers for no other role, so an app in
+    /// another would wait forever.
+    pub fn with_roles(mut self, roles: Vec<String>) -> Self {
+        self.roles = Arc::from(roles);
+        self
+    }
+
+    /// Refuses apps whose role the framework does not hold, naming the
+    /// field; and `reserved_only` in role `*`, which has no reservations.
+    fn check_roles(&self, apps: &[App]) -> Result<(), ApiError> {
+        let Some(default) = self.roles.first() else {
+            return Ok(());
+        };
+        let several = apps.len() > 1;
+        for (i, app) in apps.iter().enumerate() {
+            let role = app.resources.role.as_deref().unwrap_or(default);
+            let error = if !self.roles.iter().any(|r| r == role) {
+                Some(ValidationError::new(
+                    "resources.role",
+                    format!(
+                        "must be one of the framework's roles ({}), not {role:?}: Hydrogen \
+                         gets no offers for another role (ask the operator to add it to --roles)",
+                        self.roles.join(", ")
+                    ),
+                ))
+            } else if role == "*" && app.resources.reserved_only == Some(true) {
+                Some(ValidationError::new(
+                    "resources.reserved_only",
+                    "needs a resources.role other than \"*\": nothing is reserved to \"*\", \
+                     so the app could never be placed",
+                ))
+            } else {
+                None
+            };
+            if let Some(error) = error {
+                return Err(SpecError::Invalid {
+                    index: several.then_some(i),
+                    errors: vec![error],
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// The watch hub of this core (started on first use).
@@ -437,10 +489,11 @@ impl<S: Store> ApiService<S> {
     /// Deploys validated apps, all or nothing: one atomic store write
     /// (`Store::create_apps`), so a conflict anywhere, a store stall or a
     /// crash never leaves part of a batch. The write runs in its own task:
-    /// once started it finishes even if the caller goes away (a dropped
-    /// connection once left 6,788 of 8,000 apps written), and the answer,
+    /// once started it finishes even if the caller goes away (or a dropped
+    /// connection would leave part of the batch written), and the answer,
     /// when one can be sent, lists every app with whether it was created.
     pub async fn deploy(&self, apps: Vec<App>) -> Result<Vec<Deployed>, ApiError> {
+        self.check_roles(&apps)?;
         let store = Arc::clone(&self.store);
         let count = apps.len();
         let outcomes = tokio::spawn(async move { store.create_apps(apps).await })
@@ -483,9 +536,10 @@ impl<S: Store> ApiService<S> {
         app: App,
         expected_version: Option<u64>,
     ) -> Result<Updated, ApiError> {
-        let before = self.store.get_app(&app.name).await?.map(|r| r.version);
-        let record = self.store.update_app(app, expected_version).await?;
-        let changed = before != Some(record.version);
+        self.check_roles(std::slice::from_ref(&app))?;
+        let outcome = self.store.update_app(app, expected_version).await?;
+        let changed = outcome.changed();
+        let record = outcome.into_record();
         tracing::info!(
             app = record.name(),
             version = record.version,

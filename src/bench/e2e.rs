@@ -36,7 +36,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::Serialize;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::fixtures::plain_app;
@@ -397,12 +396,10 @@ async fn run_with<S: Store>(
     let mut scheduler = SchedulerConfig::new(parse_masters(&sim.url()).context("sim url")?);
     scheduler.decline_refuse = Duration::from_secs(5);
     let cancel = CancellationToken::new();
-    let (leadership, _) = watch::channel(None);
     let elections = tokio::spawn(ha::run(
         store.clone(),
         HaConfig::new("bench".into(), "127.0.0.1:0".into()),
         scheduler,
-        leadership,
         cancel.clone(),
     ));
 

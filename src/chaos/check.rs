@@ -17,7 +17,17 @@
 //!   present they are reported as such.
 //! - `lost_write`: every instance answers, for every app, a spec the
 //!   workload model allows (see `workload`).
-//! - `watch_exactly_once`: see [`WatchLog`].
+//! - `watch_exactly_once`: see [`WatchLog`]; the watchers of a
+//!   `watcher_storm` too (see `storm`, [`compare_storm`]).
+//! - `batch_all_or_nothing`: a batch deploy during a Redis stall left every
+//!   instance with all of its apps or none, as the answer said (see
+//!   `batch`).
+//! - `leader_kept`: a watcher storm did not change the leader (see `storm`).
+//!
+//! An agent that comes back after its tasks were replaced (`agent_return`)
+//! brings stale copies into slots that run elsewhere: each such pair must
+//! be down to one live task within [`DUPLICATE_GRACE`], whatever the two
+//! versions (`duplicate_slot`, see [`DuplicateMonitor::expect_resolved`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -25,6 +35,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::fixture::{ApiTask, SimTask};
+use super::storm::StormRecord;
 use super::workload::Spec;
 
 /// How long a doubled slot may last (agent return, failover reconcile).
@@ -37,6 +48,8 @@ pub const INVARIANTS: &[&str] = &[
     "orphan_task",
     "lost_write",
     "watch_exactly_once",
+    "batch_all_or_nothing",
+    "leader_kept",
 ];
 
 /// Violations found so far.
@@ -58,8 +71,17 @@ impl Violations {
 }
 
 /// The app and slot of one of our task ids.
-fn slot(id: &str) -> Option<(String, u32)> {
+pub fn slot(id: &str) -> Option<(String, u32)> {
     crate::scheduler::launch::parse_task_id(id).map(|(a, i)| (a.to_string(), i))
+}
+
+/// Live where Mesos can reach it: it may be running.
+fn active(t: &SimTask) -> bool {
+    !t.unreachable
+        && matches!(
+            t.state.as_str(),
+            "TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING"
+        )
 }
 
 /// Watches for doubled slots across samples.
@@ -68,17 +90,29 @@ pub struct DuplicateMonitor {
     /// Doubled task sets and when each was first seen.
     seen: BTreeMap<BTreeSet<String>, Instant>,
     reported: BTreeSet<BTreeSet<String>>,
+    /// (stale copy an agent brought back, the task that replaced it) and
+    /// when the agent came back.
+    returned: Vec<(String, String, Instant)>,
+    /// Stale copies brought back into replaced slots, in all.
+    pub brought_back: u64,
+    /// Seconds each such pair took to come down to one live task.
+    pub resolved_after: Vec<f64>,
 }
 
 impl DuplicateMonitor {
+    /// An agent came back at `now` with `stale` tasks whose slots run
+    /// `replacement`s: one of each pair must go within the grace.
+    pub fn expect_resolved(&mut self, now: Instant, pairs: Vec<(String, String)>) {
+        self.brought_back += pairs.len() as u64;
+        self.returned
+            .extend(pairs.into_iter().map(|(s, r)| (s, r, now)));
+    }
+
     pub fn observe(&mut self, now: Instant, sim: &[SimTask], violations: &mut Violations) {
+        self.observe_returned(now, sim, violations);
         let mut groups: BTreeMap<(String, u32, u32), BTreeSet<String>> = BTreeMap::new();
         for t in sim {
-            let active = matches!(
-                t.state.as_str(),
-                "TASK_STAGING" | "TASK_STARTING" | "TASK_RUNNING"
-            );
-            if !active || t.unreachable {
+            if !active(t) {
                 continue;
             }
             let (Some((app, instance)), Some(generation)) = (slot(&t.id), t.generation) else {
@@ -104,6 +138,32 @@ impl DuplicateMonitor {
                 );
             }
         }
+    }
+
+    fn observe_returned(&mut self, now: Instant, sim: &[SimTask], violations: &mut Violations) {
+        let live: BTreeSet<&str> = sim
+            .iter()
+            .filter(|t| active(t))
+            .map(|t| t.id.as_str())
+            .collect();
+        let mut kept = Vec::new();
+        for (stale, replacement, since) in std::mem::take(&mut self.returned) {
+            let waited = now.duration_since(since);
+            if !live.contains(stale.as_str()) || !live.contains(replacement.as_str()) {
+                self.resolved_after.push(waited.as_secs_f64());
+            } else if waited >= DUPLICATE_GRACE {
+                violations.record(
+                    "duplicate_slot",
+                    format!(
+                        "{stale}, brought back by its agent, and {replacement}, which replaced it, both still run {:.1} s later",
+                        waited.as_secs_f64()
+                    ),
+                );
+            } else {
+                kept.push((stale, replacement, since));
+            }
+        }
+        self.returned = kept;
     }
 }
 
@@ -283,6 +343,45 @@ pub fn check_reference(reference: &[Seen]) -> Vec<String> {
     problems
 }
 
+/// How a storm's watchers differ from the reference: each must have
+/// delivered exactly the log's revisions within (`after`, `until`], with
+/// the log's content (empty: none).
+pub fn compare_storm(reference: &[Seen], storm: &StormRecord) -> Vec<String> {
+    let expected: Vec<u64> = reference
+        .iter()
+        .map(|e| e.revision)
+        .filter(|r| *r > storm.after && *r <= storm.until)
+        .collect();
+    let want: BTreeSet<u64> = expected.iter().copied().collect();
+    let mut problems = Vec::new();
+    for (seq, count) in &storm.sequences {
+        if *seq == expected {
+            continue;
+        }
+        let got: BTreeSet<u64> = seq.iter().copied().collect();
+        let missed: Vec<u64> = want.difference(&got).copied().take(10).collect();
+        let extra: Vec<u64> = got.difference(&want).copied().take(10).collect();
+        problems.push(format!(
+            "{count} storm watchers (after revision {}) delivered {} of the log's {} events up to {}: missed {missed:?}, not in the log {extra:?}",
+            storm.after,
+            seq.len(),
+            expected.len(),
+            storm.until
+        ));
+    }
+    let by_rev: BTreeMap<u64, &Seen> = reference.iter().map(|e| (e.revision, e)).collect();
+    for (rev, e) in &storm.events {
+        if let Some(r) = by_rev.get(rev)
+            && *r != e
+        {
+            problems.push(format!(
+                "storm watchers got revision {rev} as {e:?}, the log holds {r:?}"
+            ));
+        }
+    }
+    problems
+}
+
 /// How a watch's events differ from the reference (empty: none).
 pub fn compare_watch(reference: &[Seen], watched: &WatchLog) -> Vec<String> {
     let mut problems: Vec<String> = watched.out_of_order.clone();
@@ -356,6 +455,7 @@ mod tests {
     fn a_slot_doubled_past_the_grace_is_reported_once() {
         let t = |id: &str| SimTask {
             id: id.into(),
+            agent_id: "a1".into(),
             state: "TASK_RUNNING".into(),
             unreachable: false,
             healthy: None,
@@ -373,5 +473,76 @@ mod tests {
         m.observe(t0 + DUPLICATE_GRACE, &sim, &mut v);
         m.observe(t0 + DUPLICATE_GRACE * 2, &sim, &mut v);
         assert_eq!(v.total(), 1);
+    }
+
+    fn running(id: &str, generation: u32) -> SimTask {
+        SimTask {
+            id: id.into(),
+            agent_id: "a1".into(),
+            state: "TASK_RUNNING".into(),
+            unreachable: false,
+            healthy: None,
+            generation: Some(generation),
+        }
+    }
+
+    #[test]
+    fn a_stale_copy_next_to_its_replacement_must_go_within_the_grace() {
+        let stale = format!("web.0.{}", "a".repeat(32));
+        let fresh = format!("web.0.{}", "b".repeat(32));
+        // Different versions: the generic check would let them be.
+        let both = vec![running(&stale, 1), running(&fresh, 2)];
+        let t0 = Instant::now();
+        let mut m = DuplicateMonitor::default();
+        let mut v = Violations::default();
+        m.expect_resolved(t0, vec![(stale.clone(), fresh.clone())]);
+        m.observe(t0 + Duration::from_secs(1), &both, &mut v);
+        assert_eq!(v.total(), 0, "within the grace");
+        m.observe(t0 + DUPLICATE_GRACE, &both, &mut v);
+        assert_eq!(v.counts.get("duplicate_slot"), Some(&1));
+        m.observe(t0 + DUPLICATE_GRACE * 2, &both, &mut v);
+        assert_eq!(v.total(), 1, "reported once");
+        assert_eq!(m.brought_back, 1);
+
+        // Killed in time: resolved, and how long it took is kept.
+        let mut m = DuplicateMonitor::default();
+        let mut v = Violations::default();
+        m.expect_resolved(t0, vec![(stale.clone(), fresh.clone())]);
+        let mut killed = running(&stale, 1);
+        killed.state = "TASK_KILLED".into();
+        m.observe(
+            t0 + Duration::from_secs(2),
+            &[killed, running(&fresh, 2)],
+            &mut v,
+        );
+        m.observe(t0 + DUPLICATE_GRACE * 2, &both, &mut v);
+        assert_eq!(v.total(), 0);
+        assert_eq!(m.resolved_after, vec![2.0]);
+    }
+
+    #[test]
+    fn storm_watchers_must_deliver_the_log_within_their_range() {
+        let reference = vec![
+            seen(1, "a", 1),
+            seen(2, "a", 3),
+            seen(4, "b", 1),
+            seen(6, "b", 3),
+        ];
+        let record = |seqs: Vec<(Vec<u64>, usize)>| StormRecord {
+            after: 1,
+            until: 4,
+            sequences: seqs.into_iter().collect(),
+            events: [(2, seen(2, "a", 3)), (4, seen(4, "b", 1))]
+                .into_iter()
+                .collect(),
+        };
+        assert!(compare_storm(&reference, &record(vec![(vec![2, 4], 1000)])).is_empty());
+        let gap = record(vec![(vec![2, 4], 999), (vec![4], 1)]);
+        let problems = compare_storm(&reference, &gap);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("missed [2]"), "{problems:?}");
+        let mut differs = record(vec![(vec![2, 4], 1000)]);
+        differs.events.insert(4, seen(4, "b", 3));
+        assert_eq!(compare_storm(&reference, &differs).len(), 1);
     }
 }

@@ -2,7 +2,7 @@
 //! simulator's (`GET /sim/tasks`: what Mesos runs) and the API's (`GET
 //! /v1/api/app?name=`, `GET /v1/api/app/all`: what Hydrogen believes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -48,6 +48,7 @@ const SERVE_ARGS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct SimTask {
     pub id: String,
+    pub agent_id: String,
     pub state: String,
     pub unreachable: bool,
     pub healthy: Option<bool>,
@@ -187,6 +188,7 @@ impl Cluster {
                 .filter_map(|t| {
                     Some(SimTask {
                         id: t["task_id"].as_str()?.to_string(),
+                        agent_id: t["agent_id"].as_str().unwrap_or_default().to_string(),
                         state: t["state"].as_str()?.to_string(),
                         unreachable: t["unreachable"].as_bool().unwrap_or(false),
                         healthy: t["healthy"].as_bool(),
@@ -257,6 +259,19 @@ impl Cluster {
             return Some(tasks);
         }
         None
+    }
+
+    /// The names of every app instance `i` holds (`GET /v1/api/apps`);
+    /// `None` when it did not answer.
+    pub async fn app_names(&self, i: usize) -> Option<BTreeSet<String>> {
+        let url = format!("{}/v1/api/apps", self.instances[i].url);
+        let doc = self.get_json(&url).await?;
+        Some(
+            doc.as_array()?
+                .iter()
+                .filter_map(|a| Some(a["name"].as_str()?.to_string()))
+                .collect(),
+        )
     }
 
     /// One app's state from instance `i`: `Some(None)` when the API says

@@ -20,12 +20,15 @@
 //!
 //! Files: `procs` (the child processes), `fixture` (the cluster and its two
 //! views), `workload` (writes and the model of what they allow), `faults`,
-//! `check` (the invariants), `summary` (the JSON line).
+//! with `batch` (the batch deploy of a Redis stall) and `storm` (the
+//! watcher storm), `check` (the invariants), `summary` (the JSON line).
 
+pub mod batch;
 pub mod check;
 pub mod faults;
 pub mod fixture;
 pub mod procs;
+pub mod storm;
 pub mod summary;
 pub mod workload;
 
@@ -40,10 +43,12 @@ use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use batch::{Batch, BatchAnswer, Settled};
 use check::{Seen, Violations, WatchLog};
-use faults::Faults;
+use faults::{FaultConfig, Faults};
 use fixture::Cluster;
-use summary::{Convergence, Summary};
+use storm::StormRecord;
+use summary::{BatchSummary, Convergence, ReturnSummary, StormSummary, Summary};
 use workload::{Spec, Workload};
 
 /// Why a chaos run could not be carried out (violations are results, not
@@ -78,6 +83,8 @@ pub struct ChaosConfig {
     pub converge_within: Duration,
     pub redis_server: PathBuf,
     pub hydrogen: PathBuf,
+    /// Which faults, and the size of the storms and batch deploys.
+    pub faults: FaultConfig,
 }
 
 /// A run's result and where its logs are.
@@ -155,10 +162,19 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
     let _stop = stop_watches.clone().drop_guard();
 
     let mut workload = Workload::default();
-    let mut faults = Faults::default();
+    let mut faults = Faults::new(config.faults.clone());
     let mut violations = Violations::default();
     let mut duplicates = check::DuplicateMonitor::default();
+    let mut storms: Vec<StormRecord> = Vec::new();
+    let mut storm_figures = Vec::new();
     let mut converged_after = Vec::new();
+    let head = |watches: &[Arc<Mutex<WatchLog>>]| {
+        watches
+            .iter()
+            .filter_map(|w| w.lock().ok().map(|l| l.last_revision()))
+            .max()
+            .unwrap_or(0)
+    };
     let started = Instant::now();
     let end = started + config.duration;
     let mut round = 0;
@@ -170,8 +186,17 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
             if rng.random_bool(0.5) {
                 workload.step(&mut rng, &cluster).await;
             } else {
-                faults.inject(&mut rng, &mut cluster).await?;
+                faults
+                    .inject(&mut rng, &mut cluster, head(&watches))
+                    .await?;
             }
+            take_fault_results(
+                &mut faults,
+                &mut duplicates,
+                &mut storms,
+                &mut storm_figures,
+                &mut violations,
+            );
             if let Some(sim) = cluster.sim_tasks().await {
                 duplicates.observe(Instant::now(), &sim, &mut violations);
             }
@@ -179,6 +204,13 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
             tokio::time::sleep(pause).await;
         }
         faults.heal(&mut cluster).await?;
+        take_fault_results(
+            &mut faults,
+            &mut duplicates,
+            &mut storms,
+            &mut storm_figures,
+            &mut violations,
+        );
         let quiet = Instant::now();
         let expected = resolve(&cluster, &mut workload, &mut violations, config).await;
         match converge(
@@ -200,6 +232,7 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
                 );
                 converged_after.push(took);
                 check_writes(&cluster, &workload, &expected, &mut violations).await;
+                check_batches(&cluster, &mut faults.batches, &mut violations).await;
             }
             None => {
                 // Not converged: the next round starts from a broken cluster,
@@ -209,7 +242,7 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
         }
     }
     let duration = started.elapsed().as_secs_f64();
-    let task_events = check_watches(&cluster, &watches, &mut violations).await;
+    let task_events = check_watches(&cluster, &watches, &storms, &mut violations).await;
 
     let mut fault_counts: BTreeMap<String, u64> =
         faults::KINDS.iter().map(|k| (k.to_string(), 0)).collect();
@@ -236,6 +269,13 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
             .collect(),
         task_events,
         convergence_seconds: Convergence::of(converged_after),
+        watcher_storms: StormSummary::of(&storm_figures),
+        batch_deploys: batch_summary(&faults.batches, config.faults.batch_apps),
+        agent_returns: ReturnSummary {
+            returned_after_replacement: faults.returned_replaced,
+            stale_copies: duplicates.brought_back,
+            resolved_seconds: Convergence::of(duplicates.resolved_after.clone()),
+        },
         violations: violation_counts,
     };
     Ok(Report {
@@ -243,6 +283,88 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
         details: violations.details,
         logs: None,
     })
+}
+
+/// Hands what the faults produced to the checks: stale copies brought
+/// back to the duplicate check, ended storms' problems to the violations
+/// and their records (for the end-of-run comparison) and figures.
+fn take_fault_results(
+    faults: &mut Faults,
+    duplicates: &mut check::DuplicateMonitor,
+    storms: &mut Vec<StormRecord>,
+    figures: &mut Vec<storm::StormFigures>,
+    violations: &mut Violations,
+) {
+    if !faults.brought_back.is_empty() {
+        duplicates.expect_resolved(Instant::now(), std::mem::take(&mut faults.brought_back));
+    }
+    for outcome in faults.storms.drain(..) {
+        for p in outcome.watch_problems.into_iter().take(20) {
+            violations.record("watch_exactly_once", p);
+        }
+        for p in outcome.leadership_problems {
+            violations.record("leader_kept", p);
+        }
+        storms.push(outcome.record);
+        figures.push(outcome.figures);
+    }
+}
+
+/// Judges every answered batch deploy against what each instance holds
+/// (see `batch`): all or nothing, as answered, and as first settled.
+async fn check_batches(cluster: &Cluster, batches: &mut [Batch], violations: &mut Violations) {
+    if batches.iter().all(|b| b.answer.is_none() || b.reported) {
+        return;
+    }
+    for i in cluster.up() {
+        let Some(held) = cluster.app_names(i).await else {
+            violations.record(
+                "batch_all_or_nothing",
+                format!("instance {i} did not list its apps after convergence"),
+            );
+            continue;
+        };
+        for (n, b) in batches.iter_mut().enumerate() {
+            let Some(answer) = b.answer.clone() else {
+                continue;
+            };
+            if b.reported {
+                continue;
+            }
+            let present = b.present(&held);
+            let problem = match (batch::judge(&answer, present, b.names.len()), b.settled) {
+                (Err(e), _) => Some(e),
+                (Ok(now), Some(before)) if now != before => Some(format!(
+                    "settled as {before:?} earlier, {now:?} now ({present} of {} apps)",
+                    b.names.len()
+                )),
+                (Ok(now), _) => {
+                    b.settled = Some(now);
+                    None
+                }
+            };
+            if let Some(p) = problem {
+                b.reported = true;
+                violations.record(
+                    "batch_all_or_nothing",
+                    format!("batch {n} (answer {answer:?}) on instance {i}: {p}"),
+                );
+            }
+        }
+    }
+}
+
+fn batch_summary(batches: &[Batch], apps_each: usize) -> BatchSummary {
+    let count = |f: &dyn Fn(&Batch) -> bool| batches.iter().filter(|b| f(b)).count();
+    BatchSummary {
+        batches: batches.len(),
+        apps_each,
+        acknowledged: count(&|b| matches!(b.answer, Some(BatchAnswer::Acked { .. }))),
+        refused: count(&|b| matches!(b.answer, Some(BatchAnswer::Refused(_)))),
+        unknown: count(&|b| matches!(b.answer, Some(BatchAnswer::Unknown(_)))),
+        written_all: count(&|b| b.settled == Some(Settled::All)),
+        written_none: count(&|b| b.settled == Some(Settled::None)),
+    }
 }
 
 /// Settles what each app must look like after the round: the API's spec
@@ -443,11 +565,13 @@ async fn watch(url: String, log: Arc<Mutex<WatchLog>>, stop: CancellationToken) 
 }
 
 /// Reads the whole event log through a fresh watch, waits for every
-/// instance's watch to catch up, and compares (see `check::WatchLog`).
-/// Returns the number of events in the log.
+/// instance's watch to catch up, and compares (see `check::WatchLog`),
+/// the storms' watchers too (`check::compare_storm`). Returns the number
+/// of events in the log.
 async fn check_watches(
     cluster: &Cluster,
     watches: &[Arc<Mutex<WatchLog>>],
+    storms: &[StormRecord],
     violations: &mut Violations,
 ) -> u64 {
     let Some(&i) = cluster.up().first() else {
@@ -462,6 +586,11 @@ async fn check_watches(
     };
     for p in check::check_reference(&reference).into_iter().take(20) {
         violations.record("watch_exactly_once", format!("event log: {p}"));
+    }
+    for (n, storm) in storms.iter().enumerate() {
+        for p in check::compare_storm(&reference, storm).into_iter().take(20) {
+            violations.record("watch_exactly_once", format!("storm {n}: {p}"));
+        }
     }
     let head = reference.last().map_or(0, |e| e.revision);
     for (w, log) in watches.iter().enumerate() {

@@ -54,6 +54,8 @@ pub struct Redis {
     dir: PathBuf,
     pub port: u16,
     child: Option<Child>,
+    /// Frozen with SIGSTOP and not yet continued.
+    pub stopped: bool,
 }
 
 impl Redis {
@@ -64,6 +66,7 @@ impl Redis {
             dir: dir.to_path_buf(),
             port: free_port()?,
             child: None,
+            stopped: false,
         };
         redis.spawn().await?;
         Ok(redis)
@@ -75,6 +78,26 @@ impl Redis {
 
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// Running and not frozen: it answers.
+    pub fn is_serving(&self) -> bool {
+        self.is_running() && !self.stopped
+    }
+
+    /// SIGSTOP: every client's commands queue up unanswered.
+    pub async fn stop_signal(&mut self) {
+        if let Some(pid) = self.child.as_ref().and_then(Child::id) {
+            signal(pid, "STOP").await;
+            self.stopped = true;
+        }
+    }
+
+    pub async fn cont_signal(&mut self) {
+        if let Some(pid) = self.child.as_ref().and_then(Child::id) {
+            signal(pid, "CONT").await;
+        }
+        self.stopped = false;
     }
 
     /// Starts it (again) on the same port and directory.
@@ -103,6 +126,7 @@ impl Redis {
                 reason: e.to_string(),
             })?;
         self.child = Some(child);
+        self.stopped = false;
         let deadline = tokio::time::Instant::now() + START_DEADLINE;
         while tokio::time::Instant::now() < deadline {
             if self.ping().await {
@@ -125,11 +149,12 @@ impl Redis {
             && &buf == b"+PONG\r\n"
     }
 
-    /// SIGKILL: whatever the AOF holds is what survives.
+    /// SIGKILL (a frozen one too): whatever the AOF holds is what survives.
     pub async fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill().await;
         }
+        self.stopped = false;
     }
 }
 

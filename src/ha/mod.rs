@@ -8,7 +8,8 @@
 //! only makes it stop earlier), it cancels its scheduler — which drops the
 //! Mesos subscription and issues no further call — before the lease can
 //! expire by its own clock and another instance can take over. Its store
-//! writes are fenced by epoch in any case (invariant 2).
+//! writes are fenced by epoch in any case (invariant 2 of the design,
+//! `docs/design.md#invariants`).
 //!
 //! A graceful stop releases the lease, so a planned handoff takes one
 //! acquisition attempt instead of a TTL.
@@ -79,15 +80,16 @@ impl HaConfig {
     }
 }
 
-/// Runs elections and the scheduler until `cancel` fires. `leadership`
-/// publishes the lease while this instance holds it.
+/// Runs elections and the scheduler until `cancel` fires, on the current
+/// runtime, for callers that do not follow the lease (tests, the
+/// benchmark); [`run_dedicated`] publishes it for `/readyz`.
 pub async fn run<S: Store>(
     store: Arc<S>,
     config: HaConfig,
     scheduler: SchedulerConfig,
-    leadership: watch::Sender<Option<LeaderInfo>>,
     cancel: CancellationToken,
 ) {
+    let (leadership, _) = watch::channel(None);
     let here = tokio::runtime::Handle::current();
     run_on(store, config, scheduler, leadership, cancel, here).await;
 }

@@ -44,8 +44,8 @@ pub enum CodecError {
     UnknownMessage(String),
 }
 
-/// The two body encodings of the v1 API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The two body encodings of the v1 API (also `--mesos-encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Encoding {
     Protobuf,
     Json,

@@ -60,6 +60,14 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Heartbeat intervals of silence after which the master is presumed dead,
+/// unless configured otherwise.
+pub const DEFAULT_MISSED_HEARTBEATS: u32 = 5;
+/// First reconnection delay, unless configured otherwise.
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(200);
+/// Cap of the reconnection delay, unless configured otherwise.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
 /// How to reach Mesos and who we are.
 #[derive(Debug, Clone)]
 pub struct SubscriptionConfig {
@@ -93,9 +101,9 @@ impl SubscriptionConfig {
             framework,
             encoding: Encoding::Protobuf,
             credentials: None,
-            missed_heartbeats: 5,
-            backoff_initial: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(30),
+            missed_heartbeats: DEFAULT_MISSED_HEARTBEATS,
+            backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            backoff_max: DEFAULT_BACKOFF_MAX,
             connect_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(15),
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,

@@ -53,7 +53,8 @@
 //! held tasks are reconciled again every second meanwhile, and one that
 //! answers RUNNING is simply kept. Without news by the grace's end, the
 //! slot is replaced, with no backoff. GONE, DROPPED and LOST are definitive
-//! and replaced at once.
+//! and replaced at once, as are tasks killed by an agent drain
+//! (REASON_AGENT_DRAINING).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -62,10 +63,11 @@ use tracing::{debug, info, warn};
 
 use super::backoff::Backoffs;
 use super::effects::{
-    Acknowledge, Decline, Effects, Kill, KillReason, Launch, OfferFlow, Reconcile, ReconcileTask,
+    Acknowledge, Decline, Effects, Kill, KillReason, Launch, Reconcile, ReconcileTask,
 };
 use super::explain::{self, Backing, Progress};
 use super::launch::{self, LaunchRequest};
+use super::offer_flow::RoleFlow;
 use super::placement::{self, Demand};
 use super::plan::{self, Rollout};
 use super::runtime::SchedulerConfig;
@@ -155,7 +157,9 @@ pub struct Core {
     config: SchedulerConfig,
     framework_id: Option<String>,
     session: Option<u64>,
-    apps: HashMap<String, AppRecord>,
+    /// Boxed: a map's spare capacity then costs a pointer per slot, not
+    /// an app (10,000 apps leave ~6,000 spare slots).
+    apps: HashMap<String, Box<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     by_app: HashMap<String, BTreeSet<String>>,
     /// Slots waiting for a task, per app.
@@ -170,9 +174,8 @@ pub struct Core {
     reregister_until: Option<Now>,
     /// Last explicit reconciliation of the tasks held in UNKNOWN.
     last_held_reconcile: Instant,
-    suppressed: bool,
-    /// Decline filters must go (new slots, or a backoff ended).
-    revive_wanted: bool,
+    /// Per role: suppressed, or decline filters to clear.
+    flow: RoleFlow,
     /// Apps with waiting slots held back by their backoff at the last look.
     backing_off: BTreeSet<String>,
     /// When an app's plan asked to be looked at again.
@@ -231,8 +234,7 @@ impl Core {
             last_implicit_reconcile: now.at,
             reregister_until: None,
             last_held_reconcile: now.at,
-            suppressed: false,
-            revive_wanted: false,
+            flow: RoleFlow::default(),
             backing_off: BTreeSet::new(),
             requeue: HashMap::new(),
             steady: HashSet::new(),
@@ -246,16 +248,22 @@ impl Core {
             held_terminations: HashMap::new(),
         };
         for status in statuses {
-            core.history.insert(
-                status.app.clone(),
-                History {
-                    last: status.last_terminations.clone(),
-                    recent: status.recent_terminations.clone(),
-                },
-            );
+            // Most apps have no ended task: no entry, rather than an empty one each.
+            if !status.last_terminations.is_empty() || !status.recent_terminations.is_empty() {
+                core.history.insert(
+                    status.app.clone(),
+                    History {
+                        last: status.last_terminations.clone(),
+                        recent: status.recent_terminations.clone(),
+                    },
+                );
+            }
             core.statuses_written.insert(status.app.clone(), status);
         }
-        core.apps = apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        core.apps = apps
+            .into_iter()
+            .map(|a| (a.spec.name.clone(), Box::new(a)))
+            .collect();
         for task in tasks {
             core.by_app
                 .entry(task.app.clone())
@@ -326,7 +334,7 @@ impl Core {
     #[doc(hidden)]
     pub fn bench_session(&mut self, generation: u64) {
         self.session = Some(generation);
-        self.suppressed = true;
+        self.flow.suppress_all(&self.config.roles);
     }
 
     fn all_app_names(&self) -> Vec<String> {
@@ -342,7 +350,7 @@ impl Core {
         }
         self.session = Some(generation);
         // A new SUBSCRIBE is not suppressed unless it says so.
-        self.suppressed = false;
+        self.flow.subscribed();
         self.reregister_until = Some(now.after(self.config.reregister_grace));
         self.last_held_reconcile = now.at;
         let plan_config = self.plan_config();
@@ -413,8 +421,10 @@ impl Core {
     }
 
     fn on_apps(&mut self, apps: Vec<AppRecord>, now: Now, fx: &mut Effects) {
-        let apps: HashMap<String, AppRecord> =
-            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        let apps: HashMap<String, Box<AppRecord>> = apps
+            .into_iter()
+            .map(|a| (a.spec.name.clone(), Box::new(a)))
+            .collect();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for (name, record) in &apps {
             let old = self.apps.get(name);
@@ -447,13 +457,13 @@ impl Core {
         let state = status::task_state(status.state());
         let plan_config = self.plan_config();
         self.awaiting_reconcile.remove(&task_id);
-        metrics::counter!("hydrogen_status_updates_total", "state" => state.as_str()).increment(1);
         if let Some(record) = self.tasks.get_mut(&task_id) {
             let before = record.state;
             let was_live = plan::is_live(before);
             if status::apply(record, &status, now.wall_ms) {
                 fx.writes.upserts.push(record.clone());
             }
+            status::count(before, state);
             let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();
@@ -475,7 +485,16 @@ impl Core {
                     | TaskState::TaskDropped
                     | TaskState::TaskLost
             );
-            if was_live && !plan::is_live(state) && !kill_sent && app_running && !lost_track {
+            // An operator draining the agent (DRAIN_AGENT, Mesos 1.9+) kills
+            // its tasks: a replacement, not a failure of the app.
+            let drained = status.reason == Some(v1::task_status::Reason::AgentDraining as i32);
+            if was_live
+                && !plan::is_live(state)
+                && !kill_sent
+                && app_running
+                && !lost_track
+                && !drained
+            {
                 let retry = app_record.and_then(|a| a.spec.retry.as_ref());
                 let policy = self.backoffs.policy(retry);
                 self.backoffs.record_failure(&app, policy, now.at);
@@ -689,7 +708,11 @@ impl Core {
                 self.pending.insert(name.clone(), p.launch);
                 if grew {
                     // New work: clear decline filters so offers come at once.
-                    self.revive_wanted = true;
+                    let role = app_role(
+                        self.apps.get(name).map(Box::as_ref),
+                        self.config.default_role(),
+                    );
+                    self.flow.want_revive(role);
                 }
             }
         }
@@ -818,7 +841,10 @@ impl Core {
                 counts
             })
             .collect();
-        let specs: Vec<&AppRecord> = apps.iter().filter_map(|a| self.apps.get(a)).collect();
+        let specs: Vec<&AppRecord> = apps
+            .iter()
+            .filter_map(|a| self.apps.get(a).map(Box::as_ref))
+            .collect();
         let demands: Vec<Demand<'_>> = specs
             .iter()
             .zip(&apps)
@@ -830,7 +856,7 @@ impl Core {
                 tasks_per_agent: counts,
             })
             .collect();
-        let outcome = placement::place(&offers, &demands, &self.config.role);
+        let outcome = placement::place(&offers, &demands, self.config.default_role());
         let mut placed_per_app = vec![0u32; apps.len()];
         for placed in &outcome.placements {
             if let Some(n) = placed_per_app.get_mut(placed.demand) {
@@ -1056,9 +1082,9 @@ impl Core {
         }
     }
 
-    /// REVIVE when launchable work waits and offers are suppressed or
-    /// filtered (new slots, or a backoff that just ended); SUPPRESS when
-    /// nothing waits.
+    /// REVIVE the roles whose launchable work waits while their offers are
+    /// suppressed or filtered (new slots, or a backoff that just ended);
+    /// SUPPRESS the roles where nothing waits (see [`RoleFlow`]).
     fn offer_flow(&mut self, now: Now, fx: &mut Effects) {
         let blocked: BTreeSet<String> = self
             .pending
@@ -1066,24 +1092,23 @@ impl Core {
             .filter(|app| self.backoffs.blocked_until(app, now.at).is_some())
             .cloned()
             .collect();
-        if self
-            .backing_off
-            .iter()
-            .any(|app| !blocked.contains(app) && self.pending.contains_key(app))
-        {
-            // A backoff ended: its app's agents may be filtered by declines.
-            self.revive_wanted = true;
+        let default_role = self.config.default_role();
+        for app in &self.backing_off {
+            if !blocked.contains(app) && self.pending.contains_key(app) {
+                // A backoff ended: its app's agents may be filtered by declines.
+                self.flow
+                    .want_revive(app_role(self.apps.get(app).map(Box::as_ref), default_role));
+            }
         }
         self.backing_off = blocked;
-        let want_offers = !self.launchable(now).is_empty();
-        if want_offers && (self.suppressed || self.revive_wanted) {
-            self.suppressed = false;
-            self.revive_wanted = false;
-            fx.offer_flow = Some(OfferFlow::Revive);
-        } else if !want_offers && !self.suppressed && self.launch_allowed(now) {
-            self.suppressed = true;
-            fx.offer_flow = Some(OfferFlow::Suppress);
-        }
+        let launchable = self.launchable(now);
+        let waiting: BTreeSet<&str> = launchable
+            .iter()
+            .map(|app| app_role(self.apps.get(app).map(Box::as_ref), default_role))
+            .collect();
+        fx.offer_flow = self
+            .flow
+            .decide(&self.config.roles, &waiting, self.launch_allowed(now));
     }
 
     fn write_statuses(&mut self, names: &[String], now: Now, fx: &mut Effects) {
@@ -1226,3 +1251,10 @@ fn dedup_upserts(batch: &mut TaskBatch) {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+/// The role an app's tasks take resources from: its `resources.role`, else
+/// the framework's default (first) role.
+fn app_role<'a>(app: Option<&'a AppRecord>, default_role: &'a str) -> &'a str {
+    app.and_then(|a| a.spec.resources.role.as_deref())
+        .unwrap_or(default_role)
+}

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::mesos::v1::resource::AllocationInfo;
 use crate::mesos::v1::value::Type as VType;
+use crate::scheduler::effects::OfferFlow;
 
 fn config() -> SchedulerConfig {
     let url = reqwest::Url::parse("http://127.0.0.1:5050").expect("literal url");
@@ -249,11 +250,7 @@ fn a_unique_update_on_a_full_cluster_replaces_in_place_and_rolls_back_the_same_w
             let fx2 = h.offers(&agents);
             assert!(fx2.kills.is_empty() && fx2.launches.is_empty(), "{fx2:?}");
             let fx2 = h.status(&old, v1::TaskState::TaskKilled);
-            assert_eq!(
-                fx2.offer_flow,
-                Some(OfferFlow::Revive),
-                "the freed slot wants offers"
-            );
+            assert_eq!(fx2.offer_flow, revive("*"), "the freed slot wants offers");
             let fx2 = h.offers(&agents);
             let new = launched(&fx2);
             assert_eq!(new.len(), 1, "{fx2:?}");
@@ -349,7 +346,7 @@ fn tasks_mesos_lost_track_of_are_replaced_at_once_without_backoff() {
     assert!(fx.acks.is_empty(), "reconciliation answers carry no uuid");
     assert_eq!(h.core.backoffs.failures("web"), 0, "no backoff growth");
     assert_eq!(h.core.pending("web").len(), 4);
-    assert_eq!(fx.offer_flow, Some(OfferFlow::Revive));
+    assert_eq!(fx.offer_flow, revive("*"));
     let fx = h.offers(&["a2"]);
     assert_eq!(launched(&fx).len(), 4, "replaced at once: {fx:?}");
 }
@@ -421,7 +418,7 @@ fn unknown_right_after_subscribing_keeps_its_slot_for_the_reregister_grace() {
     assert_eq!(h.core.pending("web"), [1, 2].as_slice());
     assert!(fx.writes.removals.contains(&ids[1]) && fx.writes.removals.contains(&ids[2]));
     assert_eq!(h.core.backoffs.failures("web"), 0, "no backoff growth");
-    assert_eq!(fx.offer_flow, Some(OfferFlow::Revive));
+    assert_eq!(fx.offer_flow, revive("*"));
     let written = fx.writes.statuses.iter().find(|s| s.app == "web");
     let ended: BTreeSet<&str> = written
         .into_iter()
@@ -458,11 +455,7 @@ fn declines_during_a_backoff_refuse_no_longer_than_it_and_a_revive_ends_it() {
     let ids = h.launch_running(&["a1"]);
     let fx = h.status(&ids[0], v1::TaskState::TaskFailed);
     assert_eq!(h.core.backoffs.failures("web"), 1);
-    assert_ne!(
-        fx.offer_flow,
-        Some(OfferFlow::Revive),
-        "nothing launchable yet"
-    );
+    assert_ne!(fx.offer_flow, revive("*"), "nothing launchable yet");
     h.now = h.now.after(Duration::from_millis(300));
     let fx = h.offers(&["a1", "a2"]);
     assert!(fx.launches.is_empty());
@@ -476,7 +469,7 @@ fn declines_during_a_backoff_refuse_no_longer_than_it_and_a_revive_ends_it() {
     let fx = h.advance(Duration::from_millis(699));
     assert_eq!(fx.offer_flow, None, "still backing off");
     let fx = h.advance(Duration::from_millis(1));
-    assert_eq!(fx.offer_flow, Some(OfferFlow::Revive), "revived as it ends");
+    assert_eq!(fx.offer_flow, revive("*"), "revived as it ends");
     let fx = h.offers(&["a1"]);
     assert_eq!(launched(&fx).len(), 1);
 }
@@ -783,4 +776,140 @@ fn quiet_updates_of_a_steady_app_do_not_replan_it_and_a_failure_does() {
         old,
         "the ready new task replaces its slot's old one"
     );
+}
+
+/// The offer flow reviving `role` only.
+fn revive(role: &str) -> Option<OfferFlow> {
+    Some(OfferFlow {
+        revive: vec![role.to_string()],
+        suppress: Vec::new(),
+    })
+}
+
+/// An offer of `agent` allocated to `role` (a MULTI_ROLE framework's).
+fn offer_in_role(id: u64, agent: &str, role: &str) -> v1::Offer {
+    let mut o = offer(id, agent);
+    let allocation = Some(AllocationInfo {
+        role: Some(role.into()),
+    });
+    for r in &mut o.resources {
+        r.allocation_info = allocation.clone();
+    }
+    o.allocation_info = allocation;
+    o
+}
+
+fn offers_event(offers: Vec<v1::Offer>) -> Input {
+    Input::Mesos(vec![Event {
+        r#type: Some(event::Type::Offers as i32),
+        offers: Some(v1::scheduler::event::Offers { offers }),
+        ..Default::default()
+    }])
+}
+
+fn flow(revive: &[&str], suppress: &[&str]) -> Option<OfferFlow> {
+    Some(OfferFlow {
+        revive: revive.iter().map(|r| r.to_string()).collect(),
+        suppress: suppress.iter().map(|r| r.to_string()).collect(),
+    })
+}
+
+#[test]
+fn each_role_is_revived_only_for_its_own_waiting_tasks_and_a_role_change_rolls() {
+    let mut config = config();
+    config.roles = vec!["a".into(), "b".into()];
+    let web = |role: &str| {
+        plain_app(
+            "web",
+            1,
+            json!({"resources": {"cpu": 0.1, "mem": 32, "role": role}}),
+        )
+    };
+    let now = Now {
+        at: Instant::now(),
+        wall_ms: 1_000_000,
+    };
+    let mut h = Harness {
+        core: Core::new(
+            config,
+            Some("fw".into()),
+            vec![record(&web("b"), 1, 1)],
+            vec![],
+            vec![],
+            now,
+        ),
+        now,
+        next_offer: 0,
+    };
+    let fx = h.step(Input::Subscribed {
+        generation: 1,
+        framework_id: "fw".into(),
+    });
+    assert_eq!(
+        fx.offer_flow,
+        flow(&["b"], &["a"]),
+        "only b has waiting work"
+    );
+
+    // An offer for role a is no use to an app in b; one for b is.
+    let fx = h.step(offers_event(vec![offer_in_role(1, "a1", "a")]));
+    assert!(fx.launches.is_empty(), "{fx:?}");
+    let fx = h.step(offers_event(vec![offer_in_role(2, "a2", "b")]));
+    let ids = launched(&fx);
+    assert_eq!(ids.len(), 1, "{fx:?}");
+    for r in &fx.launches[0].tasks[0].resources {
+        assert_eq!(
+            r.allocation_info.as_ref().and_then(|a| a.role.as_deref()),
+            Some("b"),
+            "launched resources carry the offer's allocation_info"
+        );
+    }
+    assert_eq!(
+        fx.offer_flow,
+        flow(&[], &["b"]),
+        "nothing waits in b any more (a stays suppressed)"
+    );
+    h.status(&ids[0], v1::TaskState::TaskRunning);
+
+    // The role changes: a new version, rolled out in role a.
+    let fx = h.step(Input::Apps(vec![record(&web("a"), 2, 2)]));
+    assert_eq!(fx.offer_flow, flow(&["a"], &[]), "{fx:?}");
+    let fx = h.step(offers_event(vec![offer_in_role(3, "a3", "b")]));
+    assert!(
+        fx.launches.is_empty(),
+        "the new version is in role a: {fx:?}"
+    );
+    let fx = h.step(offers_event(vec![offer_in_role(4, "a4", "a")]));
+    let new = launched(&fx);
+    assert_eq!(new.len(), 1, "{fx:?}");
+    assert_ne!(new[0], ids[0]);
+    let fx = h.status(&new[0], v1::TaskState::TaskRunning);
+    assert_eq!(
+        killed(&fx),
+        [(ids[0].clone(), KillReason::Replaced)],
+        "the old version goes once the new one is ready"
+    );
+}
+
+#[test]
+fn tasks_killed_by_an_agent_drain_are_replaced_at_once_and_a_plain_kill_backs_off() {
+    let app = record(&plain_app("web", 2, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    assert_eq!(ids.len(), 2);
+    // DRAIN_AGENT: the agent kills the task, reason REASON_AGENT_DRAINING.
+    let mut drained = update(&ids[0], "a1", v1::TaskState::TaskKilled, true);
+    if let Some(u) = drained.update.as_mut() {
+        u.status.set_reason(v1::task_status::Reason::AgentDraining);
+    }
+    let fx = h.step(Input::Mesos(vec![drained]));
+    assert_eq!(h.core.backoffs.failures("web"), 0, "a drain is no failure");
+    assert_eq!(h.core.pending("web"), [0].as_slice());
+    assert_eq!(fx.offer_flow, revive("*"));
+    let fx = h.offers(&["a2"]);
+    assert_eq!(launched(&fx).len(), 1, "replaced at once: {fx:?}");
+    // The same kill without the drain's reason (someone killed the task
+    // behind our back) counts as a failure.
+    h.status(&ids[1], v1::TaskState::TaskKilled);
+    assert_eq!(h.core.backoffs.failures("web"), 1);
 }

@@ -3,7 +3,7 @@
 //! acknowledgements, as named values.
 //!
 //! The driver carries them out in one fixed order, which is invariant 1
-//! (persist before act): [`Effects::framework_id`] and [`Effects::writes`]
+//! of the design (`docs/design.md#invariants`, persist before act): [`Effects::framework_id`] and [`Effects::writes`]
 //! first (one fenced batch), then the Mesos calls (reconciliation first,
 //! then launches, declines, kills and the offer flow), then the
 //! acknowledgements. A crash between the write and the calls leaves records
@@ -115,11 +115,12 @@ impl KillReason {
     }
 }
 
-/// REVIVE (clears decline filters, resumes offers) or SUPPRESS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfferFlow {
-    Revive,
-    Suppress,
+/// REVIVE of some roles (clears their decline filters, resumes their
+/// offers) and SUPPRESS of others; at least one role in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfferFlow {
+    pub revive: Vec<String>,
+    pub suppress: Vec<String>,
 }
 
 /// RECONCILE of these tasks; none: implicit (every task Mesos knows).

@@ -19,7 +19,10 @@ pub fn rejection_reasons(app: &App, r: &placement::Rejections) -> Vec<(String, u
     push(
         format!(
             "no resources for role {}",
-            app.resources.role.as_deref().unwrap_or("of the framework")
+            app.resources
+                .role
+                .as_deref()
+                .unwrap_or("(the framework's first)")
         ),
         r.role,
     );
@@ -37,10 +40,17 @@ pub fn rejection_reasons(app: &App, r: &placement::Rejections) -> Vec<(String, u
         "UNIQUE: agent already runs a task of the app".into(),
         r.unique,
     );
-    push("insufficient cpu".into(), r.cpu);
-    push("insufficient mem".into(), r.mem);
-    push("insufficient disk".into(), r.disk);
-    push("insufficient ports".into(), r.ports);
+    // Unreserved resources do not count for such an app: say so, or a user
+    // looking at an agent's free cpus would not understand.
+    let reserved = if app.resources.reserved_only == Some(true) {
+        "reserved "
+    } else {
+        ""
+    };
+    push(format!("insufficient {reserved}cpu"), r.cpu);
+    push(format!("insufficient {reserved}mem"), r.mem);
+    push(format!("insufficient {reserved}disk"), r.disk);
+    push(format!("insufficient {reserved}ports"), r.ports);
     out
 }
 

@@ -5,7 +5,7 @@
 //! Everything here is a pure function of its inputs: no clock, no I/O, no
 //! randomness except [`new_task_id`]. The scheduler persists the task record
 //! (with the id from [`new_task_id`]) before it sends the ACCEPT built from
-//! [`task_info`] (invariant 1), so the builder never decides anything the
+//! [`task_info`] (invariant 1 of the design, `docs/design.md#invariants`), so the builder never decides anything the
 //! store does not already know.
 //!
 //! What the master checks (read in `src/master/validation.cpp` and
@@ -407,7 +407,7 @@ pub fn task_info(
     let host_ports = mapping_host_ports(app, &req.ports)?;
     let labels = task_labels(req)?;
     let environment = task_environment(req)?;
-    let executor = app.executor.as_ref().or(defaults.executor.as_ref());
+    let executor = app.executor.as_deref().or(defaults.executor.as_ref());
     let command = task_command(app, environment, executor.is_some())?;
     let container = container_info(app, &host_ports);
     let health_check = app

@@ -21,6 +21,7 @@ pub mod core;
 pub mod effects;
 pub mod explain;
 pub mod launch;
+pub mod offer_flow;
 pub mod placement;
 pub mod plan;
 pub mod runtime;

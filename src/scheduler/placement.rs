@@ -26,7 +26,7 @@
 //!
 //! # Roles
 //!
-//! An app's role is `resources.role`, or the framework's role when absent.
+//! An app's role is `resources.role`, or the framework's first role when absent.
 //! An offer resource is *allocated* to its `allocation_info.role` (MULTI_ROLE
 //! frameworks), else to the offer's `allocation_info.role`, else to the
 //! framework's role (a framework without MULTI_ROLE has one role). It is
@@ -38,7 +38,9 @@
 //! of a task's resources are then allocated to one role, as the master
 //! requires. Among the usable entries, reserved ones are taken first (nobody
 //! else can use them; unreserved leftovers return to the pool), then in the
-//! offer's order.
+//! offer's order. An app with `resources.reserved_only` never uses
+//! unreserved entries: an offer without enough reserved resources is
+//! rejected for the resource it lacks, as any other short offer.
 //!
 //! Revocable and shared resources, persistent volumes and BLOCK / RAW disks
 //! are never used: long-running tasks must not be revoked, and volumes are
@@ -142,16 +144,13 @@
 //! counted in an array and moved into the map once; and the cycle's maps
 //! hash with `fast_hash` instead of SipHash.
 //!
-//! Measured (`benches/placement.rs`, release, CPU time of the placing
-//! thread, shared 2-core machine): 10,000 simulator-shaped offers × 1,000
-//! mixed apps placing 10,000 tasks 43 ms at load 9. Under load 12 to 16
-//! the same cycle took 62 ms before the changes above and 47 to 56 after;
-//! every app pending 37 ms before, 27 to 28 after.
-//! Doubling apps or placements nearly doubles the time, doubling offers
-//! adds a fifth to a half (per-offer setup), and the tasks already running
-//! barely count (39 to 44 ms from 0 to 20,000). The copies of the offer's entries for the launch (about 2.3 per
-//! task, each a clone of a kilobyte-sized protobuf with its strings) are
-//! now the largest single cost; they are needed for the ACCEPT anyway.
+//! `benches/placement.rs` measures a cycle (figures: the README's
+//! Benchmarks table). Doubling apps or placements nearly doubles the time,
+//! doubling offers adds a fifth to a half (per-offer setup), and the tasks
+//! already running barely count. The copies of the offer's entries for the
+//! launch (about 2.3 per task, each a clone of a kilobyte-sized protobuf
+//! with its strings) are the largest single cost; they are needed for the
+//! ACCEPT anyway.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -498,7 +497,11 @@ impl<'a> Slot<'a> {
     /// Whether a task of `role` may use this entry (see "Roles").
     fn usable_by(&self, role: Role<'_>) -> bool {
         self.allocation_role == role.id
-            && (self.unreserved || reservation_serves(self.reservation_role, role.name))
+            && if self.unreserved {
+                !role.reserved_only
+            } else {
+                reservation_serves(self.reservation_role, role.name)
+            }
     }
 }
 
@@ -1080,6 +1083,8 @@ impl OfferGroup {
 struct Role<'a> {
     id: u32,
     name: &'a str,
+    /// `resources.reserved_only`: unreserved entries are not usable.
+    reserved_only: bool,
 }
 
 /// Role names to small integers, so the per-visit role checks compare
@@ -1101,6 +1106,7 @@ impl<'a> RoleTable<'a> {
         Role {
             id: self.ids.get(name).copied().unwrap_or(u32::MAX),
             name,
+            reserved_only: false,
         }
     }
 }
@@ -1217,7 +1223,10 @@ impl<'a> DemandState<'a> {
         preferred_sorted.sort_unstable();
 
         DemandState {
-            role: roles.get(res.role.as_deref().unwrap_or(framework_role)),
+            role: Role {
+                reserved_only: res.reserved_only == Some(true),
+                ..roles.get(res.role.as_deref().unwrap_or(framework_role))
+            },
             filters: &app.filters,
             unique,
             cpu: need(res.cpu),

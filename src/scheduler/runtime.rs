@@ -6,8 +6,8 @@
 //! # The loop
 //! It wakes on Mesos events (drained in batches), on app changes in the
 //! store, and on a tick, and hands each to [`Core::handle`] with the time.
-//! The effects are carried out in one order (invariant 1, persist before
-//! act): the framework id and the task/status batch are written (one fenced
+//! The effects are carried out in one order (invariant 1 of the design,
+//! `docs/design.md#invariants`: persist before act): the framework id and the task/status batch are written (one fenced
 //! store write), then the Mesos calls go out (reconciliation, ACCEPTs,
 //! DECLINE, KILLs, REVIVE/SUPPRESS), then the acknowledgements are queued.
 //!
@@ -42,7 +42,8 @@ use super::plan::PlanConfig;
 use crate::mesos::calls;
 use crate::mesos::encoding::Encoding;
 use crate::mesos::subscription::{
-    Caller, Credentials, Subscription, SubscriptionConfig, SubscriptionError, SubscriptionEvent,
+    self, Caller, Credentials, Subscription, SubscriptionConfig, SubscriptionError,
+    SubscriptionEvent,
 };
 use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self, framework_info::Capability, framework_info::capability};
@@ -54,7 +55,9 @@ pub struct SchedulerConfig {
     pub masters: Vec<reqwest::Url>,
     pub framework_name: String,
     pub user: String,
-    pub role: String,
+    /// The roles the framework registers with (MULTI_ROLE), never empty;
+    /// the first is the role of apps without `resources.role`.
+    pub roles: Vec<String>,
     pub principal: Option<String>,
     pub secret: Option<String>,
     /// How long Mesos keeps our tasks when we are gone (default one week).
@@ -96,13 +99,18 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
+    /// The role of apps without `resources.role`: the first of `roles`.
+    pub fn default_role(&self) -> &str {
+        self.roles.first().map_or("*", String::as_str)
+    }
+
     /// Defaults (the original Hydrogen's where it had them) for these masters.
     pub fn new(masters: Vec<reqwest::Url>) -> Self {
         Self {
             masters,
             framework_name: "Hydrogen".into(),
             user: "root".into(),
-            role: "*".into(),
+            roles: vec!["*".into()],
             principal: Some("Hydrogen".into()),
             secret: None,
             failover_timeout: Duration::from_secs(604_800),
@@ -118,9 +126,9 @@ impl SchedulerConfig {
             kill_retry: Duration::from_secs(30),
             update_failures_to_pause: 3,
             status_interval: Duration::from_secs(1),
-            missed_heartbeats: 5,
-            reconnect_backoff_initial: Duration::from_millis(200),
-            reconnect_backoff_max: Duration::from_secs(30),
+            missed_heartbeats: subscription::DEFAULT_MISSED_HEARTBEATS,
+            reconnect_backoff_initial: subscription::DEFAULT_BACKOFF_INITIAL,
+            reconnect_backoff_max: subscription::DEFAULT_BACKOFF_MAX,
             launch_defaults: LaunchDefaults::default(),
             ack_concurrency: 32,
             adopt_framework_id: None,
@@ -278,23 +286,25 @@ const ADOPT_RECHECK: Duration = Duration::from_secs(5);
 
 /// Builds our FrameworkInfo.
 pub fn framework_info(config: &SchedulerConfig, id: Option<String>) -> v1::FrameworkInfo {
+    // MULTI_ROLE even with one role: offers then name their role in
+    // `allocation_info`, and the roles can change at a re-subscription.
     let capabilities = [
         capability::Type::PartitionAware,
         capability::Type::TaskKillingState,
+        capability::Type::MultiRole,
     ]
     .into_iter()
     .map(|t| Capability {
         r#type: Some(t as i32),
     })
     .collect();
-    #[allow(deprecated)] // the single-role field is what a non-MULTI_ROLE framework sends
     v1::FrameworkInfo {
         user: config.user.clone(),
         name: config.framework_name.clone(),
         id: id.map(calls::framework_id),
         failover_timeout: Some(config.failover_timeout.as_secs_f64()),
         checkpoint: Some(true),
-        role: Some(config.role.clone()),
+        roles: config.roles.clone(),
         hostname: config.hostname.clone(),
         principal: config.principal.clone(),
         webui_url: config.webui_url.clone(),
@@ -410,8 +420,8 @@ impl<S: Store> Driver<S> {
                         self.step(Input::Mesos(std::mem::take(&mut run))).await?;
                     }
                     metrics::counter!("hydrogen_mesos_subscriptions_total").increment(1);
-                    metrics::counter!("hydrogen_reconciliations_total").increment(1);
                     metrics::gauge!("hydrogen_mesos_subscribed").set(1.0);
+                    self.record_mesos_link(true).await;
                     self.step(Input::Subscribed {
                         generation: session.generation,
                         framework_id: session.framework_id.value.clone(),
@@ -426,6 +436,7 @@ impl<S: Store> Driver<S> {
                     }
                     warn!(%reason, "mesos session lost");
                     metrics::gauge!("hydrogen_mesos_subscribed").set(0.0);
+                    self.record_mesos_link(false).await;
                     self.step(Input::Disconnected).await?;
                 }
                 SubscriptionEvent::ConnectFailed { master, reason } => {
@@ -437,6 +448,16 @@ impl<S: Store> Driver<S> {
             self.step(Input::Mesos(run)).await?;
         }
         Ok(())
+    }
+
+    /// Tells every instance (through the store) whether this leader is
+    /// subscribed. Best effort: a failed write only leaves the console and
+    /// `/v1/api/cluster` of other instances a step behind, which is no
+    /// reason to stop scheduling.
+    async fn record_mesos_link(&self, subscribed: bool) {
+        if let Err(e) = self.store.set_mesos_link(self.epoch, subscribed).await {
+            warn!(error = %e, subscribed, "could not record the mesos subscription in the store");
+        }
     }
 
     async fn step(&mut self, input: Input) -> Result<(), SchedulerError> {
@@ -465,12 +486,6 @@ impl<S: Store> Driver<S> {
             metrics::histogram!("hydrogen_store_apply_seconds")
                 .record(started.elapsed().as_secs_f64());
         }
-        let launched: usize = effects.launches.iter().map(|l| l.tasks.len()).sum();
-        metrics::counter!("hydrogen_tasks_launched_total").increment(launched as u64);
-        metrics::counter!("hydrogen_offers_used_total").increment(effects.launches.len() as u64);
-        metrics::counter!("hydrogen_offers_declined_total")
-            .increment(effects.decline.as_ref().map_or(0, |d| d.offer_ids.len()) as u64);
-        metrics::counter!("hydrogen_kills_total").increment(effects.kills.len() as u64);
         let (Some(generation), Some(caller)) = (effects.session, self.caller.clone()) else {
             return Ok(());
         };
@@ -485,8 +500,9 @@ impl<S: Store> Driver<S> {
                     (calls::task_id(t.task_id), agent)
                 })
                 .collect();
-            if let Err(e) = caller.call_in(generation, calls::reconcile(tasks)).await {
-                warn!(error = %e, explicit, "reconcile failed");
+            match caller.call_in(generation, calls::reconcile(tasks)).await {
+                Ok(()) => Delivered::Reconcile { explicit }.count(),
+                Err(e) => warn!(error = %e, explicit, "reconcile failed"),
             }
         }
         let mut calls_out = FuturesUnordered::new();
@@ -501,12 +517,14 @@ impl<S: Store> Driver<S> {
             let permits = permits.clone();
             calls_out.push(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
+                let tasks = launch.tasks.len();
                 let call = calls::accept(
                     vec![launch.offer_id],
                     vec![calls::launch(launch.tasks)],
                     Some(calls::refuse_for(1.0)),
                 );
                 (
+                    Delivered::Launch { tasks },
                     format!("accept for {}", launch.task_ids.join(",")),
                     caller.call_in(generation, call).await,
                 )
@@ -515,11 +533,13 @@ impl<S: Store> Driver<S> {
         if let Some(decline) = effects.decline {
             let caller = caller.clone();
             calls_out.push(tokio::spawn(async move {
+                let offers = decline.offer_ids.len();
                 let call = calls::decline(
                     decline.offer_ids,
                     Some(calls::refuse_for(decline.refuse.as_secs_f64())),
                 );
                 (
+                    Delivered::Decline { offers },
                     "decline".to_string(),
                     caller.call_in(generation, call).await,
                 )
@@ -536,21 +556,32 @@ impl<S: Store> Driver<S> {
                     kill.agent_id.filter(|a| !a.is_empty()).map(calls::agent_id),
                 );
                 (
+                    Delivered::Kill,
                     format!("kill {}", kill.task_id),
                     caller.call_in(generation, call).await,
                 )
             }));
         }
-        if let Some(flow) = effects.offer_flow {
-            debug!(?flow, "offer flow");
-            let caller = caller.clone();
-            calls_out.push(tokio::spawn(async move {
-                let (what, call) = match flow {
-                    OfferFlow::Revive => ("revive", calls::revive(vec![])),
-                    OfferFlow::Suppress => ("suppress", calls::suppress(vec![])),
-                };
-                (what.to_string(), caller.call_in(generation, call).await)
-            }));
+        if let Some(OfferFlow { revive, suppress }) = effects.offer_flow {
+            debug!(?revive, ?suppress, "offer flow");
+            // Roles are always named: an empty list would mean every role.
+            for (what, roles, call) in [
+                ("revive", revive, calls::revive as fn(Vec<String>) -> _),
+                ("suppress", suppress, calls::suppress),
+            ] {
+                if roles.is_empty() {
+                    continue;
+                }
+                let caller = caller.clone();
+                calls_out.push(tokio::spawn(async move {
+                    let what = format!("{what} {}", roles.join(","));
+                    (
+                        Delivered::OfferFlow,
+                        what,
+                        caller.call_in(generation, call(roles)).await,
+                    )
+                }));
+            }
         }
         // The batch is written: its acknowledgements may go, in the
         // background, so the next batch need not wait for them.
@@ -564,12 +595,50 @@ impl<S: Store> Driver<S> {
         }
         while let Some(done) = calls_out.next().await {
             match done {
-                Ok((_, Ok(()))) => {}
-                Ok((what, Err(e))) => warn!(call = %what, error = %e, "mesos call failed"),
+                Ok((delivered, _, Ok(()))) => delivered.count(),
+                Ok((_, what, Err(e))) => warn!(call = %what, error = %e, "mesos call failed"),
                 Err(e) => warn!(error = %e, "mesos call task failed"),
             }
         }
         Ok(())
+    }
+}
+
+/// What a call the master answered 202 delivered, for the counters.
+///
+/// Counted only then, and once: a call decided but never sent (no
+/// session), sent on a session that is gone, or refused (a master losing
+/// its leadership answers 503, a stale stream 400) reached nothing, and a
+/// launch it carried is decided again later and counted when that one is
+/// delivered. Under leader or master flapping, counting decisions instead
+/// made a 2,000-task deploy read 6,000 launches.
+#[derive(Debug, Clone, Copy)]
+enum Delivered {
+    Launch { tasks: usize },
+    Decline { offers: usize },
+    Kill,
+    Reconcile { explicit: bool },
+    OfferFlow,
+}
+
+impl Delivered {
+    fn count(self) {
+        match self {
+            Delivered::Launch { tasks } => {
+                metrics::counter!("hydrogen_tasks_launched_total").increment(tasks as u64);
+                metrics::counter!("hydrogen_offers_used_total").increment(1);
+            }
+            Delivered::Decline { offers } => {
+                metrics::counter!("hydrogen_offers_declined_total").increment(offers as u64);
+            }
+            Delivered::Kill => metrics::counter!("hydrogen_kills_total").increment(1),
+            // One implicit reconciliation closes every round (after a
+            // subscription, and the periodic ones).
+            Delivered::Reconcile { explicit: false } => {
+                metrics::counter!("hydrogen_reconciliations_total").increment(1);
+            }
+            Delivered::Reconcile { explicit: true } | Delivered::OfferFlow => {}
+        }
     }
 }
 

@@ -75,6 +75,37 @@ pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool 
     changed
 }
 
+/// Counts a status update of a task we track once per state it reaches:
+/// the record is persisted, so an update Mesos resends (its
+/// acknowledgement lost), a reconciliation answer that changes nothing,
+/// or the same update reaching the next leader counts nothing. A task
+/// leaving STAGING for a state only an agent that has it reports is one
+/// Mesos confirmed launching.
+pub fn count(before: TaskState, after: TaskState) {
+    if before == after {
+        return;
+    }
+    metrics::counter!("hydrogen_status_updates_total", "state" => after.as_str()).increment(1);
+    if before == TaskState::TaskStaging && reached_agent(after) {
+        metrics::counter!("hydrogen_tasks_confirmed_total").increment(1);
+    }
+}
+
+/// States an agent reports about a task it received (unlike TASK_LOST,
+/// TASK_DROPPED, TASK_UNKNOWN … which the master may say of a task no
+/// agent ever ran).
+fn reached_agent(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskStarting
+            | TaskState::TaskRunning
+            | TaskState::TaskKilling
+            | TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -266,7 +266,10 @@ impl Master {
             if let Some(refuse) = refuse
                 && let Some(fw) = self.frameworks.get_mut(framework_id)
             {
-                fw.filters.insert(agent_id.clone(), now + refuse);
+                fw.filters
+                    .entry(role.clone())
+                    .or_default()
+                    .insert(agent_id.clone(), now + refuse);
             }
         }
     }

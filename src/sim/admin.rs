@@ -34,6 +34,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/sim/master/failover", post(master_failover))
         .route("/sim/master/stall", post(master_stall))
         .route("/sim/master/leadership", post(master_leadership))
+        .route("/sim/master/lose-on-accept", post(master_lose_on_accept))
         .route("/sim/acks/delay", post(acks_delay))
         .route("/sim/offers/pause", post(offers_pause))
         .route("/sim/offers/resume", post(offers_resume))
@@ -280,6 +281,30 @@ async fn master_leadership(State(shared): State<Shared>, bytes: Bytes) -> Respon
     }
     info!(leading = b.leading, leader = ?b.leader, "leadership changed");
     ok(json!({"leading": b.leading, "leader": b.leader}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoseOnAcceptBody {
+    count: u32,
+}
+
+async fn master_lose_on_accept(State(shared): State<Shared>, bytes: Bytes) -> Response {
+    let b: LoseOnAcceptBody = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("body must be {{\"count\": n}}: {e}"),
+            );
+        }
+    };
+    shared.lock().accepts_lost = b.count;
+    info!(
+        count = b.count,
+        "the next ACCEPTs will meet a leadership loss"
+    );
+    ok(json!({"accepts_lost": b.count}))
 }
 
 async fn acks_delay(State(shared): State<Shared>, bytes: Bytes) -> Response {

@@ -5,7 +5,8 @@
 //! tried starting at `(cycle + i) mod n`, so in one pass consecutive agents
 //! go to different frameworks and over passes every framework gets first
 //! pick. A framework is skipped while disconnected, for its suppressed roles,
-//! and for agents it has filtered (DECLINE/ACCEPT `refuse_seconds`). Each
+//! and for agents it has filtered for a role (DECLINE/ACCEPT
+//! `refuse_seconds` filter the offer's role only, as in Mesos). Each
 //! framework gets one OFFERS event per pass with all its new offers, as the
 //! Mesos master batches an allocation.
 //!
@@ -26,6 +27,20 @@ struct Candidate {
     id: String,
     roles: Vec<String>,
     refinement: bool,
+}
+
+/// The reservation roles whose resources may be offered to `role`:
+/// unreserved ones, `role`'s own and its ancestors' (`Resources::
+/// isAllocatableTo`, resources.cpp: a reservation to `eng` is allocatable
+/// to `eng/web`).
+fn served_by(role: &str) -> Vec<&str> {
+    let mut roles = vec![UNRESERVED, role];
+    let mut rest = role;
+    while let Some((parent, _)) = rest.rsplit_once('/') {
+        roles.push(parent);
+        rest = parent;
+    }
+    roles
 }
 
 impl Master {
@@ -58,12 +73,19 @@ impl Master {
             return;
         }
         let n = candidates.len();
+        let served: Vec<Vec<Vec<&str>>> = candidates
+            .iter()
+            .map(|c| c.roles.iter().map(|r| served_by(r)).collect())
+            .collect();
         let cycle = self.round_robin;
         self.round_robin = self.round_robin.wrapping_add(1);
 
         let mut made: Vec<(usize, OfferRec)> = Vec::new();
         for (i, agent) in self.agents.values_mut().enumerate() {
-            if agent.state != AgentState::Active || !agent.free.allocatable() {
+            if agent.state != AgentState::Active
+                || !agent.free.allocatable()
+                || self.draining.contains(&agent.id)
+            {
                 continue;
             }
             for j in 0..n {
@@ -72,11 +94,16 @@ impl Master {
                 let Some(fw) = self.frameworks.get(&cand.id) else {
                     continue;
                 };
-                if fw.filters.get(&agent.id).is_some_and(|until| *until > now) {
-                    continue;
-                }
-                for role in &cand.roles {
-                    let available = agent.free.for_roles(&[UNRESERVED, role.as_str()]);
+                for (role, served) in cand.roles.iter().zip(&served[c]) {
+                    if fw
+                        .filters
+                        .get(role)
+                        .and_then(|agents| agents.get(&agent.id))
+                        .is_some_and(|until| *until > now)
+                    {
+                        continue;
+                    }
+                    let available = agent.free.for_roles(served);
                     if !available.allocatable() {
                         continue;
                     }

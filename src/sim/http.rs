@@ -345,6 +345,14 @@ async fn scheduler(
     if call.r#type() == call::Type::Unknown {
         return StatusCode::NOT_IMPLEMENTED.into_response();
     }
+    if call.r#type() == call::Type::Accept && master.accepts_lost > 0 {
+        // The master loses its leadership as the ACCEPT arrives (then wins
+        // the election again): the launch never happens, the caller gets
+        // what a master without a leader answers, every stream drops.
+        master.accepts_lost -= 1;
+        master.failover(now, None);
+        return text(StatusCode::SERVICE_UNAVAILABLE, "No leader elected");
+    }
     master.handle_call(now, &framework_id, call);
     accepted()
 }

@@ -195,8 +195,10 @@ pub struct Framework {
     pub info: v1::FrameworkInfo,
     pub roles: Vec<String>,
     pub suppressed: HashSet<String>,
-    /// Agent id ⇒ until when this framework refuses its resources.
-    pub filters: HashMap<String, Instant>,
+    /// Role ⇒ agent id ⇒ until when this framework refuses the agent's
+    /// resources for that role (Mesos keeps `offerFilters[role][agent]`, and
+    /// a REVIVE naming roles clears only theirs).
+    pub filters: HashMap<String, HashMap<String, Instant>>,
     pub offers: HashSet<String>,
     pub tasks: HashMap<String, Task>,
     pub completed_tasks: VecDeque<Task>,
@@ -286,7 +288,12 @@ pub struct Master {
     /// Until then ACKNOWLEDGE calls are dropped, so agents keep retrying
     /// their in-flight updates (a slow acknowledgement path).
     pub acks_ignored_until: Option<Instant>,
+    /// ACCEPTs still to be met by a leadership loss (`/sim/master/lose-on-accept`).
+    pub accepts_lost: u32,
     pub offers_paused: bool,
+    /// Agents drained by the operator (DRAIN_AGENT): deactivated, never
+    /// offered again (the simulator has no REACTIVATE_AGENT).
+    pub draining: HashSet<String>,
     pub frameworks: HashMap<String, Framework>,
     /// Framework ids in registration order, for round-robin allocation.
     pub(super) framework_order: Vec<String>,
@@ -591,7 +598,9 @@ impl Master {
             leaderless_until: None,
             stalled_until: None,
             acks_ignored_until: None,
+            accepts_lost: 0,
             offers_paused: false,
+            draining: HashSet::new(),
             frameworks: HashMap::new(),
             framework_order: Vec::new(),
             completed_frameworks: VecDeque::new(),
@@ -964,7 +973,10 @@ impl Master {
         if let Some(fw) = self.frameworks.get_mut(&offer.framework_id) {
             fw.offers.remove(offer_id);
             if let Some((now, d)) = refuse {
-                fw.filters.insert(offer.agent_id.clone(), now + d);
+                fw.filters
+                    .entry(offer.role.clone())
+                    .or_default()
+                    .insert(offer.agent_id.clone(), now + d);
             }
         }
         if rescind {
@@ -1064,12 +1076,15 @@ impl Master {
             }
             T::Revive => {
                 let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                // `HierarchicalAllocatorProcess::reviveRoles`: the named
+                // roles (all when none) lose their filters and suppression.
                 if let Some(fw) = self.frameworks.get_mut(framework_id) {
-                    fw.filters.clear();
                     if roles.is_empty() {
+                        fw.filters.clear();
                         fw.suppressed.clear();
                     } else {
                         for r in roles {
+                            fw.filters.remove(&r);
                             fw.suppressed.remove(&r);
                         }
                     }

@@ -76,6 +76,7 @@
 //! | `POST /sim/master/failover` | `{"leaderless"?: "2s"}` | all streams dropped, offers gone, new master id, tasks kept; optionally 503 "No leader elected" for a while |
 //! | `POST /sim/master/stall` | `{"duration": "30s"}` | no events at all (heartbeats included) for that long |
 //! | `POST /sim/master/leadership` | `{"leading": false, "leader"?: "host:port"}` | non-leading mode: scheduler calls get 307 `Location: //host:port/api/v1/scheduler` (503 without a leader), `GET /redirect` likewise; `{"leading": true}` restores |
+//! | `POST /sim/master/lose-on-accept` | `{"count": 2}` | each of the next `count` ACCEPTs meets a leadership loss: answered 503 "No leader elected", not carried out, then a failover as above (streams dropped, offers gone, tasks kept) |
 //! | `POST /sim/acks/delay` | `{"duration": "5s"}` | ACKNOWLEDGE calls ignored for that long: agents retry their in-flight updates (duplicates reach the framework), later updates queue behind them |
 //! | `POST /sim/offers/pause`, `/resume` | | stop / restart the allocation |
 //!
@@ -91,6 +92,7 @@ mod accept;
 mod admin;
 mod allocator;
 pub mod cluster;
+mod drain;
 mod http;
 pub mod master;
 mod operator;
@@ -197,10 +199,48 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Clap value parser that checks a duration flag while parsing (so a bad
-/// value fails naming the flag, or the config file key) and keeps its text.
-fn duration_text(text: &str) -> Result<String, String> {
-    parse_duration(text).map(|_| text.to_string())
+/// A duration option of any `hydrogen` subcommand: parsed by
+/// [`parse_duration`] while the command line is (so a bad value fails
+/// naming the flag, or the config file key), and shown by `--help` as
+/// [`format_duration`] writes it, so a default is the constant the code
+/// uses rather than a second spelling of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumaneDuration(pub Duration);
+
+impl std::str::FromStr for HumaneDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_duration(text).map(Self)
+    }
+}
+
+impl std::fmt::Display for HumaneDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_duration(self.0))
+    }
+}
+
+/// `d` in the largest unit that writes it exactly (`7d`, `15m`, `1500ms`),
+/// so that [`parse_duration`] reads back the same duration.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        let secs = d.as_secs();
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+            if secs > 0 && secs % size == 0 {
+                return format!("{}{unit}", secs / size);
+            }
+        }
+        return format!("{secs}s");
+    }
+    let nanos = d.as_nanos();
+    if nanos % 1_000_000 == 0 {
+        format!("{}ms", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        format!("{}us", nanos / 1_000)
+    } else {
+        format!("{nanos}ns")
+    }
 }
 
 /// `hydrogen sim`: run a simulated Mesos master.
@@ -208,13 +248,13 @@ fn duration_text(text: &str) -> Result<String, String> {
 pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is
     /// printed as `listening on http://HOST:PORT`).
-    #[arg(long, env = "HYDROGEN_SIM_LISTEN", default_value = "127.0.0.1:5050")]
+    #[arg(long, env = "HYDROGEN_SIM_LISTEN", default_value_t = SimConfig::default().listen)]
     pub listen: SocketAddr,
 
     /// Number of default agents (agent-1.sim ...: cpus 4, mem 8192, disk
     /// 65536, ports [31000-32000], attributes rack, zone, cores, features,
     /// slots). Ignored with --cluster.
-    #[arg(long, env = "HYDROGEN_SIM_AGENTS", default_value_t = 5)]
+    #[arg(long, env = "HYDROGEN_SIM_AGENTS", default_value_t = SimConfig::default().agents.len())]
     pub agents: usize,
 
     /// JSON file describing the agents: {"agents": [{"hostname": ...,
@@ -223,38 +263,37 @@ pub struct SimArgs {
     pub cluster: Option<String>,
 
     /// How often offers are made.
-    #[arg(long, env = "HYDROGEN_SIM_ALLOCATION_INTERVAL", default_value = "1s", value_parser = duration_text)]
-    pub allocation_interval: String,
+    #[arg(long, env = "HYDROGEN_SIM_ALLOCATION_INTERVAL", default_value_t = HumaneDuration(Timings::default().allocation_interval))]
+    pub allocation_interval: HumaneDuration,
 
     /// HEARTBEAT event interval, advertised in SUBSCRIBED.
-    #[arg(long, env = "HYDROGEN_SIM_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = duration_text)]
-    pub heartbeat_interval: String,
+    #[arg(long, env = "HYDROGEN_SIM_HEARTBEAT_INTERVAL", default_value_t = HumaneDuration(Timings::default().heartbeat_interval))]
+    pub heartbeat_interval: HumaneDuration,
 
     /// Delay of each launch step (STAGING → STARTING at once, → RUNNING after
     /// this, → healthy after this again for tasks with a health check).
-    #[arg(long, env = "HYDROGEN_SIM_TASK_START_DELAY", default_value = "300ms", value_parser = duration_text)]
-    pub task_start_delay: String,
+    #[arg(long, env = "HYDROGEN_SIM_TASK_START_DELAY", default_value_t = HumaneDuration(Timings::default().task_start_delay))]
+    pub task_start_delay: HumaneDuration,
 
     /// Delay between a KILL (or TASK_KILLING) and TASK_KILLED.
-    #[arg(long, env = "HYDROGEN_SIM_TASK_KILL_DELAY", default_value = "100ms", value_parser = duration_text)]
-    pub task_kill_delay: String,
+    #[arg(long, env = "HYDROGEN_SIM_TASK_KILL_DELAY", default_value_t = HumaneDuration(Timings::default().task_kill_delay))]
+    pub task_kill_delay: HumaneDuration,
 
     /// Rescind offers not used within this time (default: never, as Mesos).
-    #[arg(long, env = "HYDROGEN_SIM_OFFER_TIMEOUT", value_parser = duration_text)]
-    pub offer_timeout: Option<String>,
+    #[arg(long, env = "HYDROGEN_SIM_OFFER_TIMEOUT")]
+    pub offer_timeout: Option<HumaneDuration>,
 
     /// First retry of an unacknowledged status update; doubles each time.
-    #[arg(long, env = "HYDROGEN_SIM_STATUS_UPDATE_RETRY", default_value = "10s", value_parser = duration_text)]
-    pub status_update_retry: String,
+    #[arg(long, env = "HYDROGEN_SIM_STATUS_UPDATE_RETRY", default_value_t = HumaneDuration(Timings::default().status_update_retry))]
+    pub status_update_retry: HumaneDuration,
 
     /// Cap of the status update retry interval.
     #[arg(
         long,
         env = "HYDROGEN_SIM_STATUS_UPDATE_RETRY_MAX",
-        default_value = "10m",
-        value_parser = duration_text
+        default_value_t = HumaneDuration(Timings::default().status_update_retry_max)
     )]
-    pub status_update_retry_max: String,
+    pub status_update_retry_max: HumaneDuration,
 
     /// Hostname reported in MasterInfo and redirects (default: listen IP).
     #[arg(long, env = "HYDROGEN_SIM_HOSTNAME")]
@@ -274,9 +313,6 @@ pub struct SimArgs {
 impl SimArgs {
     /// Turns flags into a configuration.
     pub fn into_config(self) -> Result<SimConfig, SimError> {
-        let dur = |flag: &'static str, text: &str| {
-            parse_duration(text).map_err(|message| SimError::Flag { flag, message })
-        };
         let agents = match &self.cluster {
             Some(path) => {
                 let text =
@@ -288,39 +324,23 @@ impl SimArgs {
             }
             None => (1..=self.agents).map(cluster::default_agent).collect(),
         };
-        let heartbeat_interval = dur("heartbeat-interval", &self.heartbeat_interval)?;
-        if heartbeat_interval.is_zero() {
-            return Err(SimError::Flag {
-                flag: "heartbeat-interval",
-                message: "must be positive".into(),
-            });
-        }
-        let allocation_interval = dur("allocation-interval", &self.allocation_interval)?;
-        if allocation_interval.is_zero() {
-            return Err(SimError::Flag {
-                flag: "allocation-interval",
-                message: "must be positive".into(),
-            });
-        }
-        let status_update_retry = dur("status-update-retry", &self.status_update_retry)?;
-        if status_update_retry.is_zero() {
-            return Err(SimError::Flag {
-                flag: "status-update-retry",
-                message: "must be positive".into(),
-            });
-        }
+        let positive = |flag: &'static str, d: HumaneDuration| {
+            if d.0.is_zero() {
+                return Err(SimError::Flag {
+                    flag,
+                    message: "must be positive".into(),
+                });
+            }
+            Ok(d.0)
+        };
         let timings = Timings {
-            heartbeat_interval,
-            allocation_interval,
-            task_start_delay: dur("task-start-delay", &self.task_start_delay)?,
-            task_kill_delay: dur("task-kill-delay", &self.task_kill_delay)?,
-            offer_timeout: self
-                .offer_timeout
-                .as_deref()
-                .map(|t| dur("offer-timeout", t))
-                .transpose()?,
-            status_update_retry,
-            status_update_retry_max: dur("status-update-retry-max", &self.status_update_retry_max)?,
+            heartbeat_interval: positive("heartbeat-interval", self.heartbeat_interval)?,
+            allocation_interval: positive("allocation-interval", self.allocation_interval)?,
+            task_start_delay: self.task_start_delay.0,
+            task_kill_delay: self.task_kill_delay.0,
+            offer_timeout: self.offer_timeout.map(|d| d.0),
+            status_update_retry: positive("status-update-retry", self.status_update_retry)?,
+            status_update_retry_max: self.status_update_retry_max.0,
         };
         let leadership = if self.not_leading || self.leader.is_some() {
             Leadership::Following {
@@ -478,3 +498,27 @@ async fn wait_for_signal() -> Result<(), std::io::Error> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn a_formatted_duration_reads_back_the_same() {
+        for (d, text) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(7 * 86_400), "7d"),
+            (Duration::from_secs(3_600), "1h"),
+            (Duration::from_secs(15 * 60), "15m"),
+            (Duration::from_secs(90), "90s"),
+            (Duration::from_millis(1500), "1500ms"),
+            (Duration::from_micros(250), "250us"),
+            (Duration::from_nanos(7), "7ns"),
+        ] {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d), "{text}");
+            assert_eq!(text.parse::<HumaneDuration>(), Ok(HumaneDuration(d)));
+        }
+        assert!("soon".parse::<HumaneDuration>().is_err());
+    }
+}

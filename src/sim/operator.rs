@@ -1,10 +1,11 @@
 //! `POST /api/v1`: the subset of the master's v1 operator API the
 //! simulator serves (`include/mesos/v1/master/master.proto`, our subset in
-//! `proto/mesos/v1/master/`). Only `GET_FRAMEWORKS`, the call Hydrogen
-//! makes at start-up to find a framework of its own that the store forgot;
-//! in JSON or protobuf, answered in JSON unless only protobuf is accepted,
-//! as the real master negotiates. Other calls answer 501 so a client cannot
-//! mistake them for served ones.
+//! `proto/mesos/v1/master/`). `GET_FRAMEWORKS`, the call Hydrogen makes at
+//! start-up to find a framework of its own that the store forgot, in JSON
+//! or protobuf, answered in JSON unless only protobuf is accepted, as the
+//! real master negotiates; and `DRAIN_AGENT` (see `drain.rs`), answered
+//! `200 OK` with no body. Other calls answer 501 so a client cannot mistake
+//! them for served ones.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -127,6 +128,21 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
                     .into_response()
             }
         }
+        Some(Ok(call::Type::DrainAgent)) => {
+            let Some(drain) = call.drain_agent else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'drain_agent' to be present",
+                );
+            };
+            match shared
+                .lock()
+                .drain_agent(std::time::Instant::now(), &drain.agent_id.value)
+            {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => text(StatusCode::BAD_REQUEST, e),
+            }
+        }
         None | Some(Ok(call::Type::Unknown)) => text(
             StatusCode::BAD_REQUEST,
             "Failed to validate master::Call: Expecting 'type' to be present",
@@ -182,6 +198,7 @@ mod tests {
     async fn a_protobuf_call_gets_a_protobuf_answer_when_only_that_is_accepted() {
         let call = Call {
             r#type: Some(call::Type::GetFrameworks as i32),
+            drain_agent: None,
         };
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));

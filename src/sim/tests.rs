@@ -1087,7 +1087,8 @@ fn refuse_seconds_is_clamped_as_the_allocator_does() {
     let filtered_for = |f: &Fixture, s: &Sched, at: u64| {
         f.m.frameworks[&s.id]
             .filters
-            .get(&agent)
+            .get("*")
+            .and_then(|agents| agents.get(&agent))
             .map(|until| until.duration_since(f.at(at)))
     };
     // Negative: the default 5 s, not "no filter".
@@ -2342,4 +2343,125 @@ fn unacknowledged_updates_are_counted_as_the_queues_change() {
     // A removed framework drops the rest.
     f.m.remove_framework(&s.id);
     assert_eq!(f.m.stats.unacknowledged_updates, 0);
+}
+
+fn role_call(kind: call::Type, roles: &[&str]) -> v1::scheduler::Call {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let mut c = v1::scheduler::Call {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    };
+    match kind {
+        call::Type::Revive => c.revive = Some(call::Revive { roles }),
+        _ => c.suppress = Some(call::Suppress { roles }),
+    }
+    c
+}
+
+/// The allocation roles of offers, sorted.
+fn offer_roles(offers: &[v1::Offer]) -> Vec<String> {
+    let mut roles: Vec<String> = offers
+        .iter()
+        .filter_map(|o| o.allocation_info.as_ref()?.role.clone())
+        .collect();
+    roles.sort();
+    roles
+}
+
+/// A MULTI_ROLE framework gets one offer per role: `b`'s holds the
+/// resources reserved to `b` (legacy `role` field without
+/// RESERVATION_REFINEMENT). Filters are per role and agent
+/// (`offerFilters[role][agent]` in hierarchical.cpp): declining `a`'s
+/// offer does not filter `b`, and a REVIVE or SUPPRESS naming roles touches
+/// only those (`reviveRoles`, `suppressRoles`).
+#[test]
+fn multi_role_offers_filters_suppress_and_revive_are_per_role() {
+    let mut f = fixture(0);
+    let agent: super::cluster::AgentSpec = serde_json::from_value(serde_json::json!({
+        "hostname": "r1", "resources": {"cpus": 2, "mem": 1024},
+        "reserved": {"b": {"cpus": 1, "mem": 512}}
+    }))
+    .expect("agent");
+    f.m.add_agent(&agent).expect("agent");
+    let mut mr = info(&[v1::framework_info::capability::Type::MultiRole]);
+    mr.roles = vec!["a".into(), "b".into()];
+    let mut s = f.subscribe(0, mr).expect("subscribed");
+    let offers = f.offers(0, &mut s);
+    assert_eq!(offer_roles(&offers), ["a", "b"]);
+    let (a, b): (Vec<_>, Vec<_>) = offers
+        .into_iter()
+        .partition(|o| o.allocation_info.as_ref().and_then(|i| i.role.as_deref()) == Some("a"));
+    #[allow(deprecated)]
+    let b_roles: Vec<&str> = b[0].resources.iter().map(|r| r.role()).collect();
+    assert_eq!(b_roles, ["b", "b"], "only b's reservation is offered to b");
+    #[allow(deprecated)]
+    let a_roles: Vec<&str> = a[0].resources.iter().map(|r| r.role()).collect();
+    assert!(a_roles.iter().all(|r| *r == "*"), "{a_roles:?}");
+
+    // a's offer declined for 60 s, b's without a filter.
+    decline(&mut f, 0, &s, &a[0].id, Some(60.0));
+    decline(&mut f, 0, &s, &b[0].id, Some(0.0));
+    assert_eq!(
+        offer_roles(&f.offers(2000, &mut s)),
+        ["b"],
+        "a is filtered, b not"
+    );
+    // REVIVE of b leaves a's filter.
+    f.m.handle_call(f.at(2000), &s.id, role_call(call::Type::Revive, &["b"]));
+    let b = f.offers(3000, &mut s);
+    assert!(b.is_empty(), "b's offer is still outstanding: {b:?}");
+    // SUPPRESS of b, then its offer back: a is still filtered, b suppressed.
+    f.m.handle_call(f.at(3000), &s.id, role_call(call::Type::Suppress, &["b"]));
+    let b = f.offers(3500, &mut s);
+    assert!(b.is_empty());
+    let outstanding: Vec<v1::OfferId> = f.m.frameworks[&s.id]
+        .offers
+        .iter()
+        .map(|id| v1::OfferId { value: id.clone() })
+        .collect();
+    assert_eq!(outstanding.len(), 1);
+    decline(&mut f, 3000, &s, &outstanding[0], Some(0.0));
+    assert!(
+        f.offers(4000, &mut s).is_empty(),
+        "a filtered, b suppressed"
+    );
+    // REVIVE of a: its filter goes; b stays suppressed.
+    f.m.handle_call(f.at(4000), &s.id, role_call(call::Type::Revive, &["a"]));
+    assert_eq!(offer_roles(&f.offers(5000, &mut s)), ["a"]);
+    // REVIVE without roles: every role.
+    f.m.handle_call(f.at(5000), &s.id, role_call(call::Type::Revive, &[]));
+    assert_eq!(
+        offer_roles(&f.offers(6000, &mut s)),
+        ["b"],
+        "a's offer is out"
+    );
+}
+
+/// `Resources::isAllocatableTo` (resources.cpp): a reservation to `eng`
+/// is offered to a framework in `eng/web`, not to one in `engineering`.
+#[test]
+fn a_parent_roles_reservation_is_offered_to_its_sub_roles_only() {
+    let mut f = fixture(0);
+    let agent: super::cluster::AgentSpec = serde_json::from_value(serde_json::json!({
+        "hostname": "r1", "reserved": {"eng": {"cpus": 1, "mem": 256}}
+    }))
+    .expect("agent");
+    f.m.add_agent(&agent).expect("agent");
+    let subscribe = |f: &mut Fixture, role: &str| {
+        let mut mr = info(&[v1::framework_info::capability::Type::MultiRole]);
+        mr.roles = vec![role.into()];
+        f.subscribe(0, mr).expect("subscribed")
+    };
+    let mut other = subscribe(&mut f, "engineering");
+    assert!(f.offers(0, &mut other).is_empty(), "not a sub-role of eng");
+    let mut web = subscribe(&mut f, "eng/web");
+    let offers = f.offers(1000, &mut web);
+    assert_eq!(offer_roles(&offers), ["eng/web"]);
+    #[allow(deprecated)]
+    let reserved: Vec<&str> = offers[0].resources.iter().map(|r| r.role()).collect();
+    assert_eq!(
+        reserved,
+        ["eng", "eng"],
+        "reserved to eng, allocated to eng/web"
+    );
 }

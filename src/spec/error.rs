@@ -2,8 +2,8 @@
 //!
 //! Every rejection names the JSON path of the offending field
 //! (`resources.cpu`, `container.network[1].ipaddress[0].ip`) and the rule it
-//! broke (`must be > 0`), because invariant 6 of the design says bad input gets
-//! a clear error: the API turns these into HTTP 400 / gRPC INVALID_ARGUMENT with
+//! broke (`must be > 0`), because invariant 6 of the design
+//! (`docs/design.md#invariants`) says bad input gets a clear error: the API turns these into HTTP 400 / gRPC INVALID_ARGUMENT with
 //! `field` and `message` taken from here, without re-wording them.
 
 use std::fmt;

@@ -46,7 +46,8 @@
 //! - `resources`: `cpu` and `mem` required, in [`MIN_SCALAR`]..=[`MAX_CPUS`]
 //!   / [`MAX_MB`]; `disk.size` 0 or in that range (Mesos rounds amounts to
 //!   0.001; the maxima are beyond any agent);
-//!   `ports` (a count) at most 65535; `role` a Mesos role name.
+//!   `ports` (a count) at most 65535; `role` a Mesos role name;
+//!   `reserved_only` a boolean.
 //! - `strategy`: optional; [`App::strategy_type`] is MUX when absent.
 //! - `command.cmd`: required unless the app has `container.image` (the
 //!   image's entrypoint runs) or an `executor`; no NUL (nor in `executor.cmd`
@@ -85,6 +86,7 @@ pub use app::{
     App, Command, Disk, DiskSource, DiskSourceType, Executor, LABEL_APP, LABEL_INSTANCE,
     LABEL_VERSION, MAX_CPUS, MAX_INSTANCES, MAX_MB, MAX_NAME_LEN, MAX_PORTS, MIN_SCALAR,
     RESERVED_ENV_PREFIX, RESERVED_LABELS, Resources, Retry, Strategy, StrategyType, Upgrade, Uri,
+    check_role,
 };
 pub use container::{
     Container, DockerVolume, DriverOpt, IpAddress, Network, PortMapping, PortProtocol, Protocol,

@@ -1413,6 +1413,7 @@ fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
             "source",
             "ports",
             "role",
+            "reserved_only",
             "filters",
             "type",
             "value",

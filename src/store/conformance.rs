@@ -47,6 +47,71 @@ pub async fn run_all<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(make: F)
     lease_expires(&make().await).await;
     view_revision_moves_with_everything_state_and_list_show(&make().await).await;
     a_batch_deploy_is_all_or_nothing(&make().await).await;
+    statuses_and_the_mesos_link_are_announced_and_fenced(&make().await).await;
+}
+
+/// Status writes and the leader's Mesos link move their change counters
+/// (the watch hub follows them); the link's write is fenced, and a link
+/// only speaks for the leader whose epoch it carries.
+async fn statuses_and_the_mesos_link_are_announced_and_fenced<S: Store>(store: &S) {
+    assert_eq!(store.mesos_link().await.expect("read"), None);
+    let first = store
+        .acquire_lease("a", "a:1", TTL)
+        .await
+        .expect("store")
+        .expect("lease");
+    let changes = store.changes();
+    assert_eq!(
+        changes.borrow().epoch,
+        first.epoch,
+        "the epoch is announced"
+    );
+    let before = *changes.borrow();
+    let status = AppStatus {
+        app: "web".into(),
+        waiting: 2,
+        message: "no offer fits".into(),
+        ..AppStatus::default()
+    };
+    let batch = TaskBatch {
+        statuses: vec![status.clone()],
+        ..TaskBatch::default()
+    };
+    store.apply(first.epoch, batch).await.expect("apply");
+    assert!(store.changes().borrow().statuses > before.statuses);
+    assert_eq!(store.app_statuses().await.expect("read"), vec![status]);
+
+    store.set_mesos_link(first.epoch, true).await.expect("link");
+    let after = *store.changes().borrow();
+    assert!(after.mesos > before.mesos, "the link write is announced");
+    let link = store.mesos_link().await.expect("read").expect("written");
+    assert_eq!((link.epoch, link.subscribed), (first.epoch, true));
+    let leader = store.leader().await.expect("read");
+    assert!(MesosLink::leader_subscribed(Some(&link), leader.as_ref()));
+
+    // A new leader: the old one's word is refused, and the link it left
+    // says nothing about the new one.
+    store.release_lease(&first).await.expect("release");
+    let second = store
+        .acquire_lease("b", "b:1", TTL)
+        .await
+        .expect("store")
+        .expect("lease");
+    assert_eq!(
+        store.set_mesos_link(first.epoch, false).await,
+        Err(StoreError::Fenced {
+            offered: first.epoch,
+            current: second.epoch
+        })
+    );
+    let link = store.mesos_link().await.expect("read");
+    assert_eq!(link.map(|l| l.epoch), Some(first.epoch), "unchanged");
+    let leader = store.leader().await.expect("read");
+    assert!(!MesosLink::leader_subscribed(
+        link.as_ref(),
+        leader.as_ref()
+    ));
+    assert!(!MesosLink::leader_subscribed(link.as_ref(), None));
 }
 
 async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {
@@ -101,15 +166,22 @@ async fn update_is_versioned<S: Store>(store: &S) {
         .update_app(app("api", "x"), Some(1))
         .await
         .expect("same spec");
-    assert_eq!(same.version, 1, "an identical update changes nothing");
+    assert!(!same.changed(), "an identical update changes nothing");
+    assert_eq!(same.record().version, 1);
     let v2 = store
         .update_app(app("api", "y"), Some(1))
         .await
         .expect("update");
+    assert!(v2.changed(), "a new spec is a change");
+    let v2 = v2.into_record();
     assert_eq!((v2.version, v2.config_version), (2, 2));
     let mut scaled = app("api", "y");
     scaled.instances = 7;
-    let v3 = store.update_app(scaled, Some(2)).await.expect("scale");
+    let v3 = store
+        .update_app(scaled, Some(2))
+        .await
+        .expect("scale")
+        .into_record();
     assert_eq!(
         (v3.version, v3.config_version),
         (3, 2),
@@ -118,7 +190,8 @@ async fn update_is_versioned<S: Store>(store: &S) {
     let back = store
         .update_app(app("api", "y"), Some(3))
         .await
-        .expect("scale back");
+        .expect("scale back")
+        .into_record();
     assert_eq!((back.version, back.config_version), (4, 2));
     let stale = store.update_app(app("api", "z"), Some(1)).await;
     assert_eq!(

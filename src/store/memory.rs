@@ -10,10 +10,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::model::{differs_only_in_instances, now_ms};
+use super::app_write::{self, Written};
+use super::model::now_ms;
 use super::{
-    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -21,16 +22,21 @@ use crate::spec::App;
 pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 100_000;
 
 struct Inner {
-    apps: BTreeMap<String, AppRecord>,
+    /// Boxed: B-tree nodes filled in name order stay about half full, and
+    /// an empty place should cost a pointer, not an app.
+    apps: BTreeMap<String, Box<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
+    mesos_link: Option<MesosLink>,
     statuses: HashMap<String, AppStatus>,
     events: VecDeque<TaskEvent>,
     head: u64,
     epoch: u64,
     lease: Option<(LeaderInfo, Instant)>,
     app_changes: u64,
+    status_changes: u64,
+    mesos_changes: u64,
     /// [`ViewRevision::views`]: every write to an app, task or status.
     view_changes: u64,
 }
@@ -68,12 +74,15 @@ impl MemoryStore {
                 tasks: HashMap::new(),
                 tasks_by_app: BTreeMap::new(),
                 framework_id: None,
+                mesos_link: None,
                 statuses: HashMap::new(),
                 events: VecDeque::new(),
                 head: 0,
                 epoch: 0,
                 lease: None,
                 app_changes: 0,
+                status_changes: 0,
+                mesos_changes: 0,
                 view_changes: 0,
             }),
             capacity: event_log_capacity.max(1),
@@ -87,10 +96,25 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Stores the record an app-write decision writes, if any.
+    fn write_app(&self, inner: &mut Inner, outcome: &impl Written) {
+        if let Some(record) = outcome.written() {
+            inner
+                .apps
+                .insert(record.spec.name.clone(), Box::new(record.clone()));
+            inner.app_changes += 1;
+            inner.view_changes += 1;
+            self.notify(inner);
+        }
+    }
+
     fn notify(&self, inner: &Inner) {
         self.changes.send_replace(Changes {
             apps: inner.app_changes,
             events: inner.head,
+            statuses: inner.status_changes,
+            mesos: inner.mesos_changes,
+            epoch: inner.epoch,
         });
     }
 }
@@ -98,32 +122,10 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         let mut inner = self.lock();
-        if let Some(existing) = inner.apps.get(&spec.name) {
-            if existing.goal == AppGoal::Kill {
-                return Err(StoreError::AppKilling(spec.name));
-            }
-            if existing.spec == spec {
-                return Ok(CreateOutcome::Unchanged(existing.clone()));
-            }
-            return Err(StoreError::AppConflict {
-                name: spec.name,
-                version: existing.version,
-            });
-        }
-        let now = now_ms();
-        let record = AppRecord {
-            spec,
-            version: 1,
-            config_version: 1,
-            goal: AppGoal::Run,
-            created_ms: now,
-            updated_ms: now,
-        };
-        inner.apps.insert(record.spec.name.clone(), record.clone());
-        inner.app_changes += 1;
-        inner.view_changes += 1;
-        self.notify(&inner);
-        Ok(CreateOutcome::Created(record))
+        let outcome =
+            app_write::create(inner.apps.get(&spec.name).map(Box::as_ref), &spec, now_ms())?;
+        self.write_app(&mut inner, &outcome);
+        Ok(outcome)
     }
 
     async fn create_apps(&self, specs: Vec<App>) -> Result<Vec<CreateOutcome>, StoreError> {
@@ -135,15 +137,17 @@ impl Store for MemoryStore {
         for spec in &specs {
             let existing = decided
                 .get(&spec.name)
-                .or_else(|| inner.apps.get(&spec.name));
-            let outcome = super::decide_create(existing, spec, now)?;
-            if let CreateOutcome::Created(record) = &outcome {
+                .or_else(|| inner.apps.get(&spec.name).map(Box::as_ref));
+            let outcome = app_write::create(existing, spec, now)?;
+            if let Some(record) = outcome.written() {
                 decided.insert(spec.name.clone(), record.clone());
             }
             out.push(outcome);
         }
         if !decided.is_empty() {
-            inner.apps.extend(decided);
+            inner
+                .apps
+                .extend(decided.into_iter().map(|(name, app)| (name, Box::new(app))));
             inner.app_changes += 1;
             inner.view_changes += 1;
             self.notify(&inner);
@@ -151,57 +155,45 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
+    async fn update_app(
+        &self,
+        spec: App,
+        expected: Option<u64>,
+    ) -> Result<UpdateOutcome, StoreError> {
         let mut inner = self.lock();
-        let Some(record) = inner.apps.get_mut(&spec.name) else {
-            return Err(StoreError::AppNotFound(spec.name));
-        };
-        record.check_version(expected)?;
-        if record.goal == AppGoal::Kill {
-            return Err(StoreError::AppKilling(spec.name));
-        }
-        if record.spec == spec {
-            return Ok(record.clone());
-        }
-        let scale_only = differs_only_in_instances(&record.spec, &spec);
-        record.spec = spec;
-        record.version += 1;
-        if !scale_only {
-            record.config_version = record.version;
-        }
-        record.updated_ms = now_ms();
-        let updated = record.clone();
-        inner.app_changes += 1;
-        inner.view_changes += 1;
-        self.notify(&inner);
-        Ok(updated)
+        let outcome = app_write::update(
+            inner.apps.get(&spec.name).map(Box::as_ref),
+            &spec,
+            expected,
+            now_ms(),
+        )?;
+        self.write_app(&mut inner, &outcome);
+        Ok(outcome)
     }
 
     async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         let mut inner = self.lock();
-        let Some(record) = inner.apps.get_mut(name) else {
-            return Err(StoreError::AppNotFound(name.to_string()));
-        };
-        record.check_version(expected)?;
-        if record.goal == AppGoal::Kill {
-            return Ok(record.clone());
-        }
-        record.goal = AppGoal::Kill;
-        record.version += 1;
-        record.updated_ms = now_ms();
-        let killed = record.clone();
-        inner.app_changes += 1;
-        inner.view_changes += 1;
-        self.notify(&inner);
-        Ok(killed)
+        let outcome = app_write::kill(
+            inner.apps.get(name).map(Box::as_ref),
+            name,
+            expected,
+            now_ms(),
+        )?;
+        self.write_app(&mut inner, &outcome);
+        Ok(outcome.into_record())
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
-        Ok(self.lock().apps.get(name).cloned())
+        Ok(self.lock().apps.get(name).map(|a| AppRecord::clone(a)))
     }
 
     async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        Ok(self.lock().apps.values().cloned().collect())
+        Ok(self
+            .lock()
+            .apps
+            .values()
+            .map(|a| AppRecord::clone(a))
+            .collect())
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -235,7 +227,7 @@ impl Store for MemoryStore {
             let inner = self.lock();
             ViewSnapshot {
                 revision: inner.view_revision(),
-                apps: inner.apps.values().cloned().collect(),
+                apps: inner.apps.values().map(|a| AppRecord::clone(a)).collect(),
                 tasks: inner.tasks.values().cloned().collect(),
                 statuses: inner.statuses.values().cloned().collect(),
             }
@@ -267,18 +259,7 @@ impl Store for MemoryStore {
                 .is_none_or(|old| old.state != task.state || old.healthy != task.healthy);
             if changed {
                 inner.head += 1;
-                let event = TaskEvent {
-                    revision: inner.head,
-                    app: task.app.clone(),
-                    task_id: task.task_id.clone(),
-                    instance: task.instance,
-                    state: task.state,
-                    healthy: task.healthy,
-                    agent_id: task.agent_id.clone(),
-                    hostname: task.hostname.clone(),
-                    message: task.message.clone(),
-                    timestamp_ms: now,
-                };
+                let event = TaskEvent::of_task(&task, inner.head, now);
                 inner.events.push_back(event.clone());
                 appended.push(event);
             }
@@ -299,6 +280,9 @@ impl Store for MemoryStore {
                 }
             }
         }
+        if !batch.statuses.is_empty() || !batch.app_removals.is_empty() {
+            inner.status_changes += 1;
+        }
         for status in batch.statuses {
             inner.statuses.insert(status.app.clone(), status);
         }
@@ -315,6 +299,10 @@ impl Store for MemoryStore {
         }
         self.notify(&inner);
         Ok(appended)
+    }
+
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        Ok(self.lock().statuses.values().cloned().collect())
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
@@ -335,6 +323,28 @@ impl Store for MemoryStore {
         }
         inner.framework_id = Some(id.to_string());
         Ok(())
+    }
+
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if epoch != inner.epoch {
+            return Err(StoreError::Fenced {
+                offered: epoch,
+                current: inner.epoch,
+            });
+        }
+        inner.mesos_link = Some(MesosLink {
+            epoch,
+            subscribed,
+            updated_ms: now_ms(),
+        });
+        inner.mesos_changes += 1;
+        self.notify(&inner);
+        Ok(())
+    }
+
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        Ok(self.lock().mesos_link)
     }
 
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage, StoreError> {
@@ -389,6 +399,7 @@ impl Store for MemoryStore {
             epoch: inner.epoch,
         };
         inner.lease = Some((lease.clone(), now + ttl));
+        self.notify(&inner);
         Ok(Some(lease))
     }
 

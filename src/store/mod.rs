@@ -14,6 +14,7 @@
 //! Every backend must pass the conformance suite in `conformance.rs`.
 //! [`timed::Timed`] wraps either to measure every operation.
 
+pub mod app_write;
 pub mod memory;
 pub mod model;
 pub mod redis;
@@ -28,9 +29,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::spec::App;
+pub use app_write::{CreateOutcome, UpdateOutcome};
 pub use model::{
-    AppGoal, AppRecord, AppStatus, LeaderInfo, TaskBatch, TaskEvent, TaskRecord, TaskState,
-    Termination,
+    AppGoal, AppRecord, AppStatus, LeaderInfo, MesosLink, TaskBatch, TaskEvent, TaskRecord,
+    TaskState, Termination,
 };
 
 /// Why a store operation failed.
@@ -64,52 +66,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// What a deploy did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CreateOutcome {
-    Created(AppRecord),
-    /// The same spec was already deployed: nothing changed.
-    Unchanged(AppRecord),
-}
-
-impl CreateOutcome {
-    pub fn record(&self) -> &AppRecord {
-        match self {
-            CreateOutcome::Created(r) | CreateOutcome::Unchanged(r) => r,
-        }
-    }
-}
-
-/// What deploying `spec` does to `existing` (the rules of
-/// [`Store::create_app`], shared by every backend's batch): `Created` with
-/// the version-1 record to write, `Unchanged`, or the conflict.
-pub fn decide_create(
-    existing: Option<&AppRecord>,
-    spec: &App,
-    now_ms: u64,
-) -> Result<CreateOutcome, StoreError> {
-    if let Some(existing) = existing {
-        if existing.goal == AppGoal::Kill {
-            return Err(StoreError::AppKilling(spec.name.clone()));
-        }
-        if existing.spec == *spec {
-            return Ok(CreateOutcome::Unchanged(existing.clone()));
-        }
-        return Err(StoreError::AppConflict {
-            name: spec.name.clone(),
-            version: existing.version,
-        });
-    }
-    Ok(CreateOutcome::Created(AppRecord {
-        spec: spec.clone(),
-        version: 1,
-        config_version: 1,
-        goal: AppGoal::Run,
-        created_ms: now_ms,
-        updated_ms: now_ms,
-    }))
-}
-
 /// A page of the event log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
@@ -125,6 +81,14 @@ pub struct Changes {
     pub apps: u64,
     /// The event log's head revision.
     pub events: u64,
+    /// Increments whenever the scheduler writes or drops app statuses.
+    pub statuses: u64,
+    /// Increments whenever the leader writes its [`MesosLink`].
+    pub mesos: u64,
+    /// The fencing epoch: moves when an instance takes the lease. Another
+    /// instance's store may see it up to a second late (Redis: the feed's
+    /// periodic re-read).
+    pub epoch: u64,
 }
 
 /// Identifies the content of everything State and ListAll show (apps,
@@ -190,12 +154,12 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Replaces an app's spec (version + 1). The same spec is a no-op that
-    /// keeps the version.
+    /// keeps the version, answered `Unchanged`.
     fn update_app(
         &self,
         spec: App,
         expected_version: Option<u64>,
-    ) -> impl Future<Output = Result<AppRecord, StoreError>> + Send;
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
 
     /// Asks for an app to be killed (version + 1, goal Kill). Idempotent.
     fn kill_app(
@@ -235,6 +199,9 @@ pub trait Store: Send + Sync + 'static {
         batch: TaskBatch,
     ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
 
+    /// Every app's latest scheduler status (in no particular order).
+    fn app_statuses(&self) -> impl Future<Output = Result<Vec<AppStatus>, StoreError>> + Send;
+
     /// The scheduler's latest status of an app (why tasks wait).
     fn app_status(
         &self,
@@ -248,6 +215,17 @@ pub trait Store: Send + Sync + 'static {
         epoch: u64,
         id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records whether the leader of `epoch` is subscribed to Mesos;
+    /// `Fenced` unless `epoch` is the current lease epoch.
+    fn set_mesos_link(
+        &self,
+        epoch: u64,
+        subscribed: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The last [`MesosLink`] a leader wrote, if any.
+    fn mesos_link(&self) -> impl Future<Output = Result<Option<MesosLink>, StoreError>> + Send;
 
     /// Events with a revision greater than `after`, at most `limit`.
     /// `Compacted` when events after `after` were already dropped.

@@ -172,6 +172,24 @@ pub struct TaskEvent {
     pub timestamp_ms: u64,
 }
 
+impl TaskEvent {
+    /// The event recording `task` as it is now, at `revision` of the log.
+    pub fn of_task(task: &TaskRecord, revision: u64, timestamp_ms: u64) -> Self {
+        Self {
+            revision,
+            app: task.app.clone(),
+            task_id: task.task_id.clone(),
+            instance: task.instance,
+            state: task.state,
+            healthy: task.healthy,
+            agent_id: task.agent_id.clone(),
+            hostname: task.hostname.clone(),
+            message: task.message.clone(),
+            timestamp_ms,
+        }
+    }
+}
+
 /// A batch of scheduler writes, applied atomically under one epoch check.
 #[derive(Debug, Clone, Default)]
 pub struct TaskBatch {
@@ -249,6 +267,31 @@ pub struct Termination {
     pub hostname: String,
     /// When the scheduler learnt it, ms since the Unix epoch.
     pub at_ms: u64,
+}
+
+/// Whether the leader of `epoch` is subscribed to Mesos, as it last said.
+/// Kept in the store so every instance can answer, not only the leader;
+/// the write is fenced, so a deposed leader's late word cannot land. It
+/// describes the current leader only when `epoch` is the lease's epoch: a
+/// new leader that has not written yet is not subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MesosLink {
+    pub epoch: u64,
+    pub subscribed: bool,
+    /// When the leader wrote it, ms since the Unix epoch.
+    pub updated_ms: u64,
+}
+
+impl MesosLink {
+    /// Whether the current leader is subscribed: only a link written under
+    /// the lease's own epoch speaks for it (an older one is a former
+    /// leader's word), and with no leader nobody is.
+    pub fn leader_subscribed(link: Option<&MesosLink>, leader: Option<&LeaderInfo>) -> bool {
+        match (link, leader) {
+            (Some(link), Some(leader)) => link.epoch == leader.epoch && link.subscribed,
+            _ => false,
+        }
+    }
 }
 
 /// Who holds the leader lease.

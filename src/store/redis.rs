@@ -18,12 +18,15 @@
 //! | `P:tasks` | hash | task id → [`TaskRecord`] JSON |
 //! | `P:app-tasks:{app}` | set | the task ids of one app |
 //! | `P:statuses` | hash | app name → [`AppStatus`] JSON |
+//! | `P:statuses:rev` | string (counter) | bumped by every batch that writes or drops statuses |
+//! | `P:mesos` | string | the leader's [`MesosLink`] JSON (fenced write) |
+//! | `P:mesos:rev` | string (counter) | bumped by every write of `P:mesos` |
 //! | `P:framework-id` | string | the Mesos framework id |
 //! | `P:events` | stream | the event log: entry id `<revision>-0`, fields `rev` and `event` ([`TaskEvent`] JSON) |
 //! | `P:events:head` | string (counter) | the newest revision ever appended |
 //! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
 //! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
-//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev` or `events:head` |
+//! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev`, `events:head`, `statuses:rev` or `mesos:rev` |
 //!
 //! App names are restricted to `[A-Za-z0-9_-]` and a set's name ends with
 //! the full app name, so `web` and `web2` never share a key.
@@ -45,7 +48,8 @@
 //!   `PartialEq` of specs the memory store uses.
 //! - A scheduler batch ([`Store::apply`]) is ONE script call whatever its
 //!   size (one round trip for 1,000 upserts): it checks `P:epoch` against
-//!   the offered epoch (invariant 2: a deposed leader writes nothing), then
+//!   the offered epoch (invariant 2 of the design, `docs/design.md#invariants`:
+//!   a deposed leader writes nothing), then
 //!   compares each upsert's state and health with the stored record to
 //!   decide which ones append an event, appends them, and writes tasks,
 //!   removals, statuses and app removals.
@@ -58,7 +62,8 @@
 //! [`Store::changes`] must move when *any* instance writes. Every script
 //! that moves a counter also `PUBLISH`es on `P:changes`; one background
 //! task per store listens on a pub/sub connection and re-reads
-//! `P:apps:rev` and `P:events:head` on each message, and also every second
+//! `P:apps:rev`, `P:events:head`, `P:statuses:rev`, `P:mesos:rev` and
+//! `P:epoch` on each message, and also every second
 //! in case a message was lost while its connection was down. Local writes
 //! update the feed at once from the counters their script returns. The
 //! counters only go up, so the feed keeps the maximum it has seen. The
@@ -73,6 +78,23 @@
 //! fast and the leader steps down instead of hanging. A record that does
 //! not decode is [`StoreError::Corrupt`] naming its key.
 //!
+//! # Sentinel and replicas
+//!
+//! With `redis+sentinel://` the node is the primary the sentinels name
+//! (`sentinel.rs`, the `redis` crate's Sentinel client). An operation that
+//! fails in a way a failover explains (READONLY, MASTERDOWN, LOADING, a
+//! refused or broken connection, a timeout) asks the sentinels again and,
+//! when the primary moved, swaps the connections (shared, lease, changes
+//! feed) to the new one; the changes feed also asks once per poll. Reads
+//! are then retried within the deadline; writes only when Redis refused
+//! them before running them, since a write of unknown fate is the caller's
+//! to re-decide (app writes are compare-and-set, scheduler writes fenced).
+//!
+//! Every write is followed by `WAIT min_replicas` on the connection it was
+//! sent on ([`RedisOptions::min_replicas`]); fewer confirmations make it
+//! [`StoreError::Unavailable`], so nothing acts on a write a promotion
+//! could lose. The README's HA section says what that does not cover.
+//!
 //! # TLS
 //!
 //! `rediss://host:port/db` connects with rustls (ring provider, so no C
@@ -82,6 +104,7 @@
 //! skips verification (client certificates are not supported yet).
 
 mod scripts;
+pub mod sentinel;
 #[cfg(test)]
 pub(crate) mod test_server;
 #[cfg(test)]
@@ -93,17 +116,19 @@ use std::time::Duration;
 
 use ::redis::aio::ConnectionManager;
 use ::redis::aio::ConnectionManagerConfig;
+use ::redis::sentinel::SentinelClient;
 use ::redis::{Client, RedisError, Script, Value};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{oneshot, watch};
 
+use super::app_write::{self, Written};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
-use super::model::{differs_only_in_instances, now_ms};
+use super::model::now_ms;
 use super::{
-    AppGoal, AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -122,6 +147,13 @@ pub struct RedisOptions {
     /// For `rediss://`: a PEM file of the CA that signed the server's
     /// certificate, when it is not in the system's trust store.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// For `redis+sentinel://`: the sentinels' own password (the URL's is
+    /// the data nodes').
+    pub sentinel_password: Option<String>,
+    /// Replicas that must confirm every write (`WAIT`) before it counts;
+    /// `None`: 1 when the primary has replicas when the store connects,
+    /// else 0.
+    pub min_replicas: Option<u32>,
 }
 
 impl Default for RedisOptions {
@@ -132,6 +164,8 @@ impl Default for RedisOptions {
             timeout: Duration::from_secs(2),
             changes_poll_interval: Duration::from_secs(1),
             tls_ca_file: None,
+            sentinel_password: None,
+            min_replicas: None,
         }
     }
 }
@@ -143,6 +177,12 @@ const CAS_ATTEMPTS: usize = 32;
 /// How soon the changes feed retries a lost subscription.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 
+/// Failing operations ask the sentinels for the primary at most this often.
+const REDISCOVER_PAUSE: Duration = Duration::from_millis(100);
+
+/// The pause between two tries of an operation while the primary changes.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// The key names, computed once.
 #[derive(Debug)]
 struct Keys {
@@ -152,6 +192,9 @@ struct Keys {
     tasks: String,
     app_tasks_prefix: String,
     statuses: String,
+    statuses_rev: String,
+    mesos: String,
+    mesos_rev: String,
     framework_id: String,
     events: String,
     events_head: String,
@@ -169,6 +212,9 @@ impl Keys {
             tasks: format!("{prefix}:tasks"),
             app_tasks_prefix: format!("{prefix}:app-tasks:"),
             statuses: format!("{prefix}:statuses"),
+            statuses_rev: format!("{prefix}:statuses:rev"),
+            mesos: format!("{prefix}:mesos"),
+            mesos_rev: format!("{prefix}:mesos:rev"),
             framework_id: format!("{prefix}:framework-id"),
             events: format!("{prefix}:events"),
             events_head: format!("{prefix}:events:head"),
@@ -188,6 +234,7 @@ struct Scripts {
     cas_apps: Script,
     apply: Script,
     set_framework_id: Script,
+    set_mesos_link: Script,
     acquire_lease: Script,
     renew_lease: Script,
     release_lease: Script,
@@ -201,6 +248,7 @@ impl Scripts {
             cas_apps: Script::new(scripts::CAS_APPS),
             apply: Script::new(scripts::APPLY),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
+            set_mesos_link: Script::new(scripts::SET_MESOS_LINK),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
             renew_lease: Script::new(&scripts::renew_lease()),
             release_lease: Script::new(&scripts::release_lease()),
@@ -209,9 +257,76 @@ impl Scripts {
     }
 }
 
+/// The Redis node the store talks to: fixed for `redis://`, the current
+/// primary for `redis+sentinel://`.
+struct Node {
+    client: Client,
+    conn: ConnectionManager,
+    /// Bumped each time the store moves to another primary; a failed
+    /// operation names the generation it ran on, so a dozen operations
+    /// failing together trigger one rediscovery, not a dozen.
+    generation: u64,
+    /// `host:port`, for logs and for "did the primary change".
+    address: String,
+}
+
+/// The sentinels, asked for the primary; one question at a time.
+struct Discovery {
+    sentinel: SentinelClient,
+    /// When the sentinels were last asked: failing operations ask at most
+    /// once per [`REDISCOVER_PAUSE`].
+    last_asked: Option<tokio::time::Instant>,
+}
+
+/// Which connection an operation uses.
+#[derive(Clone, Copy)]
+enum Lane {
+    /// The shared multiplexed connection (API reads and writes, batches).
+    Main,
+    /// The lease's own connection (see [`RedisStore`]).
+    Lease,
+}
+
+/// What an error says about a write that was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Redis refused it before running it (READONLY from a demoted
+    /// primary, MASTERDOWN, LOADING, connection refused): nothing was
+    /// written, so any operation may be retried on the new primary.
+    NotApplied,
+    /// The connection broke or the deadline passed: it may or may not have
+    /// run. Only reads (and writes guarded by a compare-and-set the caller
+    /// re-checks) may be retried.
+    Unknown,
+    /// Anything else (a script error, a bad reply): not a failover.
+    Other,
+}
+
+fn classify(err: &RedisError) -> Failure {
+    use ::redis::ErrorKind;
+    use ::redis::ServerErrorKind;
+    match err.kind() {
+        ErrorKind::Server(
+            ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown | ServerErrorKind::BusyLoading,
+        ) => Failure::NotApplied,
+        _ if err.is_connection_refusal() => Failure::NotApplied,
+        _ if err.is_io_error() || err.is_timeout() || err.is_connection_dropped() => {
+            Failure::Unknown
+        }
+        _ => Failure::Other,
+    }
+}
+
 /// What the store and its background task share.
 struct Shared {
-    conn: ConnectionManager,
+    node: std::sync::RwLock<Node>,
+    /// `None` for a fixed `redis://` node.
+    discovery: Option<tokio::sync::Mutex<Discovery>>,
+    conn_config: ConnectionManagerConfig,
+    /// The lease's connection and the node generation it was opened for.
+    lease: tokio::sync::Mutex<Option<(u64, ConnectionManager)>>,
+    /// `WAIT` for this many replicas after every write (0: no `WAIT`).
+    min_replicas: u32,
     keys: Keys,
     /// The URL without its password, for error messages.
     url: String,
@@ -225,29 +340,245 @@ impl Shared {
         StoreError::Unavailable(format!("redis at {}: {err}", self.url))
     }
 
-    /// Runs one Redis exchange under the deadline.
-    async fn run<T>(
-        &self,
-        what: &str,
-        fut: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) if !err.is_timeout() => Err(self.unavailable(&err)),
-            // The connection's own response timeout is the same deadline.
-            Ok(Err(_)) | Err(_) => Err(StoreError::Unavailable(format!(
-                "redis at {} did not answer {what} within {:?}",
-                self.url, self.timeout
-            ))),
+    fn late(&self, what: &str) -> StoreError {
+        StoreError::Unavailable(format!(
+            "redis at {} did not answer {what} within {:?}",
+            self.url, self.timeout
+        ))
+    }
+
+    fn node(&self) -> std::sync::RwLockReadGuard<'_, Node> {
+        self.node.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn generation(&self) -> u64 {
+        self.node().generation
+    }
+
+    fn client(&self) -> Client {
+        self.node().client.clone()
+    }
+
+    /// The connection of `lane` and the node generation it belongs to.
+    async fn connection(&self, lane: Lane) -> Result<(u64, ConnectionManager), StoreError> {
+        match lane {
+            Lane::Main => {
+                let node = self.node();
+                Ok((node.generation, node.conn.clone()))
+            }
+            Lane::Lease => {
+                let mut slot = self.lease.lock().await;
+                let (generation, client) = {
+                    let node = self.node();
+                    (node.generation, node.client.clone())
+                };
+                if let Some((opened_for, conn)) = slot.as_ref()
+                    && *opened_for == generation
+                {
+                    return Ok((generation, conn.clone()));
+                }
+                // Opened here, on the caller's runtime: the lease thread's.
+                let conn = match tokio::time::timeout(
+                    self.timeout,
+                    ConnectionManager::new_with_config(client, self.conn_config.clone()),
+                )
+                .await
+                {
+                    Ok(Ok(conn)) => conn,
+                    Ok(Err(err)) => return Err(self.unavailable(&err)),
+                    Err(_) => return Err(self.late("a new connection for the lease")),
+                };
+                *slot = Some((generation, conn.clone()));
+                Ok((generation, conn))
+            }
         }
     }
 
-    /// Raises the feed to at least these counters.
+    /// Asks the sentinels for the primary and moves to it when it is not
+    /// the node of generation `seen` any more. Without sentinels, or when
+    /// another operation already moved on, does nothing.
+    async fn rediscover(&self, seen: u64) {
+        let Some(discovery) = &self.discovery else {
+            return;
+        };
+        let mut discovery = discovery.lock().await;
+        if self.generation() != seen
+            || discovery
+                .last_asked
+                .is_some_and(|at| at.elapsed() < REDISCOVER_PAUSE)
+        {
+            return;
+        }
+        discovery.last_asked = Some(tokio::time::Instant::now());
+        let client = match tokio::time::timeout(self.timeout, discovery.sentinel.async_get_client())
+            .await
+        {
+            Ok(Ok(client)) => client,
+            Ok(Err(err)) => {
+                tracing::warn!(redis = %self.url, %err, "the sentinels name no reachable primary yet");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(redis = %self.url, "the sentinels did not answer within {:?}", self.timeout);
+                return;
+            }
+        };
+        let address = client.get_connection_info().addr().to_string();
+        if address == self.node().address {
+            return;
+        }
+        let conn = match tokio::time::timeout(
+            self.timeout,
+            ConnectionManager::new_with_config(client.clone(), self.conn_config.clone()),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(err)) => {
+                tracing::warn!(redis = %self.url, primary = %address, %err, "cannot connect to the new primary yet");
+                return;
+            }
+            Err(_) => return,
+        };
+        let mut node = self.node.write().unwrap_or_else(|p| p.into_inner());
+        tracing::warn!(
+            redis = %self.url,
+            from = %node.address,
+            to = %address,
+            "the Redis primary changed; following it"
+        );
+        metrics::counter!("hydrogen_redis_primary_changes_total").increment(1);
+        *node = Node {
+            client,
+            conn,
+            generation: node.generation + 1,
+            address,
+        };
+    }
+
+    /// Runs `op` on the connection of `lane` within the deadline. After an
+    /// error that may be a failover it rediscovers the primary (sentinels
+    /// only) and tries again while the deadline allows, when that is safe:
+    /// always after [`Failure::NotApplied`], after [`Failure::Unknown`] only
+    /// when `idempotent`. Returns the connection that answered (for `WAIT`).
+    async fn attempt<T, F, Fut>(
+        &self,
+        what: &str,
+        lane: Lane,
+        idempotent: bool,
+        op: F,
+    ) -> Result<(T, ConnectionManager), StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let (generation, conn) = self.connection(lane).await?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let (err, failure) = match tokio::time::timeout(left, op(conn.clone())).await {
+                Ok(Ok(value)) => return Ok((value, conn)),
+                Ok(Err(err)) if !err.is_timeout() => (self.unavailable(&err), classify(&err)),
+                // The connection's own response timeout is the same deadline.
+                Ok(Err(_)) | Err(_) => (self.late(what), Failure::Unknown),
+            };
+            if failure == Failure::Other || self.discovery.is_none() {
+                return Err(err);
+            }
+            self.rediscover(generation).await;
+            let retry = failure == Failure::NotApplied || idempotent;
+            if !retry || tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+                return Err(err);
+            }
+            // A pause, not a spin, while the sentinels promote a replica.
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    /// A read: retried across a failover within the deadline.
+    async fn read<T, F, Fut>(&self, what: &str, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        Ok(self.attempt(what, Lane::Main, true, op).await?.0)
+    }
+
+    /// A write, then `WAIT` for [`Shared::min_replicas`]: an answer only
+    /// when enough replicas confirmed it (see [`Shared::confirm`]).
+    async fn write<T, F, Fut>(&self, what: &str, lane: Lane, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let (value, conn) = self.attempt(what, lane, false, op).await?;
+        self.confirm(what, conn).await?;
+        Ok(value)
+    }
+
+    /// `WAIT min_replicas`: the writes sent on `conn` so far reached that
+    /// many replicas, so a promoted replica has them. Fewer is
+    /// [`StoreError::Unavailable`]: the write stays on the primary but is
+    /// not acknowledged to anyone nor acted on, since a failover could
+    /// still lose it.
+    async fn confirm(&self, what: &str, mut conn: ConnectionManager) -> Result<(), StoreError> {
+        let needed = self.min_replicas;
+        if needed == 0 {
+            return Ok(());
+        }
+        // Half the deadline: WAIT holds up whatever follows it on this
+        // connection, and the answer must still arrive within the deadline.
+        let wait = self.timeout / 2;
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        let acked: Result<Result<i64, RedisError>, _> = tokio::time::timeout(
+            self.timeout,
+            ::redis::cmd("WAIT")
+                .arg(needed)
+                .arg(wait_ms)
+                .query_async(&mut conn),
+        )
+        .await;
+        let acked = match acked {
+            Ok(Ok(n)) => n,
+            Ok(Err(err)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "redis at {}: {what} was sent but its replication could not be checked \
+                     ({err}); it does not count: retry",
+                    self.url
+                )));
+            }
+            Err(_) => return Err(self.late(&format!("WAIT after {what}"))),
+        };
+        if acked < i64::from(needed) {
+            metrics::counter!("hydrogen_redis_unconfirmed_writes_total").increment(1);
+            return Err(StoreError::Unavailable(format!(
+                "redis at {}: {what} reached only {acked} of the {needed} replicas \
+                 --redis-min-replicas requires within {wait:?}; it does not count, since a \
+                 failover could lose it: retry once the replicas are back",
+                self.url
+            )));
+        }
+        Ok(())
+    }
+
+    /// Raises the feed to at least these app and event counters.
     fn observe(&self, apps: u64, events: u64) {
+        self.observe_changes(Changes {
+            apps,
+            events,
+            ..Changes::default()
+        });
+    }
+
+    /// Raises the feed to at least these counters (a zero moves nothing).
+    fn observe_changes(&self, seen: Changes) {
         self.changes.send_if_modified(|c| {
             let next = Changes {
-                apps: c.apps.max(apps),
-                events: c.events.max(events),
+                apps: c.apps.max(seen.apps),
+                events: c.events.max(seen.events),
+                statuses: c.statuses.max(seen.statuses),
+                mesos: c.mesos.max(seen.mesos),
+                epoch: c.epoch.max(seen.epoch),
             };
             let moved = next != *c;
             *c = next;
@@ -255,21 +586,30 @@ impl Shared {
         });
     }
 
-    /// Reads both counters and raises the feed.
+    /// Reads the counters and raises the feed.
     async fn refresh(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let (apps, events): (Option<String>, Option<String>) = self
-            .run(
-                "MGET",
-                ::redis::cmd("MGET")
-                    .arg(&self.keys.apps_rev)
-                    .arg(&self.keys.events_head)
-                    .query_async(&mut conn),
-            )
+        let keys = &self.keys;
+        let cmd = ::redis::cmd("MGET")
+            .arg(&keys.apps_rev)
+            .arg(&keys.events_head)
+            .arg(&keys.statuses_rev)
+            .arg(&keys.mesos_rev)
+            .arg(&keys.epoch)
+            .clone();
+        let raw: Vec<Option<String>> = self
+            .read("MGET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
-        let apps = parse_counter(&self.keys.apps_rev, apps)?;
-        let events = parse_counter(&self.keys.events_head, events)?;
-        self.observe(apps, events);
+        let counter = |i: usize, key: &str| parse_counter(key, raw.get(i).cloned().flatten());
+        self.observe_changes(Changes {
+            apps: counter(0, &keys.apps_rev)?,
+            events: counter(1, &keys.events_head)?,
+            statuses: counter(2, &keys.statuses_rev)?,
+            mesos: counter(3, &keys.mesos_rev)?,
+            epoch: counter(4, &keys.epoch)?,
+        });
         Ok(())
     }
 }
@@ -308,58 +648,116 @@ pub struct RedisStore {
     shared: Arc<Shared>,
     scripts: Scripts,
     capacity: usize,
-    /// The lease's own connection: acquire, renew and release never queue
-    /// behind API reads and batch writes on the shared multiplexed one (a
-    /// thousand watchers' reads once delayed renewals until the leader
-    /// fenced itself).
-    ///
-    /// Opened on first use, on the runtime of that first use: the elections
-    /// run on their own thread and runtime (see `ha::run_on`), so this
-    /// connection's driver runs there too, where a saturated API runtime
-    /// cannot delay it.
-    lease_conn: ::tokio::sync::OnceCell<ConnectionManager>,
-    lease_client: Client,
-    lease_config: ConnectionManagerConfig,
     /// Dropped with the store: ends the changes task.
     _stop: oneshot::Sender<()>,
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[:password@]host:port/db`), checks that
-    /// Redis answers, and starts the changes feed.
+    /// Connects to `url` (`redis://[:password@]host:port/db`, or
+    /// `redis+sentinel://[:password@]host:port,.../MASTER[/db]` to follow
+    /// the primary the sentinels name), checks that Redis answers, decides
+    /// how many replicas must confirm each write, and starts the changes
+    /// feed.
+    ///
+    /// The lease has its own connection: acquire, renew and release never
+    /// queue behind API reads and batch writes on the shared multiplexed
+    /// one (a thousand watchers' reads once delayed renewals until the
+    /// leader fenced itself). It is opened on first use, on the runtime of
+    /// that first use: the elections run on their own thread and runtime
+    /// (see `ha::run_on`), so this connection's driver runs there too,
+    /// where a saturated API runtime cannot delay it; and opened again
+    /// there after the store moved to a new primary.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
         let shown = redact_url(url);
-        let client = open_client(url, &options).map_err(|e| {
+        let invalid = |e: String| {
             StoreError::Unavailable(format!("redis at {shown}: invalid URL or TLS setup: {e}"))
-        })?;
+        };
+        let (client, discovery) = if sentinel::is_sentinel_url(url) {
+            let parsed = sentinel::SentinelUrl::parse(url).map_err(invalid)?;
+            let ca = read_ca(&options).map_err(invalid)?;
+            if parsed.tls {
+                // rustls needs one process-wide crypto provider; a second
+                // install (another store, or someone else) fails harmlessly.
+                let _ = ::rustls::crypto::ring::default_provider().install_default();
+            }
+            let mut sentinel = parsed
+                .client(options.sentinel_password.as_deref(), ca)
+                .map_err(|e| invalid(e.to_string()))?;
+            let client = match tokio::time::timeout(options.timeout, sentinel.async_get_client())
+                .await
+            {
+                Ok(Ok(client)) => client,
+                Ok(Err(e)) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "redis at {shown}: the sentinels name no reachable primary for {:?}: {e}",
+                        parsed.master
+                    )));
+                }
+                Err(_) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "redis at {shown}: no sentinel answered within {:?}",
+                        options.timeout
+                    )));
+                }
+            };
+            let discovery = Discovery {
+                sentinel,
+                last_asked: None,
+            };
+            (client, Some(tokio::sync::Mutex::new(discovery)))
+        } else {
+            (open_client(url, &options).map_err(invalid)?, None)
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.timeout))
             .set_response_timeout(Some(options.timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let open = |config: ConnectionManagerConfig| {
-            let client = client.clone();
-            let shown = shown.clone();
-            async move {
-                match tokio::time::timeout(
-                    options.timeout,
-                    ConnectionManager::new_with_config(client, config),
-                )
-                .await
-                {
-                    Ok(Ok(conn)) => Ok(conn),
-                    Ok(Err(e)) => Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
-                    Err(_) => Err(StoreError::Unavailable(format!(
-                        "redis at {shown} did not accept a connection within {:?}",
-                        options.timeout
-                    ))),
-                }
+        let conn = match tokio::time::timeout(
+            options.timeout,
+            ConnectionManager::new_with_config(client.clone(), config.clone()),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "redis at {shown} did not accept a connection within {:?}",
+                    options.timeout
+                )));
             }
         };
-        let conn = open(config.clone()).await?;
+        let replicas = connected_replicas(&conn, &shown, options.timeout).await?;
+        let min_replicas = match options.min_replicas {
+            Some(n) => {
+                if u64::from(n) > replicas {
+                    tracing::warn!(
+                        redis = %shown,
+                        required = n,
+                        connected = replicas,
+                        "--redis-min-replicas asks for more replicas than the primary has now: \
+                         writes fail (503) until enough replicas are connected"
+                    );
+                }
+                n
+            }
+            None => u32::from(replicas > 0),
+        };
+        tracing::info!(redis = %shown, replicas, min_replicas, "redis store connected");
         let (changes, _) = watch::channel(Changes::default());
+        let address = client.get_connection_info().addr().to_string();
         let shared = Arc::new(Shared {
-            conn,
+            node: std::sync::RwLock::new(Node {
+                client,
+                conn,
+                generation: 0,
+                address,
+            }),
+            discovery,
+            conn_config: config,
+            lease: tokio::sync::Mutex::new(None),
+            min_replicas,
             keys: Keys::new(&options.prefix),
             url: shown,
             timeout: options.timeout,
@@ -368,20 +766,28 @@ impl RedisStore {
         });
         shared.refresh().await?;
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(watch_changes(Arc::clone(&shared), client.clone(), stopped));
+        tokio::spawn(watch_changes(Arc::clone(&shared), stopped));
         Ok(Self {
             shared,
             scripts: Scripts::new(),
             capacity: options.event_log_capacity.max(1),
-            lease_conn: ::tokio::sync::OnceCell::new(),
-            lease_client: client.clone(),
-            lease_config: config,
             _stop: stop,
         })
     }
 
+    /// How many replicas must confirm each write (`--redis-min-replicas`,
+    /// or the default decided when connecting).
+    pub fn min_replicas(&self) -> u32 {
+        self.shared.min_replicas
+    }
+
+    /// `host:port` of the node the store writes to now (the primary).
+    pub fn primary_address(&self) -> String {
+        self.shared.node().address.clone()
+    }
+
     fn conn(&self) -> ConnectionManager {
-        self.shared.conn.clone()
+        self.shared.node().conn.clone()
     }
 
     /// Whether this Redis keeps its data across a restart (AOF or RDB save
@@ -420,34 +826,15 @@ impl RedisStore {
         }
     }
 
-    /// The lease's own connection (opened on first use).
-    async fn lease_conn(&self) -> Result<ConnectionManager, StoreError> {
-        let conn = self
-            .lease_conn
-            .get_or_try_init(|| async {
-                self.shared
-                    .run(
-                        "a new connection for the lease",
-                        ConnectionManager::new_with_config(
-                            self.lease_client.clone(),
-                            self.lease_config.clone(),
-                        ),
-                    )
-                    .await
-            })
-            .await?;
-        Ok(conn.clone())
-    }
-
     /// Every value of the hash at `key`, decoded (in no particular order).
     async fn read_hash<T: DeserializeOwned>(&self, key: &str) -> Result<Vec<T>, StoreError> {
-        let mut conn = self.conn();
+        let cmd = ::redis::cmd("HGETALL").arg(key).clone();
         let all: Vec<(String, String)> = self
             .shared
-            .run(
-                "HGETALL",
-                ::redis::cmd("HGETALL").arg(key).query_async(&mut conn),
-            )
+            .read("HGETALL", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
         all.iter()
             .map(|(field, raw)| decode(raw, || format!("{key} field {field}")))
@@ -459,16 +846,16 @@ impl RedisStore {
     }
 
     async fn read_app(&self, name: &str) -> Result<Option<(String, AppRecord)>, StoreError> {
-        let mut conn = self.conn();
+        let cmd = ::redis::cmd("HGET")
+            .arg(&self.keys().apps)
+            .arg(name)
+            .clone();
         let raw: Option<String> = self
             .shared
-            .run(
-                "HGET",
-                ::redis::cmd("HGET")
-                    .arg(&self.keys().apps)
-                    .arg(name)
-                    .query_async(&mut conn),
-            )
+            .read("HGET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
         raw.map(|raw| {
             let record = decode(&raw, || format!("{} field {name}", self.keys().apps))?;
@@ -485,7 +872,6 @@ impl RedisStore {
         record: &AppRecord,
     ) -> Result<bool, StoreError> {
         let new = encode(record)?;
-        let mut conn = self.conn();
         let mut call = self.scripts.cas_app.prepare_invoke();
         call.key(&self.keys().apps)
             .key(&self.keys().apps_rev)
@@ -497,7 +883,10 @@ impl RedisStore {
             .arg(&self.keys().changes);
         let reply: Vec<Value> = self
             .shared
-            .run("the app write script", call.invoke_async(&mut conn))
+            .write("the app write script", Lane::Main, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
         match status(&reply)? {
             "ok" => {
@@ -549,16 +938,16 @@ impl RedisStore {
         }
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         for _ in 0..CAS_ATTEMPTS {
-            let mut conn = self.conn();
+            let cmd = ::redis::cmd("HMGET")
+                .arg(&self.keys().apps)
+                .arg(&names)
+                .clone();
             let raws: Vec<Option<String>> = self
                 .shared
-                .run(
-                    "HMGET",
-                    ::redis::cmd("HMGET")
-                        .arg(&self.keys().apps)
-                        .arg(&names)
-                        .query_async(&mut conn),
-                )
+                .read("HMGET", |mut conn| {
+                    let cmd = &cmd;
+                    async move { cmd.query_async(&mut conn).await }
+                })
                 .await
                 .map_err(|e| match e {
                     StoreError::Unavailable(why) => StoreError::Unavailable(format!(
@@ -589,8 +978,8 @@ impl RedisStore {
                 let (_, current) = seen
                     .get_mut(spec.name.as_str())
                     .ok_or_else(|| StoreError::Corrupt(format!("{} not read", spec.name)))?;
-                let outcome = super::decide_create(current.as_ref(), spec, now)?;
-                if let CreateOutcome::Created(record) = &outcome {
+                let outcome = app_write::create(current.as_ref(), spec, now)?;
+                if let Some(record) = outcome.written() {
                     writes.push((spec.name.as_str(), encode(record)?));
                     *current = Some(record.clone());
                 }
@@ -609,16 +998,17 @@ impl RedisStore {
                 let (raw, _) = &seen[name];
                 call.arg(*name).arg(raw.as_str()).arg(new.as_str());
             }
+            let what = format!(
+                "the write of {} apps (all or none of them; \
+                 deploying the same apps again is safe)",
+                writes.len()
+            );
             let reply: Vec<Value> = self
                 .shared
-                .run(
-                    &format!(
-                        "the write of {} apps (all or none of them; \
-                         deploying the same apps again is safe)",
-                        writes.len()
-                    ),
-                    call.invoke_async(&mut conn),
-                )
+                .write(&what, Lane::Main, |mut conn| {
+                    let call = &call;
+                    async move { call.invoke_async(&mut conn).await }
+                })
                 .await?;
             match status(&reply)? {
                 "ok" => {
@@ -680,35 +1070,20 @@ enum Decision<T> {
     Write(Box<AppRecord>, T),
 }
 
+impl<T: Written> Decision<T> {
+    /// The write an app-write decision asks for, if any.
+    fn of(outcome: T) -> Self {
+        match outcome.written().cloned() {
+            Some(record) => Decision::Write(Box::new(record), outcome),
+            None => Decision::Done(outcome),
+        }
+    }
+}
+
 impl Store for RedisStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
-        let name = spec.name.clone();
-        self.update_loop(&name, |existing| {
-            if let Some(existing) = existing {
-                if existing.goal == AppGoal::Kill {
-                    return Err(StoreError::AppKilling(spec.name.clone()));
-                }
-                if existing.spec == spec {
-                    return Ok(Decision::Done(CreateOutcome::Unchanged(existing)));
-                }
-                return Err(StoreError::AppConflict {
-                    name: spec.name.clone(),
-                    version: existing.version,
-                });
-            }
-            let now = now_ms();
-            let record = AppRecord {
-                spec: spec.clone(),
-                version: 1,
-                config_version: 1,
-                goal: AppGoal::Run,
-                created_ms: now,
-                updated_ms: now,
-            };
-            Ok(Decision::Write(
-                Box::new(record.clone()),
-                CreateOutcome::Created(record),
-            ))
+        self.update_loop(&spec.name, |existing| {
+            app_write::create(existing.as_ref(), &spec, now_ms()).map(Decision::of)
         })
         .await
     }
@@ -717,46 +1092,23 @@ impl Store for RedisStore {
         self.create_apps_cas(&specs).await
     }
 
-    async fn update_app(&self, spec: App, expected: Option<u64>) -> Result<AppRecord, StoreError> {
-        let name = spec.name.clone();
-        self.update_loop(&name, |existing| {
-            let Some(mut record) = existing else {
-                return Err(StoreError::AppNotFound(spec.name.clone()));
-            };
-            record.check_version(expected)?;
-            if record.goal == AppGoal::Kill {
-                return Err(StoreError::AppKilling(spec.name.clone()));
-            }
-            if record.spec == spec {
-                return Ok(Decision::Done(record));
-            }
-            let scale_only = differs_only_in_instances(&record.spec, &spec);
-            record.spec = spec.clone();
-            record.version += 1;
-            if !scale_only {
-                record.config_version = record.version;
-            }
-            record.updated_ms = now_ms();
-            Ok(Decision::Write(Box::new(record.clone()), record))
+    async fn update_app(
+        &self,
+        spec: App,
+        expected: Option<u64>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        self.update_loop(&spec.name, |existing| {
+            app_write::update(existing.as_ref(), &spec, expected, now_ms()).map(Decision::of)
         })
         .await
     }
 
     async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         self.update_loop(name, |existing| {
-            let Some(mut record) = existing else {
-                return Err(StoreError::AppNotFound(name.to_string()));
-            };
-            record.check_version(expected)?;
-            if record.goal == AppGoal::Kill {
-                return Ok(Decision::Done(record));
-            }
-            record.goal = AppGoal::Kill;
-            record.version += 1;
-            record.updated_ms = now_ms();
-            Ok(Decision::Write(Box::new(record.clone()), record))
+            app_write::kill(existing.as_ref(), name, expected, now_ms()).map(Decision::of)
         })
         .await
+        .map(UpdateOutcome::into_record)
     }
 
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
@@ -778,12 +1130,14 @@ impl Store for RedisStore {
     }
 
     async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
-        let mut conn = self.conn();
         let mut call = self.scripts.app_tasks.prepare_invoke();
         call.key(self.keys().app_tasks(app)).key(&self.keys().tasks);
         let all: Vec<(String, String)> = self
             .shared
-            .run("the app tasks script", call.invoke_async(&mut conn))
+            .read("the app tasks script", |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
         let mut tasks = all
             .iter()
@@ -794,17 +1148,17 @@ impl Store for RedisStore {
     }
 
     async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
-        let mut conn = self.conn();
+        let cmd = ::redis::cmd("MGET")
+            .arg(&self.keys().view_rev)
+            .arg(&self.keys().apps_rev)
+            .arg(&self.keys().events_head)
+            .clone();
         let counters: (Option<String>, Option<String>, Option<String>) = self
             .shared
-            .run(
-                "MGET",
-                ::redis::cmd("MGET")
-                    .arg(&self.keys().view_rev)
-                    .arg(&self.keys().apps_rev)
-                    .arg(&self.keys().events_head)
-                    .query_async(&mut conn),
-            )
+            .read("MGET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
         self.parse_view_revision(counters)
     }
@@ -821,12 +1175,14 @@ impl Store for RedisStore {
             .arg(&keys.tasks)
             .cmd("HGETALL")
             .arg(&keys.statuses);
-        let mut conn = self.conn();
         type Counters = (Option<String>, Option<String>, Option<String>);
         type Hash = Vec<(String, String)>;
         let (counters, apps, tasks, statuses): (Counters, Hash, Hash, Hash) = self
             .shared
-            .run("the view snapshot read", pipe.query_async(&mut conn))
+            .read("the view snapshot read", |mut conn| {
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut conn).await }
+            })
             .await?;
         let mut apps = apps
             .iter()
@@ -864,6 +1220,7 @@ impl Store for RedisStore {
             .key(&keys.events)
             .key(&keys.events_head)
             .key(&keys.view_rev)
+            .key(&keys.statuses_rev)
             .arg(epoch.to_string())
             .arg(&keys.app_tasks_prefix)
             .arg(self.capacity)
@@ -872,18 +1229,7 @@ impl Store for RedisStore {
         // The events each upsert would append, revision filled in later.
         let mut events = Vec::with_capacity(batch.upserts.len());
         for task in &batch.upserts {
-            let event = TaskEvent {
-                revision: 0,
-                app: task.app.clone(),
-                task_id: task.task_id.clone(),
-                instance: task.instance,
-                state: task.state,
-                healthy: task.healthy,
-                agent_id: task.agent_id.clone(),
-                hostname: task.hostname.clone(),
-                message: task.message.clone(),
-                timestamp_ms: now,
-            };
+            let event = TaskEvent::of_task(task, 0, now);
             let healthy = match task.healthy {
                 None => "",
                 Some(true) => "1",
@@ -909,10 +1255,12 @@ impl Store for RedisStore {
         for status in &batch.statuses {
             call.arg(&status.app).arg(encode(status)?);
         }
-        let mut conn = self.conn();
         let reply: Vec<Value> = self
             .shared
-            .run("the batch script", call.invoke_async(&mut conn))
+            .write("the batch script", Lane::Main, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
         match status(&reply)? {
             "ok" => {}
@@ -920,7 +1268,12 @@ impl Store for RedisStore {
             "corrupt" => return Err(corrupt(&reply)),
             other => return Err(unexpected(other)),
         }
-        self.shared.observe(int_at(&reply, 1)?, int_at(&reply, 2)?);
+        self.shared.observe_changes(Changes {
+            apps: int_at(&reply, 1)?,
+            events: int_at(&reply, 2)?,
+            statuses: int_at(&reply, 3 + events.len())?,
+            ..Changes::default()
+        });
         let mut appended = Vec::new();
         for (i, mut event) in events.into_iter().enumerate() {
             let revision = int_at(&reply, 3 + i)?;
@@ -932,36 +1285,95 @@ impl Store for RedisStore {
         Ok(appended)
     }
 
-    async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
-        let mut conn = self.conn();
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        let cmd = ::redis::cmd("HGETALL").arg(&self.keys().statuses).clone();
+        let raw: Vec<(String, String)> = self
+            .shared
+            .read("HGETALL", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        raw.iter()
+            .map(|(app, raw)| decode(raw, || format!("{} field {app}", self.keys().statuses)))
+            .collect()
+    }
+
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        let link = MesosLink {
+            epoch,
+            subscribed,
+            updated_ms: now_ms(),
+        };
+        let keys = self.keys();
+        let mut call = self.scripts.set_mesos_link.prepare_invoke();
+        call.key(&keys.epoch)
+            .key(&keys.mesos)
+            .key(&keys.mesos_rev)
+            .arg(epoch.to_string())
+            .arg(encode(&link)?)
+            .arg(&keys.changes);
+        let reply: Vec<Value> = self
+            .shared
+            .write("the mesos link script", Lane::Main, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        match status(&reply)? {
+            "ok" => {
+                self.shared.observe_changes(Changes {
+                    mesos: int_at(&reply, 1)?,
+                    epoch,
+                    ..Changes::default()
+                });
+                Ok(())
+            }
+            "fenced" => Err(fenced(epoch, &reply)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        let cmd = ::redis::cmd("GET").arg(&self.keys().mesos).clone();
         let raw: Option<String> = self
             .shared
-            .run(
-                "HGET",
-                ::redis::cmd("HGET")
-                    .arg(&self.keys().statuses)
-                    .arg(app)
-                    .query_async(&mut conn),
-            )
+            .read("GET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        raw.map(|raw| decode(&raw, || self.keys().mesos.clone()))
+            .transpose()
+    }
+
+    async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
+        let cmd = ::redis::cmd("HGET")
+            .arg(&self.keys().statuses)
+            .arg(app)
+            .clone();
+        let raw: Option<String> = self
+            .shared
+            .read("HGET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
         raw.map(|raw| decode(&raw, || format!("{} field {app}", self.keys().statuses)))
             .transpose()
     }
 
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {
-        let mut conn = self.conn();
+        let cmd = ::redis::cmd("GET").arg(&self.keys().framework_id).clone();
         self.shared
-            .run(
-                "GET",
-                ::redis::cmd("GET")
-                    .arg(&self.keys().framework_id)
-                    .query_async(&mut conn),
-            )
+            .read("GET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await
     }
 
     async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn();
         let mut call = self.scripts.set_framework_id.prepare_invoke();
         call.key(&self.keys().epoch)
             .key(&self.keys().framework_id)
@@ -969,7 +1381,10 @@ impl Store for RedisStore {
             .arg(id);
         let reply: Vec<Value> = self
             .shared
-            .run("the framework id script", call.invoke_async(&mut conn))
+            .write("the framework id script", Lane::Main, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
         match status(&reply)? {
             "ok" => Ok(()),
@@ -997,14 +1412,16 @@ impl Store for RedisStore {
             .arg("COUNT")
             // COUNT 0 would mean "no limit" to some servers.
             .arg(limit.max(1));
-        let mut conn = self.conn();
         let (head, first, range): (
             Option<String>,
             ::redis::streams::StreamRangeReply,
             ::redis::streams::StreamRangeReply,
         ) = self
             .shared
-            .run("the event log read", pipe.query_async(&mut conn))
+            .read("the event log read", |mut conn| {
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut conn).await }
+            })
             .await?;
         let head = parse_counter(&keys.events_head, head)?;
         let oldest = match first.ids.first() {
@@ -1039,7 +1456,6 @@ impl Store for RedisStore {
         address: &str,
         ttl: Duration,
     ) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.acquire_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
@@ -1048,14 +1464,25 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl));
         let raw: Option<String> = self
             .shared
-            .run("the lease acquisition script", call.invoke_async(&mut conn))
+            .write("the lease acquisition script", Lane::Lease, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
-        raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
-            .transpose()
+        let lease: Option<LeaderInfo> = raw
+            .map(|raw| decode(&raw, || self.keys().lease.clone()))
+            .transpose()?;
+        if let Some(lease) = &lease {
+            // Other instances see the new epoch at the feed's next re-read.
+            self.shared.observe_changes(Changes {
+                epoch: lease.epoch,
+                ..Changes::default()
+            });
+        }
+        Ok(lease)
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
-        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.renew_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
@@ -1064,13 +1491,15 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl));
         let renewed: i64 = self
             .shared
-            .run("the lease renewal script", call.invoke_async(&mut conn))
+            .write("the lease renewal script", Lane::Lease, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
         Ok(renewed == 1)
     }
 
     async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
-        let mut conn = self.lease_conn().await?;
         let mut call = self.scripts.release_lease.prepare_invoke();
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
@@ -1078,21 +1507,22 @@ impl Store for RedisStore {
             .arg(lease.epoch.to_string());
         let _: i64 = self
             .shared
-            .run("the lease release script", call.invoke_async(&mut conn))
+            .write("the lease release script", Lane::Lease, |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
         Ok(())
     }
 
     async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut conn = self.conn();
+        let cmd = ::redis::cmd("GET").arg(&self.keys().lease).clone();
         let raw: Option<String> = self
             .shared
-            .run(
-                "GET",
-                ::redis::cmd("GET")
-                    .arg(&self.keys().lease)
-                    .query_async(&mut conn),
-            )
+            .read("GET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
             .await?;
         raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
             .transpose()
@@ -1100,13 +1530,22 @@ impl Store for RedisStore {
 }
 
 /// The changes feed's background task: see the module docs.
-async fn watch_changes(shared: Arc<Shared>, client: Client, mut stop: oneshot::Receiver<()>) {
+async fn watch_changes(shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     let mut poll = tokio::time::interval(shared.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut messages: Option<::redis::aio::PubSubStream> = None;
+    // The node generation the subscription was made on: after a failover
+    // it listens to the new primary.
+    let mut subscribed_on = shared.generation();
     let mut next_subscribe = tokio::time::Instant::now();
     loop {
+        if messages.is_some() && subscribed_on != shared.generation() {
+            messages = None;
+            next_subscribe = tokio::time::Instant::now();
+        }
         if messages.is_none() && tokio::time::Instant::now() >= next_subscribe {
+            subscribed_on = shared.generation();
+            let client = shared.client();
             tokio::select! {
                 _ = &mut stop => return,
                 stream = subscribe(&client, &shared) => messages = stream,
@@ -1141,7 +1580,11 @@ async fn watch_changes(shared: Arc<Shared>, client: Client, mut stop: oneshot::R
                 }
                 Some(Some(_)) => {}
             },
-            _ = poll.tick() => {}
+            _ = poll.tick() => {
+                // A failover that no operation of ours has run into yet
+                // (a Sentinel `+switch-master`): found within one poll.
+                shared.rediscover(shared.generation()).await;
+            }
         }
         if let Err(err) = shared.refresh().await {
             tracing::debug!(%err, "changes feed could not read the counters");
@@ -1165,6 +1608,50 @@ async fn subscribe(client: &Client, shared: &Shared) -> Option<::redis::aio::Pub
     }
 }
 
+/// The PEM of `options.tls_ca_file`, if one is given.
+fn read_ca(options: &RedisOptions) -> Result<Option<Vec<u8>>, String> {
+    match &options.tls_ca_file {
+        Some(path) => std::fs::read(path)
+            .map(Some)
+            .map_err(|e| format!("cannot read CA file {}: {e}", path.display())),
+        None => Ok(None),
+    }
+}
+
+/// `connected_slaves` of `INFO replication`: the replicas the primary
+/// streams to now.
+async fn connected_replicas(
+    conn: &ConnectionManager,
+    shown: &str,
+    timeout: Duration,
+) -> Result<u64, StoreError> {
+    let mut conn = conn.clone();
+    let info: String = match tokio::time::timeout(
+        timeout,
+        ::redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut conn),
+    )
+    .await
+    {
+        Ok(Ok(info)) => info,
+        Ok(Err(e)) => return Err(StoreError::Unavailable(format!("redis at {shown}: {e}"))),
+        Err(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "redis at {shown} did not answer INFO replication within {timeout:?}"
+            )));
+        }
+    };
+    Ok(parse_connected_replicas(&info))
+}
+
+fn parse_connected_replicas(info: &str) -> u64 {
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix("connected_slaves:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A client for `url`; `rediss://` gets rustls (ring), with the system's
 /// trust store or `options.tls_ca_file`.
 fn open_client(url: &str, options: &RedisOptions) -> Result<Client, String> {
@@ -1174,13 +1661,7 @@ fn open_client(url: &str, options: &RedisOptions) -> Result<Client, String> {
     // rustls needs one process-wide crypto provider; a second install
     // (another store, or someone else) fails harmlessly.
     let _ = ::rustls::crypto::ring::default_provider().install_default();
-    let root_cert = match &options.tls_ca_file {
-        Some(path) => Some(
-            std::fs::read(path)
-                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
+    let root_cert = read_ca(options)?;
     Client::build_with_tls(
         url,
         ::redis::TlsCertificates {
@@ -1280,7 +1761,41 @@ fn unexpected(what: &str) -> StoreError {
 
 #[cfg(test)]
 mod persistence_tests {
-    use super::Persistence;
+    use super::{Failure, Persistence, classify, parse_connected_replicas};
+
+    #[test]
+    fn replicas_are_counted_from_info_replication() {
+        let info = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=x\r\n";
+        assert_eq!(parse_connected_replicas(info), 2);
+        assert_eq!(parse_connected_replicas("role:master\r\n"), 0);
+    }
+
+    #[test]
+    fn only_refusals_are_known_not_to_have_run() {
+        let server = |code: &str| {
+            ::redis::RedisError::from((
+                ::redis::ErrorKind::Server(match code {
+                    "READONLY" => ::redis::ServerErrorKind::ReadOnly,
+                    "MASTERDOWN" => ::redis::ServerErrorKind::MasterDown,
+                    _ => ::redis::ServerErrorKind::ResponseError,
+                }),
+                "from the server",
+            ))
+        };
+        assert_eq!(classify(&server("READONLY")), Failure::NotApplied);
+        assert_eq!(classify(&server("MASTERDOWN")), Failure::NotApplied);
+        assert_eq!(classify(&server("ERR")), Failure::Other);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            classify(&::redis::RedisError::from(refused)),
+            Failure::NotApplied
+        );
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            classify(&::redis::RedisError::from(reset)),
+            Failure::Unknown
+        );
+    }
 
     fn answer(name: &str, value: &str) -> Vec<String> {
         vec![name.to_string(), value.to_string()]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -80,7 +80,7 @@ impl<S: Store> Store for Timed<S> {
         &self,
         spec: App,
         expected_version: Option<u64>,
-    ) -> Result<AppRecord, StoreError> {
+    ) -> Result<super::UpdateOutcome, StoreError> {
         self.timed("update_app", self.inner.update_app(spec, expected_version))
             .await
     }
@@ -122,6 +122,22 @@ impl<S: Store> Store for Timed<S> {
 
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         self.timed("apply", self.inner.apply(epoch, batch)).await
+    }
+
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        self.timed("app_statuses", self.inner.app_statuses()).await
+    }
+
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        self.timed(
+            "set_mesos_link",
+            self.inner.set_mesos_link(epoch, subscribed),
+        )
+        .await
+    }
+
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        self.timed("mesos_link", self.inner.mesos_link()).await
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {

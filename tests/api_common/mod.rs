@@ -256,8 +256,8 @@ impl Default for FlakyStore {
 
 use hydrogen::spec::App;
 use hydrogen::store::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, StoreError, ViewRevision,
-    ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, StoreError,
+    ViewRevision, ViewSnapshot,
 };
 
 impl Store for FlakyStore {
@@ -265,7 +265,11 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.create_app(spec).await
     }
-    async fn update_app(&self, spec: App, v: Option<u64>) -> Result<AppRecord, StoreError> {
+    async fn update_app(
+        &self,
+        spec: App,
+        v: Option<u64>,
+    ) -> Result<hydrogen::store::UpdateOutcome, StoreError> {
         self.gate().await?;
         self.inner.update_app(spec, v).await
     }
@@ -304,6 +308,18 @@ impl Store for FlakyStore {
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
         self.gate().await?;
         self.inner.app_status(app).await
+    }
+    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+        self.gate().await?;
+        self.inner.app_statuses().await
+    }
+    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+        self.gate().await?;
+        self.inner.set_mesos_link(epoch, subscribed).await
+    }
+    async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
+        self.gate().await?;
+        self.inner.mesos_link().await
     }
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {
         self.gate().await?;

@@ -135,6 +135,9 @@ pub struct AgentOptions {
     pub ports: (u16, u16),
     /// `--attributes` as Mesos parses it: `rack:r1;zone:z1`.
     pub attributes: String,
+    /// Statically reserved resources appended to `--resources`
+    /// (`cpus(team-a):1;mem(team-a):512`); empty for none.
+    pub reserved: String,
     pub extra_args: Vec<String>,
 }
 
@@ -151,15 +154,21 @@ impl AgentOptions {
             disk: 4096,
             ports: (base, base + 99),
             attributes: format!("rack:r{index}"),
+            reserved: String::new(),
             extra_args: Vec::new(),
         }
     }
 
     fn resources(&self) -> String {
-        format!(
+        let mut resources = format!(
             "cpus:{};mem:{};disk:{};ports:[{}-{}]",
             self.cpus, self.mem, self.disk, self.ports.0, self.ports.1
-        )
+        );
+        if !self.reserved.is_empty() {
+            resources.push(';');
+            resources.push_str(&self.reserved);
+        }
+        resources
     }
 }
 
@@ -791,18 +800,13 @@ impl Serve {
             .expect("hydrogen starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => panic!(
-                    "hydrogen serve {args:?} exited before listening:\n{}",
-                    log_tail(&log, 30)
-                ),
-            }
+        let Some(url) = super::procs::read_announced(&mut lines, &[super::procs::LISTENING])
+            .and_then(|urls| urls.into_iter().next())
+        else {
+            panic!(
+                "hydrogen serve {args:?} exited before listening:\n{}",
+                log_tail(&log, 30)
+            )
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});

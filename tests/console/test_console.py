@@ -6,7 +6,8 @@ chromium through Debian's chromedriver (selenium never downloads a driver:
 the Service names the executable). The scenario: load the page, give the
 token it asks for, deploy an app through the editor, see its tasks turn
 RUNNING from the SSE watch, scale it, edit and update it (a rolling update),
-see an app that cannot be placed wait and why, filter and search the list,
+see an app that cannot be placed wait and why (and its status change arrive
+on the watch with no request), filter and search the list,
 see a bad spec's error at its field, kill it. Every wait polls the DOM with a deadline.
 
 Environment: HYDROGEN_BIN (default target/debug/hydrogen), CHROMEDRIVER
@@ -398,6 +399,23 @@ class ConsoleTest(unittest.TestCase):
         wait_for("the waiting badge", lambda: self.find("#app-title").get_attribute("data-state") == "waiting")
         wait_for("why it waits", lambda: "cpu" in self.find("#pending").text)
         self.shot("app-waiting.png")
+
+        # Statuses arrive on the watch, not by polling: another client
+        # scales the stuck app, and the page shows the scheduler's new
+        # account of it from the status event, having asked for nothing.
+        d.execute_script("performance.clearResourceTimings()")
+        self.rest("PUT", "/v1/api/app", {"name": "huge", "instances": 2,
+                                         "resources": {"cpu": 512, "mem": 32},
+                                         "command": {"cmd": "sleep 3600"}})
+        wait_for("the new waiting count",
+                 lambda: "2 instances waiting" in self.find("#pending").text)
+        fetched = d.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+            ".filter(n => n.includes('/v1/api/'))")
+        self.assertEqual(fetched, [], "the status came from the watch, not a request")
+        # The cluster panel follows the watch too (it opened with the
+        # current cluster): subscribed, from the store.
+        self.assertEqual(self.find("#cl-subscribed").get_attribute("data-subscribed"), "true")
 
         # The apps list shows both with their counts and states, filterable.
         self.find("#nav-apps").click()

@@ -1375,8 +1375,17 @@ type WatchTasksRequest struct {
 	// OUT_OF_RANGE when the log no longer holds the revision after this one:
 	// re-read the state (State / ListAll) and watch from the head.
 	AfterRevision *uint64 `protobuf:"varint,2,opt,name=after_revision,json=afterRevision,proto3,oneof" json:"after_revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Also stream each app's scheduler status (why tasks wait, failures, last
+	// terminations) whenever the leader records a changed one: messages with
+	// `status` set. The watch starts with every app's current status. Old
+	// clients leave this false and see task events only.
+	IncludeStatus bool `protobuf:"varint,3,opt,name=include_status,json=includeStatus,proto3" json:"include_status,omitempty"`
+	// Also stream who leads, the epoch and whether the leader is subscribed
+	// to Mesos whenever one of them changes: messages with `cluster` set. The
+	// watch starts with the current value.
+	IncludeCluster bool `protobuf:"varint,4,opt,name=include_cluster,json=includeCluster,proto3" json:"include_cluster,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchTasksRequest) Reset() {
@@ -1421,6 +1430,20 @@ func (x *WatchTasksRequest) GetAfterRevision() uint64 {
 		return *x.AfterRevision
 	}
 	return 0
+}
+
+func (x *WatchTasksRequest) GetIncludeStatus() bool {
+	if x != nil {
+		return x.IncludeStatus
+	}
+	return false
+}
+
+func (x *WatchTasksRequest) GetIncludeCluster() bool {
+	if x != nil {
+		return x.IncludeCluster
+	}
+	return false
 }
 
 // One app as Hydrogen holds it.
@@ -1954,7 +1977,16 @@ type TaskEvent struct {
 	// The Mesos message or reason, for humans.
 	Message string `protobuf:"bytes,9,opt,name=message,proto3" json:"message,omitempty"`
 	// When the change was recorded, ms since the Unix epoch.
-	TimestampMs   uint64 `protobuf:"varint,10,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	TimestampMs uint64 `protobuf:"varint,10,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	// Only on watches with `include_status`: when set, this message is not a
+	// task event but `app`'s new scheduler status (revision 0, no task
+	// fields). A status is a state, not a log entry: it is not replayed after
+	// a revision, and the same status may arrive twice.
+	Status *AppStatus `protobuf:"bytes,11,opt,name=status,proto3" json:"status,omitempty"`
+	// Only on watches with `include_cluster`: when set, this message is not a
+	// task event but the cluster's new leadership (revision 0, no task
+	// fields).
+	Cluster       *ClusterInfo `protobuf:"bytes,12,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2059,6 +2091,102 @@ func (x *TaskEvent) GetTimestampMs() uint64 {
 	return 0
 }
 
+func (x *TaskEvent) GetStatus() *AppStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *TaskEvent) GetCluster() *ClusterInfo {
+	if x != nil {
+		return x.Cluster
+	}
+	return nil
+}
+
+// Who leads and whether it is subscribed to Mesos, as the store says.
+type ClusterInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The lease holder's instance id; absent when nobody leads.
+	LeaderId *string `protobuf:"bytes,1,opt,name=leader_id,json=leaderId,proto3,oneof" json:"leader_id,omitempty"`
+	// The lease holder's API address.
+	LeaderAddress *string `protobuf:"bytes,2,opt,name=leader_address,json=leaderAddress,proto3,oneof" json:"leader_address,omitempty"`
+	// The lease's fencing epoch.
+	Epoch *uint64 `protobuf:"varint,3,opt,name=epoch,proto3,oneof" json:"epoch,omitempty"`
+	// The leader's scheduler is subscribed to a Mesos master.
+	Subscribed bool `protobuf:"varint,4,opt,name=subscribed,proto3" json:"subscribed,omitempty"`
+	// The framework id Mesos gave Hydrogen, once subscribed once.
+	FrameworkId   *string `protobuf:"bytes,5,opt,name=framework_id,json=frameworkId,proto3,oneof" json:"framework_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterInfo) Reset() {
+	*x = ClusterInfo{}
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterInfo) ProtoMessage() {}
+
+func (x *ClusterInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterInfo.ProtoReflect.Descriptor instead.
+func (*ClusterInfo) Descriptor() ([]byte, []int) {
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ClusterInfo) GetLeaderId() string {
+	if x != nil && x.LeaderId != nil {
+		return *x.LeaderId
+	}
+	return ""
+}
+
+func (x *ClusterInfo) GetLeaderAddress() string {
+	if x != nil && x.LeaderAddress != nil {
+		return *x.LeaderAddress
+	}
+	return ""
+}
+
+func (x *ClusterInfo) GetEpoch() uint64 {
+	if x != nil && x.Epoch != nil {
+		return *x.Epoch
+	}
+	return 0
+}
+
+func (x *ClusterInfo) GetSubscribed() bool {
+	if x != nil {
+		return x.Subscribed
+	}
+	return false
+}
+
+func (x *ClusterInfo) GetFrameworkId() string {
+	if x != nil && x.FrameworkId != nil {
+		return *x.FrameworkId
+	}
+	return ""
+}
+
 // One application: what to run, how many, where and how. Same fields as the
 // app JSON.
 type App struct {
@@ -2097,7 +2225,7 @@ type App struct {
 
 func (x *App) Reset() {
 	*x = App{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2237,7 @@ func (x *App) String() string {
 func (*App) ProtoMessage() {}
 
 func (x *App) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[17]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2250,7 @@ func (x *App) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use App.ProtoReflect.Descriptor instead.
 func (*App) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{17}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *App) GetName() string {
@@ -2223,7 +2351,7 @@ type Upgrade struct {
 
 func (x *Upgrade) Reset() {
 	*x = Upgrade{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2363,7 @@ func (x *Upgrade) String() string {
 func (*Upgrade) ProtoMessage() {}
 
 func (x *Upgrade) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[18]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2376,7 @@ func (x *Upgrade) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Upgrade.ProtoReflect.Descriptor instead.
 func (*Upgrade) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{18}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Upgrade) GetMinimumReadyShare() float64 {
@@ -2276,15 +2404,19 @@ type Resources struct {
 	Disk *Disk `protobuf:"bytes,3,opt,name=disk,proto3" json:"disk,omitempty"`
 	// How many host ports the task needs, at most 65535.
 	Ports *uint32 `protobuf:"varint,4,opt,name=ports,proto3,oneof" json:"ports,omitempty"`
-	// Mesos role every resource is taken from; the framework's when absent.
-	Role          *string `protobuf:"bytes,5,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// Mesos role every resource is taken from; the framework's first role
+	// (`--roles`) when absent. A role outside `--roles` is refused.
+	Role *string `protobuf:"bytes,5,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	// Only resources reserved to the role (or an ancestor of it) are used,
+	// never unreserved ones; false when absent.
+	ReservedOnly  *bool `protobuf:"varint,6,opt,name=reserved_only,json=reservedOnly,proto3,oneof" json:"reserved_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2428,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[19]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2441,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{19}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -2347,6 +2479,13 @@ func (x *Resources) GetRole() string {
 	return ""
 }
 
+func (x *Resources) GetReservedOnly() bool {
+	if x != nil && x.ReservedOnly != nil {
+		return *x.ReservedOnly
+	}
+	return false
+}
+
 // Disk of a task.
 type Disk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2360,7 +2499,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2511,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[20]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2524,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{20}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Disk) GetSize() float64 {
@@ -2417,7 +2556,7 @@ type DiskSource struct {
 
 func (x *DiskSource) Reset() {
 	*x = DiskSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2568,7 @@ func (x *DiskSource) String() string {
 func (*DiskSource) ProtoMessage() {}
 
 func (x *DiskSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[21]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2581,7 @@ func (x *DiskSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSource.ProtoReflect.Descriptor instead.
 func (*DiskSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{21}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DiskSource) GetType() DiskSourceType {
@@ -2488,7 +2627,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2500,7 +2639,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[22]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2652,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{22}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Filter) GetType() FilterType {
@@ -2557,7 +2696,7 @@ type Strategy struct {
 
 func (x *Strategy) Reset() {
 	*x = Strategy{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2708,7 @@ func (x *Strategy) String() string {
 func (*Strategy) ProtoMessage() {}
 
 func (x *Strategy) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[23]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2721,7 @@ func (x *Strategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Strategy.ProtoReflect.Descriptor instead.
 func (*Strategy) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{23}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Strategy) GetType() StrategyType {
@@ -2614,7 +2753,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2765,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[24]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2778,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{24}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Command) GetCmd() string {
@@ -2682,7 +2821,7 @@ type Uri struct {
 
 func (x *Uri) Reset() {
 	*x = Uri{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2694,7 +2833,7 @@ func (x *Uri) String() string {
 func (*Uri) ProtoMessage() {}
 
 func (x *Uri) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[25]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2707,7 +2846,7 @@ func (x *Uri) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Uri.ProtoReflect.Descriptor instead.
 func (*Uri) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{25}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Uri) GetUri() string {
@@ -2766,7 +2905,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2917,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[26]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2930,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{26}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Container) GetImage() string {
@@ -2847,7 +2986,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +2998,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[27]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2872,7 +3011,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{27}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Volume) GetContainerPath() string {
@@ -2916,7 +3055,7 @@ type VolumeSource struct {
 
 func (x *VolumeSource) Reset() {
 	*x = VolumeSource{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +3067,7 @@ func (x *VolumeSource) String() string {
 func (*VolumeSource) ProtoMessage() {}
 
 func (x *VolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[28]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +3080,7 @@ func (x *VolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSource.ProtoReflect.Descriptor instead.
 func (*VolumeSource) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{28}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *VolumeSource) GetType() VolumeSourceType {
@@ -2973,7 +3112,7 @@ type DockerVolume struct {
 
 func (x *DockerVolume) Reset() {
 	*x = DockerVolume{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3124,7 @@ func (x *DockerVolume) String() string {
 func (*DockerVolume) ProtoMessage() {}
 
 func (x *DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[29]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3137,7 @@ func (x *DockerVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DockerVolume.ProtoReflect.Descriptor instead.
 func (*DockerVolume) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{29}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DockerVolume) GetDriver() string {
@@ -3038,7 +3177,7 @@ type DriverOpt struct {
 
 func (x *DriverOpt) Reset() {
 	*x = DriverOpt{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3189,7 @@ func (x *DriverOpt) String() string {
 func (*DriverOpt) ProtoMessage() {}
 
 func (x *DriverOpt) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[30]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3202,7 @@ func (x *DriverOpt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DriverOpt.ProtoReflect.Descriptor instead.
 func (*DriverOpt) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{30}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DriverOpt) GetOpt() isDriverOpt_Opt {
@@ -3120,7 +3259,7 @@ type StringMap struct {
 
 func (x *StringMap) Reset() {
 	*x = StringMap{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3132,7 +3271,7 @@ func (x *StringMap) String() string {
 func (*StringMap) ProtoMessage() {}
 
 func (x *StringMap) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[31]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3145,7 +3284,7 @@ func (x *StringMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringMap.ProtoReflect.Descriptor instead.
 func (*StringMap) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{31}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StringMap) GetEntries() map[string]string {
@@ -3176,7 +3315,7 @@ type Network struct {
 
 func (x *Network) Reset() {
 	*x = Network{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3188,7 +3327,7 @@ func (x *Network) String() string {
 func (*Network) ProtoMessage() {}
 
 func (x *Network) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[32]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3201,7 +3340,7 @@ func (x *Network) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Network.ProtoReflect.Descriptor instead.
 func (*Network) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{32}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Network) GetName() string {
@@ -3256,7 +3395,7 @@ type IpAddress struct {
 
 func (x *IpAddress) Reset() {
 	*x = IpAddress{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3407,7 @@ func (x *IpAddress) String() string {
 func (*IpAddress) ProtoMessage() {}
 
 func (x *IpAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[33]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3420,7 @@ func (x *IpAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IpAddress.ProtoReflect.Descriptor instead.
 func (*IpAddress) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{33}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *IpAddress) GetGroup() []string {
@@ -3327,7 +3466,7 @@ type PortMapping struct {
 
 func (x *PortMapping) Reset() {
 	*x = PortMapping{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3478,7 @@ func (x *PortMapping) String() string {
 func (*PortMapping) ProtoMessage() {}
 
 func (x *PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[34]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3491,7 @@ func (x *PortMapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortMapping.ProtoReflect.Descriptor instead.
 func (*PortMapping) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{34}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PortMapping) GetHostPort() uint32 {
@@ -3410,7 +3549,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3422,7 +3561,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[35]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3435,7 +3574,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{35}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HealthCheck) GetEndpoint() string {
@@ -3529,7 +3668,7 @@ type TcpCheck struct {
 
 func (x *TcpCheck) Reset() {
 	*x = TcpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3680,7 @@ func (x *TcpCheck) String() string {
 func (*TcpCheck) ProtoMessage() {}
 
 func (x *TcpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[36]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3693,7 @@ func (x *TcpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TcpCheck.ProtoReflect.Descriptor instead.
 func (*TcpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{36}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TcpCheck) GetPort() uint32 {
@@ -3591,7 +3730,7 @@ type HttpCheck struct {
 
 func (x *HttpCheck) Reset() {
 	*x = HttpCheck{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3603,7 +3742,7 @@ func (x *HttpCheck) String() string {
 func (*HttpCheck) ProtoMessage() {}
 
 func (x *HttpCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[37]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3616,7 +3755,7 @@ func (x *HttpCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HttpCheck.ProtoReflect.Descriptor instead.
 func (*HttpCheck) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{37}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HttpCheck) GetPort() uint32 {
@@ -3670,7 +3809,7 @@ type Retry struct {
 
 func (x *Retry) Reset() {
 	*x = Retry{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3682,7 +3821,7 @@ func (x *Retry) String() string {
 func (*Retry) ProtoMessage() {}
 
 func (x *Retry) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[38]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3695,7 +3834,7 @@ func (x *Retry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retry.ProtoReflect.Descriptor instead.
 func (*Retry) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{38}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Retry) GetTime() float64 {
@@ -3738,7 +3877,7 @@ type Executor struct {
 
 func (x *Executor) Reset() {
 	*x = Executor{}
-	mi := &file_hydrogen_v1_app_proto_msgTypes[39]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3750,7 +3889,7 @@ func (x *Executor) String() string {
 func (*Executor) ProtoMessage() {}
 
 func (x *Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_hydrogen_v1_app_proto_msgTypes[39]
+	mi := &file_hydrogen_v1_app_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3763,7 +3902,7 @@ func (x *Executor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Executor.ProtoReflect.Descriptor instead.
 func (*Executor) Descriptor() ([]byte, []int) {
-	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{39}
+	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Executor) GetName() string {
@@ -3841,10 +3980,12 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x10\n" +
 	"\x0eListAllRequest\":\n" +
 	"\x0fListAllResponse\x12'\n" +
-	"\x05tasks\x18\x01 \x03(\v2\x11.hydrogen.v1.TaskR\x05tasks\"q\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x11.hydrogen.v1.TaskR\x05tasks\"\xc1\x01\n" +
 	"\x11WatchTasksRequest\x12\x15\n" +
 	"\x03app\x18\x01 \x01(\tH\x00R\x03app\x88\x01\x01\x12*\n" +
-	"\x0eafter_revision\x18\x02 \x01(\x04H\x01R\rafterRevision\x88\x01\x01B\x06\n" +
+	"\x0eafter_revision\x18\x02 \x01(\x04H\x01R\rafterRevision\x88\x01\x01\x12%\n" +
+	"\x0einclude_status\x18\x03 \x01(\bR\rincludeStatus\x12'\n" +
+	"\x0finclude_cluster\x18\x04 \x01(\bR\x0eincludeClusterB\x06\n" +
 	"\x04_appB\x11\n" +
 	"\x0f_after_revision\"\xbb\x02\n" +
 	"\bAppState\x12$\n" +
@@ -3909,7 +4050,7 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"updated_ms\x18\f \x01(\x04R\tupdatedMs\x12\x14\n" +
 	"\x05ports\x18\r \x03(\rR\x05portsB\n" +
 	"\n" +
-	"\b_healthy\"\xbb\x02\n" +
+	"\b_healthy\"\x9f\x03\n" +
 	"\tTaskEvent\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x17\n" +
@@ -3921,9 +4062,24 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\bhostname\x18\b \x01(\tR\bhostname\x12\x18\n" +
 	"\amessage\x18\t \x01(\tR\amessage\x12!\n" +
 	"\ftimestamp_ms\x18\n" +
-	" \x01(\x04R\vtimestampMsB\n" +
+	" \x01(\x04R\vtimestampMs\x12.\n" +
+	"\x06status\x18\v \x01(\v2\x16.hydrogen.v1.AppStatusR\x06status\x122\n" +
+	"\acluster\x18\f \x01(\v2\x18.hydrogen.v1.ClusterInfoR\aclusterB\n" +
 	"\n" +
-	"\b_healthy\"\x82\x05\n" +
+	"\b_healthy\"\xfa\x01\n" +
+	"\vClusterInfo\x12 \n" +
+	"\tleader_id\x18\x01 \x01(\tH\x00R\bleaderId\x88\x01\x01\x12*\n" +
+	"\x0eleader_address\x18\x02 \x01(\tH\x01R\rleaderAddress\x88\x01\x01\x12\x19\n" +
+	"\x05epoch\x18\x03 \x01(\x04H\x02R\x05epoch\x88\x01\x01\x12\x1e\n" +
+	"\n" +
+	"subscribed\x18\x04 \x01(\bR\n" +
+	"subscribed\x12&\n" +
+	"\fframework_id\x18\x05 \x01(\tH\x03R\vframeworkId\x88\x01\x01B\f\n" +
+	"\n" +
+	"_leader_idB\x11\n" +
+	"\x0f_leader_addressB\b\n" +
+	"\x06_epochB\x0f\n" +
+	"\r_framework_id\"\x82\x05\n" +
 	"\x03App\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\tresources\x18\x02 \x01(\v2\x16.hydrogen.v1.ResourcesR\tresources\x12-\n" +
@@ -3948,15 +4104,17 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\tmax_surge\x18\x02 \x01(\rH\x01R\bmaxSurge\x88\x01\x01B\x16\n" +
 	"\x14_minimum_ready_shareB\f\n" +
 	"\n" +
-	"_max_surge\"\x9d\x01\n" +
+	"_max_surge\"\xd9\x01\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x01R\x03cpu\x12\x10\n" +
 	"\x03mem\x18\x02 \x01(\x01R\x03mem\x12%\n" +
 	"\x04disk\x18\x03 \x01(\v2\x11.hydrogen.v1.DiskR\x04disk\x12\x19\n" +
 	"\x05ports\x18\x04 \x01(\rH\x00R\x05ports\x88\x01\x01\x12\x17\n" +
-	"\x04role\x18\x05 \x01(\tH\x01R\x04role\x88\x01\x01B\b\n" +
+	"\x04role\x18\x05 \x01(\tH\x01R\x04role\x88\x01\x01\x12(\n" +
+	"\rreserved_only\x18\x06 \x01(\bH\x02R\freservedOnly\x88\x01\x01B\b\n" +
 	"\x06_portsB\a\n" +
-	"\x05_role\"K\n" +
+	"\x05_roleB\x10\n" +
+	"\x0e_reserved_only\"K\n" +
 	"\x04Disk\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x01R\x04size\x12/\n" +
 	"\x06source\x18\x02 \x01(\v2\x17.hydrogen.v1.DiskSourceR\x06source\"\x84\x01\n" +
@@ -4199,7 +4357,7 @@ func file_hydrogen_v1_app_proto_rawDescGZIP() []byte {
 }
 
 var file_hydrogen_v1_app_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_hydrogen_v1_app_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_hydrogen_v1_app_proto_goTypes = []any{
 	(AppGoal)(0),              // 0: hydrogen.v1.AppGoal
 	(TaskState)(0),            // 1: hydrogen.v1.TaskState
@@ -4230,111 +4388,114 @@ var file_hydrogen_v1_app_proto_goTypes = []any{
 	(*TaskTermination)(nil),   // 26: hydrogen.v1.TaskTermination
 	(*Task)(nil),              // 27: hydrogen.v1.Task
 	(*TaskEvent)(nil),         // 28: hydrogen.v1.TaskEvent
-	(*App)(nil),               // 29: hydrogen.v1.App
-	(*Upgrade)(nil),           // 30: hydrogen.v1.Upgrade
-	(*Resources)(nil),         // 31: hydrogen.v1.Resources
-	(*Disk)(nil),              // 32: hydrogen.v1.Disk
-	(*DiskSource)(nil),        // 33: hydrogen.v1.DiskSource
-	(*Filter)(nil),            // 34: hydrogen.v1.Filter
-	(*Strategy)(nil),          // 35: hydrogen.v1.Strategy
-	(*Command)(nil),           // 36: hydrogen.v1.Command
-	(*Uri)(nil),               // 37: hydrogen.v1.Uri
-	(*Container)(nil),         // 38: hydrogen.v1.Container
-	(*Volume)(nil),            // 39: hydrogen.v1.Volume
-	(*VolumeSource)(nil),      // 40: hydrogen.v1.VolumeSource
-	(*DockerVolume)(nil),      // 41: hydrogen.v1.DockerVolume
-	(*DriverOpt)(nil),         // 42: hydrogen.v1.DriverOpt
-	(*StringMap)(nil),         // 43: hydrogen.v1.StringMap
-	(*Network)(nil),           // 44: hydrogen.v1.Network
-	(*IpAddress)(nil),         // 45: hydrogen.v1.IpAddress
-	(*PortMapping)(nil),       // 46: hydrogen.v1.PortMapping
-	(*HealthCheck)(nil),       // 47: hydrogen.v1.HealthCheck
-	(*TcpCheck)(nil),          // 48: hydrogen.v1.TcpCheck
-	(*HttpCheck)(nil),         // 49: hydrogen.v1.HttpCheck
-	(*Retry)(nil),             // 50: hydrogen.v1.Retry
-	(*Executor)(nil),          // 51: hydrogen.v1.Executor
-	nil,                       // 52: hydrogen.v1.AppStatus.RejectionsEntry
-	nil,                       // 53: hydrogen.v1.AppStatus.LastTerminationsEntry
-	nil,                       // 54: hydrogen.v1.App.LabelsEntry
-	nil,                       // 55: hydrogen.v1.Command.EnvironmentEntry
-	nil,                       // 56: hydrogen.v1.StringMap.EntriesEntry
-	nil,                       // 57: hydrogen.v1.Executor.EnvironmentEntry
+	(*ClusterInfo)(nil),       // 29: hydrogen.v1.ClusterInfo
+	(*App)(nil),               // 30: hydrogen.v1.App
+	(*Upgrade)(nil),           // 31: hydrogen.v1.Upgrade
+	(*Resources)(nil),         // 32: hydrogen.v1.Resources
+	(*Disk)(nil),              // 33: hydrogen.v1.Disk
+	(*DiskSource)(nil),        // 34: hydrogen.v1.DiskSource
+	(*Filter)(nil),            // 35: hydrogen.v1.Filter
+	(*Strategy)(nil),          // 36: hydrogen.v1.Strategy
+	(*Command)(nil),           // 37: hydrogen.v1.Command
+	(*Uri)(nil),               // 38: hydrogen.v1.Uri
+	(*Container)(nil),         // 39: hydrogen.v1.Container
+	(*Volume)(nil),            // 40: hydrogen.v1.Volume
+	(*VolumeSource)(nil),      // 41: hydrogen.v1.VolumeSource
+	(*DockerVolume)(nil),      // 42: hydrogen.v1.DockerVolume
+	(*DriverOpt)(nil),         // 43: hydrogen.v1.DriverOpt
+	(*StringMap)(nil),         // 44: hydrogen.v1.StringMap
+	(*Network)(nil),           // 45: hydrogen.v1.Network
+	(*IpAddress)(nil),         // 46: hydrogen.v1.IpAddress
+	(*PortMapping)(nil),       // 47: hydrogen.v1.PortMapping
+	(*HealthCheck)(nil),       // 48: hydrogen.v1.HealthCheck
+	(*TcpCheck)(nil),          // 49: hydrogen.v1.TcpCheck
+	(*HttpCheck)(nil),         // 50: hydrogen.v1.HttpCheck
+	(*Retry)(nil),             // 51: hydrogen.v1.Retry
+	(*Executor)(nil),          // 52: hydrogen.v1.Executor
+	nil,                       // 53: hydrogen.v1.AppStatus.RejectionsEntry
+	nil,                       // 54: hydrogen.v1.AppStatus.LastTerminationsEntry
+	nil,                       // 55: hydrogen.v1.App.LabelsEntry
+	nil,                       // 56: hydrogen.v1.Command.EnvironmentEntry
+	nil,                       // 57: hydrogen.v1.StringMap.EntriesEntry
+	nil,                       // 58: hydrogen.v1.Executor.EnvironmentEntry
 }
 var file_hydrogen_v1_app_proto_depIdxs = []int32{
-	29, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
+	30, // 0: hydrogen.v1.DeployRequest.apps:type_name -> hydrogen.v1.App
 	14, // 1: hydrogen.v1.DeployResponse.results:type_name -> hydrogen.v1.DeployResult
 	15, // 2: hydrogen.v1.DeployResult.warnings:type_name -> hydrogen.v1.Warning
-	29, // 3: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
+	30, // 3: hydrogen.v1.UpdateRequest.app:type_name -> hydrogen.v1.App
 	15, // 4: hydrogen.v1.UpdateResponse.warnings:type_name -> hydrogen.v1.Warning
 	27, // 5: hydrogen.v1.ListAllResponse.tasks:type_name -> hydrogen.v1.Task
-	29, // 6: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
+	30, // 6: hydrogen.v1.AppState.spec:type_name -> hydrogen.v1.App
 	0,  // 7: hydrogen.v1.AppState.goal:type_name -> hydrogen.v1.AppGoal
 	27, // 8: hydrogen.v1.AppState.tasks:type_name -> hydrogen.v1.Task
 	25, // 9: hydrogen.v1.AppState.status:type_name -> hydrogen.v1.AppStatus
-	52, // 10: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
-	53, // 11: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
+	53, // 10: hydrogen.v1.AppStatus.rejections:type_name -> hydrogen.v1.AppStatus.RejectionsEntry
+	54, // 11: hydrogen.v1.AppStatus.last_terminations:type_name -> hydrogen.v1.AppStatus.LastTerminationsEntry
 	26, // 12: hydrogen.v1.AppStatus.recent_terminations:type_name -> hydrogen.v1.TaskTermination
 	1,  // 13: hydrogen.v1.TaskTermination.state:type_name -> hydrogen.v1.TaskState
 	1,  // 14: hydrogen.v1.Task.state:type_name -> hydrogen.v1.TaskState
 	1,  // 15: hydrogen.v1.TaskEvent.state:type_name -> hydrogen.v1.TaskState
-	31, // 16: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
-	34, // 17: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
-	35, // 18: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
-	36, // 19: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
-	38, // 20: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
-	47, // 21: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
-	54, // 22: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
-	50, // 23: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
-	51, // 24: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
-	30, // 25: hydrogen.v1.App.upgrade:type_name -> hydrogen.v1.Upgrade
-	32, // 26: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
-	33, // 27: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
-	2,  // 28: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
-	3,  // 29: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
-	4,  // 30: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
-	5,  // 31: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
-	55, // 32: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
-	37, // 33: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
-	39, // 34: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
-	44, // 35: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
-	6,  // 36: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
-	40, // 37: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
-	7,  // 38: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
-	41, // 39: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
-	42, // 40: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
-	43, // 41: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
-	56, // 42: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
-	45, // 43: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
-	43, // 44: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
-	46, // 45: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
-	43, // 46: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
-	8,  // 47: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
-	9,  // 48: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
-	10, // 49: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
-	48, // 50: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
-	49, // 51: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
-	36, // 52: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
-	11, // 53: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
-	37, // 54: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
-	57, // 55: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
-	26, // 56: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
-	12, // 57: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
-	16, // 58: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
-	18, // 59: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
-	20, // 60: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
-	21, // 61: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
-	23, // 62: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
-	13, // 63: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
-	17, // 64: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
-	19, // 65: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
-	24, // 66: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
-	22, // 67: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
-	28, // 68: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
-	63, // [63:69] is the sub-list for method output_type
-	57, // [57:63] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	25, // 16: hydrogen.v1.TaskEvent.status:type_name -> hydrogen.v1.AppStatus
+	29, // 17: hydrogen.v1.TaskEvent.cluster:type_name -> hydrogen.v1.ClusterInfo
+	32, // 18: hydrogen.v1.App.resources:type_name -> hydrogen.v1.Resources
+	35, // 19: hydrogen.v1.App.filters:type_name -> hydrogen.v1.Filter
+	36, // 20: hydrogen.v1.App.strategy:type_name -> hydrogen.v1.Strategy
+	37, // 21: hydrogen.v1.App.command:type_name -> hydrogen.v1.Command
+	39, // 22: hydrogen.v1.App.container:type_name -> hydrogen.v1.Container
+	48, // 23: hydrogen.v1.App.healthcheck:type_name -> hydrogen.v1.HealthCheck
+	55, // 24: hydrogen.v1.App.labels:type_name -> hydrogen.v1.App.LabelsEntry
+	51, // 25: hydrogen.v1.App.retry:type_name -> hydrogen.v1.Retry
+	52, // 26: hydrogen.v1.App.executor:type_name -> hydrogen.v1.Executor
+	31, // 27: hydrogen.v1.App.upgrade:type_name -> hydrogen.v1.Upgrade
+	33, // 28: hydrogen.v1.Resources.disk:type_name -> hydrogen.v1.Disk
+	34, // 29: hydrogen.v1.Disk.source:type_name -> hydrogen.v1.DiskSource
+	2,  // 30: hydrogen.v1.DiskSource.type:type_name -> hydrogen.v1.DiskSourceType
+	3,  // 31: hydrogen.v1.Filter.type:type_name -> hydrogen.v1.FilterType
+	4,  // 32: hydrogen.v1.Filter.op:type_name -> hydrogen.v1.ScalarOp
+	5,  // 33: hydrogen.v1.Strategy.type:type_name -> hydrogen.v1.StrategyType
+	56, // 34: hydrogen.v1.Command.environment:type_name -> hydrogen.v1.Command.EnvironmentEntry
+	38, // 35: hydrogen.v1.Command.uris:type_name -> hydrogen.v1.Uri
+	40, // 36: hydrogen.v1.Container.volume:type_name -> hydrogen.v1.Volume
+	45, // 37: hydrogen.v1.Container.network:type_name -> hydrogen.v1.Network
+	6,  // 38: hydrogen.v1.Volume.mode:type_name -> hydrogen.v1.VolumeMode
+	41, // 39: hydrogen.v1.Volume.source:type_name -> hydrogen.v1.VolumeSource
+	7,  // 40: hydrogen.v1.VolumeSource.type:type_name -> hydrogen.v1.VolumeSourceType
+	42, // 41: hydrogen.v1.VolumeSource.docker_volume:type_name -> hydrogen.v1.DockerVolume
+	43, // 42: hydrogen.v1.DockerVolume.driveropts:type_name -> hydrogen.v1.DriverOpt
+	44, // 43: hydrogen.v1.DriverOpt.map:type_name -> hydrogen.v1.StringMap
+	57, // 44: hydrogen.v1.StringMap.entries:type_name -> hydrogen.v1.StringMap.EntriesEntry
+	46, // 45: hydrogen.v1.Network.ipaddress:type_name -> hydrogen.v1.IpAddress
+	44, // 46: hydrogen.v1.Network.labels:type_name -> hydrogen.v1.StringMap
+	47, // 47: hydrogen.v1.Network.port_mapping:type_name -> hydrogen.v1.PortMapping
+	44, // 48: hydrogen.v1.IpAddress.labels:type_name -> hydrogen.v1.StringMap
+	8,  // 49: hydrogen.v1.IpAddress.protocol:type_name -> hydrogen.v1.IpProtocol
+	9,  // 50: hydrogen.v1.PortMapping.protocol:type_name -> hydrogen.v1.PortProtocol
+	10, // 51: hydrogen.v1.HealthCheck.type:type_name -> hydrogen.v1.HealthCheckType
+	49, // 52: hydrogen.v1.HealthCheck.tcp:type_name -> hydrogen.v1.TcpCheck
+	50, // 53: hydrogen.v1.HealthCheck.http:type_name -> hydrogen.v1.HttpCheck
+	37, // 54: hydrogen.v1.HealthCheck.command:type_name -> hydrogen.v1.Command
+	11, // 55: hydrogen.v1.HttpCheck.scheme:type_name -> hydrogen.v1.HttpScheme
+	38, // 56: hydrogen.v1.Executor.uris:type_name -> hydrogen.v1.Uri
+	58, // 57: hydrogen.v1.Executor.environment:type_name -> hydrogen.v1.Executor.EnvironmentEntry
+	26, // 58: hydrogen.v1.AppStatus.LastTerminationsEntry.value:type_name -> hydrogen.v1.TaskTermination
+	12, // 59: hydrogen.v1.AppService.Deploy:input_type -> hydrogen.v1.DeployRequest
+	16, // 60: hydrogen.v1.AppService.Kill:input_type -> hydrogen.v1.KillRequest
+	18, // 61: hydrogen.v1.AppService.Update:input_type -> hydrogen.v1.UpdateRequest
+	20, // 62: hydrogen.v1.AppService.State:input_type -> hydrogen.v1.StateRequest
+	21, // 63: hydrogen.v1.AppService.ListAll:input_type -> hydrogen.v1.ListAllRequest
+	23, // 64: hydrogen.v1.AppService.WatchTasks:input_type -> hydrogen.v1.WatchTasksRequest
+	13, // 65: hydrogen.v1.AppService.Deploy:output_type -> hydrogen.v1.DeployResponse
+	17, // 66: hydrogen.v1.AppService.Kill:output_type -> hydrogen.v1.KillResponse
+	19, // 67: hydrogen.v1.AppService.Update:output_type -> hydrogen.v1.UpdateResponse
+	24, // 68: hydrogen.v1.AppService.State:output_type -> hydrogen.v1.AppState
+	22, // 69: hydrogen.v1.AppService.ListAll:output_type -> hydrogen.v1.ListAllResponse
+	28, // 70: hydrogen.v1.AppService.WatchTasks:output_type -> hydrogen.v1.TaskEvent
+	65, // [65:71] is the sub-list for method output_type
+	59, // [59:65] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_hydrogen_v1_app_proto_init() }
@@ -4351,31 +4512,32 @@ func file_hydrogen_v1_app_proto_init() {
 	file_hydrogen_v1_app_proto_msgTypes[17].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[18].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[19].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[21].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[20].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[23].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[30].OneofWrappers = []any{
+	file_hydrogen_v1_app_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[31].OneofWrappers = []any{
 		(*DriverOpt_Text)(nil),
 		(*DriverOpt_Map)(nil),
 	}
-	file_hydrogen_v1_app_proto_msgTypes[32].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[33].OneofWrappers = []any{}
-	file_hydrogen_v1_app_proto_msgTypes[35].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[34].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[36].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[37].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[38].OneofWrappers = []any{}
 	file_hydrogen_v1_app_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hydrogen_v1_app_proto_msgTypes[40].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hydrogen_v1_app_proto_rawDesc), len(file_hydrogen_v1_app_proto_rawDesc)),
 			NumEnums:      12,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

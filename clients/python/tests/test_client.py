@@ -184,3 +184,30 @@ def test_bearer_token(auth_server):
         [result] = c.deploy(apps_from_file(EXAMPLE)[0])
         assert result.created
         assert c.state("test-app").version == 1
+
+
+def _idle_app(name: str) -> dict:
+    return {"name": name, "resources": {"cpu": 0.1, "mem": 32}, "instances": 0, "command": {"cmd": "sleep 100"}}
+
+
+def test_deploy_takes_apps_lists_of_apps_or_both(server):
+    with Client(server.target) as c:
+        listed = c.deploy([_idle_app("listed-a"), _idle_app("listed-b")])
+        assert [(r.name, r.created) for r in listed] == [("listed-a", True), ("listed-b", True)]
+        mixed = c.deploy(_idle_app("listed-a"), [_idle_app("listed-b"), _idle_app("listed-c")], (_idle_app("listed-d"),))
+        assert [(r.name, r.created) for r in mixed] == [
+            ("listed-a", False),
+            ("listed-b", False),
+            ("listed-c", True),
+            ("listed-d", True),
+        ]
+        for name in ("listed-a", "listed-b", "listed-c", "listed-d"):
+            c.kill(name)
+
+
+def test_deploy_refuses_what_is_not_an_app_before_calling():
+    # No server: the refusal happens before any call is made.
+    with Client("127.0.0.1:9", timeout=1.0) as c:
+        for bad in ("test-app", b"{}", 7, [_idle_app("ok"), "test-app"]):
+            with pytest.raises(TypeError):
+                c.deploy(bad)

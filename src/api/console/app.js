@@ -7,7 +7,9 @@ const TOKEN_KEY = "hydrogen.token";
 // Keys the State answer adds to an app's spec; removed to get the spec back.
 const STATE_KEYS = ["state", "version", "config_version", "goal", "running", "tasks", "status", "created_ms", "updated_ms"];
 const TIMELINE_MAX = 60;
-const STATUS_REFRESH_MS = 5000;
+// Statuses and the cluster arrive on the watch; this slow re-read is only a
+// safety net (a change made by another client that moved no task).
+const SAFETY_REFRESH_MS = 60000;
 const TERMINAL = new Set(["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
   "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"]);
 
@@ -253,7 +255,11 @@ async function renderApp(name) {
     for (const id of ["rollout", "pending", "failures", "spec"]) $(id).replaceChildren();
     return;
   }
-  const app = r.body;
+  drawApp(r.body);
+}
+
+// Draws one app from what the page holds (no request).
+function drawApp(app) {
   ui.current = app;
   const state = appState(app);
   const c = counts(app);
@@ -350,7 +356,7 @@ function portsOf(app) {
 async function refresh() {
   const [apps, cluster] = await Promise.all([api("GET", "/v1/api/apps"), api("GET", "/v1/api/cluster")]);
   if (apps.status === 200 && Array.isArray(apps.body)) ui.apps = apps.body;
-  if (cluster.status === 200) renderCluster(cluster.body);
+  if (cluster.status === 200) { ui.cluster = cluster.body; renderCluster(cluster.body); }
   const r = route();
   if (r.view === "apps") renderApps();
   else if (r.view === "app") await renderApp(r.name);
@@ -368,7 +374,31 @@ function renderCluster(c) {
   $("cl-epoch").textContent = c.epoch ?? "—";
   $("cl-master").textContent = (c.masters || []).join(", ") || "—";
   $("cl-framework").textContent = c.framework_id || "not yet registered";
-  $("cl-subscribed").textContent = c.subscribed === true ? "yes" : c.subscribed === false ? "no" : "ask the leader";
+  $("cl-subscribed").textContent = c.subscribed === true ? "yes" : c.subscribed === false ? "no" : "unknown";
+  $("cl-subscribed").setAttribute("data-subscribed", String(c.subscribed));
+}
+
+// A cluster event: who leads, the epoch, subscribed, framework id. What
+// only /v1/api/cluster knows (this instance, its masters) is kept.
+function applyCluster(c) {
+  const base = ui.cluster || {};
+  const merged = Object.assign({}, base, c);
+  merged.leader = base.instance_id !== undefined && c.leader_id === base.instance_id;
+  ui.cluster = merged;
+  renderCluster(merged);
+}
+
+// A status event: the app's new scheduler status, drawn from the event.
+function applyStatus(st) {
+  const app = ui.apps.find((a) => a.name === st.app);
+  if (!app) { scheduleRefresh(); return; }
+  app.status = st;
+  const r = route();
+  if (r.view === "apps") renderApps();
+  else if (r.view === "app" && r.name === st.app && ui.current && ui.current.name === st.app) {
+    ui.current.status = st;
+    drawApp(ui.current);
+  }
 }
 
 // ------------------------------------------------------------------ live
@@ -381,7 +411,7 @@ async function watch() {
     const headers = authHeaders({ Accept: "text/event-stream" });
     if (ui.lastEventId !== null) headers["Last-Event-ID"] = ui.lastEventId;
     try {
-      const res = await fetch("/v1/api/app/watch", { headers });
+      const res = await fetch("/v1/api/app/watch?include=status,cluster", { headers });
       if (res.status === 401) {
         const wrong = token() !== null;
         sessionStorage.removeItem(TOKEN_KEY);
@@ -444,6 +474,8 @@ function dispatch(ev) {
     setLive("error: " + (data.message || "watch ended"));
     return;
   }
+  if (ev.event === "status") { applyStatus(data); return; }
+  if (ev.event === "cluster") { applyCluster(data); return; }
   if (ev.event !== "task") return;
   addTimeline(data);
   scheduleRefresh();
@@ -627,10 +659,9 @@ function start() {
   // triggers a refresh instead of being lost.
   watch();
   refresh().then(render);
-  // Task changes arrive on the watch. The scheduler's status (why tasks
-  // wait, backoff, failures) and the cluster panel are not in the event log,
-  // so they are re-read now and then while the page is visible.
-  setInterval(() => { if (!document.hidden) refresh(); }, STATUS_REFRESH_MS);
+  // Task, status and cluster changes arrive on the watch; a slow re-read
+  // catches what moves none of them (another client's edit of a stuck app).
+  setInterval(() => { if (!document.hidden) refresh(); }, SAFETY_REFRESH_MS);
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -742,7 +742,7 @@ fn command_health_check() {
 #[test]
 fn incomplete_health_check_is_an_error() {
     let mut a = with(json!({}));
-    a.healthcheck = Some(spec::HealthCheck::default());
+    a.healthcheck = Some(Box::default());
     assert_eq!(error_field(&a, &[]), "healthcheck");
 }
 

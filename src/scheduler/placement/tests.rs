@@ -618,6 +618,64 @@ fn reservations_serve_sub_roles() {
 }
 
 #[test]
+fn reserved_only_takes_reserved_resources_and_never_unreserved_ones() {
+    // Agent a1: 1 cpu reserved to eng (an ancestor), the rest unreserved;
+    // agent a2: nothing reserved.
+    let offers = [
+        offer_in(
+            "o1",
+            "a1",
+            "eng/web",
+            vec![
+                scalar_in("cpus", 1.0, "eng/web", "eng"),
+                scalar_in("cpus", 4.0, "eng/web", "*"),
+                scalar_in("mem", 256.0, "eng/web", "eng/web"),
+                scalar_in("mem", 4096.0, "eng/web", "*"),
+            ],
+        ),
+        offer_in(
+            "o2",
+            "a2",
+            "eng/web",
+            vec![
+                scalar_in("cpus", 8.0, "eng/web", "*"),
+                scalar_in("mem", 8192.0, "eng/web", "*"),
+            ],
+        ),
+    ];
+    let tasks = no_tasks();
+    let only = app(json!({"cpu": 0.5, "mem": 128, "role": "eng/web", "reserved_only": true}));
+    let out = place(&offers, &[demand(&only, 5, &tasks)], "*");
+    assert_eq!(
+        out.placements.len(),
+        2,
+        "two tasks fit in the 1 cpu / 256 MB reserved"
+    );
+    for p in &out.placements {
+        assert_eq!(p.offer, 0);
+        for r in &p.resources {
+            assert_ne!(reservation_role(r), "*", "unreserved {r:?} used");
+        }
+    }
+    assert_eq!(out.unplaced, [3]);
+    assert_eq!(
+        out.rejections[0],
+        Rejections {
+            cpu: 2,
+            ..Default::default()
+        },
+        "o1 once its reservation is used up, o2 never: no reserved cpus"
+    );
+    assert_contained(&offers, &out);
+
+    // Without reserved_only the same app spills over to unreserved ones.
+    let any = app(json!({"cpu": 0.5, "mem": 128, "role": "eng/web"}));
+    let out = place(&offers, &[demand(&any, 5, &tasks)], "*");
+    assert_eq!(out.placements.len(), 5);
+    assert_contained(&offers, &out);
+}
+
+#[test]
 fn framework_role_applies_to_legacy_offers_without_allocation_info() {
     // A framework without MULTI_ROLE: no allocation_info anywhere, the
     // reservation in the legacy `role` field.

@@ -79,7 +79,8 @@ return {'ok', rev, head}
 ///
 /// KEYS: 1 `epoch`, 2 `tasks`, 3 `statuses`, 4 `apps`, 5 `apps:rev`,
 /// 6 `events`, 7 `events:head`, 8 `view:rev` (bumped when the batch is not
-/// empty: it may change what State and ListAll show).
+/// empty: it may change what State and ListAll show), 9 `statuses:rev`
+/// (bumped when the batch writes or drops statuses).
 /// ARGV: 1 offered epoch, 2 app-tasks key prefix (`{prefix}:app-tasks:`),
 /// 3 event log capacity, 4 changes channel, then
 /// `n` followed by `n` × (task id, app, task JSON, state, healthy
@@ -88,9 +89,9 @@ return {'ok', rev, head}
 /// `n` followed by `n` app names to remove,
 /// `n` followed by `n` × (app, status JSON).
 ///
-/// Answers `{'ok', apps_rev, head, rev_1, ..., rev_n}` with one revision
-/// per upsert (0 when its state and health did not change, so it appended
-/// no event), `{'fenced', current_epoch}`, or `{'corrupt', what}`.
+/// Answers `{'ok', apps_rev, head, rev_1, ..., rev_n, statuses_rev}` with
+/// one revision per upsert (0 when its state and health did not change, so
+/// it appended no event), `{'fenced', current_epoch}`, or `{'corrupt', what}`.
 pub const APPLY: &str = r#"
 local current = redis.call('GET', KEYS[1]) or '0'
 if current ~= ARGV[1] then return {'fenced', current} end
@@ -189,9 +190,16 @@ if apps_changed then
 else
   apps_rev = tonumber(redis.call('GET', KEYS[5]) or '0')
 end
-if apps_changed or appended > 0 then redis.call('PUBLISH', ARGV[4], 'batch') end
+local statuses_rev
+if nst + napps > 0 then
+  statuses_rev = redis.call('INCR', KEYS[9])
+else
+  statuses_rev = tonumber(redis.call('GET', KEYS[9]) or '0')
+end
+if apps_changed or appended > 0 or nst + napps > 0 then redis.call('PUBLISH', ARGV[4], 'batch') end
 out[2] = apps_rev
 out[3] = head
+out[#out + 1] = statuses_rev
 return out
 "#;
 
@@ -203,6 +211,21 @@ local current = redis.call('GET', KEYS[1]) or '0'
 if current ~= ARGV[1] then return {'fenced', current} end
 redis.call('SET', KEYS[2], ARGV[2])
 return {'ok'}
+"#;
+
+/// A fenced write of the leader's Mesos link, announced on the changes
+/// channel.
+///
+/// KEYS: 1 `epoch`, 2 `mesos`, 3 `mesos:rev`. ARGV: 1 offered epoch, 2 the
+/// link JSON, 3 changes channel. Answers `{'ok', mesos_rev}` or
+/// `{'fenced', current_epoch}`.
+pub const SET_MESOS_LINK: &str = r#"
+local current = redis.call('GET', KEYS[1]) or '0'
+if current ~= ARGV[1] then return {'fenced', current} end
+redis.call('SET', KEYS[2], ARGV[2])
+local rev = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[3], 'mesos')
+return {'ok', rev}
 "#;
 
 /// Takes the lease if nobody holds it: a new epoch every time.

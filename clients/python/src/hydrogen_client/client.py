@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Union
 
 import grpc
@@ -45,6 +45,20 @@ def _app(app: AppLike) -> pb.App:
     return app if isinstance(app, pb.App) else app_from_json(app)
 
 
+def _apps(arg: AppLike | Iterable[AppLike]) -> list[pb.App]:
+    """One app, or every app of a list (or any other iterable) of apps."""
+    if isinstance(arg, (pb.App, Mapping)):
+        return [_app(arg)]
+    if isinstance(arg, (str, bytes)) or not isinstance(arg, Iterable):
+        raise TypeError(f"deploy takes apps (protobuf App or app JSON dicts) or lists of them, not {type(arg).__name__}")
+    out = []
+    for app in arg:
+        if not isinstance(app, (pb.App, Mapping)):
+            raise TypeError(f"deploy takes apps (protobuf App or app JSON dicts), not {type(app).__name__} in a list")
+        out.append(_app(app))
+    return out
+
+
 class Client:
     """A client of one Hydrogen server (any instance answers).
 
@@ -81,9 +95,12 @@ class Client:
         except grpc.RpcError as err:
             raise HydrogenError.from_rpc(err) from None
 
-    def deploy(self, *apps: AppLike) -> list[pb.DeployResult]:
-        """Deploys apps (protobuf `App`s or app JSON dicts); one result each."""
-        resp = self._call(self._stub.Deploy, pb.DeployRequest(apps=[_app(a) for a in apps]))
+    def deploy(self, *apps: AppLike | Iterable[AppLike]) -> list[pb.DeployResult]:
+        """Deploys apps (protobuf `App`s or app JSON dicts), all or none; one
+        result each, in order. Give them as arguments, as lists
+        (`deploy(apps_from_file(path))`), or both."""
+        request = pb.DeployRequest(apps=[app for arg in apps for app in _apps(arg)])
+        resp = self._call(self._stub.Deploy, request)
         return list(resp.results)
 
     def kill(self, name: str, expected_version: int | None = None) -> pb.KillResponse:

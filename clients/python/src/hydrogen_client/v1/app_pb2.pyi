@@ -240,12 +240,16 @@ class ListAllResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
 class WatchTasksRequest(_message.Message):
-    __slots__ = ("app", "after_revision")
+    __slots__ = ("app", "after_revision", "include_status", "include_cluster")
     APP_FIELD_NUMBER: _ClassVar[int]
     AFTER_REVISION_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     app: str
     after_revision: int
-    def __init__(self, app: _Optional[str] = ..., after_revision: _Optional[int] = ...) -> None: ...
+    include_status: bool
+    include_cluster: bool
+    def __init__(self, app: _Optional[str] = ..., after_revision: _Optional[int] = ..., include_status: _Optional[bool] = ..., include_cluster: _Optional[bool] = ...) -> None: ...
 
 class AppState(_message.Message):
     __slots__ = ("spec", "version", "goal", "tasks", "status", "state", "running", "created_ms", "updated_ms")
@@ -358,7 +362,7 @@ class Task(_message.Message):
     def __init__(self, id: _Optional[str] = ..., app: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., ips: _Optional[_Iterable[str]] = ..., healthy: _Optional[bool] = ..., version: _Optional[int] = ..., message: _Optional[str] = ..., created_ms: _Optional[int] = ..., updated_ms: _Optional[int] = ..., ports: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("revision", "app", "task_id", "instance", "state", "healthy", "agent_id", "hostname", "message", "timestamp_ms")
+    __slots__ = ("revision", "app", "task_id", "instance", "state", "healthy", "agent_id", "hostname", "message", "timestamp_ms", "status", "cluster")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -369,6 +373,8 @@ class TaskEvent(_message.Message):
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     revision: int
     app: str
     task_id: str
@@ -379,7 +385,23 @@ class TaskEvent(_message.Message):
     hostname: str
     message: str
     timestamp_ms: int
-    def __init__(self, revision: _Optional[int] = ..., app: _Optional[str] = ..., task_id: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., healthy: _Optional[bool] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., message: _Optional[str] = ..., timestamp_ms: _Optional[int] = ...) -> None: ...
+    status: AppStatus
+    cluster: ClusterInfo
+    def __init__(self, revision: _Optional[int] = ..., app: _Optional[str] = ..., task_id: _Optional[str] = ..., instance: _Optional[int] = ..., state: _Optional[_Union[TaskState, str]] = ..., healthy: _Optional[bool] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., message: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., status: _Optional[_Union[AppStatus, _Mapping]] = ..., cluster: _Optional[_Union[ClusterInfo, _Mapping]] = ...) -> None: ...
+
+class ClusterInfo(_message.Message):
+    __slots__ = ("leader_id", "leader_address", "epoch", "subscribed", "framework_id")
+    LEADER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    leader_id: str
+    leader_address: str
+    epoch: int
+    subscribed: bool
+    framework_id: str
+    def __init__(self, leader_id: _Optional[str] = ..., leader_address: _Optional[str] = ..., epoch: _Optional[int] = ..., subscribed: _Optional[bool] = ..., framework_id: _Optional[str] = ...) -> None: ...
 
 class App(_message.Message):
     __slots__ = ("name", "resources", "filters", "instances", "strategy", "command", "container", "healthcheck", "labels", "retry", "executor", "upgrade")
@@ -425,18 +447,20 @@ class Upgrade(_message.Message):
     def __init__(self, minimum_ready_share: _Optional[float] = ..., max_surge: _Optional[int] = ...) -> None: ...
 
 class Resources(_message.Message):
-    __slots__ = ("cpu", "mem", "disk", "ports", "role")
+    __slots__ = ("cpu", "mem", "disk", "ports", "role", "reserved_only")
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEM_FIELD_NUMBER: _ClassVar[int]
     DISK_FIELD_NUMBER: _ClassVar[int]
     PORTS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_ONLY_FIELD_NUMBER: _ClassVar[int]
     cpu: float
     mem: float
     disk: Disk
     ports: int
     role: str
-    def __init__(self, cpu: _Optional[float] = ..., mem: _Optional[float] = ..., disk: _Optional[_Union[Disk, _Mapping]] = ..., ports: _Optional[int] = ..., role: _Optional[str] = ...) -> None: ...
+    reserved_only: bool
+    def __init__(self, cpu: _Optional[float] = ..., mem: _Optional[float] = ..., disk: _Optional[_Union[Disk, _Mapping]] = ..., ports: _Optional[int] = ..., role: _Optional[str] = ..., reserved_only: _Optional[bool] = ...) -> None: ...
 
 class Disk(_message.Message):
     __slots__ = ("size", "source")

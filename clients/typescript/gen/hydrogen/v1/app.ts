@@ -798,7 +798,22 @@ export interface WatchTasksRequest {
    * OUT_OF_RANGE when the log no longer holds the revision after this one:
    * re-read the state (State / ListAll) and watch from the head.
    */
-  afterRevision?: number | undefined;
+  afterRevision?:
+    | number
+    | undefined;
+  /**
+   * Also stream each app's scheduler status (why tasks wait, failures, last
+   * terminations) whenever the leader records a changed one: messages with
+   * `status` set. The watch starts with every app's current status. Old
+   * clients leave this false and see task events only.
+   */
+  includeStatus: boolean;
+  /**
+   * Also stream who leads, the epoch and whether the leader is subscribed
+   * to Mesos whenever one of them changes: messages with `cluster` set. The
+   * watch starts with the current value.
+   */
+  includeCluster: boolean;
 }
 
 /** One app as Hydrogen holds it. */
@@ -948,6 +963,41 @@ export interface TaskEvent {
   message: string;
   /** When the change was recorded, ms since the Unix epoch. */
   timestampMs: number;
+  /**
+   * Only on watches with `include_status`: when set, this message is not a
+   * task event but `app`'s new scheduler status (revision 0, no task
+   * fields). A status is a state, not a log entry: it is not replayed after
+   * a revision, and the same status may arrive twice.
+   */
+  status:
+    | AppStatus
+    | undefined;
+  /**
+   * Only on watches with `include_cluster`: when set, this message is not a
+   * task event but the cluster's new leadership (revision 0, no task
+   * fields).
+   */
+  cluster: ClusterInfo | undefined;
+}
+
+/** Who leads and whether it is subscribed to Mesos, as the store says. */
+export interface ClusterInfo {
+  /** The lease holder's instance id; absent when nobody leads. */
+  leaderId?:
+    | string
+    | undefined;
+  /** The lease holder's API address. */
+  leaderAddress?:
+    | string
+    | undefined;
+  /** The lease's fencing epoch. */
+  epoch?:
+    | number
+    | undefined;
+  /** The leader's scheduler is subscribed to a Mesos master. */
+  subscribed: boolean;
+  /** The framework id Mesos gave Hydrogen, once subscribed once. */
+  frameworkId?: string | undefined;
 }
 
 /**
@@ -1041,8 +1091,18 @@ export interface Resources {
   ports?:
     | number
     | undefined;
-  /** Mesos role every resource is taken from; the framework's when absent. */
-  role?: string | undefined;
+  /**
+   * Mesos role every resource is taken from; the framework's first role
+   * (`--roles`) when absent. A role outside `--roles` is refused.
+   */
+  role?:
+    | string
+    | undefined;
+  /**
+   * Only resources reserved to the role (or an ancestor of it) are used,
+   * never unreserved ones; false when absent.
+   */
+  reservedOnly?: boolean | undefined;
 }
 
 /** Disk of a task. */
@@ -2333,7 +2393,7 @@ export const ListAllResponse: MessageFns<ListAllResponse> = {
 };
 
 function createBaseWatchTasksRequest(): WatchTasksRequest {
-  return { app: undefined, afterRevision: undefined };
+  return { app: undefined, afterRevision: undefined, includeStatus: false, includeCluster: false };
 }
 
 export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
@@ -2343,6 +2403,12 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
     }
     if (message.afterRevision !== undefined) {
       writer.uint32(16).uint64(message.afterRevision);
+    }
+    if (message.includeStatus !== false) {
+      writer.uint32(24).bool(message.includeStatus);
+    }
+    if (message.includeCluster !== false) {
+      writer.uint32(32).bool(message.includeCluster);
     }
     return writer;
   },
@@ -2376,6 +2442,22 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
             message.afterRevision = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.includeStatus = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.includeCluster = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2396,6 +2478,16 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
         : isSet(object.after_revision)
         ? globalThis.Number(object.after_revision)
         : undefined,
+      includeStatus: isSet(object.includeStatus)
+        ? globalThis.Boolean(object.includeStatus)
+        : isSet(object.include_status)
+        ? globalThis.Boolean(object.include_status)
+        : false,
+      includeCluster: isSet(object.includeCluster)
+        ? globalThis.Boolean(object.includeCluster)
+        : isSet(object.include_cluster)
+        ? globalThis.Boolean(object.include_cluster)
+        : false,
     };
   },
 
@@ -2407,6 +2499,12 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
     if (message.afterRevision !== undefined) {
       obj.afterRevision = Math.round(message.afterRevision);
     }
+    if (message.includeStatus !== false) {
+      obj.includeStatus = message.includeStatus;
+    }
+    if (message.includeCluster !== false) {
+      obj.includeCluster = message.includeCluster;
+    }
     return obj;
   },
 
@@ -2417,6 +2515,8 @@ export const WatchTasksRequest: MessageFns<WatchTasksRequest> = {
     const message = createBaseWatchTasksRequest();
     message.app = object.app ?? undefined;
     message.afterRevision = object.afterRevision ?? undefined;
+    message.includeStatus = object.includeStatus ?? false;
+    message.includeCluster = object.includeCluster ?? false;
     return message;
   },
 };
@@ -3644,6 +3744,8 @@ function createBaseTaskEvent(): TaskEvent {
     hostname: "",
     message: "",
     timestampMs: 0,
+    status: undefined,
+    cluster: undefined,
   };
 }
 
@@ -3678,6 +3780,12 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     }
     if (message.timestampMs !== 0) {
       writer.uint32(80).uint64(message.timestampMs);
+    }
+    if (message.status !== undefined) {
+      AppStatus.encode(message.status, writer.uint32(90).fork()).join();
+    }
+    if (message.cluster !== undefined) {
+      ClusterInfo.encode(message.cluster, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -3775,6 +3883,22 @@ export const TaskEvent: MessageFns<TaskEvent> = {
             message.timestampMs = longToNumber(reader.uint64());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.status = AppStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.cluster = ClusterInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3811,6 +3935,8 @@ export const TaskEvent: MessageFns<TaskEvent> = {
         : isSet(object.timestamp_ms)
         ? globalThis.Number(object.timestamp_ms)
         : 0,
+      status: isSet(object.status) ? AppStatus.fromJSON(object.status) : undefined,
+      cluster: isSet(object.cluster) ? ClusterInfo.fromJSON(object.cluster) : undefined,
     };
   },
 
@@ -3846,6 +3972,12 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     if (message.timestampMs !== 0) {
       obj.timestampMs = Math.round(message.timestampMs);
     }
+    if (message.status !== undefined) {
+      obj.status = AppStatus.toJSON(message.status);
+    }
+    if (message.cluster !== undefined) {
+      obj.cluster = ClusterInfo.toJSON(message.cluster);
+    }
     return obj;
   },
 
@@ -3864,6 +3996,157 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     message.hostname = object.hostname ?? "";
     message.message = object.message ?? "";
     message.timestampMs = object.timestampMs ?? 0;
+    message.status = (object.status !== undefined && object.status !== null)
+      ? AppStatus.fromPartial(object.status)
+      : undefined;
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? ClusterInfo.fromPartial(object.cluster)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClusterInfo(): ClusterInfo {
+  return { leaderId: undefined, leaderAddress: undefined, epoch: undefined, subscribed: false, frameworkId: undefined };
+}
+
+export const ClusterInfo: MessageFns<ClusterInfo> = {
+  encode(message: ClusterInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leaderId !== undefined) {
+      writer.uint32(10).string(message.leaderId);
+    }
+    if (message.leaderAddress !== undefined) {
+      writer.uint32(18).string(message.leaderAddress);
+    }
+    if (message.epoch !== undefined) {
+      writer.uint32(24).uint64(message.epoch);
+    }
+    if (message.subscribed !== false) {
+      writer.uint32(32).bool(message.subscribed);
+    }
+    if (message.frameworkId !== undefined) {
+      writer.uint32(42).string(message.frameworkId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leaderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leaderAddress = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.subscribed = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.frameworkId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterInfo {
+    return {
+      leaderId: isSet(object.leaderId)
+        ? globalThis.String(object.leaderId)
+        : isSet(object.leader_id)
+        ? globalThis.String(object.leader_id)
+        : undefined,
+      leaderAddress: isSet(object.leaderAddress)
+        ? globalThis.String(object.leaderAddress)
+        : isSet(object.leader_address)
+        ? globalThis.String(object.leader_address)
+        : undefined,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : undefined,
+      subscribed: isSet(object.subscribed) ? globalThis.Boolean(object.subscribed) : false,
+      frameworkId: isSet(object.frameworkId)
+        ? globalThis.String(object.frameworkId)
+        : isSet(object.framework_id)
+        ? globalThis.String(object.framework_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ClusterInfo): unknown {
+    const obj: any = {};
+    if (message.leaderId !== undefined) {
+      obj.leaderId = message.leaderId;
+    }
+    if (message.leaderAddress !== undefined) {
+      obj.leaderAddress = message.leaderAddress;
+    }
+    if (message.epoch !== undefined) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.subscribed !== false) {
+      obj.subscribed = message.subscribed;
+    }
+    if (message.frameworkId !== undefined) {
+      obj.frameworkId = message.frameworkId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClusterInfo>, I>>(base?: I): ClusterInfo {
+    return ClusterInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClusterInfo>, I>>(object: I): ClusterInfo {
+    const message = createBaseClusterInfo();
+    message.leaderId = object.leaderId ?? undefined;
+    message.leaderAddress = object.leaderAddress ?? undefined;
+    message.epoch = object.epoch ?? undefined;
+    message.subscribed = object.subscribed ?? false;
+    message.frameworkId = object.frameworkId ?? undefined;
     return message;
   },
 };
@@ -4349,7 +4632,7 @@ export const Upgrade: MessageFns<Upgrade> = {
 };
 
 function createBaseResources(): Resources {
-  return { cpu: 0, mem: 0, disk: undefined, ports: undefined, role: undefined };
+  return { cpu: 0, mem: 0, disk: undefined, ports: undefined, role: undefined, reservedOnly: undefined };
 }
 
 export const Resources: MessageFns<Resources> = {
@@ -4368,6 +4651,9 @@ export const Resources: MessageFns<Resources> = {
     }
     if (message.role !== undefined) {
       writer.uint32(42).string(message.role);
+    }
+    if (message.reservedOnly !== undefined) {
+      writer.uint32(48).bool(message.reservedOnly);
     }
     return writer;
   },
@@ -4425,6 +4711,14 @@ export const Resources: MessageFns<Resources> = {
             message.role = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reservedOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4444,6 +4738,11 @@ export const Resources: MessageFns<Resources> = {
       disk: isSet(object.disk) ? Disk.fromJSON(object.disk) : undefined,
       ports: isSet(object.ports) ? globalThis.Number(object.ports) : undefined,
       role: isSet(object.role) ? globalThis.String(object.role) : undefined,
+      reservedOnly: isSet(object.reservedOnly)
+        ? globalThis.Boolean(object.reservedOnly)
+        : isSet(object.reserved_only)
+        ? globalThis.Boolean(object.reserved_only)
+        : undefined,
     };
   },
 
@@ -4464,6 +4763,9 @@ export const Resources: MessageFns<Resources> = {
     if (message.role !== undefined) {
       obj.role = message.role;
     }
+    if (message.reservedOnly !== undefined) {
+      obj.reservedOnly = message.reservedOnly;
+    }
     return obj;
   },
 
@@ -4477,6 +4779,7 @@ export const Resources: MessageFns<Resources> = {
     message.disk = (object.disk !== undefined && object.disk !== null) ? Disk.fromPartial(object.disk) : undefined;
     message.ports = object.ports ?? undefined;
     message.role = object.role ?? undefined;
+    message.reservedOnly = object.reservedOnly ?? undefined;
     return message;
   },
 };

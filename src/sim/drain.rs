@@ -1,0 +1,76 @@
+//! Agent draining (operator `DRAIN_AGENT`, Mesos 1.9+), as
+//! `Master::Http::_drainAgent` (http.cpp) and the agent's drain do it: the
+//! agent is deactivated (its offers rescinded, no new ones) and every task
+//! on it is killed: TASK_KILLING (to TASK_KILLING_STATE frameworks) then
+//! TASK_KILLED, both with REASON_AGENT_DRAINING, as a real 1.12 agent
+//! reports them (`drain_agent_matches_a_real_master`). Not modelled:
+//! `max_grace_period` (kills are immediate), `mark_gone`, the DRAINED state
+//! and REACTIVATE_AGENT.
+
+use std::time::Instant;
+
+use super::master::Master;
+use crate::mesos::is_terminal;
+use crate::mesos::v1::TaskState;
+use crate::mesos::v1::framework_info::capability::Type as Capability;
+use crate::mesos::v1::task_status::{Reason, Source};
+
+impl Master {
+    /// Drains `agent_id`; `Err` carries the master's 400 text.
+    pub fn drain_agent(&mut self, now: Instant, agent_id: &str) -> Result<(), String> {
+        let Some(agent) = self.agents.get(agent_id) else {
+            return Err("Unknown agent".into());
+        };
+        let offers: Vec<String> = agent.offers.iter().cloned().collect();
+        let mut tasks: Vec<(String, String)> = agent.tasks.iter().cloned().collect();
+        tasks.sort();
+        self.draining.insert(agent_id.to_string());
+        for offer in offers {
+            self.remove_offer(&offer, true, None);
+        }
+        for (framework_id, task_id) in tasks {
+            let Some(fw) = self.frameworks.get(&framework_id) else {
+                continue;
+            };
+            let killing_state = fw.has_capability(Capability::TaskKillingState);
+            let live = fw
+                .tasks
+                .get(&task_id)
+                .is_some_and(|t| !is_terminal(t.state));
+            if live {
+                if let Some(t) = self
+                    .frameworks
+                    .get_mut(&framework_id)
+                    .and_then(|f| f.tasks.get_mut(&task_id))
+                {
+                    // Steps scheduled for the task (start, kill) are void.
+                    t.step_gen += 1;
+                    t.killing = true;
+                }
+                // The second update waits behind the first until it is
+                // acknowledged, as every agent update does.
+                if killing_state {
+                    self.agent_update(
+                        now,
+                        &framework_id,
+                        &task_id,
+                        TaskState::TaskKilling,
+                        Source::Executor,
+                        Some(Reason::AgentDraining),
+                        None,
+                    );
+                }
+                self.agent_update(
+                    now,
+                    &framework_id,
+                    &task_id,
+                    TaskState::TaskKilled,
+                    Source::Executor,
+                    Some(Reason::AgentDraining),
+                    Some("Command terminated with signal Terminated".into()),
+                );
+            }
+        }
+        Ok(())
+    }
+}

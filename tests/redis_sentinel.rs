@@ -1,0 +1,580 @@
+//! Hydrogen on a replicated Redis, with real processes: a `redis-server`
+//! primary, two replicas and three `redis-server --sentinel`, all on
+//! loopback with OS-picked ports. The primary is killed with SIGKILL while
+//! Hydrogen deploys 2,000 tasks and while API writes stream in; nothing
+//! acknowledged may be lost, no slot doubled, the framework id kept.
+//!
+//! And the fencing argument of `--redis-min-replicas`, shown on the store
+//! itself: a lease acquisition that no replica confirmed is refused, so
+//! when a replica without it is promoted and the same epoch number is
+//! handed out again, only one instance ever believed it led with it.
+
+#[path = "common/procs.rs"]
+#[allow(dead_code)] // the shared fixture has more than this file uses
+mod procs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use hydrogen::store::Store;
+use hydrogen::store::StoreError;
+use hydrogen::store::redis::{RedisOptions, RedisStore};
+use procs::{Hydrogen, Redis, Sentinel};
+use serde_json::{Value, json};
+
+const MASTER: &str = "hymaster";
+const DEADLINE: Duration = Duration::from_secs(180);
+
+/// A primary, two replicas and three sentinels (quorum 2) that agree on
+/// the topology.
+struct Topology {
+    primary: Redis,
+    _replicas: Vec<Redis>,
+    sentinels: Vec<Sentinel>,
+}
+
+fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Option<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .ok()?;
+    cmd.query(&mut conn).ok()
+}
+
+fn info_field(port: u16, field: &str) -> Option<String> {
+    let info: String = query(port, redis::cmd("INFO").arg("replication"))?;
+    info.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(&format!("{field}:"))
+            .map(str::to_string)
+    })
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Topology {
+    fn start() -> Self {
+        let primary = Redis::start();
+        let replicas: Vec<Redis> = (0..2)
+            .map(|_| Redis::start_replica_of(primary.port))
+            .collect();
+        wait_until("both replicas in sync", || {
+            info_field(primary.port, "connected_slaves").as_deref() == Some("2")
+                && replicas
+                    .iter()
+                    .all(|r| info_field(r.port, "master_link_status").as_deref() == Some("up"))
+        });
+        let sentinels: Vec<Sentinel> = (0..3)
+            .map(|_| Sentinel::start(MASTER, primary.port, 2, 1000))
+            .collect();
+        // A failover needs every sentinel to know the replicas and the
+        // other sentinels (learnt through the primary, every 2 s or so).
+        wait_until("the sentinels to know the topology", || {
+            sentinels.iter().all(|s| {
+                let replicas: Option<Vec<redis::Value>> =
+                    query(s.port, redis::cmd("SENTINEL").arg("REPLICAS").arg(MASTER));
+                let others: Option<Vec<redis::Value>> =
+                    query(s.port, redis::cmd("SENTINEL").arg("SENTINELS").arg(MASTER));
+                replicas.is_some_and(|r| r.len() == 2) && others.is_some_and(|o| o.len() == 2)
+            })
+        });
+        Self {
+            primary,
+            _replicas: replicas,
+            sentinels,
+        }
+    }
+
+    fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        format!("redis+sentinel://{}/{MASTER}", hosts.join(","))
+    }
+
+    /// The primary's port according to the first sentinel that answers.
+    fn primary_port(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|s| {
+            let addr: Vec<String> = query(
+                s.port,
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(MASTER),
+            )?;
+            addr.get(1)?.parse().ok()
+        })
+    }
+}
+
+/// (status, Retry-After header, body).
+async fn http(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .timeout(Duration::from_secs(15));
+    if let Some(body) = body {
+        request = request.body(body.to_string());
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let retry = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let text = response.text().await.unwrap_or_default();
+            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            (status, retry, body)
+        }
+        Err(e) => (0, None, Value::String(e.to_string())),
+    }
+}
+
+async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn app(name: &str, instances: u32) -> Value {
+    json!({"name": name, "resources": {"cpu": 0.01, "mem": 4}, "instances": instances,
+           "command": {"cmd": "sleep 1000"}})
+}
+
+/// The simulator's frameworks (id, active) and live tasks by id: state.
+async fn sim_state(sim: &str) -> (Vec<(String, bool)>, BTreeMap<String, String>) {
+    let (_, _, state) = http(reqwest::Method::GET, &format!("{sim}/master/state"), None).await;
+    let frameworks = state["frameworks"].as_array().cloned().unwrap_or_default();
+    let ids = frameworks
+        .iter()
+        .filter_map(|f| Some((f["id"].as_str()?.to_string(), f["active"] == true)))
+        .collect();
+    let tasks = frameworks
+        .iter()
+        .flat_map(|f| f["tasks"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| {
+            Some((
+                t["id"].as_str()?.to_string(),
+                t["state"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    (ids, tasks)
+}
+
+/// Slots (`app.instance`) with more than one live task.
+fn doubled_slots(tasks: &BTreeMap<String, String>) -> Vec<String> {
+    let mut per_slot: BTreeMap<String, u32> = BTreeMap::new();
+    for (id, state) in tasks {
+        if matches!(
+            state.as_str(),
+            "TASK_RUNNING" | "TASK_STARTING" | "TASK_STAGING"
+        ) {
+            let parts: Vec<&str> = id.splitn(3, '.').collect();
+            *per_slot
+                .entry(format!("{}.{}", parts[0], parts.get(1).unwrap_or(&"")))
+                .or_default() += 1;
+        }
+    }
+    per_slot
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(s, _)| s)
+        .collect()
+}
+
+fn running_of(tasks: &BTreeMap<String, String>, app: &str) -> usize {
+    tasks
+        .iter()
+        .filter(|(id, s)| id.split('.').next() == Some(app) && *s == "TASK_RUNNING")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_killed_during_a_deploy_and_api_writes_loses_nothing() {
+    let mut topology = tokio::task::spawn_blocking(Topology::start)
+        .await
+        .expect("topology");
+    let sim = Hydrogen::start(&[
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--agents",
+        "12",
+        "--allocation-interval",
+        "100ms",
+        "--task-start-delay",
+        "50ms",
+        "--heartbeat-interval",
+        "1s",
+        "--status-update-retry",
+        "500ms",
+    ]);
+    let store = topology.url();
+    let serve = |sim: &str| {
+        Hydrogen::start(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--master",
+            sim,
+            "--store",
+            &store,
+            "--redis-min-replicas",
+            "1",
+            "--backoff-initial",
+            "200ms",
+            "--decline-refuse",
+            "200ms",
+        ])
+    };
+    let instances = [serve(&sim.url), serve(&sim.url)];
+    poll("a leader", async || {
+        for h in &instances {
+            let (s, _, body) = http(reqwest::Method::GET, &format!("{}/readyz", h.url), None).await;
+            if s == 200 && body["leader"] == true {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
+    let (s, _, body) = http(
+        reqwest::Method::POST,
+        &format!("{}/v1/api/app", instances[0].url),
+        Some(json!([app("big", 2000)])),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let framework = poll("the framework registered", async || {
+        let (frameworks, _) = sim_state(&sim.url).await;
+        frameworks.first().map(|(id, _)| id.clone())
+    })
+    .await;
+
+    // API writes through both instances, one after the other, all along.
+    let urls: Vec<String> = instances.iter().map(|h| h.url.clone()).collect();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let writer = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut refused: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut without_retry_hint = 0usize;
+        let mut first_ack_at: Vec<Instant> = Vec::new();
+        for i in 0.. {
+            if *stop_rx.borrow() {
+                break;
+            }
+            let name = format!("w{i}");
+            let (s, retry, _) = http(
+                reqwest::Method::POST,
+                &format!("{}/v1/api/app", urls[i % urls.len()]),
+                Some(json!([app(&name, 1)])),
+            )
+            .await;
+            if s == 200 {
+                acked.push(name);
+                first_ack_at.push(Instant::now());
+            } else {
+                *refused.entry(s).or_default() += 1;
+                if s == 503 && retry.is_none() {
+                    without_retry_hint += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        (acked, refused, without_retry_hint, first_ack_at)
+    });
+
+    // Mid-deploy: SIGKILL the primary.
+    poll("the deploy under way", async || {
+        let (_, tasks) = sim_state(&sim.url).await;
+        (running_of(&tasks, "big") >= 300).then_some(())
+    })
+    .await;
+    let old_primary = topology.primary.port;
+    let killed_at = Instant::now();
+    topology.primary.kill();
+    let mut doubles = BTreeSet::new();
+    let new_primary = poll("a replica promoted", async || {
+        let (_, tasks) = sim_state(&sim.url).await;
+        doubles.extend(doubled_slots(&tasks));
+        topology.primary_port().filter(|p| *p != old_primary)
+    })
+    .await;
+    let promoted_after = killed_at.elapsed();
+
+    // The deploy completes on the new primary.
+    let tasks = poll("all 2,000 tasks running", async || {
+        let (_, tasks) = sim_state(&sim.url).await;
+        doubles.extend(doubled_slots(&tasks));
+        (running_of(&tasks, "big") == 2000).then_some(tasks)
+    })
+    .await;
+    stop_tx.send_replace(true);
+    let (acked, refused, without_retry_hint, ack_times) = writer.await.expect("writer");
+    let first_write_after = ack_times
+        .iter()
+        .find(|t| **t > killed_at)
+        .map(|t| t.duration_since(killed_at));
+    eprintln!(
+        "primary killed: replica on port {new_primary} promoted after {promoted_after:?}; \
+         first acknowledged API write {first_write_after:?} after the kill; \
+         {} writes acknowledged, refusals by status {refused:?}",
+        acked.len()
+    );
+    assert!(
+        first_write_after.is_some(),
+        "no API write succeeded after the kill"
+    );
+    assert!(
+        refused.keys().all(|s| *s == 503 || *s == 504),
+        "refusals other than 503/504 while Redis failed over: {refused:?}"
+    );
+    assert_eq!(without_retry_hint, 0, "503 answers without Retry-After");
+    assert!(doubles.is_empty(), "slots with two live tasks: {doubles:?}");
+    assert!(doubled_slots(&tasks).is_empty());
+
+    // Every acknowledged write survived the failover, and converges.
+    let (s, _, listed) = http(
+        reqwest::Method::GET,
+        &format!("{}/v1/api/apps", instances[1].url),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{listed}");
+    let names: BTreeSet<String> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["name"].as_str().map(str::to_string))
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|n| !names.contains(*n)).collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    let tasks = poll("every acknowledged app running", async || {
+        let (_, tasks) = sim_state(&sim.url).await;
+        acked
+            .iter()
+            .all(|n| running_of(&tasks, n) == 1)
+            .then_some(tasks)
+    })
+    .await;
+    assert!(doubled_slots(&tasks).is_empty());
+    // No orphan: every task belongs to an app the store knows.
+    assert!(
+        tasks
+            .keys()
+            .all(|id| names.contains(id.split('.').next().unwrap_or_default())),
+        "tasks of unknown apps"
+    );
+    // One framework, the same one.
+    let (frameworks, _) = sim_state(&sim.url).await;
+    assert_eq!(
+        frameworks,
+        vec![(framework, true)],
+        "the framework id changed or a second framework registered"
+    );
+}
+
+fn options(min_replicas: u32) -> RedisOptions {
+    RedisOptions {
+        timeout: Duration::from_secs(2),
+        min_replicas: Some(min_replicas),
+        ..RedisOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn an_unreplicated_lease_is_never_led_on_so_no_epoch_is_held_twice() {
+    let mut primary = Redis::start();
+    let replica = Redis::start_replica_of(primary.port);
+    let port = replica.port;
+    tokio::task::spawn_blocking(move || {
+        wait_until("the replica in sync", || {
+            info_field(port, "master_link_status").as_deref() == Some("up")
+        })
+    })
+    .await
+    .expect("replica");
+    let ttl = Duration::from_secs(30);
+    let a = RedisStore::connect(&primary.url(), options(1))
+        .await
+        .expect("store a");
+    let lease_a = a
+        .acquire_lease("a", "a:1", ttl)
+        .await
+        .expect("confirmed acquisition")
+        .expect("free lease");
+    a.release_lease(&lease_a).await.expect("release");
+
+    // The replica is cut off (as a partition, or a lagging link, would):
+    // what the primary takes now never reaches it.
+    let _: String = tokio::task::spawn_blocking(move || {
+        query(port, redis::cmd("REPLICAOF").arg("NO").arg("ONE")).expect("REPLICAOF NO ONE")
+    })
+    .await
+    .expect("detach");
+    let b = RedisStore::connect(&primary.url(), options(1))
+        .await
+        .expect("store b");
+    let refused = b.acquire_lease("b", "b:1", ttl).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(why)) if why.contains("replicas")),
+        "an acquisition no replica confirmed must not count: {refused:?}"
+    );
+    // Without WAIT the same acquisition would count: that is the hazard.
+    let unguarded = RedisStore::connect(&primary.url(), options(0))
+        .await
+        .expect("store without min replicas");
+    let b_epoch = {
+        // The lease b's refused acquisition left behind (it did run).
+        let held = unguarded.leader().await.expect("read").expect("held");
+        assert_eq!(held.instance_id, "b");
+        held.epoch
+    };
+    assert_eq!(b_epoch, lease_a.epoch + 1);
+
+    // The primary dies; the cut-off replica is what gets promoted.
+    primary.kill();
+    let c = RedisStore::connect(&replica.url(), options(0))
+        .await
+        .expect("store c on the promoted replica");
+    let lease_c = c
+        .acquire_lease("c", "c:1", ttl)
+        .await
+        .expect("acquisition on the new primary")
+        .expect("free lease");
+    // The epoch number b was refused is handed out again, to c: c is the
+    // only instance that ever led with it, and it is above every epoch
+    // anyone acted on.
+    assert_eq!(lease_c.epoch, b_epoch);
+    assert!(lease_c.epoch > lease_a.epoch);
+    // b's store reaches only the dead primary: it cannot write either.
+    let write = b.set_framework_id(b_epoch, "f-b").await;
+    assert!(write.is_err(), "{write:?}");
+    assert_eq!(c.framework_id().await.expect("read"), None);
+}
+
+#[tokio::test]
+async fn writes_wait_for_replicas_and_a_missing_replica_makes_them_unavailable() {
+    let primary = Redis::start();
+    let mut replica = Redis::start_replica_of(primary.port);
+    let port = replica.port;
+    tokio::task::spawn_blocking(move || {
+        wait_until("the replica in sync", || {
+            info_field(port, "master_link_status").as_deref() == Some("up")
+        })
+    })
+    .await
+    .expect("replica");
+    // Default: 1 when the primary has replicas.
+    let store = RedisStore::connect(
+        &primary.url(),
+        RedisOptions {
+            timeout: Duration::from_secs(2),
+            ..RedisOptions::default()
+        },
+    )
+    .await
+    .expect("store");
+    assert_eq!(store.min_replicas(), 1);
+    let spec: hydrogen::spec::App =
+        hydrogen::spec::parse_app(app("one", 1).to_string().as_bytes()).expect("spec");
+    store.create_app(spec).await.expect("confirmed write");
+    replica.kill();
+    let spec: hydrogen::spec::App =
+        hydrogen::spec::parse_app(app("two", 1).to_string().as_bytes()).expect("spec");
+    let refused = store.create_app(spec).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(why)) if why.contains("--redis-min-replicas")),
+        "{refused:?}"
+    );
+    // Reads still work.
+    assert!(store.get_app("one").await.expect("read").is_some());
+}
+
+/// A planned switchover (`SENTINEL FAILOVER`) leaves the old primary
+/// running and taking writes until the sentinels demote it, while one
+/// replica is already promoted: a write the other replica confirmed in
+/// that window is lost when it resyncs from the new primary. Only `WAIT`
+/// for every replica closes that window (with `--redis-min-replicas 1`
+/// this test loses writes: see the README), so that is what it runs with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switchover_is_followed_and_refused_writes_are_retried_on_the_new_primary() {
+    let topology = tokio::task::spawn_blocking(Topology::start)
+        .await
+        .expect("topology");
+    let store = RedisStore::connect(&topology.url(), options(2))
+        .await
+        .expect("store through the sentinels");
+    let old = store.primary_address();
+    assert!(
+        old.ends_with(&format!(":{}", topology.primary.port)),
+        "{old}"
+    );
+    let spec =
+        |name: &str| hydrogen::spec::parse_app(app(name, 1).to_string().as_bytes()).expect("spec");
+    store.create_app(spec("before")).await.expect("write");
+    // A planned switchover: the old primary lives on as a replica and
+    // answers writes with READONLY until the store follows the new one.
+    let sentinel = topology.sentinels[0].port;
+    let _: String = tokio::task::spawn_blocking(move || {
+        query(sentinel, redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER))
+            .expect("SENTINEL FAILOVER")
+    })
+    .await
+    .expect("failover");
+    let mut acked = vec!["before".to_string()];
+    let mut refusals = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut i = 0;
+    while store.primary_address() == old || acked.len() < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the store never followed the switchover: {refusals:?}"
+        );
+        let name = format!("during{i}");
+        i += 1;
+        match store.create_app(spec(&name)).await {
+            Ok(_) => acked.push(name),
+            Err(StoreError::Unavailable(why)) => refusals.push(why),
+            Err(other) => panic!("not a failover error: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let new_port = tokio::task::block_in_place(|| topology.primary_port());
+    assert_eq!(
+        store.primary_address(),
+        format!("127.0.0.1:{}", new_port.expect("a primary")),
+    );
+    for name in &acked {
+        assert!(
+            store.get_app(name).await.expect("read").is_some(),
+            "acknowledged {name} lost"
+        );
+    }
+    eprintln!(
+        "switchover: {} writes acknowledged, {} refused while it happened",
+        acked.len(),
+        refusals.len()
+    );
+}

@@ -52,7 +52,8 @@ fmt:
 ## real_vs_sim needs a real Mesos (as `make test-real-mesos`); without one it
 ## prints a `skipped` line.
 ## E2E_AGENTS: agent counts of the end-to-end runs (default "1000 10000"),
-## each with the memory store and with Redis (a throwaway redis-server
+## ten tasks per agent (10,000 and 100,000 tasks, issue 17's sizes), each
+## with the memory store and with Redis (a throwaway redis-server
 ## started by scripts/with-redis.sh). Needs redis-server on PATH.
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 E2E_AGENTS ?= 1000 10000
@@ -65,11 +66,11 @@ bench:
 	$(CARGO) bench --bench watch_storm | tee $(TARGET_DIR)/bench-watch-storm.txt
 	$(CARGO) build --release
 	for n in $(E2E_AGENTS); do \
-		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \
+		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances $$(((n + 9) / 10)) \
 			| tee $(TARGET_DIR)/bench-e2e-memory-$$n-agents.json || exit 1; \
 	done
 	scripts/with-redis.sh sh -c 'for n in $(E2E_AGENTS); do \
-		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances 100 \
+		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances $$(((n + 9) / 10)) \
 			--store "$$REDIS_URL" | tee $(TARGET_DIR)/bench-e2e-redis-$$n-agents.json || exit 1; \
 	done'
 	python3 scripts/bench_report.py $(TARGET_DIR)

@@ -91,7 +91,7 @@ def cell(v):
 
 def e2e_section(target):
     out = ["## End to end (`hydrogen bench e2e`)", "",
-           "100 apps × 100 instances; then a tenth of the agents lost at once (the storm). "
+           "100 apps × (agents / 10) instances; then a tenth of the agents lost at once (the storm). "
            "Redis: a throwaway local redis-server with AOF `appendfsync always`; "
            "framework CPU excludes the Redis server's.", ""]
     runs = e2e_runs(target)

@@ -133,6 +133,11 @@ pub struct E2eReport {
     pub storm_sim_cpu_share: f64,
     /// Task state changes persisted during the storm, per second.
     pub storm_updates_per_second: f64,
+    /// Over the whole run: updates the simulated agents sent again because
+    /// no acknowledgement came within their retry interval, and
+    /// acknowledgements of updates that were not in flight (duplicates).
+    pub updates_resent: u64,
+    pub stale_acknowledgements: u64,
 }
 
 /// CPU split at one moment.
@@ -223,15 +228,11 @@ impl Tracker {
     }
 }
 
-/// Status updates the simulated agents still wait to see acknowledged.
-fn unacknowledged(sim: &SimHandle) -> usize {
-    let master = sim.master();
-    let m = master.lock().unwrap_or_else(|p| p.into_inner());
-    m.frameworks
-        .values()
-        .flat_map(|f| f.tasks.values())
-        .filter(|t| !t.pending.is_empty())
-        .count()
+/// Status updates the simulated agents still wait to see acknowledged
+/// (a counter: walking 100,000 tasks every poll would hold the master's
+/// lock and be counted as the framework's CPU).
+fn unacknowledged(sim: &SimHandle) -> u64 {
+    sim_stats(sim).unacknowledged_updates
 }
 
 /// Polls until every update was acknowledged; false at the timeout.
@@ -476,6 +477,8 @@ async fn measure(
     report.offers_made = after.offers_made - before.offers_made;
     report.rss_after_deploy_bytes = procstat::rss_bytes();
     report.peak_rss_bytes = procstat::peak_rss_bytes();
+    report.updates_resent = after.updates_resent;
+    report.stale_acknowledgements = after.stale_acknowledgements;
     if !report.completed || config.storm_fraction <= 0.0 {
         return Ok(());
     }
@@ -541,6 +544,9 @@ async fn measure(
         0.0
     };
     report.peak_rss_bytes = procstat::peak_rss_bytes();
+    let end = sim_stats(sim);
+    report.updates_resent = end.updates_resent;
+    report.stale_acknowledgements = end.stale_acknowledgements;
     Ok(())
 }
 

@@ -171,6 +171,11 @@ impl Backoffs {
             .min()
     }
 
+    /// The apps with failures on record.
+    pub fn apps(&self) -> impl Iterator<Item = &str> {
+        self.apps.keys().map(String::as_str)
+    }
+
     pub fn forget(&mut self, app: &str) {
         self.apps.remove(app);
     }

@@ -180,6 +180,13 @@ pub struct Core {
     backing_off: BTreeSet<String>,
     /// When an app's plan asked to be looked at again.
     requeue: HashMap<String, Instant>,
+    /// Apps whose last plan was [`plan::AppPlan::steady`]: an update that
+    /// moves one of their tasks between quiet live states does not replan
+    /// them (at 1,000 instances an app's plan visits 1,000 records, and a
+    /// deploy sends two such updates per task).
+    steady: HashSet<String>,
+    /// Apps planned so far (an operation count for tests and benches).
+    plans: u64,
     rollouts: HashMap<String, RolloutState>,
     rejections: HashMap<String, BTreeMap<String, u64>>,
     launch_errors: HashMap<String, String>,
@@ -230,6 +237,8 @@ impl Core {
             flow: RoleFlow::default(),
             backing_off: BTreeSet::new(),
             requeue: HashMap::new(),
+            steady: HashSet::new(),
+            plans: 0,
             rollouts: HashMap::new(),
             rejections: HashMap::new(),
             launch_errors: HashMap::new(),
@@ -296,6 +305,12 @@ impl Core {
     /// The task record the model holds.
     pub fn task(&self, id: &str) -> Option<&TaskRecord> {
         self.tasks.get(id)
+    }
+
+    /// How many times an app was planned: a quiet update of a steady app
+    /// is not one (see [`plan::AppPlan::steady`]).
+    pub fn plans_made(&self) -> u64 {
+        self.plans
     }
 
     /// Slots waiting for a task, per app.
@@ -547,7 +562,10 @@ impl Core {
             } else {
                 self.ready_since.remove(&task_id);
             }
-            touched.insert(app);
+            // A steady app's plan is the same after a quiet move: skip it.
+            if !(self.steady.contains(&app) && !kill_sent && plan::is_steady_move(before, state)) {
+                touched.insert(app);
+            }
         } else if !plan::is_live(state) {
             // An orphan we killed is gone.
             self.kills.remove(&task_id);
@@ -612,6 +630,7 @@ impl Core {
         let mut ended: Vec<String> = Vec::new();
         for name in apps {
             self.requeue.remove(name);
+            self.steady.remove(name);
             let tasks: Vec<&TaskRecord> = self
                 .by_app
                 .get(name)
@@ -641,6 +660,7 @@ impl Core {
                     plan_config.surge = surge;
                 }
             }
+            self.plans += 1;
             let p = plan::plan_rollout(app, &tasks, now.wall_ms, &plan_config, rollout);
             for k in p.kill {
                 let agent = self.tasks.get(&k.task_id).map(|t| t.agent_id.clone());
@@ -674,6 +694,9 @@ impl Core {
             if let Some(ms) = p.requeue_after_ms {
                 self.requeue
                     .insert(name.clone(), now.at + Duration::from_millis(ms));
+            }
+            if p.steady {
+                self.steady.insert(name.clone());
             }
             if p.launch.is_empty() {
                 self.pending.remove(name);
@@ -960,10 +983,19 @@ impl Core {
 
     fn on_tick(&mut self, now: Now, fx: &mut Effects) {
         // Backoff resets for apps whose tasks stay ready.
+        // Only apps with failures on record have a backoff to reset: look
+        // at their tasks, not at every ready task of the cluster.
         let ready: Vec<(String, Instant)> = self
-            .ready_since
-            .iter()
-            .filter_map(|(id, since)| self.tasks.get(id).map(|t| (t.app.clone(), *since)))
+            .backoffs
+            .apps()
+            .flat_map(|app| {
+                self.by_app
+                    .get(app)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.ready_since.get(id))
+                    .map(move |since| (app.to_string(), *since))
+            })
             .collect();
         for (app, since) in ready {
             self.backoffs.record_ready(&app, since, now.at);
@@ -1155,7 +1187,12 @@ impl Core {
     /// Where the app's rolling update stands, if one is under way.
     fn progress(&self, name: &str) -> Option<Progress> {
         let app = self.apps.get(name)?;
-        if app.goal != AppGoal::Run || self.outdated_live(name, app) == 0 {
+        // A steady app has no outdated task by definition; asking it costs
+        // a walk of its tasks, and statuses are written every second.
+        if app.goal != AppGoal::Run
+            || self.steady.contains(name)
+            || self.outdated_live(name, app) == 0
+        {
             return None;
         }
         let updated = self

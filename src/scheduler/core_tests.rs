@@ -716,6 +716,68 @@ fn an_orphan_is_killed_retried_and_forgotten_once_gone() {
     assert!(h.core.kills.is_empty());
 }
 
+#[test]
+fn quiet_updates_of_a_steady_app_do_not_replan_it_and_a_failure_does() {
+    let web = record(&plain_app("web", 3, json!({})), 1, 1);
+    let other = record(&plain_app("other", 1, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![web, other], vec![]);
+    let fx = h.offers(&["a1"]);
+    let ids: Vec<String> = launched(&fx)
+        .into_iter()
+        .filter(|id| id.starts_with("web"))
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let planned = h.core.plans_made();
+    for id in &ids {
+        let fx = h.status(id, v1::TaskState::TaskStarting);
+        assert_eq!(fx.writes.upserts.len(), 1, "still written");
+        assert_eq!(fx.acks.len(), 1, "still acknowledged");
+        h.status(id, v1::TaskState::TaskRunning);
+    }
+    assert_eq!(
+        h.core.plans_made(),
+        planned,
+        "STARTING and RUNNING replan nothing"
+    );
+    // The statuses written every second still see the app.
+    h.advance(Duration::from_secs(2));
+    // A failure matters: its app alone is planned, and the slot waits.
+    let fx = h.status(&ids[1], v1::TaskState::TaskFailed);
+    assert_eq!(h.core.plans_made(), planned + 1);
+    assert_eq!(h.core.pending("web").len(), 1, "{fx:?}");
+    // A rolling update unsettles the app: its new tasks' updates replan it
+    // (an old task goes once the new one of its slot is ready).
+    let fx = h.step(Input::Apps(vec![
+        record(
+            &plain_app("web", 3, json!({"command": {"cmd": "sleep 200"}})),
+            2,
+            2,
+        ),
+        record(&plain_app("other", 1, json!({})), 1, 1),
+    ]));
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    let fx = h.offers(&["a2"]);
+    let surging = launched(&fx)
+        .into_iter()
+        .find(|id| h.core.task(id).is_some_and(|t| t.instance != 1))
+        .expect("a new task beside an old one");
+    let planned = h.core.plans_made();
+    h.status(&surging, v1::TaskState::TaskStarting);
+    let fx = h.status(&surging, v1::TaskState::TaskRunning);
+    assert_eq!(h.core.plans_made(), planned + 2);
+    let slot = h.core.task(&surging).map(|t| t.instance);
+    let old: Vec<(String, KillReason)> = ids
+        .iter()
+        .filter(|id| h.core.task(id).map(|t| t.instance) == slot)
+        .map(|id| (id.clone(), KillReason::Replaced))
+        .collect();
+    assert_eq!(
+        killed(&fx),
+        old,
+        "the ready new task replaces its slot's old one"
+    );
+}
+
 /// The offer flow reviving `role` only.
 fn revive(role: &str) -> Option<OfferFlow> {
     Some(OfferFlow {

@@ -106,6 +106,12 @@ pub struct AppPlan {
     pub remove_app: bool,
     /// Plan again after this long (wall ms) even if nothing changes.
     pub requeue_after_ms: Option<u64>,
+    /// Nothing to kill, forget or wait for, and every live task is a
+    /// current-version task alone in its slot, reachable, not being
+    /// killed: a task of the app moving between such states (STAGING →
+    /// STARTING → RUNNING, a health change) leaves this plan as it is, so
+    /// the core need not plan the app again for it (see [`is_steady_move`]).
+    pub steady: bool,
 }
 
 impl AppPlan {
@@ -134,6 +140,16 @@ pub fn is_held(task: &TaskRecord, now_ms: u64, config: &PlanConfig) -> bool {
     task.state == TaskState::TaskUnknown
         && task.updated_ms < config.reregister_until_ms
         && now_ms < config.reregister_until_ms
+}
+
+/// Whether a status update that takes a task of a [`AppPlan::steady`]
+/// app from `before` to `after` leaves the app's plan unchanged: both live,
+/// neither unreachable nor killing (the task keeps covering its slot alone,
+/// and with no older version around readiness decides nothing).
+pub fn is_steady_move(before: TaskState, after: TaskState) -> bool {
+    let quiet =
+        |s: TaskState| is_live(s) && s != TaskState::TaskUnreachable && s != TaskState::TaskKilling;
+    quiet(before) && quiet(after)
 }
 
 /// Whether a task serves: RUNNING, and healthy when the app checks health.
@@ -338,6 +354,16 @@ pub fn plan_rollout(
     plan.launch.dedup();
     plan.kill.sort_by(|a, b| a.task_id.cmp(&b.task_id));
     plan.kill.dedup_by(|a, b| a.task_id == b.task_id);
+    plan.steady = plan.kill.is_empty()
+        && plan.forget.is_empty()
+        && plan.requeue_after_ms.is_none()
+        && held.is_empty()
+        && slots.values().all(|tasks| {
+            matches!(tasks.as_slice(), [t] if t.app_version >= app.config_version
+                && t.state != TaskState::TaskUnreachable
+                && t.state != TaskState::TaskKilling
+                && !t.kill_sent)
+        });
     plan
 }
 
@@ -640,6 +666,15 @@ mod tests {
         assert!(p.kill.is_empty());
     }
 
+    /// The live states a steady app's tasks move between.
+    fn quiet_state() -> impl Strategy<Value = TaskState> {
+        prop::sample::select(vec![
+            TaskState::TaskStaging,
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+        ])
+    }
+
     fn any_state() -> impl Strategy<Value = TaskState> {
         prop::sample::select(vec![
             TaskState::TaskStaging,
@@ -685,5 +720,82 @@ mod tests {
                 prop_assert!(covered || p.launch.contains(&slot));
             }
         }
+
+        /// What lets the core skip planning a steady app again: a quiet
+        /// move of any one task leaves the plan (and its steadiness) as it
+        /// was, with or without a health check, in place or paused.
+        #[test]
+        fn a_quiet_move_leaves_a_steady_plan_unchanged(
+            health in any::<bool>(),
+            in_place in any::<bool>(),
+            paused in any::<bool>(),
+            slots in prop::collection::vec(prop::option::of((quiet_state(), any::<bool>())), 1..8),
+            moved in 0usize..8,
+            to in quiet_state(),
+            healthy in any::<bool>(),
+        ) {
+            let instances = u32::try_from(slots.len()).expect("few slots");
+            let record = app(instances, 2, health);
+            let records: Vec<TaskRecord> = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| t.map(|(state, h)| (i, state, h)))
+                .map(|(i, state, h)| TaskRecord {
+                    healthy: Some(h),
+                    ..task(&format!("t{i}"), u32::try_from(i).expect("few"), 2, state)
+                })
+                .collect();
+            let rollout = Rollout { in_place, paused };
+            let config = PlanConfig::default();
+            let refs: Vec<&TaskRecord> = records.iter().collect();
+            let before = plan_rollout(&record, &refs, 1_000, &config, rollout);
+            prop_assert!(before.steady, "{:?}", before);
+            if records.is_empty() {
+                return Ok(());
+            }
+            let moved = moved % records.len();
+            prop_assert!(is_steady_move(records[moved].state, to));
+            let mut after_records = records.clone();
+            after_records[moved].state = to;
+            after_records[moved].healthy = Some(healthy);
+            after_records[moved].updated_ms = 2_000;
+            let refs: Vec<&TaskRecord> = after_records.iter().collect();
+            let after = plan_rollout(&record, &refs, 3_000, &config, rollout);
+            prop_assert_eq!(before, after);
+        }
+    }
+
+    #[test]
+    fn only_a_plan_with_nothing_to_do_but_launch_is_steady() {
+        let cfg = PlanConfig::default();
+        let steady = |app: &AppRecord, tasks: &[TaskRecord]| {
+            let refs: Vec<&TaskRecord> = tasks.iter().collect();
+            plan_app(app, &refs, 1_000, &cfg).steady
+        };
+        let running = task("a", 0, 2, TaskState::TaskRunning);
+        // Waiting slots do not unsettle it: a launch fills them.
+        assert!(steady(&app(3, 2, false), std::slice::from_ref(&running)));
+        // An old version, a duplicate, an unreachable or killed task, a
+        // record to forget, or a task beyond the instances do.
+        let unsteady = [
+            vec![task("o", 0, 1, TaskState::TaskRunning)],
+            vec![running.clone(), task("d", 0, 2, TaskState::TaskStarting)],
+            vec![task("u", 0, 2, TaskState::TaskUnreachable)],
+            vec![task("k", 0, 2, TaskState::TaskKilling)],
+            vec![TaskRecord {
+                kill_sent: true,
+                ..running.clone()
+            }],
+            vec![running.clone(), task("f", 1, 2, TaskState::TaskFailed)],
+            vec![task("x", 5, 2, TaskState::TaskRunning)],
+        ];
+        for tasks in unsteady {
+            assert!(!steady(&app(3, 2, false), &tasks), "{tasks:?}");
+        }
+        let killed = AppRecord {
+            goal: AppGoal::Kill,
+            ..app(3, 2, false)
+        };
+        assert!(!steady(&killed, std::slice::from_ref(&running)));
     }
 }

@@ -277,6 +277,9 @@ impl<S: Store> Scheduler<S> {
     }
 }
 
+/// ACCEPT and KILL calls of one batch in flight at once (see `execute`).
+const CALLS_IN_FLIGHT: usize = 64;
+
 /// How often a leader refusing to register (an orphaned framework of
 /// ours) asks the master again.
 const ADOPT_RECHECK: Duration = Duration::from_secs(5);
@@ -503,9 +506,17 @@ impl<S: Store> Driver<S> {
             }
         }
         let mut calls_out = FuturesUnordered::new();
+        // One offer cycle of 10,000 agents is 10,000 ACCEPTs (a storm as
+        // many KILLs): all at once they open as many connections and
+        // overflow the master's listen backlog (the calls fail, their tasks
+        // wait for reconciliation). A bounded number go at a time, over the
+        // pool's kept-alive connections.
+        let permits = Arc::new(tokio::sync::Semaphore::new(CALLS_IN_FLIGHT));
         for launch in effects.launches {
             let caller = caller.clone();
+            let permits = permits.clone();
             calls_out.push(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
                 let tasks = launch.tasks.len();
                 let call = calls::accept(
                     vec![launch.offer_id],
@@ -536,8 +547,10 @@ impl<S: Store> Driver<S> {
         }
         for kill in effects.kills {
             let caller = caller.clone();
+            let permits = permits.clone();
             info!(task = %kill.task_id, reason = kill.reason.as_str(), "killing");
             calls_out.push(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
                 let call = calls::kill(
                     calls::task_id(kill.task_id.clone()),
                     kill.agent_id.filter(|a| !a.is_empty()).map(calls::agent_id),

@@ -399,10 +399,14 @@ impl Master {
         agent_id: &str,
         executor_id: &str,
     ) -> Option<&v1::ExecutorInfo> {
-        self.frameworks
-            .get(framework_id)?
+        // From the agent's own task index, not the framework's every task.
+        let fw = self.frameworks.get(framework_id)?;
+        self.agents
+            .get(agent_id)?
             .tasks
-            .values()
+            .iter()
+            .filter(|(f, _)| f == framework_id)
+            .filter_map(|(_, t)| fw.tasks.get(t))
             .filter(|t| t.agent_id == agent_id && !is_terminal(t.state))
             .filter_map(|t| t.executor_info.as_ref())
             .find(|e| e.executor_id.value == executor_id)
@@ -565,12 +569,19 @@ impl Master {
             .map(|e| {
                 self.frameworks
                     .get(framework_id)
-                    .and_then(|f| {
-                        f.tasks.values().find(|t| {
-                            t.agent_id == agent_id
-                                && !is_terminal(t.state)
-                                && t.executor_id.as_deref() == Some(e.executor_id.value.as_str())
-                        })
+                    .zip(self.agents.get(agent_id))
+                    .and_then(|(f, agent)| {
+                        agent
+                            .tasks
+                            .iter()
+                            .filter(|(fid, _)| fid == framework_id)
+                            .filter_map(|(_, t)| f.tasks.get(t))
+                            .find(|t| {
+                                t.agent_id == agent_id
+                                    && !is_terminal(t.state)
+                                    && t.executor_id.as_deref()
+                                        == Some(e.executor_id.value.as_str())
+                            })
                     })
                     .and_then(|t| t.parent_container_id.clone())
                     .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())

@@ -330,6 +330,15 @@ pub struct SimStats {
     /// `offer_events` taken before a deploy, the number of offer cycles the
     /// deploy needed.
     pub offer_events_at_last_launch: u64,
+    /// Status updates the agents hold unacknowledged (every task's queue,
+    /// in flight or behind), kept as the queues change so that waiting for
+    /// it to reach 0 does not walk every task.
+    pub unacknowledged_updates: u64,
+    /// Unacknowledged updates sent again (the agents' retry timer fired).
+    pub updates_resent: u64,
+    /// ACKNOWLEDGE calls for an update that was not in flight (a duplicate,
+    /// or one for a task the agent no longer has).
+    pub stale_acknowledgements: u64,
 }
 
 /// Seconds since the epoch, as Mesos timestamps are.
@@ -1169,6 +1178,10 @@ impl Master {
                 task.state = TaskState::TaskKilled;
                 task.statuses.push((TaskState::TaskKilled, now_wall, None));
             }
+            self.stats.unacknowledged_updates = self
+                .stats
+                .unacknowledged_updates
+                .saturating_sub(task.pending.len() as u64);
             task.pending.clear();
             fw.completed_tasks.push_back(task);
         }
@@ -1263,6 +1276,7 @@ impl Master {
             .as_ref()
             .map(|e| e.executor_id.value.clone());
         task.pending.push_back(status);
+        self.stats.unacknowledged_updates += 1;
         let first = task.pending.len() == 1;
         info!(framework_id, task_id, state = ?state, "task state changed");
         if is_terminal(state)
@@ -1329,17 +1343,31 @@ impl Master {
     /// Re-sends every in-flight update of a framework (after it
     /// re-subscribes), or of the tasks on one agent (after it reregisters).
     fn resend_pending(&mut self, now: Instant, framework_id: &str, agent: Option<&str>) {
-        let ids: Vec<String> = self
-            .frameworks
-            .get(framework_id)
-            .map(|f| {
-                f.tasks
-                    .values()
-                    .filter(|t| !t.pending.is_empty() && agent.is_none_or(|a| a == t.agent_id))
-                    .map(|t| t.info.task_id.value.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let Some(fw) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let queued = |t: &&Task| !t.pending.is_empty();
+        // One agent's tasks come from its own index: a storm of agents
+        // re-registering must not walk the framework's every task each.
+        let ids: Vec<String> = match agent {
+            Some(agent_id) => self
+                .agents
+                .get(agent_id)
+                .into_iter()
+                .flat_map(|a| a.tasks.iter())
+                .filter(|(f, _)| f == framework_id)
+                .filter_map(|(_, t)| fw.tasks.get(t))
+                .filter(|t| t.agent_id == agent_id)
+                .filter(queued)
+                .map(|t| t.info.task_id.value.clone())
+                .collect(),
+            None => fw
+                .tasks
+                .values()
+                .filter(queued)
+                .map(|t| t.info.task_id.value.clone())
+                .collect(),
+        };
         for id in ids {
             self.forward_front(now, framework_id, &id, true);
         }
@@ -1379,6 +1407,7 @@ impl Master {
             return;
         };
         let Some(task) = fw.tasks.get_mut(task_id).filter(|t| t.agent_id == agent_id) else {
+            self.stats.stale_acknowledgements += 1;
             warn!(
                 framework_id,
                 task_id, "ignoring acknowledgement for an unknown task"
@@ -1386,6 +1415,7 @@ impl Master {
             return;
         };
         if task.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
+            self.stats.stale_acknowledgements += 1;
             warn!(
                 framework_id,
                 task_id, "ignoring acknowledgement of an update that is not in flight"
@@ -1393,12 +1423,17 @@ impl Master {
             return;
         }
         let acked = task.pending.pop_front();
+        self.stats.unacknowledged_updates = self.stats.unacknowledged_updates.saturating_sub(1);
         let acked_state = acked.map(|s| s.state());
         debug!(framework_id, task_id, state = ?acked_state, "update acknowledged");
         if acked_state.is_some_and(is_terminal) {
             // The agent forgets the task once its terminal update is acked;
             // the master moves it to the completed tasks.
             if let Some(task) = fw.tasks.remove(task_id) {
+                self.stats.unacknowledged_updates = self
+                    .stats
+                    .unacknowledged_updates
+                    .saturating_sub(task.pending.len() as u64);
                 if let Some(agent) = self.agents.get_mut(agent_id) {
                     agent
                         .tasks
@@ -1789,6 +1824,10 @@ impl Master {
             };
             task.state = state;
             task.unreachable = None;
+            self.stats.unacknowledged_updates = self
+                .stats
+                .unacknowledged_updates
+                .saturating_sub(task.pending.len() as u64);
             task.pending.clear();
             task.statuses.push((state, now_wall, None));
             let mut s = master_status(
@@ -1953,6 +1992,7 @@ impl Master {
                     return;
                 }
                 task.retry_backoff = (task.retry_backoff * 2).min(max);
+                self.stats.updates_resent += 1;
                 debug!(
                     framework_id,
                     task_id, "retrying unacknowledged status update"

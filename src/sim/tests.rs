@@ -2292,6 +2292,59 @@ fn one_invalid_resource_voids_its_whole_launch() {
     );
 }
 
+/// The queued updates, counted by walking every task (what the counter
+/// in [`super::master::SimStats`] saves callers from doing).
+fn queued_updates(m: &Master) -> u64 {
+    m.frameworks
+        .values()
+        .flat_map(|f| f.tasks.values())
+        .map(|t| t.pending.len() as u64)
+        .sum()
+}
+
+#[test]
+fn unacknowledged_updates_are_counted_as_the_queues_change() {
+    let mut f = fixture(2);
+    let mut s = f
+        .subscribe(
+            0,
+            info(&[v1::framework_info::capability::Type::PartitionAware]),
+        )
+        .expect("subscribed");
+    let offers = f.offers(0, &mut s);
+    let (a, b) = (offers[0].clone(), offers[1].clone());
+    f.launch(0, &s, &a, vec![task("t1", &a.agent_id, 1.0)]);
+    f.launch(0, &s, &b, vec![task("t2", &b.agent_id, 1.0)]);
+    f.m.tick(f.at(1));
+    let st = updates(&mut s.rx);
+    assert_eq!(st.len(), 2);
+    assert_eq!(f.m.stats.unacknowledged_updates, 2);
+    // t1's RUNNING queues behind its unacknowledged STARTING.
+    f.m.tick(f.at(200));
+    assert_eq!(f.m.stats.unacknowledged_updates, 4);
+    assert_eq!(f.m.stats.unacknowledged_updates, queued_updates(&f.m));
+    let t1 = st
+        .iter()
+        .find(|u| u.task_id.value == "t1")
+        .expect("t1 update");
+    ack(&mut f, 200, &s, t1);
+    assert_eq!(f.m.stats.unacknowledged_updates, 3);
+    // A duplicate acknowledgement changes nothing and is counted.
+    ack(&mut f, 201, &s, t1);
+    assert_eq!(f.m.stats.unacknowledged_updates, 3);
+    assert_eq!(f.m.stats.stale_acknowledgements, 1);
+    // The retry re-sends t2's STARTING (t1's RUNNING is not due yet).
+    f.m.tick(f.at(10_001));
+    assert_eq!(f.m.stats.updates_resent, 1);
+    // An agent marked gone drops its tasks' queues.
+    f.m.mark_gone(&b.agent_id.value).expect("gone");
+    assert_eq!(f.m.stats.unacknowledged_updates, 1);
+    assert_eq!(f.m.stats.unacknowledged_updates, queued_updates(&f.m));
+    // A removed framework drops the rest.
+    f.m.remove_framework(&s.id);
+    assert_eq!(f.m.stats.unacknowledged_updates, 0);
+}
+
 fn role_call(kind: call::Type, roles: &[&str]) -> v1::scheduler::Call {
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
     let mut c = v1::scheduler::Call {

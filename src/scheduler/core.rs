@@ -570,7 +570,13 @@ impl Core {
             // An orphan we killed is gone.
             self.kills.remove(&task_id);
         } else {
-            // Mesos runs a task for us that no app owns: an orphan.
+            // Mesos runs a task for us that no app owns: an orphan. Reported
+            // reachable, it may be back from an agent that was away while
+            // our kills backed off (up to `kill_retry`): those never reached
+            // it, so the kill goes now, not at its next retry.
+            if state != TaskState::TaskUnreachable && state != TaskState::TaskKilling {
+                self.kills.remove(&task_id);
+            }
             warn!(task = %task_id, state = state.as_str(), "killing a task that belongs to no app");
             fx.kills.push(Kill {
                 task_id: task_id.clone(),

@@ -717,6 +717,41 @@ fn an_orphan_is_killed_retried_and_forgotten_once_gone() {
 }
 
 #[test]
+fn an_orphan_back_from_an_unreachable_agent_is_killed_at_once() {
+    let mut h = Harness::new(config(), vec![], vec![]);
+    let unreachable = || update("ghost.0.x", "a9", v1::TaskState::TaskUnreachable, false);
+    let fx = h.step(Input::Mesos(vec![unreachable()]));
+    assert_eq!(
+        killed(&fx),
+        vec![("ghost.0.x".to_string(), KillReason::Orphan)]
+    );
+    // While its agent is away each kill is answered UNREACHABLE and the
+    // retries back off: 1 s, 2 s, 4 s, 8 s.
+    for wait in [1, 2, 4, 8] {
+        let fx = h.advance(Duration::from_secs(wait));
+        assert_eq!(fx.kills.len(), 1, "retry after {wait} s");
+        let fx = h.step(Input::Mesos(vec![unreachable()]));
+        assert!(
+            fx.kills.is_empty(),
+            "a report while away waits for the retry"
+        );
+    }
+    // The agent is back and the master says the orphan runs: killed now,
+    // not 16 s later.
+    let fx = h.step(Input::Mesos(vec![update(
+        "ghost.0.x",
+        "a9",
+        v1::TaskState::TaskRunning,
+        false,
+    )]));
+    assert_eq!(
+        killed(&fx),
+        vec![("ghost.0.x".to_string(), KillReason::Orphan)]
+    );
+    assert_eq!(fx.kills[0].agent_id.as_deref(), Some("a9"));
+}
+
+#[test]
 fn quiet_updates_of_a_steady_app_do_not_replan_it_and_a_failure_does() {
     let web = record(&plain_app("web", 3, json!({})), 1, 1);
     let other = record(&plain_app("other", 1, json!({})), 1, 1);

@@ -786,6 +786,19 @@ impl RedisStore {
         self.shared.node().address.clone()
     }
 
+    /// Reads the JSON value kept under `key` (the lease, the Mesos link).
+    async fn read_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let cmd = ::redis::cmd("GET").arg(key).clone();
+        let raw: Option<String> = self
+            .shared
+            .read("GET", |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        raw.map(|raw| decode(&raw, || key.to_string())).transpose()
+    }
+
     fn conn(&self) -> ConnectionManager {
         self.shared.node().conn.clone()
     }
@@ -1335,16 +1348,7 @@ impl Store for RedisStore {
     }
 
     async fn mesos_link(&self) -> Result<Option<MesosLink>, StoreError> {
-        let cmd = ::redis::cmd("GET").arg(&self.keys().mesos).clone();
-        let raw: Option<String> = self
-            .shared
-            .read("GET", |mut conn| {
-                let cmd = &cmd;
-                async move { cmd.query_async(&mut conn).await }
-            })
-            .await?;
-        raw.map(|raw| decode(&raw, || self.keys().mesos.clone()))
-            .transpose()
+        self.read_json(&self.keys().mesos).await
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
@@ -1516,16 +1520,7 @@ impl Store for RedisStore {
     }
 
     async fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
-        let cmd = ::redis::cmd("GET").arg(&self.keys().lease).clone();
-        let raw: Option<String> = self
-            .shared
-            .read("GET", |mut conn| {
-                let cmd = &cmd;
-                async move { cmd.query_async(&mut conn).await }
-            })
-            .await?;
-        raw.map(|raw| decode(&raw, || self.keys().lease.clone()))
-            .transpose()
+        self.read_json(&self.keys().lease).await
     }
 }
 

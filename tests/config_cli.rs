@@ -7,6 +7,8 @@
 #[path = "common/procs.rs"]
 #[allow(dead_code)]
 mod procs;
+#[path = "common/web.rs"]
+mod web;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -145,18 +147,8 @@ fn dev(extra: &[&str]) -> Command {
     cmd
 }
 
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn poll<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+    web::poll(DEADLINE, what, f).await
 }
 
 /// The framework name the simulated master registered.

@@ -3,7 +3,7 @@
 //! examples deploy, read, list and kill the `test-app` example.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,20 +11,15 @@ use serde_json::Value;
 #[path = "common/procs.rs"]
 #[allow(dead_code)]
 mod procs;
+#[path = "common/web.rs"]
+mod web;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 struct Dev {
-    child: Child,
+    _process: procs::Hydrogen,
     api: String,
     sim: String,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start_dev() -> Dev {
@@ -32,30 +27,14 @@ fn start_dev() -> Dev {
 }
 
 fn start_dev_with(extra: &[&str]) -> Dev {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
-        .args([
-            "dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--sim-listen",
-            "127.0.0.1:0",
-            "--agents",
-            "5",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hydrogen dev starts");
-    let stdout = child.stdout.take().expect("stdout piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let Some([api, sim]) =
-        procs::read_announced(&mut lines, &[procs::LISTENING, procs::SIM_LISTENING])
-            .and_then(|urls| <[String; 2]>::try_from(urls).ok())
-    else {
-        panic!("hydrogen dev exited before printing its addresses");
-    };
-    Dev { child, api, sim }
+    let mut args = vec!["--agents", "5"];
+    args.extend_from_slice(extra);
+    let (process, sim) = procs::Hydrogen::dev(&args);
+    Dev {
+        api: process.url.clone(),
+        sim,
+        _process: process,
+    }
 }
 
 /// What `curl -X METHOD URL -d BODY` sends: form encoding, not JSON.
@@ -76,18 +55,8 @@ async fn curl(method: reqwest::Method, url: &str, body: Option<String>) -> (u16,
     )
 }
 
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn poll<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+    web::poll(DEADLINE, what, f).await
 }
 
 #[tokio::test]

@@ -4,12 +4,15 @@
 
 #[path = "common/procs.rs"]
 mod procs;
+#[path = "common/web.rs"]
+mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use procs::{Hydrogen, Redis, signal};
 use serde_json::{Value, json};
+use web::http;
 
 const DEADLINE: Duration = Duration::from_secs(45);
 
@@ -20,37 +23,19 @@ struct Cluster {
 }
 
 fn start_sim(agents: usize) -> Hydrogen {
-    Hydrogen::start(&[
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--agents",
-        &agents.to_string(),
-        "--allocation-interval",
-        "100ms",
-        "--task-start-delay",
-        "50ms",
-        "--heartbeat-interval",
-        "1s",
-        "--status-update-retry",
-        "500ms",
-    ])
+    Hydrogen::sim(
+        agents,
+        &[
+            "--heartbeat-interval",
+            "1s",
+            "--status-update-retry",
+            "500ms",
+        ],
+    )
 }
 
 fn start_instance(sim: &str, redis: &str) -> Hydrogen {
-    Hydrogen::start(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--master",
-        sim,
-        "--store",
-        redis,
-        "--backoff-initial",
-        "200ms",
-        "--decline-refuse",
-        "200ms",
-    ])
+    Hydrogen::serve(sim, redis, &["--backoff-initial", "200ms"])
 }
 
 impl Cluster {
@@ -73,38 +58,8 @@ impl Cluster {
     }
 }
 
-async fn http(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, url)
-        .timeout(Duration::from_secs(10));
-    if let Some(body) = body {
-        request = request.body(body.to_string());
-    }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            (
-                status,
-                serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            )
-        }
-        Err(e) => (0, Value::String(e.to_string())),
-    }
-}
-
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn poll<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+    web::poll(DEADLINE, what, f).await
 }
 
 fn app(name: &str, instances: u32, cmd: &str) -> Value {
@@ -115,17 +70,13 @@ fn app(name: &str, instances: u32, cmd: &str) -> Value {
 /// Index of the instance that leads, by its own `/readyz`.
 async fn leader(cluster: &Cluster) -> usize {
     poll("a leader", async || {
-        for (i, h) in cluster.instances.iter().enumerate() {
-            if h.pid() == 0 {
-                continue;
-            }
-            let (status, body) =
-                http(reqwest::Method::GET, &format!("{}/readyz", h.url), None).await;
-            if status == 200 && body["leader"] == true {
-                return Some(i);
-            }
-        }
-        None
+        // A killed instance's port may serve a newer instance by now.
+        let live: Vec<&Hydrogen> = cluster.instances.iter().filter(|h| h.pid() != 0).collect();
+        let found = web::leading(live.iter().map(|h| h.url.as_str())).await?;
+        cluster
+            .instances
+            .iter()
+            .position(|h| std::ptr::eq(h, live[found]))
     })
     .await
 }

@@ -7,6 +7,8 @@
 #[path = "common/procs.rs"]
 #[allow(dead_code)]
 mod procs;
+#[path = "common/web.rs"]
+mod web;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,22 +18,10 @@ use serde_json::{Value, json};
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
+/// (status, body text) of one request.
 async fn http(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, String) {
-    let mut request = reqwest::Client::new()
-        .request(method, url)
-        .timeout(Duration::from_secs(10));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            (status, response.text().await.unwrap_or_default())
-        }
-        Err(e) => (0, e.to_string()),
-    }
+    let reply = web::send(method, url, body.as_ref(), web::REQUEST_TIMEOUT).await;
+    (reply.status, reply.text)
 }
 
 async fn json_of(method: reqwest::Method, url: &str, body: Option<Value>) -> Value {
@@ -40,18 +30,8 @@ async fn json_of(method: reqwest::Method, url: &str, body: Option<Value>) -> Val
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
 }
 
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn poll<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+    web::poll(DEADLINE, what, f).await
 }
 
 /// `name{labels}` → value of every sample on `/metrics`.
@@ -111,32 +91,16 @@ fn running(tasks: &BTreeMap<String, String>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_count_what_mesos_accepted_once_under_master_flapping() {
-    let sim = Hydrogen::start(&[
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--agents",
-        "3",
-        "--allocation-interval",
-        "100ms",
-        "--task-start-delay",
-        "50ms",
-        "--status-update-retry",
-        "200ms",
-        "--status-update-retry-max",
-        "400ms",
-    ]);
-    let serve = Hydrogen::start(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--master",
-        &sim.url,
-        "--store",
-        "memory",
-        "--decline-refuse",
-        "200ms",
-    ]);
+    let sim = Hydrogen::sim(
+        3,
+        &[
+            "--status-update-retry",
+            "200ms",
+            "--status-update-retry-max",
+            "400ms",
+        ],
+    );
+    let serve = Hydrogen::serve(&sim.url, "memory", &[]);
     poll("the framework to subscribe", async || {
         (counter(&metrics(&serve).await, "hydrogen_mesos_subscribed") == 1).then_some(())
     })

@@ -12,6 +12,8 @@
 #[path = "common/procs.rs"]
 #[allow(dead_code)] // the shared fixture has more than this file uses
 mod procs;
+#[path = "common/web.rs"]
+mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -120,40 +122,13 @@ async fn http(
     url: &str,
     body: Option<Value>,
 ) -> (u16, Option<String>, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, url)
-        .timeout(Duration::from_secs(15));
-    if let Some(body) = body {
-        request = request.body(body.to_string());
-    }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let retry = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let text = response.text().await.unwrap_or_default();
-            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            (status, retry, body)
-        }
-        Err(e) => (0, None, Value::String(e.to_string())),
-    }
+    let reply = web::send(method, url, body.as_ref(), Duration::from_secs(15)).await;
+    let json = reply.json();
+    (reply.status, reply.retry_after, json)
 }
 
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn poll<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+    web::poll(DEADLINE, what, f).await
 }
 
 fn app(name: &str, instances: u32) -> Value {
@@ -215,48 +190,26 @@ async fn primary_killed_during_a_deploy_and_api_writes_loses_nothing() {
     let mut topology = tokio::task::spawn_blocking(Topology::start)
         .await
         .expect("topology");
-    let sim = Hydrogen::start(&[
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--agents",
-        "12",
-        "--allocation-interval",
-        "100ms",
-        "--task-start-delay",
-        "50ms",
-        "--heartbeat-interval",
-        "1s",
-        "--status-update-retry",
-        "500ms",
-    ]);
+    let sim = Hydrogen::sim(
+        12,
+        &[
+            "--heartbeat-interval",
+            "1s",
+            "--status-update-retry",
+            "500ms",
+        ],
+    );
     let store = topology.url();
     let serve = |sim: &str| {
-        Hydrogen::start(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--master",
+        Hydrogen::serve(
             sim,
-            "--store",
             &store,
-            "--redis-min-replicas",
-            "1",
-            "--backoff-initial",
-            "200ms",
-            "--decline-refuse",
-            "200ms",
-        ])
+            &["--redis-min-replicas", "1", "--backoff-initial", "200ms"],
+        )
     };
     let instances = [serve(&sim.url), serve(&sim.url)];
     poll("a leader", async || {
-        for h in &instances {
-            let (s, _, body) = http(reqwest::Method::GET, &format!("{}/readyz", h.url), None).await;
-            if s == 200 && body["leader"] == true {
-                return Some(());
-            }
-        }
-        None
+        web::leading(instances.iter().map(|h| h.url.as_str())).await
     })
     .await;
     let (s, _, body) = http(

@@ -7,6 +7,8 @@
 #[path = "common/procs.rs"]
 #[allow(dead_code)]
 mod procs;
+#[path = "common/web.rs"]
+mod web;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -14,73 +16,20 @@ use std::time::Duration;
 
 use procs::{Hydrogen, Redis};
 use serde_json::{Value, json};
+use web::http;
 
 const DEADLINE: Duration = Duration::from_secs(45);
 
-async fn http(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, url)
-        .timeout(Duration::from_secs(10));
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            (
-                status,
-                serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            )
-        }
-        Err(e) => (0, Value::String(e.to_string())),
-    }
-}
-
-async fn poll<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn poll<T>(what: &str, f: impl AsyncFnMut() -> Option<T>) -> T {
+    web::poll(DEADLINE, what, f).await
 }
 
 fn start_sim() -> Hydrogen {
-    Hydrogen::start(&[
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--agents",
-        "2",
-        "--allocation-interval",
-        "100ms",
-        "--task-start-delay",
-        "50ms",
-    ])
+    Hydrogen::sim(2, &[])
 }
 
 fn serve(sim: &str, redis: &str, extra: &[&str]) -> Hydrogen {
-    let mut args = vec![
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--master",
-        sim,
-        "--store",
-        redis,
-        "--decline-refuse",
-        "200ms",
-    ];
-    args.extend_from_slice(extra);
-    Hydrogen::start(&args)
+    Hydrogen::serve(sim, redis, extra)
 }
 
 async fn readyz(h: &Hydrogen) -> (u16, Value) {

@@ -1,9 +1,9 @@
-//! The Redis store against a real `redis-server` (see `test_server.rs`).
+//! The Redis store against a real `redis-server` (see `tests/common/redis.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::test_server::TestRedis;
+use super::test_server::Redis as TestRedis;
 use super::*;
 use crate::store::TaskState;
 
@@ -62,7 +62,7 @@ async fn wait_for(rx: &mut watch::Receiver<Changes>, ok: impl Fn(&Changes) -> bo
 
 #[tokio::test]
 async fn redis_store_passes_the_conformance_suite() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     crate::store::conformance::run_all(|| {
         let prefix = fresh_prefix();
         let server = &server;
@@ -86,7 +86,7 @@ fn redact_hides_the_password() {
 
 #[tokio::test]
 async fn two_instances_see_each_others_writes_and_changes() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let prefix = fresh_prefix();
     let a = pubsub_only_store(&server, &prefix).await;
     let b = pubsub_only_store(&server, &prefix).await;
@@ -143,7 +143,7 @@ async fn two_instances_see_each_others_writes_and_changes() {
 
 #[tokio::test]
 async fn a_deposed_leader_writes_nothing() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let prefix = fresh_prefix();
     let old = store_with(&server, &prefix, 100).await;
     let new = store_with(&server, &prefix, 100).await;
@@ -209,7 +209,7 @@ async fn a_deposed_leader_writes_nothing() {
 
 #[tokio::test]
 async fn prefixes_do_not_mix() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let one = store_with(&server, "one", 100).await;
     let two = store_with(&server, "one2", 100).await;
     one.create_app(app("web", "x")).await.expect("create");
@@ -254,7 +254,7 @@ async fn prefixes_do_not_mix() {
 
 #[tokio::test]
 async fn corrupt_records_are_reported_with_their_key_and_block_nothing_else() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let prefix = fresh_prefix();
     let store = store_with(&server, &prefix, 100).await;
     let mut conn = raw(&server).await;
@@ -334,7 +334,7 @@ fn big_batch(n: u32, state: TaskState) -> TaskBatch {
 
 #[tokio::test]
 async fn a_batch_of_1000_upserts_is_one_script_call() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let store = store_with(&server, &fresh_prefix(), 100_000).await;
     let lease = store
         .acquire_lease("a", "a", TTL)
@@ -363,11 +363,11 @@ async fn a_batch_of_1000_upserts_is_one_script_call() {
 
 #[tokio::test]
 async fn redis_down_is_unavailable_fast_and_recovers_after_restart() {
-    let mut server = TestRedis::start();
+    let mut server = TestRedis::start_volatile();
     let prefix = fresh_prefix();
     let store = pubsub_only_store(&server, &prefix).await;
     store.create_app(app("web", "x")).await.expect("create");
-    server.stop();
+    server.kill();
     for _ in 0..3 {
         let started = Instant::now();
         let result = store.get_app("web").await;
@@ -413,7 +413,7 @@ async fn redis_down_is_unavailable_fast_and_recovers_after_restart() {
 
 #[tokio::test]
 async fn a_paused_redis_is_unavailable_within_the_timeout() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let store = store_with(&server, &fresh_prefix(), 100).await;
     store.create_app(app("web", "x")).await.expect("create");
     server.pause();
@@ -503,7 +503,7 @@ async fn connected_clients(conn: &mut ::redis::aio::MultiplexedConnection) -> u6
 
 #[tokio::test]
 async fn dropping_the_store_ends_its_changes_task_and_connections() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let mut conn = raw(&server).await;
     let baseline = connected_clients(&mut conn).await;
     let store = store_with(&server, &fresh_prefix(), 100).await;
@@ -531,7 +531,7 @@ async fn dropping_the_store_ends_its_changes_task_and_connections() {
 #[tokio::test]
 #[ignore = "measurement, not a check"]
 async fn measure_apply_of_1000_upserts() {
-    let server = TestRedis::start();
+    let server = TestRedis::start_volatile();
     let store = store_with(&server, &fresh_prefix(), 100_000).await;
     let lease = store
         .acquire_lease("a", "a", TTL)

@@ -9,127 +9,37 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use hydrogen::ha::{self, HaConfig};
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::SimHandle;
 use hydrogen::sim::cluster::{AgentSpec, default_agent};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{Store, TaskState};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-struct Cluster {
-    sim: SimHandle,
-    store: Arc<MemoryStore>,
-    cancel: CancellationToken,
-    ha: tokio::task::JoinHandle<()>,
+type Cluster = scheduler::Cluster<MemoryStore>;
+
+async fn start_cluster(agents: Vec<AgentSpec>) -> Cluster {
+    start_cluster_with(agents, |_| {}).await
 }
 
-impl Cluster {
-    async fn start(agents: Vec<AgentSpec>) -> Self {
-        Self::start_with(agents, |_| {}).await
-    }
-
-    async fn start_with(agents: Vec<AgentSpec>, tweak: impl FnOnce(&mut SchedulerConfig)) -> Self {
-        let mut sim_config = fast_sim_config(0);
-        sim_config.agents = agents;
-        let sim = start_sim(sim_config).await;
-        let store = Arc::new(MemoryStore::default());
-        let masters = hydrogen::mesos::subscription::parse_masters(&sim.url()).expect("url");
-        let mut config = SchedulerConfig::new(masters);
-        config.backoff.initial = Duration::from_millis(300);
-        config.backoff.max = Duration::from_secs(3);
-        config.backoff.reset_after = Duration::from_secs(30);
-        config.decline_refuse = Duration::from_millis(200);
-        config.reconcile_timeout = Duration::from_secs(3);
-        config.kill_retry = Duration::from_secs(3);
-        config.status_interval = Duration::from_millis(100);
-        config.plan.unreachable_grace_ms = 500;
-        config.reconnect_backoff_initial = Duration::from_millis(20);
-        config.reconnect_backoff_max = Duration::from_millis(200);
-        tweak(&mut config);
-        let mut ha_config = HaConfig::new("test-instance".into(), "127.0.0.1:0".into());
-        ha_config.lease_ttl = Duration::from_secs(5);
-        ha_config.renew_interval = Duration::from_millis(500);
-        ha_config.safety_margin = Duration::from_secs(1);
-        let cancel = CancellationToken::new();
-        let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
-        Self {
-            sim,
-            store,
-            cancel,
-            ha,
-        }
-    }
-
-    async fn deploy(&self, app: Value) {
-        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
-        self.store.create_app(spec).await.expect("deployed");
-    }
-
-    async fn update(&self, app: Value) {
-        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
-        self.store.update_app(spec, None).await.expect("updated");
-    }
-
-    async fn state(&self) -> Value {
-        get_json(&format!("{}/master/state", self.sim.url())).await
-    }
-
-    /// Polls until `pred` holds over the app's tasks in `/master/state`.
-    async fn wait_tasks(
-        &self,
-        app: &str,
-        what: &str,
-        pred: impl Fn(&[Value]) -> bool,
-    ) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + DEADLINE;
-        loop {
-            let state = self.state().await;
-            let tasks = app_tasks(&state, app);
-            if pred(&tasks) {
-                return tasks;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; tasks of {app}: {tasks:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_running(&self, app: &str, n: usize) -> Vec<Value> {
-        self.wait_tasks(app, &format!("{n} running"), |t| {
-            running(t).len() == n && t.len() == n
-        })
-        .await
-    }
-
-    async fn stop(self) {
-        self.cancel.cancel();
-        let _ = self.ha.await;
-        self.sim.shutdown().await;
-    }
-}
-
-/// Live tasks of an app (task ids are `<app>.<instance>.<uuid>`).
-fn app_tasks(state: &Value, app: &str) -> Vec<Value> {
-    let prefix = format!("{app}.");
-    state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
-        .filter(|t| t["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
-        .cloned()
-        .collect()
-}
-
-fn running(tasks: &[Value]) -> Vec<&Value> {
-    tasks
-        .iter()
-        .filter(|t| t["state"] == "TASK_RUNNING")
-        .collect()
+async fn start_cluster_with(
+    agents: Vec<AgentSpec>,
+    tweak: impl FnOnce(&mut SchedulerConfig),
+) -> Cluster {
+    let mut sim_config = fast_sim_config(0);
+    sim_config.agents = agents;
+    let store = Arc::new(MemoryStore::default());
+    Cluster::start(
+        sim_config,
+        store,
+        fast_ha_config("test-instance"),
+        |config| {
+            config.backoff.reset_after = Duration::from_secs(30);
+            config.decline_refuse = Duration::from_millis(200);
+            config.kill_retry = Duration::from_secs(3);
+            tweak(config);
+        },
+    )
+    .await
 }
 
 fn agents_of(tasks: &[Value]) -> BTreeSet<String> {
@@ -153,24 +63,9 @@ fn agent_hostnames(state: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn test_app() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/test-app.json"
-    ))
-    .expect("example exists");
-    let apps: Value = serde_json::from_str(&text).expect("example is JSON");
-    apps[0].clone()
-}
-
-fn small_app(name: &str, instances: u32) -> Value {
-    json!({"name": name, "resources": {"cpu": 0.1, "mem": 32}, "instances": instances,
-           "command": {"cmd": "sleep 1000"}})
-}
-
 #[tokio::test]
 async fn test_app_lands_on_five_distinct_agents() {
-    let cluster = Cluster::start((1..=6).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=6).map(default_agent).collect()).await;
     cluster.deploy(test_app()).await;
     let tasks = cluster.wait_running("test-app", 5).await;
     assert_eq!(agents_of(&tasks).len(), 5, "UNIQUE: one task per agent");
@@ -179,7 +74,7 @@ async fn test_app_lands_on_five_distinct_agents() {
 
 #[tokio::test]
 async fn unique_waits_for_agents_and_says_why() {
-    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=3).map(default_agent).collect()).await;
     cluster.deploy(test_app()).await;
     let tasks = cluster.wait_running("test-app", 3).await;
     assert_eq!(agents_of(&tasks).len(), 3);
@@ -207,7 +102,7 @@ async fn unique_waits_for_agents_and_says_why() {
     // Two more agents: the waiting tasks start there.
     for i in 4..=5 {
         admin(
-            &format!("{}/sim/agents", cluster.sim.url()),
+            &format!("{}/sim/agents", cluster.url),
             serde_json::to_value(default_agent(i)).expect("agent json"),
         )
         .await;
@@ -219,7 +114,7 @@ async fn unique_waits_for_agents_and_says_why() {
 
 #[tokio::test]
 async fn mux_colocates() {
-    let cluster = Cluster::start((1..=4).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=4).map(default_agent).collect()).await;
     let mut app = small_app("packed", 6);
     app["strategy"] = json!({"type": "mux"});
     cluster.deploy(app).await;
@@ -236,7 +131,7 @@ async fn mux_colocates() {
 async fn filters_admit_and_reject_agents() {
     // default_agent: rack-1..4 by index, zone-a/b/c, cores 4, features
     // ["ssd","gpu"] on even agents, slots [1-8].
-    let cluster = Cluster::start((1..=4).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=4).map(default_agent).collect()).await;
     let state = cluster.state().await;
     let hosts = agent_hostnames(&state);
     let cases = [
@@ -300,7 +195,7 @@ async fn filters_admit_and_reject_agents() {
 
 #[tokio::test]
 async fn failed_tasks_are_replaced_with_backoff() {
-    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=2).map(default_agent).collect()).await;
     cluster.deploy(small_app("crashy", 1)).await;
     let mut gaps = Vec::new();
     let mut current = cluster.wait_running("crashy", 1).await[0]["id"]
@@ -310,13 +205,13 @@ async fn failed_tasks_are_replaced_with_backoff() {
     for _ in 0..3 {
         let failed_at = Instant::now();
         admin(
-            &format!("{}/sim/tasks/{current}/fail", cluster.sim.url()),
+            &format!("{}/sim/tasks/{current}/fail", cluster.url),
             json!({"message": "boom"}),
         )
         .await;
         let old = current.clone();
         let tasks = cluster
-            .wait_tasks("crashy", "a replacement", |t| {
+            .wait_tasks("crashy", "a replacement", DEADLINE, |t| {
                 running(t).iter().any(|x| x["id"] != old.as_str())
             })
             .await;
@@ -346,7 +241,7 @@ async fn failed_tasks_are_replaced_with_backoff() {
 
 #[tokio::test]
 async fn an_app_gives_up_after_its_total_retries_and_an_update_restarts_it() {
-    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=2).map(default_agent).collect()).await;
     let mut app = small_app("fragile", 1);
     app["retry"] = json!({"time": "0.1", "exp_backoff": false, "total_retries": 1});
     cluster.deploy(app.clone()).await;
@@ -355,13 +250,13 @@ async fn an_app_gives_up_after_its_total_retries_and_an_update_restarts_it() {
         .expect("id")
         .to_string();
     let fail = |id: String| {
-        let url = format!("{}/sim/tasks/{id}/fail", cluster.sim.url());
+        let url = format!("{}/sim/tasks/{id}/fail", cluster.url);
         async move { admin(&url, json!({"message": "boom"})).await }
     };
     fail(first.clone()).await;
     // One relaunch is allowed...
     let tasks = cluster
-        .wait_tasks("fragile", "the one allowed relaunch", |t| {
+        .wait_tasks("fragile", "the one allowed relaunch", DEADLINE, |t| {
             running(t).iter().any(|x| x["id"] != first.as_str())
         })
         .await;
@@ -392,7 +287,7 @@ async fn an_app_gives_up_after_its_total_retries_and_an_update_restarts_it() {
 
 #[tokio::test]
 async fn a_fixed_host_port_runs_once_per_agent_and_the_rest_wait_for_ports() {
-    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=2).map(default_agent).collect()).await;
     let mut app = small_app("pinned", 3);
     app["container"] = json!({"network": [{"name": "n",
         "port_mapping": [{"host_port": 31500, "container_port": 80}]}]});
@@ -423,23 +318,28 @@ async fn a_fixed_host_port_runs_once_per_agent_and_the_rest_wait_for_ports() {
 
 #[tokio::test]
 async fn agent_loss_replaces_tasks_elsewhere() {
-    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=3).map(default_agent).collect()).await;
     let mut app = small_app("survivor", 2);
     app["strategy"] = json!({"type": "unique"});
     cluster.deploy(app).await;
     let tasks = cluster.wait_running("survivor", 2).await;
     let lost_agent = tasks[0]["slave_id"].as_str().expect("agent").to_string();
     admin(
-        &format!("{}/sim/agents/{lost_agent}/unreachable", cluster.sim.url()),
+        &format!("{}/sim/agents/{lost_agent}/unreachable", cluster.url),
         json!({}),
     )
     .await;
     // After the unreachable grace period a replacement runs on another agent.
     let tasks = cluster
-        .wait_tasks("survivor", "replacement off the lost agent", |t| {
-            let run = running(t);
-            run.len() == 2 && run.iter().all(|x| x["slave_id"] != lost_agent.as_str())
-        })
+        .wait_tasks(
+            "survivor",
+            "replacement off the lost agent",
+            DEADLINE,
+            |t| {
+                let run = running(t);
+                run.len() == 2 && run.iter().all(|x| x["slave_id"] != lost_agent.as_str())
+            },
+        )
         .await;
     assert_eq!(
         agents_of(&running(&tasks).into_iter().cloned().collect::<Vec<_>>()).len(),
@@ -447,26 +347,29 @@ async fn agent_loss_replaces_tasks_elsewhere() {
     );
     // The agent comes back: its old task returns and one of the two is killed.
     admin(
-        &format!("{}/sim/agents/{lost_agent}/reregister", cluster.sim.url()),
+        &format!("{}/sim/agents/{lost_agent}/reregister", cluster.url),
         json!({}),
     )
     .await;
     cluster
-        .wait_tasks("survivor", "two running after the agent returns", |t| {
-            running(t).len() == 2 && t.len() == 2
-        })
+        .wait_tasks(
+            "survivor",
+            "two running after the agent returns",
+            DEADLINE,
+            |t| running(t).len() == 2 && t.len() == 2,
+        )
         .await;
     cluster.stop().await;
 }
 
 #[tokio::test]
 async fn kill_removes_every_task_and_the_app() {
-    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=3).map(default_agent).collect()).await;
     cluster.deploy(small_app("doomed", 3)).await;
     cluster.wait_running("doomed", 3).await;
     cluster.store.kill_app("doomed", None).await.expect("kill");
     cluster
-        .wait_tasks("doomed", "no live task", |t| t.is_empty())
+        .wait_tasks("doomed", "no live task", DEADLINE, |t| t.is_empty())
         .await;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while cluster
@@ -495,7 +398,7 @@ async fn kill_removes_every_task_and_the_app() {
 
 #[tokio::test]
 async fn scale_up_and_down_touch_only_what_changes() {
-    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=3).map(default_agent).collect()).await;
     cluster.deploy(small_app("elastic", 2)).await;
     let before: BTreeSet<String> = cluster
         .wait_running("elastic", 2)
@@ -523,12 +426,12 @@ async fn scale_up_and_down_touch_only_what_changes() {
 
 #[tokio::test]
 async fn rolling_update_never_drops_below_the_instances() {
-    let cluster = Cluster::start((1..=4).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=4).map(default_agent).collect()).await;
     let mut app = small_app("rolling", 3);
     app["healthcheck"] = json!({"endpoint": "localhost:8080"});
     cluster.deploy(app.clone()).await;
     let old: BTreeSet<String> = cluster
-        .wait_tasks("rolling", "3 healthy", |t| {
+        .wait_tasks("rolling", "3 healthy", DEADLINE, |t| {
             running(t).len() == 3
                 && t.iter().all(|x| {
                     x["statuses"]
@@ -572,7 +475,7 @@ async fn rolling_update_never_drops_below_the_instances() {
 
 #[tokio::test]
 async fn master_failover_reconciles_without_duplicates() {
-    let cluster = Cluster::start((1..=3).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=3).map(default_agent).collect()).await;
     cluster.deploy(small_app("steady", 3)).await;
     let before: BTreeSet<String> = cluster
         .wait_running("steady", 3)
@@ -581,12 +484,12 @@ async fn master_failover_reconciles_without_duplicates() {
         .filter_map(|t| t["id"].as_str().map(str::to_string))
         .collect();
     admin(
-        &format!("{}/sim/master/failover", cluster.sim.url()),
+        &format!("{}/sim/master/failover", cluster.url),
         json!({"leaderless": "300ms"}),
     )
     .await;
     // The framework re-subscribes (the state shows it connected again).
-    wait_state(&cluster.sim, "framework reconnected", |s| {
+    wait_state(cluster.sim(), "framework reconnected", |s| {
         s["frameworks"][0]["connected"] == true && s["frameworks"][0]["active"] == true
     })
     .await;
@@ -610,14 +513,14 @@ async fn master_failover_reconciles_without_duplicates() {
 #[tokio::test]
 async fn a_scale_down_while_disconnected_is_killed_on_resubscription() {
     // Retrying kills is left to resubscription alone.
-    let cluster = Cluster::start_with((1..=3).map(default_agent).collect(), |c| {
+    let cluster = start_cluster_with((1..=3).map(default_agent).collect(), |c| {
         c.kill_retry = Duration::from_secs(3600);
     })
     .await;
     cluster.deploy(small_app("shrink", 3)).await;
     cluster.wait_running("shrink", 3).await;
     admin(
-        &format!("{}/sim/master/failover", cluster.sim.url()),
+        &format!("{}/sim/master/failover", cluster.url),
         json!({"leaderless": "1s"}),
     )
     .await;
@@ -628,7 +531,7 @@ async fn a_scale_down_while_disconnected_is_killed_on_resubscription() {
 
 #[tokio::test]
 async fn orphans_are_killed() {
-    let cluster = Cluster::start((1..=2).map(default_agent).collect()).await;
+    let cluster = start_cluster((1..=2).map(default_agent).collect()).await;
     cluster.deploy(small_app("kept", 1)).await;
     let task = cluster.wait_running("kept", 1).await[0]["id"]
         .as_str()
@@ -655,7 +558,7 @@ async fn orphans_are_killed() {
     // Restart leadership: the new term reconciles and finds the orphan.
     cluster.store.release_lease(&lease).await.expect("release");
     cluster
-        .wait_tasks("kept", "orphan killed and slot refilled", |t| {
+        .wait_tasks("kept", "orphan killed and slot refilled", DEADLINE, |t| {
             t.len() == 1 && running(t).len() == 1 && t[0]["id"] != task.as_str()
         })
         .await;
@@ -676,7 +579,7 @@ fn reserved_agent(i: usize, role: &str, cpus: f64) -> AgentSpec {
 async fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
     // reserved-1 is team-a's, reserved-2 team-b's (1 cpu each); agent-3
     // is unreserved.
-    let cluster = Cluster::start_with(
+    let cluster = start_cluster_with(
         vec![
             reserved_agent(1, "team-a", 1.0),
             reserved_agent(2, "team-b", 1.0),
@@ -709,7 +612,7 @@ async fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
     let alpha = cluster.wait_running("alpha", 2).await;
     let gamma = cluster.wait_running("gamma", 1).await;
     let beta = cluster
-        .wait_tasks("beta", "2 running", |t| running(t).len() == 2)
+        .wait_tasks("beta", "2 running", DEADLINE, |t| running(t).len() == 2)
         .await;
     let state = cluster.state().await;
     let hosts = agent_hostnames(&state);
@@ -760,7 +663,7 @@ async fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
 async fn a_drained_agents_tasks_are_replaced_elsewhere_without_backoff() {
     // A backoff longer than the test's deadline: only a replacement that
     // skips it can pass.
-    let cluster = Cluster::start_with((1..=2).map(default_agent).collect(), |c| {
+    let cluster = start_cluster_with((1..=2).map(default_agent).collect(), |c| {
         c.backoff.initial = Duration::from_secs(60);
         c.backoff.max = Duration::from_secs(60);
     })
@@ -771,7 +674,7 @@ async fn a_drained_agents_tasks_are_replaced_elsewhere_without_backoff() {
     assert_eq!(drained.len(), 1, "MUX colocates: {before:#?}");
     let http = reqwest::Client::new();
     let resp = http
-        .post(format!("{}/api/v1", cluster.sim.url()))
+        .post(format!("{}/api/v1", cluster.url))
         .header("Content-Type", "application/json")
         .body(
             json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": drained[0]}}})
@@ -782,9 +685,12 @@ async fn a_drained_agents_tasks_are_replaced_elsewhere_without_backoff() {
         .expect("operator api answers");
     assert_eq!(resp.status().as_u16(), 200);
     let after = cluster
-        .wait_tasks("web", "2 replacements off the drained agent", |t| {
-            running(t).len() == 2 && !agents_of(t).contains(&drained[0])
-        })
+        .wait_tasks(
+            "web",
+            "2 replacements off the drained agent",
+            DEADLINE,
+            |t| running(t).len() == 2 && !agents_of(t).contains(&drained[0]),
+        )
         .await;
     assert!(
         agents_of(&after).iter().all(|a| a != &drained[0]),
@@ -798,7 +704,7 @@ async fn a_drained_agents_tasks_are_replaced_elsewhere_without_backoff() {
     );
     // An unknown agent is refused as the master refuses it.
     let resp = http
-        .post(format!("{}/api/v1", cluster.sim.url()))
+        .post(format!("{}/api/v1", cluster.url))
         .header("Content-Type", "application/json")
         .body(
             json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": "nope"}}})

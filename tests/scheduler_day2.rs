@@ -13,108 +13,37 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use hydrogen::ha::{self, HaConfig};
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::SimHandle;
 use hydrogen::sim::cluster::{AgentSpec, default_agent};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{AppStatus, Store, TaskState};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 const LONG: Duration = Duration::from_secs(90);
 
-struct Cluster {
-    sim: Option<SimHandle>,
-    url: String,
-    store: Arc<MemoryStore>,
-    cancel: CancellationToken,
-    ha: tokio::task::JoinHandle<()>,
+type Cluster = scheduler::Cluster<MemoryStore>;
+
+async fn start_cluster(
+    agents: Vec<AgentSpec>,
+    tweak: impl FnOnce(&mut SchedulerConfig),
+) -> Cluster {
+    start_cluster_with_sim(agents, |_| {}, tweak).await
 }
 
+async fn start_cluster_with_sim(
+    agents: Vec<AgentSpec>,
+    sim_tweak: impl FnOnce(&mut hydrogen::sim::SimConfig),
+    tweak: impl FnOnce(&mut SchedulerConfig),
+) -> Cluster {
+    let mut sim_config = fast_sim_config(0);
+    sim_config.agents = agents;
+    sim_tweak(&mut sim_config);
+    let store = Arc::new(MemoryStore::default());
+    Cluster::start(sim_config, store, fast_ha_config("test-instance"), tweak).await
+}
+
+/// What these tests read of the memory store.
 impl Cluster {
-    async fn start(agents: Vec<AgentSpec>, tweak: impl FnOnce(&mut SchedulerConfig)) -> Self {
-        Self::start_with_sim(agents, |_| {}, tweak).await
-    }
-
-    async fn start_with_sim(
-        agents: Vec<AgentSpec>,
-        sim_tweak: impl FnOnce(&mut hydrogen::sim::SimConfig),
-        tweak: impl FnOnce(&mut SchedulerConfig),
-    ) -> Self {
-        let mut sim_config = fast_sim_config(0);
-        sim_config.agents = agents;
-        sim_tweak(&mut sim_config);
-        let sim = start_sim(sim_config).await;
-        let url = sim.url();
-        let store = Arc::new(MemoryStore::default());
-        let masters = hydrogen::mesos::subscription::parse_masters(&url).expect("url");
-        let mut config = SchedulerConfig::new(masters);
-        config.backoff.initial = Duration::from_millis(300);
-        config.backoff.max = Duration::from_secs(3);
-        config.reconcile_timeout = Duration::from_secs(3);
-        config.status_interval = Duration::from_millis(100);
-        config.plan.unreachable_grace_ms = 500;
-        config.reconnect_backoff_initial = Duration::from_millis(20);
-        config.reconnect_backoff_max = Duration::from_millis(200);
-        tweak(&mut config);
-        let mut ha_config = HaConfig::new("test-instance".into(), "127.0.0.1:0".into());
-        ha_config.lease_ttl = Duration::from_secs(5);
-        ha_config.renew_interval = Duration::from_millis(500);
-        ha_config.safety_margin = Duration::from_secs(1);
-        let cancel = CancellationToken::new();
-        let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
-        Self {
-            sim: Some(sim),
-            url,
-            store,
-            cancel,
-            ha,
-        }
-    }
-
-    async fn deploy(&self, app: Value) {
-        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
-        self.store.create_app(spec).await.expect("deployed");
-    }
-
-    async fn update(&self, app: Value) {
-        let spec = hydrogen::spec::parse_app(app.to_string().as_bytes()).expect("valid app");
-        self.store.update_app(spec, None).await.expect("updated");
-    }
-
-    async fn state(&self) -> Value {
-        get_json(&format!("{}/master/state", self.url)).await
-    }
-
-    async fn wait_tasks(
-        &self,
-        app: &str,
-        what: &str,
-        deadline: Duration,
-        pred: impl Fn(&[Value]) -> bool,
-    ) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + deadline;
-        loop {
-            let tasks = app_tasks(&self.state().await, app);
-            if pred(&tasks) {
-                return tasks;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}; tasks of {app}: {tasks:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    async fn wait_running(&self, app: &str, n: usize) -> Vec<Value> {
-        self.wait_tasks(app, &format!("{n} running"), DEADLINE, |t| {
-            running(t).len() == n && t.len() == n
-        })
-        .await
-    }
-
     /// Polls the app's scheduler status until `pred` holds.
     async fn wait_status(&self, app: &str, what: &str, pred: impl Fn(&AppStatus) -> bool) {
         let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -145,33 +74,6 @@ impl Cluster {
         v.sort_unstable();
         v
     }
-
-    async fn stop(mut self) {
-        self.cancel.cancel();
-        let _ = self.ha.await;
-        if let Some(sim) = self.sim.take() {
-            sim.shutdown().await;
-        }
-    }
-}
-
-fn app_tasks(state: &Value, app: &str) -> Vec<Value> {
-    let prefix = format!("{app}.");
-    state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["tasks"].as_array().into_iter().flatten())
-        .filter(|t| t["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
-        .cloned()
-        .collect()
-}
-
-fn running(tasks: &[Value]) -> Vec<&Value> {
-    tasks
-        .iter()
-        .filter(|t| t["state"] == "TASK_RUNNING")
-        .collect()
 }
 
 fn ids(tasks: &[&Value]) -> BTreeSet<String> {
@@ -181,25 +83,10 @@ fn ids(tasks: &[&Value]) -> BTreeSet<String> {
         .collect()
 }
 
-fn test_app() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/test-app.json"
-    ))
-    .expect("example exists");
-    let apps: Value = serde_json::from_str(&text).expect("example is JSON");
-    apps[0].clone()
-}
-
-fn small_app(name: &str, instances: u32) -> Value {
-    json!({"name": name, "resources": {"cpu": 0.1, "mem": 32}, "instances": instances,
-           "command": {"cmd": "sleep 1000"}})
-}
-
 #[tokio::test]
 async fn the_readme_test_app_update_rolls_in_place_on_a_full_cluster_and_back() {
     // Five UNIQUE instances on exactly five agents: no room to surge.
-    let cluster = Cluster::start((1..=5).map(default_agent).collect(), |_| {}).await;
+    let cluster = start_cluster((1..=5).map(default_agent).collect(), |_| {}).await;
     let v1 = test_app();
     cluster.deploy(v1.clone()).await;
     cluster.wait_running("test-app", 5).await;
@@ -235,7 +122,7 @@ async fn the_readme_test_app_update_rolls_in_place_on_a_full_cluster_and_back() 
 async fn a_failing_new_version_pauses_with_the_old_tasks_running() {
     // A new task is ready once healthy, a start delay after RUNNING: the
     // test fails each new-version task while it runs but is not healthy yet.
-    let cluster = Cluster::start_with_sim(
+    let cluster = start_cluster_with_sim(
         (1..=3).map(default_agent).collect(),
         |sim| sim.timings.task_start_delay = Duration::from_secs(1),
         |c| {
@@ -292,7 +179,7 @@ async fn a_failing_new_version_pauses_with_the_old_tasks_running() {
 #[tokio::test]
 async fn a_relaunch_waits_for_the_backoff_not_for_the_decline_filter() {
     // A decline filter of a minute: were it the limit, no relaunch in time.
-    let cluster = Cluster::start(vec![default_agent(1)], |c| {
+    let cluster = start_cluster(vec![default_agent(1)], |c| {
         c.decline_refuse = Duration::from_secs(60);
     })
     .await;
@@ -324,7 +211,7 @@ async fn a_relaunch_waits_for_the_backoff_not_for_the_decline_filter() {
 #[tokio::test]
 async fn a_master_that_lost_its_state_gets_every_task_back_without_backoff() {
     let agents: Vec<AgentSpec> = (1..=20).map(default_agent).collect();
-    let cluster = Cluster::start(agents.clone(), |_| {}).await;
+    let cluster = start_cluster(agents.clone(), |_| {}).await;
     for i in 0..10 {
         cluster.deploy(small_app(&format!("fleet{i}"), 30)).await;
     }
@@ -380,7 +267,7 @@ async fn a_master_that_lost_its_state_gets_every_task_back_without_backoff() {
 
 #[tokio::test]
 async fn a_task_back_from_an_unreachable_agent_is_killed_on_its_first_update() {
-    let cluster = Cluster::start((1..=3).map(default_agent).collect(), |c| {
+    let cluster = start_cluster((1..=3).map(default_agent).collect(), |c| {
         // Far off: only the first update after the return may kill it.
         c.kill_retry = Duration::from_secs(3600);
     })
@@ -430,7 +317,7 @@ async fn a_task_back_from_an_unreachable_agent_is_killed_on_its_first_update() {
 
 #[tokio::test]
 async fn a_failure_explains_itself_in_state_and_survives_a_new_leader() {
-    let cluster = Cluster::start((1..=2).map(default_agent).collect(), |_| {}).await;
+    let cluster = start_cluster((1..=2).map(default_agent).collect(), |_| {}).await;
     cluster.deploy(small_app("crashy", 1)).await;
     let tasks = cluster.wait_running("crashy", 1).await;
     let id = tasks[0]["id"].as_str().expect("id").to_string();
@@ -455,31 +342,13 @@ async fn a_failure_explains_itself_in_state_and_survives_a_new_leader() {
         .wait_status("crashy", "the failure in State", shown)
         .await;
     // A new leader (a new term on the same store) keeps showing it.
-    let Cluster {
-        sim,
-        url,
-        store,
-        cancel,
-        ha,
-    } = cluster;
-    cancel.cancel();
-    let _ = ha.await;
-    let masters = hydrogen::mesos::subscription::parse_masters(&url).expect("url");
+    let mut cluster = cluster;
+    let masters = hydrogen::mesos::subscription::parse_masters(&cluster.url).expect("url");
     let mut config = SchedulerConfig::new(masters);
     config.status_interval = Duration::from_millis(100);
-    let mut ha_config = HaConfig::new("second-instance".into(), "127.0.0.1:0".into());
-    ha_config.lease_ttl = Duration::from_secs(5);
-    ha_config.renew_interval = Duration::from_millis(500);
-    ha_config.safety_margin = Duration::from_secs(1);
-    let cancel = CancellationToken::new();
-    let ha = tokio::spawn(ha::run(store.clone(), ha_config, config, cancel.clone()));
-    let cluster = Cluster {
-        sim,
-        url,
-        store,
-        cancel,
-        ha,
-    };
+    cluster
+        .replace_leader(fast_ha_config("second-instance"), config)
+        .await;
     // The new leader writes its own status (updated_ms moves on) with the
     // history it loaded.
     let before = cluster

@@ -1,7 +1,10 @@
 //! Shared fixtures of the integration tests: a simulated master on a loopback
-//! port the OS picks, and a subscription client driven with deadlines.
+//! port the OS picks, a subscription client driven with deadlines, and the
+//! scheduler cluster fixture (`scheduler.rs`).
 
 #![allow(dead_code)]
+
+pub mod scheduler;
 
 use std::time::Duration;
 
@@ -11,6 +14,11 @@ use hydrogen::mesos::v1::{self, framework_info::Capability, framework_info::capa
 use hydrogen::sim::{SimConfig, SimHandle, Simulator};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+#[allow(unused_imports)] // not every test crate uses each
+pub use scheduler::{
+    app_tasks, fast_ha_config, fast_scheduler_config, running, small_app, test_app,
+};
 
 /// Everything waits at most this long for a condition.
 pub const DEADLINE: Duration = Duration::from_secs(20);

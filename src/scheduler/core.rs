@@ -152,6 +152,11 @@ const UNPLACED_ROUNDS_FOR_IN_PLACE: u32 = 2;
 /// re-registration grace: about as often as an agent retries registering.
 const HELD_RECONCILE_EVERY: Duration = Duration::from_secs(1);
 
+/// Tasks named in one RECONCILE call at most: the master answers each with
+/// an update, and a failover with 100,000 known tasks then sends a hundred
+/// calls of a bounded body size instead of one of megabytes.
+const RECONCILE_CHUNK: usize = 1000;
+
 /// The decision core (see the module docs).
 pub struct Core {
     config: SchedulerConfig,
@@ -367,7 +372,7 @@ impl Core {
         self.reconcile_started = Some(now.at);
         self.last_implicit_reconcile = now.at;
         info!(framework_id = %id, known_live_tasks = live.len(), "subscribed; reconciling");
-        for chunk in live.chunks(1000) {
+        for chunk in live.chunks(RECONCILE_CHUNK) {
             fx.reconciles.push(Reconcile {
                 tasks: chunk.to_vec(),
             });
@@ -766,7 +771,7 @@ impl Core {
         }
         self.last_held_reconcile = now.at;
         debug!(tasks = held.len(), "reconciling tasks held in TASK_UNKNOWN");
-        for chunk in held.chunks(1000) {
+        for chunk in held.chunks(RECONCILE_CHUNK) {
             fx.reconciles.push(Reconcile {
                 tasks: chunk.to_vec(),
             });

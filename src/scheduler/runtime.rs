@@ -280,6 +280,22 @@ impl<S: Store> Scheduler<S> {
 /// ACCEPT and KILL calls of one batch in flight at once (see `execute`).
 const CALLS_IN_FLIGHT: usize = 64;
 
+/// How often the driver steps the core without any input, so that timers
+/// (backoff expiries, kill retries, reconcile timeouts, status writes) fire
+/// within a quarter second of their time.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Subscription events taken off the channel into one step at most: a burst
+/// of status updates becomes one store write and one round of acks, but one
+/// step stays bounded in size and time.
+const EVENT_BATCH: usize = 512;
+
+/// Seconds the unused rest of an accepted offer is refused for (the
+/// master's `refuse_seconds` filter; its default is 5): the rest of the
+/// agent comes back in the next allocation after a second, for the tasks
+/// still waiting.
+const ACCEPT_REFUSE_SECONDS: f64 = 1.0;
+
 /// How often a leader refusing to register (an orphaned framework of
 /// ours) asks the master again.
 const ADOPT_RECHECK: Duration = Duration::from_secs(5);
@@ -364,8 +380,7 @@ impl<S: Store> Driver<S> {
     ) -> Result<(), SchedulerError> {
         let mut changes = self.store.changes();
         let mut seen_apps = changes.borrow_and_update().apps;
-        let tick = Duration::from_millis(250);
-        let mut ticker = tokio::time::interval(tick);
+        let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -375,7 +390,7 @@ impl<S: Store> Driver<S> {
                         return Err(SchedulerError::SubscriptionEnded);
                     };
                     let mut batch = vec![first];
-                    while batch.len() < 512 {
+                    while batch.len() < EVENT_BATCH {
                         match events.try_recv() {
                             Ok(e) => batch.push(e),
                             Err(_) => break,
@@ -521,7 +536,7 @@ impl<S: Store> Driver<S> {
                 let call = calls::accept(
                     vec![launch.offer_id],
                     vec![calls::launch(launch.tasks)],
-                    Some(calls::refuse_for(1.0)),
+                    Some(calls::refuse_for(ACCEPT_REFUSE_SECONDS)),
                 );
                 (
                     Delivered::Launch { tasks },

@@ -92,6 +92,7 @@ impl Master {
 
     /// ACCEPT.
     pub fn accept(&mut self, now: Instant, framework_id: &str, accept: call::Accept) {
+        self.observe(now);
         let partition_aware = self
             .frameworks
             .get(framework_id)
@@ -123,6 +124,7 @@ impl Master {
                             state,
                             Reason::InvalidOffers,
                             &message,
+                            self.wall_now,
                         );
                         self.send_status(framework_id, s);
                     }
@@ -163,6 +165,7 @@ impl Master {
                         TaskState::TaskError,
                         reason,
                         &e,
+                        self.wall_now,
                     );
                     self.send_status(framework_id, s);
                 }
@@ -199,6 +202,7 @@ impl Master {
                                     TaskState::TaskError,
                                     Reason::TaskInvalid,
                                     &e,
+                                    self.wall_now,
                                 );
                                 self.send_status(framework_id, s);
                             }
@@ -245,6 +249,7 @@ impl Master {
                                     TaskState::TaskError,
                                     Reason::TaskGroupInvalid,
                                     &e,
+                                    self.wall_now,
                                 );
                                 self.send_status(framework_id, s);
                             }
@@ -619,7 +624,7 @@ impl Master {
             ip,
             network_name,
             container_id: uuid::Uuid::new_v4().to_string(),
-            statuses: vec![(TaskState::TaskStaging, super::master::wall_clock(), None)],
+            statuses: vec![(TaskState::TaskStaging, self.wall_now, None)],
         };
         debug_assert!(!is_terminal(task.state));
         info!(framework_id, task_id, agent_id, "launching task");

@@ -46,6 +46,7 @@ fn served_by(role: &str) -> Vec<&str> {
 impl Master {
     /// Makes offers from every agent's free resources.
     pub fn allocate(&mut self, now: Instant) {
+        self.observe(now);
         if self.offers_paused || self.is_stalled(now) || self.leaderless_until.is_some() {
             return;
         }

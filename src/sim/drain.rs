@@ -18,6 +18,7 @@ use crate::mesos::v1::task_status::{Reason, Source};
 impl Master {
     /// Drains `agent_id`; `Err` carries the master's 400 text.
     pub fn drain_agent(&mut self, now: Instant, agent_id: &str) -> Result<(), String> {
+        self.observe(now);
         let Some(agent) = self.agents.get(agent_id) else {
             return Err("Unknown agent".into());
         };

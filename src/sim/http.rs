@@ -462,6 +462,7 @@ mod tests {
             "127.0.0.1:5050".parse().expect("addr"),
             "sim".into(),
             Instant::now(),
+            crate::sim::master::wall_clock(),
         );
         Shared {
             master: Arc::new(Mutex::new(master)),

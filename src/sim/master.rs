@@ -3,8 +3,12 @@
 //!
 //! Everything here is synchronous and driven by two inputs: calls (from the
 //! HTTP layer or the admin API) and [`Master::tick`] with the current time.
-//! Nothing reads a clock except through the `now` it is given, so unit tests
-//! step time by hand and never sleep. Events leave through each framework's
+//! Nothing here reads a clock: time comes in as the `now` of the calls and
+//! ticks, and calls that bring none (adding or marking an agent, removing a
+//! framework) use the latest `now` given. Mesos timestamps (seconds since
+//! the epoch) are the wall clock reading the master was created with plus
+//! the time given since. So unit tests step time by hand and never sleep;
+//! the HTTP and admin layers read the clock and pass it in. Events leave through each framework's
 //! [`Connection`], an unbounded channel the HTTP layer turns into a RecordIO
 //! stream; dropping the sender closes the stream.
 //!
@@ -278,6 +282,14 @@ pub(super) enum Timer {
 /// The simulated master.
 #[derive(Debug)]
 pub struct Master {
+    /// The latest time the master was given: its "now" for calls that
+    /// bring no time of their own.
+    pub(super) now: Instant,
+    /// Seconds since the epoch at `now`, for Mesos timestamps.
+    pub(super) wall_now: f64,
+    /// The time and the wall clock reading the master was created with;
+    /// `wall_now` moves on from them with the given times.
+    origin: (Instant, f64),
     pub timings: Timings,
     pub master_id: String,
     pub address: SocketAddr,
@@ -382,6 +394,7 @@ pub(super) fn master_status(
     state: TaskState,
     reason: Reason,
     message: &str,
+    timestamp: f64,
 ) -> v1::TaskStatus {
     let mut s = v1::TaskStatus {
         task_id: v1::TaskId {
@@ -391,7 +404,7 @@ pub(super) fn master_status(
         agent_id: agent_id.map(|a| v1::AgentId {
             value: a.to_string(),
         }),
-        timestamp: Some(wall_clock()),
+        timestamp: Some(timestamp),
         ..Default::default()
     };
     s.set_state(state);
@@ -587,9 +600,20 @@ fn validate_framework_info(info: &v1::FrameworkInfo) -> Result<Vec<String>, Stri
 }
 
 impl Master {
-    pub fn new(timings: Timings, address: SocketAddr, hostname: String, now: Instant) -> Self {
-        let now_wall = wall_clock();
+    /// A master created at `now`, when the wall clock read `wall` (seconds
+    /// since the epoch, see [`wall_clock`]).
+    pub fn new(
+        timings: Timings,
+        address: SocketAddr,
+        hostname: String,
+        now: Instant,
+        wall: f64,
+    ) -> Self {
+        let now_wall = wall;
         Self {
+            now,
+            wall_now: wall,
+            origin: (now, wall),
             timings,
             master_id: uuid::Uuid::new_v4().to_string(),
             address,
@@ -632,10 +656,19 @@ impl Master {
         self.stalled_until.is_some_and(|t| now < t)
     }
 
+    /// Takes the time a call brings as the master's "now" (times only move
+    /// forward), and the wall clock with it.
+    pub(super) fn observe(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+            self.wall_now = self.origin.1 + now.duration_since(self.origin.0).as_secs_f64();
+        }
+    }
+
     /// Sends an event to a framework's stream if it is connected (and the
     /// master is not stalled: a stalled master is silent).
     pub(super) fn send(&mut self, framework_id: &str, event: Event) {
-        if self.stalled_until.is_some_and(|t| Instant::now() < t) {
+        if self.is_stalled(self.now) {
             debug!(framework_id, event = ?event.r#type(), "master stalled: event not sent");
             return;
         }
@@ -688,6 +721,7 @@ impl Master {
     /// master does not lead. `Some(Ok(leader))` ⇒ 307 to `leader`;
     /// `Some(Err(()))` ⇒ 503 (no leader known).
     pub fn leader_redirect(&mut self, now: Instant) -> Option<Result<String, ()>> {
+        self.observe(now);
         if self.leaderless_until.is_some_and(|t| now >= t) {
             self.leaderless_until = None;
         }
@@ -721,7 +755,7 @@ impl Master {
             offered: ResourceSet::new(),
             attributes,
             state: AgentState::Active,
-            registered_time: wall_clock(),
+            registered_time: self.wall_now,
             tasks: HashSet::new(),
             offers: HashSet::new(),
             executors: HashMap::new(),
@@ -740,6 +774,7 @@ impl Master {
         subscribe: call::Subscribe,
         conn: Connection,
     ) -> SubscribeOutcome {
+        self.observe(now);
         let mut info = subscribe.framework_info;
         info!(name = %info.name, "received subscription request");
         let refuse = |message: String, conn: Connection| {
@@ -807,7 +842,7 @@ impl Master {
                         conn: Some(conn),
                         next_heartbeat: now,
                         disconnect_gen: 0,
-                        registered_time: wall_clock(),
+                        registered_time: self.wall_now,
                         reregistered_time: None,
                         unregistered_time: None,
                     },
@@ -847,7 +882,7 @@ impl Master {
                             conn: None,
                             next_heartbeat: now,
                             disconnect_gen: 0,
-                            registered_time: wall_clock(),
+                            registered_time: self.wall_now,
                             reregistered_time: None,
                             unregistered_time: None,
                         },
@@ -856,7 +891,7 @@ impl Master {
                 }
                 self.failover_framework(now, &id, info, roles, suppressed, conn);
                 if known && let Some(fw) = self.frameworks.get_mut(&id) {
-                    fw.reregistered_time = Some(wall_clock());
+                    fw.reregistered_time = Some(self.wall_now);
                 }
                 id
             }
@@ -918,6 +953,7 @@ impl Master {
     /// The stream of `framework_id` with `stream_id` closed (client went
     /// away). Starts the failover timeout.
     pub fn disconnected(&mut self, now: Instant, framework_id: &str, stream_id: &str) {
+        self.observe(now);
         let timeout = {
             let Some(fw) = self.frameworks.get_mut(framework_id) else {
                 return;
@@ -1046,6 +1082,7 @@ impl Master {
 
     /// Dispatches a validated, authorized non-SUBSCRIBE call.
     pub fn handle_call(&mut self, now: Instant, framework_id: &str, call: Call) {
+        self.observe(now);
         use call::Type as T;
         debug!(framework_id, call = ?call.r#type(), "processing call");
         match call.r#type() {
@@ -1145,7 +1182,7 @@ impl Master {
         info!(framework_id, "removing framework");
         self.framework_order.retain(|id| id != framework_id);
         fw.conn = None;
-        let now_wall = wall_clock();
+        let now_wall = self.wall_now;
         for agent in self.agents.values_mut() {
             let charges: Vec<(String, String)> = agent
                 .executors
@@ -1218,7 +1255,7 @@ impl Master {
                     .clone()
                     .unwrap_or_else(|| task.info.task_id.value.clone()),
             }),
-            timestamp: Some(wall_clock()),
+            timestamp: Some(self.wall_now),
             uuid: Some(random_uuid_bytes()),
             healthy: task.healthy,
             // A container that never launched has no status to report.
@@ -1385,6 +1422,7 @@ impl Master {
         task_id: &str,
         uuid: &[u8],
     ) {
+        self.observe(now);
         if self.acks_ignored_until.is_some_and(|t| now < t) {
             debug!(
                 framework_id,
@@ -1460,6 +1498,7 @@ impl Master {
         task_id: &str,
         agent_id: Option<String>,
     ) {
+        self.observe(now);
         let Some(fw) = self.frameworks.get(framework_id) else {
             return;
         };
@@ -1551,6 +1590,7 @@ impl Master {
                 t.status_update_state(),
                 Reason::Reconciliation,
                 "Reconciliation: Latest task state",
+                self.wall_now,
             );
             s.executor_id = t.executor_id.clone().map(|value| v1::ExecutorId { value });
             s.healthy = t.healthy;
@@ -1603,6 +1643,7 @@ impl Master {
                         lost_or(TaskState::TaskGone),
                         Reason::Reconciliation,
                         "Reconciliation: Task is unknown to the agent",
+                        self.wall_now,
                     ),
                     Some(AgentState::Unreachable { since }) => {
                         let mut s = master_status(
@@ -1611,6 +1652,7 @@ impl Master {
                             lost_or(TaskState::TaskUnreachable),
                             Reason::Reconciliation,
                             "Reconciliation: Task is unreachable",
+                            self.wall_now,
                         );
                         s.unreachable_time = Some(v1::TimeInfo {
                             nanoseconds: (since * 1e9) as i64,
@@ -1623,6 +1665,7 @@ impl Master {
                         lost_or(TaskState::TaskGoneByOperator),
                         Reason::Reconciliation,
                         "Reconciliation: Task is gone",
+                        self.wall_now,
                     ),
                     None => master_status(
                         id,
@@ -1630,6 +1673,7 @@ impl Master {
                         lost_or(TaskState::TaskUnknown),
                         Reason::Reconciliation,
                         "Reconciliation: Task is unknown",
+                        self.wall_now,
                     ),
                 };
                 updates.push(status);
@@ -1746,7 +1790,7 @@ impl Master {
                 agent.state
             ));
         }
-        let since = wall_clock();
+        let since = self.wall_now;
         agent.state = AgentState::Unreachable { since };
         agent.free = ResourceSet::new();
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
@@ -1772,6 +1816,7 @@ impl Master {
                 state,
                 Reason::AgentRemoved,
                 "health check timed out",
+                self.wall_now,
             );
             s.executor_id = task
                 .executor_id
@@ -1805,7 +1850,7 @@ impl Master {
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         let tasks: Vec<(String, String)> = agent.tasks.drain().collect();
         info!(agent_id, "agent marked gone");
-        let now_wall = wall_clock();
+        let now_wall = self.wall_now;
         for (fw_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get_mut(&fw_id) else {
                 continue;
@@ -1836,6 +1881,7 @@ impl Master {
                 state,
                 reason,
                 "Agent has been marked gone",
+                self.wall_now,
             );
             s.executor_id = task
                 .executor_id
@@ -1858,6 +1904,7 @@ impl Master {
     /// again (reconciliation reports their real state) and its queued
     /// updates flow.
     pub fn reregister(&mut self, now: Instant, agent_id: &str) -> Result<(), String> {
+        self.observe(now);
         let agent = self
             .agents
             .get_mut(agent_id)
@@ -1892,6 +1939,7 @@ impl Master {
                     task.state,
                     Reason::AgentReregistered,
                     "Unreachable agent re-reregistered",
+                    self.wall_now,
                 );
                 s.executor_id = task
                     .executor_id
@@ -1912,6 +1960,7 @@ impl Master {
     /// Master failover: every stream drops, offers vanish, a new master id
     /// (and, if asked, a leaderless window). Tasks and agents stay.
     pub fn failover(&mut self, now: Instant, leaderless: Option<Duration>) {
+        self.observe(now);
         let offer_ids: Vec<String> = self.offers.keys().cloned().collect();
         for id in offer_ids {
             self.remove_offer(&id, false, None);
@@ -1924,7 +1973,7 @@ impl Master {
             fw.filters.clear();
         }
         self.master_id = uuid::Uuid::new_v4().to_string();
-        self.elected_time = wall_clock();
+        self.elected_time = self.wall_now;
         self.leaderless_until = leaderless.map(|d| now + d);
         self.next_allocation = now + leaderless.unwrap_or_default();
         info!(master_id = %self.master_id, "simulated master failover");
@@ -1934,6 +1983,7 @@ impl Master {
 
     /// Advances the simulation to `now`.
     pub fn tick(&mut self, now: Instant) {
+        self.observe(now);
         if self.stalled_until.is_some_and(|t| now >= t) {
             info!("heartbeat stall over");
             self.stalled_until = None;

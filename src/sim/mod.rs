@@ -390,7 +390,13 @@ impl Simulator {
             .hostname
             .clone()
             .unwrap_or_else(|| addr.ip().to_string());
-        let mut master = Master::new(config.timings.clone(), addr, hostname, Instant::now());
+        let mut master = Master::new(
+            config.timings.clone(),
+            addr,
+            hostname,
+            Instant::now(),
+            master::wall_clock(),
+        );
         master.leadership = config.leadership.clone();
         for spec in &config.agents {
             master.add_agent(spec).map_err(SimError::Cluster)?;

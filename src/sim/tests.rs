@@ -38,6 +38,7 @@ fn fixture_with(agents: usize, timings: Timings) -> Fixture {
         "127.0.0.1:5050".parse().expect("addr"),
         "sim".into(),
         t0,
+        super::master::wall_clock(),
     );
     for i in 1..=agents {
         m.add_agent(&default_agent(i)).expect("agent");

@@ -169,7 +169,10 @@ pub enum CallError {
     #[error(
         "the session this call belongs to (generation {call}) has ended; the current one is {current:?}: rebuild the call from the new session's events"
     )]
-    StaleSession { call: u64, current: Option<u64> },
+    StaleSession {
+        call: Generation,
+        current: Option<Generation>,
+    },
     #[error("the master rejected the call as malformed (400): {0}")]
     BadRequest(String),
     #[error("the master refused our credentials (401): {0}; check the principal and secret")]
@@ -186,11 +189,23 @@ pub enum CallError {
     Transport(#[source] reqwest::Error),
 }
 
+/// The number of a subscription session. It increases with every
+/// successful SUBSCRIBE, so what belongs to an earlier session (a call built
+/// from its offers, a late event) is told apart from the current one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Generation(pub u64);
+
+impl std::fmt::Display for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// One subscription's identity, as reported to the consumer.
 #[derive(Debug, Clone)]
 pub struct Session {
     /// Increases with every successful SUBSCRIBE.
-    pub generation: u64,
+    pub generation: Generation,
     pub framework_id: v1::FrameworkId,
     /// Base URL of the master serving this session.
     pub master: Url,
@@ -204,16 +219,19 @@ pub enum SubscriptionEvent {
     /// A SUBSCRIBED event opened a new session. Offers of earlier sessions are void.
     Subscribed(Box<Session>),
     /// Any other event of the session (heartbeats are consumed internally).
-    Event { session: u64, event: Box<Event> },
+    Event {
+        session: Generation,
+        event: Box<Event>,
+    },
     /// The session ended; a reconnection follows unless the subscription ends.
-    Disconnected { session: u64, reason: String },
+    Disconnected { session: Generation, reason: String },
     /// A connection attempt failed (no session was opened).
     ConnectFailed { master: Url, reason: String },
 }
 
 #[derive(Debug, Clone)]
 struct ActiveSession {
-    generation: u64,
+    generation: Generation,
     endpoint: Url,
     stream_id: String,
     framework_id: v1::FrameworkId,
@@ -265,7 +283,7 @@ pub struct Caller {
 
 impl Caller {
     /// The generation of the live session, if any.
-    pub fn session(&self) -> Option<u64> {
+    pub fn session(&self) -> Option<Generation> {
         self.shared.current().map(|s| s.generation)
     }
 
@@ -276,7 +294,7 @@ impl Caller {
     }
 
     /// Sends `call` only if session `generation` is still the live one.
-    pub async fn call_in(&self, generation: u64, call: Call) -> Result<(), CallError> {
+    pub async fn call_in(&self, generation: Generation, call: Call) -> Result<(), CallError> {
         let session = self.shared.current();
         match session {
             Some(s) if s.generation == generation => self.send(s, call).await,
@@ -612,7 +630,7 @@ impl Runner {
             StreamReader::new(bytes),
             RecordIoCodec::new(self.config.max_record_bytes),
         );
-        let mut session: Option<u64> = None;
+        let mut session: Option<Generation> = None;
         let mut idle = self.config.call_timeout;
         let end = loop {
             let next = tokio::select! {
@@ -644,7 +662,8 @@ impl Runner {
                         .filter(|s| s.is_finite() && *s > 0.0)
                         .map_or(DEFAULT_HEARTBEAT, Duration::from_secs_f64);
                     idle = heartbeat * self.config.missed_heartbeats.max(1);
-                    let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
+                    let generation =
+                        Generation(self.generations.fetch_add(1, Ordering::SeqCst) + 1);
                     let framework_id = subscribed.framework_id.clone();
                     // Later SUBSCRIBEs are failovers of this framework.
                     self.config.framework.id = Some(framework_id.clone());
@@ -655,7 +674,7 @@ impl Runner {
                         framework_id: framework_id.clone(),
                     }));
                     session = Some(generation);
-                    info!(framework_id = %framework_id.value, master = %endpoint, generation, ?heartbeat, "subscribed to mesos");
+                    info!(framework_id = %framework_id.value, master = %endpoint, generation = generation.0, ?heartbeat, "subscribed to mesos");
                     let sent = self
                         .events
                         .send(SubscriptionEvent::Subscribed(Box::new(Session {
@@ -726,7 +745,7 @@ impl Runner {
             if matches!(end, StreamEnd::Lost(_)) {
                 metrics::counter!("hydrogen_mesos_disconnects_total").increment(1);
             }
-            info!(generation, %reason, "mesos session ended");
+            info!(generation = generation.0, %reason, "mesos session ended");
             let _ = self
                 .events
                 .send(SubscriptionEvent::Disconnected {

@@ -41,7 +41,7 @@ use tokio::task::JoinHandle;
 use tracing::debug;
 
 use crate::mesos::calls;
-use crate::mesos::subscription::Caller;
+use crate::mesos::subscription::{Caller, Generation};
 use crate::mesos::v1;
 
 /// One acknowledgement: the update's agent, task and uuid.
@@ -59,7 +59,7 @@ struct Progress {
 
 /// Sends acknowledgements in the background; dropping it stops sending.
 pub struct Acknowledger {
-    tx: mpsc::UnboundedSender<(u64, Ack)>,
+    tx: mpsc::UnboundedSender<(Generation, Ack)>,
     progress: Arc<Progress>,
     task: JoinHandle<()>,
 }
@@ -72,7 +72,7 @@ impl Acknowledger {
     /// task, and a bounded queue would make the event loop wait for Mesos,
     /// which is what this type exists to avoid.
     pub fn start(caller: Caller, concurrency: usize) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Ack)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Generation, Ack)>();
         let progress = Arc::new(Progress::default());
         let shared = progress.clone();
         let task = tokio::spawn(async move {
@@ -105,7 +105,7 @@ impl Acknowledger {
 
     /// Queues the acknowledgements of session `generation`. Call only once
     /// the statuses they answer are durably written.
-    pub(crate) fn send(&self, generation: u64, acks: Vec<Ack>) {
+    pub(crate) fn send(&self, generation: Generation, acks: Vec<Ack>) {
         for ack in acks {
             self.progress.queued.fetch_add(1, Ordering::Relaxed);
             if self.tx.send((generation, ack)).is_err() {

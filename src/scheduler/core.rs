@@ -73,6 +73,7 @@ use super::plan::{self, Rollout};
 use super::runtime::SchedulerConfig;
 use super::status;
 use crate::mesos::calls;
+use crate::mesos::subscription::Generation;
 use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self};
 use crate::store::model::RECENT_TERMINATIONS;
@@ -111,7 +112,7 @@ impl Now {
 pub enum Input {
     /// A Mesos session began (the SUBSCRIBED event).
     Subscribed {
-        generation: u64,
+        generation: Generation,
         framework_id: String,
     },
     /// The Mesos session was lost: its offers are void, no call may go out.
@@ -161,7 +162,7 @@ const RECONCILE_CHUNK: usize = 1000;
 pub struct Core {
     config: SchedulerConfig,
     framework_id: Option<String>,
-    session: Option<u64>,
+    session: Option<Generation>,
     /// Boxed: a map's spare capacity then costs a pointer per slot, not
     /// an app (10,000 apps leave ~6,000 spare slots).
     apps: HashMap<String, Box<AppRecord>>,
@@ -337,7 +338,7 @@ impl Core {
     /// For benches: the session `generation` is current, with no
     /// reconciliation and offers suppressed (only the status path runs).
     #[doc(hidden)]
-    pub fn bench_session(&mut self, generation: u64) {
+    pub fn bench_session(&mut self, generation: Generation) {
         self.session = Some(generation);
         self.flow.suppress_all(&self.config.roles);
     }
@@ -348,7 +349,7 @@ impl Core {
         names.into_iter().collect()
     }
 
-    fn on_subscribed(&mut self, generation: u64, id: String, now: Now, fx: &mut Effects) {
+    fn on_subscribed(&mut self, generation: Generation, id: String, now: Now, fx: &mut Effects) {
         if self.framework_id.as_deref() != Some(id.as_str()) {
             fx.framework_id = Some(id.clone());
             self.framework_id = Some(id.clone());

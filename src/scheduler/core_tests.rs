@@ -115,7 +115,7 @@ impl Harness {
             next_offer: 0,
         };
         let fx = h.step(Input::Subscribed {
-            generation: 1,
+            generation: Generation(1),
             framework_id: "fw".into(),
         });
         assert!(
@@ -627,7 +627,7 @@ fn a_failure_shows_in_the_status_written_with_its_update_and_outlives_the_leader
     );
     next.handle(
         Input::Subscribed {
-            generation: 2,
+            generation: Generation(2),
             framework_id: "fw".into(),
         },
         h.now,
@@ -877,7 +877,7 @@ fn each_role_is_revived_only_for_its_own_waiting_tasks_and_a_role_change_rolls()
         next_offer: 0,
     };
     let fx = h.step(Input::Subscribed {
-        generation: 1,
+        generation: Generation(1),
         framework_id: "fw".into(),
     });
     assert_eq!(

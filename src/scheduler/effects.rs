@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::mesos::subscription::Generation;
 use crate::mesos::v1;
 use crate::store::TaskBatch;
 
@@ -23,7 +24,7 @@ use crate::store::TaskBatch;
 pub struct Effects {
     /// The Mesos session the calls belong to; `None`: no call may go out
     /// (the decisions stand, and are sent again on the next session).
-    pub session: Option<u64>,
+    pub session: Option<Generation>,
     /// A framework id to persist (the first SUBSCRIBED of a new framework).
     pub framework_id: Option<String>,
     /// Task, status and app-removal writes, applied as one fenced batch.

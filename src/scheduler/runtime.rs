@@ -42,7 +42,7 @@ use super::plan::PlanConfig;
 use crate::mesos::calls;
 use crate::mesos::encoding::Encoding;
 use crate::mesos::subscription::{
-    self, Caller, Credentials, Subscription, SubscriptionConfig, SubscriptionError,
+    self, Caller, Credentials, Generation, Subscription, SubscriptionConfig, SubscriptionError,
     SubscriptionEvent,
 };
 use crate::mesos::v1::scheduler::{Event, event};
@@ -338,7 +338,7 @@ struct Driver<S: Store> {
     caller: Option<Caller>,
     acks: Option<Acknowledger>,
     /// The core's session as of its last effects: events of others are stale.
-    session: Option<u64>,
+    session: Option<Generation>,
 }
 
 impl<S: Store> Driver<S> {

@@ -8,7 +8,9 @@ pub mod scheduler;
 
 use std::time::Duration;
 
-use hydrogen::mesos::subscription::{Subscription, SubscriptionConfig, SubscriptionEvent};
+use hydrogen::mesos::subscription::{
+    Generation, Subscription, SubscriptionConfig, SubscriptionEvent,
+};
 use hydrogen::mesos::v1::scheduler::{Event, event};
 use hydrogen::mesos::v1::{self, framework_info::Capability, framework_info::capability};
 use hydrogen::sim::{SimConfig, SimHandle, Simulator};
@@ -115,7 +117,7 @@ impl Client {
         &mut self,
         kind: event::Type,
         mut pred: impl FnMut(&Event) -> bool,
-    ) -> (u64, Event) {
+    ) -> (Generation, Event) {
         let found = self
             .next_matching(&format!("{kind:?} event"), |e| match e {
                 SubscriptionEvent::Event { event, .. } => event.r#type() == kind && pred(event),
@@ -142,7 +144,11 @@ impl Client {
     }
 
     /// Waits for a status update of `task` in `state`.
-    pub async fn update(&mut self, task: &str, state: v1::TaskState) -> (u64, v1::TaskStatus) {
+    pub async fn update(
+        &mut self,
+        task: &str,
+        state: v1::TaskState,
+    ) -> (Generation, v1::TaskStatus) {
         let (session, event) = self
             .next_event(event::Type::Update, |e| {
                 e.update

@@ -45,7 +45,7 @@ fn task_id(app: usize, i: u32) -> String {
     format!("bench-{app}.{i}.0b6f2a9e-61b5-4c1e-9d4f-1a2b3c4d5e{i:02x}")
 }
 
-async fn seeded<S: Store>(store: Arc<S>) -> (Arc<S>, u64) {
+async fn seeded<S: Store>(store: Arc<S>) -> (Arc<S>, hydrogen::store::Epoch) {
     let lease = store
         .acquire_lease("bench", "127.0.0.1:0", Duration::from_secs(3600))
         .await

@@ -308,7 +308,7 @@ async fn api_watch_sse_streams_status_and_cluster_events_on_request() {
     assert_eq!(cluster.event, "cluster");
     assert_eq!(cluster.id, None);
     assert_eq!(cluster.data["leader_id"], "test-scheduler");
-    assert_eq!(cluster.data["epoch"], writer.epoch);
+    assert_eq!(cluster.data["epoch"], writer.epoch.0);
     assert_eq!(cluster.data["subscribed"], false);
     assert_eq!(status.event, "status");
     assert_eq!(status.id, None);
@@ -374,7 +374,7 @@ async fn api_watch_grpc_streams_status_and_cluster_messages_on_request() {
     let cluster = e.cluster.expect("the current cluster first");
     assert_eq!(e.revision, 0);
     assert_eq!(cluster.leader_id.as_deref(), Some("test-scheduler"));
-    assert_eq!(cluster.epoch, Some(writer.epoch));
+    assert_eq!(cluster.epoch, Some(writer.epoch.0));
     assert!(!cluster.subscribed);
 
     write_status(&writer, "web", 4).await;

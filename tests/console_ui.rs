@@ -216,7 +216,7 @@ async fn console_cluster_reports_leader_epoch_masters_and_framework() {
     assert_eq!(after["leader"], false);
     assert_eq!(after["leader_id"], "test-scheduler");
     assert_eq!(after["leader_address"], "127.0.0.1:1");
-    assert_eq!(after["epoch"], writer.epoch);
+    assert_eq!(after["epoch"], writer.epoch.0);
     assert_eq!(after["framework_id"], "fw-0001");
     // Subscribed is read from the store: not until the leader says so.
     assert_eq!(after["subscribed"], false);
@@ -243,7 +243,7 @@ async fn console_cluster_reports_leader_epoch_masters_and_framework() {
     store.release_lease(&lease).await.expect("release");
     let next = Writer::new(&store).await;
     let moved = get().await;
-    assert_eq!(moved["epoch"], next.epoch);
+    assert_eq!(moved["epoch"], next.epoch.0);
     assert_eq!(moved["subscribed"], false);
     srv.stop().await;
 }

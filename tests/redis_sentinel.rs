@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use hydrogen::store::Store;
-use hydrogen::store::StoreError;
 use hydrogen::store::redis::{RedisOptions, RedisStore};
+use hydrogen::store::{Epoch, StoreError};
 use procs::{Hydrogen, Redis, Sentinel};
 use serde_json::{Value, json};
 
@@ -404,7 +404,7 @@ async fn an_unreplicated_lease_is_never_led_on_so_no_epoch_is_held_twice() {
         assert_eq!(held.instance_id, "b");
         held.epoch
     };
-    assert_eq!(b_epoch, lease_a.epoch + 1);
+    assert_eq!(b_epoch, Epoch(lease_a.epoch.0 + 1));
 
     // The primary dies; the cut-off replica is what gets promoted.
     primary.kill();

@@ -19,7 +19,7 @@ use hydrogen::sim::cluster::default_agent;
 use hydrogen::spec::App;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, Store, StoreError,
+    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, Store, StoreError,
     TaskBatch, TaskEvent, TaskRecord, TaskState, ViewRevision, ViewSnapshot,
 };
 use serde_json::json;
@@ -68,7 +68,7 @@ impl Store for WriteGate {
     async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
         self.inner.view_snapshot().await
     }
-    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+    async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         if self.closed.load(Ordering::SeqCst) {
             if batch
                 .upserts
@@ -89,7 +89,7 @@ impl Store for WriteGate {
     async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
         self.inner.app_statuses().await
     }
-    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+    async fn set_mesos_link(&self, epoch: Epoch, subscribed: bool) -> Result<(), StoreError> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable(
                 "write gate closed by the test".into(),
@@ -103,7 +103,7 @@ impl Store for WriteGate {
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {
         self.inner.framework_id().await
     }
-    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+    async fn set_framework_id(&self, epoch: Epoch, id: &str) -> Result<(), StoreError> {
         self.inner.set_framework_id(epoch, id).await
     }
     async fn events_after(&self, after: u64, limit: usize) -> Result<EventPage, StoreError> {

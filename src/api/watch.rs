@@ -92,7 +92,7 @@ impl ClusterState {
         Self {
             leader_id: leader.map(|l| l.instance_id.clone()),
             leader_address: leader.map(|l| l.address.clone()),
-            epoch: leader.map(|l| l.epoch),
+            epoch: leader.map(|l| l.epoch.0),
             subscribed: MesosLink::leader_subscribed(link, leader),
             framework_id,
         }

@@ -179,9 +179,9 @@ pub async fn run_on<S: Store>(
             }
         };
         unsettled_until = None;
-        info!(epoch = lease.epoch, instance = %config.instance_id, "leading");
+        info!(epoch = lease.epoch.0, instance = %config.instance_id, "leading");
         metrics::gauge!("hydrogen_leader").set(1.0);
-        metrics::gauge!("hydrogen_leader_epoch").set(lease.epoch as f64);
+        metrics::gauge!("hydrogen_leader_epoch").set(lease.epoch.0 as f64);
         leadership.send_replace(Some(lease.clone()));
         lead(
             store.clone(),
@@ -199,7 +199,7 @@ pub async fn run_on<S: Store>(
         if let Err(e) = store.release_lease(&lease).await {
             warn!(error = %e, "could not release the lease; it will expire");
         }
-        info!(epoch = lease.epoch, "no longer leading");
+        info!(epoch = lease.epoch.0, "no longer leading");
         if cancel.is_cancelled() {
             return;
         }
@@ -222,13 +222,13 @@ async fn settle_ghost_lease<S: Store>(store: &S, config: &HaConfig) -> bool {
     match store.release_lease(&holder).await {
         Ok(()) => {
             warn!(
-                epoch = holder.epoch,
+                epoch = holder.epoch.0,
                 "released a lease whose acquisition answer was lost (it ran after a store stall)"
             );
             true
         }
         Err(e) => {
-            warn!(error = %e, epoch = holder.epoch, "cannot release a lease whose acquisition answer was lost; it will expire");
+            warn!(error = %e, epoch = holder.epoch.0, "cannot release a lease whose acquisition answer was lost; it will expire");
             false
         }
     }
@@ -268,7 +268,7 @@ async fn lead<S: Store>(
                 return;
             }
             _ = tokio::time::sleep_until(fence_at) => {
-                warn!(epoch = lease.epoch, "lease renewal unconfirmed; fencing myself before it can expire");
+                warn!(epoch = lease.epoch.0, "lease renewal unconfirmed; fencing myself before it can expire");
                 break;
             }
             _ = tokio::time::sleep_until(next_renew) => {
@@ -281,7 +281,7 @@ async fn lead<S: Store>(
                         fence_at = sent + valid_for;
                     }
                     Ok(Ok(false)) => {
-                        warn!(epoch = lease.epoch, "lease lost to another instance");
+                        warn!(epoch = lease.epoch.0, "lease lost to another instance");
                         break;
                     }
                     Ok(Err(e)) => {

@@ -47,7 +47,7 @@ use crate::mesos::subscription::{
 };
 use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self, framework_info::Capability, framework_info::capability};
-use crate::store::{Store, StoreError};
+use crate::store::{Epoch, Store, StoreError};
 
 /// How the scheduler talks to Mesos and how it behaves.
 #[derive(Debug, Clone)]
@@ -151,12 +151,12 @@ pub enum SchedulerError {
 /// The scheduler of one leadership term (one fencing epoch).
 pub struct Scheduler<S: Store> {
     store: Arc<S>,
-    epoch: u64,
+    epoch: Epoch,
     config: SchedulerConfig,
 }
 
 impl<S: Store> Scheduler<S> {
-    pub fn new(store: Arc<S>, epoch: u64, config: SchedulerConfig) -> Self {
+    pub fn new(store: Arc<S>, epoch: Epoch, config: SchedulerConfig) -> Self {
         Self {
             store,
             epoch,
@@ -332,7 +332,7 @@ pub fn framework_info(config: &SchedulerConfig, id: Option<String>) -> v1::Frame
 /// The loop of one leadership term: inputs in, effects out.
 struct Driver<S: Store> {
     store: Arc<S>,
-    epoch: u64,
+    epoch: Epoch,
     core: Core,
     /// None for benches without Mesos: decisions are persisted, no call goes.
     caller: Option<Caller>,
@@ -344,7 +344,7 @@ struct Driver<S: Store> {
 impl<S: Store> Driver<S> {
     async fn load(
         store: Arc<S>,
-        epoch: u64,
+        epoch: Epoch,
         config: SchedulerConfig,
         caller: Option<Caller>,
         framework_id: Option<String>,
@@ -356,7 +356,7 @@ impl<S: Store> Driver<S> {
         info!(
             apps = apps.len(),
             tasks = tasks.len(),
-            epoch,
+            epoch = epoch.0,
             "scheduler loaded state"
         );
         let acks = caller
@@ -675,7 +675,7 @@ pub struct StatusBench<S: Store> {
 
 impl<S: Store> StatusBench<S> {
     /// Loads apps and tasks from `store`; writes carry `epoch`. No Mesos.
-    pub async fn load(store: Arc<S>, epoch: u64) -> Result<Self, SchedulerError> {
+    pub async fn load(store: Arc<S>, epoch: Epoch) -> Result<Self, SchedulerError> {
         let url = reqwest::Url::parse("http://127.0.0.1:9").map_err(|e| {
             SchedulerError::Store(StoreError::Unavailable(format!("literal url: {e}")))
         })?;
@@ -693,7 +693,7 @@ impl<S: Store> StatusBench<S> {
     /// (offers stay unanswered).
     pub async fn load_with_master(
         store: Arc<S>,
-        epoch: u64,
+        epoch: Epoch,
         master: reqwest::Url,
     ) -> Result<Self, SchedulerError> {
         let config = SchedulerConfig::new(vec![master]);

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::app_write::{self, Written};
 use super::model::now_ms;
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
     StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
@@ -32,7 +32,7 @@ struct Inner {
     statuses: HashMap<String, AppStatus>,
     events: VecDeque<TaskEvent>,
     head: u64,
-    epoch: u64,
+    epoch: Epoch,
     lease: Option<(LeaderInfo, Instant)>,
     app_changes: u64,
     status_changes: u64,
@@ -78,7 +78,7 @@ impl MemoryStore {
                 statuses: HashMap::new(),
                 events: VecDeque::new(),
                 head: 0,
-                epoch: 0,
+                epoch: Epoch(0),
                 lease: None,
                 app_changes: 0,
                 status_changes: 0,
@@ -239,7 +239,7 @@ impl Store for MemoryStore {
         Ok(snapshot)
     }
 
-    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+    async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let mut inner = self.lock();
         if epoch != inner.epoch {
             return Err(StoreError::Fenced {
@@ -313,7 +313,7 @@ impl Store for MemoryStore {
         Ok(self.lock().framework_id.clone())
     }
 
-    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+    async fn set_framework_id(&self, epoch: Epoch, id: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if epoch != inner.epoch {
             return Err(StoreError::Fenced {
@@ -325,7 +325,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+    async fn set_mesos_link(&self, epoch: Epoch, subscribed: bool) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if epoch != inner.epoch {
             return Err(StoreError::Fenced {
@@ -392,7 +392,7 @@ impl Store for MemoryStore {
         {
             return Ok(None);
         }
-        inner.epoch += 1;
+        inner.epoch = Epoch(inner.epoch.0 + 1);
         let lease = LeaderInfo {
             instance_id: instance_id.to_string(),
             address: address.to_string(),

@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use crate::spec::App;
 pub use app_write::{CreateOutcome, UpdateOutcome};
 pub use model::{
-    AppGoal, AppRecord, AppStatus, LeaderInfo, MesosLink, TaskBatch, TaskEvent, TaskRecord,
+    AppGoal, AppRecord, AppStatus, Epoch, LeaderInfo, MesosLink, TaskBatch, TaskEvent, TaskRecord,
     TaskState, Termination,
 };
 
@@ -55,7 +55,7 @@ pub enum StoreError {
     #[error("app {0:?} is being killed; wait until it is gone before deploying it again")]
     AppKilling(String),
     #[error("write refused: fencing epoch {offered} is not the current leader epoch {current}")]
-    Fenced { offered: u64, current: u64 },
+    Fenced { offered: Epoch, current: Epoch },
     #[error(
         "the event log no longer holds revision {requested}; the oldest kept is {oldest}: re-read the full state and watch from there"
     )]
@@ -88,7 +88,7 @@ pub struct Changes {
     /// The fencing epoch: moves when an instance takes the lease. Another
     /// instance's store may see it up to a second late (Redis: the feed's
     /// periodic re-read).
-    pub epoch: u64,
+    pub epoch: Epoch,
 }
 
 /// Identifies the content of everything State and ListAll show (apps,
@@ -195,7 +195,7 @@ pub trait Store: Send + Sync + 'static {
     /// epoch; returns the events it appended.
     fn apply(
         &self,
-        epoch: u64,
+        epoch: Epoch,
         batch: TaskBatch,
     ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
 
@@ -212,7 +212,7 @@ pub trait Store: Send + Sync + 'static {
 
     fn set_framework_id(
         &self,
-        epoch: u64,
+        epoch: Epoch,
         id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -220,7 +220,7 @@ pub trait Store: Send + Sync + 'static {
     /// `Fenced` unless `epoch` is the current lease epoch.
     fn set_mesos_link(
         &self,
-        epoch: u64,
+        epoch: Epoch,
         subscribed: bool,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -269,6 +269,22 @@ pub struct Termination {
     pub at_ms: u64,
 }
 
+/// The fencing epoch of the leader lease: a new one with every acquisition,
+/// always higher than the last. Every scheduler write carries its leader's
+/// epoch and the store refuses any other than the current one (invariant 2
+/// of the design). Serialized as the bare number, as before it had a type.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Epoch(pub u64);
+
+impl std::fmt::Display for Epoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Whether the leader of `epoch` is subscribed to Mesos, as it last said.
 /// Kept in the store so every instance can answer, not only the leader;
 /// the write is fenced, so a deposed leader's late word cannot land. It
@@ -276,7 +292,7 @@ pub struct Termination {
 /// new leader that has not written yet is not subscribed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MesosLink {
-    pub epoch: u64,
+    pub epoch: Epoch,
     pub subscribed: bool,
     /// When the leader wrote it, ms since the Unix epoch.
     pub updated_ms: u64,
@@ -299,5 +315,5 @@ impl MesosLink {
 pub struct LeaderInfo {
     pub instance_id: String,
     pub address: String,
-    pub epoch: u64,
+    pub epoch: Epoch,
 }

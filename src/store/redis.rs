@@ -129,7 +129,7 @@ use super::app_write::{self, Written};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::model::now_ms;
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
     StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
@@ -610,7 +610,7 @@ impl Shared {
             events: counter(1, &keys.events_head)?,
             statuses: counter(2, &keys.statuses_rev)?,
             mesos: counter(3, &keys.mesos_rev)?,
-            epoch: counter(4, &keys.epoch)?,
+            epoch: Epoch(counter(4, &keys.epoch)?),
         });
         Ok(())
     }
@@ -1223,7 +1223,7 @@ impl Store for RedisStore {
         })
     }
 
-    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+    async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let now = now_ms();
         let keys = self.keys();
         let mut call = self.scripts.apply.prepare_invoke();
@@ -1314,7 +1314,7 @@ impl Store for RedisStore {
             .collect()
     }
 
-    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+    async fn set_mesos_link(&self, epoch: Epoch, subscribed: bool) -> Result<(), StoreError> {
         let link = MesosLink {
             epoch,
             subscribed,
@@ -1379,7 +1379,7 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+    async fn set_framework_id(&self, epoch: Epoch, id: &str) -> Result<(), StoreError> {
         let mut call = self.scripts.set_framework_id.prepare_invoke();
         call.key(&self.keys().epoch)
             .key(&self.keys().framework_id)
@@ -1736,9 +1736,12 @@ fn string_at(reply: &[Value], i: usize) -> String {
     }
 }
 
-fn fenced(offered: u64, reply: &[Value]) -> StoreError {
+fn fenced(offered: Epoch, reply: &[Value]) -> StoreError {
     match string_at(reply, 1).parse() {
-        Ok(current) => StoreError::Fenced { offered, current },
+        Ok(current) => StoreError::Fenced {
+            offered,
+            current: Epoch(current),
+        },
         Err(_) => StoreError::Corrupt(format!(
             "the fencing epoch {:?} is not a number",
             string_at(reply, 1)

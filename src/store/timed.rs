@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, Store,
+    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
     StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
@@ -120,7 +120,7 @@ impl<S: Store> Store for Timed<S> {
             .await
     }
 
-    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+    async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         self.timed("apply", self.inner.apply(epoch, batch)).await
     }
 
@@ -128,7 +128,7 @@ impl<S: Store> Store for Timed<S> {
         self.timed("app_statuses", self.inner.app_statuses()).await
     }
 
-    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+    async fn set_mesos_link(&self, epoch: Epoch, subscribed: bool) -> Result<(), StoreError> {
         self.timed(
             "set_mesos_link",
             self.inner.set_mesos_link(epoch, subscribed),
@@ -148,7 +148,7 @@ impl<S: Store> Store for Timed<S> {
         self.timed("framework_id", self.inner.framework_id()).await
     }
 
-    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+    async fn set_framework_id(&self, epoch: Epoch, id: &str) -> Result<(), StoreError> {
         self.timed("set_framework_id", self.inner.set_framework_id(epoch, id))
             .await
     }
@@ -217,8 +217,8 @@ mod tests {
             },
             StoreError::AppKilling("a".into()),
             StoreError::Fenced {
-                offered: 1,
-                current: 2,
+                offered: Epoch(1),
+                current: Epoch(2),
             },
             StoreError::Compacted {
                 requested: 1,

@@ -13,7 +13,7 @@ use hydrogen::api::proto::app_service_client::AppServiceClient;
 use hydrogen::api::server::ServeError;
 use hydrogen::api::{ApiConfig, auth::ApiToken};
 use hydrogen::store::memory::MemoryStore;
-use hydrogen::store::{Store, TaskBatch, TaskEvent, TaskRecord, TaskState};
+use hydrogen::store::{Epoch, Store, TaskBatch, TaskEvent, TaskRecord, TaskState};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -113,7 +113,7 @@ pub fn app_json(name: &str, cmd: &str) -> serde_json::Value {
 /// Holds a scheduler lease on the store so tests can write task batches.
 pub struct Writer {
     pub store: Arc<MemoryStore>,
-    pub epoch: u64,
+    pub epoch: Epoch,
 }
 
 impl Writer {
@@ -301,7 +301,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.view_snapshot().await
     }
-    async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
+    async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         self.gate().await?;
         self.inner.apply(epoch, batch).await
     }
@@ -313,7 +313,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.app_statuses().await
     }
-    async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {
+    async fn set_mesos_link(&self, epoch: Epoch, subscribed: bool) -> Result<(), StoreError> {
         self.gate().await?;
         self.inner.set_mesos_link(epoch, subscribed).await
     }
@@ -325,7 +325,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.framework_id().await
     }
-    async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
+    async fn set_framework_id(&self, epoch: Epoch, id: &str) -> Result<(), StoreError> {
         self.gate().await?;
         self.inner.set_framework_id(epoch, id).await
     }

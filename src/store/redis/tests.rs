@@ -237,7 +237,7 @@ async fn prefixes_do_not_mix() {
         .await
         .expect("acquire")
         .expect("the other cluster's lease is its own");
-    assert_eq!(other.epoch, 1);
+    assert_eq!(other.epoch, Epoch(1));
 
     let mut conn = raw(&server).await;
     let keys: Vec<String> = ::redis::cmd("KEYS")
@@ -381,7 +381,7 @@ async fn redis_down_is_unavailable_fast_and_recovers_after_restart() {
             started.elapsed()
         );
         let started = Instant::now();
-        let result = store.apply(1, TaskBatch::default()).await;
+        let result = store.apply(Epoch(1), TaskBatch::default()).await;
         assert!(
             matches!(&result, Err(StoreError::Unavailable(_))),
             "{result:?}"

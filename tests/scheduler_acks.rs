@@ -53,7 +53,7 @@ impl Store for WriteGate {
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
         self.inner.get_app(name).await
     }
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         self.inner.list_apps().await
     }
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {

@@ -1128,10 +1128,10 @@ impl Store for RedisStore {
         Ok(self.read_app(name).await?.map(|(_, record)| record))
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         let mut apps: Vec<AppRecord> = self.read_hash(&self.keys().apps).await?;
         apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-        Ok(apps)
+        Ok(apps.into_iter().map(Arc::new).collect())
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -1202,6 +1202,7 @@ impl Store for RedisStore {
             .map(|(name, raw)| decode(raw, || format!("{} field {name}", keys.apps)))
             .collect::<Result<Vec<AppRecord>, _>>()?;
         apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        let apps = apps.into_iter().map(Arc::new).collect();
         let mut tasks = tasks
             .iter()
             .map(|(id, raw)| decode(raw, || format!("{} field {id}", keys.tasks)))
@@ -1211,8 +1212,10 @@ impl Store for RedisStore {
         });
         let statuses = statuses
             .iter()
-            .map(|(app, raw)| decode(raw, || format!("{} field {app}", keys.statuses)))
-            .collect::<Result<Vec<AppStatus>, _>>()?;
+            .map(|(app, raw)| {
+                decode(raw, || format!("{} field {app}", keys.statuses)).map(Arc::new)
+            })
+            .collect::<Result<Vec<Arc<AppStatus>>, _>>()?;
         Ok(ViewSnapshot {
             revision: self.parse_view_revision(counters)?,
             apps,
@@ -1266,7 +1269,7 @@ impl Store for RedisStore {
         }
         call.arg(batch.statuses.len());
         for status in &batch.statuses {
-            call.arg(&status.app).arg(encode(status)?);
+            call.arg(&status.app).arg(encode(status.as_ref())?);
         }
         let reply: Vec<Value> = self
             .shared

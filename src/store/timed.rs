@@ -4,6 +4,7 @@
 //! API nor the scheduler has to time its own calls.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -98,7 +99,7 @@ impl<S: Store> Store for Timed<S> {
         self.timed("get_app", self.inner.get_app(name)).await
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         self.timed("list_apps", self.inner.list_apps()).await
     }
 

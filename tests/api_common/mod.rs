@@ -281,7 +281,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.get_app(name).await
     }
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         self.gate().await?;
         self.inner.list_apps().await
     }

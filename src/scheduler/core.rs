@@ -504,7 +504,7 @@ impl Core {
                 && !lost_track
                 && !drained
             {
-                let retry = app_record.and_then(|a| a.spec.retry.as_ref());
+                let retry = app_record.and_then(|a| a.spec.retry.as_deref());
                 let policy = self.backoffs.policy(retry);
                 self.backoffs.record_failure(&app, policy, now.at);
                 // A new-version task failing during an update counts

@@ -218,8 +218,8 @@ fn everything_parses_and_keeps_every_field() {
     assert_eq!(app.filters[1].op, Some(ScalarOp::Ge));
     assert_eq!(app.filters[1].value, ["8"]);
     assert_eq!(
-        app.strategy,
-        Some(Strategy {
+        app.strategy.as_deref(),
+        Some(&Strategy {
             kind: StrategyType::Mux,
             effort: Some("best".into())
         })
@@ -844,10 +844,10 @@ fn non_finite_numbers_are_rejected_when_built_in_code() {
     let mut app = one(&base()).expect("valid");
     app.resources.cpu = f64::NAN;
     app.resources.mem = f64::INFINITY;
-    app.resources.disk = Some(Disk {
+    app.resources.disk = Some(Box::new(Disk {
         size: f64::NAN,
         source: None,
-    });
+    }));
     let errors = app.validate().expect_err("invalid");
     assert_eq!(
         errors,

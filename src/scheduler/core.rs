@@ -430,10 +430,8 @@ impl Core {
     }
 
     fn on_apps(&mut self, apps: Vec<Arc<AppRecord>>, now: Now, fx: &mut Effects) {
-        let apps: HashMap<String, Arc<AppRecord>> = apps
-            .into_iter()
-            .map(|a| (a.spec.name.clone(), a))
-            .collect();
+        let apps: HashMap<String, Arc<AppRecord>> =
+            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for (name, record) in &apps {
             let old = self.apps.get(name);

@@ -1,8 +1,8 @@
 //! The behaviour every [`Store`] backend must have, as one suite run against
 //! each of them (memory here; Redis in its own module with a real server).
 
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::*;
 

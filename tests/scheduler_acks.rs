@@ -86,7 +86,7 @@ impl Store for WriteGate {
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
         self.inner.app_status(app).await
     }
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         self.inner.app_statuses().await
     }
     async fn set_mesos_link(&self, epoch: u64, subscribed: bool) -> Result<(), StoreError> {

@@ -80,7 +80,10 @@ async fn statuses_and_the_mesos_link_are_announced_and_fenced<S: Store>(store: &
     };
     store.apply(first.epoch, batch).await.expect("apply");
     assert!(store.changes().borrow().statuses > before.statuses);
-    assert_eq!(store.app_statuses().await.expect("read"), vec![status]);
+    assert_eq!(
+        store.app_statuses().await.expect("read"),
+        vec![Arc::new(status)]
+    );
 
     store.set_mesos_link(first.epoch, true).await.expect("link");
     let after = *store.changes().borrow();

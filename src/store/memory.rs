@@ -299,13 +299,8 @@ impl Store for MemoryStore {
         Ok(appended)
     }
 
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
-        Ok(self
-            .lock()
-            .statuses
-            .values()
-            .map(|s| AppStatus::clone(s))
-            .collect())
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
+        Ok(self.lock().statuses.values().cloned().collect())
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {

@@ -206,8 +206,9 @@ pub trait Store: Send + Sync + 'static {
         batch: TaskBatch,
     ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
 
-    /// Every app's latest scheduler status (in no particular order).
-    fn app_statuses(&self) -> impl Future<Output = Result<Vec<AppStatus>, StoreError>> + Send;
+    /// Every app's latest scheduler status (in no particular order);
+    /// shared, as in [`ViewSnapshot::statuses`].
+    fn app_statuses(&self) -> impl Future<Output = Result<Vec<Arc<AppStatus>>, StoreError>> + Send;
 
     /// The scheduler's latest status of an app (why tasks wait).
     fn app_status(

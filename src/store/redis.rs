@@ -1301,7 +1301,7 @@ impl Store for RedisStore {
         Ok(appended)
     }
 
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         let cmd = ::redis::cmd("HGETALL").arg(&self.keys().statuses).clone();
         let raw: Vec<(String, String)> = self
             .shared
@@ -1311,7 +1311,9 @@ impl Store for RedisStore {
             })
             .await?;
         raw.iter()
-            .map(|(app, raw)| decode(raw, || format!("{} field {app}", self.keys().statuses)))
+            .map(|(app, raw)| {
+                decode(raw, || format!("{} field {app}", self.keys().statuses)).map(Arc::new)
+            })
             .collect()
     }
 

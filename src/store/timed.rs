@@ -125,7 +125,7 @@ impl<S: Store> Store for Timed<S> {
         self.timed("apply", self.inner.apply(epoch, batch)).await
     }
 
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         self.timed("app_statuses", self.inner.app_statuses()).await
     }
 

@@ -309,7 +309,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.app_status(app).await
     }
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         self.gate().await?;
         self.inner.app_statuses().await
     }

@@ -10,7 +10,10 @@ and its RSS is steady, POSTs the apps in batches of B to /v1/api/app, waits
 until the RSS is steady again (the leader's scheduler has read every app
 and written its status) and reports the delta per app. It then reads one
 app's State (which builds the API's snapshot of every app) and reports the
-delta again, with that snapshot held. Prints one JSON line. The process is
+delta again, with that snapshot held; then opens one SSE watch with
+statuses (which starts the process's watch hub: it keeps every app's
+status and its encodings) and reports it once more. Prints one JSON
+line. The process is
 the whole of `hydrogen dev`: API, memory store, scheduler and the simulated
 master (which keeps nothing per app without tasks). Use a release binary:
 RSS is what the OS sees, allocator slack included.
@@ -19,6 +22,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -116,6 +120,18 @@ def main():
 
         until("the last app has a status", 120, has_status)
         rss2 = steady_rss(proc.pid, 120)
+
+        seen = {"statuses": 0}
+
+        def watch():
+            with urllib.request.urlopen(f"{base}/v1/api/app/watch?include=status") as r:
+                for line in r:
+                    if line.startswith(b"event: status"):
+                        seen["statuses"] += 1
+
+        threading.Thread(target=watch, daemon=True).start()
+        until("the watch lists every status", 120, lambda: seen["statuses"] >= args.apps)
+        rss3 = steady_rss(proc.pid, 120)
         n = float(args.apps)
         print(
             json.dumps(
@@ -125,6 +141,7 @@ def main():
                     "rss_before_bytes": rss0,
                     "rss_bytes_per_app_0_instances": (rss1 - rss0) / n,
                     "rss_bytes_per_app_0_instances_after_a_state_read": (rss2 - rss0) / n,
+                    "rss_bytes_per_app_0_instances_with_a_status_watch": (rss3 - rss0) / n,
                     "note": "whole process VmRSS deltas (API, memory store, scheduler, simulated master); steady = 8 samples 0.5 s apart within 64 KiB",
                 }
             )

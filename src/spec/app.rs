@@ -65,7 +65,7 @@ pub struct App {
     /// Image, volumes and networks. Boxed, as every optional part (and
     /// `resources.disk`): most apps have none, and 10,000 apps should not
     /// each carry the room of parts they lack (issue 16: boxed, an app is
-    /// 288 bytes, not 800).
+    /// 264 bytes, not 800).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<Box<Container>>,
     /// Health check of each task.

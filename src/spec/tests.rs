@@ -1815,3 +1815,14 @@ fn port_index_names_one_of_the_tasks_host_ports() {
     assert_eq!(out["healthcheck"]["http"], json!({"port_index": 0}));
     assert_eq!(round_trip(&app), app);
 }
+
+/// The leader holds every app (issue 16: 10,000 apps under 3 KB each): a
+/// part most apps lack is boxed, so its absence costs a pointer.
+#[test]
+fn an_app_keeps_its_optional_parts_boxed() {
+    let size = std::mem::size_of::<App>();
+    assert!(
+        size <= 264,
+        "App is {size} bytes (264 with its optional parts boxed): box the new optional part"
+    );
+}

@@ -65,6 +65,7 @@ bench:
 	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) bench --bench real_vs_sim | tee $(TARGET_DIR)/bench-real-vs-sim.json
 	$(CARGO) bench --bench watch_storm | tee $(TARGET_DIR)/bench-watch-storm.txt
 	$(CARGO) build --release
+	scripts/dev_app_memory.py $(TARGET_DIR)/release/hydrogen | tee $(TARGET_DIR)/bench-dev-apps.json
 	for n in $(E2E_AGENTS); do \
 		$(TARGET_DIR)/release/hydrogen bench e2e --agents $$n --apps 100 --instances $$(((n + 9) / 10)) \
 			| tee $(TARGET_DIR)/bench-e2e-memory-$$n-agents.json || exit 1; \

@@ -240,8 +240,9 @@ async fn until(what: &str, deadline: Duration, mut done: impl AsyncFnMut() -> bo
     }
 }
 
-/// What an app with no task may cost the leader (issue 16): 3 KB.
-const APP_TARGET_BYTES: f64 = 3072.0;
+/// What an app with no task may cost the leader (issue 16): 3 KB, of
+/// heap and of RSS.
+const APP_TARGET_BYTES: f64 = 3000.0;
 
 fn apps_case() {
     let apps: usize = std::env::var("MEMORY_BENCH_APPS")
@@ -312,16 +313,17 @@ fn apps_case() {
         let _ = scheduler.await;
         let per = |bytes: i128| bytes as f64 / apps as f64;
         let zero = per(heap_zero as i128 - heap0 as i128);
+        let zero_rss = per(rss_zero as i128 - rss0 as i128);
         let report = serde_json::json!({
             "case": "apps",
             "apps": apps,
             "heap_bytes_per_app_0_instances": zero,
-            "target_heap_bytes_per_app_0_instances": APP_TARGET_BYTES,
-            "within_target": zero < APP_TARGET_BYTES,
+            "rss_bytes_per_app_0_instances": zero_rss,
+            "target_bytes_per_app_0_instances": APP_TARGET_BYTES,
+            "within_target": zero < APP_TARGET_BYTES && zero_rss < APP_TARGET_BYTES,
             "heap_bytes_per_app_1_instance": per(heap_one as i128 - heap0 as i128),
-            "rss_bytes_per_app_0_instances": per(rss_zero as i128 - rss0 as i128),
             "rss_bytes_per_app_1_instance": per(rss_one as i128 - rss0 as i128),
-            "note": "leader = memory store + scheduler subscribed to hydrogen sim (another process); heap: live bytes by a counting allocator; rss: VmRSS deltas",
+            "note": "leader = memory store + scheduler subscribed to hydrogen sim (another process: its memory is not in these figures); heap: live bytes by a counting allocator; rss: VmRSS deltas of this process (the leader), allocator slack included",
         });
         println!("{report}");
     });

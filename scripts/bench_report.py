@@ -4,7 +4,8 @@ lines of the memory and end-to-end runs (see `make bench`).
 
 Usage: bench_report.py TARGET_DIR
 Reads TARGET_DIR/criterion/**/new/{estimates,benchmark}.json,
-TARGET_DIR/bench-memory.json, TARGET_DIR/bench-api-load.json,
+TARGET_DIR/bench-memory.json (one line per case),
+TARGET_DIR/bench-dev-apps.json, TARGET_DIR/bench-api-load.json,
 TARGET_DIR/bench-real-vs-sim.json and
 TARGET_DIR/bench-e2e-STORE-N-agents.json (STORE memory or redis; each: the
 last JSON line printed by the run). Reports only; asserts nothing.
@@ -54,6 +55,21 @@ def criterion_rows(target):
             n = through["Elements"]
             extra = f"{n / (mean / 1e9):,.0f} elem/s ({fmt_time(mean / n)} each)"
         rows.append((name, fmt_time(mean), extra, TARGETS.get(name, "")))
+    return rows
+
+
+def json_lines(path):
+    try:
+        lines = [l for l in open(path).read().splitlines() if l.strip().startswith("{")]
+        return [json.loads(l) for l in lines]
+    except (OSError, ValueError):
+        return []
+
+
+def figure_table(figures):
+    rows = ["| figure | value |", "| --- | --- |"]
+    rows += [f"| {k} | {v:,.0f} |" if isinstance(v, (int, float)) and not isinstance(v, bool)
+             else f"| {k} | {v} |" for k, v in figures.items()]
     return rows
 
 
@@ -141,15 +157,25 @@ def main():
     out += ["## Micro benchmarks (criterion, mean)", "", "| benchmark | time | throughput | target |", "| --- | --- | --- | --- |"]
     out += [f"| {n} | {t} | {x} | {g} |" for n, t, x, g in rows]
     out.append("")
-    mem = last_json(os.path.join(target, "bench-memory.json"))
+    # bench-memory.json: one line per case, the tasks case first (no "case").
+    mems = json_lines(os.path.join(target, "bench-memory.json"))
+    mem = next((m for m in mems if "case" not in m), None)
     out += ["## Memory per tracked task", ""]
     if mem:
-        out += ["| figure | value |", "| --- | --- |"]
-        out += [f"| {k} | {v:,.0f} |" if isinstance(v, (int, float)) else f"| {k} | {v} |" for k, v in mem.items()]
+        out += figure_table(mem)
         out.append("")
         out.append("Target: < 2 KiB (2048 bytes) per tracked task.")
     else:
         out.append("(no result)")
+    out.append("")
+    apps = next((m for m in mems if m.get("case") == "apps"), None)
+    dev = last_json(os.path.join(target, "bench-dev-apps.json"))
+    out += ["## Leader memory per app (10,000 apps)", ""]
+    for figures in (apps, dev):
+        if figures:
+            out += figure_table(figures)
+            out.append("")
+    out.append("Target: < 3,000 bytes per app with 0 instances." if apps or dev else "(no result)")
     out.append("")
     api = last_json(os.path.join(target, "bench-api-load.json"))
     out += ["## API load (`cargo bench --bench api_load`)", ""]

@@ -275,7 +275,7 @@ async fn every_write_is_visible_to_the_next_read<S: Store>(
         ..AppStatus::default()
     };
     let statuses = TaskBatch {
-        statuses: vec![status],
+        statuses: vec![Arc::new(status)],
         ..TaskBatch::default()
     };
     store.apply(lease.epoch, statuses).await.expect("status");

@@ -278,7 +278,7 @@ async fn write_status(writer: &Writer, app: &str, waiting: u32) {
         .apply(
             writer.epoch,
             TaskBatch {
-                statuses: vec![status],
+                statuses: vec![Arc::new(status)],
                 ..TaskBatch::default()
             },
         )

@@ -53,7 +53,7 @@ impl Store for WriteGate {
     async fn get_app(&self, name: &str) -> Result<Option<AppRecord>, StoreError> {
         self.inner.get_app(name).await
     }
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         self.inner.list_apps().await
     }
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -86,7 +86,7 @@ impl Store for WriteGate {
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
         self.inner.app_status(app).await
     }
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         self.inner.app_statuses().await
     }
     async fn set_mesos_link(&self, epoch: Epoch, subscribed: bool) -> Result<(), StoreError> {

@@ -147,7 +147,7 @@ pub fn app_state(view: &AppView) -> pb::AppState {
         version: view.record.version,
         goal: convert::goal_to_proto(view.record.goal) as i32,
         tasks: view.tasks.iter().map(convert::task_to_proto).collect(),
-        status: view.status.as_ref().map(convert::status_to_proto),
+        status: view.status.as_deref().map(convert::status_to_proto),
         state: view.summary_state().to_owned(),
         running: view.running(),
         created_ms: view.record.created_ms,

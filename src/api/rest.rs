@@ -422,7 +422,7 @@ pub fn app_state_json(view: &AppView) -> Value {
     obj.insert("goal".into(), json!(view.record.goal));
     obj.insert("running".into(), json!(view.running()));
     obj.insert("tasks".into(), json!(tasks));
-    obj.insert("status".into(), json!(view.status));
+    obj.insert("status".into(), json!(view.status.as_deref()));
     obj.insert("created_ms".into(), json!(view.record.created_ms));
     obj.insert("updated_ms".into(), json!(view.record.updated_ms));
     Value::Object(obj)

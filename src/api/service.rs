@@ -71,15 +71,17 @@ pub struct Updated {
     pub changed: bool,
 }
 
-/// One app with what Hydrogen observes of it.
+/// One app with what Hydrogen observes of it. The record and the status
+/// are shared with the store's snapshot (on the leader with the memory
+/// store: the very records the store and the scheduler hold).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppView {
     /// The app as stored.
-    pub record: AppRecord,
+    pub record: Arc<AppRecord>,
     /// Its tasks, by instance.
     pub tasks: Vec<TaskRecord>,
     /// The scheduler's account of it (why tasks wait), if any yet.
-    pub status: Option<AppStatus>,
+    pub status: Option<Arc<AppStatus>>,
 }
 
 impl AppView {
@@ -241,7 +243,7 @@ impl Views {
             // tasks stay in State's order (by instance).
             tasks.entry(task.app.clone()).or_default().push(task);
         }
-        let mut statuses: HashMap<String, AppStatus> = snapshot
+        let mut statuses: HashMap<String, Arc<AppStatus>> = snapshot
             .statuses
             .into_iter()
             .map(|s| (s.app.clone(), s))
@@ -628,13 +630,15 @@ mod tests {
     use crate::store::conformance::{app, task};
 
     fn snapshot(views: u64, tasks: Vec<TaskRecord>) -> ViewSnapshot {
-        let record = |name: &str| AppRecord {
-            spec: app(name, "sleep 1"),
-            version: 1,
-            config_version: 1,
-            goal: AppGoal::Run,
-            created_ms: 1,
-            updated_ms: 1,
+        let record = |name: &str| {
+            Arc::new(AppRecord {
+                spec: app(name, "sleep 1"),
+                version: 1,
+                config_version: 1,
+                goal: AppGoal::Run,
+                created_ms: 1,
+                updated_ms: 1,
+            })
         };
         ViewSnapshot {
             revision: ViewRevision {

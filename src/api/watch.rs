@@ -264,7 +264,9 @@ const HUB_RETRY: Duration = Duration::from_millis(250);
 /// The latest status and cluster events, for watches that start.
 #[derive(Default)]
 struct Current {
-    statuses: HashMap<String, (AppStatus, Item)>,
+    /// Shared with the store (the memory store's own records): the hub
+    /// adds only the encoded item per app, not another copy of it.
+    statuses: HashMap<String, (Arc<AppStatus>, Item)>,
     cluster: Option<(ClusterState, Item)>,
     /// The `seq` of the last side event published.
     seq: u64,
@@ -384,7 +386,9 @@ impl WatchHub {
         let mut kept = HashMap::with_capacity(statuses.len());
         for status in statuses {
             let item = match current.statuses.remove(&status.app) {
-                Some((old, item)) if old == status => item,
+                // The same allocation is the same status (the memory store
+                // hands out what it holds); otherwise compare contents.
+                Some((old, item)) if Arc::ptr_eq(&old, &status) || old == status => item,
                 _ => {
                     current.seq += 1;
                     let item = Item::status(&status, current.seq);

@@ -57,6 +57,7 @@
 //! (REASON_AGENT_DRAINING).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
@@ -119,8 +120,9 @@ pub enum Input {
     Disconnected,
     /// Events of the current session, in order.
     Mesos(Vec<Event>),
-    /// The apps as the store has them now (every app).
-    Apps(Vec<AppRecord>),
+    /// The apps as the store has them now (every app), shared with the
+    /// store: the core keeps these records, not copies of them.
+    Apps(Vec<Arc<AppRecord>>),
     /// Time passed.
     Tick,
 }
@@ -163,9 +165,10 @@ pub struct Core {
     config: SchedulerConfig,
     framework_id: Option<String>,
     session: Option<Generation>,
-    /// Boxed: a map's spare capacity then costs a pointer per slot, not
-    /// an app (10,000 apps leave ~6,000 spare slots).
-    apps: HashMap<String, Box<AppRecord>>,
+    /// Shared with the store (and the API's views): one copy of an app
+    /// in the process; a map's spare capacity costs a pointer per slot,
+    /// not an app (10,000 apps leave ~6,000 spare slots).
+    apps: HashMap<String, Arc<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     by_app: HashMap<String, BTreeSet<String>>,
     /// Slots waiting for a task, per app.
@@ -196,7 +199,8 @@ pub struct Core {
     rollouts: HashMap<String, RolloutState>,
     rejections: HashMap<String, BTreeMap<String, u64>>,
     launch_errors: HashMap<String, String>,
-    statuses_written: HashMap<String, AppStatus>,
+    /// What was last written per app, shared with the store that holds it.
+    statuses_written: HashMap<String, Arc<AppStatus>>,
     last_status_write: Instant,
     /// How the apps' tasks ended, for State (persisted with the status).
     history: HashMap<String, History>,
@@ -216,12 +220,14 @@ struct History {
 impl Core {
     /// A core for a new leadership term, loaded with the stored state
     /// (the statuses bring the failure history a former leader wrote).
+    /// Apps are taken as shared records (owned ones are wrapped), as are
+    /// statuses: a store that hands out its own keeps one copy of each.
     pub fn new(
         config: SchedulerConfig,
         framework_id: Option<String>,
-        apps: Vec<AppRecord>,
+        apps: impl IntoIterator<Item = impl Into<Arc<AppRecord>>>,
         tasks: Vec<TaskRecord>,
-        statuses: Vec<AppStatus>,
+        statuses: Vec<Arc<AppStatus>>,
         now: Now,
     ) -> Self {
         let mut core = Self {
@@ -268,7 +274,10 @@ impl Core {
         }
         core.apps = apps
             .into_iter()
-            .map(|a| (a.spec.name.clone(), Box::new(a)))
+            .map(|a| {
+                let a: Arc<AppRecord> = a.into();
+                (a.spec.name.clone(), a)
+            })
             .collect();
         for task in tasks {
             core.by_app
@@ -426,11 +435,9 @@ impl Core {
         }
     }
 
-    fn on_apps(&mut self, apps: Vec<AppRecord>, now: Now, fx: &mut Effects) {
-        let apps: HashMap<String, Box<AppRecord>> = apps
-            .into_iter()
-            .map(|a| (a.spec.name.clone(), Box::new(a)))
-            .collect();
+    fn on_apps(&mut self, apps: Vec<Arc<AppRecord>>, now: Now, fx: &mut Effects) {
+        let apps: HashMap<String, Arc<AppRecord>> =
+            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for (name, record) in &apps {
             let old = self.apps.get(name);
@@ -501,7 +508,7 @@ impl Core {
                 && !lost_track
                 && !drained
             {
-                let retry = app_record.and_then(|a| a.spec.retry.as_ref());
+                let retry = app_record.and_then(|a| a.spec.retry.as_deref());
                 let policy = self.backoffs.policy(retry);
                 self.backoffs.record_failure(&app, policy, now.at);
                 // A new-version task failing during an update counts
@@ -721,7 +728,7 @@ impl Core {
                 if grew {
                     // New work: clear decline filters so offers come at once.
                     let role = app_role(
-                        self.apps.get(name).map(Box::as_ref),
+                        self.apps.get(name).map(Arc::as_ref),
                         self.config.default_role(),
                     );
                     self.flow.want_revive(role);
@@ -855,7 +862,7 @@ impl Core {
             .collect();
         let specs: Vec<&AppRecord> = apps
             .iter()
-            .filter_map(|a| self.apps.get(a).map(Box::as_ref))
+            .filter_map(|a| self.apps.get(a).map(Arc::as_ref))
             .collect();
         let demands: Vec<Demand<'_>> = specs
             .iter()
@@ -1109,14 +1116,14 @@ impl Core {
             if !blocked.contains(app) && self.pending.contains_key(app) {
                 // A backoff ended: its app's agents may be filtered by declines.
                 self.flow
-                    .want_revive(app_role(self.apps.get(app).map(Box::as_ref), default_role));
+                    .want_revive(app_role(self.apps.get(app).map(Arc::as_ref), default_role));
             }
         }
         self.backing_off = blocked;
         let launchable = self.launchable(now);
         let waiting: BTreeSet<&str> = launchable
             .iter()
-            .map(|app| app_role(self.apps.get(app).map(Box::as_ref), default_role))
+            .map(|app| app_role(self.apps.get(app).map(Arc::as_ref), default_role))
             .collect();
         fx.offer_flow = self
             .flow
@@ -1182,14 +1189,15 @@ impl Core {
                 AppStatus {
                     updated_ms: wall,
                     backoff_until_ms: status.backoff_until_ms.map(|_| 0),
-                    ..old.clone()
+                    ..AppStatus::clone(old)
                 } == AppStatus {
                     backoff_until_ms: status.backoff_until_ms.map(|_| 0),
                     ..status.clone()
                 }
             });
             if !unchanged {
-                self.statuses_written.insert(name, status.clone());
+                let status = Arc::new(status);
+                self.statuses_written.insert(name, Arc::clone(&status));
                 fx.writes.statuses.retain(|s| s.app != status.app);
                 fx.writes.statuses.push(status);
             }

@@ -21,6 +21,12 @@ fn config() -> SchedulerConfig {
     config
 }
 
+/// The apps input of owned records (the store shares them; a test has one
+/// holder).
+fn apps_input(records: Vec<AppRecord>) -> Input {
+    Input::Apps(records.into_iter().map(Arc::new).collect())
+}
+
 fn record(spec: &Value, version: u64, config_version: u64) -> AppRecord {
     AppRecord {
         spec: crate::spec::parse_app(spec.to_string().as_bytes()).expect("valid test app"),
@@ -226,7 +232,7 @@ fn a_unique_update_on_a_full_cluster_replaces_in_place_and_rolls_back_the_same_w
     assert_eq!(v1_ids.len(), 3);
 
     let roll = |h: &mut Harness, spec: Value, version: u64| {
-        let fx = h.step(Input::Apps(vec![record(&spec, version, version)]));
+        let fx = h.step(apps_input(vec![record(&spec, version, version)]));
         assert!(fx.kills.is_empty(), "a surge first: {fx:?}");
         assert_eq!(h.core.pending("web"), &[0], "slot 0 surges");
         // Every agent runs a task of the app: UNIQUE rejects them all, twice.
@@ -269,7 +275,7 @@ fn a_unique_update_on_a_full_cluster_replaces_in_place_and_rolls_back_the_same_w
 
     roll(&mut h, unique_app(3, "sleep 2"), 2);
     // Halfway through the next update, State tells the progress.
-    let fx = h.step(Input::Apps(vec![record(&unique_app(3, "sleep 1"), 3, 3)]));
+    let fx = h.step(apps_input(vec![record(&unique_app(3, "sleep 1"), 3, 3)]));
     assert!(fx.kills.is_empty());
     h.offers(&["a1", "a2", "a3"]);
     let fx = h.offers(&["a1", "a2", "a3"]);
@@ -506,7 +512,7 @@ fn kill_retries_back_off_from_one_second() {
     let ids = h.launch_running(&["a1"]);
     let mut killed_app = record(&plain_app("web", 1, json!({})), 2, 1);
     killed_app.goal = AppGoal::Kill;
-    let fx = h.step(Input::Apps(vec![killed_app]));
+    let fx = h.step(apps_input(vec![killed_app]));
     assert_eq!(killed(&fx), vec![(ids[0].clone(), KillReason::AppGone)]);
     let mut sent_at = Vec::new();
     for ms in 0..20_000u64 {
@@ -529,7 +535,7 @@ fn a_failing_new_version_pauses_the_update_with_the_old_tasks_running() {
     let old = h.launch_running(&["a1"]);
     assert_eq!(old.len(), 2);
     let broken = plain_app("web", 2, json!({"command": {"cmd": "exit 1"}}));
-    h.step(Input::Apps(vec![record(&broken, 2, 2)]));
+    h.step(apps_input(vec![record(&broken, 2, 2)]));
     for _ in 0..3 {
         let fx = h.offers(&["a1"]);
         let new = launched(&fx);
@@ -560,7 +566,7 @@ fn a_failing_new_version_pauses_the_update_with_the_old_tasks_running() {
     );
     // A new PUT (the old spec back) resumes: the update starts over.
     let back = plain_app("web", 2, json!({}));
-    h.step(Input::Apps(vec![record(&back, 3, 3)]));
+    h.step(apps_input(vec![record(&back, 3, 3)]));
     let fx = h.offers(&["a1"]);
     assert_eq!(launched(&fx).len(), 1);
 }
@@ -580,7 +586,7 @@ fn an_app_change_replans_that_app_only() {
         .expect("b runs");
     // b's task fails while a changes: only a is replanned by the change.
     h.core.tasks.get_mut(&b_task).expect("b").state = TaskState::TaskFailed;
-    let fx = h.step(Input::Apps(vec![
+    let fx = h.step(apps_input(vec![
         record(&plain_app("a", 2, json!({})), 2, 1),
         b,
     ]));
@@ -663,7 +669,7 @@ fn an_apps_upgrade_settings_beat_the_flags() {
     let mut h = Harness::new(config(), vec![record(&spec, 1, 1)], vec![]);
     assert_eq!(h.launch_running(&agents).len(), 3);
     spec["command"]["cmd"] = json!("sleep 2");
-    h.step(Input::Apps(vec![record(&spec, 2, 2)]));
+    h.step(apps_input(vec![record(&spec, 2, 2)]));
     assert_eq!(h.core.pending("web"), &[0, 1], "max_surge 2: two surge");
     h.offers(&agents);
     let fx = h.offers(&agents);
@@ -782,7 +788,7 @@ fn quiet_updates_of_a_steady_app_do_not_replan_it_and_a_failure_does() {
     assert_eq!(h.core.pending("web").len(), 1, "{fx:?}");
     // A rolling update unsettles the app: its new tasks' updates replan it
     // (an old task goes once the new one of its slot is ready).
-    let fx = h.step(Input::Apps(vec![
+    let fx = h.step(apps_input(vec![
         record(
             &plain_app("web", 3, json!({"command": {"cmd": "sleep 200"}})),
             2,
@@ -907,7 +913,7 @@ fn each_role_is_revived_only_for_its_own_waiting_tasks_and_a_role_change_rolls()
     h.status(&ids[0], v1::TaskState::TaskRunning);
 
     // The role changes: a new version, rolled out in role a.
-    let fx = h.step(Input::Apps(vec![record(&web("a"), 2, 2)]));
+    let fx = h.step(apps_input(vec![record(&web("a"), 2, 2)]));
     assert_eq!(fx.offer_flow, flow(&["a"], &[]), "{fx:?}");
     let fx = h.step(offers_event(vec![offer_in_role(3, "a3", "b")]));
     assert!(

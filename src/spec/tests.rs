@@ -218,8 +218,8 @@ fn everything_parses_and_keeps_every_field() {
     assert_eq!(app.filters[1].op, Some(ScalarOp::Ge));
     assert_eq!(app.filters[1].value, ["8"]);
     assert_eq!(
-        app.strategy,
-        Some(Strategy {
+        app.strategy.as_deref(),
+        Some(&Strategy {
             kind: StrategyType::Mux,
             effort: Some("best".into())
         })
@@ -844,10 +844,10 @@ fn non_finite_numbers_are_rejected_when_built_in_code() {
     let mut app = one(&base()).expect("valid");
     app.resources.cpu = f64::NAN;
     app.resources.mem = f64::INFINITY;
-    app.resources.disk = Some(Disk {
+    app.resources.disk = Some(Box::new(Disk {
         size: f64::NAN,
         source: None,
-    });
+    }));
     let errors = app.validate().expect_err("invalid");
     assert_eq!(
         errors,
@@ -1814,4 +1814,15 @@ fn port_index_names_one_of_the_tasks_host_ports() {
     let out = serde_json::to_value(&app).expect("serialise");
     assert_eq!(out["healthcheck"]["http"], json!({"port_index": 0}));
     assert_eq!(round_trip(&app), app);
+}
+
+/// The leader holds every app (issue 16: 10,000 apps under 3 KB each): a
+/// part most apps lack is boxed, so its absence costs a pointer.
+#[test]
+fn an_app_keeps_its_optional_parts_boxed() {
+    let size = std::mem::size_of::<App>();
+    assert!(
+        size <= 264,
+        "App is {size} bytes (264 with its optional parts boxed): box the new optional part"
+    );
 }

@@ -1,6 +1,7 @@
 //! The behaviour every [`Store`] backend must have, as one suite run against
 //! each of them (memory here; Redis in its own module with a real server).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -74,12 +75,15 @@ async fn statuses_and_the_mesos_link_are_announced_and_fenced<S: Store>(store: &
         ..AppStatus::default()
     };
     let batch = TaskBatch {
-        statuses: vec![status.clone()],
+        statuses: vec![Arc::new(status.clone())],
         ..TaskBatch::default()
     };
     store.apply(first.epoch, batch).await.expect("apply");
     assert!(store.changes().borrow().statuses > before.statuses);
-    assert_eq!(store.app_statuses().await.expect("read"), vec![status]);
+    assert_eq!(
+        store.app_statuses().await.expect("read"),
+        vec![Arc::new(status)]
+    );
 
     store.set_mesos_link(first.epoch, true).await.expect("link");
     let after = *store.changes().borrow();
@@ -371,7 +375,7 @@ async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
         .apply(
             lease.epoch,
             TaskBatch {
-                statuses: vec![status.clone()],
+                statuses: vec![Arc::new(status.clone())],
                 ..Default::default()
             },
         )
@@ -527,7 +531,7 @@ async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store
         ..AppStatus::default()
     };
     let statuses = TaskBatch {
-        statuses: vec![status.clone()],
+        statuses: vec![Arc::new(status.clone())],
         ..TaskBatch::default()
     };
     store.apply(lease.epoch, statuses).await.expect("status");
@@ -537,7 +541,7 @@ async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store
     assert_eq!(snapshot.revision, store.view_revision().await.expect("rev"));
     assert_eq!(snapshot.apps, store.list_apps().await.expect("apps"));
     assert_eq!(snapshot.tasks, store.list_tasks().await.expect("tasks"));
-    assert_eq!(snapshot.statuses, vec![status]);
+    assert_eq!(snapshot.statuses, vec![Arc::new(status)]);
 
     // Reads and empty batches leave it alone.
     let before = store.view_revision().await.expect("rev");

@@ -4,7 +4,7 @@
 //! holding it. State is lost with the process — that is what Redis is for.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -22,14 +22,17 @@ use crate::spec::App;
 pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 100_000;
 
 struct Inner {
-    /// Boxed: B-tree nodes filled in name order stay about half full, and
-    /// an empty place should cost a pointer, not an app.
-    apps: BTreeMap<String, Box<AppRecord>>,
+    /// Shared with readers: the scheduler and the API's views hold these
+    /// very records (one copy of each app in the process, not one per
+    /// holder), and B-tree nodes filled in name order stay about half
+    /// full, so an empty place costs a pointer, not an app.
+    apps: BTreeMap<String, Arc<AppRecord>>,
     tasks: HashMap<String, TaskRecord>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
     mesos_link: Option<MesosLink>,
-    statuses: HashMap<String, AppStatus>,
+    /// Shared with the scheduler, which keeps what it last wrote.
+    statuses: HashMap<String, Arc<AppStatus>>,
     events: VecDeque<TaskEvent>,
     head: u64,
     epoch: Epoch,
@@ -101,7 +104,7 @@ impl MemoryStore {
         if let Some(record) = outcome.written() {
             inner
                 .apps
-                .insert(record.spec.name.clone(), Box::new(record.clone()));
+                .insert(record.spec.name.clone(), Arc::new(record.clone()));
             inner.app_changes += 1;
             inner.view_changes += 1;
             self.notify(inner);
@@ -123,7 +126,7 @@ impl Store for MemoryStore {
     async fn create_app(&self, spec: App) -> Result<CreateOutcome, StoreError> {
         let mut inner = self.lock();
         let outcome =
-            app_write::create(inner.apps.get(&spec.name).map(Box::as_ref), &spec, now_ms())?;
+            app_write::create(inner.apps.get(&spec.name).map(Arc::as_ref), &spec, now_ms())?;
         self.write_app(&mut inner, &outcome);
         Ok(outcome)
     }
@@ -137,7 +140,7 @@ impl Store for MemoryStore {
         for spec in &specs {
             let existing = decided
                 .get(&spec.name)
-                .or_else(|| inner.apps.get(&spec.name).map(Box::as_ref));
+                .or_else(|| inner.apps.get(&spec.name).map(Arc::as_ref));
             let outcome = app_write::create(existing, spec, now)?;
             if let Some(record) = outcome.written() {
                 decided.insert(spec.name.clone(), record.clone());
@@ -147,7 +150,7 @@ impl Store for MemoryStore {
         if !decided.is_empty() {
             inner
                 .apps
-                .extend(decided.into_iter().map(|(name, app)| (name, Box::new(app))));
+                .extend(decided.into_iter().map(|(name, app)| (name, Arc::new(app))));
             inner.app_changes += 1;
             inner.view_changes += 1;
             self.notify(&inner);
@@ -162,7 +165,7 @@ impl Store for MemoryStore {
     ) -> Result<UpdateOutcome, StoreError> {
         let mut inner = self.lock();
         let outcome = app_write::update(
-            inner.apps.get(&spec.name).map(Box::as_ref),
+            inner.apps.get(&spec.name).map(Arc::as_ref),
             &spec,
             expected,
             now_ms(),
@@ -174,7 +177,7 @@ impl Store for MemoryStore {
     async fn kill_app(&self, name: &str, expected: Option<u64>) -> Result<AppRecord, StoreError> {
         let mut inner = self.lock();
         let outcome = app_write::kill(
-            inner.apps.get(name).map(Box::as_ref),
+            inner.apps.get(name).map(Arc::as_ref),
             name,
             expected,
             now_ms(),
@@ -187,13 +190,8 @@ impl Store for MemoryStore {
         Ok(self.lock().apps.get(name).map(|a| AppRecord::clone(a)))
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        Ok(self
-            .lock()
-            .apps
-            .values()
-            .map(|a| AppRecord::clone(a))
-            .collect())
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
+        Ok(self.lock().apps.values().cloned().collect())
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -227,7 +225,7 @@ impl Store for MemoryStore {
             let inner = self.lock();
             ViewSnapshot {
                 revision: inner.view_revision(),
-                apps: inner.apps.values().map(|a| AppRecord::clone(a)).collect(),
+                apps: inner.apps.values().cloned().collect(),
                 tasks: inner.tasks.values().cloned().collect(),
                 statuses: inner.statuses.values().cloned().collect(),
             }
@@ -301,12 +299,12 @@ impl Store for MemoryStore {
         Ok(appended)
     }
 
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         Ok(self.lock().statuses.values().cloned().collect())
     }
 
     async fn app_status(&self, app: &str) -> Result<Option<AppStatus>, StoreError> {
-        Ok(self.lock().statuses.get(app).cloned())
+        Ok(self.lock().statuses.get(app).map(|s| AppStatus::clone(s)))
     }
 
     async fn framework_id(&self) -> Result<Option<String>, StoreError> {

@@ -24,6 +24,7 @@ pub mod timed;
 pub(crate) mod conformance;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -110,15 +111,20 @@ pub struct ViewRevision {
 }
 
 /// Apps, tasks and statuses read in one consistent cut, at `revision`.
+///
+/// Apps and statuses are shared (`Arc`): the memory store hands out the
+/// records it holds, so the scheduler and the API's views keep one copy of
+/// each app between them, not one each (issue 16: an app's cost to the
+/// leader).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ViewSnapshot {
     pub revision: ViewRevision,
     /// By name.
-    pub apps: Vec<AppRecord>,
+    pub apps: Vec<Arc<AppRecord>>,
     /// By app, instance, task id (as [`Store::list_tasks`]).
     pub tasks: Vec<TaskRecord>,
     /// In no particular order.
-    pub statuses: Vec<AppStatus>,
+    pub statuses: Vec<Arc<AppStatus>>,
 }
 
 /// The shared state of a Hydrogen cluster.
@@ -173,7 +179,8 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
     ) -> impl Future<Output = Result<Option<AppRecord>, StoreError>> + Send;
 
-    fn list_apps(&self) -> impl Future<Output = Result<Vec<AppRecord>, StoreError>> + Send;
+    /// Every app, by name; shared, as in [`ViewSnapshot::apps`].
+    fn list_apps(&self) -> impl Future<Output = Result<Vec<Arc<AppRecord>>, StoreError>> + Send;
 
     /// Every task record.
     fn list_tasks(&self) -> impl Future<Output = Result<Vec<TaskRecord>, StoreError>> + Send;
@@ -199,8 +206,9 @@ pub trait Store: Send + Sync + 'static {
         batch: TaskBatch,
     ) -> impl Future<Output = Result<Vec<TaskEvent>, StoreError>> + Send;
 
-    /// Every app's latest scheduler status (in no particular order).
-    fn app_statuses(&self) -> impl Future<Output = Result<Vec<AppStatus>, StoreError>> + Send;
+    /// Every app's latest scheduler status (in no particular order);
+    /// shared, as in [`ViewSnapshot::statuses`].
+    fn app_statuses(&self) -> impl Future<Output = Result<Vec<Arc<AppStatus>>, StoreError>> + Send;
 
     /// The scheduler's latest status of an app (why tasks wait).
     fn app_status(

@@ -201,7 +201,9 @@ pub struct TaskBatch {
     /// Apps to forget (killed apps once all their tasks are terminal).
     pub app_removals: Vec<String>,
     /// Scheduler status of apps to record (replacing the previous one).
-    pub statuses: Vec<AppStatus>,
+    /// Shared: the scheduler keeps what it last wrote to compare the next
+    /// status with, and the memory store keeps the same allocation.
+    pub statuses: Vec<std::sync::Arc<AppStatus>>,
 }
 
 impl TaskBatch {

@@ -1130,10 +1130,10 @@ impl Store for RedisStore {
         Ok(self.read_app(name).await?.map(|(_, record)| record))
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         let mut apps: Vec<AppRecord> = self.read_hash(&self.keys().apps).await?;
         apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
-        Ok(apps)
+        Ok(apps.into_iter().map(Arc::new).collect())
     }
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
@@ -1204,6 +1204,7 @@ impl Store for RedisStore {
             .map(|(name, raw)| decode(raw, || format!("{} field {name}", keys.apps)))
             .collect::<Result<Vec<AppRecord>, _>>()?;
         apps.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        let apps = apps.into_iter().map(Arc::new).collect();
         let mut tasks = tasks
             .iter()
             .map(|(id, raw)| decode(raw, || format!("{} field {id}", keys.tasks)))
@@ -1213,8 +1214,10 @@ impl Store for RedisStore {
         });
         let statuses = statuses
             .iter()
-            .map(|(app, raw)| decode(raw, || format!("{} field {app}", keys.statuses)))
-            .collect::<Result<Vec<AppStatus>, _>>()?;
+            .map(|(app, raw)| {
+                decode(raw, || format!("{} field {app}", keys.statuses)).map(Arc::new)
+            })
+            .collect::<Result<Vec<Arc<AppStatus>>, _>>()?;
         Ok(ViewSnapshot {
             revision: self.parse_view_revision(counters)?,
             apps,
@@ -1268,7 +1271,7 @@ impl Store for RedisStore {
         }
         call.arg(batch.statuses.len());
         for status in &batch.statuses {
-            call.arg(&status.app).arg(encode(status)?);
+            call.arg(&status.app).arg(encode(status.as_ref())?);
         }
         let reply: Vec<Value> = self
             .shared
@@ -1300,7 +1303,7 @@ impl Store for RedisStore {
         Ok(appended)
     }
 
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         let cmd = ::redis::cmd("HGETALL").arg(&self.keys().statuses).clone();
         let raw: Vec<(String, String)> = self
             .shared
@@ -1310,7 +1313,9 @@ impl Store for RedisStore {
             })
             .await?;
         raw.iter()
-            .map(|(app, raw)| decode(raw, || format!("{} field {app}", self.keys().statuses)))
+            .map(|(app, raw)| {
+                decode(raw, || format!("{} field {app}", self.keys().statuses)).map(Arc::new)
+            })
             .collect()
     }
 

@@ -4,6 +4,7 @@
 //! API nor the scheduler has to time its own calls.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -98,7 +99,7 @@ impl<S: Store> Store for Timed<S> {
         self.timed("get_app", self.inner.get_app(name)).await
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         self.timed("list_apps", self.inner.list_apps()).await
     }
 
@@ -124,7 +125,7 @@ impl<S: Store> Store for Timed<S> {
         self.timed("apply", self.inner.apply(epoch, batch)).await
     }
 
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         self.timed("app_statuses", self.inner.app_statuses()).await
     }
 

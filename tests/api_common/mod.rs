@@ -281,7 +281,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.get_app(name).await
     }
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+    async fn list_apps(&self) -> Result<Vec<Arc<AppRecord>>, StoreError> {
         self.gate().await?;
         self.inner.list_apps().await
     }
@@ -309,7 +309,7 @@ impl Store for FlakyStore {
         self.gate().await?;
         self.inner.app_status(app).await
     }
-    async fn app_statuses(&self) -> Result<Vec<AppStatus>, StoreError> {
+    async fn app_statuses(&self) -> Result<Vec<Arc<AppStatus>>, StoreError> {
         self.gate().await?;
         self.inner.app_statuses().await
     }

@@ -170,10 +170,10 @@ async fn a_deposed_leader_writes_nothing() {
                 upserts: vec![task("web", 0, "web.0.a", TaskState::TaskRunning)],
                 removals: vec!["nothing".into()],
                 app_removals: vec!["web".into()],
-                statuses: vec![AppStatus {
+                statuses: vec![Arc::new(AppStatus {
                     app: "web".into(),
                     ..Default::default()
-                }],
+                })],
             },
         )
         .await;

@@ -197,6 +197,17 @@ pub struct Core {
     /// The UNKNOWN answers of tasks held in it: history only once the grace
     /// ends without the task coming back (one that comes back never ended).
     held_terminations: HashMap<String, Termination>,
+    /// Agents Mesos said go down for maintenance: agent id ⇒ when (wall ms).
+    unavailable: HashMap<String, u64>,
+    /// Those whose maintenance starts within the horizon: our tasks on
+    /// them move (see `maintenance.rs`).
+    moving_agents: HashSet<String>,
+    /// Outstanding inverse offers: id ⇒ agent id.
+    inverse_offers: HashMap<String, String>,
+    /// Offer rounds in a row that placed none of a moving app's tasks.
+    moving_unplaced: HashMap<String, u32>,
+    /// Why an app blocks a maintenance (shown in its State).
+    maintenance_notes: HashMap<String, String>,
 }
 
 /// How an app's tasks ended: the last of each slot, and the latest few.
@@ -246,6 +257,11 @@ impl Core {
             last_status_write: now.at,
             history: HashMap::new(),
             held_terminations: HashMap::new(),
+            unavailable: HashMap::new(),
+            moving_agents: HashSet::new(),
+            inverse_offers: HashMap::new(),
+            moving_unplaced: HashMap::new(),
+            maintenance_notes: HashMap::new(),
         };
         for status in statuses {
             // Most apps have no ended task: no entry, rather than an empty one each.
@@ -285,11 +301,15 @@ impl Core {
             Input::Disconnected => {
                 warn!("mesos session lost; offers of it are void");
                 self.session = None;
+                // Inverse offers are per session too.
+                self.inverse_offers.clear();
             }
             Input::Mesos(events) => self.on_events(events, now, &mut fx),
             Input::Apps(apps) => self.on_apps(apps, now, &mut fx),
             Input::Tick => self.on_tick(now, &mut fx),
         }
+        self.refresh_moving(now, &mut fx);
+        self.answer_inverse_offers(now, &mut fx);
         self.send_kills(now, &mut fx);
         self.offer_flow(now, &mut fx);
         dedup_upserts(&mut fx.writes);
@@ -399,6 +419,16 @@ impl Core {
                 }
                 event::Type::Rescind => {
                     // Offers are answered as they arrive; nothing is held.
+                }
+                event::Type::InverseOffers => {
+                    if let Some(i) = event.inverse_offers {
+                        self.on_inverse_offers(i.inverse_offers);
+                    }
+                }
+                event::Type::RescindInverseOffer => {
+                    if let Some(r) = event.rescind_inverse_offer {
+                        self.inverse_offers.remove(&r.inverse_offer_id.value);
+                    }
                 }
                 event::Type::Failure => {
                     if let Some(f) = event.failure {
@@ -667,7 +697,10 @@ impl Core {
                 }
             }
             self.plans += 1;
-            let p = plan::plan_rollout(app, &tasks, now.wall_ms, &plan_config, rollout);
+            let moving = &self.moving_agents;
+            let p = plan::plan_moving(app, &tasks, now.wall_ms, &plan_config, rollout, &|t| {
+                moving.contains(&t.agent_id)
+            });
             for k in p.kill {
                 let agent = self.tasks.get(&k.task_id).map(|t| t.agent_id.clone());
                 fx.kills.push(Kill {
@@ -823,8 +856,14 @@ impl Core {
 
     fn on_offers(&mut self, offers: Vec<v1::Offer>, now: Now, fx: &mut Effects) {
         metrics::counter!("hydrogen_offers_received_total").increment(offers.len() as u64);
-        let apps = self.launchable(now);
+        let (offers, going_down) = self.usable_offers(offers, now);
         let refuse = self.decline_refuse(now);
+        // Agents going down get no new task.
+        decline_all(fx, going_down, refuse);
+        if offers.is_empty() {
+            return;
+        }
+        let apps = self.launchable(now);
         let Some(framework_id) = self.framework_id.clone() else {
             decline_all(fx, offers, refuse);
             return;
@@ -887,6 +926,7 @@ impl Core {
             // turns to replacing in place.
             let updating = self.outdated_live(app, record) > 0;
             let config_version = record.config_version;
+            self.count_moving_round(app, placed_per_app.get(i).copied().unwrap_or(0), rejected);
             if updating {
                 let placed = placed_per_app.get(i).copied().unwrap_or(0);
                 let r = self.rollout_mut(app, config_version);
@@ -1153,6 +1193,11 @@ impl Core {
                 launch_allowed,
                 progress,
             );
+            let message = match self.maintenance_notes.get(&name) {
+                Some(note) if message.is_empty() => note.clone(),
+                Some(note) => format!("{message}; {note}"),
+                None => message,
+            };
             let status = AppStatus {
                 app: name.clone(),
                 waiting,
@@ -1257,6 +1302,9 @@ fn dedup_upserts(batch: &mut TaskBatch) {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[path = "maintenance.rs"]
+mod maintenance;
 
 /// The role an app's tasks take resources from: its `resources.role`, else
 /// the framework's default (first) role.

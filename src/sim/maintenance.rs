@@ -464,11 +464,25 @@ impl Master {
         }
     }
 
+    /// Whether an agent ever registered from this machine: the master then
+    /// knows it (in UP mode) though it is in no schedule.
+    fn known_machine(&self, k: &(String, String)) -> bool {
+        self.agents
+            .values()
+            .any(|a| a.hostname.to_lowercase() == k.0 && a.ip == k.1)
+    }
+
     /// `START_MAINTENANCE`: DRAINING machines go DOWN, their agents removed.
     pub fn start_maintenance(&mut self, ids: &[v1::MachineId]) -> Result<(), String> {
         validate_machines(ids)?;
         for id in ids {
             match self.maintenance.machines.get(&key(id)) {
+                None if self.known_machine(&key(id)) => {
+                    return Err(format!(
+                        "Machine '{}' is not in DRAINING mode and cannot be brought down",
+                        quoted(id)
+                    ));
+                }
                 None => {
                     return Err(format!(
                         "Machine '{}' is not part of a maintenance schedule",
@@ -557,6 +571,12 @@ impl Master {
         validate_machines(ids)?;
         for id in ids {
             match self.maintenance.machines.get(&key(id)) {
+                None if self.known_machine(&key(id)) => {
+                    return Err(format!(
+                        "Machine '{}' is not in DOWN mode and cannot be brought up",
+                        quoted(id)
+                    ));
+                }
                 None => {
                     return Err(format!(
                         "Machine '{}' is not part of a maintenance schedule",

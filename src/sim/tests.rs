@@ -2514,7 +2514,7 @@ fn a_draining_machine_gets_unavailability_and_inverse_offers_then_goes_down() {
     assert_eq!(
         f.m.start_maintenance(std::slice::from_ref(&machine)),
         Err(format!(
-            "Machine '{{\"hostname\":\"{}\",\"ip\":\"{}\"}}' is not part of a maintenance schedule",
+            "Machine '{{\"hostname\":\"{}\",\"ip\":\"{}\"}}' is not in DRAINING mode and cannot be brought down",
             machine.hostname.clone().unwrap_or_default(),
             machine.ip.clone().unwrap_or_default()
         ))

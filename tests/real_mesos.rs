@@ -714,7 +714,10 @@ fn a_maintenance_window_on_a_real_master_moves_the_task_and_the_inverse_offer_is
         || {
             let state = cluster.state();
             let running = app_tasks(&state, FRAMEWORK, "web", "TASK_RUNNING");
-            assert!(running.len() >= 2, "web fell below its minimum: {running:?}");
+            assert!(
+                running.len() >= 2,
+                "web fell below its minimum: {running:?}"
+            );
             let on_agent = running.iter().any(|t| t["slave_id"] == agent.as_str());
             let status = cluster.get_json("/master/maintenance/status");
             let accepted = status["draining_machines"][0]["statuses"]
@@ -724,7 +727,13 @@ fn a_maintenance_window_on_a_real_master_moves_the_task_and_the_inverse_offer_is
                 .any(|s| s["status"] == "ACCEPT");
             (!on_agent && running.len() == 2 && accepted).then_some(status)
         },
-        || format!("{}\nhydrogen:\n{}", cluster.logs(), real_mesos::log_tail(&hydrogen.log, 40)),
+        || {
+            format!(
+                "{}\nhydrogen:\n{}",
+                cluster.logs(),
+                real_mesos::log_tail(&hydrogen.log, 40)
+            )
+        },
     );
     println!("maintenance status: {accepted}");
     let (moved, _) = wait_running(&cluster, "web", 2, &marker);

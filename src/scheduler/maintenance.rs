@@ -21,7 +21,7 @@
 //! `unavailability` (and no inverse offer outstanding) means the
 //! maintenance was called off.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use tracing::info;
@@ -163,7 +163,9 @@ impl Core {
     /// Answers the outstanding inverse offers (see the module docs), and
     /// kills the tasks of blocked apps that may go first.
     pub(super) fn answer_inverse_offers(&mut self, now: Now, fx: &mut Effects) {
-        if self.session.is_none() {
+        if self.session.is_none()
+            || (self.inverse_offers.is_empty() && self.maintenance_notes.is_empty())
+        {
             return;
         }
         let mut ids: Vec<(String, String)> = self
@@ -173,13 +175,24 @@ impl Core {
             .collect();
         ids.sort();
         let notes_before = self.maintenance_notes.clone();
+        // One walk of the tasks for every outstanding inverse offer.
+        let mut apps_on: HashMap<&str, BTreeSet<String>> = ids
+            .iter()
+            .map(|(_, agent)| (agent.as_str(), BTreeSet::new()))
+            .collect();
+        for t in self.tasks.values() {
+            if let Some(apps) = apps_on.get_mut(t.agent_id.as_str())
+                && plan::is_live(t.state)
+            {
+                apps.insert(t.app.clone());
+            }
+        }
+        let apps_on: HashMap<String, BTreeSet<String>> = apps_on
+            .into_iter()
+            .map(|(agent, apps)| (agent.to_string(), apps))
+            .collect();
         for (id, agent) in ids {
-            let apps: BTreeSet<String> = self
-                .tasks
-                .values()
-                .filter(|t| plan::is_live(t.state) && t.agent_id == agent)
-                .map(|t| t.app.clone())
-                .collect();
+            let apps = apps_on.get(&agent).cloned().unwrap_or_default();
             if apps.is_empty() {
                 info!(inverse_offer = %id, %agent, "none of our tasks remain on the agent; accepting its maintenance");
                 self.inverse_offers.remove(&id);

@@ -1006,7 +1006,7 @@ fn offers_of_agents_going_down_within_the_horizon_get_no_task_and_later_ones_do(
     assert_eq!(fx.decline.map(|d| d.offer_ids.len()), Some(1));
     // In 2 h: beyond the horizon, used.
     let later = unavailability_in(&h, Duration::from_secs(7200));
-    let fx = offer_with(&mut h, "a2", Some(later.clone()));
+    let fx = offer_with(&mut h, "a2", Some(later));
     assert_eq!(launched(&fx).len(), 1, "{fx:?}");
 
     // A shorter horizon lets the 30 min agent be used too.
@@ -1032,7 +1032,7 @@ fn an_inverse_offer_moves_the_task_first_then_accepts() {
         .cloned()
         .expect("a task on a1");
     let soon = unavailability_in(&h, Duration::from_secs(600));
-    let fx = h.step(inverse_offer_event("io1", "a1", soon.clone()));
+    let fx = h.step(inverse_offer_event("io1", "a1", soon));
     assert!(fx.kills.is_empty(), "the replacement comes first: {fx:?}");
     assert!(fx.inverse_accepts.is_empty() && fx.inverse_declines.is_empty());
     assert_eq!(
@@ -1072,7 +1072,7 @@ fn moving_that_would_break_the_minimum_declines_and_says_why_unless_the_share_al
     );
     let ids = h.launch_running(&["a1", "a2"]);
     let soon = unavailability_in(&h, Duration::from_secs(600));
-    h.step(inverse_offer_event("io1", "a1", soon.clone()));
+    h.step(inverse_offer_event("io1", "a1", soon));
     let fx = offer_with(&mut h, "a2", None);
     assert!(
         fx.inverse_declines.is_empty(),

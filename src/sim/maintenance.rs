@@ -150,7 +150,7 @@ impl Master {
             .maintenance
             .machines
             .get(&self.agent_machine(agent_id)?)?;
-        (machine.mode == Mode::Draining).then(|| machine.unavailability.clone())
+        (machine.mode == Mode::Draining).then_some(machine.unavailability)
     }
 
     /// The ids of the agents on a machine.
@@ -229,7 +229,7 @@ impl Master {
                     Machine {
                         id: id.clone(),
                         mode,
-                        unavailability: window.unavailability.clone(),
+                        unavailability: window.unavailability,
                     },
                 );
                 self.unavailability_changed(&k);
@@ -396,7 +396,7 @@ impl Master {
                         agent_id: Some(v1::AgentId {
                             value: agent_id.clone(),
                         }),
-                        unavailability: unavailability.clone(),
+                        unavailability,
                         resources: Vec::new(),
                     });
             }

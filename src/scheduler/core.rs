@@ -33,6 +33,12 @@
 //! pause the update with the old tasks still running; any change to the app
 //! (a fix, or the previous spec back) starts a new update.
 //!
+//! # Maintenance
+//! Agents whose Mesos maintenance starts within `maintenance_horizon` get
+//! no new task; their tasks move off like an old version in a rolling
+//! update, and the inverse offer is accepted once none remain, or declined
+//! when moving would break an app's minimum (see `maintenance.rs`).
+//!
 //! # Kills
 //! A kill is sent once and retried, if no terminal update came, after 1 s,
 //! 2 s, 4 s … up to `kill_retry`. A task we killed while its agent was

@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/mesos/v1/mesos.proto",
         "proto/mesos/v1/scheduler.proto",
+        "proto/mesos/v1/allocator/allocator.proto",
+        "proto/mesos/v1/maintenance/maintenance.proto",
         "proto/mesos/v1/master/master.proto",
     ];
     for p in &protos {

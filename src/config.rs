@@ -108,6 +108,10 @@ pub struct SchedulerArgs {
     /// How long a declined agent's resources are not offered again.
     #[arg(long, env = "HYDROGEN_DECLINE_REFUSE", default_value_t = humane(defaults().decline_refuse))]
     pub decline_refuse: HumaneDuration,
+    /// Offers of an agent whose maintenance (Mesos unavailability) starts
+    /// within this long get no new task, and our tasks on it are moved off.
+    #[arg(long, env = "HYDROGEN_MAINTENANCE_HORIZON", default_value_t = humane(defaults().maintenance_horizon))]
+    pub maintenance_horizon: HumaneDuration,
     /// Period of implicit reconciliation with Mesos.
     #[arg(long, env = "HYDROGEN_RECONCILE_INTERVAL", default_value_t = humane(defaults().reconcile_interval))]
     pub reconcile_interval: HumaneDuration,
@@ -186,6 +190,7 @@ impl SchedulerArgs {
         config.backoff.max = self.backoff_max.0;
         config.backoff.reset_after = self.backoff_reset.0;
         config.decline_refuse = self.decline_refuse.0;
+        config.maintenance_horizon = self.maintenance_horizon.0;
         config.reconcile_interval = self.reconcile_interval.0;
         config.plan.unreachable_grace_ms =
             u64::try_from(self.unreachable_grace.0.as_millis()).unwrap_or(u64::MAX);

@@ -631,3 +631,128 @@ fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
         || cluster.logs(),
     );
 }
+
+/// A blocking HTTP/1.0 POST of JSON on loopback; returns status and body.
+fn http_post_json(port: u16, path: &str, body: &Value) -> (u16, String) {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("master listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request sent");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("answer read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, rest.to_string())
+}
+
+#[test]
+fn a_maintenance_window_on_a_real_master_moves_the_task_and_the_inverse_offer_is_accepted() {
+    let Some(cluster) = RealCluster::start_agents(3) else {
+        return;
+    };
+    let hydrogen = Serve::start(&cluster.master_url(), &[]);
+    let marker = sleep_marker();
+    hydrogen.deploy(json!({
+        "name": "web",
+        "resources": {"cpu": 0.1, "mem": 16},
+        "instances": 2,
+        "strategy": {"type": "unique"},
+        "command": {"cmd": format!("exec /bin/sleep {marker}")},
+    }));
+    let (first, state) = wait_running(&cluster, "web", 2, &marker);
+    let tasks = app_tasks(&state, FRAMEWORK, "web", "TASK_RUNNING");
+    let agent = tasks[0]["slave_id"].as_str().expect("agent").to_string();
+    let slave = state["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"] == agent.as_str())
+        .cloned()
+        .expect("listed agent");
+    let ip = slave["pid"]
+        .as_str()
+        .and_then(|p| p.split_once('@'))
+        .and_then(|(_, a)| a.split_once(':'))
+        .map(|(ip, _)| ip.to_string())
+        .expect("pid has the ip");
+    let machine = json!({"hostname": slave["hostname"], "ip": ip});
+    let start_ns = (std::time::SystemTime::now() + Duration::from_secs(600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_nanos();
+    let port: u16 = cluster
+        .master_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("master port");
+    let (status, body) = http_post_json(
+        port,
+        "/master/maintenance/schedule",
+        &json!({"windows": [{"machine_ids": [machine],
+                             "unavailability": {"start": {"nanoseconds": start_ns}}}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // The task leaves the agent, a replacement first; Hydrogen accepts.
+    let accepted = wait_for(
+        "web off the agent and the inverse offer accepted",
+        DEADLINE,
+        || {
+            let state = cluster.state();
+            let running = app_tasks(&state, FRAMEWORK, "web", "TASK_RUNNING");
+            assert!(
+                running.len() >= 2,
+                "web fell below its minimum: {running:?}"
+            );
+            let on_agent = running.iter().any(|t| t["slave_id"] == agent.as_str());
+            let status = cluster.get_json("/master/maintenance/status");
+            let accepted = status["draining_machines"][0]["statuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["status"] == "ACCEPT");
+            (!on_agent && running.len() == 2 && accepted).then_some(status)
+        },
+        || {
+            format!(
+                "{}\nhydrogen:\n{}",
+                cluster.logs(),
+                real_mesos::log_tail(&hydrogen.log, 40)
+            )
+        },
+    );
+    println!("maintenance status: {accepted}");
+    let (moved, _) = wait_running(&cluster, "web", 2, &marker);
+    assert_eq!(moved.intersection(&first).count(), 1, "one task moved");
+
+    // The operator brings the machine down: nothing of ours is lost.
+    let (status, body) = http_post_json(
+        port,
+        "/api/v1",
+        &json!({"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (after, _) = wait_running(&cluster, "web", 2, &marker);
+    assert_eq!(after, moved, "no task lost to the machine going down");
+    hydrogen.kill_app("web");
+    wait_for(
+        "the sleep processes to end",
+        DEADLINE,
+        || (sleepers(&marker) == 0).then_some(()),
+        || cluster.logs(),
+    );
+}

@@ -1712,3 +1712,255 @@ fn drain_agent_matches_a_real_master() {
         diffs.join("\n")
     );
 }
+
+/// The maintenance primitives with a task on the machine: the schedule's
+/// validation and round trip, the inverse offer and the offer's
+/// unavailability, a DECLINE_INVERSE_OFFERS seen in the maintenance
+/// status, then START_MAINTENANCE (the task's update), STOP_MAINTENANCE.
+async fn maintenance_script(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    d.subscribe(
+        "maintenance subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("diff-maint")}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    d.call(
+        "maintenance: launch",
+        json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("m1", &offer["agent_id"], 0.1)]}}]
+        }}),
+    )
+    .await;
+    // Until RUNNING, unrecorded: start-up updates are the main script's.
+    loop {
+        let ev = d
+            .wait_event("UPDATE of m1", |e| {
+                e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == "m1"
+            })
+            .await;
+        let status = &ev["update"]["status"];
+        if let Some(uuid) = status["uuid"].as_str() {
+            let ack = json!({"framework_id": fw, "type": "ACKNOWLEDGE", "acknowledge": {
+                "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": uuid}});
+            let (body, ct) = d.body(&ack);
+            let sid = d.stream_id.clone();
+            d.post_raw(body, ct, None, sid.as_deref()).await;
+        }
+        let state = status["state"].as_str().unwrap_or_default();
+        if state == "TASK_RUNNING" || is_terminal_name(state) {
+            break;
+        }
+    }
+    let state = d.state().await;
+    let slave = state["slaves"][0].clone();
+    let hostname = slave["hostname"].as_str().unwrap_or_default().to_string();
+    let ip = slave["pid"]
+        .as_str()
+        .and_then(|p| p.split_once('@'))
+        .and_then(|(_, a)| a.split_once(':'))
+        .map(|(ip, _)| ip.to_string())
+        .unwrap_or_default();
+    d.remember(&ip, "<ip>");
+    let machine = json!({"hostname": hostname, "ip": ip});
+    // 2100-01-01: far ahead, the same on both sides.
+    let unavailability = json!({"start": {"nanoseconds": 4_102_444_800_000_000_000_i64},
+                                "duration": {"nanoseconds": 3_600_000_000_000_i64}});
+    let http = d.http.clone();
+    let schedule_url = format!("{base}/master/maintenance/schedule");
+    let operator = format!("{base}/api/v1");
+    let post = |url: String, body: Value| {
+        let http = http.clone();
+        async move {
+            let resp = http
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("master answers");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+            json!({"status": status, "body": body})
+        }
+    };
+    for (label, body) in [
+        (
+            "schedule: empty window",
+            json!({"windows": [{"machine_ids": [], "unavailability": unavailability}]}),
+        ),
+        (
+            "schedule: machine twice",
+            json!({"windows": [{"machine_ids": [machine, machine], "unavailability": unavailability}]}),
+        ),
+        (
+            "schedule: no hostname nor ip",
+            json!({"windows": [{"machine_ids": [{}], "unavailability": unavailability}]}),
+        ),
+    ] {
+        let answer = post(schedule_url.clone(), body).await;
+        d.record(label, answer);
+    }
+    let answer = post(
+        operator.clone(),
+        json!({"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}}),
+    )
+    .await;
+    d.record("start maintenance: not scheduled", answer);
+    let answer = post(
+        schedule_url.clone(),
+        json!({"windows": [{"machine_ids": [machine], "unavailability": unavailability}]}),
+    )
+    .await;
+    d.record("schedule: valid", answer);
+    let schedule: Value = d
+        .http
+        .get(&schedule_url)
+        .send()
+        .await
+        .expect("schedule answers")
+        .json()
+        .await
+        .expect("schedule is JSON");
+    d.record("schedule: get", schedule);
+    let answer = post(
+        operator.clone(),
+        json!({"type": "GET_MAINTENANCE_SCHEDULE"}),
+    )
+    .await;
+    d.record("operator: get schedule", answer);
+
+    let ev = d
+        .wait_event("INVERSE_OFFERS", |e| e["type"] == "INVERSE_OFFERS")
+        .await;
+    let inverse = ev["inverse_offers"]["inverse_offers"][0].clone();
+    d.remember(
+        inverse["id"]["value"].as_str().unwrap_or_default(),
+        "<inverse offer>",
+    );
+    d.record(
+        "inverse offer",
+        json!({
+            "count": ev["inverse_offers"]["inverse_offers"].as_array().map(Vec::len),
+            "keys": inverse.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            "agent_id": inverse["agent_id"],
+            "framework_id": inverse["framework_id"],
+            "unavailability": inverse["unavailability"],
+            "url_shape": shape(&inverse["url"]),
+        }),
+    );
+    let offer = d
+        .wait_event("OFFERS with unavailability", |e| {
+            e["type"] == "OFFERS" && e["offers"]["offers"][0].get("unavailability").is_some()
+        })
+        .await;
+    d.record(
+        "offer unavailability",
+        offer["offers"]["offers"][0]["unavailability"].clone(),
+    );
+    let offer_id = offer["offers"]["offers"][0]["id"].clone();
+    d.call(
+        "maintenance: decline offer",
+        json!({"framework_id": fw, "type": "DECLINE", "decline": {"offer_ids": [offer_id]}}),
+    )
+    .await;
+    d.call(
+        "maintenance: decline inverse offer",
+        json!({"framework_id": fw, "type": "DECLINE_INVERSE_OFFERS", "decline_inverse_offers": {
+            "inverse_offer_ids": [inverse["id"]], "filters": {"refuse_seconds": 3600.0}}}),
+    )
+    .await;
+    // The master records the answer asynchronously: poll for it.
+    let started = Instant::now();
+    let mut status = loop {
+        let answer = post(operator.clone(), json!({"type": "GET_MAINTENANCE_STATUS"})).await;
+        let statuses =
+            &answer["body"]["get_maintenance_status"]["status"]["draining_machines"][0]["statuses"];
+        if statuses.as_array().is_some_and(|s| !s.is_empty()) || started.elapsed() > DEADLINE {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // When the framework answered: present, the value differs.
+    for s in status["body"]["get_maintenance_status"]["status"]["draining_machines"][0]["statuses"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        s["timestamp"] = json!(s.get("timestamp").is_some());
+    }
+    d.record("operator: maintenance status (declined)", status);
+
+    let answer = post(
+        operator.clone(),
+        json!({"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [machine]}}),
+    )
+    .await;
+    d.record("stop maintenance: not down", answer);
+    let answer = post(
+        operator.clone(),
+        json!({"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}}),
+    )
+    .await;
+    d.record("start maintenance", answer);
+    d.update("maintenance: task on the machine brought down", "m1")
+        .await;
+    let answer = post(schedule_url.clone(), json!({})).await;
+    d.record("schedule: a down machine left out", answer);
+    let answer = post(operator.clone(), json!({"type": "GET_MAINTENANCE_STATUS"})).await;
+    d.record("operator: maintenance status (down)", answer);
+    let answer = post(
+        operator.clone(),
+        json!({"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [machine]}}),
+    )
+    .await;
+    d.record("stop maintenance", answer);
+    let answer = post(
+        operator.clone(),
+        json!({"type": "GET_MAINTENANCE_SCHEDULE"}),
+    )
+    .await;
+    d.record("operator: schedule after stop", answer);
+    d.call(
+        "maintenance teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn maintenance_matches_a_real_master() {
+    let Some(cluster) = real_cluster() else {
+        eprintln!("MESOS_HOME is unset: maintenance_matches_a_real_master skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(maintenance_script(&cluster.master_url(), Encoding::Json));
+    let sim = rt.block_on(async {
+        let sim = sim().await;
+        let t = maintenance_script(&sim.url(), Encoding::Json).await;
+        sim.shutdown().await;
+        t
+    });
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+    }
+    let diffs = differences(&real, &sim);
+    drop(cluster);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between real Mesos and the simulator (maintenance):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

@@ -364,3 +364,128 @@ async fn a_failure_explains_itself_in_state_and_survives_a_new_leader() {
         .await;
     cluster.stop().await;
 }
+
+/// POSTs a JSON body; returns the status and the body text.
+async fn post_json(url: &str, body: Value) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_maintenance_window_empties_its_agent_without_any_app_below_its_minimum() {
+    // Three agents; `web` (UNIQUE) and `api` run on them, `web` on two.
+    let cluster = Cluster::start((1..=3).map(default_agent).collect(), |_| {}).await;
+    let mut web = small_app("web", 2);
+    web["strategy"] = json!({"type": "unique"});
+    cluster.deploy(web).await;
+    cluster.deploy(small_app("api", 2)).await;
+    let web_tasks = cluster.wait_running("web", 2).await;
+    cluster.wait_running("api", 2).await;
+
+    // The agent of one `web` task goes down for maintenance in 10 minutes.
+    let agent = web_tasks[0]["slave_id"]
+        .as_str()
+        .expect("agent")
+        .to_string();
+    let state = cluster.state().await;
+    let slave = state["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"] == agent.as_str())
+        .cloned()
+        .expect("the agent is listed");
+    let hostname = slave["hostname"].as_str().expect("hostname").to_string();
+    let ip = slave["pid"]
+        .as_str()
+        .and_then(|p| p.split_once('@'))
+        .and_then(|(_, a)| a.split_once(':'))
+        .map(|(ip, _)| ip.to_string())
+        .expect("pid has the ip");
+    let start_ns = i64::try_from(
+        (std::time::SystemTime::now() + Duration::from_secs(600))
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_nanos(),
+    )
+    .expect("fits");
+    let machine = json!({"hostname": hostname, "ip": ip});
+    let started = Instant::now();
+    let (status, body) = post_json(
+        &format!("{}/master/maintenance/schedule", cluster.url),
+        json!({"windows": [{"machine_ids": [machine],
+                            "unavailability": {"start": {"nanoseconds": start_ns}}}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Our tasks leave the agent; at no sample does an app run fewer ready
+    // tasks than its instances (the default minimum ready share is 1).
+    let deadline = tokio::time::Instant::now() + LONG;
+    let mut samples = 0u32;
+    loop {
+        let state = cluster.state().await;
+        for app in ["web", "api"] {
+            let tasks = app_tasks(&state, app);
+            assert!(
+                running(&tasks).len() >= 2,
+                "{app} fell below its minimum: {tasks:#?}"
+            );
+        }
+        samples += 1;
+        let on_agent = ["web", "api"]
+            .iter()
+            .flat_map(|app| app_tasks(&state, app))
+            .filter(|t| t["slave_id"] == agent.as_str())
+            .count();
+        let status = get_json(&format!("{}/master/maintenance/status", cluster.url)).await;
+        let accepted = status["draining_machines"][0]["statuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["status"] == "ACCEPT");
+        if on_agent == 0 && accepted {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent was not emptied and accepted: {on_agent} task(s) left; status {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    println!(
+        "figure: maintenance agent emptied and inverse offer accepted in {:?} ({samples} samples, every app at its instances in each)",
+        started.elapsed()
+    );
+    cluster.wait_running("web", 2).await;
+    cluster.wait_running("api", 2).await;
+    let state = cluster.state().await;
+    for app in ["web", "api"] {
+        assert!(
+            app_tasks(&state, app)
+                .iter()
+                .all(|t| t["slave_id"] != agent.as_str()),
+            "{app} went back to the agent"
+        );
+    }
+
+    // The operator brings the machine down: nothing of ours is lost.
+    let (status, body) = post_json(
+        &format!("{}/api/v1", cluster.url),
+        json!({"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let status = get_json(&format!("{}/master/maintenance/status", cluster.url)).await;
+    assert_eq!(status["down_machines"], json!([machine]), "{status}");
+    cluster.wait_running("web", 2).await;
+    cluster.wait_running("api", 2).await;
+    cluster.stop().await;
+}

@@ -107,6 +107,26 @@ pub fn decline(offer_ids: Vec<v1::OfferId>, filters: Option<v1::Filters>) -> Cal
     c
 }
 
+/// ACCEPT_INVERSE_OFFERS: agree to give the agents back for maintenance.
+pub fn accept_inverse_offers(ids: Vec<v1::OfferId>, filters: Option<v1::Filters>) -> Call {
+    let mut c = call_of(call::Type::AcceptInverseOffers);
+    c.accept_inverse_offers = Some(call::AcceptInverseOffers {
+        inverse_offer_ids: ids,
+        filters,
+    });
+    c
+}
+
+/// DECLINE_INVERSE_OFFERS: refuse, for now, to give the agents back.
+pub fn decline_inverse_offers(ids: Vec<v1::OfferId>, filters: Option<v1::Filters>) -> Call {
+    let mut c = call_of(call::Type::DeclineInverseOffers);
+    c.decline_inverse_offers = Some(call::DeclineInverseOffers {
+        inverse_offer_ids: ids,
+        filters,
+    });
+    c
+}
+
 /// REVIVE: clear every filter and resume offers (all roles when empty).
 pub fn revive(roles: Vec<String>) -> Call {
     let mut c = call_of(call::Type::Revive);

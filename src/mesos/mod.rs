@@ -27,10 +27,21 @@ pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/mesos.v1.scheduler.rs"));
     }
 
-    /// Generated `mesos.v1.master` types: the `GET_FRAMEWORKS` subset of
-    /// the operator API.
+    /// Generated `mesos.v1.master` types: the `GET_FRAMEWORKS`,
+    /// `DRAIN_AGENT` and maintenance subset of the operator API.
     pub mod master {
         include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));
+    }
+
+    /// Generated `mesos.v1.maintenance` types: schedules and the cluster's
+    /// maintenance status.
+    pub mod maintenance {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.maintenance.rs"));
+    }
+
+    /// Generated `mesos.v1.allocator` types: the inverse offer status.
+    pub mod allocator {
+        include!(concat!(env!("OUT_DIR"), "/mesos.v1.allocator.rs"));
     }
 }
 

@@ -33,6 +33,12 @@
 //! pause the update with the old tasks still running; any change to the app
 //! (a fix, or the previous spec back) starts a new update.
 //!
+//! # Maintenance
+//! Agents whose Mesos maintenance starts within `maintenance_horizon` get
+//! no new task; their tasks move off like an old version in a rolling
+//! update, and the inverse offer is accepted once none remain, or declined
+//! when moving would break an app's minimum (see `maintenance.rs`).
+//!
 //! # Kills
 //! A kill is sent once and retried, if no terminal update came, after 1 s,
 //! 2 s, 4 s … up to `kill_retry`. A task we killed while its agent was
@@ -207,6 +213,17 @@ pub struct Core {
     /// The UNKNOWN answers of tasks held in it: history only once the grace
     /// ends without the task coming back (one that comes back never ended).
     held_terminations: HashMap<String, Termination>,
+    /// Agents Mesos said go down for maintenance: agent id ⇒ when (wall ms).
+    unavailable: HashMap<String, u64>,
+    /// Those whose maintenance starts within the horizon: our tasks on
+    /// them move (see `maintenance.rs`).
+    moving_agents: HashSet<String>,
+    /// Outstanding inverse offers: id ⇒ agent id.
+    inverse_offers: HashMap<String, String>,
+    /// Offer rounds in a row that placed none of a moving app's tasks.
+    moving_unplaced: HashMap<String, u32>,
+    /// Why an app blocks a maintenance (shown in its State).
+    maintenance_notes: HashMap<String, String>,
 }
 
 /// How an app's tasks ended: the last of each slot, and the latest few.
@@ -258,6 +275,11 @@ impl Core {
             last_status_write: now.at,
             history: HashMap::new(),
             held_terminations: HashMap::new(),
+            unavailable: HashMap::new(),
+            moving_agents: HashSet::new(),
+            inverse_offers: HashMap::new(),
+            moving_unplaced: HashMap::new(),
+            maintenance_notes: HashMap::new(),
         };
         for status in statuses {
             // Most apps have no ended task: no entry, rather than an empty one each.
@@ -300,11 +322,15 @@ impl Core {
             Input::Disconnected => {
                 warn!("mesos session lost; offers of it are void");
                 self.session = None;
+                // Inverse offers are per session too.
+                self.inverse_offers.clear();
             }
             Input::Mesos(events) => self.on_events(events, now, &mut fx),
             Input::Apps(apps) => self.on_apps(apps, now, &mut fx),
             Input::Tick => self.on_tick(now, &mut fx),
         }
+        self.refresh_moving(now, &mut fx);
+        self.answer_inverse_offers(now, &mut fx);
         self.send_kills(now, &mut fx);
         self.offer_flow(now, &mut fx);
         dedup_upserts(&mut fx.writes);
@@ -414,6 +440,16 @@ impl Core {
                 }
                 event::Type::Rescind => {
                     // Offers are answered as they arrive; nothing is held.
+                }
+                event::Type::InverseOffers => {
+                    if let Some(i) = event.inverse_offers {
+                        self.on_inverse_offers(i.inverse_offers);
+                    }
+                }
+                event::Type::RescindInverseOffer => {
+                    if let Some(r) = event.rescind_inverse_offer {
+                        self.inverse_offers.remove(&r.inverse_offer_id.value);
+                    }
                 }
                 event::Type::Failure => {
                     if let Some(f) = event.failure {
@@ -680,7 +716,10 @@ impl Core {
                 }
             }
             self.plans += 1;
-            let p = plan::plan_rollout(app, &tasks, now.wall_ms, &plan_config, rollout);
+            let moving = &self.moving_agents;
+            let p = plan::plan_moving(app, &tasks, now.wall_ms, &plan_config, rollout, &|t| {
+                moving.contains(&t.agent_id)
+            });
             for k in p.kill {
                 let agent = self.tasks.get(&k.task_id).map(|t| t.agent_id.clone());
                 fx.kills.push(Kill {
@@ -836,8 +875,14 @@ impl Core {
 
     fn on_offers(&mut self, offers: Vec<v1::Offer>, now: Now, fx: &mut Effects) {
         metrics::counter!("hydrogen_offers_received_total").increment(offers.len() as u64);
-        let apps = self.launchable(now);
+        let (offers, going_down) = self.usable_offers(offers, now);
         let refuse = self.decline_refuse(now);
+        // Agents going down get no new task.
+        decline_all(fx, going_down, refuse);
+        if offers.is_empty() {
+            return;
+        }
+        let apps = self.launchable(now);
         let Some(framework_id) = self.framework_id.clone() else {
             decline_all(fx, offers, refuse);
             return;
@@ -900,6 +945,7 @@ impl Core {
             // turns to replacing in place.
             let updating = self.outdated_live(app, record) > 0;
             let config_version = record.config_version;
+            self.count_moving_round(app, placed_per_app.get(i).copied().unwrap_or(0), rejected);
             if updating {
                 let placed = placed_per_app.get(i).copied().unwrap_or(0);
                 let r = self.rollout_mut(app, config_version);
@@ -1166,6 +1212,11 @@ impl Core {
                 launch_allowed,
                 progress,
             );
+            let message = match self.maintenance_notes.get(&name) {
+                Some(note) if message.is_empty() => note.clone(),
+                Some(note) => format!("{message}; {note}"),
+                None => message,
+            };
             let status = AppStatus {
                 app: name.clone(),
                 waiting,
@@ -1271,6 +1322,9 @@ fn dedup_upserts(batch: &mut TaskBatch) {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[path = "maintenance.rs"]
+mod maintenance;
 
 /// The role an app's tasks take resources from: its `resources.role`, else
 /// the framework's default (first) role.

@@ -954,3 +954,176 @@ fn tasks_killed_by_an_agent_drain_are_replaced_at_once_and_a_plain_kill_backs_of
     h.status(&ids[1], v1::TaskState::TaskKilled);
     assert_eq!(h.core.backoffs.failures("web"), 1);
 }
+
+fn unavailability_in(h: &Harness, d: Duration) -> v1::Unavailability {
+    let ms = h.now.wall_ms + u64::try_from(d.as_millis()).expect("small");
+    v1::Unavailability {
+        start: v1::TimeInfo {
+            nanoseconds: i64::try_from(ms).expect("small") * 1_000_000,
+        },
+        duration: None,
+    }
+}
+
+fn inverse_offer_event(id: &str, agent: &str, unavailability: v1::Unavailability) -> Input {
+    Input::Mesos(vec![Event {
+        r#type: Some(event::Type::InverseOffers as i32),
+        inverse_offers: Some(v1::scheduler::event::InverseOffers {
+            inverse_offers: vec![v1::InverseOffer {
+                id: v1::OfferId { value: id.into() },
+                url: None,
+                framework_id: v1::FrameworkId { value: "fw".into() },
+                agent_id: Some(v1::AgentId {
+                    value: agent.into(),
+                }),
+                unavailability,
+                resources: vec![],
+            }],
+        }),
+        ..Default::default()
+    }])
+}
+
+fn offer_with(h: &mut Harness, agent: &str, unavailability: Option<v1::Unavailability>) -> Effects {
+    h.next_offer += 1;
+    let mut o = offer(h.next_offer, agent);
+    o.unavailability = unavailability;
+    h.step(offers_event(vec![o]))
+}
+
+fn agent_of(h: &Harness, task: &str) -> String {
+    h.core
+        .task(task)
+        .map(|t| t.agent_id.clone())
+        .expect("known task")
+}
+
+#[test]
+fn offers_of_agents_going_down_within_the_horizon_get_no_task_and_later_ones_do() {
+    let mut h = Harness::new(
+        config(),
+        vec![record(&unique_app(1, "sleep 1"), 1, 1)],
+        vec![],
+    );
+    // Maintenance in 30 min, within the default 1 h horizon: declined.
+    let soon = unavailability_in(&h, Duration::from_secs(1800));
+    let fx = offer_with(&mut h, "a1", Some(soon));
+    assert!(fx.launches.is_empty(), "{fx:?}");
+    assert_eq!(fx.decline.map(|d| d.offer_ids.len()), Some(1));
+    // In 2 h: beyond the horizon, used.
+    let later = unavailability_in(&h, Duration::from_secs(7200));
+    let fx = offer_with(&mut h, "a2", Some(later));
+    assert_eq!(launched(&fx).len(), 1, "{fx:?}");
+
+    // A shorter horizon lets the 30 min agent be used too.
+    let mut short = config();
+    short.maintenance_horizon = Duration::from_secs(600);
+    let mut h = Harness::new(short, vec![record(&unique_app(1, "sleep 1"), 1, 1)], vec![]);
+    let soon = unavailability_in(&h, Duration::from_secs(1800));
+    let fx = offer_with(&mut h, "a1", Some(soon));
+    assert_eq!(launched(&fx).len(), 1, "{fx:?}");
+}
+
+#[test]
+fn an_inverse_offer_moves_the_task_first_then_accepts() {
+    let mut h = Harness::new(
+        config(),
+        vec![record(&unique_app(2, "sleep 1"), 1, 1)],
+        vec![],
+    );
+    let ids = h.launch_running(&["a1", "a2"]);
+    let on_a1 = ids
+        .iter()
+        .find(|id| agent_of(&h, id) == "a1")
+        .cloned()
+        .expect("a task on a1");
+    let soon = unavailability_in(&h, Duration::from_secs(600));
+    let fx = h.step(inverse_offer_event("io1", "a1", soon));
+    assert!(fx.kills.is_empty(), "the replacement comes first: {fx:?}");
+    assert!(fx.inverse_accepts.is_empty() && fx.inverse_declines.is_empty());
+    assert_eq!(
+        h.core.pending("web").len(),
+        1,
+        "a1's slot wants a task elsewhere"
+    );
+    // a1's own offer is refused; a3 takes the replacement.
+    let fx = offer_with(&mut h, "a1", Some(soon));
+    assert!(fx.launches.is_empty(), "{fx:?}");
+    let fx = offer_with(&mut h, "a3", None);
+    let new = launched(&fx);
+    assert_eq!(new.len(), 1, "{fx:?}");
+    // Starting is not ready: the old task stays.
+    let fx = h.status(&new[0], v1::TaskState::TaskStarting);
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    let fx = h.status(&new[0], v1::TaskState::TaskRunning);
+    assert_eq!(killed(&fx), vec![(on_a1.clone(), KillReason::Maintenance)]);
+    assert!(fx.inverse_accepts.is_empty(), "our task still runs there");
+    let fx = h.status(&on_a1, v1::TaskState::TaskKilled);
+    assert_eq!(
+        fx.inverse_accepts,
+        vec![v1::OfferId {
+            value: "io1".into()
+        }]
+    );
+    assert!(launched(&fx).is_empty() && h.core.pending("web").is_empty());
+}
+
+#[test]
+fn moving_that_would_break_the_minimum_declines_and_says_why_unless_the_share_allows_it() {
+    // Two agents, a UNIQUE app on both: its replacement has nowhere to go.
+    let mut h = Harness::new(
+        config(),
+        vec![record(&unique_app(2, "sleep 1"), 1, 1)],
+        vec![],
+    );
+    let ids = h.launch_running(&["a1", "a2"]);
+    let soon = unavailability_in(&h, Duration::from_secs(600));
+    h.step(inverse_offer_event("io1", "a1", soon));
+    let fx = offer_with(&mut h, "a2", None);
+    assert!(
+        fx.inverse_declines.is_empty(),
+        "one round may be bad luck: {fx:?}"
+    );
+    let fx = offer_with(&mut h, "a2", None);
+    assert_eq!(
+        fx.inverse_declines,
+        vec![v1::OfferId {
+            value: "io1".into()
+        }]
+    );
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    let status = fx
+        .writes
+        .statuses
+        .iter()
+        .find(|s| s.app == "web")
+        .expect("the app's State is written");
+    assert!(
+        status
+            .message
+            .contains("a1.example goes down for maintenance in 10 min")
+            && status.message.contains("(1 ready elsewhere, 2 needed)"),
+        "{}",
+        status.message
+    );
+
+    // With a minimum ready share of one half, the task goes first.
+    let app = json!({"name": "web", "resources": {"cpu": 0.1, "mem": 32}, "instances": 2,
+                     "command": {"cmd": "sleep 1"}, "strategy": {"type": "unique"},
+                     "upgrade": {"minimum_ready_share": 0.5}});
+    let mut h = Harness::new(config(), vec![record(&app, 1, 1)], vec![]);
+    let ids2 = h.launch_running(&["a1", "a2"]);
+    let on_a1 = ids2
+        .iter()
+        .find(|id| agent_of(&h, id) == "a1")
+        .cloned()
+        .expect("a task on a1");
+    h.step(inverse_offer_event("io1", "a1", soon));
+    offer_with(&mut h, "a2", None);
+    let fx = offer_with(&mut h, "a2", None);
+    assert!(fx.inverse_declines.is_empty(), "{fx:?}");
+    assert_eq!(killed(&fx), vec![(on_a1.clone(), KillReason::Maintenance)]);
+    let fx = h.status(&on_a1, v1::TaskState::TaskKilled);
+    assert_eq!(fx.inverse_accepts.len(), 1, "{fx:?}");
+    assert_eq!(ids.len(), 2);
+}

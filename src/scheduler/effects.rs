@@ -35,6 +35,11 @@ pub struct Effects {
     pub launches: Vec<Launch>,
     /// One DECLINE of the offers nothing was placed on.
     pub decline: Option<Decline>,
+    /// Inverse offers to accept: none of our tasks remain on their agents.
+    pub inverse_accepts: Vec<v1::OfferId>,
+    /// Inverse offers to decline: moving off their agents would take an
+    /// app below its minimum ready share (the apps' State says which).
+    pub inverse_declines: Vec<v1::OfferId>,
     pub kills: Vec<Kill>,
     pub offer_flow: Option<OfferFlow>,
     /// Acknowledgements of the updates `writes` persisted.
@@ -49,6 +54,8 @@ impl Effects {
             && self.reconciles.is_empty()
             && self.launches.is_empty()
             && self.decline.is_none()
+            && self.inverse_accepts.is_empty()
+            && self.inverse_declines.is_empty()
             && self.kills.is_empty()
             && self.offer_flow.is_none()
             && self.acks.is_empty()
@@ -98,6 +105,8 @@ pub enum KillReason {
     Replaced,
     /// A rolling update makes room for the new version in its slot.
     MakeRoom,
+    /// Its agent goes down for maintenance; a replacement runs elsewhere.
+    Maintenance,
     /// An earlier kill got no terminal answer: sent again.
     Retry,
 }
@@ -111,6 +120,7 @@ impl KillReason {
             KillReason::Duplicate => "duplicate in its slot",
             KillReason::Replaced => "replaced by the new version",
             KillReason::MakeRoom => "making room for the new version",
+            KillReason::Maintenance => "moved off an agent going down for maintenance",
             KillReason::Retry => "kill retry",
         }
     }

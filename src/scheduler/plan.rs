@@ -39,6 +39,11 @@
 //!   new version, so an update always makes progress.
 //! - Paused ([`Rollout::paused`], new-version tasks kept failing): no slot
 //!   still served by an old task is touched until the app changes again.
+//! - Maintenance ([`plan_moving`]): a task on an agent going down for
+//!   maintenance is treated as an old version is in a rolling update: its
+//!   slot gets a task elsewhere (within `surge`, or ahead of it as far as
+//!   `min_ready_share` allows) and the task is killed once that one is
+//!   ready.
 //! - Every kill says why ([`KillReason`]), and the plan says when it must
 //!   look again ([`AppPlan::requeue_after_ms`]: an unreachable task's grace
 //!   or the re-registration grace ending) instead of being re-run on every
@@ -190,6 +195,20 @@ pub fn plan_rollout(
     config: &PlanConfig,
     rollout: Rollout,
 ) -> AppPlan {
+    plan_moving(app, tasks, now_ms, config, rollout, &|_| false)
+}
+
+/// [`plan_rollout`] for an app some of whose tasks (`moving`) are on
+/// agents going down for maintenance: they are replaced elsewhere the way a
+/// rolling update replaces old versions (see the module docs).
+pub fn plan_moving(
+    app: &AppRecord,
+    tasks: &[&TaskRecord],
+    now_ms: u64,
+    config: &PlanConfig,
+    rollout: Rollout,
+    moving: &dyn Fn(&TaskRecord) -> bool,
+) -> AppPlan {
     let mut plan = AppPlan::default();
     let mut live: Vec<&TaskRecord> = Vec::new();
     // Slots covered by a held UNKNOWN task (kept on record, so that its
@@ -259,7 +278,7 @@ pub fn plan_rollout(
         };
         let (mut current, old): (Vec<&TaskRecord>, Vec<&TaskRecord>) = tasks
             .iter()
-            .partition(|t| t.app_version >= app.config_version);
+            .partition(|t| t.app_version >= app.config_version && !moving(t));
         // Duplicates of the current version: keep the best.
         current.sort_by_key(|t| std::cmp::Reverse(rank(t, spec)));
         if current.len() > 1 {
@@ -276,7 +295,12 @@ pub fn plan_rollout(
             Some(task) if is_ready(task, spec) => {
                 // The new task serves: old ones go.
                 for t in old.iter().filter(|t| t.state != TaskState::TaskKilling) {
-                    plan.kill(t, KillReason::Replaced);
+                    let reason = if t.app_version >= app.config_version {
+                        KillReason::Maintenance
+                    } else {
+                        KillReason::Replaced
+                    };
+                    plan.kill(t, reason);
                 }
             }
             Some(_) => {
@@ -360,6 +384,7 @@ pub fn plan_rollout(
         && held.is_empty()
         && slots.values().all(|tasks| {
             matches!(tasks.as_slice(), [t] if t.app_version >= app.config_version
+                && !moving(t)
                 && t.state != TaskState::TaskUnreachable
                 && t.state != TaskState::TaskKilling
                 && !t.kill_sent)

@@ -49,6 +49,13 @@ use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self, framework_info::Capability, framework_info::capability};
 use crate::store::{Epoch, Store, StoreError};
 
+/// `--maintenance-horizon` default: an agent whose maintenance starts
+/// within the hour gets no new task and has its tasks moved off.
+pub const DEFAULT_MAINTENANCE_HORIZON: Duration = Duration::from_secs(3600);
+
+/// How long a declined inverse offer stays declined before Mesos asks again.
+const INVERSE_DECLINE_REFUSE: Duration = Duration::from_secs(60);
+
 /// How the scheduler talks to Mesos and how it behaves.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -69,6 +76,9 @@ pub struct SchedulerConfig {
     pub plan: PlanConfig,
     /// `refuse_seconds` of DECLINE: how long an unused agent is not offered again.
     pub decline_refuse: Duration,
+    /// Offers whose agent's maintenance starts within this long are not
+    /// used for new tasks, and tasks on such agents are moved off.
+    pub maintenance_horizon: Duration,
     /// Implicit reconciliation period (default 15 min).
     pub reconcile_interval: Duration,
     /// Launching waits at most this long for explicit reconciliation answers.
@@ -120,6 +130,7 @@ impl SchedulerConfig {
             backoff: BackoffConfig::default(),
             plan: PlanConfig::default(),
             decline_refuse: Duration::from_secs(5),
+            maintenance_horizon: DEFAULT_MAINTENANCE_HORIZON,
             reconcile_interval: Duration::from_secs(15 * 60),
             reconcile_timeout: Duration::from_secs(30),
             reregister_grace: Duration::from_secs(5),
@@ -556,6 +567,38 @@ impl<S: Store> Driver<S> {
                 (
                     Delivered::Decline { offers },
                     "decline".to_string(),
+                    caller.call_in(generation, call).await,
+                )
+            }));
+        }
+        for (accept, ids) in [
+            (true, effects.inverse_accepts),
+            (false, effects.inverse_declines),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let caller = caller.clone();
+            calls_out.push(tokio::spawn(async move {
+                let (call, what) = if accept {
+                    (
+                        calls::accept_inverse_offers(ids, None),
+                        "accept inverse offers",
+                    )
+                } else {
+                    // Asked again after this long: by then the apps may
+                    // have room to move.
+                    (
+                        calls::decline_inverse_offers(
+                            ids,
+                            Some(calls::refuse_for(INVERSE_DECLINE_REFUSE.as_secs_f64())),
+                        ),
+                        "decline inverse offers",
+                    )
+                };
+                (
+                    Delivered::OfferFlow,
+                    what.to_string(),
                     caller.call_in(generation, call).await,
                 )
             }));

@@ -175,6 +175,9 @@ impl Master {
                     role: Some(offer.role.clone()),
                 }),
                 executor_ids: self.executor_ids_on(&offer.framework_id, agent),
+                // `Master::offer`: offers of a machine scheduled for
+                // maintenance say when it goes.
+                unavailability: self.unavailability_of(&agent.id),
                 ..Default::default()
             };
             batches[c].push(proto);

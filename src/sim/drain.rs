@@ -29,6 +29,8 @@ impl Master {
         for offer in offers {
             self.remove_offer(&offer, true, None);
         }
+        // A deactivated agent's inverse offers go too (`Master::deactivate`).
+        self.remove_inverse_offers_on(agent_id, true);
         for (framework_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get(&framework_id) else {
                 continue;

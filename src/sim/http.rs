@@ -64,6 +64,14 @@ pub fn router(shared: Shared) -> Router {
         .route("/master/state", get(super::state_json::state))
         .route("/state", get(super::state_json::state))
         .route("/master/state.json", get(super::state_json::state))
+        .route(
+            "/master/maintenance/schedule",
+            any(super::maintenance::schedule_endpoint),
+        )
+        .route(
+            "/master/maintenance/status",
+            get(super::maintenance::status_endpoint),
+        )
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(shared)
 }

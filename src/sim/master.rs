@@ -41,7 +41,7 @@ pub const MESOS_VERSION: &str = "1.11.0";
 
 /// How many completed tasks a framework keeps for `/master/state`, as the
 /// master's `--max_completed_tasks_per_framework` default.
-const MAX_COMPLETED_TASKS: usize = 1000;
+pub(super) const MAX_COMPLETED_TASKS: usize = 1000;
 /// How many removed frameworks `/master/state` keeps.
 const MAX_COMPLETED_FRAMEWORKS: usize = 50;
 /// The longest a filter lasts (Mesos caps `refuse_seconds` at a year).
@@ -306,6 +306,8 @@ pub struct Master {
     /// Agents drained by the operator (DRAIN_AGENT): deactivated, never
     /// offered again (the simulator has no REACTIVATE_AGENT).
     pub draining: HashSet<String>,
+    /// The maintenance schedule, machine modes and inverse offers.
+    pub maintenance: super::maintenance::Maintenance,
     pub frameworks: HashMap<String, Framework>,
     /// Framework ids in registration order, for round-robin allocation.
     pub(super) framework_order: Vec<String>,
@@ -625,6 +627,7 @@ impl Master {
             accepts_lost: 0,
             offers_paused: false,
             draining: HashSet::new(),
+            maintenance: Default::default(),
             frameworks: HashMap::new(),
             framework_order: Vec::new(),
             completed_frameworks: VecDeque::new(),
@@ -980,6 +983,7 @@ impl Master {
     /// Removes every outstanding offer of a framework, sending RESCIND when
     /// `rescind`.
     pub(super) fn recover_framework_offers(&mut self, framework_id: &str, rescind: bool) {
+        self.drop_framework_inverse_offers(framework_id);
         let ids: Vec<String> = self
             .frameworks
             .get(framework_id)
@@ -1162,6 +1166,28 @@ impl Master {
             T::Reconcile => {
                 let tasks = call.reconcile.map(|r| r.tasks).unwrap_or_default();
                 self.reconcile(framework_id, tasks);
+            }
+            T::AcceptInverseOffers => {
+                if let Some(a) = call.accept_inverse_offers {
+                    self.answer_inverse_offers(
+                        now,
+                        framework_id,
+                        &a.inverse_offer_ids,
+                        true,
+                        a.filters.as_ref(),
+                    );
+                }
+            }
+            T::DeclineInverseOffers => {
+                if let Some(d) = call.decline_inverse_offers {
+                    self.answer_inverse_offers(
+                        now,
+                        framework_id,
+                        &d.inverse_offer_ids,
+                        false,
+                        d.filters.as_ref(),
+                    );
+                }
             }
             T::Shutdown | T::Message | T::Request => {
                 debug!(framework_id, call = ?call.r#type(), "accepted, no simulated effect");
@@ -1832,6 +1858,7 @@ impl Master {
         for o in offers {
             self.remove_offer(&o, true, None);
         }
+        self.remove_inverse_offers_on(agent_id, true);
         Ok(())
     }
 
@@ -1897,6 +1924,7 @@ impl Master {
         for o in offers {
             self.remove_offer(&o, true, None);
         }
+        self.remove_inverse_offers_on(agent_id, true);
         Ok(())
     }
 
@@ -2014,6 +2042,7 @@ impl Master {
         if now >= self.next_allocation {
             self.next_allocation = now + self.timings.allocation_interval;
             self.allocate(now);
+            self.generate_inverse_offers(now);
         }
     }
 

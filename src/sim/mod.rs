@@ -16,7 +16,8 @@
 //! - `accept.rs`: ACCEPT validation and task launch; `validation.rs`: the
 //!   master's stateless task / executor checks and the agents' isolator
 //!   failures.
-//! - `allocator.rs`: the periodic offer pass.
+//! - `allocator.rs`: the periodic offer pass; `maintenance.rs`: the
+//!   maintenance schedule, unavailability, inverse offers, machines DOWN.
 //! - `resources.rs`: resource arithmetic; `cluster.rs`: agent descriptions.
 //! - `http.rs`: the scheduler endpoint and `/version`, `/health`,
 //!   `/redirect`; `state_json.rs`: `/master/state`; `admin.rs`: `/sim/`.
@@ -94,6 +95,7 @@ mod allocator;
 pub mod cluster;
 mod drain;
 mod http;
+mod maintenance;
 pub mod master;
 mod operator;
 mod required;

@@ -3,9 +3,12 @@
 //! `proto/mesos/v1/master/`). `GET_FRAMEWORKS`, the call Hydrogen makes at
 //! start-up to find a framework of its own that the store forgot, in JSON
 //! or protobuf, answered in JSON unless only protobuf is accepted, as the
-//! real master negotiates; and `DRAIN_AGENT` (see `drain.rs`), answered
-//! `200 OK` with no body. Other calls answer 501 so a client cannot mistake
-//! them for served ones.
+//! real master negotiates; `DRAIN_AGENT` (see `drain.rs`) and the
+//! maintenance calls (see `maintenance.rs`): `UPDATE_MAINTENANCE_SCHEDULE`,
+//! `START_MAINTENANCE` and `STOP_MAINTENANCE` answered `200 OK` with no
+//! body, `GET_MAINTENANCE_SCHEDULE` and `GET_MAINTENANCE_STATUS` with their
+//! response. Other calls answer 501 so a client cannot mistake them for
+//! served ones.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -66,6 +69,7 @@ pub fn get_frameworks(m: &Master) -> master::Response {
                 .map(|f| framework(f, false, true))
                 .collect(),
         }),
+        ..Default::default()
     }
 }
 
@@ -78,6 +82,39 @@ fn header_value(headers: &HeaderMap, name: header::HeaderName) -> &str {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
+}
+
+/// A `Response` in protobuf when only that is accepted, else in JSON
+/// (adjusted by `fix`).
+fn respond(
+    answer: &master::Response,
+    protobuf_only: bool,
+    fix: impl FnOnce(&mut serde_json::Value),
+) -> Response {
+    if protobuf_only {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, PROTOBUF)],
+            answer.encode_to_vec(),
+        )
+            .into_response();
+    }
+    let mut json = to_json_value(answer).unwrap_or_default();
+    fix(&mut json);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, JSON)],
+        json.to_string(),
+    )
+        .into_response()
+}
+
+/// `200 OK` with no body, or 400 with the master's reason.
+fn done(outcome: Result<(), String>) -> Response {
+    match outcome {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => text(StatusCode::BAD_REQUEST, e),
+    }
 }
 
 pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -103,15 +140,7 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
     match call.r#type.map(call::Type::try_from) {
         Some(Ok(call::Type::GetFrameworks)) => {
             let answer = get_frameworks(&shared.lock());
-            if protobuf_only {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, PROTOBUF)],
-                    answer.encode_to_vec(),
-                )
-                    .into_response()
-            } else {
-                let mut json = to_json_value(&answer).unwrap_or_default();
+            respond(&answer, protobuf_only, |json| {
                 // The real master writes both lists even when empty
                 // (`jsonifyGetFrameworks`); the generic writer leaves empty
                 // repeated fields out.
@@ -120,13 +149,54 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
                         json["get_frameworks"][list] = serde_json::Value::Array(Vec::new());
                     }
                 }
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, JSON)],
-                    json.to_string(),
-                )
-                    .into_response()
-            }
+            })
+        }
+        Some(Ok(call::Type::GetMaintenanceSchedule)) => {
+            let answer = master::Response {
+                r#type: Some(response::Type::GetMaintenanceSchedule as i32),
+                get_maintenance_schedule: Some(response::GetMaintenanceSchedule {
+                    schedule: shared.lock().maintenance.schedule.clone(),
+                }),
+                ..Default::default()
+            };
+            respond(&answer, protobuf_only, |_| {})
+        }
+        Some(Ok(call::Type::GetMaintenanceStatus)) => {
+            let answer = master::Response {
+                r#type: Some(response::Type::GetMaintenanceStatus as i32),
+                get_maintenance_status: Some(response::GetMaintenanceStatus {
+                    status: shared.lock().maintenance_status(),
+                }),
+                ..Default::default()
+            };
+            respond(&answer, protobuf_only, |_| {})
+        }
+        Some(Ok(call::Type::UpdateMaintenanceSchedule)) => {
+            let Some(update) = call.update_maintenance_schedule else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'update_maintenance_schedule' to be present",
+                );
+            };
+            done(shared.lock().update_maintenance_schedule(update.schedule))
+        }
+        Some(Ok(call::Type::StartMaintenance)) => {
+            let Some(start) = call.start_maintenance else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'start_maintenance' to be present",
+                );
+            };
+            done(shared.lock().start_maintenance(&start.machines))
+        }
+        Some(Ok(call::Type::StopMaintenance)) => {
+            let Some(stop) = call.stop_maintenance else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'stop_maintenance' to be present",
+                );
+            };
+            done(shared.lock().stop_maintenance(&stop.machines))
         }
         Some(Ok(call::Type::DrainAgent)) => {
             let Some(drain) = call.drain_agent else {
@@ -199,7 +269,7 @@ mod tests {
     async fn a_protobuf_call_gets_a_protobuf_answer_when_only_that_is_accepted() {
         let call = Call {
             r#type: Some(call::Type::GetFrameworks as i32),
-            drain_agent: None,
+            ..Default::default()
         };
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));

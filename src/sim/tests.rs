@@ -2466,3 +2466,179 @@ fn a_parent_roles_reservation_is_offered_to_its_sub_roles_only() {
         "reserved to eng, allocated to eng/web"
     );
 }
+
+/// The machine id of an agent (its hostname and IP).
+fn machine_of(f: &Fixture, agent_id: &str) -> v1::MachineId {
+    let a = &f.m.agents[agent_id];
+    v1::MachineId {
+        hostname: Some(a.hostname.to_uppercase()),
+        ip: Some(a.ip.clone()),
+    }
+}
+
+fn window(machines: Vec<v1::MachineId>, start_ns: i64) -> crate::mesos::v1::maintenance::Window {
+    crate::mesos::v1::maintenance::Window {
+        machine_ids: machines,
+        unavailability: v1::Unavailability {
+            start: v1::TimeInfo {
+                nanoseconds: start_ns,
+            },
+            duration: Some(v1::DurationInfo {
+                nanoseconds: 3_600_000_000_000,
+            }),
+        },
+    }
+}
+
+#[test]
+fn a_draining_machine_gets_unavailability_and_inverse_offers_then_goes_down() {
+    use crate::mesos::v1::allocator::inverse_offer_status::Status;
+    use crate::mesos::v1::maintenance::Schedule;
+    let mut f = fixture(2);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let agent = running_task(&mut f, &mut s, "t1");
+    let machine = machine_of(&f, &agent);
+
+    // Validation, worded as the master's.
+    let empty = Schedule {
+        windows: vec![window(vec![], 1)],
+    };
+    assert_eq!(
+        f.m.update_maintenance_schedule(empty),
+        Err("List of machines in the maintenance window is empty".into())
+    );
+    let twice = Schedule {
+        windows: vec![window(vec![machine.clone(), machine.clone()], 1)],
+    };
+    let e = f.m.update_maintenance_schedule(twice).expect_err("refused");
+    assert!(e.contains("appears more than once"), "{e}");
+    assert_eq!(
+        f.m.start_maintenance(std::slice::from_ref(&machine)),
+        Err(format!(
+            "Machine '{{\"hostname\":\"{}\",\"ip\":\"{}\"}}' is not in DRAINING mode and cannot be brought down",
+            machine.hostname.clone().unwrap_or_default(),
+            machine.ip.clone().unwrap_or_default()
+        ))
+    );
+
+    let start = 2_000_000_000_000_000_000;
+    f.m.update_maintenance_schedule(Schedule {
+        windows: vec![window(vec![machine.clone()], start)],
+    })
+    .expect("schedule");
+    // The agent's outstanding offers were rescinded; a pass after the
+    // launch's 5 s filter brings one with the unavailability, and an
+    // inverse offer for the task's agent.
+    f.m.tick(f.at(7000));
+    let evs = drain(&mut s.rx);
+    let offers: Vec<&v1::Offer> = evs
+        .iter()
+        .filter_map(|e| e.offers.as_ref())
+        .flat_map(|o| &o.offers)
+        .collect();
+    let draining: Vec<&&v1::Offer> = offers
+        .iter()
+        .filter(|o| o.agent_id.value == agent)
+        .collect();
+    assert_eq!(draining.len(), 1, "{offers:?}");
+    assert_eq!(
+        draining[0]
+            .unavailability
+            .as_ref()
+            .map(|u| u.start.nanoseconds),
+        Some(start)
+    );
+    assert!(
+        offers
+            .iter()
+            .filter(|o| o.agent_id.value != agent)
+            .all(|o| o.unavailability.is_none())
+    );
+    let inverse: Vec<v1::InverseOffer> = evs
+        .iter()
+        .filter_map(|e| e.inverse_offers.clone())
+        .flat_map(|i| i.inverse_offers)
+        .collect();
+    assert_eq!(inverse.len(), 1, "{evs:?}");
+    assert_eq!(
+        inverse[0].agent_id.as_ref().map(|a| a.value.as_str()),
+        Some(agent.as_str())
+    );
+    assert_eq!(inverse[0].unavailability.start.nanoseconds, start);
+    assert!(inverse[0].resources.is_empty());
+    // Outstanding: not sent again.
+    f.m.tick(f.at(8000));
+    assert!(drain(&mut s.rx).iter().all(|e| e.inverse_offers.is_none()));
+
+    // A decline is recorded and filters the agent for refuse_seconds.
+    f.m.handle_call(
+        f.at(8000),
+        &s.id,
+        v1::scheduler::Call {
+            r#type: Some(call::Type::DeclineInverseOffers as i32),
+            decline_inverse_offers: Some(call::DeclineInverseOffers {
+                inverse_offer_ids: vec![inverse[0].id.clone()],
+                filters: Some(v1::Filters {
+                    refuse_seconds: Some(2.0),
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+    let status = f.m.maintenance_status();
+    assert_eq!(status.draining_machines.len(), 1);
+    assert_eq!(status.draining_machines[0].statuses.len(), 1);
+    assert_eq!(
+        status.draining_machines[0].statuses[0].status(),
+        Status::Decline
+    );
+    f.m.tick(f.at(9000));
+    assert!(drain(&mut s.rx).iter().all(|e| e.inverse_offers.is_none()));
+    f.m.tick(f.at(10100));
+    let again: Vec<v1::InverseOffer> = drain(&mut s.rx)
+        .into_iter()
+        .filter_map(|e| e.inverse_offers)
+        .flat_map(|i| i.inverse_offers)
+        .collect();
+    assert_eq!(again.len(), 1, "a new inverse offer once the filter ends");
+
+    // START_MAINTENANCE: the agent is removed, its task LOST by the master,
+    // the inverse offer rescinded; STOP brings the machine back UP.
+    f.m.start_maintenance(std::slice::from_ref(&machine))
+        .expect("down");
+    let evs = drain(&mut s.rx);
+    let lost: Vec<&v1::TaskStatus> = evs
+        .iter()
+        .filter_map(|e| e.update.as_ref().map(|u| &u.status))
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].state(), TaskState::TaskLost);
+    assert_eq!(lost[0].reason(), Reason::AgentRemoved);
+    assert_eq!(
+        lost[0].message.as_deref(),
+        Some(
+            format!(
+                "Agent {} removed: Operator initiated 'Machine DOWN'",
+                f.m.agents[&agent].hostname
+            )
+            .as_str()
+        )
+    );
+    assert!(evs.iter().any(|e| {
+        e.rescind_inverse_offer
+            .as_ref()
+            .is_some_and(|r| r.inverse_offer_id == again[0].id)
+    }));
+    assert_eq!(
+        f.m.maintenance_status().down_machines,
+        vec![machine.clone()]
+    );
+    let e =
+        f.m.update_maintenance_schedule(Schedule::default())
+            .expect_err("a DOWN machine stays in the schedule");
+    assert!(e.contains("is deactivated and cannot be removed"), "{e}");
+    f.m.stop_maintenance(std::slice::from_ref(&machine))
+        .expect("up");
+    assert_eq!(f.m.maintenance_status(), Default::default());
+    assert!(f.m.maintenance.schedule.windows.is_empty());
+}

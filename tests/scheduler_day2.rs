@@ -381,7 +381,7 @@ async fn post_json(url: &str, body: Value) -> (u16, String) {
 #[tokio::test]
 async fn a_maintenance_window_empties_its_agent_without_any_app_below_its_minimum() {
     // Three agents; `web` (UNIQUE) and `api` run on them, `web` on two.
-    let cluster = Cluster::start((1..=3).map(default_agent).collect(), |_| {}).await;
+    let cluster = start_cluster((1..=3).map(default_agent).collect(), |_| {}).await;
     let mut web = small_app("web", 2);
     web["strategy"] = json!({"type": "unique"});
     cluster.deploy(web).await;

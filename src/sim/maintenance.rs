@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
-use super::master::{AgentState, Master, event_of, master_status, wall_clock};
+use super::master::{AgentState, Master, event_of, master_status};
 use crate::mesos::encoding::to_json_value;
 use crate::mesos::v1::allocator::{InverseOfferStatus, inverse_offer_status};
 use crate::mesos::v1::maintenance::{ClusterStatus, Schedule, cluster_status};
@@ -452,7 +452,7 @@ impl Master {
                         value: framework_id.to_string(),
                     },
                     timestamp: v1::TimeInfo {
-                        nanoseconds: (wall_clock() * 1e9) as i64,
+                        nanoseconds: (self.wall_now * 1e9) as i64,
                     },
                 },
             );
@@ -523,7 +523,7 @@ impl Master {
         let mut tasks: Vec<(String, String)> = agent.tasks.drain().collect();
         let offers: Vec<String> = agent.offers.iter().cloned().collect();
         tasks.sort();
-        let now_wall = wall_clock();
+        let now_wall = self.wall_now;
         for (framework_id, task_id) in tasks {
             let Some(fw) = self.frameworks.get_mut(&framework_id) else {
                 continue;
@@ -545,6 +545,7 @@ impl Master {
                 TaskState::TaskLost,
                 Reason::AgentRemoved,
                 &format!("Agent {hostname} removed: {MACHINE_DOWN}"),
+                now_wall,
             );
             s.executor_id = task
                 .executor_id

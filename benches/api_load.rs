@@ -163,26 +163,32 @@ enum Scenario {
     GrpcState,
     RestListAll,
     GrpcListAll,
+    /// Every page of a paged ListAll (2,000 tasks a page), as
+    /// `hydrogen::client::Client::list_all` reads it: one request here is
+    /// the whole walk.
+    GrpcListAllPaged,
 }
 
-const SCENARIOS: [Scenario; 4] = [
+const SCENARIOS: [Scenario; 5] = [
     Scenario::RestState,
     Scenario::GrpcState,
     Scenario::RestListAll,
     Scenario::GrpcListAll,
+    Scenario::GrpcListAllPaged,
 ];
 
 impl Scenario {
     fn face(self) -> &'static str {
         match self {
             Scenario::RestState | Scenario::RestListAll => "REST",
-            Scenario::GrpcState | Scenario::GrpcListAll => "gRPC",
+            Scenario::GrpcState | Scenario::GrpcListAll | Scenario::GrpcListAllPaged => "gRPC",
         }
     }
     fn call(self) -> &'static str {
         match self {
             Scenario::RestState | Scenario::GrpcState => "State",
             Scenario::RestListAll | Scenario::GrpcListAll => "ListAll",
+            Scenario::GrpcListAllPaged => "ListAll paged",
         }
     }
 }
@@ -237,13 +243,42 @@ impl Client {
             }
             Scenario::GrpcListAll => {
                 self.grpc.ready().await?;
-                let request = tonic::Request::new(pb::ListAllRequest {});
+                let request = tonic::Request::new(pb::ListAllRequest::default());
                 let path = http::uri::PathAndQuery::from_static("/hydrogen.v1.AppService/ListAll");
                 let response = self
                     .grpc
                     .unary(request, path, RawCodec::<pb::ListAllRequest>::default())
                     .await?;
                 Ok(response.into_inner())
+            }
+            Scenario::GrpcListAllPaged => {
+                let path = http::uri::PathAndQuery::from_static("/hydrogen.v1.AppService/ListAll");
+                let mut page_token = String::new();
+                let mut tasks = Vec::new();
+                loop {
+                    self.grpc.ready().await?;
+                    let request = tonic::Request::new(pb::ListAllRequest {
+                        page_size: hydrogen::client::LIST_PAGE_SIZE,
+                        page_token,
+                    });
+                    let response = self
+                        .grpc
+                        .unary(
+                            request,
+                            path.clone(),
+                            RawCodec::<pb::ListAllRequest>::default(),
+                        )
+                        .await?;
+                    // The token must be read to go on; the tasks are kept
+                    // as they came (concatenated, they are one answer).
+                    let page = response.into_inner();
+                    let next = pb::ListAllResponse::decode(page.clone())?.next_page_token;
+                    tasks.extend_from_slice(&page);
+                    if next.is_empty() {
+                        return Ok(Bytes::from(tasks));
+                    }
+                    page_token = next;
+                }
             }
         }
     }
@@ -255,6 +290,16 @@ async fn check_answers(base: &str, params: &Params) -> Result<(), BoxError> {
     let rest_all: Vec<Value> =
         serde_json::from_slice(&client.call(Scenario::RestListAll, "").await?)?;
     let grpc_all = pb::ListAllResponse::decode(client.call(Scenario::GrpcListAll, "").await?)?;
+    let grpc_paged =
+        pb::ListAllResponse::decode(client.call(Scenario::GrpcListAllPaged, "").await?)?;
+    if grpc_paged.tasks != grpc_all.tasks {
+        return Err(format!(
+            "paged ListAll differs from the one-answer form: {} tasks, not {}",
+            grpc_paged.tasks.len(),
+            grpc_all.tasks.len()
+        )
+        .into());
+    }
     let rest_one: Value =
         serde_json::from_slice(&client.call(Scenario::RestState, "app-0").await?)?;
     let grpc_one = pb::AppState::decode(client.call(Scenario::GrpcState, "app-0").await?)?;

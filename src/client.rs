@@ -60,6 +60,10 @@ impl Interceptor for Bearer {
     }
 }
 
+/// Tasks per ListAll page that [`Client::list_all`] asks for (a few
+/// hundred kB each).
+pub const LIST_PAGE_SIZE: u32 = 2_000;
+
 /// A connection to one Hydrogen instance (any instance serves every call).
 #[derive(Clone)]
 pub struct Client {
@@ -138,15 +142,23 @@ impl Client {
         Ok(self.inner.clone().state(request).await?.into_inner())
     }
 
-    /// Every task Hydrogen knows.
+    /// Every task Hydrogen knows, read a page of [`LIST_PAGE_SIZE`] at a
+    /// time, so no answer outgrows gRPC's default 4 MB message limit.
     pub async fn list_all(&self) -> Result<Vec<Task>, ClientError> {
-        Ok(self
-            .inner
-            .clone()
-            .list_all(ListAllRequest {})
-            .await?
-            .into_inner()
-            .tasks)
+        let mut tasks = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListAllRequest {
+                page_size: LIST_PAGE_SIZE,
+                page_token,
+            };
+            let page = self.inner.clone().list_all(request).await?.into_inner();
+            tasks.extend(page.tasks);
+            if page.next_page_token.is_empty() {
+                return Ok(tasks);
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// Task events after `after` (from now when `None`), for one app or all.

@@ -71,7 +71,7 @@ async fn api_faults_store_unavailable_is_503_and_unavailable() {
         .await
         .expect("connect");
     let status = client
-        .list_all(pb::ListAllRequest {})
+        .list_all(pb::ListAllRequest::default())
         .await
         .expect_err("down");
     assert_eq!(status.code(), Code::Unavailable);
@@ -87,7 +87,7 @@ async fn api_faults_store_unavailable_is_503_and_unavailable() {
 
     store.set(Mode::Up);
     client
-        .list_all(pb::ListAllRequest {})
+        .list_all(pb::ListAllRequest::default())
         .await
         .expect("back up");
     srv.shutdown.cancel();
@@ -115,7 +115,7 @@ async fn api_faults_slow_store_times_out() {
         .await
         .expect("connect");
     let status = client
-        .list_all(pb::ListAllRequest {})
+        .list_all(pb::ListAllRequest::default())
         .await
         .expect_err("slow");
     assert_eq!(status.code(), Code::DeadlineExceeded);

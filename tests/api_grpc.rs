@@ -76,7 +76,7 @@ async fn api_grpc_every_rpc_succeeds() {
     assert_eq!(state.spec.as_ref().map(|s| s.name.as_str()), Some("web"));
 
     let all = client
-        .list_all(pb::ListAllRequest {})
+        .list_all(pb::ListAllRequest::default())
         .await
         .expect("list")
         .into_inner();
@@ -268,17 +268,17 @@ async fn api_grpc_bearer_token_health_and_reflection() {
     let srv = start(config(Some("s3cret"))).await;
     let mut client = srv.grpc().await;
     let status = client
-        .list_all(pb::ListAllRequest {})
+        .list_all(pb::ListAllRequest::default())
         .await
         .expect_err("no token");
     assert_eq!(status.code(), Code::Unauthenticated);
     let status = client
-        .list_all(with_token(pb::ListAllRequest {}, "wrong"))
+        .list_all(with_token(pb::ListAllRequest::default(), "wrong"))
         .await
         .expect_err("wrong token");
     assert_eq!(status.code(), Code::Unauthenticated);
     client
-        .list_all(with_token(pb::ListAllRequest {}, "s3cret"))
+        .list_all(with_token(pb::ListAllRequest::default(), "s3cret"))
         .await
         .expect("right token");
 
@@ -400,7 +400,7 @@ async fn api_grpc_and_rest_agree_on_state() {
         .await
         .expect("json");
     let grpc_all = client
-        .list_all(pb::ListAllRequest {})
+        .list_all(pb::ListAllRequest::default())
         .await
         .expect("list")
         .into_inner();
@@ -871,4 +871,81 @@ async fn api_grpc_refuses_a_role_the_framework_does_not_hold_and_keeps_reserved_
     assert_eq!(resources.role.as_deref(), Some("team-b"));
     assert_eq!(resources.reserved_only, Some(true));
     srv.stop().await;
+}
+
+/// Paged ListAll: pages of the asked size in ListAll's order, together the
+/// same tasks as the one-answer form, a task written while paging shows up
+/// once, oversized pages are capped, and a forged token names its field.
+#[tokio::test]
+async fn api_grpc_list_all_pages_through_every_task() {
+    let srv = start(config(None)).await;
+    let mut client = srv.grpc().await;
+    let writer = Writer::new(&srv.store).await;
+    for app in ["a", "b", "c"] {
+        for instance in 0..7 {
+            writer.task(app, instance, TaskState::TaskRunning).await;
+        }
+    }
+    let whole = client
+        .list_all(pb::ListAllRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(whole.tasks.len(), 21);
+    assert!(whole.next_page_token.is_empty());
+
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = client
+            .list_all(pb::ListAllRequest {
+                page_size: 5,
+                page_token: token,
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        pages += 1;
+        assert!(page.tasks.len() <= 5, "page {pages}: {}", page.tasks.len());
+        if pages == 2 {
+            // Written behind the cursor ("a" is done) and ahead of it.
+            writer.task("a", 7, TaskState::TaskRunning).await;
+            writer.task("c", 7, TaskState::TaskRunning).await;
+        }
+        paged.extend(page.tasks);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, 5, "22 tasks in pages of 5");
+    let ids: Vec<&str> = paged.iter().map(|t| t.id.as_str()).collect();
+    let mut expected: Vec<&str> = whole.tasks.iter().map(|t| t.id.as_str()).collect();
+    expected.push("c.7.0000");
+    assert_eq!(ids, expected);
+
+    let first = client
+        .list_all(pb::ListAllRequest {
+            page_size: u32::MAX,
+            page_token: String::new(),
+        })
+        .await
+        .expect("capped")
+        .into_inner();
+    assert_eq!(
+        first.tasks.len(),
+        23,
+        "a page above the cap lists what fits"
+    );
+
+    let err = client
+        .list_all(pb::ListAllRequest {
+            page_size: 5,
+            page_token: "not-a-token!".into(),
+        })
+        .await
+        .expect_err("forged token");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("page_token"), "{}", err.message());
 }

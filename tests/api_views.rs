@@ -70,7 +70,7 @@ impl Instance {
             .collect();
         let grpc: Vec<_> = self
             .grpc
-            .list_all(pb::ListAllRequest {})
+            .list_all(pb::ListAllRequest::default())
             .await
             .expect("grpc list")
             .into_inner()

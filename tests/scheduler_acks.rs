@@ -20,7 +20,7 @@ use hydrogen::spec::App;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{
     AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord, TaskState, ViewRevision, ViewSnapshot,
+    TaskBatch, TaskEvent, TaskRecord, TaskState, ViewDelta, ViewRevision, ViewSnapshot,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -67,6 +67,9 @@ impl Store for WriteGate {
     }
     async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
         self.inner.view_snapshot().await
+    }
+    async fn view_delta(&self, since: ViewRevision) -> Result<Option<ViewDelta>, StoreError> {
+        self.inner.view_delta(since).await
     }
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         if self.closed.load(Ordering::SeqCst) {

@@ -114,13 +114,25 @@ func (c *Client) State(ctx context.Context, name string) (*pb.AppState, error) {
 	return c.api.State(c.ctx(ctx), &pb.StateRequest{Name: name})
 }
 
-// ListAll returns every task known to Hydrogen.
+// ListPageSize is how many tasks ListAll asks for per page: small enough
+// that no answer outgrows gRPC's default 4 MB message limit.
+const ListPageSize = 2000
+
+// ListAll returns every task known to Hydrogen, read a page at a time.
 func (c *Client) ListAll(ctx context.Context) ([]*pb.Task, error) {
-	resp, err := c.api.ListAll(c.ctx(ctx), &pb.ListAllRequest{})
-	if err != nil {
-		return nil, err
+	var tasks []*pb.Task
+	token := ""
+	for {
+		resp, err := c.api.ListAll(c.ctx(ctx), &pb.ListAllRequest{PageSize: ListPageSize, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, resp.GetTasks()...)
+		if resp.GetNextPageToken() == "" {
+			return tasks, nil
+		}
+		token = resp.GetNextPageToken()
 	}
-	return resp.GetTasks(), nil
 }
 
 // WatchOptions select a watch.

@@ -32,8 +32,81 @@ use super::convert;
 use super::error::ApiError;
 use super::proto as pb;
 use super::proto::app_service_server::AppServiceServer;
-use super::service::{ApiService, AppView, Face, Framing};
+use super::service::{ApiService, AppView, Face, Framing, TaskKey};
 use super::watch::{self, WatchFrom, WatchOptions};
+
+/// Tasks per ListAll page when the request gives a token but no size.
+pub const DEFAULT_PAGE_SIZE: usize = 1_000;
+/// The largest ListAll page: about 3 MB encoded, under the 4 MB that
+/// gRPC clients receive by default.
+pub const MAX_PAGE_SIZE: usize = 10_000;
+
+/// ListAll's page tokens: the last listed task's key, opaque to clients
+/// (URL-safe base64 of its NUL-separated parts; app names and task ids
+/// cannot hold a NUL).
+mod page_token {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::{ApiError, TaskKey};
+
+    pub fn encode(key: &TaskKey) -> String {
+        let raw = format!("{}\0{}\0{}", key.app, key.instance, key.task_id);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    pub fn decode(token: &str) -> Result<Option<TaskKey>, ApiError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || ApiError::BadRequest {
+            field: Some("page_token".into()),
+            message: "is not a token this server gave (pass the previous page's \
+                      next_page_token unchanged, or none for the first page)"
+                .into(),
+        };
+        let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+        let mut parts = raw.split('\0');
+        let (Some(app), Some(instance), Some(task_id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        Ok(Some(TaskKey {
+            app: app.to_owned(),
+            instance: instance.parse().map_err(|_| invalid())?,
+            task_id: task_id.to_owned(),
+        }))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_token_names_the_task_it_was_made_from() {
+            let key = TaskKey {
+                app: "web".into(),
+                instance: 12,
+                task_id: "web.12.abc".into(),
+            };
+            assert_eq!(decode(&encode(&key)).expect("valid"), Some(key));
+            assert_eq!(decode("").expect("empty"), None);
+        }
+
+        #[test]
+        fn a_token_we_did_not_make_names_the_field() {
+            for bad in ["%%%", "bm90IGEgdG9rZW4", &URL_SAFE_NO_PAD.encode("a\0x\0b")] {
+                let err = decode(bad).expect_err(bad);
+                assert!(
+                    matches!(&err, ApiError::BadRequest { field: Some(f), .. } if f == "page_token"),
+                    "{bad}: {err:?}"
+                );
+            }
+        }
+    }
+}
 
 /// The tonic service; build a server with [`GrpcService::into_server`].
 pub struct GrpcService<S> {
@@ -126,9 +199,34 @@ impl<S: Store> GrpcService<S> {
         Ok(views.list_body(Face::Proto, framing, |tasks| {
             let share = pb::ListAllResponse {
                 tasks: tasks.iter().map(convert::task_to_proto).collect(),
+                next_page_token: String::new(),
             };
             Bytes::from(share.encode_to_vec())
         }))
+    }
+
+    /// One page of ListAll, or every task when the request asks for no
+    /// paging (see `ListAllRequest`).
+    async fn list_all_answer(&self, request: pb::ListAllRequest) -> Result<Bytes, Status> {
+        if request.page_size == 0 && request.page_token.is_empty() {
+            return self.list_all_encoded().await;
+        }
+        let after = page_token::decode(&request.page_token).map_err(|e| e.to_status())?;
+        let limit = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => (n as usize).min(MAX_PAGE_SIZE),
+        };
+        let views = self.timed(self.core.views()).await?;
+        let (tasks, more) = views.task_page(after.as_ref(), limit);
+        let next_page_token = match (more, tasks.last()) {
+            (true, Some(last)) => page_token::encode(&TaskKey::of(last)),
+            _ => String::new(),
+        };
+        let page = pb::ListAllResponse {
+            tasks: tasks.into_iter().map(convert::task_to_proto).collect(),
+            next_page_token,
+        };
+        Ok(Bytes::from(page.encode_to_vec()))
     }
 
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, ApiError>>) -> Result<T, Status> {
@@ -243,12 +341,13 @@ impl<S: Store> pb::app_service_server::AppService for GrpcService<S> {
 
     async fn list_all(
         &self,
-        _request: Request<pb::ListAllRequest>,
+        request: Request<pb::ListAllRequest>,
     ) -> Result<Response<pb::ListAllResponse>, Status> {
-        let views = self.timed(self.core.views()).await?;
-        Ok(Response::new(pb::ListAllResponse {
-            tasks: views.tasks().map(convert::task_to_proto).collect(),
-        }))
+        let encoded = self.list_all_answer(request.into_inner()).await?;
+        let answer = pb::ListAllResponse::decode(encoded).map_err(|e| {
+            Status::internal(format!("ListAll: our own answer did not decode: {e}"))
+        })?;
+        Ok(Response::new(answer))
     }
 
     type WatchTasksStream = EventStream;
@@ -326,16 +425,20 @@ impl<S: Store> tonic::server::ServerStreamingService<pb::WatchTasksRequest> for 
     }
 }
 
-/// The ListAll method over [`GrpcService::list_all_encoded`].
+/// The ListAll method over [`GrpcService::list_all_answer`].
 struct EncodedListAll<S>(GrpcService<S>);
 
 impl<S: Store> UnaryService<pb::ListAllRequest> for EncodedListAll<S> {
     type Response = Bytes;
     type Future = BoxFuture<'static, Result<Response<Bytes>, Status>>;
 
-    fn call(&mut self, _request: Request<pb::ListAllRequest>) -> Self::Future {
+    fn call(&mut self, request: Request<pb::ListAllRequest>) -> Self::Future {
         let svc = self.0.clone();
-        Box::pin(async move { svc.list_all_encoded().await.map(Response::new) })
+        Box::pin(async move {
+            svc.list_all_answer(request.into_inner())
+                .await
+                .map(Response::new)
+        })
     }
 }
 

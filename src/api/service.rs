@@ -17,10 +17,14 @@
 //! view revision (one small read; one round trip to Redis) and is served
 //! from the snapshot only when it was read at that revision, or when its
 //! read began after the request did. Otherwise one request re-reads the
-//! snapshot (one consistent read) while the others wait for it; an app
-//! whose record, tasks and status are equal to the previous snapshot's
-//! keeps its entry, renderings included, so a change re-renders only the
-//! apps it touched. A write is thus visible to the next read on any
+//! snapshot while the others wait for it. That read costs what changed,
+//! not what is stored: the store answers the apps whose record, tasks or
+//! status changed since the revision we hold ([`Store::view_delta`]), and
+//! only those are read and replaced; the whole state is read only the
+//! first time, or when the store's change history no longer reaches back
+//! to our revision. An app whose record, tasks and status are equal to the
+//! previous snapshot's keeps its entry, renderings included, so a change
+//! re-renders only the apps it touched. A write is thus visible to the next read on any
 //! instance as soon as the store has it, as when every read went to the
 //! store.
 
@@ -33,7 +37,7 @@ use bytes::{Bytes, BytesMut};
 use crate::spec::{App, SpecError, ValidationError};
 use crate::store::{
     AppGoal, AppRecord, AppStatus, CreateOutcome, LeaderInfo, Store, TaskRecord, TaskState,
-    ViewRevision, ViewSnapshot,
+    ViewDelta, ViewRevision, ViewSnapshot,
 };
 
 use super::error::ApiError;
@@ -280,6 +284,41 @@ impl Views {
         }
     }
 
+    /// `previous` brought up to `delta`'s revision: the apps it names are
+    /// replaced (or dropped, when they have neither record nor tasks), the
+    /// others keep their entries and renderings. Costs what changed, not
+    /// what is stored.
+    fn advance(previous: &Views, delta: ViewDelta, read_at: Instant) -> Self {
+        let mut apps = previous.apps.clone();
+        for slice in delta.apps {
+            let content = match slice.record {
+                Some(record) => Content::App(Box::new(AppView {
+                    record,
+                    tasks: slice.tasks,
+                    status: slice.status,
+                })),
+                None if !slice.tasks.is_empty() => Content::Orphans(slice.tasks),
+                None => {
+                    apps.remove(&slice.name);
+                    continue;
+                }
+            };
+            let kept = previous
+                .apps
+                .get(&slice.name)
+                .filter(|old| old.content == content)
+                .map(Arc::clone);
+            let entry = kept.unwrap_or_else(|| Arc::new(AppEntry::new(content)));
+            apps.insert(slice.name, entry);
+        }
+        Self {
+            revision: delta.revision,
+            read_at,
+            apps,
+            list: Default::default(),
+        }
+    }
+
     /// The entry of an app that has a record.
     pub fn app(&self, name: &str) -> Option<&Arc<AppEntry>> {
         self.apps.get(name).filter(|e| e.view().is_some())
@@ -293,6 +332,34 @@ impl Views {
     /// Every task, by app, instance and task id.
     pub fn tasks(&self) -> impl Iterator<Item = &TaskRecord> {
         self.apps.values().flat_map(|e| e.tasks())
+    }
+
+    /// Up to `limit` tasks after `after` in ListAll's order (app, instance,
+    /// task id), and whether more follow: one page of a paged ListAll.
+    pub fn task_page(&self, after: Option<&TaskKey>, limit: usize) -> (Vec<&TaskRecord>, bool) {
+        use std::ops::Bound;
+        let start = match after {
+            Some(key) => Bound::Included(key.app.as_str()),
+            None => Bound::Unbounded,
+        };
+        let mut page = Vec::with_capacity(limit.min(1024));
+        for (name, entry) in self.apps.range::<str, _>((start, Bound::Unbounded)) {
+            let tasks = entry.tasks();
+            let from = match after {
+                // Tasks are sorted by (instance, task id) within an app.
+                Some(key) if *name == key.app => tasks.partition_point(|t| {
+                    (t.instance, t.task_id.as_str()) <= (key.instance, key.task_id.as_str())
+                }),
+                _ => 0,
+            };
+            for task in &tasks[from..] {
+                if page.len() == limit {
+                    return (page, true);
+                }
+                page.push(task);
+            }
+        }
+        (page, false)
     }
 
     /// The ListAll answer in `face`'s encoding: each app's share rendered
@@ -328,6 +395,24 @@ impl Views {
                 body.freeze()
             })
             .clone()
+    }
+}
+
+/// Where a page of ListAll ends: its last task's app, instance and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskKey {
+    pub app: String,
+    pub instance: u32,
+    pub task_id: String,
+}
+
+impl TaskKey {
+    pub fn of(task: &TaskRecord) -> Self {
+        Self {
+            app: task.app.clone(),
+            instance: task.instance,
+            task_id: task.task_id.clone(),
+        }
     }
 }
 
@@ -587,9 +672,21 @@ impl<S: Store> ApiService<S> {
             return Ok(views);
         }
         let read_at = Instant::now();
-        let snapshot = self.store.view_snapshot().await?;
         let previous = self.views.current();
-        let views = Arc::new(Views::build(snapshot, read_at, previous.as_deref()));
+        // What changed since the snapshot we hold, when the store can tell;
+        // the whole state otherwise (first read, or history out of reach).
+        let delta = match &previous {
+            Some(previous) => self.store.view_delta(previous.revision).await?,
+            None => None,
+        };
+        let views = match (delta, previous.as_deref()) {
+            (Some(delta), Some(previous)) => Views::advance(previous, delta, read_at),
+            (_, previous) => {
+                let snapshot = self.store.view_snapshot().await?;
+                Views::build(snapshot, read_at, previous)
+            }
+        };
+        let views = Arc::new(views);
         self.views.set(Arc::clone(&views));
         Ok(views)
     }
@@ -649,6 +746,102 @@ mod tests {
             tasks,
             statuses: vec![],
         }
+    }
+
+    #[test]
+    fn a_delta_replaces_the_apps_it_names_and_keeps_the_rest() {
+        let running = TaskState::TaskRunning;
+        let first = Views::build(
+            snapshot(
+                1,
+                vec![
+                    task("db", 0, "db.0", running),
+                    task("web", 0, "web.0", running),
+                ],
+            ),
+            Instant::now(),
+            None,
+        );
+        let web = first.apps["web"].view().expect("record").record.clone();
+        let revision = ViewRevision {
+            views: 2,
+            ..ViewRevision::default()
+        };
+        let delta = ViewDelta {
+            revision,
+            apps: vec![
+                // db: gone entirely; web: a task failed; ghost: orphans.
+                crate::store::AppSlice {
+                    name: "db".into(),
+                    ..Default::default()
+                },
+                crate::store::AppSlice {
+                    name: "web".into(),
+                    record: Some(web),
+                    tasks: vec![task("web", 0, "web.0", TaskState::TaskFailed)],
+                    status: None,
+                },
+                crate::store::AppSlice {
+                    name: "ghost".into(),
+                    tasks: vec![task("ghost", 0, "ghost.0", running)],
+                    ..Default::default()
+                },
+            ],
+        };
+        let second = Views::advance(&first, delta, Instant::now());
+        assert_eq!(second.revision, revision);
+        assert!(second.app("db").is_none() && !second.apps.contains_key("db"));
+        assert_eq!(second.apps["web"].tasks()[0].state, TaskState::TaskFailed);
+        assert!(second.app("ghost").is_none(), "orphans have no State");
+        let ids: Vec<&str> = second.tasks().map(|t| t.task_id.as_str()).collect();
+        assert_eq!(ids, ["ghost.0", "web.0"]);
+
+        // An app named with the content it had keeps its entry.
+        let same = ViewDelta {
+            revision,
+            apps: vec![crate::store::AppSlice {
+                name: "ghost".into(),
+                tasks: vec![task("ghost", 0, "ghost.0", running)],
+                ..Default::default()
+            }],
+        };
+        let third = Views::advance(&second, same, Instant::now());
+        assert!(Arc::ptr_eq(&second.apps["ghost"], &third.apps["ghost"]));
+        assert!(Arc::ptr_eq(&second.apps["web"], &third.apps["web"]));
+    }
+
+    #[test]
+    fn a_page_continues_after_the_last_task_it_listed() {
+        let running = TaskState::TaskRunning;
+        let views = Views::build(
+            snapshot(
+                1,
+                vec![
+                    task("db", 0, "db.0", running),
+                    task("db", 1, "db.1", running),
+                    task("web", 0, "web.0", running),
+                ],
+            ),
+            Instant::now(),
+            None,
+        );
+        let ids = |page: &[&TaskRecord]| page.iter().map(|t| t.task_id.clone()).collect::<Vec<_>>();
+        let (first, more) = views.task_page(None, 2);
+        assert_eq!(
+            (ids(&first), more),
+            (vec!["db.0".into(), "db.1".into()], true)
+        );
+        let after = TaskKey::of(first[1]);
+        let (second, more) = views.task_page(Some(&after), 2);
+        assert_eq!((ids(&second), more), (vec!["web.0".into()], false));
+        // A cursor whose task is gone still resumes at the next one.
+        let gone = TaskKey {
+            app: "db".into(),
+            instance: 0,
+            task_id: "db.0x".into(),
+        };
+        let (resumed, _) = views.task_page(Some(&gone), 10);
+        assert_eq!(ids(&resumed), vec!["db.1".to_string(), "web.0".into()]);
     }
 
     #[test]

@@ -49,6 +49,200 @@ pub async fn run_all<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(make: F)
     view_revision_moves_with_everything_state_and_list_show(&make().await).await;
     a_batch_deploy_is_all_or_nothing(&make().await).await;
     statuses_and_the_mesos_link_are_announced_and_fenced(&make().await).await;
+    a_view_delta_brings_a_snapshot_up_to_date(&make().await).await;
+    the_view_log_stays_bounded_and_readers_behind_it_read_everything(&make().await).await;
+}
+
+/// Apps come and go by the thousand over a cluster's life; the change
+/// history behind [`Store::view_delta`] must not keep every name ever
+/// seen. Once it is trimmed, a reader from before the trim gets no delta
+/// (it reads a whole snapshot) and a reader after it still gets one.
+async fn the_view_log_stays_bounded_and_readers_behind_it_read_everything<S: Store>(store: &S) {
+    let before = store.view_revision().await.expect("rev");
+    let names: Vec<String> = (0..1_500).map(|i| format!("gone-{i}")).collect();
+    let specs = names.iter().map(|n| app(n, "sleep 1")).collect();
+    store.create_apps(specs).await.expect("create");
+    let lease = store
+        .acquire_lease("i", "i:1", TTL)
+        .await
+        .expect("lease")
+        .expect("free");
+    let removal = TaskBatch {
+        app_removals: names,
+        ..TaskBatch::default()
+    };
+    store.apply(lease.epoch, removal).await.expect("removal");
+    store
+        .create_app(app("kept", "sleep 1"))
+        .await
+        .expect("create");
+    let after = store.view_revision().await.expect("rev");
+    assert_eq!(
+        store.view_delta(before).await.expect("delta"),
+        None,
+        "a reader from before the trim reads everything"
+    );
+    let status = TaskBatch {
+        statuses: vec![Arc::new(AppStatus {
+            app: "kept".into(),
+            ..AppStatus::default()
+        })],
+        ..TaskBatch::default()
+    };
+    store.apply(lease.epoch, status).await.expect("status");
+    let delta = store
+        .view_delta(after)
+        .await
+        .expect("delta")
+        .expect("a reader after the trim gets a delta");
+    let named: Vec<&str> = delta.apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(named, ["kept"]);
+}
+
+/// `snapshot` with `delta` applied the way the API applies it: every app
+/// the delta names is replaced by what it says.
+fn advanced(mut snapshot: ViewSnapshot, delta: ViewDelta) -> ViewSnapshot {
+    let named: std::collections::HashSet<&str> =
+        delta.apps.iter().map(|a| a.name.as_str()).collect();
+    snapshot.apps.retain(|a| !named.contains(a.name()));
+    snapshot.tasks.retain(|t| !named.contains(t.app.as_str()));
+    snapshot
+        .statuses
+        .retain(|s| !named.contains(s.app.as_str()));
+    for slice in delta.apps {
+        snapshot.apps.extend(slice.record);
+        snapshot.tasks.extend(slice.tasks);
+        snapshot.statuses.extend(slice.status);
+    }
+    snapshot.revision = delta.revision;
+    normalized(snapshot)
+}
+
+fn normalized(mut snapshot: ViewSnapshot) -> ViewSnapshot {
+    snapshot.apps.sort_by(|a, b| a.name().cmp(b.name()));
+    snapshot
+        .tasks
+        .sort_by(|a, b| (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id)));
+    snapshot.statuses.sort_by(|a, b| a.app.cmp(&b.app));
+    snapshot
+}
+
+/// A reader holding the snapshot at some revision, plus the delta since,
+/// sees exactly what a fresh snapshot shows, after every kind of write
+/// (apps, tasks, statuses, removals, orphans); the delta names only the
+/// apps that changed; a revision from the future (a store that lost its
+/// data) gets no delta.
+async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &S) {
+    for name in ["a", "b", "c"] {
+        store
+            .create_app(app(name, "sleep 1"))
+            .await
+            .expect("create");
+    }
+    let lease = store
+        .acquire_lease("i", "i:1", TTL)
+        .await
+        .expect("lease")
+        .expect("free");
+    let batch = TaskBatch {
+        upserts: vec![
+            task("a", 0, "a.0", TaskState::TaskRunning),
+            task("b", 0, "b.0", TaskState::TaskStaging),
+            task("b", 1, "b.1", TaskState::TaskStaging),
+        ],
+        ..TaskBatch::default()
+    };
+    store.apply(lease.epoch, batch).await.expect("apply");
+    let mut held = normalized(store.view_snapshot().await.expect("snapshot"));
+
+    let nothing = store
+        .view_delta(held.revision)
+        .await
+        .expect("delta")
+        .expect("a delta from the current revision");
+    assert!(
+        nothing.apps.is_empty(),
+        "nothing changed: {:?}",
+        nothing.apps
+    );
+    assert_eq!(nothing.revision, held.revision);
+
+    type Step<'s> = (&'s str, Vec<&'s str>);
+    let steps: Vec<Step> = vec![
+        ("a task changes state", vec!["b"]),
+        ("a status", vec!["c"]),
+        ("an update", vec!["a"]),
+        ("a removal and an orphan", vec!["a", "ghost"]),
+        ("a kill and app removal", vec!["b"]),
+    ];
+    for (what, names) in steps {
+        match what {
+            "a task changes state" => {
+                let batch = TaskBatch {
+                    upserts: vec![task("b", 1, "b.1", TaskState::TaskRunning)],
+                    ..TaskBatch::default()
+                };
+                store.apply(lease.epoch, batch).await.expect("apply");
+            }
+            "a status" => {
+                let batch = TaskBatch {
+                    statuses: vec![Arc::new(AppStatus {
+                        app: "c".into(),
+                        waiting: 1,
+                        message: "no offer fits".into(),
+                        ..AppStatus::default()
+                    })],
+                    ..TaskBatch::default()
+                };
+                store.apply(lease.epoch, batch).await.expect("apply");
+            }
+            "an update" => {
+                store
+                    .update_app(app("a", "sleep 2"), None)
+                    .await
+                    .expect("update");
+            }
+            "a removal and an orphan" => {
+                let batch = TaskBatch {
+                    upserts: vec![task("ghost", 0, "ghost.0", TaskState::TaskRunning)],
+                    removals: vec!["a.0".into()],
+                    ..TaskBatch::default()
+                };
+                store.apply(lease.epoch, batch).await.expect("apply");
+            }
+            _ => {
+                store.kill_app("b", None).await.expect("kill");
+                let batch = TaskBatch {
+                    removals: vec!["b.0".into(), "b.1".into()],
+                    app_removals: vec!["b".into()],
+                    ..TaskBatch::default()
+                };
+                store.apply(lease.epoch, batch).await.expect("apply");
+            }
+        }
+        let delta = store
+            .view_delta(held.revision)
+            .await
+            .expect("delta")
+            .unwrap_or_else(|| panic!("after {what}: no delta"));
+        let delta_names: Vec<&str> = delta.apps.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(delta_names, names, "after {what}: the apps named");
+        let fresh = normalized(store.view_snapshot().await.expect("snapshot"));
+        held = advanced(held, delta);
+        assert_eq!(
+            held, fresh,
+            "after {what}: the held snapshot plus the delta"
+        );
+    }
+    let gone = held.apps.iter().all(|a| a.name() != "b") && held.tasks.iter().all(|t| t.app != "b");
+    assert!(gone, "b is gone: {held:?}");
+
+    // A revision this store never reached (it lost its data since).
+    let future = ViewRevision {
+        views: held.revision.views + 100,
+        ..held.revision
+    };
+    assert_eq!(store.view_delta(future).await.expect("delta"), None);
 }
 
 /// Status writes and the leader's Mesos link move their change counters

@@ -13,8 +13,9 @@ use tokio::time::Instant;
 use super::app_write::{self, Written};
 use super::model::now_ms;
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
+    AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
+    MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewDelta,
+    ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -42,6 +43,12 @@ struct Inner {
     mesos_changes: u64,
     /// [`ViewRevision::views`]: every write to an app, task or status.
     view_changes: u64,
+    /// The `view_changes` at which each app's record, tasks or status last
+    /// changed ([`Store::view_delta`]). Apps gone stay until trimmed.
+    view_log: HashMap<String, u64>,
+    /// The newest revision trimmed from `view_log`: a delta from before it
+    /// could miss an app.
+    view_floor: u64,
 }
 
 impl Inner {
@@ -50,9 +57,65 @@ impl Inner {
             views: self.view_changes,
             apps: self.app_changes,
             events: self.head,
+            tracked: self.view_changes,
+        }
+    }
+
+    /// Records that `app`'s view changed at the current `view_changes`.
+    fn touch(&mut self, app: &str) {
+        match self.view_log.get_mut(app) {
+            Some(at) => *at = self.view_changes,
+            None => {
+                self.view_log.insert(app.to_owned(), self.view_changes);
+            }
+        }
+    }
+
+    /// Keeps `view_log` about as large as the apps and task groups alive:
+    /// entries of apps long gone go first (oldest change first), and the
+    /// floor moves so that readers behind it read a whole snapshot.
+    fn trim_view_log(&mut self) {
+        let alive = self.apps.len().max(self.tasks_by_app.len());
+        if self.view_log.len() <= 2 * alive + VIEW_LOG_SLACK {
+            return;
+        }
+        let mut gone: Vec<(u64, String)> = self
+            .view_log
+            .iter()
+            .filter(|(name, _)| {
+                !self.apps.contains_key(*name) && !self.tasks_by_app.contains_key(*name)
+            })
+            .map(|(name, at)| (*at, name.clone()))
+            .collect();
+        gone.sort_unstable();
+        let excess = self.view_log.len() - (alive + VIEW_LOG_SLACK / 2);
+        for (at, name) in gone.into_iter().take(excess) {
+            self.view_log.remove(&name);
+            self.view_floor = self.view_floor.max(at);
+        }
+    }
+
+    fn slice(&self, name: &str) -> AppSlice {
+        let mut tasks: Vec<TaskRecord> = self
+            .tasks_by_app
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id).cloned())
+            .collect();
+        tasks.sort_by(|a, b| (a.instance, &a.task_id).cmp(&(b.instance, &b.task_id)));
+        AppSlice {
+            name: name.to_owned(),
+            record: self.apps.get(name).cloned(),
+            tasks,
+            status: self.statuses.get(name).cloned(),
         }
     }
 }
+
+/// How many entries of apps gone the view log may keep beyond twice the
+/// apps alive before it is trimmed (amortises the trim's sort).
+const VIEW_LOG_SLACK: usize = 1024;
 
 /// See the module docs.
 pub struct MemoryStore {
@@ -87,6 +150,8 @@ impl MemoryStore {
                 status_changes: 0,
                 mesos_changes: 0,
                 view_changes: 0,
+                view_log: HashMap::new(),
+                view_floor: 0,
             }),
             capacity: event_log_capacity.max(1),
             changes,
@@ -107,6 +172,7 @@ impl MemoryStore {
                 .insert(record.spec.name.clone(), Arc::new(record.clone()));
             inner.app_changes += 1;
             inner.view_changes += 1;
+            inner.touch(&record.spec.name);
             self.notify(inner);
         }
     }
@@ -148,11 +214,14 @@ impl Store for MemoryStore {
             out.push(outcome);
         }
         if !decided.is_empty() {
+            inner.app_changes += 1;
+            inner.view_changes += 1;
+            for name in decided.keys() {
+                inner.touch(name);
+            }
             inner
                 .apps
                 .extend(decided.into_iter().map(|(name, app)| (name, Arc::new(app))));
-            inner.app_changes += 1;
-            inner.view_changes += 1;
             self.notify(&inner);
         }
         Ok(out)
@@ -237,6 +306,23 @@ impl Store for MemoryStore {
         Ok(snapshot)
     }
 
+    async fn view_delta(&self, since: ViewRevision) -> Result<Option<ViewDelta>, StoreError> {
+        let inner = self.lock();
+        let revision = inner.view_revision();
+        if since.views < inner.view_floor || !since.deltas_complete_to(&revision) {
+            return Ok(None);
+        }
+        let mut changed: Vec<&String> = inner
+            .view_log
+            .iter()
+            .filter(|(_, at)| **at > since.views)
+            .map(|(name, _)| name)
+            .collect();
+        changed.sort_unstable();
+        let apps = changed.into_iter().map(|name| inner.slice(name)).collect();
+        Ok(Some(ViewDelta { revision, apps }))
+    }
+
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let mut inner = self.lock();
         if epoch != inner.epoch {
@@ -249,6 +335,17 @@ impl Store for MemoryStore {
         let now = now_ms();
         if !batch.is_empty() {
             inner.view_changes += 1;
+        }
+        for task in &batch.upserts {
+            inner.touch(&task.app);
+        }
+        for name in batch
+            .statuses
+            .iter()
+            .map(|s| &s.app)
+            .chain(&batch.app_removals)
+        {
+            inner.touch(name);
         }
         for task in batch.upserts {
             let changed = inner
@@ -269,9 +366,11 @@ impl Store for MemoryStore {
             inner.tasks.insert(task.task_id.clone(), task);
         }
         for id in batch.removals {
-            if let Some(task) = inner.tasks.remove(&id)
-                && let Some(ids) = inner.tasks_by_app.get_mut(&task.app)
-            {
+            let Some(task) = inner.tasks.remove(&id) else {
+                continue;
+            };
+            inner.touch(&task.app);
+            if let Some(ids) = inner.tasks_by_app.get_mut(&task.app) {
                 ids.remove(&id);
                 if ids.is_empty() {
                     inner.tasks_by_app.remove(&task.app);
@@ -292,6 +391,7 @@ impl Store for MemoryStore {
         if apps_changed {
             inner.app_changes += 1;
         }
+        inner.trim_view_log();
         while inner.events.len() > self.capacity {
             inner.events.pop_front();
         }

@@ -108,6 +108,41 @@ pub struct ViewRevision {
     /// state changes.
     pub apps: u64,
     pub events: u64,
+    /// How many of the `views` bumps also recorded which apps they touched
+    /// (see [`Store::view_delta`]). A writer that moves `views` without it
+    /// (an older Hydrogen) opens a gap between the two, and a delta across
+    /// that gap cannot be trusted.
+    pub tracked: u64,
+}
+
+impl ViewRevision {
+    /// Whether every view change between `self` and `later` recorded the
+    /// apps it touched, so that a delta between them is complete.
+    pub fn deltas_complete_to(&self, later: &ViewRevision) -> bool {
+        later.views.wrapping_sub(later.tracked) == self.views.wrapping_sub(self.tracked)
+            && later.views >= self.views
+    }
+}
+
+/// One app as State and ListAll show it, read in one consistent cut: its
+/// record (none once it is removed, or for tasks left without an app), its
+/// tasks by instance and task id, and its status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppSlice {
+    pub name: String,
+    pub record: Option<Arc<AppRecord>>,
+    pub tasks: Vec<TaskRecord>,
+    pub status: Option<Arc<AppStatus>>,
+}
+
+/// What changed in State and ListAll between an earlier revision and
+/// `revision`: every app whose record, tasks or status changed since, as it
+/// is now (an app gone entirely has neither record nor tasks).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewDelta {
+    pub revision: ViewRevision,
+    /// By name.
+    pub apps: Vec<AppSlice>,
 }
 
 /// Apps, tasks and statuses read in one consistent cut, at `revision`.
@@ -197,6 +232,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every app, task and status with the revision they were read at.
     fn view_snapshot(&self) -> impl Future<Output = Result<ViewSnapshot, StoreError>> + Send;
+
+    /// The apps whose record, tasks or status changed after `since` (a
+    /// revision this store answered earlier), read in one consistent cut, so
+    /// a reader holding the snapshot at `since` can bring it up to date by
+    /// reading only what changed. `None` when the store cannot tell exactly
+    /// (`since` is older than the change history it keeps, it is from before
+    /// a restart that lost the data, or a writer did not record what it
+    /// touched): then read the whole [`Store::view_snapshot`].
+    fn view_delta(
+        &self,
+        since: ViewRevision,
+    ) -> impl Future<Output = Result<Option<ViewDelta>, StoreError>> + Send;
 
     /// Applies a scheduler batch atomically if `epoch` is the current lease
     /// epoch; returns the events it appended.

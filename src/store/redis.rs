@@ -129,8 +129,9 @@ use super::app_write::{self, Written};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::model::now_ms;
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewRevision, ViewSnapshot,
+    AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
+    MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewDelta,
+    ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -191,6 +192,9 @@ struct Keys {
     apps: String,
     apps_rev: String,
     view_rev: String,
+    view_log: String,
+    view_tracked: String,
+    view_floor: String,
     tasks: String,
     app_tasks_prefix: String,
     statuses: String,
@@ -211,6 +215,9 @@ impl Keys {
             apps: format!("{prefix}:apps"),
             apps_rev: format!("{prefix}:apps:rev"),
             view_rev: format!("{prefix}:view:rev"),
+            view_log: format!("{prefix}:view:log"),
+            view_tracked: format!("{prefix}:view:tracked"),
+            view_floor: format!("{prefix}:view:floor"),
             tasks: format!("{prefix}:tasks"),
             app_tasks_prefix: format!("{prefix}:app-tasks:"),
             statuses: format!("{prefix}:statuses"),
@@ -241,6 +248,7 @@ struct Scripts {
     renew_lease: Script,
     release_lease: Script,
     app_tasks: Script,
+    view_delta: Script,
 }
 
 impl Scripts {
@@ -248,13 +256,14 @@ impl Scripts {
         Self {
             cas_app: Script::new(scripts::CAS_APP),
             cas_apps: Script::new(scripts::CAS_APPS),
-            apply: Script::new(scripts::APPLY),
+            apply: Script::new(&scripts::apply()),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
             set_mesos_link: Script::new(scripts::SET_MESOS_LINK),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
             renew_lease: Script::new(&scripts::renew_lease()),
             release_lease: Script::new(&scripts::release_lease()),
             app_tasks: Script::new(scripts::APP_TASKS),
+            view_delta: Script::new(scripts::VIEW_DELTA),
         }
     }
 }
@@ -892,6 +901,8 @@ impl RedisStore {
             .key(&self.keys().apps_rev)
             .key(&self.keys().events_head)
             .key(&self.keys().view_rev)
+            .key(&self.keys().view_log)
+            .key(&self.keys().view_tracked)
             .arg(record.name())
             .arg(expected.unwrap_or(""))
             .arg(new)
@@ -1008,6 +1019,8 @@ impl RedisStore {
                 .key(&self.keys().apps_rev)
                 .key(&self.keys().events_head)
                 .key(&self.keys().view_rev)
+                .key(&self.keys().view_log)
+                .key(&self.keys().view_tracked)
                 .arg(&self.keys().changes);
             for (name, new) in &writes {
                 let (raw, _) = &seen[name];
@@ -1042,24 +1055,26 @@ impl RedisStore {
         )))
     }
 
-    /// Adds the read of the three counters of a [`ViewRevision`] to `pipe`.
+    /// Adds the read of the four counters of a [`ViewRevision`] to `pipe`.
     fn view_counters<'p>(&self, pipe: &'p mut ::redis::Pipeline) -> &'p mut ::redis::Pipeline {
         let keys = self.keys();
         pipe.cmd("MGET")
             .arg(&keys.view_rev)
             .arg(&keys.apps_rev)
             .arg(&keys.events_head)
+            .arg(&keys.view_tracked)
     }
 
     fn parse_view_revision(
         &self,
-        (views, apps, events): (Option<String>, Option<String>, Option<String>),
+        (views, apps, events, tracked): ViewCounters,
     ) -> Result<ViewRevision, StoreError> {
         let keys = self.keys();
         Ok(ViewRevision {
             views: parse_counter(&keys.view_rev, views)?,
             apps: parse_counter(&keys.apps_rev, apps)?,
             events: parse_counter(&keys.events_head, events)?,
+            tracked: parse_counter(&keys.view_tracked, tracked)?,
         })
     }
 
@@ -1167,8 +1182,9 @@ impl Store for RedisStore {
             .arg(&self.keys().view_rev)
             .arg(&self.keys().apps_rev)
             .arg(&self.keys().events_head)
+            .arg(&self.keys().view_tracked)
             .clone();
-        let counters: (Option<String>, Option<String>, Option<String>) = self
+        let counters: ViewCounters = self
             .shared
             .read("MGET", |mut conn| {
                 let cmd = &cmd;
@@ -1190,7 +1206,7 @@ impl Store for RedisStore {
             .arg(&keys.tasks)
             .cmd("HGETALL")
             .arg(&keys.statuses);
-        type Counters = (Option<String>, Option<String>, Option<String>);
+        type Counters = ViewCounters;
         type Hash = Vec<(String, String)>;
         let (counters, apps, tasks, statuses): (Counters, Hash, Hash, Hash) = self
             .shared
@@ -1226,6 +1242,75 @@ impl Store for RedisStore {
         })
     }
 
+    async fn view_delta(&self, since: ViewRevision) -> Result<Option<ViewDelta>, StoreError> {
+        let keys = self.keys();
+        let mut call = self.scripts.view_delta.prepare_invoke();
+        call.key(&keys.view_rev)
+            .key(&keys.apps_rev)
+            .key(&keys.events_head)
+            .key(&keys.view_tracked)
+            .key(&keys.view_floor)
+            .key(&keys.view_log)
+            .key(&keys.apps)
+            .key(&keys.tasks)
+            .key(&keys.statuses)
+            .arg(since.views)
+            .arg(since.tracked)
+            .arg(&keys.app_tasks_prefix);
+        let reply: Vec<Value> = self
+            .shared
+            .read("the view delta script", |mut conn| {
+                let call = &call;
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        match status(&reply)? {
+            "full" => return Ok(None),
+            "ok" => {}
+            other => return Err(unexpected(other)),
+        }
+        let revision = ViewRevision {
+            views: int_at(&reply, 1)?,
+            apps: int_at(&reply, 2)?,
+            events: int_at(&reply, 3)?,
+            tracked: int_at(&reply, 4)?,
+        };
+        let mut apps = Vec::with_capacity(reply.len().saturating_sub(5));
+        for entry in &reply[5..] {
+            type Entry = (String, String, String, Vec<String>);
+            let (name, record, status, tasks) =
+                <Entry as ::redis::FromRedisValue>::from_redis_value_ref(entry).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "the view delta script answered an entry that is not \
+                         (name, app, status, tasks): {e}"
+                    ))
+                })?;
+            let record = (!record.is_empty())
+                .then(|| decode::<AppRecord>(&record, || format!("{} field {name}", keys.apps)))
+                .transpose()?
+                .map(Arc::new);
+            let status = (!status.is_empty())
+                .then(|| decode::<AppStatus>(&status, || format!("{} field {name}", keys.statuses)))
+                .transpose()?
+                .map(Arc::new);
+            let mut tasks = tasks
+                .iter()
+                .map(|raw| {
+                    decode::<TaskRecord>(raw, || format!("{} (a task of {name})", keys.tasks))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            tasks.sort_by(|a, b| (a.instance, &a.task_id).cmp(&(b.instance, &b.task_id)));
+            apps.push(AppSlice {
+                name,
+                record,
+                tasks,
+                status,
+            });
+        }
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Some(ViewDelta { revision, apps }))
+    }
+
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let now = now_ms();
         let keys = self.keys();
@@ -1239,6 +1324,9 @@ impl Store for RedisStore {
             .key(&keys.events_head)
             .key(&keys.view_rev)
             .key(&keys.statuses_rev)
+            .key(&keys.view_log)
+            .key(&keys.view_tracked)
+            .key(&keys.view_floor)
             .arg(epoch.to_string())
             .arg(&keys.app_tasks_prefix)
             .arg(self.capacity)
@@ -1702,6 +1790,15 @@ fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
 fn decode<T: DeserializeOwned>(raw: &str, what: impl FnOnce() -> String) -> Result<T, StoreError> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{}: {e}", what())))
 }
+
+/// The raw counters of a [`ViewRevision`]: `view:rev`, `apps:rev`,
+/// `events:head`, `view:tracked`.
+type ViewCounters = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn parse_counter(key: &str, raw: Option<String>) -> Result<u64, StoreError> {
     match raw {

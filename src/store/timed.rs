@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::{
     AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewRevision, ViewSnapshot,
+    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewDelta, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -119,6 +119,10 @@ impl<S: Store> Store for Timed<S> {
     async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
         self.timed("view_snapshot", self.inner.view_snapshot())
             .await
+    }
+
+    async fn view_delta(&self, since: ViewRevision) -> Result<Option<ViewDelta>, StoreError> {
+        self.timed("view_delta", self.inner.view_delta(since)).await
     }
 
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {

@@ -257,7 +257,7 @@ impl Default for FlakyStore {
 use hydrogen::spec::App;
 use hydrogen::store::{
     AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, StoreError,
-    ViewRevision, ViewSnapshot,
+    ViewDelta, ViewRevision, ViewSnapshot,
 };
 
 impl Store for FlakyStore {
@@ -300,6 +300,10 @@ impl Store for FlakyStore {
     async fn view_snapshot(&self) -> Result<ViewSnapshot, StoreError> {
         self.gate().await?;
         self.inner.view_snapshot().await
+    }
+    async fn view_delta(&self, since: ViewRevision) -> Result<Option<ViewDelta>, StoreError> {
+        self.gate().await?;
+        self.inner.view_delta(since).await
     }
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         self.gate().await?;

@@ -1282,9 +1282,18 @@ func (x *StateRequest) GetName() string {
 	return ""
 }
 
-// Lists every task.
+// Lists every task: all in one answer, or a page at a time.
 type ListAllRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tasks per page. 0 with no page_token: every task in one answer (the
+	// original behaviour; at 100,000 tasks that answer is tens of MB, above
+	// most gRPC clients' default 4 MB receive limit). Above 10,000: 10,000.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page.
+	// Pages follow the order below, each read at the store's state of the
+	// moment: a task created or removed while paging may be missed or seen
+	// on a later page; no task is listed twice unless it moved.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1319,11 +1328,28 @@ func (*ListAllRequest) Descriptor() ([]byte, []int) {
 	return file_hydrogen_v1_app_proto_rawDescGZIP(), []int{9}
 }
 
+func (x *ListAllRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAllRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // Every task known to Hydrogen, ordered by app, instance, task id.
 type ListAllResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tasks.
-	Tasks         []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Tasks []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// Paging only: pass it as page_token to get the next page; empty on the
+	// last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1363,6 +1389,13 @@ func (x *ListAllResponse) GetTasks() []*Task {
 		return x.Tasks
 	}
 	return nil
+}
+
+func (x *ListAllResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // Starts a task watch.
@@ -3977,10 +4010,14 @@ const file_hydrogen_v1_app_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x120\n" +
 	"\bwarnings\x18\x05 \x03(\v2\x14.hydrogen.v1.WarningR\bwarnings\"\"\n" +
 	"\fStateRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x10\n" +
-	"\x0eListAllRequest\":\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"L\n" +
+	"\x0eListAllRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"b\n" +
 	"\x0fListAllResponse\x12'\n" +
-	"\x05tasks\x18\x01 \x03(\v2\x11.hydrogen.v1.TaskR\x05tasks\"\xc1\x01\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x11.hydrogen.v1.TaskR\x05tasks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc1\x01\n" +
 	"\x11WatchTasksRequest\x12\x15\n" +
 	"\x03app\x18\x01 \x01(\tH\x00R\x03app\x88\x01\x01\x12*\n" +
 	"\x0eafter_revision\x18\x02 \x01(\x04H\x01R\rafterRevision\x88\x01\x01\x12%\n" +

@@ -132,9 +132,22 @@ export class Client {
     return this.unary("state", { name });
   }
 
-  /** Every task known to Hydrogen. */
-  async listAll(): Promise<Task[]> {
-    return (await this.unary<unknown, { tasks: Task[] }>("listAll", {})).tasks;
+  /**
+   * Every task known to Hydrogen, read `pageSize` tasks at a time so no
+   * answer outgrows gRPC's default 4 MB message limit.
+   */
+  async listAll(pageSize = 2000): Promise<Task[]> {
+    const tasks: Task[] = [];
+    let pageToken = "";
+    for (;;) {
+      const page = await this.unary<unknown, { tasks: Task[]; nextPageToken: string }>("listAll", {
+        pageSize,
+        pageToken,
+      });
+      tasks.push(...page.tasks);
+      if (!page.nextPageToken) return tasks;
+      pageToken = page.nextPageToken;
+    }
   }
 
   /**

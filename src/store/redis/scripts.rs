@@ -22,7 +22,8 @@
 
 /// Compare-and-set of one app record.
 ///
-/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`, 4 `view:rev`.
+/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`, 4 `view:rev`,
+/// 5 `view:log`, 6 `view:tracked` (see [`VIEW_DELTA`]).
 /// ARGV: 1 app name, 2 the raw JSON we read ('' = absent), 3 the new raw
 /// JSON, 4 the changes channel.
 ///
@@ -38,7 +39,9 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then cur = '' end
 if cur ~= ARGV[2] then return {'changed'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('INCR', KEYS[4])
+local view = redis.call('INCR', KEYS[4])
+redis.call('ZADD', KEYS[5], view, ARGV[1])
+redis.call('INCR', KEYS[6])
 local rev = redis.call('INCR', KEYS[2])
 local head = tonumber(redis.call('GET', KEYS[3]) or '0')
 redis.call('PUBLISH', ARGV[4], 'apps')
@@ -48,7 +51,8 @@ return {'ok', rev, head}
 /// Compare-and-set of several app records at once: a multi-app deploy,
 /// all or nothing.
 ///
-/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`, 4 `view:rev`.
+/// KEYS: 1 `apps`, 2 `apps:rev`, 3 `events:head`, 4 `view:rev`,
+/// 5 `view:log`, 6 `view:tracked` (see [`VIEW_DELTA`]).
 /// ARGV: 1 the changes channel, then triples (app name, the raw JSON we
 /// read ('' = absent), the new raw JSON).
 ///
@@ -65,10 +69,12 @@ for i = 0, n - 1 do
   if not cur then cur = '' end
   if cur ~= ARGV[3 + 3 * i] then return {'changed'} end
 end
+local view = redis.call('INCR', KEYS[4])
 for i = 0, n - 1 do
   redis.call('HSET', KEYS[1], ARGV[2 + 3 * i], ARGV[4 + 3 * i])
+  redis.call('ZADD', KEYS[5], view, ARGV[2 + 3 * i])
 end
-redis.call('INCR', KEYS[4])
+redis.call('INCR', KEYS[6])
 local rev = redis.call('INCR', KEYS[2])
 local head = tonumber(redis.call('GET', KEYS[3]) or '0')
 redis.call('PUBLISH', ARGV[1], 'apps')
@@ -80,7 +86,9 @@ return {'ok', rev, head}
 /// KEYS: 1 `epoch`, 2 `tasks`, 3 `statuses`, 4 `apps`, 5 `apps:rev`,
 /// 6 `events`, 7 `events:head`, 8 `view:rev` (bumped when the batch is not
 /// empty: it may change what State and ListAll show), 9 `statuses:rev`
-/// (bumped when the batch writes or drops statuses).
+/// (bumped when the batch writes or drops statuses), 10 `view:log`,
+/// 11 `view:tracked`, 12 `view:floor` (see [`VIEW_DELTA`]; the log is
+/// trimmed here, where apps are removed).
 /// ARGV: 1 offered epoch, 2 app-tasks key prefix (`{prefix}:app-tasks:`),
 /// 3 event log capacity, 4 changes channel, then
 /// `n` followed by `n` × (task id, app, task JSON, state, healthy
@@ -92,7 +100,7 @@ return {'ok', rev, head}
 /// Answers `{'ok', apps_rev, head, rev_1, ..., rev_n, statuses_rev}` with
 /// one revision per upsert (0 when its state and health did not change, so
 /// it appended no event), `{'fenced', current_epoch}`, or `{'corrupt', what}`.
-pub const APPLY: &str = r#"
+pub const APPLY_TEMPLATE: &str = r#"
 local current = redis.call('GET', KEYS[1]) or '0'
 if current ~= ARGV[1] then return {'fenced', current} end
 local set_prefix = ARGV[2]
@@ -154,7 +162,14 @@ local sts = {}
 for s = 1, nst do sts[s] = {ARGV[i], ARGV[i + 1]}; i = i + 2 end
 
 -- Pass 2: write.
-if nup + nrm + napps + nst > 0 then redis.call('INCR', KEYS[8]) end
+if nup + nrm + napps + nst > 0 then
+  local view = redis.call('INCR', KEYS[8])
+  redis.call('INCR', KEYS[11])
+  for u = 1, nup do redis.call('ZADD', KEYS[10], view, ups[u][2]) end
+  for r = 1, #rms do redis.call('ZADD', KEYS[10], view, rms[r][2]) end
+  for a = 1, napps do redis.call('ZADD', KEYS[10], view, app_rms[a]) end
+  for s = 1, nst do redis.call('ZADD', KEYS[10], view, sts[s][1]) end
+end
 local head = tonumber(redis.call('GET', KEYS[7]) or '0')
 local out = {'ok', 0, 0}
 local appended = 0
@@ -183,6 +198,19 @@ local apps_changed = false
 for a = 1, napps do
   redis.call('HDEL', KEYS[3], app_rms[a])
   if redis.call('HDEL', KEYS[4], app_rms[a]) == 1 then apps_changed = true end
+end
+if napps > 0 then
+  -- Keep the view log about as large as the apps alive (checked where apps
+  -- go away): the oldest entries go, whoever they name, and the floor
+  -- tells readers behind them to read a whole snapshot instead.
+  local logged = redis.call('ZCARD', KEYS[10])
+  local alive = redis.call('HLEN', KEYS[4])
+  if logged > 2 * alive + VIEW_LOG_SLACK then
+    local drop = logged - alive - VIEW_LOG_SLACK / 2
+    local last = redis.call('ZRANGE', KEYS[10], drop - 1, drop - 1, 'WITHSCORES')
+    redis.call('ZREMRANGEBYRANK', KEYS[10], 0, drop - 1)
+    redis.call('SET', KEYS[12], last[2])
+  end
 end
 local apps_rev
 if apps_changed then
@@ -283,6 +311,57 @@ local out = {}
 for _, id in ipairs(ids) do
   local raw = redis.call('HGET', KEYS[2], id)
   if raw then out[#out + 1] = {id, raw} end
+end
+return out
+"#;
+
+/// How many log entries beyond twice the apps alive the view log keeps
+/// before [`apply`] trims it (amortises the trim).
+pub const VIEW_LOG_SLACK: usize = 1024;
+
+/// [`APPLY_TEMPLATE`] with its constant filled in.
+pub fn apply() -> String {
+    APPLY_TEMPLATE.replace("VIEW_LOG_SLACK", &VIEW_LOG_SLACK.to_string())
+}
+
+/// What changed in State and ListAll since an earlier view revision, in
+/// one consistent cut ([`crate::store::Store::view_delta`]).
+///
+/// Every writer that bumps `view:rev` also records, in the sorted set
+/// `view:log`, each app it touched with the new `view:rev` as its score,
+/// and bumps `view:tracked`. The apps scored above the reader's `views` are
+/// then exactly the ones that changed, provided no writer skipped the log
+/// (an older Hydrogen: `view:rev - view:tracked` moved) and the log still
+/// reaches back that far (`view:floor`, the newest score trimmed).
+///
+/// KEYS: 1 `view:rev`, 2 `apps:rev`, 3 `events:head`, 4 `view:tracked`,
+/// 5 `view:floor`, 6 `view:log`, 7 `apps`, 8 `tasks`, 9 `statuses`.
+/// ARGV: 1 the reader's `views`, 2 its `tracked`, 3 the app-tasks key
+/// prefix.
+///
+/// Answers `{'full'}` when the delta cannot be told, else `{'ok', views,
+/// apps, events, tracked, entry...}` where each entry is `{name, app JSON or
+/// '', status JSON or '', {task JSON...}}`.
+pub const VIEW_DELTA: &str = r#"
+local views = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tracked = tonumber(redis.call('GET', KEYS[4]) or '0')
+local floor = tonumber(redis.call('GET', KEYS[5]) or '0')
+local since = tonumber(ARGV[1])
+local since_tracked = tonumber(ARGV[2])
+if since < floor or views < since or views - tracked ~= since - since_tracked then
+  return {'full'}
+end
+local out = {'ok', views, tonumber(redis.call('GET', KEYS[2]) or '0'),
+  tonumber(redis.call('GET', KEYS[3]) or '0'), tracked}
+local names = redis.call('ZRANGEBYSCORE', KEYS[6], '(' .. ARGV[1], '+inf')
+for _, name in ipairs(names) do
+  local tasks = {}
+  for _, id in ipairs(redis.call('SMEMBERS', ARGV[3] .. name)) do
+    local raw = redis.call('HGET', KEYS[8], id)
+    if raw then tasks[#tasks + 1] = raw end
+  end
+  out[#out + 1] = {name, redis.call('HGET', KEYS[7], name) or '',
+    redis.call('HGET', KEYS[9], name) or '', tasks}
 end
 return out
 "#;

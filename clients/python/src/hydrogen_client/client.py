@@ -115,9 +115,19 @@ class Client:
         """One app: spec, version, tasks, status."""
         return self._call(self._stub.State, pb.StateRequest(name=name))
 
-    def list_all(self) -> list[pb.Task]:
-        """Every task known to Hydrogen."""
-        return list(self._call(self._stub.ListAll, pb.ListAllRequest()).tasks)
+    def list_all(self, page_size: int = 2000) -> list[pb.Task]:
+        """Every task known to Hydrogen, read ``page_size`` tasks at a time so
+        no answer outgrows gRPC's default 4 MB message limit."""
+        tasks: list[pb.Task] = []
+        token = ""
+        while True:
+            page = self._call(
+                self._stub.ListAll, pb.ListAllRequest(page_size=page_size, page_token=token)
+            )
+            tasks.extend(page.tasks)
+            if not page.next_page_token:
+                return tasks
+            token = page.next_page_token
 
     def watch_tasks(
         self,

@@ -776,14 +776,32 @@ export interface StateRequest {
   name: string;
 }
 
-/** Lists every task. */
+/** Lists every task: all in one answer, or a page at a time. */
 export interface ListAllRequest {
+  /**
+   * Tasks per page. 0 with no page_token: every task in one answer (the
+   * original behaviour; at 100,000 tasks that answer is tens of MB, above
+   * most gRPC clients' default 4 MB receive limit). Above 10,000: 10,000.
+   */
+  pageSize: number;
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Pages follow the order below, each read at the store's state of the
+   * moment: a task created or removed while paging may be missed or seen
+   * on a later page; no task is listed twice unless it moved.
+   */
+  pageToken: string;
 }
 
 /** Every task known to Hydrogen, ordered by app, instance, task id. */
 export interface ListAllResponse {
   /** The tasks. */
   tasks: Task[];
+  /**
+   * Paging only: pass it as page_token to get the next page; empty on the
+   * last one.
+   */
+  nextPageToken: string;
 }
 
 /** Starts a task watch. */
@@ -2274,11 +2292,17 @@ export const StateRequest: MessageFns<StateRequest> = {
 };
 
 function createBaseListAllRequest(): ListAllRequest {
-  return {};
+  return { pageSize: 0, pageToken: "" };
 }
 
 export const ListAllRequest: MessageFns<ListAllRequest> = {
-  encode(_: ListAllRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListAllRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
     return writer;
   },
 
@@ -2295,6 +2319,22 @@ export const ListAllRequest: MessageFns<ListAllRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2307,32 +2347,54 @@ export const ListAllRequest: MessageFns<ListAllRequest> = {
     }
   },
 
-  fromJSON(_: any): ListAllRequest {
-    return {};
+  fromJSON(object: any): ListAllRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
   },
 
-  toJSON(_: ListAllRequest): unknown {
+  toJSON(message: ListAllRequest): unknown {
     const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<ListAllRequest>, I>>(base?: I): ListAllRequest {
     return ListAllRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ListAllRequest>, I>>(_: I): ListAllRequest {
+  fromPartial<I extends Exact<DeepPartial<ListAllRequest>, I>>(object: I): ListAllRequest {
     const message = createBaseListAllRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListAllResponse(): ListAllResponse {
-  return { tasks: [] };
+  return { tasks: [], nextPageToken: "" };
 }
 
 export const ListAllResponse: MessageFns<ListAllResponse> = {
   encode(message: ListAllResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.tasks) {
       Task.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -2358,6 +2420,14 @@ export const ListAllResponse: MessageFns<ListAllResponse> = {
             message.tasks.push(Task.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2371,13 +2441,23 @@ export const ListAllResponse: MessageFns<ListAllResponse> = {
   },
 
   fromJSON(object: any): ListAllResponse {
-    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [] };
+    return {
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListAllResponse): unknown {
     const obj: any = {};
     if (message.tasks?.length) {
       obj.tasks = message.tasks.map((e) => Task.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -2388,6 +2468,7 @@ export const ListAllResponse: MessageFns<ListAllResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListAllResponse>, I>>(object: I): ListAllResponse {
     const message = createBaseListAllResponse();
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };

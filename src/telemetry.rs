@@ -136,6 +136,12 @@ pub const FAMILIES: &[Family] = &[
         "ACKNOWLEDGEs not taken by the master: refused, failed, or dropped with their session (Mesos resends the update).",
     ),
     family(
+        "hydrogen_acknowledgements_deduplicated_total",
+        Kind::Counter,
+        &[],
+        "ACKNOWLEDGEs not queued because the same one (an update Mesos re-sent) was still waiting to be sent.",
+    ),
+    family(
         "hydrogen_kills_total",
         Kind::Counter,
         &[],

@@ -21,7 +21,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::encoding::{CodecError, Encoding};
+use super::pipeline;
 use super::recordio::{DEFAULT_MAX_RECORD_BYTES, RecordIoCodec, RecordIoError};
 use super::v1::scheduler::{Call, Event, event};
 use super::v1::{self, FrameworkInfo, MasterInfo};
@@ -241,8 +242,11 @@ struct Shared {
     http: reqwest::Client,
     encoding: Encoding,
     credentials: Option<Credentials>,
+    connect_timeout: Duration,
     call_timeout: Duration,
     session: RwLock<Option<ActiveSession>>,
+    /// Idle connections for pipelined calls ([`Caller::call_many_in`]).
+    pipes: Mutex<Vec<pipeline::Connection>>,
 }
 
 impl Shared {
@@ -350,17 +354,172 @@ impl Caller {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let message = response.text().await.unwrap_or_default();
-        Err(match status {
-            StatusCode::BAD_REQUEST => CallError::BadRequest(message),
-            StatusCode::UNAUTHORIZED => CallError::Unauthorized(message),
-            StatusCode::FORBIDDEN => CallError::Forbidden(message),
-            StatusCode::TEMPORARY_REDIRECT => CallError::NotLeader { location },
-            StatusCode::SERVICE_UNAVAILABLE => CallError::Unavailable(message),
-            other => CallError::Unexpected {
-                status: other.as_u16(),
-                message,
-            },
-        })
+        Err(refusal(status, location, message))
+    }
+
+    /// Sends `calls` of session `generation`, in order, written back to back
+    /// on one kept-alive connection (HTTP/1.1 pipelining, see
+    /// [`super::pipeline`]); one result per call, in the same order. Calls
+    /// the pipelined connection could not carry (it broke or timed out) go
+    /// again one by one, as [`Self::call_in`] sends them: use this only for
+    /// calls the master may safely see twice, like ACKNOWLEDGE.
+    pub async fn call_many_in(
+        &self,
+        generation: Generation,
+        calls: Vec<Call>,
+    ) -> Vec<Result<(), CallError>> {
+        let session = match self.shared.current() {
+            Some(s) if s.generation == generation => s,
+            other => {
+                let current = other.map(|s| s.generation);
+                return calls
+                    .iter()
+                    .map(|_| {
+                        Err(CallError::StaleSession {
+                            call: generation,
+                            current,
+                        })
+                    })
+                    .collect();
+            }
+        };
+        let Some((authority, head)) = self.pipeline_head(&session) else {
+            // Not plain http: one call at a time through the client.
+            let mut results = Vec::with_capacity(calls.len());
+            for call in calls {
+                results.push(self.send(session.clone(), call).await);
+            }
+            return results;
+        };
+        let mut calls = calls;
+        let bodies: Vec<Vec<u8>> = calls
+            .iter_mut()
+            .map(|call| {
+                call.framework_id = Some(session.framework_id.clone());
+                self.shared.encoding.encode(call)
+            })
+            .collect();
+        let start = Instant::now();
+        let pooled = self.take_pipe(&authority);
+        let connection = match pooled {
+            Some(c) => Ok(c),
+            None => pipeline::Connection::connect(&authority, self.shared.connect_timeout).await,
+        };
+        let (answers, broken) = match connection {
+            Ok(mut c) => {
+                let (answers, error) = c
+                    .exchange(head.as_bytes(), &bodies, self.shared.call_timeout)
+                    .await;
+                if error.is_none() {
+                    self.return_pipe(c);
+                }
+                (answers, error)
+            }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let elapsed = start.elapsed();
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let mut results = Vec::with_capacity(calls.len());
+        let mut rest = calls.into_iter();
+        for answer in answers {
+            let Some(call) = rest.next() else { break };
+            let kind = call.r#type().as_str_name();
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            metrics::histogram!("hydrogen_mesos_call_duration_seconds", "call" => kind)
+                .record(elapsed.as_secs_f64());
+            metrics::counter!("hydrogen_mesos_calls_total", "call" => kind, "status" => status_label(status))
+                .increment(1);
+            info!(
+                call = kind,
+                status = status.as_u16(),
+                latency_ms,
+                pipelined = true,
+                "mesos call"
+            );
+            results.push(
+                if status == StatusCode::ACCEPTED || status == StatusCode::OK {
+                    Ok(())
+                } else {
+                    let message = String::from_utf8_lossy(&answer.body).into_owned();
+                    Err(refusal(status, answer.location, message))
+                },
+            );
+        }
+        let unanswered: Vec<Call> = rest.collect();
+        if let Some(e) = broken
+            && !unanswered.is_empty()
+        {
+            debug!(error = %e, calls = unanswered.len(), "pipelined calls go again one by one");
+            for call in unanswered {
+                results.push(self.send(session.clone(), call).await);
+            }
+        }
+        results
+    }
+
+    /// The authority and request head of pipelined calls to the session's
+    /// master; `None` unless it is plain `http://`.
+    fn pipeline_head(&self, session: &ActiveSession) -> Option<(String, String)> {
+        let url = &session.endpoint;
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let media = self.shared.encoding.media_type();
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {media}\r\n\
+             Accept: {media}\r\n{STREAM_ID_HEADER}: {}\r\n",
+            session.stream_id
+        );
+        if let Some(c) = &self.shared.credentials {
+            use base64::Engine;
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", c.principal, c.secret));
+            head.push_str(&format!("Authorization: Basic {token}\r\n"));
+        }
+        Some((authority, head))
+    }
+
+    fn take_pipe(&self, authority: &str) -> Option<pipeline::Connection> {
+        let mut pipes = self.shared.pipes.lock().unwrap_or_else(|p| p.into_inner());
+        // Connections to another master (before a redirect) are of no use.
+        pipes.retain(|c| c.authority() == authority);
+        pipes.pop()
+    }
+
+    fn return_pipe(&self, connection: pipeline::Connection) {
+        let mut pipes = self.shared.pipes.lock().unwrap_or_else(|p| p.into_inner());
+        if pipes.len() < MAX_IDLE_PIPES {
+            pipes.push(connection);
+        }
+    }
+}
+
+/// Idle pipelined connections kept for the next batch.
+const MAX_IDLE_PIPES: usize = 64;
+
+/// The error of a call the master answered with something else than 200 / 202.
+fn refusal(status: StatusCode, location: Option<String>, message: String) -> CallError {
+    match status {
+        StatusCode::BAD_REQUEST => CallError::BadRequest(message),
+        StatusCode::UNAUTHORIZED => CallError::Unauthorized(message),
+        StatusCode::FORBIDDEN => CallError::Forbidden(message),
+        StatusCode::TEMPORARY_REDIRECT => CallError::NotLeader { location },
+        StatusCode::SERVICE_UNAVAILABLE => CallError::Unavailable(message),
+        other => CallError::Unexpected {
+            status: other.as_u16(),
+            message,
+        },
     }
 }
 
@@ -391,8 +550,10 @@ impl Subscription {
             http,
             encoding: config.encoding,
             credentials: config.credentials.clone(),
+            connect_timeout: config.connect_timeout,
             call_timeout: config.call_timeout,
             session: RwLock::new(None),
+            pipes: Mutex::new(Vec::new()),
         });
         let (tx, rx) = mpsc::channel(1024);
         let runner = Runner {

@@ -100,7 +100,8 @@ pub struct SchedulerConfig {
     pub reconnect_backoff_initial: Duration,
     pub reconnect_backoff_max: Duration,
     pub launch_defaults: LaunchDefaults,
-    /// ACKNOWLEDGE calls in flight at once (see [`super::acks`]).
+    /// Pipelined runs of ACKNOWLEDGE calls in flight at once, each on its
+    /// own connection (see [`super::acks`]).
     pub ack_concurrency: usize,
     /// `--framework-id`: the framework to adopt when the store has none.
     pub adopt_framework_id: Option<String>,

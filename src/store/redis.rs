@@ -90,8 +90,9 @@
 //! them before running them, since a write of unknown fate is the caller's
 //! to re-decide (app writes are compare-and-set, scheduler writes fenced).
 //!
-//! Every write is followed by `WAIT min_replicas` on the connection it was
-//! sent on ([`RedisOptions::min_replicas`]); fewer confirmations make it
+//! Every write is followed by `WAIT min_replicas` in the same pipeline, so
+//! on the same connection even when the connection manager reconnects
+//! ([`RedisOptions::min_replicas`], [`Shared::write`]); fewer confirmations make it
 //! [`StoreError::Unavailable`], so nothing acts on a write a promotion
 //! could lose. The README's HA section says what that does not cover.
 //!
@@ -117,7 +118,7 @@ use std::time::Duration;
 use ::redis::aio::ConnectionManager;
 use ::redis::aio::ConnectionManagerConfig;
 use ::redis::sentinel::SentinelClient;
-use ::redis::{Client, RedisError, Script, Value};
+use ::redis::{Client, FromRedisValue, RedisError, Script, ToRedisArgs, Value};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -255,6 +256,57 @@ impl Scripts {
             app_tasks: Script::new(scripts::APP_TASKS),
         }
     }
+}
+
+/// One call of a script, built so it can join a pipeline (the `redis`
+/// crate's `ScriptInvocation` cannot: its EVALSHA is private), which a
+/// write must share with its `WAIT` (see [`Shared::write`]).
+struct ScriptCall<'a> {
+    script: &'a Script,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl<'a> ScriptCall<'a> {
+    fn new(script: &'a Script) -> Self {
+        Self {
+            script,
+            keys: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    fn evalsha(&self) -> ::redis::Cmd {
+        let mut cmd = ::redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash())
+            .arg(self.keys.len())
+            .arg(&self.keys)
+            .arg(&self.args);
+        cmd
+    }
+}
+
+/// Sends `pipe` and returns every reply, errors included.
+async fn run_pipeline(
+    pipe: &::redis::Pipeline,
+    conn: &mut ConnectionManager,
+) -> Result<Vec<Value>, RedisError> {
+    pipe.query_async(conn).await
+}
+
+fn is_noscript(reply: Option<&Value>) -> bool {
+    matches!(reply, Some(Value::ServerError(e))
+        if e.kind() == Some(::redis::ServerErrorKind::NoScript))
 }
 
 /// The Redis node the store talks to: fixed for `redis://`, the current
@@ -504,50 +556,72 @@ impl Shared {
         Ok(self.attempt(what, Lane::Main, true, op).await?.0)
     }
 
-    /// A write, then `WAIT` for [`Shared::min_replicas`]: an answer only
-    /// when enough replicas confirmed it (see [`Shared::confirm`]).
-    async fn write<T, F, Fut>(&self, what: &str, lane: Lane, op: F) -> Result<T, StoreError>
-    where
-        F: Fn(ConnectionManager) -> Fut,
-        Fut: Future<Output = Result<T, RedisError>>,
-    {
-        let (value, conn) = self.attempt(what, lane, false, op).await?;
-        self.confirm(what, conn).await?;
-        Ok(value)
-    }
-
-    /// `WAIT min_replicas`: the writes sent on `conn` so far reached that
-    /// many replicas, so a promoted replica has them. Fewer is
+    /// A write script and, when [`Shared::min_replicas`] asks for it,
+    /// `WAIT` for that many replicas, sent as ONE pipeline: the answer
+    /// counts only when enough replicas confirmed it. Fewer is
     /// [`StoreError::Unavailable`]: the write stays on the primary but is
     /// not acknowledged to anyone nor acted on, since a failover could
     /// still lose it.
-    async fn confirm(&self, what: &str, mut conn: ConnectionManager) -> Result<(), StoreError> {
+    ///
+    /// One pipeline, because `WAIT` counts the replicas that reached the
+    /// last write of *its own connection*: sent apart, a reconnect between
+    /// the two (the connection manager reconnects by itself) would put the
+    /// `WAIT` on a fresh connection that wrote nothing, which every replica
+    /// "confirms" at once. A pipeline goes out on one socket; if that
+    /// socket breaks, both fail together and the write is of unknown fate.
+    async fn write<T: FromRedisValue>(
+        &self,
+        what: &str,
+        lane: Lane,
+        call: &ScriptCall<'_>,
+    ) -> Result<T, StoreError> {
         let needed = self.min_replicas;
-        if needed == 0 {
-            return Ok(());
-        }
         // Half the deadline: WAIT holds up whatever follows it on this
         // connection, and the answer must still arrive within the deadline.
         let wait = self.timeout / 2;
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-        let acked: Result<Result<i64, RedisError>, _> = tokio::time::timeout(
-            self.timeout,
-            ::redis::cmd("WAIT")
-                .arg(needed)
-                .arg(wait_ms)
-                .query_async(&mut conn),
-        )
-        .await;
+        let mut pipe = ::redis::pipe();
+        // Errors are answers here: a script's error is read from its slot.
+        pipe.ignore_errors().add_command(call.evalsha());
+        if needed > 0 {
+            pipe.cmd("WAIT").arg(needed).arg(wait_ms);
+        }
+        let (mut replies, _) = self
+            .attempt(what, lane, false, |mut conn| {
+                let pipe = &pipe;
+                async move {
+                    let mut replies = run_pipeline(pipe, &mut conn).await?;
+                    if is_noscript(replies.first()) {
+                        // A restarted or promoted node without our scripts
+                        // (EVALSHA refused, so nothing ran): load, resend.
+                        call.script.load_async(&mut conn).await?;
+                        replies = run_pipeline(pipe, &mut conn).await?;
+                    }
+                    // The script's own error (READONLY from a demoted
+                    // primary, ...) is the operation's, for `attempt` to
+                    // judge and maybe retry.
+                    if let Some(Value::ServerError(err)) = replies.first() {
+                        return Err(RedisError::from(err.clone()));
+                    }
+                    Ok(replies)
+                }
+            })
+            .await?;
+        let acked = (needed > 0).then(|| replies.pop());
+        let reply = replies.into_iter().next().unwrap_or(Value::Nil);
+        let value = T::from_redis_value(reply).map_err(|e| {
+            StoreError::Corrupt(format!("redis at {}: {what} answered {e}", self.url))
+        })?;
         let acked = match acked {
-            Ok(Ok(n)) => n,
-            Ok(Err(err)) => {
+            None => return Ok(value),
+            Some(Some(Value::Int(n))) => n,
+            Some(other) => {
                 return Err(StoreError::Unavailable(format!(
                     "redis at {}: {what} was sent but its replication could not be checked \
-                     ({err}); it does not count: retry",
+                     (WAIT answered {other:?}); it does not count: retry",
                     self.url
                 )));
             }
-            Err(_) => return Err(self.late(&format!("WAIT after {what}"))),
         };
         if acked < i64::from(needed) {
             metrics::counter!("hydrogen_redis_unconfirmed_writes_total").increment(1);
@@ -558,7 +632,7 @@ impl Shared {
                 self.url
             )));
         }
-        Ok(())
+        Ok(value)
     }
 
     /// Raises the feed to at least these app and event counters.
@@ -885,7 +959,7 @@ impl RedisStore {
         record: &AppRecord,
     ) -> Result<bool, StoreError> {
         let new = encode(record)?;
-        let mut call = self.scripts.cas_app.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.cas_app);
         call.key(&self.keys().apps)
             .key(&self.keys().apps_rev)
             .key(&self.keys().events_head)
@@ -896,10 +970,7 @@ impl RedisStore {
             .arg(&self.keys().changes);
         let reply: Vec<Value> = self
             .shared
-            .write("the app write script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the app write script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => {
@@ -1001,7 +1072,7 @@ impl RedisStore {
             if writes.is_empty() {
                 return Ok(out);
             }
-            let mut call = self.scripts.cas_apps.prepare_invoke();
+            let mut call = ScriptCall::new(&self.scripts.cas_apps);
             call.key(&self.keys().apps)
                 .key(&self.keys().apps_rev)
                 .key(&self.keys().events_head)
@@ -1016,13 +1087,7 @@ impl RedisStore {
                  deploying the same apps again is safe)",
                 writes.len()
             );
-            let reply: Vec<Value> = self
-                .shared
-                .write(&what, Lane::Main, |mut conn| {
-                    let call = &call;
-                    async move { call.invoke_async(&mut conn).await }
-                })
-                .await?;
+            let reply: Vec<Value> = self.shared.write(&what, Lane::Main, &call).await?;
             match status(&reply)? {
                 "ok" => {
                     let apps = int_at(&reply, 1)?;
@@ -1224,7 +1289,7 @@ impl Store for RedisStore {
     async fn apply(&self, epoch: u64, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let now = now_ms();
         let keys = self.keys();
-        let mut call = self.scripts.apply.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.apply);
         call.key(&keys.epoch)
             .key(&keys.tasks)
             .key(&keys.statuses)
@@ -1270,10 +1335,7 @@ impl Store for RedisStore {
         }
         let reply: Vec<Value> = self
             .shared
-            .write("the batch script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the batch script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => {}
@@ -1319,7 +1381,7 @@ impl Store for RedisStore {
             updated_ms: now_ms(),
         };
         let keys = self.keys();
-        let mut call = self.scripts.set_mesos_link.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.set_mesos_link);
         call.key(&keys.epoch)
             .key(&keys.mesos)
             .key(&keys.mesos_rev)
@@ -1328,10 +1390,7 @@ impl Store for RedisStore {
             .arg(&keys.changes);
         let reply: Vec<Value> = self
             .shared
-            .write("the mesos link script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the mesos link script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => {
@@ -1378,17 +1437,14 @@ impl Store for RedisStore {
     }
 
     async fn set_framework_id(&self, epoch: u64, id: &str) -> Result<(), StoreError> {
-        let mut call = self.scripts.set_framework_id.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.set_framework_id);
         call.key(&self.keys().epoch)
             .key(&self.keys().framework_id)
             .arg(epoch.to_string())
             .arg(id);
         let reply: Vec<Value> = self
             .shared
-            .write("the framework id script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the framework id script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => Ok(()),
@@ -1460,7 +1516,7 @@ impl Store for RedisStore {
         address: &str,
         ttl: Duration,
     ) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut call = self.scripts.acquire_lease.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.acquire_lease);
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
             .arg(instance_id)
@@ -1468,10 +1524,7 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl));
         let raw: Option<String> = self
             .shared
-            .write("the lease acquisition script", Lane::Lease, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the lease acquisition script", Lane::Lease, &call)
             .await?;
         let lease: Option<LeaderInfo> = raw
             .map(|raw| decode(&raw, || self.keys().lease.clone()))
@@ -1487,7 +1540,7 @@ impl Store for RedisStore {
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
-        let mut call = self.scripts.renew_lease.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.renew_lease);
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
             .arg(&lease.address)
@@ -1495,26 +1548,20 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl));
         let renewed: i64 = self
             .shared
-            .write("the lease renewal script", Lane::Lease, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the lease renewal script", Lane::Lease, &call)
             .await?;
         Ok(renewed == 1)
     }
 
     async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
-        let mut call = self.scripts.release_lease.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.release_lease);
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
             .arg(&lease.address)
             .arg(lease.epoch.to_string());
         let _: i64 = self
             .shared
-            .write("the lease release script", Lane::Lease, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the lease release script", Lane::Lease, &call)
             .await?;
         Ok(())
     }

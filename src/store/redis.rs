@@ -85,7 +85,9 @@
 //! fails in a way a failover explains (READONLY, MASTERDOWN, LOADING, a
 //! refused or broken connection, a timeout) asks the sentinels again and,
 //! when the primary moved, swaps the connections (shared, lease, changes
-//! feed) to the new one; the changes feed also asks once per poll. Reads
+//! feed) to the new one. A background task listens to the sentinels'
+//! `+switch-master` announcements and moves at once when one comes; the
+//! changes feed also asks once per poll, for an announcement missed. Reads
 //! are then retried within the deadline; writes only when Redis refused
 //! them before running them, since a write of unknown fate is the caller's
 //! to re-decide (app writes are compare-and-set, scheduler writes fenced).
@@ -450,10 +452,27 @@ impl Shared {
     /// the node of generation `seen` any more. Without sentinels, or when
     /// another operation already moved on, does nothing.
     async fn rediscover(&self, seen: u64) {
+        self.rediscover_or(seen, None).await;
+    }
+
+    /// A sentinel announced `announced` (a `+switch-master`): moves there
+    /// at once, without asking (the other sentinels may not know yet).
+    async fn follow_announcement(&self, announced: Client) {
+        let seen = self.generation();
+        self.rediscover_or(seen, Some(announced)).await;
+    }
+
+    async fn rediscover_or(&self, seen: u64, announced: Option<Client>) {
         let Some(discovery) = &self.discovery else {
             return;
         };
         let mut discovery = discovery.lock().await;
+        if let Some(client) = announced {
+            if self.generation() == seen {
+                self.switch_to(client).await;
+            }
+            return;
+        }
         if self.generation() != seen
             || discovery
                 .last_asked
@@ -475,6 +494,13 @@ impl Shared {
                 return;
             }
         };
+        self.switch_to(client).await;
+    }
+
+    /// Moves to the primary `client` names, unless the store is there
+    /// already. The caller holds the discovery lock, so two moves never
+    /// race.
+    async fn switch_to(&self, client: Client) {
         let address = client.get_connection_info().addr().to_string();
         if address == self.node().address {
             return;
@@ -724,6 +750,8 @@ pub struct RedisStore {
     capacity: usize,
     /// Dropped with the store: ends the changes task.
     _stop: oneshot::Sender<()>,
+    /// Dropped with the store: ends the `+switch-master` listener.
+    _stop_switches: Option<oneshot::Sender<()>>,
 }
 
 impl RedisStore {
@@ -746,6 +774,7 @@ impl RedisStore {
         let invalid = |e: String| {
             StoreError::Unavailable(format!("redis at {shown}: invalid URL or TLS setup: {e}"))
         };
+        let mut switches = None;
         let (client, discovery) = if sentinel::is_sentinel_url(url) {
             let parsed = sentinel::SentinelUrl::parse(url).map_err(invalid)?;
             let ca = read_ca(&options).map_err(invalid)?;
@@ -754,8 +783,11 @@ impl RedisStore {
                 // install (another store, or someone else) fails harmlessly.
                 let _ = ::rustls::crypto::ring::default_provider().install_default();
             }
+            let sentinels = parsed
+                .sentinel_clients(options.sentinel_password.as_deref(), ca.clone())
+                .map_err(|e| invalid(e.to_string()))?;
             let mut sentinel = parsed
-                .client(options.sentinel_password.as_deref(), ca)
+                .client(options.sentinel_password.as_deref(), ca.clone())
                 .map_err(|e| invalid(e.to_string()))?;
             let client = match tokio::time::timeout(options.timeout, sentinel.async_get_client())
                 .await
@@ -778,6 +810,11 @@ impl RedisStore {
                 sentinel,
                 last_asked: None,
             };
+            switches = Some(Switches {
+                url: parsed,
+                ca,
+                sentinels,
+            });
             (client, Some(tokio::sync::Mutex::new(discovery)))
         } else {
             (open_client(url, &options).map_err(invalid)?, None)
@@ -841,11 +878,17 @@ impl RedisStore {
         shared.refresh().await?;
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(watch_changes(Arc::clone(&shared), stopped));
+        let stop_switches = switches.map(|switches| {
+            let (stop, stopped) = oneshot::channel();
+            tokio::spawn(watch_switches(Arc::clone(&shared), switches, stopped));
+            stop
+        });
         Ok(Self {
             shared,
             scripts: Scripts::new(),
             capacity: options.event_log_capacity.max(1),
             _stop: stop,
+            _stop_switches: stop_switches,
         })
     }
 
@@ -1623,13 +1666,80 @@ async fn watch_changes(shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
                 Some(Some(_)) => {}
             },
             _ = poll.tick() => {
-                // A failover that no operation of ours has run into yet
-                // (a Sentinel `+switch-master`): found within one poll.
+                // A failover that no operation of ours has run into yet,
+                // announced while `watch_switches` was not listening:
+                // found within one poll.
                 shared.rediscover(shared.generation()).await;
             }
         }
         if let Err(err) = shared.refresh().await {
             tracing::debug!(%err, "changes feed could not read the counters");
+        }
+    }
+}
+
+/// What the `+switch-master` listener needs: the sentinels to listen to,
+/// and how to reach the primary one of them announces.
+struct Switches {
+    url: sentinel::SentinelUrl,
+    ca: Option<Vec<u8>>,
+    sentinels: Vec<Client>,
+}
+
+/// Listens to one sentinel's `+switch-master` at a time (the next one
+/// when its connection is lost) and moves the store to the announced
+/// primary at once: a failover is followed when the sentinels complete
+/// it, not at the changes feed's next poll nor at the next failing
+/// operation. The poll stays as the fallback for an announcement sent
+/// while no one listened.
+async fn watch_switches(shared: Arc<Shared>, switches: Switches, mut stop: oneshot::Receiver<()>) {
+    if switches.sentinels.is_empty() {
+        return;
+    }
+    let mut next = 0usize;
+    loop {
+        let client = &switches.sentinels[next % switches.sentinels.len()];
+        next += 1;
+        let attempt = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe("+switch-master").await?;
+            Ok::<_, RedisError>(pubsub.into_on_message())
+        };
+        let subscribed = tokio::select! {
+            _ = &mut stop => return,
+            s = tokio::time::timeout(shared.timeout, attempt) => s,
+        };
+        match subscribed {
+            Ok(Ok(mut messages)) => loop {
+                let message = tokio::select! {
+                    _ = &mut stop => return,
+                    m = messages.next() => m,
+                };
+                let Some(message) = message else {
+                    tracing::debug!(redis = %shared.url, "sentinel subscription lost; trying the next sentinel");
+                    break;
+                };
+                let payload: String = message.get_payload().unwrap_or_default();
+                let Some((host, port)) = sentinel::parse_switch(&payload, &switches.url.master)
+                else {
+                    continue;
+                };
+                match switches.url.node_client(&host, port, switches.ca.clone()) {
+                    Ok(client) => shared.follow_announcement(client).await,
+                    Err(err) => {
+                        tracing::warn!(redis = %shared.url, %err, "cannot reach the announced primary; asking the sentinels");
+                        shared.rediscover(shared.generation()).await;
+                    }
+                }
+            },
+            Ok(Err(err)) => {
+                tracing::debug!(redis = %shared.url, %err, "cannot subscribe to a sentinel");
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(RESUBSCRIBE_DELAY) => {}
         }
     }
 }

@@ -297,7 +297,10 @@ async fn run(binary: &str, min_replicas: u32) -> Value {
         if now.is_some_and(|p| p != old) {
             break killed_at.elapsed();
         }
-        assert!(killed_at.elapsed() < Duration::from_secs(60), "no promotion");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(60),
+            "no promotion"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -131,5 +131,8 @@ fn killing_the_redis_primary_behind_sentinels_violates_nothing() {
         faults["redis_restart"], 0,
         "the standalone fault does not apply: {summary}"
     );
-    assert!(summary["writes"]["acknowledged"].as_u64() > Some(0), "{summary}");
+    assert!(
+        summary["writes"]["acknowledged"].as_u64() > Some(0),
+        "{summary}"
+    );
 }

@@ -164,8 +164,9 @@ impl Faults {
         }
     }
 
-    /// The Sentinel topology is whole and settled, and the last primary
-    /// kill is [`PRIMARY_KILL_GAP`] ago.
+    /// The Sentinel topology is whole and settled (no Redis repair owed;
+    /// instances may be down), and the last primary kill is
+    /// [`PRIMARY_KILL_GAP`] ago.
     async fn primary_killable(&self, cluster: &Cluster) -> bool {
         let Some(topology) = &cluster.topology else {
             return false;
@@ -173,7 +174,13 @@ impl Faults {
         let rested = self
             .last_primary_kill
             .is_none_or(|at| at.elapsed() >= PRIMARY_KILL_GAP);
-        rested && !self.mending() && topology.settled(&cluster.redis).await
+        let redis_owed = self.pending.iter().any(|(_, r)| {
+            matches!(
+                r,
+                Repair::RestartRedis | Repair::RejoinRedis | Repair::ContinueRedis
+            )
+        });
+        rested && !redis_owed && topology.settled(&cluster.redis).await
     }
 
     /// Whether a process repair is owed (an instance or Redis to start or

@@ -26,6 +26,7 @@
 //! | `P:events:head` | string (counter) | the newest revision ever appended |
 //! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
 //! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
+//! | `P:read-fence` | string (counter) | bumped before events are handed out with `--redis-min-replicas` (see [`Store::events_after`]) |
 //! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev`, `events:head`, `statuses:rev` or `mesos:rev` |
 //!
 //! App names are restricted to `[A-Za-z0-9_-]` and a set's name ends with
@@ -203,6 +204,7 @@ struct Keys {
     events_head: String,
     epoch: String,
     lease: String,
+    read_fence: String,
     changes: String,
 }
 
@@ -223,6 +225,7 @@ impl Keys {
             events_head: format!("{prefix}:events:head"),
             epoch: format!("{prefix}:epoch"),
             lease: format!("{prefix}:lease"),
+            read_fence: format!("{prefix}:read-fence"),
             changes: format!("{prefix}:changes"),
         }
     }
@@ -242,6 +245,7 @@ struct Scripts {
     renew_lease: Script,
     release_lease: Script,
     app_tasks: Script,
+    read_fence: Script,
 }
 
 impl Scripts {
@@ -256,6 +260,7 @@ impl Scripts {
             renew_lease: Script::new(&scripts::renew_lease()),
             release_lease: Script::new(&scripts::release_lease()),
             app_tasks: Script::new(scripts::APP_TASKS),
+            read_fence: Script::new(scripts::READ_FENCE),
         }
     }
 }
@@ -1546,6 +1551,22 @@ impl Store for RedisStore {
                 .map(|entry| self.parse_event(entry))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        if !events.is_empty() && self.shared.min_replicas > 0 {
+            // Read uncommitted otherwise: the primary shows a batch's
+            // events before its WAIT confirmed them, and a watcher that
+            // saw them would see other events under the same revisions
+            // once a replica without them is promoted (the chaos soak on
+            // Sentinel caught that). Replication is in order, so a write
+            // made after this read and confirmed by enough replicas
+            // proves they hold everything read; unconfirmed, nothing is
+            // handed out (Unavailable: the caller reads again).
+            let mut call = ScriptCall::new(&self.scripts.read_fence);
+            call.key(&keys.read_fence);
+            let _: i64 = self
+                .shared
+                .write("the read fence of the event log", Lane::Main, &call)
+                .await?;
+        }
         Ok(EventPage { events, head })
     }
 

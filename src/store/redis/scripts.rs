@@ -286,3 +286,7 @@ for _, id in ipairs(ids) do
 end
 return out
 "#;
+
+/// The read fence (see `events_after` in the parent module): a write
+/// whose only purpose is a replication offset for `WAIT` to confirm.
+pub const READ_FENCE: &str = "return redis.call('INCR', KEYS[1])";

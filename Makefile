@@ -62,6 +62,7 @@ bench:
 	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
 	$(CARGO) bench --bench api_load | tee $(TARGET_DIR)/bench-api-load.json
 	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
+	$(CARGO) bench --bench sentinel | tee $(TARGET_DIR)/bench-sentinel.txt
 	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) bench --bench real_vs_sim | tee $(TARGET_DIR)/bench-real-vs-sim.json
 	$(CARGO) bench --bench watch_storm | tee $(TARGET_DIR)/bench-watch-storm.txt
 	$(CARGO) build --release

@@ -105,6 +105,12 @@ struct ChaosArgs {
     /// The redis-server binary.
     #[arg(long, default_value = "redis-server")]
     redis_server: std::path::PathBuf,
+    /// Run Redis as a primary, two replicas and three sentinels (all
+    /// redis-server) and point the instances at them with
+    /// redis+sentinel://; adds the redis_primary_kill fault (kill -9 the
+    /// primary, back later as a replica) and drops redis_restart.
+    #[arg(long)]
+    sentinel: bool,
     /// The hydrogen binary run as the children (default: this one).
     #[arg(long)]
     hydrogen_bin: Option<std::path::PathBuf>,
@@ -685,6 +691,7 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         round: args.round.0,
         converge_within: args.converge_within.0,
         redis_server: args.redis_server,
+        sentinel: args.sentinel,
         hydrogen,
         faults: hydrogen::chaos::faults::FaultConfig {
             kinds: enabled,

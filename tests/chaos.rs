@@ -3,7 +3,9 @@
 //! instances), which must finish with zero violations. One run mixes every
 //! fault; one runs only the faults of the issue-16 probe (a Redis stall
 //! during a batch deploy, a watcher storm on the leader, an agent returning
-//! after its tasks were replaced) so each of them surely happens. `make
+//! after its tasks were replaced) so each of them surely happens. One runs
+//! on a Sentinel topology (`--sentinel`: a primary, two replicas, three
+//! sentinels) and kills the Redis primary among other faults. `make
 //! chaos` runs the ten-minute version with a random seed.
 
 use std::process::Command;
@@ -35,7 +37,7 @@ fn chaos(seed: &str, args: &[&str]) -> Value {
     let summary: Value = serde_json::from_str(last)
         .unwrap_or_else(|e| panic!("last line is not the JSON summary ({e}): {stdout}\n{stderr}"));
     let violations = summary["violations"].as_object().expect("violations");
-    assert_eq!(violations.len(), 7, "every invariant is named: {summary}");
+    assert_eq!(violations.len(), 8, "every invariant is named: {summary}");
     assert!(
         violations.values().all(|v| v == 0),
         "violations: {summary}\n{stderr}"
@@ -104,4 +106,33 @@ fn stalls_during_batch_deploys_watcher_storms_and_returning_agents_violate_nothi
     assert!(storms["sse_watchers"].as_u64() >= Some(200), "{summary}");
     assert!(storms["grpc_watchers"].as_u64() >= Some(40), "{summary}");
     assert_eq!(storms["leadership_changes"], 0, "{summary}");
+}
+
+#[test]
+fn killing_the_redis_primary_behind_sentinels_violates_nothing() {
+    let summary = chaos(
+        "20261218",
+        &[
+            "--sentinel",
+            "--duration",
+            "45",
+            "--round",
+            "22s",
+            "--faults",
+            "redis_primary_kill,kill_leader,task_failure,ack_delay",
+        ],
+    );
+    let faults = &summary["faults"];
+    assert!(
+        faults["redis_primary_kill"].as_u64() >= Some(2),
+        "the primary was killed more than once: {summary}"
+    );
+    assert_eq!(
+        faults["redis_restart"], 0,
+        "the standalone fault does not apply: {summary}"
+    );
+    assert!(
+        summary["writes"]["acknowledged"].as_u64() > Some(0),
+        "{summary}"
+    );
 }

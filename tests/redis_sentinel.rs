@@ -531,3 +531,141 @@ async fn a_switchover_is_followed_and_refused_writes_are_retried_on_the_new_prim
         refusals.len()
     );
 }
+
+/// The pid of the Redis on `port` (`INFO server`).
+fn redis_pid(port: u16) -> Option<u32> {
+    let info: String = query(port, redis::cmd("INFO").arg("server"))?;
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+}
+
+fn signal(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// `WAIT` counts the replicas that reached the last write of its own
+/// connection, and a fresh connection has written nothing, so every
+/// replica "confirms" it at once. A write and its `WAIT` sent apart could
+/// be split by a reconnect and count as confirmed when nothing reached a
+/// replica. Here the only replica is frozen (still connected, acknowledging
+/// nothing) while the store's connections are killed again and again:
+/// no write may be confirmed. (Whether a kill lands between the two is
+/// timing: without the fix this fails only sometimes; with it, never.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_replica_confirms_no_write_even_across_reconnects() {
+    let primary = Redis::start();
+    let replica = Redis::start_replica_of(primary.port);
+    let (primary_port, replica_port) = (primary.port, replica.port);
+    tokio::task::spawn_blocking(move || {
+        wait_until("the replica in sync", || {
+            info_field(primary_port, "connected_slaves").as_deref() == Some("1")
+                && info_field(replica_port, "master_link_status").as_deref() == Some("up")
+        })
+    })
+    .await
+    .expect("replica");
+    let store = RedisStore::connect(
+        &primary.url(),
+        RedisOptions {
+            timeout: Duration::from_millis(600),
+            min_replicas: Some(1),
+            ..RedisOptions::default()
+        },
+    )
+    .await
+    .expect("store");
+    let spec =
+        |name: &str| hydrogen::spec::parse_app(app(name, 1).to_string().as_bytes()).expect("spec");
+    store
+        .create_app(spec("before"))
+        .await
+        .expect("confirmed while the replica runs");
+    let pid = tokio::task::spawn_blocking(move || redis_pid(replica_port))
+        .await
+        .expect("pid")
+        .expect("the replica's pid");
+    signal(pid, "STOP");
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let killer = std::thread::spawn(move || {
+        let mut kills = 0u64;
+        while stop_rx.try_recv().is_err() {
+            // Every normal client but this one: the store's connections.
+            let killed: Option<i64> = query(
+                primary_port,
+                redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal"),
+            );
+            kills += u64::try_from(killed.unwrap_or(0)).unwrap_or(0);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        kills
+    });
+    let mut confirmed = Vec::new();
+    let mut refused = 0;
+    for i in 0..40 {
+        let name = format!("w{i}");
+        match store.create_app(spec(&name)).await {
+            Ok(_) => confirmed.push(name),
+            Err(StoreError::Unavailable(_)) => refused += 1,
+            Err(other) => panic!("not an availability error: {other:?}"),
+        }
+    }
+    let _ = stop_tx.send(());
+    let kills = killer.join().expect("killer");
+    signal(pid, "CONT");
+    eprintln!("{refused} writes refused, {kills} connections killed meanwhile");
+    assert!(kills > 0, "the store's connections were killed");
+    assert!(
+        confirmed.is_empty(),
+        "writes no replica received counted as confirmed: {confirmed:?}"
+    );
+}
+
+/// A store that runs no operation still follows a failover, from the
+/// sentinels' `+switch-master` announcement alone: its changes feed's
+/// fallback poll is an hour here, and nothing fails to make it ask. Prints
+/// the time from the kill to the move and to the first confirmed write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_store_follows_a_failover_from_the_sentinels_announcement() {
+    let mut topology = tokio::task::spawn_blocking(Topology::start)
+        .await
+        .expect("topology");
+    let store = RedisStore::connect(
+        &topology.url(),
+        RedisOptions {
+            changes_poll_interval: Duration::from_secs(3600),
+            ..options(1)
+        },
+    )
+    .await
+    .expect("store through the sentinels");
+    let old = store.primary_address();
+    let killed_at = Instant::now();
+    topology.primary.kill();
+    poll("the store to follow the announcement", async || {
+        (store.primary_address() != old).then_some(())
+    })
+    .await;
+    let moved_after = killed_at.elapsed();
+    let named = tokio::task::block_in_place(|| topology.primary_port());
+    assert_eq!(
+        store.primary_address(),
+        format!("127.0.0.1:{}", named.expect("a primary"))
+    );
+    let spec =
+        |name: &str| hydrogen::spec::parse_app(app(name, 1).to_string().as_bytes()).expect("spec");
+    let mut i = 0;
+    poll("a confirmed write on the new primary", async || {
+        i += 1;
+        store.create_app(spec(&format!("after{i}"))).await.ok()
+    })
+    .await;
+    eprintln!(
+        "idle store: followed the new primary {moved_after:?} after the kill; \
+         first confirmed write {:?} after it",
+        killed_at.elapsed()
+    );
+}

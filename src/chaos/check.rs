@@ -23,6 +23,8 @@
 //!   instance with all of its apps or none, as the answer said (see
 //!   `batch`).
 //! - `leader_kept`: a watcher storm did not change the leader (see `storm`).
+//! - `framework_kept`: the simulated master knows one framework, the one
+//!   registered first (checked after every round, in `super::run`).
 //!
 //! An agent that comes back after its tasks were replaced (`agent_return`)
 //! brings stale copies into slots that run elsewhere: each such pair must
@@ -50,6 +52,7 @@ pub const INVARIANTS: &[&str] = &[
     "watch_exactly_once",
     "batch_all_or_nothing",
     "leader_kept",
+    "framework_kept",
 ];
 
 /// Violations found so far.

@@ -16,6 +16,13 @@
 //!   back once all of them were replaced elsewhere (or after 30 s), its
 //!   old tasks still running; the stale copies it brings back into
 //!   replaced slots are handed to the duplicate check.
+//!
+//! With `--sentinel` (issue 18), `redis_primary_kill` kill -9s the Redis
+//! primary; the sentinels promote a replica, and the dead node comes back
+//! 1–5 s later as a replica of the new one (`sentinel::Topology::rejoin`).
+//! `redis_restart` (the single Redis back as itself) is the standalone
+//! fault and does not apply there; `redis_stall_batch` freezes the primary,
+//! which the sentinels fail over when the stall outlasts their 1 s.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,6 +53,7 @@ pub const KINDS: &[&str] = &[
     "redis_stall_batch",
     "watcher_storm",
     "agent_return",
+    "redis_primary_kill",
 ];
 
 /// The faults that change the leader on purpose: held back while a watcher
@@ -55,6 +63,7 @@ const LEADERSHIP: &[&str] = &[
     "stop_leader",
     "redis_restart",
     "redis_stall_batch",
+    "redis_primary_kill",
 ];
 
 /// The kinds named in `list` (comma-separated), checked against [`KINDS`].
@@ -82,6 +91,9 @@ enum Repair {
     Restart(usize),
     Continue(usize),
     RestartRedis,
+    /// Follow the promoted replica and restart the killed primary as a
+    /// replica of it (Sentinel topology).
+    RejoinRedis,
     Reregister(String),
     Healthy(String),
     ContinueRedis,
@@ -119,7 +131,14 @@ pub struct Faults {
     pub brought_back: Vec<(String, String)>,
     /// Agents that came back after every lost task was replaced.
     pub returned_replaced: u64,
+    /// When the Redis primary was last killed (Sentinel topology).
+    last_primary_kill: Option<Instant>,
 }
+
+/// The sentinels refuse to fail the same primary name over again within
+/// twice their failover timeout (3 s in `procs`): kills closer together
+/// would wait on that, not on Hydrogen.
+const PRIMARY_KILL_GAP: Duration = Duration::from_secs(8);
 
 fn millis(rng: &mut StdRng, lo: u64, hi: u64) -> Duration {
     Duration::from_millis(rng.random_range(lo..=hi))
@@ -141,7 +160,27 @@ impl Faults {
             batches: Vec::new(),
             brought_back: Vec::new(),
             returned_replaced: 0,
+            last_primary_kill: None,
         }
+    }
+
+    /// The Sentinel topology is whole and settled (no Redis repair owed;
+    /// instances may be down), and the last primary kill is
+    /// [`PRIMARY_KILL_GAP`] ago.
+    async fn primary_killable(&self, cluster: &Cluster) -> bool {
+        let Some(topology) = &cluster.topology else {
+            return false;
+        };
+        let rested = self
+            .last_primary_kill
+            .is_none_or(|at| at.elapsed() >= PRIMARY_KILL_GAP);
+        let redis_owed = self.pending.iter().any(|(_, r)| {
+            matches!(
+                r,
+                Repair::RestartRedis | Repair::RejoinRedis | Repair::ContinueRedis
+            )
+        });
+        rested && !redis_owed && topology.settled(&cluster.redis).await
     }
 
     /// Whether a process repair is owed (an instance or Redis to start or
@@ -153,6 +192,7 @@ impl Faults {
                 Repair::Restart(_)
                     | Repair::Continue(_)
                     | Repair::RestartRedis
+                    | Repair::RejoinRedis
                     | Repair::ContinueRedis
             )
         })
@@ -226,7 +266,7 @@ impl Faults {
                     true
                 }
             }
-            "redis_stall_batch" if cluster.redis.is_serving() => {
+            "redis_stall_batch" if cluster.redis_whole() => {
                 let up = cluster.up();
                 if up.is_empty() {
                     false
@@ -248,8 +288,7 @@ impl Faults {
                 }
             }
             "watcher_storm" if self.storm.is_none() && !self.mending() => {
-                let whole =
-                    cluster.redis.is_serving() && cluster.up().len() == cluster.instances.len();
+                let whole = cluster.redis_whole() && cluster.up().len() == cluster.instances.len();
                 match super::storm::stable_leader(cluster).await {
                     Some((leader, known)) if whole => {
                         let storm =
@@ -296,7 +335,14 @@ impl Faults {
                     ok
                 }
             }
-            "redis_restart" if cluster.redis.is_running() => {
+            "redis_primary_kill" if self.primary_killable(cluster).await => {
+                cluster.redis.kill9().await;
+                self.last_primary_kill = Some(now);
+                self.pending
+                    .push((now + millis(rng, 1000, 5000), Repair::RejoinRedis));
+                true
+            }
+            "redis_restart" if cluster.topology.is_none() && cluster.redis.is_running() => {
                 cluster.redis.kill9().await;
                 self.pending
                     .push((now + millis(rng, 200, 3000), Repair::RestartRedis));
@@ -405,10 +451,27 @@ impl Faults {
             later = wait;
         }
         self.pending = later;
+        // A stall the sentinels failed over moved the primary: follow it,
+        // so the faults that act on "Redis" act on the primary.
+        let rejoining = self
+            .pending
+            .iter()
+            .chain(&due)
+            .any(|(_, r)| matches!(r, Repair::RejoinRedis));
+        if let Some(topology) = cluster.topology.as_mut()
+            && !rejoining
+        {
+            topology.follow(&mut cluster.redis).await;
+        }
         // Redis first: `hydrogen serve` refuses to start without its store
         // (a supervisor would restart it), so an instance's restart waits
         // for Redis to be back.
-        due.sort_by_key(|(_, r)| !matches!(r, Repair::RestartRedis | Repair::ContinueRedis));
+        due.sort_by_key(|(_, r)| {
+            !matches!(
+                r,
+                Repair::RestartRedis | Repair::RejoinRedis | Repair::ContinueRedis
+            )
+        });
         for (at, repair) in due {
             match repair {
                 Repair::Restart(i) if !cluster.redis.is_serving() => {
@@ -417,7 +480,22 @@ impl Faults {
                 Repair::Restart(i) => cluster.instances[i].restart().await?,
                 Repair::Continue(i) => cluster.instances[i].cont_signal().await,
                 Repair::RestartRedis => cluster.redis.spawn().await?,
-                Repair::ContinueRedis => cluster.redis.cont_signal().await,
+                Repair::RejoinRedis => match cluster.topology.as_mut() {
+                    Some(topology) => topology.rejoin(&mut cluster.redis).await?,
+                    None => cluster.redis.spawn().await?,
+                },
+                Repair::ContinueRedis => {
+                    // The frozen node may have been swapped out by a
+                    // failover meanwhile: continue whichever is frozen.
+                    if cluster.redis.stopped {
+                        cluster.redis.cont_signal().await;
+                    }
+                    if let Some(topology) = cluster.topology.as_mut() {
+                        for r in topology.replicas.iter_mut().filter(|r| r.stopped) {
+                            r.cont_signal().await;
+                        }
+                    }
+                }
                 Repair::EndStorm => {
                     if let Some(storm) = self.storm.take() {
                         let outcome = storm.finish(cluster).await;

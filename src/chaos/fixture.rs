@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ChaosError;
 use super::procs::{HydrogenProc, Redis};
+use super::sentinel::Topology;
 use super::workload::GENERATION_LABEL;
 
 /// Timings that make faults matter within seconds, not minutes: the
@@ -83,7 +84,10 @@ pub struct ApiTask {
 
 /// Redis, the simulator and the Hydrogen instances.
 pub struct Cluster {
+    /// The only Redis, or the primary the sentinels name.
     pub redis: Redis,
+    /// With `--sentinel`: the replicas and the sentinels.
+    pub topology: Option<Topology>,
     pub sim: HydrogenProc,
     pub instances: Vec<HydrogenProc>,
     pub http: reqwest::Client,
@@ -97,13 +101,31 @@ impl Cluster {
         dir: &Path,
         agents: usize,
         instances: usize,
+        sentinel: bool,
     ) -> Result<Self, ChaosError> {
-        let redis_dir = dir.join("redis");
-        std::fs::create_dir_all(&redis_dir).map_err(|e| ChaosError::Spawn {
-            what: format!("directory {}", redis_dir.display()),
-            reason: e.to_string(),
-        })?;
-        let redis = Redis::start(redis_server, &redis_dir).await?;
+        let (redis, topology) = if sentinel {
+            let (primary, topology) = Topology::start(redis_server, dir).await?;
+            (primary, Some(topology))
+        } else {
+            let redis_dir = dir.join("redis");
+            std::fs::create_dir_all(&redis_dir).map_err(|e| ChaosError::Spawn {
+                what: format!("directory {}", redis_dir.display()),
+                reason: e.to_string(),
+            })?;
+            (Redis::start(redis_server, &redis_dir).await?, None)
+        };
+        // Through the sentinels, every write confirmed by a replica (the
+        // default with replicas, spelt out so the run does not depend on
+        // how many replicas an instance saw when it started).
+        let store: Vec<String> = match &topology {
+            Some(t) => vec![
+                "--store".into(),
+                t.url(),
+                "--redis-min-replicas".into(),
+                "1".into(),
+            ],
+            None => vec!["--store".into(), redis.url()],
+        };
         let mut sim_args = vec!["sim".to_string(), "--agents".into(), agents.to_string()];
         sim_args.extend(SIM_ARGS.iter().map(|s| s.to_string()));
         let sim = HydrogenProc::start(hydrogen, sim_args, &dir.join("sim.log")).await?;
@@ -113,11 +135,10 @@ impl Cluster {
                 "serve".into(),
                 "--master".into(),
                 sim.url.clone(),
-                "--store".into(),
-                redis.url(),
                 "--instance-id".into(),
                 format!("chaos-{i}"),
             ];
+            args.extend(store.iter().cloned());
             args.extend(SERVE_ARGS.iter().map(|s| s.to_string()));
             procs.push(
                 HydrogenProc::start(hydrogen, args, &dir.join(format!("hydrogen-{i}.log"))).await?,
@@ -132,6 +153,7 @@ impl Cluster {
             })?;
         Ok(Self {
             redis,
+            topology,
             sim,
             instances: procs,
             http,
@@ -201,6 +223,23 @@ impl Cluster {
         )
     }
 
+    /// The ids of every framework the simulated master knows (active,
+    /// inactive or completed), from `/master/state`.
+    pub async fn frameworks(&self) -> Option<Vec<String>> {
+        let state = self
+            .get_json(&format!("{}/master/state", self.sim.url))
+            .await?;
+        let mut ids = Vec::new();
+        for list in ["frameworks", "completed_frameworks"] {
+            for f in state[list].as_array().into_iter().flatten() {
+                if let Some(id) = f["id"].as_str() {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Some(ids)
+    }
+
     /// Agent ids and whether each is active.
     pub async fn sim_agents(&self) -> Option<Vec<(String, bool)>> {
         let doc = self
@@ -213,6 +252,11 @@ impl Cluster {
                 .filter_map(|a| Some((a["id"].as_str()?.to_string(), a["state"] == "active")))
                 .collect(),
         )
+    }
+
+    /// Redis answers: the single node, or the primary and both replicas.
+    pub fn redis_whole(&self) -> bool {
+        self.redis.is_serving() && self.topology.as_ref().is_none_or(Topology::whole)
     }
 
     /// Indexes of the instances whose process runs and is not stopped.

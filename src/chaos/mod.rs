@@ -18,8 +18,13 @@
 //! filter) are kept in the run directory when a violation was found or
 //! `HYDROGEN_CHAOS_LOG` is set.
 //!
+//! With `--sentinel` the store is a Redis primary, two replicas and three
+//! sentinels instead of one `redis-server` (`sentinel`), and the faults
+//! include killing the primary. Throughout, the simulated master must know
+//! one framework, the first one registered (`framework_kept`).
+//!
 //! Files: `procs` (the child processes), `fixture` (the cluster and its two
-//! views), `workload` (writes and the model of what they allow), `faults`,
+//! views), `sentinel` (the Sentinel topology), `workload` (writes and the model of what they allow), `faults`,
 //! with `batch` (the batch deploy of a Redis stall) and `storm` (the
 //! watcher storm), `check` (the invariants), `summary` (the JSON line).
 
@@ -28,6 +33,7 @@ pub mod check;
 pub mod faults;
 pub mod fixture;
 pub mod procs;
+pub mod sentinel;
 pub mod storm;
 pub mod summary;
 pub mod workload;
@@ -82,6 +88,9 @@ pub struct ChaosConfig {
     /// How long the cluster may take to converge once faults stop.
     pub converge_within: Duration,
     pub redis_server: PathBuf,
+    /// A Sentinel topology (primary, two replicas, three sentinels) instead
+    /// of one Redis.
+    pub sentinel: bool,
     pub hydrogen: PathBuf,
     /// Which faults, and the size of the storms and batch deploys.
     pub faults: FaultConfig,
@@ -137,6 +146,7 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
         dir,
         config.agents,
         config.instances,
+        config.sentinel,
     )
     .await?;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -168,6 +178,9 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
     let mut storms: Vec<StormRecord> = Vec::new();
     let mut storm_figures = Vec::new();
     let mut converged_after = Vec::new();
+    // The framework id the first leader registered: every later leader
+    // must resume it, whatever Redis went through.
+    let mut framework: Option<String> = None;
     let head = |watches: &[Arc<Mutex<WatchLog>>]| {
         watches
             .iter()
@@ -231,6 +244,7 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
                     faults.counts
                 );
                 converged_after.push(took);
+                check_framework(&cluster, &mut framework, &mut violations).await;
                 check_writes(&cluster, &workload, &expected, &mut violations).await;
                 check_batches(&cluster, &mut faults.batches, &mut violations).await;
             }
@@ -482,6 +496,32 @@ async fn converge(
             return None;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The simulated master knows exactly one framework, the same one as at
+/// the end of every earlier round: a leader that found no framework id in
+/// the store (a write a Redis failover lost) would register a second one.
+async fn check_framework(
+    cluster: &Cluster,
+    first: &mut Option<String>,
+    violations: &mut Violations,
+) {
+    let Some(ids) = cluster.frameworks().await else {
+        violations.record(
+            "framework_kept",
+            "the simulator did not list its frameworks".into(),
+        );
+        return;
+    };
+    match (first.as_ref(), ids.as_slice()) {
+        (_, []) => {}
+        (None, [only]) => *first = Some(only.clone()),
+        (Some(known), [only]) if known == only => {}
+        _ => violations.record(
+            "framework_kept",
+            format!("the master knows frameworks {ids:?}, first {first:?}"),
+        ),
     }
 }
 

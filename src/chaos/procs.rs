@@ -1,6 +1,7 @@
 //! The real processes of a chaos run: one `redis-server` (append-only file,
 //! `appendfsync always`, so a restart on the same port and directory keeps
-//! every acknowledged write), one `hydrogen sim` and several
+//! every acknowledged write), or with `--sentinel` a primary, two replicas
+//! and three `redis-server --sentinel`; one `hydrogen sim` and several
 //! `hydrogen serve`. Each child is killed when its handle is dropped, so an
 //! error, a panic or Ctrl-C leaves nothing running. A restarted `hydrogen
 //! serve` takes the port it had before, so clients (and watches resuming by
@@ -48,7 +49,8 @@ pub fn child_log_level() -> String {
     std::env::var("HYDROGEN_CHAOS_LOG").unwrap_or_else(|_| "warn".into())
 }
 
-/// The `redis-server` of the run.
+/// A `redis-server` of the run: the only one, or one node of the Sentinel
+/// topology.
 pub struct Redis {
     binary: PathBuf,
     dir: PathBuf,
@@ -56,17 +58,30 @@ pub struct Redis {
     child: Option<Child>,
     /// Frozen with SIGSTOP and not yet continued.
     pub stopped: bool,
+    /// Started (or restarted) as a replica of the node on this port.
+    pub replica_of: Option<u16>,
 }
 
 impl Redis {
     /// Starts redis-server with AOF persistence, its files in `dir`.
     pub async fn start(binary: &Path, dir: &Path) -> Result<Self, ChaosError> {
+        Self::start_replica_of(binary, dir, None).await
+    }
+
+    /// Starts redis-server with AOF persistence, as a replica of the node
+    /// on `primary` (loopback) when given.
+    pub async fn start_replica_of(
+        binary: &Path,
+        dir: &Path,
+        primary: Option<u16>,
+    ) -> Result<Self, ChaosError> {
         let mut redis = Self {
             binary: binary.to_path_buf(),
             dir: dir.to_path_buf(),
             port: free_port()?,
             child: None,
             stopped: false,
+            replica_of: primary,
         };
         redis.spawn().await?;
         Ok(redis)
@@ -102,7 +117,11 @@ impl Redis {
 
     /// Starts it (again) on the same port and directory.
     pub async fn spawn(&mut self) -> Result<(), ChaosError> {
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(primary) = self.replica_of {
+            command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args([
                 "--save",
@@ -138,15 +157,7 @@ impl Redis {
     }
 
     async fn ping(&self) -> bool {
-        let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await else {
-            return false;
-        };
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").await.is_ok()
-            && tokio::time::timeout(Duration::from_millis(500), s.read_exact(&mut buf))
-                .await
-                .is_ok_and(|r| r.is_ok())
-            && &buf == b"+PONG\r\n"
+        ping(self.port).await
     }
 
     /// SIGKILL (a frozen one too): whatever the AOF holds is what survives.
@@ -155,6 +166,77 @@ impl Redis {
             let _ = c.kill().await;
         }
         self.stopped = false;
+    }
+}
+
+/// Whether something on loopback `port` answers PING with PONG.
+async fn ping(port: u16) -> bool {
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut buf = [0u8; 7];
+    s.write_all(b"PING\r\n").await.is_ok()
+        && tokio::time::timeout(Duration::from_millis(500), s.read_exact(&mut buf))
+            .await
+            .is_ok_and(|r| r.is_ok())
+        && &buf == b"+PONG\r\n"
+}
+
+/// A `redis-server --sentinel` of the run. Its config file is its own
+/// (Sentinel rewrites it with what it learns).
+pub struct SentinelProc {
+    pub port: u16,
+    _child: Child,
+}
+
+impl SentinelProc {
+    /// Monitors the primary on `primary` as `master` with `quorum`; a
+    /// primary silent for `down_after` is failed over.
+    pub async fn start(
+        binary: &Path,
+        dir: &Path,
+        master: &str,
+        primary: u16,
+        quorum: u32,
+        down_after: Duration,
+    ) -> Result<Self, ChaosError> {
+        let port = free_port()?;
+        let config = dir.join(format!("sentinel-{port}.conf"));
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+             sentinel monitor {master} 127.0.0.1 {primary} {quorum}\n\
+             sentinel down-after-milliseconds {master} {down}\n\
+             sentinel failover-timeout {master} 3000\n\
+             sentinel parallel-syncs {master} 1\n",
+            dir = dir.display(),
+            down = down_after.as_millis(),
+        );
+        std::fs::write(&config, text).map_err(|e| ChaosError::Spawn {
+            what: format!("sentinel config {}", config.display()),
+            reason: e.to_string(),
+        })?;
+        let child = Command::new(binary)
+            .arg(&config)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| ChaosError::Spawn {
+                what: format!("{} --sentinel", binary.display()),
+                reason: e.to_string(),
+            })?;
+        let deadline = tokio::time::Instant::now() + START_DEADLINE;
+        while tokio::time::Instant::now() < deadline {
+            if ping(port).await {
+                return Ok(Self {
+                    port,
+                    _child: child,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(ChaosError::Start("redis sentinel".into()))
     }
 }
 

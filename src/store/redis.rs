@@ -26,6 +26,7 @@
 //! | `P:events:head` | string (counter) | the newest revision ever appended |
 //! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
 //! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
+//! | `P:read-fence` | string (counter) | bumped before events are handed out with `--redis-min-replicas` (see [`Store::events_after`]) |
 //! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev`, `events:head`, `statuses:rev` or `mesos:rev` |
 //!
 //! App names are restricted to `[A-Za-z0-9_-]` and a set's name ends with
@@ -85,13 +86,16 @@
 //! fails in a way a failover explains (READONLY, MASTERDOWN, LOADING, a
 //! refused or broken connection, a timeout) asks the sentinels again and,
 //! when the primary moved, swaps the connections (shared, lease, changes
-//! feed) to the new one; the changes feed also asks once per poll. Reads
+//! feed) to the new one. A background task listens to the sentinels'
+//! `+switch-master` announcements and moves at once when one comes; the
+//! changes feed also asks once per poll, for an announcement missed. Reads
 //! are then retried within the deadline; writes only when Redis refused
 //! them before running them, since a write of unknown fate is the caller's
 //! to re-decide (app writes are compare-and-set, scheduler writes fenced).
 //!
-//! Every write is followed by `WAIT min_replicas` on the connection it was
-//! sent on ([`RedisOptions::min_replicas`]); fewer confirmations make it
+//! Every write is followed by `WAIT min_replicas` in the same pipeline, so
+//! on the same connection even when the connection manager reconnects
+//! ([`RedisOptions::min_replicas`], [`Shared::write`]); fewer confirmations make it
 //! [`StoreError::Unavailable`], so nothing acts on a write a promotion
 //! could lose. The README's HA section says what that does not cover.
 //!
@@ -119,7 +123,7 @@ use std::time::Duration;
 use ::redis::aio::ConnectionManager;
 use ::redis::aio::ConnectionManagerConfig;
 use ::redis::sentinel::SentinelClient;
-use ::redis::{Client, RedisError, Script, Value};
+use ::redis::{Client, FromRedisValue, RedisError, Script, ToRedisArgs, Value};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -206,6 +210,7 @@ struct Keys {
     events_head: String,
     epoch: String,
     lease: String,
+    read_fence: String,
     changes: String,
 }
 
@@ -229,6 +234,7 @@ impl Keys {
             events_head: format!("{prefix}:events:head"),
             epoch: format!("{prefix}:epoch"),
             lease: format!("{prefix}:lease"),
+            read_fence: format!("{prefix}:read-fence"),
             changes: format!("{prefix}:changes"),
         }
     }
@@ -249,6 +255,7 @@ struct Scripts {
     release_lease: Script,
     app_tasks: Script,
     view_delta: Script,
+    read_fence: Script,
 }
 
 impl Scripts {
@@ -264,8 +271,60 @@ impl Scripts {
             release_lease: Script::new(&scripts::release_lease()),
             app_tasks: Script::new(scripts::APP_TASKS),
             view_delta: Script::new(scripts::VIEW_DELTA),
+            read_fence: Script::new(scripts::READ_FENCE),
         }
     }
+}
+
+/// One call of a script, built so it can join a pipeline (the `redis`
+/// crate's `ScriptInvocation` cannot: its EVALSHA is private), which a
+/// write must share with its `WAIT` (see [`Shared::write`]).
+struct ScriptCall<'a> {
+    script: &'a Script,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl<'a> ScriptCall<'a> {
+    fn new(script: &'a Script) -> Self {
+        Self {
+            script,
+            keys: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    fn evalsha(&self) -> ::redis::Cmd {
+        let mut cmd = ::redis::cmd("EVALSHA");
+        cmd.arg(self.script.get_hash())
+            .arg(self.keys.len())
+            .arg(&self.keys)
+            .arg(&self.args);
+        cmd
+    }
+}
+
+/// Sends `pipe` and returns every reply, errors included.
+async fn run_pipeline(
+    pipe: &::redis::Pipeline,
+    conn: &mut ConnectionManager,
+) -> Result<Vec<Value>, RedisError> {
+    pipe.query_async(conn).await
+}
+
+fn is_noscript(reply: Option<&Value>) -> bool {
+    matches!(reply, Some(Value::ServerError(e))
+        if e.kind() == Some(::redis::ServerErrorKind::NoScript))
 }
 
 /// The Redis node the store talks to: fixed for `redis://`, the current
@@ -409,10 +468,27 @@ impl Shared {
     /// the node of generation `seen` any more. Without sentinels, or when
     /// another operation already moved on, does nothing.
     async fn rediscover(&self, seen: u64) {
+        self.rediscover_or(seen, None).await;
+    }
+
+    /// A sentinel announced `announced` (a `+switch-master`): moves there
+    /// at once, without asking (the other sentinels may not know yet).
+    async fn follow_announcement(&self, announced: Client) {
+        let seen = self.generation();
+        self.rediscover_or(seen, Some(announced)).await;
+    }
+
+    async fn rediscover_or(&self, seen: u64, announced: Option<Client>) {
         let Some(discovery) = &self.discovery else {
             return;
         };
         let mut discovery = discovery.lock().await;
+        if let Some(client) = announced {
+            if self.generation() == seen {
+                self.switch_to(client).await;
+            }
+            return;
+        }
         if self.generation() != seen
             || discovery
                 .last_asked
@@ -434,6 +510,13 @@ impl Shared {
                 return;
             }
         };
+        self.switch_to(client).await;
+    }
+
+    /// Moves to the primary `client` names, unless the store is there
+    /// already. The caller holds the discovery lock, so two moves never
+    /// race.
+    async fn switch_to(&self, client: Client) {
         let address = client.get_connection_info().addr().to_string();
         if address == self.node().address {
             return;
@@ -515,50 +598,72 @@ impl Shared {
         Ok(self.attempt(what, Lane::Main, true, op).await?.0)
     }
 
-    /// A write, then `WAIT` for [`Shared::min_replicas`]: an answer only
-    /// when enough replicas confirmed it (see [`Shared::confirm`]).
-    async fn write<T, F, Fut>(&self, what: &str, lane: Lane, op: F) -> Result<T, StoreError>
-    where
-        F: Fn(ConnectionManager) -> Fut,
-        Fut: Future<Output = Result<T, RedisError>>,
-    {
-        let (value, conn) = self.attempt(what, lane, false, op).await?;
-        self.confirm(what, conn).await?;
-        Ok(value)
-    }
-
-    /// `WAIT min_replicas`: the writes sent on `conn` so far reached that
-    /// many replicas, so a promoted replica has them. Fewer is
+    /// A write script and, when [`Shared::min_replicas`] asks for it,
+    /// `WAIT` for that many replicas, sent as ONE pipeline: the answer
+    /// counts only when enough replicas confirmed it. Fewer is
     /// [`StoreError::Unavailable`]: the write stays on the primary but is
     /// not acknowledged to anyone nor acted on, since a failover could
     /// still lose it.
-    async fn confirm(&self, what: &str, mut conn: ConnectionManager) -> Result<(), StoreError> {
+    ///
+    /// One pipeline, because `WAIT` counts the replicas that reached the
+    /// last write of *its own connection*: sent apart, a reconnect between
+    /// the two (the connection manager reconnects by itself) would put the
+    /// `WAIT` on a fresh connection that wrote nothing, which every replica
+    /// "confirms" at once. A pipeline goes out on one socket; if that
+    /// socket breaks, both fail together and the write is of unknown fate.
+    async fn write<T: FromRedisValue>(
+        &self,
+        what: &str,
+        lane: Lane,
+        call: &ScriptCall<'_>,
+    ) -> Result<T, StoreError> {
         let needed = self.min_replicas;
-        if needed == 0 {
-            return Ok(());
-        }
         // Half the deadline: WAIT holds up whatever follows it on this
         // connection, and the answer must still arrive within the deadline.
         let wait = self.timeout / 2;
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-        let acked: Result<Result<i64, RedisError>, _> = tokio::time::timeout(
-            self.timeout,
-            ::redis::cmd("WAIT")
-                .arg(needed)
-                .arg(wait_ms)
-                .query_async(&mut conn),
-        )
-        .await;
+        let mut pipe = ::redis::pipe();
+        // Errors are answers here: a script's error is read from its slot.
+        pipe.ignore_errors().add_command(call.evalsha());
+        if needed > 0 {
+            pipe.cmd("WAIT").arg(needed).arg(wait_ms);
+        }
+        let (mut replies, _) = self
+            .attempt(what, lane, false, |mut conn| {
+                let pipe = &pipe;
+                async move {
+                    let mut replies = run_pipeline(pipe, &mut conn).await?;
+                    if is_noscript(replies.first()) {
+                        // A restarted or promoted node without our scripts
+                        // (EVALSHA refused, so nothing ran): load, resend.
+                        call.script.load_async(&mut conn).await?;
+                        replies = run_pipeline(pipe, &mut conn).await?;
+                    }
+                    // The script's own error (READONLY from a demoted
+                    // primary, ...) is the operation's, for `attempt` to
+                    // judge and maybe retry.
+                    if let Some(Value::ServerError(err)) = replies.first() {
+                        return Err(RedisError::from(err.clone()));
+                    }
+                    Ok(replies)
+                }
+            })
+            .await?;
+        let acked = (needed > 0).then(|| replies.pop());
+        let reply = replies.into_iter().next().unwrap_or(Value::Nil);
+        let value = T::from_redis_value(reply).map_err(|e| {
+            StoreError::Corrupt(format!("redis at {}: {what} answered {e}", self.url))
+        })?;
         let acked = match acked {
-            Ok(Ok(n)) => n,
-            Ok(Err(err)) => {
+            None => return Ok(value),
+            Some(Some(Value::Int(n))) => n,
+            Some(other) => {
                 return Err(StoreError::Unavailable(format!(
                     "redis at {}: {what} was sent but its replication could not be checked \
-                     ({err}); it does not count: retry",
+                     (WAIT answered {other:?}); it does not count: retry",
                     self.url
                 )));
             }
-            Err(_) => return Err(self.late(&format!("WAIT after {what}"))),
         };
         if acked < i64::from(needed) {
             metrics::counter!("hydrogen_redis_unconfirmed_writes_total").increment(1);
@@ -569,7 +674,7 @@ impl Shared {
                 self.url
             )));
         }
-        Ok(())
+        Ok(value)
     }
 
     /// Raises the feed to at least these app and event counters.
@@ -661,6 +766,8 @@ pub struct RedisStore {
     capacity: usize,
     /// Dropped with the store: ends the changes task.
     _stop: oneshot::Sender<()>,
+    /// Dropped with the store: ends the `+switch-master` listener.
+    _stop_switches: Option<oneshot::Sender<()>>,
 }
 
 impl RedisStore {
@@ -683,6 +790,7 @@ impl RedisStore {
         let invalid = |e: String| {
             StoreError::Unavailable(format!("redis at {shown}: invalid URL or TLS setup: {e}"))
         };
+        let mut switches = None;
         let (client, discovery) = if sentinel::is_sentinel_url(url) {
             let parsed = sentinel::SentinelUrl::parse(url).map_err(invalid)?;
             let ca = read_ca(&options).map_err(invalid)?;
@@ -691,8 +799,11 @@ impl RedisStore {
                 // install (another store, or someone else) fails harmlessly.
                 let _ = ::rustls::crypto::ring::default_provider().install_default();
             }
+            let sentinels = parsed
+                .sentinel_clients(options.sentinel_password.as_deref(), ca.clone())
+                .map_err(|e| invalid(e.to_string()))?;
             let mut sentinel = parsed
-                .client(options.sentinel_password.as_deref(), ca)
+                .client(options.sentinel_password.as_deref(), ca.clone())
                 .map_err(|e| invalid(e.to_string()))?;
             let client = match tokio::time::timeout(options.timeout, sentinel.async_get_client())
                 .await
@@ -715,6 +826,11 @@ impl RedisStore {
                 sentinel,
                 last_asked: None,
             };
+            switches = Some(Switches {
+                url: parsed,
+                ca,
+                sentinels,
+            });
             (client, Some(tokio::sync::Mutex::new(discovery)))
         } else {
             (open_client(url, &options).map_err(invalid)?, None)
@@ -778,11 +894,17 @@ impl RedisStore {
         shared.refresh().await?;
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(watch_changes(Arc::clone(&shared), stopped));
+        let stop_switches = switches.map(|switches| {
+            let (stop, stopped) = oneshot::channel();
+            tokio::spawn(watch_switches(Arc::clone(&shared), switches, stopped));
+            stop
+        });
         Ok(Self {
             shared,
             scripts: Scripts::new(),
             capacity: options.event_log_capacity.max(1),
             _stop: stop,
+            _stop_switches: stop_switches,
         })
     }
 
@@ -896,7 +1018,7 @@ impl RedisStore {
         record: &AppRecord,
     ) -> Result<bool, StoreError> {
         let new = encode(record)?;
-        let mut call = self.scripts.cas_app.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.cas_app);
         call.key(&self.keys().apps)
             .key(&self.keys().apps_rev)
             .key(&self.keys().events_head)
@@ -909,10 +1031,7 @@ impl RedisStore {
             .arg(&self.keys().changes);
         let reply: Vec<Value> = self
             .shared
-            .write("the app write script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the app write script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => {
@@ -1014,7 +1133,7 @@ impl RedisStore {
             if writes.is_empty() {
                 return Ok(out);
             }
-            let mut call = self.scripts.cas_apps.prepare_invoke();
+            let mut call = ScriptCall::new(&self.scripts.cas_apps);
             call.key(&self.keys().apps)
                 .key(&self.keys().apps_rev)
                 .key(&self.keys().events_head)
@@ -1031,13 +1150,7 @@ impl RedisStore {
                  deploying the same apps again is safe)",
                 writes.len()
             );
-            let reply: Vec<Value> = self
-                .shared
-                .write(&what, Lane::Main, |mut conn| {
-                    let call = &call;
-                    async move { call.invoke_async(&mut conn).await }
-                })
-                .await?;
+            let reply: Vec<Value> = self.shared.write(&what, Lane::Main, &call).await?;
             match status(&reply)? {
                 "ok" => {
                     let apps = int_at(&reply, 1)?;
@@ -1314,7 +1427,7 @@ impl Store for RedisStore {
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
         let now = now_ms();
         let keys = self.keys();
-        let mut call = self.scripts.apply.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.apply);
         call.key(&keys.epoch)
             .key(&keys.tasks)
             .key(&keys.statuses)
@@ -1363,10 +1476,7 @@ impl Store for RedisStore {
         }
         let reply: Vec<Value> = self
             .shared
-            .write("the batch script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the batch script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => {}
@@ -1414,7 +1524,7 @@ impl Store for RedisStore {
             updated_ms: now_ms(),
         };
         let keys = self.keys();
-        let mut call = self.scripts.set_mesos_link.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.set_mesos_link);
         call.key(&keys.epoch)
             .key(&keys.mesos)
             .key(&keys.mesos_rev)
@@ -1423,10 +1533,7 @@ impl Store for RedisStore {
             .arg(&keys.changes);
         let reply: Vec<Value> = self
             .shared
-            .write("the mesos link script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the mesos link script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => {
@@ -1473,17 +1580,14 @@ impl Store for RedisStore {
     }
 
     async fn set_framework_id(&self, epoch: Epoch, id: &str) -> Result<(), StoreError> {
-        let mut call = self.scripts.set_framework_id.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.set_framework_id);
         call.key(&self.keys().epoch)
             .key(&self.keys().framework_id)
             .arg(epoch.to_string())
             .arg(id);
         let reply: Vec<Value> = self
             .shared
-            .write("the framework id script", Lane::Main, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the framework id script", Lane::Main, &call)
             .await?;
         match status(&reply)? {
             "ok" => Ok(()),
@@ -1542,6 +1646,22 @@ impl Store for RedisStore {
                 .map(|entry| self.parse_event(entry))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        if !events.is_empty() && self.shared.min_replicas > 0 {
+            // Read uncommitted otherwise: the primary shows a batch's
+            // events before its WAIT confirmed them, and a watcher that
+            // saw them would see other events under the same revisions
+            // once a replica without them is promoted (the chaos soak on
+            // Sentinel caught that). Replication is in order, so a write
+            // made after this read and confirmed by enough replicas
+            // proves they hold everything read; unconfirmed, nothing is
+            // handed out (Unavailable: the caller reads again).
+            let mut call = ScriptCall::new(&self.scripts.read_fence);
+            call.key(&keys.read_fence);
+            let _: i64 = self
+                .shared
+                .write("the read fence of the event log", Lane::Main, &call)
+                .await?;
+        }
         Ok(EventPage { events, head })
     }
 
@@ -1555,7 +1675,7 @@ impl Store for RedisStore {
         address: &str,
         ttl: Duration,
     ) -> Result<Option<LeaderInfo>, StoreError> {
-        let mut call = self.scripts.acquire_lease.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.acquire_lease);
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
             .arg(instance_id)
@@ -1563,10 +1683,7 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl));
         let raw: Option<String> = self
             .shared
-            .write("the lease acquisition script", Lane::Lease, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the lease acquisition script", Lane::Lease, &call)
             .await?;
         let lease: Option<LeaderInfo> = raw
             .map(|raw| decode(&raw, || self.keys().lease.clone()))
@@ -1582,7 +1699,7 @@ impl Store for RedisStore {
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
-        let mut call = self.scripts.renew_lease.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.renew_lease);
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
             .arg(&lease.address)
@@ -1590,26 +1707,20 @@ impl Store for RedisStore {
             .arg(ttl_ms(ttl));
         let renewed: i64 = self
             .shared
-            .write("the lease renewal script", Lane::Lease, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the lease renewal script", Lane::Lease, &call)
             .await?;
         Ok(renewed == 1)
     }
 
     async fn release_lease(&self, lease: &LeaderInfo) -> Result<(), StoreError> {
-        let mut call = self.scripts.release_lease.prepare_invoke();
+        let mut call = ScriptCall::new(&self.scripts.release_lease);
         call.key(&self.keys().lease)
             .arg(&lease.instance_id)
             .arg(&lease.address)
             .arg(lease.epoch.to_string());
         let _: i64 = self
             .shared
-            .write("the lease release script", Lane::Lease, |mut conn| {
-                let call = &call;
-                async move { call.invoke_async(&mut conn).await }
-            })
+            .write("the lease release script", Lane::Lease, &call)
             .await?;
         Ok(())
     }
@@ -1671,13 +1782,80 @@ async fn watch_changes(shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
                 Some(Some(_)) => {}
             },
             _ = poll.tick() => {
-                // A failover that no operation of ours has run into yet
-                // (a Sentinel `+switch-master`): found within one poll.
+                // A failover that no operation of ours has run into yet,
+                // announced while `watch_switches` was not listening:
+                // found within one poll.
                 shared.rediscover(shared.generation()).await;
             }
         }
         if let Err(err) = shared.refresh().await {
             tracing::debug!(%err, "changes feed could not read the counters");
+        }
+    }
+}
+
+/// What the `+switch-master` listener needs: the sentinels to listen to,
+/// and how to reach the primary one of them announces.
+struct Switches {
+    url: sentinel::SentinelUrl,
+    ca: Option<Vec<u8>>,
+    sentinels: Vec<Client>,
+}
+
+/// Listens to one sentinel's `+switch-master` at a time (the next one
+/// when its connection is lost) and moves the store to the announced
+/// primary at once: a failover is followed when the sentinels complete
+/// it, not at the changes feed's next poll nor at the next failing
+/// operation. The poll stays as the fallback for an announcement sent
+/// while no one listened.
+async fn watch_switches(shared: Arc<Shared>, switches: Switches, mut stop: oneshot::Receiver<()>) {
+    if switches.sentinels.is_empty() {
+        return;
+    }
+    let mut next = 0usize;
+    loop {
+        let client = &switches.sentinels[next % switches.sentinels.len()];
+        next += 1;
+        let attempt = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe("+switch-master").await?;
+            Ok::<_, RedisError>(pubsub.into_on_message())
+        };
+        let subscribed = tokio::select! {
+            _ = &mut stop => return,
+            s = tokio::time::timeout(shared.timeout, attempt) => s,
+        };
+        match subscribed {
+            Ok(Ok(mut messages)) => loop {
+                let message = tokio::select! {
+                    _ = &mut stop => return,
+                    m = messages.next() => m,
+                };
+                let Some(message) = message else {
+                    tracing::debug!(redis = %shared.url, "sentinel subscription lost; trying the next sentinel");
+                    break;
+                };
+                let payload: String = message.get_payload().unwrap_or_default();
+                let Some((host, port)) = sentinel::parse_switch(&payload, &switches.url.master)
+                else {
+                    continue;
+                };
+                match switches.url.node_client(&host, port, switches.ca.clone()) {
+                    Ok(client) => shared.follow_announcement(client).await,
+                    Err(err) => {
+                        tracing::warn!(redis = %shared.url, %err, "cannot reach the announced primary; asking the sentinels");
+                        shared.rediscover(shared.generation()).await;
+                    }
+                }
+            },
+            Ok(Err(err)) => {
+                tracing::debug!(redis = %shared.url, %err, "cannot subscribe to a sentinel");
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(RESUBSCRIBE_DELAY) => {}
         }
     }
 }

@@ -365,3 +365,7 @@ for _, name in ipairs(names) do
 end
 return out
 "#;
+
+/// The read fence (see `events_after` in the parent module): a write
+/// whose only purpose is a replication offset for `WAIT` to confirm.
+pub const READ_FENCE: &str = "return redis.call('INCR', KEYS[1])";

@@ -4,13 +4,20 @@
 //! connects and again whenever the primary may have changed (see
 //! `Shared::rediscover` in the parent module).
 //!
+//! The sentinels also announce each failover on their `+switch-master`
+//! channel; the store listens to one of them at a time
+//! ([`SentinelUrl::sentinel_clients`], `watch_switches` in the parent
+//! module) so it follows at once rather than at its next poll.
+//!
 //! The URL's password is the data password (the one `redis://` URLs carry,
 //! and that `--redis-password` inserts); the sentinels' own password is
 //! separate ([`super::RedisOptions::sentinel_password`]) because Sentinel
 //! deployments usually protect sentinels and data nodes differently.
 
 use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use ::redis::{ConnectionAddr, TlsCertificates, TlsMode};
+use ::redis::{
+    Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, TlsCertificates, TlsMode,
+};
 
 /// A parsed `redis+sentinel://` or `rediss+sentinel://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +120,80 @@ impl SentinelUrl {
         })
     }
 
+    /// A client for the data node at `host:port` (a primary a sentinel
+    /// announced), with the URL's credentials, database and TLS.
+    pub fn node_client(
+        &self,
+        host: &str,
+        port: u16,
+        ca: Option<Vec<u8>>,
+    ) -> Result<Client, ::redis::RedisError> {
+        let mut settings = RedisConnectionInfo::default().set_db(self.db);
+        if let Some(user) = &self.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &self.password {
+            settings = settings.set_password(password);
+        }
+        self.open(host, port, settings, ca)
+    }
+
+    fn open(
+        &self,
+        host: &str,
+        port: u16,
+        settings: RedisConnectionInfo,
+        ca: Option<Vec<u8>>,
+    ) -> Result<Client, ::redis::RedisError> {
+        let info = self
+            .addr(host, port)
+            .into_connection_info()?
+            .set_redis_settings(settings);
+        if self.tls {
+            Client::build_with_tls(
+                info,
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: ca,
+                },
+            )
+        } else {
+            Client::open(info)
+        }
+    }
+
+    /// One client per sentinel, to subscribe to its `+switch-master`
+    /// announcements (the `redis` crate's Sentinel client only asks).
+    pub fn sentinel_clients(
+        &self,
+        sentinel_password: Option<&str>,
+        ca: Option<Vec<u8>>,
+    ) -> Result<Vec<Client>, ::redis::RedisError> {
+        self.sentinels
+            .iter()
+            .map(|(host, port)| {
+                let mut settings = RedisConnectionInfo::default();
+                if let Some(password) = sentinel_password {
+                    settings = settings.set_password(password);
+                }
+                self.open(host, *port, settings, ca.clone())
+            })
+            .collect()
+    }
+
+    fn addr(&self, host: &str, port: u16) -> ConnectionAddr {
+        if self.tls {
+            ConnectionAddr::TcpTls {
+                host: host.to_string(),
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(host.to_string(), port)
+        }
+    }
+
     /// The client that finds the primary through the sentinels. `ca` is the
     /// PEM of a private CA, for both sentinels and data nodes under TLS.
     pub fn client(
@@ -120,18 +201,10 @@ impl SentinelUrl {
         sentinel_password: Option<&str>,
         ca: Option<Vec<u8>>,
     ) -> Result<SentinelClient, ::redis::RedisError> {
-        let addrs = self.sentinels.iter().map(|(host, port)| {
-            if self.tls {
-                ConnectionAddr::TcpTls {
-                    host: host.clone(),
-                    port: *port,
-                    insecure: false,
-                    tls_params: None,
-                }
-            } else {
-                ConnectionAddr::Tcp(host.clone(), *port)
-            }
-        });
+        let addrs = self
+            .sentinels
+            .iter()
+            .map(|(host, port)| self.addr(host, *port));
         let mut builder =
             SentinelClientBuilder::new(addrs, &self.master, SentinelServerType::Master)?
                 .set_client_to_redis_db(self.db);
@@ -159,9 +232,37 @@ impl SentinelUrl {
     }
 }
 
+/// A `+switch-master` announcement: `<master> <old-ip> <old-port>
+/// <new-ip> <new-port>`. The new primary's host and port, when the
+/// message is about `master`.
+pub fn parse_switch(payload: &str, master: &str) -> Option<(String, u16)> {
+    let parts: Vec<&str> = payload.split_whitespace().collect();
+    match parts.as_slice() {
+        [name, _, _, host, port] if *name == master => Some((host.to_string(), port.parse().ok()?)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_switch_announcement_names_the_new_primary_of_our_master_only() {
+        assert_eq!(
+            parse_switch("hymaster 127.0.0.1 6379 127.0.0.1 6380", "hymaster"),
+            Some(("127.0.0.1".to_string(), 6380))
+        );
+        assert_eq!(
+            parse_switch("other 127.0.0.1 6379 127.0.0.1 6380", "hymaster"),
+            None
+        );
+        assert_eq!(parse_switch("hymaster 127.0.0.1 6379", "hymaster"), None);
+        assert_eq!(
+            parse_switch("hymaster 127.0.0.1 6379 127.0.0.1 x", "hymaster"),
+            None
+        );
+    }
 
     #[test]
     fn parses_sentinels_master_db_and_the_data_password() {

@@ -6,6 +6,7 @@
 //! - [`encoding`]: protobuf and JSON bodies exactly as Mesos encodes them,
 //!   and the content negotiation rules of the master.
 //! - [`calls`]: builders for the calls a scheduler sends.
+//! - [`ranges`]: `Value.Ranges` in canonical form.
 //! - [`pipeline`]: HTTP/1.1 pipelining of calls (acknowledgements) on
 //!   kept-alive connections.
 //! - [`subscription`]: the long-lived SUBSCRIBE stream and the calls made on it,
@@ -17,6 +18,7 @@
 pub mod calls;
 pub mod encoding;
 pub(crate) mod pipeline;
+pub mod ranges;
 pub mod recordio;
 pub mod subscription;
 

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::mesos::ranges::merge as normalize;
 use crate::mesos::v1;
 
 /// The reservation role of resources that are not reserved.
@@ -47,20 +48,6 @@ fn to_millis(value: f64) -> i64 {
 
 fn from_millis(value: i64) -> f64 {
     value as f64 / 1000.0
-}
-
-/// Merges possibly overlapping ranges into canonical form.
-fn normalize(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    ranges.retain(|(b, e)| b <= e);
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (b, e) in ranges {
-        match out.last_mut() {
-            Some(last) if b <= last.1.saturating_add(1) => last.1 = last.1.max(e),
-            _ => out.push((b, e)),
-        }
-    }
-    out
 }
 
 fn ranges_contain(outer: &[(u64, u64)], inner: &[(u64, u64)]) -> bool {

@@ -6,18 +6,7 @@ pub(super) const PORT_MIN: u64 = 1;
 
 pub(super) const PORT_MAX: u64 = 65_535;
 
-/// Sorts and merges overlapping or adjacent inclusive ranges.
-pub(super) fn merge(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    ranges.sort_unstable();
-    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (b, e) in ranges {
-        match out.last_mut() {
-            Some(last) if b <= last.1.saturating_add(1) => last.1 = last.1.max(e),
-            _ => out.push((b, e)),
-        }
-    }
-    out
-}
+pub(super) use crate::mesos::ranges::merge;
 
 /// Removes `port` from sorted, disjoint `ranges`; false if absent.
 pub(super) fn take_port(ranges: &mut Vec<(u64, u64)>, port: u64) -> bool {

@@ -1159,7 +1159,8 @@ impl Master {
         // clears its filters too.
         let old_suppressed = std::mem::take(&mut fw.suppressed);
         fw.filters.retain(|role, _| {
-            roles.contains(role) && !(old_suppressed.contains(role) && !suppressed.contains(role))
+            let revived = old_suppressed.contains(role) && !suppressed.contains(role);
+            roles.contains(role) && !revived
         });
         fw.suppressed = suppressed.into_iter().collect();
         fw.roles = roles;

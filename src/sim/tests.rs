@@ -2665,7 +2665,6 @@ fn update_call(info: v1::FrameworkInfo, suppressed: &[&str]) -> call::UpdateFram
     call::UpdateFramework {
         framework_info: info,
         suppressed_roles: suppressed.iter().map(|r| r.to_string()).collect(),
-        ..Default::default()
     }
 }
 
@@ -2686,8 +2685,7 @@ fn update_framework_changes_roles_keeps_tasks_and_refuses_immutable_fields() {
     let id = s.id.clone();
     let refused = |f: &mut Fixture, info: v1::FrameworkInfo, suppressed: &[&str]| {
         f.m.update_framework(f.at(100), &id, update_call(info, suppressed))
-            .err()
-            .expect("refused")
+            .expect_err("refused")
     };
 
     let mut user = roles_info(Some(&id), &["a", "b"]);

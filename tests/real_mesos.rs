@@ -632,6 +632,99 @@ fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
     );
 }
 
+/// Issue 19: the framework's roles change at restart. The real master's
+/// `Master::subscribe` sends a known framework id with a changed
+/// FrameworkInfo through `validateUpdate` and `updateFramework`, the same
+/// path as UPDATE_FRAMEWORK, so re-subscribing with `--roles a,b` after
+/// `--roles a` adds role b without touching the task running in a.
+#[test]
+fn a_restart_with_another_role_re_subscribes_with_it_and_keeps_the_running_task() {
+    let agent = AgentOptions {
+        reserved: "cpus(team-b):1;mem(team-b):256".into(),
+        ..AgentOptions::numbered(1)
+    };
+    let Some(cluster) = RealCluster::start(MasterOptions::default(), vec![agent]) else {
+        return;
+    };
+    let redis = procs::Redis::start();
+    let store = redis.url();
+    let mut first = Serve::start(
+        &cluster.master_url(),
+        &["--store", &store, "--roles", "team-a"],
+    );
+    let (ma, mb) = (sleep_marker(), sleep_marker());
+    first.deploy(json!({
+        "name": "alpha",
+        "resources": {"cpu": 0.2, "mem": 32},
+        "instances": 1,
+        "command": {"cmd": format!("exec /bin/sleep {ma}")},
+    }));
+    let (alpha_before, state) = wait_running(&cluster, "alpha", 1, &ma);
+    let framework = |state: &Value| {
+        state["frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == FRAMEWORK)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let framework_id = framework(&state)["id"].clone();
+    assert!(framework_id.is_string(), "{state}");
+    assert_eq!(framework(&state)["roles"], json!(["team-a"]));
+    first.kill9();
+
+    let second = Serve::start(
+        &cluster.master_url(),
+        &["--store", &store, "--roles", "team-a,team-b"],
+    );
+    let state = cluster.wait_state(
+        "the framework re-subscribed with both roles",
+        DEADLINE,
+        |s| {
+            let f = framework(s);
+            f["connected"] == true && f["roles"] == json!(["team-a", "team-b"])
+        },
+    );
+    assert_eq!(
+        framework(&state)["id"],
+        framework_id,
+        "a new framework: {state}"
+    );
+    second.deploy(json!({
+        "name": "beta",
+        "resources": {"cpu": 0.2, "mem": 32, "role": "team-b", "reserved_only": true},
+        "instances": 1,
+        "command": {"cmd": format!("exec /bin/sleep {mb}")},
+    }));
+    let (_, state) = wait_running(&cluster, "beta", 1, &mb);
+    for t in app_tasks(&state, FRAMEWORK, "beta", "TASK_RUNNING") {
+        assert_eq!(t["role"], "team-b", "{t}");
+    }
+    let alpha = app_tasks(&state, FRAMEWORK, "alpha", "TASK_RUNNING");
+    assert_eq!(ids(&alpha), alpha_before, "alpha was relaunched: {state}");
+    assert_eq!(alpha[0]["role"], "team-a", "{state}");
+    assert_eq!(sleepers(&ma), 1);
+    assert_eq!(
+        state["frameworks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["name"] == FRAMEWORK)
+            .count(),
+        1,
+        "{state}"
+    );
+    second.kill_app("alpha");
+    second.kill_app("beta");
+    wait_for(
+        "the sleep processes to end",
+        DEADLINE,
+        || (sleepers(&ma) + sleepers(&mb) == 0).then_some(()),
+        || cluster.logs(),
+    );
+}
+
 /// A blocking HTTP/1.0 POST of JSON on loopback; returns status and body.
 fn http_post_json(port: u16, path: &str, body: &Value) -> (u16, String) {
     use std::io::{Read, Write};

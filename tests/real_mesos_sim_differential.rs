@@ -1964,3 +1964,162 @@ fn maintenance_matches_a_real_master() {
         diffs.join("\n")
     );
 }
+
+/// UPDATE_FRAMEWORK (`Master::updateFramework`, Mesos 1.12): the 400s for
+/// an invalid FrameworkInfo, a changed immutable field and suppressed roles
+/// outside the roles; then role b added (its reservation is offered to it)
+/// and role a removed (a's outstanding offer is rescinded).
+async fn update_framework_script(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    let mut info = framework_info("diff-update");
+    info["capabilities"] = json!([{"type": "MULTI_ROLE"}, {"type": "TASK_KILLING_STATE"}]);
+    info["roles"] = json!(["team-a"]);
+    d.subscribe(
+        "update subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}),
+    )
+    .await;
+    let fw = d.fw();
+    info["id"] = fw.clone();
+    let a = d.wait_offer().await;
+    d.record("update: offer to team-a", offer_view(&a));
+    let update = |info: &Value, suppressed: Value| {
+        json!({"framework_id": fw, "type": "UPDATE_FRAMEWORK", "update_framework": {
+            "framework_info": info, "suppressed_roles": suppressed}})
+    };
+    let with = |field: &str, value: Value| {
+        let mut i = info.clone();
+        i[field] = value;
+        i
+    };
+    let cases = [
+        (
+            "changed user",
+            with("user", json!("someone-else")),
+            json!([]),
+        ),
+        (
+            "changed checkpoint",
+            with("checkpoint", json!(true)),
+            json!([]),
+        ),
+        (
+            "changed principal",
+            with("principal", json!("p")),
+            json!([]),
+        ),
+        (
+            "duplicate roles",
+            with("roles", json!(["team-a", "team-a"])),
+            json!([]),
+        ),
+        ("invalid role", with("roles", json!(["team a"])), json!([])),
+        ("role and roles", with("role", json!("team-a")), json!([])),
+        (
+            "suppressed outside roles",
+            with("roles", json!(["team-a"])),
+            json!(["team-c", "team-b"]),
+        ),
+        (
+            "other framework id",
+            with("id", json!({"value": "other"})),
+            json!([]),
+        ),
+    ];
+    for (case, i, suppressed) in cases {
+        d.call(&format!("update framework: {case}"), update(&i, suppressed))
+            .await;
+    }
+    let both = with("roles", json!(["team-a", "team-b"]));
+    d.call("update framework: add team-b", update(&both, json!([])))
+        .await;
+    let b = d
+        .wait_event("an offer to team-b", |e| {
+            e["type"] == "OFFERS" && e["offers"]["offers"][0]["allocation_info"]["role"] == "team-b"
+        })
+        .await;
+    let b = b["offers"]["offers"][0].clone();
+    d.remember(b["id"]["value"].as_str().unwrap_or_default(), "<offer-b>");
+    d.record("update: offer to team-b", offer_view(&b));
+    let only_b = with("roles", json!(["team-b"]));
+    d.call(
+        "update framework: remove team-a",
+        update(&only_b, json!([])),
+    )
+    .await;
+    let rescind = d
+        .wait_event("team-a's offer rescinded", |e| e["type"] == "RESCIND")
+        .await;
+    d.record("update: rescind", rescind);
+    let state = d.state().await;
+    let listed = &state["frameworks"][0];
+    d.record(
+        "update: framework in state",
+        json!({"roles": listed["roles"], "id": listed["id"]}),
+    );
+    d.call(
+        "update teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn update_framework_matches_a_real_master() {
+    let agent = AgentOptions {
+        hostname: "agent-1.diff".into(),
+        cpus: 2.0,
+        mem: 1024,
+        disk: 4096,
+        reserved: "cpus(team-b):1;mem(team-b):512".into(),
+        ..AgentOptions::numbered(1)
+    };
+    let Some(cluster) = RealCluster::start(MasterOptions::default(), vec![agent]) else {
+        eprintln!("MESOS_HOME is unset: update_framework_matches_a_real_master skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for encoding in [Encoding::Json, Encoding::Protobuf] {
+        let real = rt.block_on(update_framework_script(&cluster.master_url(), encoding));
+        let sim = rt.block_on(async {
+            let agent: hydrogen::sim::AgentSpec = serde_json::from_value(json!({
+                "hostname": "agent-1.diff",
+                "resources": {"cpus": 2, "mem": 1024, "disk": 4096, "ports": "[20000-20099]"},
+                "reserved": {"team-b": {"cpus": 1, "mem": 512}},
+                "attributes": {"rack": "r1"},
+            }))
+            .expect("agent spec");
+            let sim = Simulator::start(SimConfig {
+                listen: "127.0.0.1:0".parse().expect("loopback"),
+                agents: vec![agent],
+                timings: hydrogen::sim::Timings {
+                    allocation_interval: Duration::from_millis(100),
+                    ..Default::default()
+                },
+                ..SimConfig::default()
+            })
+            .await
+            .expect("simulator starts");
+            let t = update_framework_script(&sim.url(), encoding).await;
+            sim.shutdown().await;
+            t
+        });
+        if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+            for (label, v) in &real {
+                eprintln!("real {label} = {v}");
+            }
+        }
+        let diffs = differences(&real, &sim);
+        assert!(
+            diffs.is_empty(),
+            "{} differences between real Mesos and the simulator (UPDATE_FRAMEWORK, {encoding:?}):\n{}",
+            diffs.len(),
+            diffs.join("\n")
+        );
+    }
+}

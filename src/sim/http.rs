@@ -361,6 +361,29 @@ async fn scheduler(
         master.failover(now, None);
         return text(StatusCode::SERVICE_UNAVAILABLE, "No leader elected");
     }
+    if call.r#type() == call::Type::UpdateFramework {
+        // `Master::updateFramework` answers synchronously: 200 with an
+        // empty body, or the reason the update was refused.
+        let Some(update) = call.update_framework else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "Failed to validate scheduler::Call: Expecting 'update_framework' to be present",
+            );
+        };
+        return match master.update_framework(now, &framework_id, update) {
+            Ok(()) => {
+                let mut r = StatusCode::OK.into_response();
+                r.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                r
+            }
+            Err(rejection) => {
+                let status =
+                    StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::BAD_REQUEST);
+                text(status, rejection.message)
+            }
+        };
+    }
     master.handle_call(now, &framework_id, call);
     accepted()
 }

@@ -22,7 +22,7 @@
 //! `validation.cpp` of Apache Mesos 1.11 (messages are worded as there), and
 //! the agent's status update manager for retries.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -1080,6 +1080,103 @@ impl Master {
                     "The stream ID '{stream_id}' included in this request didn't match the stream ID currently associated with framework ID {framework_id}"
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// UPDATE_FRAMEWORK (`Master::updateFramework`, master.cpp): the same
+    /// checks a SUBSCRIBE makes, then `validateUpdate` against the
+    /// registered info (no `preserveImmutableFields` here: a changed `user`
+    /// or `checkpoint` is refused), then the new roles and suppressed roles
+    /// take effect; offers allocated to a removed role are rescinded. Tasks
+    /// stay as they are, allocated to the role they were launched in.
+    pub fn update_framework(
+        &mut self,
+        now: Instant,
+        framework_id: &str,
+        update: call::UpdateFramework,
+    ) -> Result<(), Rejection> {
+        self.observe(now);
+        let mut info = update.framework_info;
+        let invalid =
+            |e: String| Rejection::new(400, format!("Supplied FrameworkInfo is not valid: {e}"));
+        let roles = validate_framework_info(&info).map_err(invalid)?;
+        let timeout = info.failover_timeout();
+        if !duration_create_ok(timeout) {
+            return Err(invalid(format!(
+                "The framework failover_timeout ({}) is invalid",
+                stringify_f64(timeout)
+            )));
+        }
+        let Some(fw) = self.frameworks.get(framework_id) else {
+            return Err(Rejection::new(400, "Framework cannot be found"));
+        };
+        let not_update =
+            |e: String| Rejection::new(400, format!("FrameworkInfo update is not valid: {e}"));
+        if fw.info.principal != info.principal {
+            return Err(not_update(
+                "Changing framework's principal is not allowed.".into(),
+            ));
+        }
+        if fw.info.user != info.user {
+            return Err(not_update(format!(
+                "Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{}' to '{}'",
+                fw.info.user, info.user
+            )));
+        }
+        if fw.info.checkpoint() != info.checkpoint() {
+            return Err(not_update(format!(
+                "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from '{}' to '{}'",
+                fw.info.checkpoint(),
+                info.checkpoint()
+            )));
+        }
+        // `validateSuppressedRoles`: stout prints a set sorted, as `{ a, b }`.
+        let suppressed: BTreeSet<String> = update.suppressed_roles.into_iter().collect();
+        let outside: Vec<&str> = suppressed
+            .iter()
+            .filter(|r| !roles.contains(r))
+            .map(String::as_str)
+            .collect();
+        if !outside.is_empty() {
+            return Err(Rejection::new(
+                400,
+                format!(
+                    "'UpdateFramework' call is not valid: Suppressed roles {{ {} }} are not contained in the set of roles",
+                    outside.join(", ")
+                ),
+            ));
+        }
+        info!(framework_id, roles = ?roles, suppressed = ?suppressed, "processing UPDATE_FRAMEWORK");
+        let Some(fw) = self.frameworks.get_mut(framework_id) else {
+            return Err(Rejection::new(400, "Framework cannot be found"));
+        };
+        info.id = Some(v1::FrameworkId {
+            value: framework_id.to_string(),
+        });
+        // `HierarchicalAllocatorProcess::updateFramework`: a removed role
+        // loses its filters; a role no longer suppressed is revived, which
+        // clears its filters too.
+        let old_suppressed = std::mem::take(&mut fw.suppressed);
+        fw.filters.retain(|role, _| {
+            let revived = old_suppressed.contains(role) && !suppressed.contains(role);
+            roles.contains(role) && !revived
+        });
+        fw.suppressed = suppressed.into_iter().collect();
+        fw.roles = roles;
+        fw.info = info;
+        let stale: Vec<String> = fw
+            .offers
+            .iter()
+            .filter(|id| {
+                self.offers
+                    .get(*id)
+                    .is_some_and(|o| !fw.roles.contains(&o.role))
+            })
+            .cloned()
+            .collect();
+        for id in stale {
+            self.remove_offer(&id, true, None);
         }
         Ok(())
     }

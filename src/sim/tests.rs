@@ -2642,3 +2642,150 @@ fn a_draining_machine_gets_unavailability_and_inverse_offers_then_goes_down() {
     assert_eq!(f.m.maintenance_status(), Default::default());
     assert!(f.m.maintenance.schedule.windows.is_empty());
 }
+
+/// A MULTI_ROLE framework info in `roles`, failed over onto framework `id`.
+fn roles_info(id: Option<&str>, roles: &[&str]) -> v1::FrameworkInfo {
+    let mut i = info(&[v1::framework_info::capability::Type::MultiRole]);
+    i.roles = roles.iter().map(|r| r.to_string()).collect();
+    i.id = id.map(|v| v1::FrameworkId { value: v.into() });
+    i
+}
+
+/// Launches task `id` from `offer`, its resources carrying the offer's
+/// `allocation_info` as a MULTI_ROLE framework must.
+fn launch_in_offer_role(f: &mut Fixture, ms: u64, s: &Sched, offer: &v1::Offer, id: &str) {
+    let mut t = task(id, &offer.agent_id, 0.5);
+    for r in &mut t.resources {
+        r.allocation_info = offer.allocation_info.clone();
+    }
+    f.launch(ms, s, offer, vec![t]);
+}
+
+fn update_call(info: v1::FrameworkInfo, suppressed: &[&str]) -> call::UpdateFramework {
+    call::UpdateFramework {
+        framework_info: info,
+        suppressed_roles: suppressed.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+/// `Master::updateFramework(Call::UpdateFramework&&)` (master.cpp):
+/// `validateFramework` ("Supplied FrameworkInfo is not valid: ..."), then
+/// `validateUpdate` without `preserveImmutableFields` ("FrameworkInfo
+/// update is not valid: ..."), then the suppressed roles; on success the
+/// roles change, offers of a removed role are rescinded and the tasks
+/// launched in it keep running, still allocated to it.
+#[test]
+fn update_framework_changes_roles_keeps_tasks_and_refuses_immutable_fields() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(0, roles_info(None, &["a"]))
+        .expect("subscribed");
+    let offer = f.offers(0, &mut s).remove(0);
+    launch_in_offer_role(&mut f, 0, &s, &offer, "t-a");
+    let id = s.id.clone();
+    let refused = |f: &mut Fixture, info: v1::FrameworkInfo, suppressed: &[&str]| {
+        f.m.update_framework(f.at(100), &id, update_call(info, suppressed))
+            .expect_err("refused")
+    };
+
+    let mut user = roles_info(Some(&id), &["a", "b"]);
+    user.user = "other".into();
+    let r = refused(&mut f, user, &[]);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.message,
+        "FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported; attempted to update from 'root' to 'other'"
+    );
+    let mut checkpoint = roles_info(Some(&id), &["a", "b"]);
+    checkpoint.checkpoint = Some(true);
+    assert_eq!(
+        refused(&mut f, checkpoint, &[]).message,
+        "FrameworkInfo update is not valid: Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from 'false' to 'true'"
+    );
+    let mut principal = roles_info(Some(&id), &["a", "b"]);
+    principal.principal = Some("p".into());
+    assert_eq!(
+        refused(&mut f, principal, &[]).message,
+        "FrameworkInfo update is not valid: Changing framework's principal is not allowed."
+    );
+    assert_eq!(
+        refused(&mut f, roles_info(Some(&id), &["a", "a"]), &[]).message,
+        "Supplied FrameworkInfo is not valid: 'FrameworkInfo.roles' contains duplicate items: { a }"
+    );
+    assert_eq!(
+        refused(&mut f, roles_info(Some(&id), &["a", "b"]), &["c", "d"]).message,
+        "'UpdateFramework' call is not valid: Suppressed roles { c, d } are not contained in the set of roles"
+    );
+    assert_eq!(f.m.frameworks[&id].roles, ["a"], "refusals change nothing");
+
+    // a → a,b with b suppressed: b gets no offer until it is unsuppressed.
+    f.m.update_framework(
+        f.at(200),
+        &id,
+        update_call(roles_info(Some(&id), &["a", "b"]), &["b"]),
+    )
+    .expect("updated");
+    assert_eq!(f.m.frameworks[&id].roles, ["a", "b"]);
+    assert!(f.m.frameworks[&id].suppressed.contains("b"));
+    let offers = f.offers(1000, &mut s);
+    assert!(
+        !offer_roles(&offers).contains(&"b".to_string()),
+        "{offers:?}"
+    );
+    f.m.update_framework(
+        f.at(1000),
+        &id,
+        update_call(roles_info(Some(&id), &["a", "b"]), &[]),
+    )
+    .expect("updated");
+    assert!(offer_roles(&f.offers(2000, &mut s)).contains(&"b".to_string()));
+
+    // a,b → b: a's outstanding offers are rescinded; t-a keeps running in a.
+    let a_offers: Vec<String> = f.m.frameworks[&id]
+        .offers
+        .iter()
+        .filter(|o| f.m.offers[*o].role == "a")
+        .cloned()
+        .collect();
+    f.m.update_framework(
+        f.at(2000),
+        &id,
+        update_call(roles_info(Some(&id), &["b"]), &[]),
+    )
+    .expect("updated");
+    let rescinded: Vec<String> = drain(&mut s.rx)
+        .into_iter()
+        .filter_map(|e| e.rescind.map(|r| r.offer_id.value))
+        .collect();
+    assert_eq!(rescinded.len(), a_offers.len());
+    assert!(a_offers.iter().all(|o| rescinded.contains(o)));
+    let fw = &f.m.frameworks[&id];
+    assert_eq!(fw.roles, ["b"]);
+    assert_eq!(fw.tasks["t-a"].role, "a");
+    assert!(
+        offer_roles(&f.offers(3000, &mut s))
+            .iter()
+            .all(|r| r == "b")
+    );
+}
+
+/// `Master::subscribe` of a known framework id with a changed FrameworkInfo
+/// goes through the same `updateFramework`: a restart with new roles
+/// re-subscribes, the roles change, the tasks stay.
+#[test]
+fn resubscribe_with_new_roles_updates_them_and_keeps_tasks() {
+    let mut f = fixture(1);
+    let mut s = f
+        .subscribe(0, roles_info(None, &["a"]))
+        .expect("subscribed");
+    let offer = f.offers(0, &mut s).remove(0);
+    launch_in_offer_role(&mut f, 0, &s, &offer, "t-a");
+    let mut again = f
+        .subscribe(1000, roles_info(Some(&s.id), &["a", "b"]))
+        .expect("re-subscribed");
+    assert_eq!(again.id, s.id);
+    let fw = &f.m.frameworks[&s.id];
+    assert_eq!(fw.roles, ["a", "b"]);
+    assert_eq!(fw.tasks["t-a"].role, "a");
+    assert!(offer_roles(&f.offers(2000, &mut again)).contains(&"b".to_string()));
+}

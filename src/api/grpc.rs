@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 use prost::Message;
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TaskRecord};
 
 use super::codec::EncodedCodec;
 use super::convert;
@@ -34,6 +34,16 @@ use super::proto as pb;
 use super::proto::app_service_server::AppServiceServer;
 use super::service::{ApiService, AppView, Face, Framing, TaskKey};
 use super::watch::{self, WatchFrom, WatchOptions};
+
+/// One app's share of a ListAll answer (and of a page): concatenated, the
+/// shares are one `ListAllResponse`.
+fn list_share(tasks: &[TaskRecord]) -> Bytes {
+    let share = pb::ListAllResponse {
+        tasks: tasks.iter().map(convert::task_to_proto).collect(),
+        next_page_token: String::new(),
+    };
+    Bytes::from(share.encode_to_vec())
+}
 
 /// Tasks per ListAll page when the request gives a token but no size.
 pub const DEFAULT_PAGE_SIZE: usize = 1_000;
@@ -196,13 +206,7 @@ impl<S: Store> GrpcService<S> {
             separator: b"",
             close: b"",
         };
-        Ok(views.list_body(Face::Proto, framing, |tasks| {
-            let share = pb::ListAllResponse {
-                tasks: tasks.iter().map(convert::task_to_proto).collect(),
-                next_page_token: String::new(),
-            };
-            Bytes::from(share.encode_to_vec())
-        }))
+        Ok(views.list_body(Face::Proto, framing, list_share))
     }
 
     /// One page of ListAll, or every task when the request asks for no
@@ -217,16 +221,21 @@ impl<S: Store> GrpcService<S> {
             n => (n as usize).min(MAX_PAGE_SIZE),
         };
         let views = self.timed(self.core.views()).await?;
-        let (tasks, more) = views.task_page(after.as_ref(), limit);
-        let next_page_token = match (more, tasks.last()) {
-            (true, Some(last)) => page_token::encode(&TaskKey::of(last)),
-            _ => String::new(),
-        };
-        let page = pb::ListAllResponse {
-            tasks: tasks.into_iter().map(convert::task_to_proto).collect(),
-            next_page_token,
-        };
-        Ok(Bytes::from(page.encode_to_vec()))
+        let (parts, more) = views.task_page(after.as_ref(), limit);
+        let mut page = BytesMut::new();
+        for part in &parts {
+            page.extend_from_slice(&part.render(Face::Proto, &list_share));
+        }
+        // Concatenated encodings are one message: the tasks add up, the
+        // token comes last.
+        if let (true, Some(last)) = (more, parts.last().and_then(|p| p.tasks().last())) {
+            let token = pb::ListAllResponse {
+                tasks: Vec::new(),
+                next_page_token: page_token::encode(&TaskKey::of(last)),
+            };
+            page.extend_from_slice(&token.encode_to_vec());
+        }
+        Ok(page.freeze())
     }
 
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, ApiError>>) -> Result<T, Status> {

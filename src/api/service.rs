@@ -335,14 +335,16 @@ impl Views {
     }
 
     /// Up to `limit` tasks after `after` in ListAll's order (app, instance,
-    /// task id), and whether more follow: one page of a paged ListAll.
-    pub fn task_page(&self, after: Option<&TaskKey>, limit: usize) -> (Vec<&TaskRecord>, bool) {
+    /// task id), as runs of one app each, and whether more follow: one page
+    /// of a paged ListAll.
+    pub fn task_page(&self, after: Option<&TaskKey>, limit: usize) -> (Vec<PagePart<'_>>, bool) {
         use std::ops::Bound;
         let start = match after {
             Some(key) => Bound::Included(key.app.as_str()),
             None => Bound::Unbounded,
         };
-        let mut page = Vec::with_capacity(limit.min(1024));
+        let mut parts = Vec::new();
+        let mut listed = 0;
         for (name, entry) in self.apps.range::<str, _>((start, Bound::Unbounded)) {
             let tasks = entry.tasks();
             let from = match after {
@@ -352,14 +354,25 @@ impl Views {
                 }),
                 _ => 0,
             };
-            for task in &tasks[from..] {
-                if page.len() == limit {
-                    return (page, true);
-                }
-                page.push(task);
+            let left = tasks.len() - from;
+            if left == 0 {
+                continue;
+            }
+            if listed == limit {
+                return (parts, true);
+            }
+            let take = left.min(limit - listed);
+            parts.push(PagePart {
+                entry,
+                from,
+                to: from + take,
+            });
+            listed += take;
+            if take < left {
+                return (parts, true);
             }
         }
-        (page, false)
+        (parts, false)
     }
 
     /// The ListAll answer in `face`'s encoding: each app's share rendered
@@ -395,6 +408,30 @@ impl Views {
                 body.freeze()
             })
             .clone()
+    }
+}
+
+/// One app's tasks on a page of ListAll (see [`Views::task_page`]).
+pub struct PagePart<'v> {
+    entry: &'v AppEntry,
+    from: usize,
+    to: usize,
+}
+
+impl PagePart<'_> {
+    pub fn tasks(&self) -> &[TaskRecord] {
+        &self.entry.tasks()[self.from..self.to]
+    }
+
+    /// The part in `face`'s encoding, by `render`: an app listed whole
+    /// reuses its ListAll share (rendered once per app while unchanged), so
+    /// a page costs a copy of bytes, not an encoding, for most apps.
+    pub fn render(&self, face: Face, render: &impl Fn(&[TaskRecord]) -> Bytes) -> Bytes {
+        if self.from == 0 && self.to == self.entry.tasks().len() {
+            self.entry.list_share(face, render).clone()
+        } else {
+            render(self.tasks())
+        }
     }
 }
 
@@ -825,13 +862,18 @@ mod tests {
             Instant::now(),
             None,
         );
-        let ids = |page: &[&TaskRecord]| page.iter().map(|t| t.task_id.clone()).collect::<Vec<_>>();
+        let ids = |page: &[PagePart]| {
+            page.iter()
+                .flat_map(|p| p.tasks())
+                .map(|t| t.task_id.clone())
+                .collect::<Vec<_>>()
+        };
         let (first, more) = views.task_page(None, 2);
         assert_eq!(
             (ids(&first), more),
             (vec!["db.0".into(), "db.1".into()], true)
         );
-        let after = TaskKey::of(first[1]);
+        let after = TaskKey::of(&first[0].tasks()[1]);
         let (second, more) = views.task_page(Some(&after), 2);
         assert_eq!((ids(&second), more), (vec!["web.0".into()], false));
         // A cursor whose task is gone still resumes at the next one.

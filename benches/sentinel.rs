@@ -25,7 +25,7 @@ mod procs;
 
 use std::time::{Duration, Instant};
 
-use procs::{Hydrogen, Redis, Sentinel};
+use procs::{Hydrogen, SentinelTopology};
 use serde_json::{Value, json};
 
 const MASTER: &str = "benchmaster";
@@ -35,87 +35,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Option<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(2))
-        .ok()?;
-    cmd.query(&mut conn).ok()
-}
-
-fn info_field(port: u16, field: &str) -> Option<String> {
-    let info: String = query(port, redis::cmd("INFO").arg("replication"))?;
-    info.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix(&format!("{field}:"))
-            .map(str::to_string)
-    })
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-struct Topology {
-    primary: Redis,
-    _replicas: Vec<Redis>,
-    sentinels: Vec<Sentinel>,
-}
-
-impl Topology {
-    fn start() -> Self {
-        let primary = Redis::start();
-        let replicas: Vec<Redis> = (0..2)
-            .map(|_| Redis::start_replica_of(primary.port))
-            .collect();
-        wait_until("both replicas in sync", || {
-            info_field(primary.port, "connected_slaves").as_deref() == Some("2")
-        });
-        let sentinels: Vec<Sentinel> = (0..3)
-            .map(|_| Sentinel::start(MASTER, primary.port, 2, 1000))
-            .collect();
-        wait_until("the sentinels to know the topology", || {
-            sentinels.iter().all(|s| {
-                let replicas: Option<Vec<redis::Value>> =
-                    query(s.port, redis::cmd("SENTINEL").arg("REPLICAS").arg(MASTER));
-                let others: Option<Vec<redis::Value>> =
-                    query(s.port, redis::cmd("SENTINEL").arg("SENTINELS").arg(MASTER));
-                replicas.is_some_and(|r| r.len() == 2) && others.is_some_and(|o| o.len() == 2)
-            })
-        });
-        Self {
-            primary,
-            _replicas: replicas,
-            sentinels,
-        }
-    }
-
-    fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect();
-        format!("redis+sentinel://{}/{MASTER}", hosts.join(","))
-    }
-
-    fn primary_port(&self) -> Option<u16> {
-        self.sentinels.iter().find_map(|s| {
-            let addr: Vec<String> = query(
-                s.port,
-                redis::cmd("SENTINEL")
-                    .arg("GET-MASTER-ADDR-BY-NAME")
-                    .arg(MASTER),
-            )?;
-            addr.get(1)?.parse().ok()
-        })
-    }
 }
 
 fn app(name: &str, instances: u64) -> Value {
@@ -164,7 +83,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn run(binary: &str, min_replicas: u32) -> Value {
     let tasks = env_or("SENTINEL_BENCH_TASKS", 2000);
     let secs = env_or("SENTINEL_BENCH_SECS", 3);
-    let mut topology = tokio::task::spawn_blocking(Topology::start)
+    let mut topology = tokio::task::spawn_blocking(|| SentinelTopology::start(MASTER))
         .await
         .expect("topology");
     let agents = tasks.div_ceil(100).max(4).to_string();

@@ -21,100 +21,11 @@ use std::time::{Duration, Instant};
 use hydrogen::store::Store;
 use hydrogen::store::redis::{RedisOptions, RedisStore};
 use hydrogen::store::{Epoch, StoreError};
-use procs::{Hydrogen, Redis, Sentinel};
+use procs::{Hydrogen, Redis, SentinelTopology, info_field, query, wait_until};
 use serde_json::{Value, json};
 
 const MASTER: &str = "hymaster";
 const DEADLINE: Duration = Duration::from_secs(180);
-
-/// A primary, two replicas and three sentinels (quorum 2) that agree on
-/// the topology.
-struct Topology {
-    primary: Redis,
-    _replicas: Vec<Redis>,
-    sentinels: Vec<Sentinel>,
-}
-
-fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Option<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
-    let mut conn = client
-        .get_connection_with_timeout(Duration::from_secs(2))
-        .ok()?;
-    cmd.query(&mut conn).ok()
-}
-
-fn info_field(port: u16, field: &str) -> Option<String> {
-    let info: String = query(port, redis::cmd("INFO").arg("replication"))?;
-    info.lines().find_map(|l| {
-        l.trim()
-            .strip_prefix(&format!("{field}:"))
-            .map(str::to_string)
-    })
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-impl Topology {
-    fn start() -> Self {
-        let primary = Redis::start();
-        let replicas: Vec<Redis> = (0..2)
-            .map(|_| Redis::start_replica_of(primary.port))
-            .collect();
-        wait_until("both replicas in sync", || {
-            info_field(primary.port, "connected_slaves").as_deref() == Some("2")
-                && replicas
-                    .iter()
-                    .all(|r| info_field(r.port, "master_link_status").as_deref() == Some("up"))
-        });
-        let sentinels: Vec<Sentinel> = (0..3)
-            .map(|_| Sentinel::start(MASTER, primary.port, 2, 1000))
-            .collect();
-        // A failover needs every sentinel to know the replicas and the
-        // other sentinels (learnt through the primary, every 2 s or so).
-        wait_until("the sentinels to know the topology", || {
-            sentinels.iter().all(|s| {
-                let replicas: Option<Vec<redis::Value>> =
-                    query(s.port, redis::cmd("SENTINEL").arg("REPLICAS").arg(MASTER));
-                let others: Option<Vec<redis::Value>> =
-                    query(s.port, redis::cmd("SENTINEL").arg("SENTINELS").arg(MASTER));
-                replicas.is_some_and(|r| r.len() == 2) && others.is_some_and(|o| o.len() == 2)
-            })
-        });
-        Self {
-            primary,
-            _replicas: replicas,
-            sentinels,
-        }
-    }
-
-    fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect();
-        format!("redis+sentinel://{}/{MASTER}", hosts.join(","))
-    }
-
-    /// The primary's port according to the first sentinel that answers.
-    fn primary_port(&self) -> Option<u16> {
-        self.sentinels.iter().find_map(|s| {
-            let addr: Vec<String> = query(
-                s.port,
-                redis::cmd("SENTINEL")
-                    .arg("GET-MASTER-ADDR-BY-NAME")
-                    .arg(MASTER),
-            )?;
-            addr.get(1)?.parse().ok()
-        })
-    }
-}
 
 /// (status, Retry-After header, body).
 async fn http(
@@ -187,7 +98,7 @@ fn running_of(tasks: &BTreeMap<String, String>, app: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_killed_during_a_deploy_and_api_writes_loses_nothing() {
-    let mut topology = tokio::task::spawn_blocking(Topology::start)
+    let mut topology = tokio::task::spawn_blocking(|| SentinelTopology::start(MASTER))
         .await
         .expect("topology");
     let sim = Hydrogen::sim(
@@ -362,7 +273,7 @@ async fn an_unreplicated_lease_is_never_led_on_so_no_epoch_is_held_twice() {
     let replica = Redis::start_replica_of(primary.port);
     let port = replica.port;
     tokio::task::spawn_blocking(move || {
-        wait_until("the replica in sync", || {
+        wait_until("the replica in sync", Duration::from_secs(60), || {
             info_field(port, "master_link_status").as_deref() == Some("up")
         })
     })
@@ -433,7 +344,7 @@ async fn writes_wait_for_replicas_and_a_missing_replica_makes_them_unavailable()
     let mut replica = Redis::start_replica_of(primary.port);
     let port = replica.port;
     tokio::task::spawn_blocking(move || {
-        wait_until("the replica in sync", || {
+        wait_until("the replica in sync", Duration::from_secs(60), || {
             info_field(port, "master_link_status").as_deref() == Some("up")
         })
     })
@@ -473,7 +384,7 @@ async fn writes_wait_for_replicas_and_a_missing_replica_makes_them_unavailable()
 /// this test loses writes: see the README), so that is what it runs with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switchover_is_followed_and_refused_writes_are_retried_on_the_new_primary() {
-    let topology = tokio::task::spawn_blocking(Topology::start)
+    let topology = tokio::task::spawn_blocking(|| SentinelTopology::start(MASTER))
         .await
         .expect("topology");
     let store = RedisStore::connect(&topology.url(), options(2))
@@ -561,7 +472,7 @@ async fn a_frozen_replica_confirms_no_write_even_across_reconnects() {
     let replica = Redis::start_replica_of(primary.port);
     let (primary_port, replica_port) = (primary.port, replica.port);
     tokio::task::spawn_blocking(move || {
-        wait_until("the replica in sync", || {
+        wait_until("the replica in sync", Duration::from_secs(60), || {
             info_field(primary_port, "connected_slaves").as_deref() == Some("1")
                 && info_field(replica_port, "master_link_status").as_deref() == Some("up")
         })
@@ -630,7 +541,7 @@ async fn a_frozen_replica_confirms_no_write_even_across_reconnects() {
 /// the time from the kill to the move and to the first confirmed write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_store_follows_a_failover_from_the_sentinels_announcement() {
-    let mut topology = tokio::task::spawn_blocking(Topology::start)
+    let mut topology = tokio::task::spawn_blocking(|| SentinelTopology::start(MASTER))
         .await
         .expect("topology");
     let store = RedisStore::connect(

@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 #[path = "redis.rs"]
 mod redis_server;
 #[allow(unused_imports)] // not every test crate that includes this file uses each
-pub use redis_server::{Redis, Sentinel, free_port, signal};
+pub use redis_server::{
+    Redis, Sentinel, SentinelTopology, free_port, info_field, query, signal, wait_until,
+};
 
 /// What `hydrogen serve`, `dev` and `sim` print once they serve, before
 /// the URL: `listening on http://127.0.0.1:PORT`.

@@ -354,3 +354,102 @@ fn make_certificates(dir: &Path) {
         );
     }
 }
+
+/// Runs one command against the server on `port`; `None` when it does not
+/// answer (stopped, killed, not yet up) or answers an error.
+pub fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Option<T> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .ok()?;
+    cmd.query(&mut conn).ok()
+}
+
+/// One field of `INFO replication` of the server on `port`.
+pub fn info_field(port: u16, field: &str) -> Option<String> {
+    let info: String = query(port, redis::cmd("INFO").arg("replication"))?;
+    info.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(&format!("{field}:"))
+            .map(str::to_string)
+    })
+}
+
+/// Polls `ok` until it holds; panics naming `what` after `deadline`.
+pub fn wait_until(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) {
+    let until = Instant::now() + deadline;
+    while !ok() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A primary, two replicas and three sentinels (quorum 2) watching it as
+/// `master`, started and waited for until every sentinel knows the
+/// replicas and the other sentinels (a failover needs both).
+pub struct SentinelTopology {
+    pub master: &'static str,
+    pub primary: Redis,
+    pub replicas: Vec<Redis>,
+    pub sentinels: Vec<Sentinel>,
+}
+
+impl SentinelTopology {
+    /// How long the topology gets to settle (sentinels learn each other
+    /// through the primary every 2 s or so; slow on loaded machines).
+    const SETTLE: Duration = Duration::from_secs(120);
+
+    pub fn start(master: &'static str) -> Self {
+        let primary = Redis::start();
+        let replicas: Vec<Redis> = (0..2)
+            .map(|_| Redis::start_replica_of(primary.port))
+            .collect();
+        wait_until("both replicas in sync", Self::SETTLE, || {
+            info_field(primary.port, "connected_slaves").as_deref() == Some("2")
+                && replicas
+                    .iter()
+                    .all(|r| info_field(r.port, "master_link_status").as_deref() == Some("up"))
+        });
+        let sentinels: Vec<Sentinel> = (0..3)
+            .map(|_| Sentinel::start(master, primary.port, 2, 1000))
+            .collect();
+        wait_until("the sentinels to know the topology", Self::SETTLE, || {
+            sentinels.iter().all(|s| {
+                let replicas: Option<Vec<redis::Value>> =
+                    query(s.port, redis::cmd("SENTINEL").arg("REPLICAS").arg(master));
+                let others: Option<Vec<redis::Value>> =
+                    query(s.port, redis::cmd("SENTINEL").arg("SENTINELS").arg(master));
+                replicas.is_some_and(|r| r.len() == 2) && others.is_some_and(|o| o.len() == 2)
+            })
+        });
+        Self {
+            master,
+            primary,
+            replicas,
+            sentinels,
+        }
+    }
+
+    /// The store URL naming every sentinel.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        format!("redis+sentinel://{}/{}", hosts.join(","), self.master)
+    }
+
+    /// The primary's port according to the first sentinel that answers.
+    pub fn primary_port(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|s| {
+            let addr: Vec<String> = query(
+                s.port,
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(self.master),
+            )?;
+            addr.get(1)?.parse().ok()
+        })
+    }
+}

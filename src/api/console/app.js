@@ -391,14 +391,19 @@ function applyCluster(c) {
 // A status event: the app's new scheduler status, drawn from the event.
 function applyStatus(st) {
   const app = ui.apps.find((a) => a.name === st.app);
-  if (!app) { scheduleRefresh(); return; }
-  app.status = st;
+  if (app) app.status = st;
   const r = route();
-  if (r.view === "apps") renderApps();
-  else if (r.view === "app" && r.name === st.app && ui.current && ui.current.name === st.app) {
+  // The app on screen is drawn from the event even when the list has not
+  // caught up with it yet (just deployed from this page, say).
+  if (r.view === "app" && r.name === st.app && ui.current && ui.current.name === st.app) {
     ui.current.status = st;
     drawApp(ui.current);
   }
+  // The last status the watch brought for each app, where scripts (and the
+  // browser test) can see that statuses arrive without asking.
+  (window.watchedStatuses ||= {})[st.app] = st.waiting || 0;
+  if (!app) { scheduleRefresh(); return; }
+  if (r.view === "apps") renderApps();
 }
 
 // ------------------------------------------------------------------ live

@@ -195,6 +195,16 @@ impl AppEntry {
         }
     }
 
+    /// `previous`'s entry of `name` when its content is `content` (its
+    /// renderings stay valid), else a new entry.
+    fn kept_or_new(previous: Option<&Views>, name: &str, content: Content) -> Arc<Self> {
+        previous
+            .and_then(|p| p.apps.get(name))
+            .filter(|old| old.content == content)
+            .map(Arc::clone)
+            .unwrap_or_else(|| Arc::new(AppEntry::new(content)))
+    }
+
     /// The app, when it has a record.
     pub fn view(&self) -> Option<&AppView> {
         match &self.content {
@@ -268,11 +278,7 @@ impl Views {
         let apps = contents
             .into_iter()
             .map(|(name, content)| {
-                let kept = previous
-                    .and_then(|p| p.apps.get(&name))
-                    .filter(|old| old.content == content)
-                    .map(Arc::clone);
-                let entry = kept.unwrap_or_else(|| Arc::new(AppEntry::new(content)));
+                let entry = AppEntry::kept_or_new(previous, &name, content);
                 (name, entry)
             })
             .collect();
@@ -303,12 +309,7 @@ impl Views {
                     continue;
                 }
             };
-            let kept = previous
-                .apps
-                .get(&slice.name)
-                .filter(|old| old.content == content)
-                .map(Arc::clone);
-            let entry = kept.unwrap_or_else(|| Arc::new(AppEntry::new(content)));
+            let entry = AppEntry::kept_or_new(Some(previous), &slice.name, content);
             apps.insert(slice.name, entry);
         }
         Self {

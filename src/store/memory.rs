@@ -95,19 +95,24 @@ impl Inner {
         }
     }
 
-    fn slice(&self, name: &str) -> AppSlice {
+    /// An app's tasks, by instance and task id.
+    fn tasks_of(&self, app: &str) -> Vec<TaskRecord> {
         let mut tasks: Vec<TaskRecord> = self
             .tasks_by_app
-            .get(name)
+            .get(app)
             .into_iter()
             .flatten()
             .filter_map(|id| self.tasks.get(id).cloned())
             .collect();
         tasks.sort_by(|a, b| (a.instance, &a.task_id).cmp(&(b.instance, &b.task_id)));
+        tasks
+    }
+
+    fn slice(&self, name: &str) -> AppSlice {
         AppSlice {
             name: name.to_owned(),
             record: self.apps.get(name).cloned(),
-            tasks,
+            tasks: self.tasks_of(name),
             status: self.statuses.get(name).cloned(),
         }
     }
@@ -273,16 +278,7 @@ impl Store for MemoryStore {
     }
 
     async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
-        let inner = self.lock();
-        let mut tasks: Vec<TaskRecord> = inner
-            .tasks_by_app
-            .get(app)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| inner.tasks.get(id).cloned())
-            .collect();
-        tasks.sort_by(|a, b| (a.instance, &a.task_id).cmp(&(b.instance, &b.task_id)));
-        Ok(tasks)
+        Ok(self.lock().tasks_of(app))
     }
 
     async fn view_revision(&self) -> Result<ViewRevision, StoreError> {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -47,7 +47,7 @@ use crate::mesos::subscription::{
 };
 use crate::mesos::v1::scheduler::{Event, event};
 use crate::mesos::v1::{self, framework_info::Capability, framework_info::capability};
-use crate::store::{Epoch, Store, StoreError};
+use crate::store::{Changes, Epoch, Store, StoreError};
 
 /// `--maintenance-horizon` default: an agent whose maintenance starts
 /// within the hour gets no new task and has its tasks moved off.
@@ -351,6 +351,11 @@ struct Driver<S: Store> {
     acks: Option<Acknowledger>,
     /// The core's session as of its last effects: events of others are stale.
     session: Option<Generation>,
+    /// The store's change feed, with the app revision taken *before* the
+    /// load's snapshot: an app written between that snapshot and the loop's
+    /// start is then seen as a change, not folded into the baseline and lost.
+    changes: watch::Receiver<Changes>,
+    seen_apps: u64,
 }
 
 impl<S: Store> Driver<S> {
@@ -361,6 +366,8 @@ impl<S: Store> Driver<S> {
         caller: Option<Caller>,
         framework_id: Option<String>,
     ) -> Result<Self, SchedulerError> {
+        let mut changes = store.changes();
+        let seen_apps = changes.borrow_and_update().apps;
         // One consistent cut, with the statuses (failure history) a former
         // leader wrote.
         let snapshot = store.view_snapshot().await?;
@@ -382,6 +389,8 @@ impl<S: Store> Driver<S> {
             caller,
             acks,
             session: None,
+            changes,
+            seen_apps,
         })
     }
 
@@ -390,8 +399,6 @@ impl<S: Store> Driver<S> {
         mut events: mpsc::Receiver<SubscriptionEvent>,
         cancel: CancellationToken,
     ) -> Result<(), SchedulerError> {
-        let mut changes = self.store.changes();
-        let mut seen_apps = changes.borrow_and_update().apps;
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -410,22 +417,29 @@ impl<S: Store> Driver<S> {
                     }
                     self.on_subscription_events(batch).await?;
                 }
-                changed = changes.changed() => {
+                changed = self.changes.changed() => {
                     if changed.is_err() {
                         return Err(StoreError::Unavailable("store change feed closed".into()).into());
                     }
-                    let now_apps = changes.borrow_and_update().apps;
-                    if now_apps != seen_apps {
-                        seen_apps = now_apps;
-                        let apps = self.store.list_apps().await?;
-                        self.step(Input::Apps(apps)).await?;
-                    }
+                    self.on_store_changed().await?;
                 }
                 _ = ticker.tick() => {
                     self.step(Input::Tick).await?;
                 }
             }
         }
+    }
+
+    /// Re-reads the apps when the feed says they changed since the last
+    /// read (or since the load's snapshot).
+    async fn on_store_changed(&mut self) -> Result<(), SchedulerError> {
+        let now_apps = self.changes.borrow_and_update().apps;
+        if now_apps != self.seen_apps {
+            self.seen_apps = now_apps;
+            let apps = self.store.list_apps().await?;
+            self.step(Input::Apps(apps)).await?;
+        }
+        Ok(())
     }
 
     /// Feeds a batch of subscription events to the core: runs of Mesos
@@ -800,5 +814,43 @@ impl<S: Store> StatusBench<S> {
     /// Tasks in the model.
     pub fn tasks(&self) -> usize {
         self.driver.core.counts().1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::app;
+    use crate::store::memory::MemoryStore;
+
+    /// A deploy answered while a new leader was between its snapshot and
+    /// its loop was folded into the loop's baseline and never launched
+    /// (seen in CI: "apps deployed" logged before "scheduler loaded state
+    /// apps=0", then nothing but SUPPRESS).
+    #[tokio::test]
+    async fn an_app_written_after_the_load_snapshot_reaches_the_core() {
+        let store = Arc::new(MemoryStore::new(8));
+        let mut bench = StatusBench::load(store.clone(), Epoch(1))
+            .await
+            .expect("loads");
+        assert_eq!(bench.driver.core.counts().0, 0);
+        store
+            .create_app(app("late", "sleep 1"))
+            .await
+            .expect("written");
+        tokio::time::timeout(Duration::from_secs(10), bench.driver.changes.changed())
+            .await
+            .expect("the write shows on the change feed after the load")
+            .expect("feed open");
+        bench
+            .driver
+            .on_store_changed()
+            .await
+            .expect("re-reads the apps");
+        assert_eq!(
+            bench.driver.core.counts().0,
+            1,
+            "the late app is in the model"
+        );
     }
 }

@@ -512,7 +512,7 @@ impl Core {
             if status::apply(record, &status, now.wall_ms) {
                 fx.writes.upserts.push(record.clone());
             }
-            status::count(before, state);
+            status::count(before, record.state);
             let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
             let app = record.app.clone();

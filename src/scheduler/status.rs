@@ -48,7 +48,16 @@ fn describe(status: &TaskStatus) -> String {
 /// would see changed.
 pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool {
     let before = record.clone();
-    record.state = task_state(status.state());
+    let incoming = task_state(status.state());
+    if goes_back(record.state, incoming) {
+        // Mesos resends a task's oldest unacknowledged update, while a
+        // reconciliation answer carries its latest state: after a failover
+        // RUNNING (reconciled) can arrive before the resent STARTING. A
+        // live task never returns to an earlier launch step; the update is
+        // still acknowledged, it only changes nothing.
+        return false;
+    }
+    record.state = incoming;
     if let Some(healthy) = status.healthy {
         record.healthy = Some(healthy);
     } else if record.state != TaskState::TaskRunning {
@@ -73,6 +82,18 @@ pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool 
         record.updated_ms = now_ms;
     }
     changed
+}
+
+/// Whether `incoming` is an earlier step of a launch than `current`
+/// (STAGING, STARTING, RUNNING, in that order).
+fn goes_back(current: TaskState, incoming: TaskState) -> bool {
+    let step = |s: TaskState| match s {
+        TaskState::TaskStaging => Some(0),
+        TaskState::TaskStarting => Some(1),
+        TaskState::TaskRunning => Some(2),
+        _ => None,
+    };
+    matches!((step(current), step(incoming)), (Some(c), Some(i)) if i < c)
 }
 
 /// Counts a status update of a task we track once per state it reaches:
@@ -167,5 +188,23 @@ mod tests {
             !apply(&mut record, &status, 6),
             "the same update changes nothing"
         );
+        let resent_starting = TaskStatus {
+            task_id: v1::TaskId { value: "t".into() },
+            state: v1::TaskState::TaskStarting as i32,
+            ..Default::default()
+        };
+        assert!(
+            !apply(&mut record, &resent_starting, 7),
+            "a resent STARTING after a reconciled RUNNING changes nothing"
+        );
+        assert_eq!(record.state, TaskState::TaskRunning);
+        assert_eq!(record.healthy, Some(true));
+        let failed = TaskStatus {
+            task_id: v1::TaskId { value: "t".into() },
+            state: v1::TaskState::TaskFailed as i32,
+            ..Default::default()
+        };
+        assert!(apply(&mut record, &failed, 8));
+        assert_eq!(record.state, TaskState::TaskFailed);
     }
 }

@@ -36,28 +36,46 @@ pub(crate) fn task(app: &str, instance: u32, id: &str, state: TaskState) -> Task
 
 pub(crate) const TTL: Duration = Duration::from_secs(30);
 
-/// Runs every case against fresh stores from `make`, whose event log holds
-/// exactly 8 events. `make` is async so backends that connect can take part.
-pub async fn run_all<S: Store, F: Fn() -> Fut, Fut: Future<Output = S>>(make: F) {
-    deploy_is_idempotent_and_conflicts_on_a_different_spec(&make().await).await;
-    update_is_versioned(&make().await).await;
-    kill_is_versioned_and_idempotent(&make().await).await;
-    lease_epochs_fence_writes(&make().await).await;
-    batches_write_tasks_and_log_changes(&make().await).await;
-    event_log_pages_and_compacts(&make().await).await;
-    lease_expires(&make().await).await;
-    view_revision_moves_with_everything_state_and_list_show(&make().await).await;
-    a_batch_deploy_is_all_or_nothing(&make().await).await;
-    statuses_and_the_mesos_link_are_announced_and_fenced(&make().await).await;
-    a_view_delta_brings_a_snapshot_up_to_date(&make().await).await;
-    the_view_log_stays_bounded_and_readers_behind_it_read_everything(&make().await).await;
+/// One `#[tokio::test]` per case, so one failing case does not hide the
+/// others. `$make` is an async block giving `(guard, store)`: a fresh store
+/// whose event log holds exactly 8 events, and whatever must live as long
+/// as it (a `redis-server`). Used inside a backend's test module.
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::store::conformance::conformance_tests!(@cases $make;
+            deploy_is_idempotent_and_conflicts_on_a_different_spec,
+            update_is_versioned,
+            kill_is_versioned_and_idempotent,
+            lease_epochs_fence_writes,
+            batches_write_tasks_and_log_changes,
+            event_log_pages_and_compacts,
+            lease_expires,
+            view_revision_moves_with_everything_state_and_list_show,
+            a_batch_deploy_is_all_or_nothing,
+            statuses_and_the_mesos_link_are_announced_and_fenced,
+            a_view_delta_brings_a_snapshot_up_to_date,
+            the_view_log_stays_bounded_and_readers_behind_it_read_everything,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (_guard, store) = $make.await;
+                $crate::store::conformance::$case(&store).await;
+            }
+        )*
+    };
 }
+pub(crate) use conformance_tests;
 
 /// Apps come and go by the thousand over a cluster's life; the change
 /// history behind [`Store::view_delta`] must not keep every name ever
 /// seen. Once it is trimmed, a reader from before the trim gets no delta
 /// (it reads a whole snapshot) and a reader after it still gets one.
-async fn the_view_log_stays_bounded_and_readers_behind_it_read_everything<S: Store>(store: &S) {
+pub(crate) async fn the_view_log_stays_bounded_and_readers_behind_it_read_everything<S: Store>(
+    store: &S,
+) {
     let before = store.view_revision().await.expect("rev");
     let names: Vec<String> = (0..1_500).map(|i| format!("gone-{i}")).collect();
     let specs = names.iter().map(|n| app(n, "sleep 1")).collect();
@@ -132,7 +150,7 @@ fn normalized(mut snapshot: ViewSnapshot) -> ViewSnapshot {
 /// (apps, tasks, statuses, removals, orphans); the delta names only the
 /// apps that changed; a revision from the future (a store that lost its
 /// data) gets no delta.
-async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &S) {
+pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &S) {
     for name in ["a", "b", "c"] {
         store
             .create_app(app(name, "sleep 1"))
@@ -248,7 +266,7 @@ async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &S) {
 /// Status writes and the leader's Mesos link move their change counters
 /// (the watch hub follows them); the link's write is fenced, and a link
 /// only speaks for the leader whose epoch it carries.
-async fn statuses_and_the_mesos_link_are_announced_and_fenced<S: Store>(store: &S) {
+pub(crate) async fn statuses_and_the_mesos_link_are_announced_and_fenced<S: Store>(store: &S) {
     assert_eq!(store.mesos_link().await.expect("read"), None);
     let first = store
         .acquire_lease("a", "a:1", TTL)
@@ -312,7 +330,7 @@ async fn statuses_and_the_mesos_link_are_announced_and_fenced<S: Store>(store: &
     assert!(!MesosLink::leader_subscribed(link.as_ref(), None));
 }
 
-async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {
+pub(crate) async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store: &S) {
     let mut changes = store.changes();
     let created = store
         .create_app(app("web", "sleep 1"))
@@ -354,7 +372,7 @@ async fn deploy_is_idempotent_and_conflicts_on_a_different_spec<S: Store>(store:
     assert_eq!(names, vec!["web".to_string(), "web2".to_string()]);
 }
 
-async fn update_is_versioned<S: Store>(store: &S) {
+pub(crate) async fn update_is_versioned<S: Store>(store: &S) {
     assert_eq!(
         store.update_app(app("api", "x"), None).await,
         Err(StoreError::AppNotFound("api".into()))
@@ -408,7 +426,7 @@ async fn update_is_versioned<S: Store>(store: &S) {
     );
 }
 
-async fn kill_is_versioned_and_idempotent<S: Store>(store: &S) {
+pub(crate) async fn kill_is_versioned_and_idempotent<S: Store>(store: &S) {
     assert_eq!(
         store.kill_app("db", None).await,
         Err(StoreError::AppNotFound("db".into()))
@@ -432,7 +450,7 @@ async fn kill_is_versioned_and_idempotent<S: Store>(store: &S) {
     );
 }
 
-async fn lease_epochs_fence_writes<S: Store>(store: &S) {
+pub(crate) async fn lease_epochs_fence_writes<S: Store>(store: &S) {
     assert_eq!(store.leader().await.expect("leader"), None);
     let first = store
         .acquire_lease("a", "10.0.0.1:8080", TTL)
@@ -497,7 +515,7 @@ async fn lease_epochs_fence_writes<S: Store>(store: &S) {
     );
 }
 
-async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
+pub(crate) async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
     let lease = store
         .acquire_lease("a", "addr", TTL)
         .await
@@ -597,7 +615,7 @@ async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
     assert_eq!(store.list_tasks().await.expect("list").len(), 2);
 }
 
-async fn event_log_pages_and_compacts<S: Store>(store: &S) {
+pub(crate) async fn event_log_pages_and_compacts<S: Store>(store: &S) {
     let lease = store
         .acquire_lease("a", "addr", TTL)
         .await
@@ -649,7 +667,7 @@ async fn event_log_pages_and_compacts<S: Store>(store: &S) {
     );
 }
 
-async fn lease_expires<S: Store>(store: &S) {
+pub(crate) async fn lease_expires<S: Store>(store: &S) {
     let short = store
         .acquire_lease("a", "addr", Duration::from_millis(50))
         .await
@@ -679,7 +697,7 @@ async fn lease_expires<S: Store>(store: &S) {
 /// is unchanged, so every write those reads show must move it — including
 /// the ones that append no event (a status, a task's message, a removal) —
 /// and a snapshot must be what the other reads return.
-async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store: &S) {
+pub(crate) async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store: &S) {
     let empty = store.view_snapshot().await.expect("snapshot");
     assert_eq!(empty.revision, store.view_revision().await.expect("rev"));
     assert!(empty.apps.is_empty() && empty.tasks.is_empty() && empty.statuses.is_empty());
@@ -767,7 +785,7 @@ async fn view_revision_moves_with_everything_state_and_list_show<S: Store>(store
     assert!(gone.apps.is_empty() && gone.tasks.is_empty() && gone.statuses.is_empty());
 }
 
-async fn a_batch_deploy_is_all_or_nothing<S: Store>(store: &S) {
+pub(crate) async fn a_batch_deploy_is_all_or_nothing<S: Store>(store: &S) {
     store
         .create_app(app("taken", "sleep 1"))
         .await

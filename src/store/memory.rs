@@ -532,8 +532,8 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn memory_store_passes_the_conformance_suite() {
-        super::super::conformance::run_all(|| async { MemoryStore::new(8) }).await;
+    mod conformance {
+        use super::*;
+        crate::store::conformance::conformance_tests!(async { ((), MemoryStore::new(8)) });
     }
 }

@@ -201,10 +201,11 @@ mod tests {
     use crate::store::memory::MemoryStore;
 
     /// The wrapper is transparent: the whole backend suite passes through it.
-    #[tokio::test]
-    async fn a_timed_store_passes_the_conformance_suite() {
-        crate::store::conformance::run_all(|| async { Timed::new(MemoryStore::new(8), "memory") })
-            .await;
+    mod conformance {
+        use super::*;
+        crate::store::conformance::conformance_tests!(async {
+            ((), Timed::new(MemoryStore::new(8), "memory"))
+        });
     }
 
     #[test]

@@ -60,15 +60,14 @@ async fn wait_for(rx: &mut watch::Receiver<Changes>, ok: impl Fn(&Changes) -> bo
         .expect("the store is alive");
 }
 
-#[tokio::test]
-async fn redis_store_passes_the_conformance_suite() {
-    let server = TestRedis::start_volatile();
-    crate::store::conformance::run_all(|| {
-        let prefix = fresh_prefix();
-        let server = &server;
-        async move { store_with(server, &prefix, 8).await }
-    })
-    .await;
+/// Each case on its own `redis-server`.
+mod conformance {
+    use super::*;
+    crate::store::conformance::conformance_tests!(async {
+        let server = TestRedis::start_volatile();
+        let store = store_with(&server, &fresh_prefix(), 8).await;
+        (server, store)
+    });
 }
 
 #[test]

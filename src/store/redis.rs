@@ -348,6 +348,9 @@ struct Discovery {
     last_asked: Option<tokio::time::Instant>,
 }
 
+/// A connection of its own and the node generation it was opened for.
+type DedicatedConnection = tokio::sync::Mutex<Option<(u64, ConnectionManager)>>;
+
 /// Which connection an operation uses.
 #[derive(Clone, Copy)]
 enum Lane {
@@ -355,6 +358,15 @@ enum Lane {
     Main,
     /// The lease's own connection (see [`RedisStore`]).
     Lease,
+    /// Writes that `WAIT` for replicas (`--redis-min-replicas` > 0): the
+    /// server holds a connection's later commands while its `WAIT` waits,
+    /// so on the shared one every API read would queue behind replication.
+    Confirmed,
+    /// The event log's read fence: watchers' fences neither wait behind
+    /// the scheduler's confirmed writes nor hold them up. (`WAIT` counts
+    /// the replication offset, which is the server's, so a fence on its
+    /// own connection still covers every write made before it.)
+    Fence,
 }
 
 /// What an error says about a write that was sent.
@@ -394,7 +406,11 @@ struct Shared {
     discovery: Option<tokio::sync::Mutex<Discovery>>,
     conn_config: ConnectionManagerConfig,
     /// The lease's connection and the node generation it was opened for.
-    lease: tokio::sync::Mutex<Option<(u64, ConnectionManager)>>,
+    lease: DedicatedConnection,
+    /// The connection of [`Lane::Confirmed`].
+    confirmed: DedicatedConnection,
+    /// The connection of [`Lane::Fence`].
+    fence: DedicatedConnection,
     /// `WAIT` for this many replicas after every write (0: no `WAIT`).
     min_replicas: u32,
     keys: Keys,
@@ -436,32 +452,44 @@ impl Shared {
                 let node = self.node();
                 Ok((node.generation, node.conn.clone()))
             }
-            Lane::Lease => {
-                let mut slot = self.lease.lock().await;
-                let (generation, client) = {
-                    let node = self.node();
-                    (node.generation, node.client.clone())
-                };
-                if let Some((opened_for, conn)) = slot.as_ref()
-                    && *opened_for == generation
-                {
-                    return Ok((generation, conn.clone()));
-                }
-                // Opened here, on the caller's runtime: the lease thread's.
-                let conn = match tokio::time::timeout(
-                    self.timeout,
-                    ConnectionManager::new_with_config(client, self.conn_config.clone()),
-                )
-                .await
-                {
-                    Ok(Ok(conn)) => conn,
-                    Ok(Err(err)) => return Err(self.unavailable(&err)),
-                    Err(_) => return Err(self.late("a new connection for the lease")),
-                };
-                *slot = Some((generation, conn.clone()));
-                Ok((generation, conn))
+            Lane::Lease => self.dedicated(&self.lease, "the lease").await,
+            Lane::Confirmed => self.dedicated(&self.confirmed, "confirmed writes").await,
+            Lane::Fence => {
+                self.dedicated(&self.fence, "the event log's read fence")
+                    .await
             }
         }
+    }
+
+    /// `slot`'s connection, opened anew for each primary (node generation).
+    async fn dedicated(
+        &self,
+        slot: &DedicatedConnection,
+        what: &str,
+    ) -> Result<(u64, ConnectionManager), StoreError> {
+        let mut slot = slot.lock().await;
+        let (generation, client) = {
+            let node = self.node();
+            (node.generation, node.client.clone())
+        };
+        if let Some((opened_for, conn)) = slot.as_ref()
+            && *opened_for == generation
+        {
+            return Ok((generation, conn.clone()));
+        }
+        // Opened here, on the caller's runtime (the lease's: its thread's).
+        let conn = match tokio::time::timeout(
+            self.timeout,
+            ConnectionManager::new_with_config(client, self.conn_config.clone()),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(err)) => return Err(self.unavailable(&err)),
+            Err(_) => return Err(self.late(&format!("a new connection for {what}"))),
+        };
+        *slot = Some((generation, conn.clone()));
+        Ok((generation, conn))
     }
 
     /// Asks the sentinels for the primary and moves to it when it is not
@@ -618,6 +646,10 @@ impl Shared {
         call: &ScriptCall<'_>,
     ) -> Result<T, StoreError> {
         let needed = self.min_replicas;
+        let lane = match lane {
+            Lane::Main if needed > 0 => Lane::Confirmed,
+            other => other,
+        };
         // Half the deadline: WAIT holds up whatever follows it on this
         // connection, and the answer must still arrive within the deadline.
         let wait = self.timeout / 2;
@@ -883,7 +915,9 @@ impl RedisStore {
             }),
             discovery,
             conn_config: config,
-            lease: tokio::sync::Mutex::new(None),
+            lease: DedicatedConnection::default(),
+            confirmed: DedicatedConnection::default(),
+            fence: DedicatedConnection::default(),
             min_replicas,
             keys: Keys::new(&options.prefix),
             url: shown,
@@ -1659,7 +1693,7 @@ impl Store for RedisStore {
             call.key(&keys.read_fence);
             let _: i64 = self
                 .shared
-                .write("the read fence of the event log", Lane::Main, &call)
+                .write("the read fence of the event log", Lane::Fence, &call)
                 .await?;
         }
         Ok(EventPage { events, head })

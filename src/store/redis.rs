@@ -314,6 +314,43 @@ impl<'a> ScriptCall<'a> {
     }
 }
 
+/// How long a starting store waits for the sentinels to name a reachable
+/// primary: an instance (re)started while the sentinels fail the primary
+/// over (seconds: their down-after and failover timeouts) waits for the
+/// new one instead of exiting. A wrong master name fails after this too,
+/// since the sentinels answer both alike.
+const SENTINEL_STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// Asks the sentinels for the primary until one is named and reachable,
+/// for at most [`SENTINEL_STARTUP_WAIT`] (or `timeout`, if longer).
+async fn first_primary(
+    sentinel: &mut SentinelClient,
+    shown: &str,
+    master: &str,
+    timeout: Duration,
+) -> Result<Client, StoreError> {
+    let deadline = tokio::time::Instant::now() + SENTINEL_STARTUP_WAIT.max(timeout);
+    let mut warned = false;
+    loop {
+        let error = match tokio::time::timeout(timeout, sentinel.async_get_client()).await {
+            Ok(Ok(client)) => return Ok(client),
+            Ok(Err(e)) => format!(
+                "redis at {shown}: the sentinels name no reachable primary for {master:?}: {e} \
+                 (check the master name; during a failover, wait for the promotion)"
+            ),
+            Err(_) => format!("redis at {shown}: no sentinel answered within {timeout:?}"),
+        };
+        if tokio::time::Instant::now() + REDISCOVER_PAUSE * 5 >= deadline {
+            return Err(StoreError::Unavailable(error));
+        }
+        if !warned {
+            tracing::warn!(redis = %shown, %error, "waiting for the sentinels to name a reachable primary");
+            warned = true;
+        }
+        tokio::time::sleep(REDISCOVER_PAUSE * 5).await;
+    }
+}
+
 /// Sends `pipe` and returns every reply, errors included.
 async fn run_pipeline(
     pipe: &::redis::Pipeline,
@@ -837,23 +874,8 @@ impl RedisStore {
             let mut sentinel = parsed
                 .client(options.sentinel_password.as_deref(), ca.clone())
                 .map_err(|e| invalid(e.to_string()))?;
-            let client = match tokio::time::timeout(options.timeout, sentinel.async_get_client())
-                .await
-            {
-                Ok(Ok(client)) => client,
-                Ok(Err(e)) => {
-                    return Err(StoreError::Unavailable(format!(
-                        "redis at {shown}: the sentinels name no reachable primary for {:?}: {e}",
-                        parsed.master
-                    )));
-                }
-                Err(_) => {
-                    return Err(StoreError::Unavailable(format!(
-                        "redis at {shown}: no sentinel answered within {:?}",
-                        options.timeout
-                    )));
-                }
-            };
+            let client =
+                first_primary(&mut sentinel, &shown, &parsed.master, options.timeout).await?;
             let discovery = Discovery {
                 sentinel,
                 last_asked: None,

@@ -11,15 +11,12 @@
 //! says so and prints a JSON line with `skipped`. Prints one JSON line. A
 //! benchmark, not a test: it asserts nothing about the figures.
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)]
-mod procs;
-#[path = "../tests/common/real_mesos.rs"]
-mod real_mesos;
-
 use std::time::{Duration, Instant};
 
-use real_mesos::{AgentOptions, MasterOptions, MesosInstall, RealCluster, Serve, http_get};
+use hydrogen_testkit::procs;
+use hydrogen_testkit::real_mesos::{
+    AgentOptions, MasterOptions, MesosInstall, RealCluster, Serve, http_get,
+};
 use serde_json::{Value, json};
 
 const AGENTS: usize = 3;

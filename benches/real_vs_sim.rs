@@ -7,7 +7,7 @@
 //! over the same span. The real run forks a real command executor and a real
 //! `sleep` per task, so it shows what the simulator hides.
 //!
-//! Needs `MESOS_HOME` (see `tests/common/real_mesos.rs`); without it, it
+//! Needs `MESOS_HOME` (see `hydrogen_testkit::real_mesos`); without it, it
 //! says so and prints a JSON line with `skipped`. Prints one JSON line. A
 //! benchmark, not a test: it asserts nothing about the figures.
 

@@ -171,7 +171,8 @@ impl AgentOptions {
 }
 
 /// Ports ranges for agents: disjoint within a test process, and spread by
-/// the process id so that two test binaries running at once rarely meet.
+/// the process id so that two test processes running at once (the tests
+/// and a bench, or two checkouts) rarely meet.
 /// The range stays below Linux's default ephemeral range (32768+), so no
 /// port the OS hands out for a connection can sit in a task's range.
 fn next_ports_base() -> u16 {

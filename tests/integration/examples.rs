@@ -127,9 +127,8 @@ fn every_readme_curl_body_is_accepted() {
     assert!(seen >= 2, "the README's PUT and DELETE lines carry bodies");
 }
 
-/// The tour's first lines are the ones `tests/dev_cli.rs` and
-/// `tests/api_rest.rs` run against the real server: they must stay in the
-/// README exactly as tested.
+/// The tour's first lines are the ones `dev_cli` and `api_rest` run against
+/// the real server: they must stay in the README exactly as tested.
 #[test]
 fn the_readme_tour_shows_the_tested_curl_lines() {
     let readme = readme();

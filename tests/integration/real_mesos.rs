@@ -4,11 +4,11 @@
 //! and health checks run by the real command executor. Every assertion reads
 //! the master's `/master/state`, the API's answers, the tasks' sandboxes or
 //! the real processes the agents run. Faults (agents, masters, Hydrogen
-//! instances dying; authentication) are in `tests/real_mesos_faults.rs`.
+//! instances dying; authentication) are in `real_mesos_faults`.
 //!
 //! Each test starts its own small cluster (about a second), so the tests are
 //! independent and can run in parallel. Skipped (with a note) when
-//! `MESOS_HOME` is unset; see `tests/common/real_mesos.rs`.
+//! `MESOS_HOME` is unset; see `hydrogen_testkit::real_mesos`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;

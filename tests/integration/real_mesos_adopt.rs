@@ -4,7 +4,7 @@
 //! and `--framework-id` adopts it without relaunching its tasks. Also
 //! checks that the real master's `GET_FRAMEWORKS` JSON has the fields the
 //! simulator serves and Hydrogen reads. Skipped (with a note) when
-//! `MESOS_HOME` is unset; see `tests/common/real_mesos.rs`.
+//! `MESOS_HOME` is unset; see `hydrogen_testkit::real_mesos`.
 
 use std::collections::BTreeSet;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! `port_index`; Hydrogen fills in the host port at launch and the real
 //! command executor's HTTP check (curl, run by the agent) must find the
 //! app's server there and report the task healthy. Skipped (with a note)
-//! when `MESOS_HOME` is unset; see `tests/common/real_mesos.rs`.
+//! when `MESOS_HOME` is unset; see `hydrogen_testkit::real_mesos`.
 
 use std::time::{Duration, Instant};
 

@@ -170,7 +170,7 @@ async fn a_forgotten_framework_is_not_registered_twice_and_is_adopted() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(listed.len(), 1, "registered twice: {frameworks}");
-    // The fields the real master answers (see tests/real_mesos_adopt.rs).
+    // The fields the real master answers (see the real_mesos_adopt module).
     let fw = &listed[0];
     assert_eq!(frameworks["type"], "GET_FRAMEWORKS", "{frameworks}");
     assert_eq!(fw["connected"], false, "{frameworks}");

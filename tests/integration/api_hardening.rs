@@ -303,7 +303,7 @@ fn random_paths_methods_and_tokens_do_not_grow_the_metrics() {
 /// child and its address once it listens (the store is usable by then).
 fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, SocketAddr) {
     use std::io::BufRead;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"));
+    let mut cmd = std::process::Command::new(procs::hydrogen_binary());
     cmd.arg("serve")
         .args(args)
         .env("HYDROGEN_LOG", "warn")
@@ -427,7 +427,7 @@ fn the_api_token_and_redis_password_come_from_files_never_the_command_line() {
 
 #[test]
 fn help_says_which_flags_show_in_ps_and_conflicting_secrets_fail() {
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let help = std::process::Command::new(procs::hydrogen_binary())
         .args(["serve", "--help"])
         .output()
         .expect("hydrogen --help");
@@ -444,7 +444,7 @@ fn help_says_which_flags_show_in_ps_and_conflicting_secrets_fail() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("t");
     std::fs::write(&file, "x\n").expect("write");
-    let both = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let both = std::process::Command::new(procs::hydrogen_binary())
         .args([
             "serve",
             "--listen",

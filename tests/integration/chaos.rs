@@ -11,6 +11,7 @@
 use std::process::Command;
 use std::sync::Mutex;
 
+use hydrogen_testkit::procs::hydrogen_binary;
 use serde_json::Value;
 
 /// One chaos cluster at a time: two would fight over the machine's cores
@@ -21,7 +22,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// that nothing was violated, and returns the summary.
 fn chaos(seed: &str, args: &[&str]) -> Value {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let output = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let output = Command::new(hydrogen_binary())
         .arg("chaos")
         .args(args)
         .args(["--seed", seed])

@@ -18,7 +18,7 @@ const SECRET: &str = "mesos-s3cret-for-the-test";
 const TOKEN: &str = "api-t0ken-for-the-test";
 
 fn hydrogen() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hydrogen"));
+    let mut cmd = Command::new(procs::hydrogen_binary());
     // The developer's environment must not configure the binary under test.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("HYDROGEN_") {

@@ -162,7 +162,7 @@ async fn the_readme_first_run_works_against_hydrogen_dev() {
 async fn the_app_command_line_drives_hydrogen_dev() {
     let dev = start_dev();
     let app = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+        let output = Command::new(procs::hydrogen_binary())
             .arg("app")
             .args(args)
             .args(["--server", &dev.api])
@@ -181,7 +181,7 @@ async fn the_app_command_line_drives_hydrogen_dev() {
     assert!(!err.contains("warning"), "{err}");
 
     // A watch started now sees the tasks come up.
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let mut watch = Command::new(procs::hydrogen_binary())
         .args([
             "app", "watch", "test-app", "--after", "0", "--json", "--server", &dev.api,
         ])

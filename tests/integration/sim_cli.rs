@@ -14,7 +14,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn sim_binary_serves_the_default_cluster() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let mut child = Command::new(procs::hydrogen_binary())
         .args(["sim", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -67,7 +67,7 @@ async fn sim_binary_serves_the_default_cluster() {
 
 #[test]
 fn sim_help_documents_every_flag() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let out = std::process::Command::new(procs::hydrogen_binary())
         .args(["sim", "--help"])
         .output()
         .expect("hydrogen sim --help runs");
@@ -106,7 +106,7 @@ fn sim_rejects_a_bad_cluster_file() {
         r#"{"agents": [{"hostname": "a", "resources": {"cpus": "x"}}]}"#,
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hydrogen"))
+    let out = std::process::Command::new(procs::hydrogen_binary())
         .args(["sim", "--listen", "127.0.0.1:0", "--cluster"])
         .arg(&path)
         .output()

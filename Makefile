@@ -19,15 +19,18 @@ test: lint
 	$(MAKE) test-console
 	$(MAKE) test-real-mesos
 
-## The real-Mesos suite (tests/real_mesos*.rs: real mesos-master and
-## mesos-agents on loopback, the real hydrogen binary, a real redis-server).
+## The real-Mesos suite (the real_mesos* modules of tests/integration/: real
+## mesos-master and mesos-agents on loopback, the real hydrogen binary, a
+## real redis-server).
 ## Uses MESOS_HOME, else target/real-mesos (unpacked there by .ci/run); with
 ## neither it prints a banner and skips. `make test` runs the other targets
 ## without MESOS_HOME (they skip there) and this one after them. Three test
 ## threads: the tests mostly wait on real processes.
 REAL_MESOS_HOME := $(or $(MESOS_HOME),$(if $(wildcard $(CURDIR)/target/real-mesos/sbin/mesos-master),$(CURDIR)/target/real-mesos))
 REAL_MESOS_THREADS ?= 3
-REAL_MESOS_TESTS := $(patsubst tests/%.rs,--test %,$(wildcard tests/real_mesos*.rs))
+## The filter matches a substring of `module::test`: every test of the
+## real_mesos* modules and no other test.
+REAL_MESOS_FILTER := real_mesos
 test-real-mesos:
 ifeq ($(REAL_MESOS_HOME),)
 	@echo '##########################################################################'
@@ -37,13 +40,13 @@ ifeq ($(REAL_MESOS_HOME),)
 	@echo '##  of .ci/run (../shared/real-mesos/mesos-*.tar.xz -> target/real-mesos). ##'
 	@echo '##########################################################################'
 else
-	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) test $(REAL_MESOS_TESTS) \
+	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) test --test integration $(REAL_MESOS_FILTER) \
 		-- --test-threads $(REAL_MESOS_THREADS)
 endif
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -25,10 +25,6 @@
 //! 0 or 1; `API_BENCH_HYDROGEN`, the
 //! binary the redis setup serves with, default this build's).
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)] // shared with the HA tests, which use all of it
-mod procs;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +33,7 @@ use hydrogen::api::proto as pb;
 use hydrogen::api::{ApiConfig, serve};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{Store, TaskBatch, TaskRecord, TaskState};
-use procs::{Hydrogen, Redis};
+use hydrogen_testkit::procs::{Hydrogen, Redis};
 use prost::Message;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;

@@ -9,13 +9,9 @@
 //! `FAILOVER_INSTANCES` (default 100 × 100). Prints a table and one JSON
 //! line. A benchmark, not a test: it asserts nothing about the figures.
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)] // shared with the HA tests, which use all of it
-mod procs;
-
 use std::time::{Duration, Instant};
 
-use procs::{Hydrogen, Redis};
+use hydrogen_testkit::procs::{Hydrogen, Redis};
 use serde_json::{Value, json};
 
 fn env_u32(name: &str, default: u32) -> u32 {

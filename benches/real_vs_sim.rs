@@ -7,19 +7,16 @@
 //! over the same span. The real run forks a real command executor and a real
 //! `sleep` per task, so it shows what the simulator hides.
 //!
-//! Needs `MESOS_HOME` (see `tests/common/real_mesos.rs`); without it, it
+//! Needs `MESOS_HOME` (see `hydrogen_testkit::real_mesos`); without it, it
 //! says so and prints a JSON line with `skipped`. Prints one JSON line. A
 //! benchmark, not a test: it asserts nothing about the figures.
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)]
-mod procs;
-#[path = "../tests/common/real_mesos.rs"]
-mod real_mesos;
-
 use std::time::{Duration, Instant};
 
-use real_mesos::{AgentOptions, MasterOptions, MesosInstall, RealCluster, Serve, http_get};
+use hydrogen_testkit::procs;
+use hydrogen_testkit::real_mesos::{
+    AgentOptions, MasterOptions, MesosInstall, RealCluster, Serve, http_get,
+};
 use serde_json::{Value, json};
 
 const AGENTS: usize = 3;

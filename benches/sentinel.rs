@@ -19,13 +19,9 @@
 //! `cargo bench --bench sentinel` (`SENTINEL_BENCH_HYDROGEN`: another
 //! build of the binary to serve with).
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)] // shared with the HA tests, which use all of it
-mod procs;
-
 use std::time::{Duration, Instant};
 
-use procs::{Hydrogen, SentinelTopology};
+use hydrogen_testkit::procs::{Hydrogen, SentinelTopology};
 use serde_json::{Value, json};
 
 const MASTER: &str = "benchmaster";

@@ -16,10 +16,6 @@
 //!
 //! `cargo bench --bench status_updates` (needs `redis-server` on PATH).
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)] // shared with the HA tests, which use all of it
-mod procs;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +28,7 @@ use hydrogen::sim::{SimConfig, Simulator};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::redis::{RedisOptions, RedisStore};
 use hydrogen::store::{Store, TaskBatch, TaskRecord, TaskState};
+use hydrogen_testkit::procs;
 
 /// Name prefix of the simulator's threads, to tell its CPU time apart
 /// (under 16 bytes: Linux keeps 15 of a thread name).

@@ -16,16 +16,12 @@
 //! simulator and both instances), e.g. to compare before and after a change
 //! with the same harness.
 
-#[path = "../tests/common/procs.rs"]
-#[allow(dead_code)] // shared with the HA tests, which use all of it
-mod procs;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hydrogen::api::proto as pb;
-use procs::{Hydrogen, Redis};
+use hydrogen_testkit::procs::{Hydrogen, Redis};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

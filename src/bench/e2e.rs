@@ -583,7 +583,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_small_run_with_redis_completes_and_cleans_up() {
-        let server = crate::store::redis::test_server::Redis::start_volatile();
+        let server = hydrogen_testkit::redis_server::Redis::start_volatile();
         let config = E2eConfig {
             agents: 5,
             apps: 3,

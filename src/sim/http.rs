@@ -705,7 +705,7 @@ mod tests {
             let e = serde_json::from_slice::<serde_json::Value>(body).expect_err("invalid JSON");
             picojson_error(body, &e)
         };
-        // The text the real master answered in tests/real_mesos_sim_differential.rs.
+        // The text the real master answered in tests/integration/real_mesos_sim_differential.rs.
         assert_eq!(
             parse(b"\x01garbage"),
             "syntax error at line 1 near: garbage"

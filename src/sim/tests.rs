@@ -1448,7 +1448,7 @@ fn first_updates(tasks: impl FnOnce(&v1::AgentId) -> Vec<v1::TaskInfo>) -> Vec<v
 
 /// One task per rule of `task::internal::validateTask`,
 /// `validateExecutor` and `common/validation.cpp`, with the message the
-/// real master sends (the same texts `tests/real_mesos_sim_differential.rs` checks
+/// real master sends (the same texts `tests/integration/real_mesos_sim_differential.rs` checks
 /// against a real Mesos).
 #[test]
 fn each_task_validation_rule_gives_task_error_with_mesos_text() {

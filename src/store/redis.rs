@@ -109,10 +109,6 @@
 
 mod scripts;
 pub mod sentinel;
-/// The tests' `redis-server`, shared with the integration tests.
-#[cfg(test)]
-#[path = "../../tests/common/redis.rs"]
-pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 

@@ -1,9 +1,11 @@
-//! The Redis store against a real `redis-server` (see `tests/common/redis.rs`).
+//! The Redis store against a real `redis-server` (the testkit's
+//! `redis_server`, the one the integration tests use too).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::test_server::Redis as TestRedis;
+use hydrogen_testkit::redis_server::Redis as TestRedis;
+
 use super::*;
 use crate::store::TaskState;
 

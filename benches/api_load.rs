@@ -82,7 +82,7 @@ async fn seed_memory(store: &MemoryStore, params: &Params) -> Result<(), BoxErro
     for app in hydrogen::spec::parse_apps(app_json(params).to_string().as_bytes())? {
         let name = app.name.clone();
         store.create_app(app).await?;
-        let upserts = (0..params.instances)
+        let upserts: Vec<TaskRecord> = (0..params.instances)
             .map(|i| TaskRecord {
                 task_id: format!("{name}.{i}.bench"),
                 app: name.clone(),
@@ -101,7 +101,7 @@ async fn seed_memory(store: &MemoryStore, params: &Params) -> Result<(), BoxErro
             })
             .collect();
         let batch = TaskBatch {
-            upserts,
+            upserts: upserts.into_iter().map(std::sync::Arc::new).collect(),
             ..TaskBatch::default()
         };
         store.apply(lease.epoch, batch).await?;

@@ -128,7 +128,7 @@ fn tasks_case() {
                 .apply(
                     lease.epoch,
                     TaskBatch {
-                        upserts,
+                        upserts: upserts.into_iter().map(std::sync::Arc::new).collect(),
                         ..TaskBatch::default()
                     },
                 )
@@ -136,7 +136,7 @@ fn tasks_case() {
                 .expect("staging");
         }
         for (a, app_ids) in ids.iter().enumerate() {
-            let upserts = app_ids
+            let upserts: Vec<TaskRecord> = app_ids
                 .iter()
                 .enumerate()
                 .map(|(i, id)| TaskRecord {
@@ -148,7 +148,7 @@ fn tasks_case() {
                 .apply(
                     lease.epoch,
                     TaskBatch {
-                        upserts,
+                        upserts: upserts.into_iter().map(std::sync::Arc::new).collect(),
                         ..TaskBatch::default()
                     },
                 )

@@ -53,7 +53,7 @@ async fn seeded<S: Store>(store: Arc<S>) -> (Arc<S>, hydrogen::store::Epoch) {
             .create_app(plain_app(&format!("bench-{a}"), PER_APP, 0.1, 32.0))
             .await
             .expect("app");
-        let upserts = (0..PER_APP)
+        let upserts: Vec<TaskRecord> = (0..PER_APP)
             .map(|i| TaskRecord {
                 task_id: task_id(a, i),
                 app: format!("bench-{a}"),
@@ -75,7 +75,7 @@ async fn seeded<S: Store>(store: Arc<S>) -> (Arc<S>, hydrogen::store::Epoch) {
             .apply(
                 lease.epoch,
                 TaskBatch {
-                    upserts,
+                    upserts: upserts.into_iter().map(std::sync::Arc::new).collect(),
                     ..TaskBatch::default()
                 },
             )
@@ -119,7 +119,7 @@ fn updates(n: usize) -> Vec<v1::TaskStatus> {
 
 fn apply_batch(m: usize) -> TaskBatch {
     let healthy = Some(m % 2 == 0);
-    let upserts = (0..BATCH)
+    let upserts: Vec<TaskRecord> = (0..BATCH)
         .map(|k| {
             let slot = (m * BATCH + k) % (APPS * PER_APP as usize);
             let (a, i) = (slot / PER_APP as usize, (slot % PER_APP as usize) as u32);
@@ -142,7 +142,7 @@ fn apply_batch(m: usize) -> TaskBatch {
         })
         .collect();
     TaskBatch {
-        upserts,
+        upserts: upserts.into_iter().map(std::sync::Arc::new).collect(),
         ..TaskBatch::default()
     }
 }

@@ -14,6 +14,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,9 +38,9 @@ use super::watch::{self, WatchFrom, WatchOptions};
 
 /// One app's share of a ListAll answer (and of a page): concatenated, the
 /// shares are one `ListAllResponse`.
-fn list_share(tasks: &[TaskRecord]) -> Bytes {
+fn list_share(tasks: &[Arc<TaskRecord>]) -> Bytes {
     let share = pb::ListAllResponse {
-        tasks: tasks.iter().map(convert::task_to_proto).collect(),
+        tasks: tasks.iter().map(|t| convert::task_to_proto(t)).collect(),
         next_page_token: String::new(),
     };
     Bytes::from(share.encode_to_vec())
@@ -253,7 +254,11 @@ pub fn app_state(view: &AppView) -> pb::AppState {
         spec: Some(convert::app_to_proto(&view.record.spec)),
         version: view.record.version,
         goal: convert::goal_to_proto(view.record.goal) as i32,
-        tasks: view.tasks.iter().map(convert::task_to_proto).collect(),
+        tasks: view
+            .tasks
+            .iter()
+            .map(|t| convert::task_to_proto(t))
+            .collect(),
         status: view.status.as_deref().map(convert::status_to_proto),
         state: view.summary_state().to_owned(),
         running: view.running(),

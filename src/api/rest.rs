@@ -415,7 +415,7 @@ pub fn app_state_json(view: &AppView) -> Value {
         Ok(Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
-    let tasks: Vec<TaskBody> = view.tasks.iter().map(TaskBody::from).collect();
+    let tasks: Vec<TaskBody> = view.tasks.iter().map(|t| TaskBody::from(&**t)).collect();
     obj.insert("state".into(), json!(view.summary_state()));
     obj.insert("version".into(), json!(view.record.version));
     obj.insert("config_version".into(), json!(view.record.config_version));
@@ -541,7 +541,7 @@ async fn list_all_body<S: Store>(core: &ApiService<S>) -> Result<Bytes, ApiError
         close: b"]",
     };
     Ok(views.list_body(Face::Json, framing, |tasks| {
-        let entries: Vec<ListEntryBody> = tasks.iter().map(ListEntryBody::from).collect();
+        let entries: Vec<ListEntryBody> = tasks.iter().map(|t| ListEntryBody::from(&**t)).collect();
         let array = to_json_bytes(&entries);
         // The share is the array's inside: the body joins the shares.
         array.slice(1..array.len().saturating_sub(1).max(1))

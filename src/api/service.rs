@@ -82,8 +82,8 @@ pub struct Updated {
 pub struct AppView {
     /// The app as stored.
     pub record: Arc<AppRecord>,
-    /// Its tasks, by instance.
-    pub tasks: Vec<TaskRecord>,
+    /// Its tasks, by instance (the store's and the scheduler's records).
+    pub tasks: Vec<Arc<TaskRecord>>,
     /// The scheduler's account of it (why tasks wait), if any yet.
     pub status: Option<Arc<AppStatus>>,
 }
@@ -111,6 +111,7 @@ impl AppView {
         let live: Vec<&TaskRecord> = self
             .tasks
             .iter()
+            .map(|t| &**t)
             .filter(|t| !t.state.is_terminal())
             .collect();
         if self.record.spec.instances == 0 && live.is_empty() {
@@ -173,7 +174,7 @@ enum Content {
     App(Box<AppView>),
     /// Tasks whose app has no record (any more): ListAll shows them, State
     /// does not know the app.
-    Orphans(Vec<TaskRecord>),
+    Orphans(Vec<Arc<TaskRecord>>),
 }
 
 /// One app as State and ListAll show it, with each face's encodings of its
@@ -214,7 +215,7 @@ impl AppEntry {
     }
 
     /// Its tasks, by instance.
-    pub fn tasks(&self) -> &[TaskRecord] {
+    pub fn tasks(&self) -> &[Arc<TaskRecord>] {
         match &self.content {
             Content::App(view) => &view.tasks,
             Content::Orphans(tasks) => tasks,
@@ -232,7 +233,7 @@ impl AppEntry {
         )
     }
 
-    fn list_share(&self, face: Face, render: &impl Fn(&[TaskRecord]) -> Bytes) -> &Bytes {
+    fn list_share(&self, face: Face, render: &impl Fn(&[Arc<TaskRecord>]) -> Bytes) -> &Bytes {
         self.list[face.index()].get_or_init(|| render(self.tasks()))
     }
 }
@@ -251,7 +252,7 @@ impl Views {
     /// Groups a snapshot by app, keeping the entries of `previous` whose
     /// content did not change (with their renderings).
     fn build(snapshot: ViewSnapshot, read_at: Instant, previous: Option<&Views>) -> Self {
-        let mut tasks: HashMap<String, Vec<TaskRecord>> = HashMap::new();
+        let mut tasks: HashMap<String, Vec<Arc<TaskRecord>>> = HashMap::new();
         for task in snapshot.tasks {
             // The snapshot is sorted by app, instance, task id, so each app's
             // tasks stay in State's order (by instance).
@@ -332,7 +333,7 @@ impl Views {
 
     /// Every task, by app, instance and task id.
     pub fn tasks(&self) -> impl Iterator<Item = &TaskRecord> {
-        self.apps.values().flat_map(|e| e.tasks())
+        self.apps.values().flat_map(|e| e.tasks()).map(|t| &**t)
     }
 
     /// Up to `limit` tasks after `after` in ListAll's order (app, instance,
@@ -383,7 +384,7 @@ impl Views {
         &self,
         face: Face,
         framing: Framing,
-        render: impl Fn(&[TaskRecord]) -> Bytes,
+        render: impl Fn(&[Arc<TaskRecord>]) -> Bytes,
     ) -> Bytes {
         self.list[face.index()]
             .get_or_init(|| {
@@ -420,14 +421,14 @@ pub struct PagePart<'v> {
 }
 
 impl PagePart<'_> {
-    pub fn tasks(&self) -> &[TaskRecord] {
+    pub fn tasks(&self) -> &[Arc<TaskRecord>] {
         &self.entry.tasks()[self.from..self.to]
     }
 
     /// The part in `face`'s encoding, by `render`: an app listed whole
     /// reuses its ListAll share (rendered once per app while unchanged), so
     /// a page costs a copy of bytes, not an encoding, for most apps.
-    pub fn render(&self, face: Face, render: &impl Fn(&[TaskRecord]) -> Bytes) -> Bytes {
+    pub fn render(&self, face: Face, render: &impl Fn(&[Arc<TaskRecord>]) -> Bytes) -> Bytes {
         if self.from == 0 && self.to == self.entry.tasks().len() {
             self.entry.list_share(face, render).clone()
         } else {
@@ -781,7 +782,7 @@ mod tests {
                 ..ViewRevision::default()
             },
             apps: vec![record("db"), record("web")],
-            tasks,
+            tasks: tasks.into_iter().map(Arc::new).collect(),
             statuses: vec![],
         }
     }
@@ -816,12 +817,12 @@ mod tests {
                 crate::store::AppSlice {
                     name: "web".into(),
                     record: Some(web),
-                    tasks: vec![task("web", 0, "web.0", TaskState::TaskFailed)],
+                    tasks: vec![Arc::new(task("web", 0, "web.0", TaskState::TaskFailed))],
                     status: None,
                 },
                 crate::store::AppSlice {
                     name: "ghost".into(),
-                    tasks: vec![task("ghost", 0, "ghost.0", running)],
+                    tasks: vec![Arc::new(task("ghost", 0, "ghost.0", running))],
                     ..Default::default()
                 },
             ],
@@ -839,7 +840,7 @@ mod tests {
             revision,
             apps: vec![crate::store::AppSlice {
                 name: "ghost".into(),
-                tasks: vec![task("ghost", 0, "ghost.0", running)],
+                tasks: vec![Arc::new(task("ghost", 0, "ghost.0", running))],
                 ..Default::default()
             }],
         };

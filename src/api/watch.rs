@@ -648,7 +648,7 @@ mod tests {
                 .apply(
                     lease.epoch,
                     TaskBatch {
-                        upserts: vec![task(i)],
+                        upserts: vec![Arc::new(task(i))],
                         ..TaskBatch::default()
                     },
                 )
@@ -692,7 +692,7 @@ mod tests {
                 .apply(
                     lease.epoch,
                     TaskBatch {
-                        upserts: vec![task(i)],
+                        upserts: vec![Arc::new(task(i))],
                         ..TaskBatch::default()
                     },
                 )

@@ -175,7 +175,10 @@ pub struct Core {
     /// in the process; a map's spare capacity costs a pointer per slot,
     /// not an app (10,000 apps leave ~6,000 spare slots).
     apps: HashMap<String, Arc<AppRecord>>,
-    tasks: HashMap<String, TaskRecord>,
+    /// Shared with the memory store (and its event log) and the API's
+    /// views: a change copies the record once ([`Arc::make_mut`]) and the
+    /// written copy becomes everyone's.
+    tasks: HashMap<String, Arc<TaskRecord>>,
     by_app: HashMap<String, BTreeSet<String>>,
     /// Slots waiting for a task, per app.
     pending: BTreeMap<String, Vec<u32>>,
@@ -243,7 +246,7 @@ impl Core {
         config: SchedulerConfig,
         framework_id: Option<String>,
         apps: impl IntoIterator<Item = impl Into<Arc<AppRecord>>>,
-        tasks: Vec<TaskRecord>,
+        tasks: Vec<Arc<TaskRecord>>,
         statuses: Vec<Arc<AppStatus>>,
         now: Now,
     ) -> Self {
@@ -345,7 +348,7 @@ impl Core {
 
     /// The task record the model holds.
     pub fn task(&self, id: &str) -> Option<&TaskRecord> {
-        self.tasks.get(id)
+        self.tasks.get(id).map(|t| &**t)
     }
 
     /// How many times an app was planned: a quiet update of a steady app
@@ -506,12 +509,16 @@ impl Core {
         let state = status::task_state(status.state());
         let plan_config = self.plan_config();
         self.awaiting_reconcile.remove(&task_id);
-        if let Some(record) = self.tasks.get_mut(&task_id) {
-            let before = record.state;
+        if let Some(shared) = self.tasks.get_mut(&task_id) {
+            let before = shared.state;
             let was_live = plan::is_live(before);
-            if status::apply(record, &status, now.wall_ms) {
-                fx.writes.upserts.push(record.clone());
+            // Applied to a copy: only a change replaces the shared record.
+            let mut changed = TaskRecord::clone(shared);
+            if status::apply(&mut changed, &status, now.wall_ms) {
+                *shared = Arc::new(changed);
+                fx.writes.upserts.push(Arc::clone(shared));
             }
+            let record: &TaskRecord = shared;
             status::count(before, record.state);
             let held = plan::is_held(record, now.wall_ms, &plan_config);
             info!(task = %task_id, state = state.as_str(), healthy = ?record.healthy, "task status");
@@ -659,7 +666,7 @@ impl Core {
             .get(name)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.tasks.get(id))
+            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
             .filter(|t| plan::is_live(t.state) && t.app_version < app.config_version)
             .count()
     }
@@ -691,7 +698,7 @@ impl Core {
                 .get(name)
                 .into_iter()
                 .flatten()
-                .filter_map(|id| self.tasks.get(id))
+                .filter_map(|id| self.tasks.get(id).map(|t| &**t))
                 .collect();
             let Some(app) = self.apps.get(name) else {
                 // Tasks of an app that no longer exists: kill the live ones.
@@ -1018,7 +1025,8 @@ impl Core {
                 .entry(app_name.clone())
                 .or_default()
                 .insert(task_id.clone());
-            self.tasks.insert(task_id.clone(), task.clone());
+            let task = Arc::new(task);
+            self.tasks.insert(task_id.clone(), Arc::clone(&task));
             fx.writes.upserts.push(task);
             let entry = launches.entry(placed.offer).or_insert_with(|| Launch {
                 offer_id: offer.id.clone(),
@@ -1140,8 +1148,8 @@ impl Core {
             if let Some(task) = self.tasks.get_mut(&kill.task_id)
                 && !task.kill_sent
             {
-                task.kill_sent = true;
-                fx.writes.upserts.push(task.clone());
+                Arc::make_mut(task).kill_sent = true;
+                fx.writes.upserts.push(Arc::clone(task));
             }
             fx.kills.push(kill);
         }
@@ -1271,7 +1279,7 @@ impl Core {
             .get(name)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.tasks.get(id))
+            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
             .filter(|t| {
                 t.app_version >= app.config_version
                     && t.instance < app.spec.instances
@@ -1309,7 +1317,7 @@ fn decline_all(fx: &mut Effects, offers: Vec<v1::Offer>, refuse: Duration) {
 /// Keeps the last upsert of each task (a task may change twice in a batch).
 fn dedup_upserts(batch: &mut TaskBatch) {
     let mut seen = HashSet::new();
-    let mut kept: Vec<TaskRecord> = Vec::with_capacity(batch.upserts.len());
+    let mut kept: Vec<Arc<TaskRecord>> = Vec::with_capacity(batch.upserts.len());
     for task in batch.upserts.drain(..).rev() {
         if seen.insert(task.task_id.clone()) {
             kept.push(task);

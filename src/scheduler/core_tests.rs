@@ -110,7 +110,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(config: SchedulerConfig, apps: Vec<AppRecord>, tasks: Vec<TaskRecord>) -> Self {
+    fn new(config: SchedulerConfig, apps: Vec<AppRecord>, tasks: Vec<Arc<TaskRecord>>) -> Self {
         let now = Now {
             at: Instant::now(),
             wall_ms: 1_000_000,
@@ -334,7 +334,7 @@ fn tasks_mesos_lost_track_of_are_replaced_at_once_without_backoff() {
     assert_eq!(ids.len(), 4);
     // A new subscription; past its re-registration grace every task answers
     // UNKNOWN (or GONE, DROPPED, LOST): the agents are not coming back.
-    let tasks: Vec<TaskRecord> = h.core.tasks.values().cloned().collect();
+    let tasks: Vec<Arc<TaskRecord>> = h.core.tasks.values().cloned().collect();
     let mut h = Harness::new(config(), vec![app], tasks);
     h.advance(h.core.config.reregister_grace + Duration::from_millis(1));
     let states = [
@@ -366,7 +366,7 @@ fn unknown_right_after_subscribing_keeps_its_slot_for_the_reregister_grace() {
     // A master back without its registry: it does not know agent a1 yet, so
     // every task answers UNKNOWN at once; GONE, DROPPED and LOST would be
     // definitive, UNKNOWN is not.
-    let tasks: Vec<TaskRecord> = h.core.tasks.values().cloned().collect();
+    let tasks: Vec<Arc<TaskRecord>> = h.core.tasks.values().cloned().collect();
     let mut h = Harness::new(config(), vec![app], tasks);
     let grace = h.core.config.reregister_grace;
     assert_eq!(grace, Duration::from_secs(5));
@@ -585,7 +585,7 @@ fn an_app_change_replans_that_app_only() {
         .map(|t| t.task_id.clone())
         .expect("b runs");
     // b's task fails while a changes: only a is replanned by the change.
-    h.core.tasks.get_mut(&b_task).expect("b").state = TaskState::TaskFailed;
+    Arc::make_mut(h.core.tasks.get_mut(&b_task).expect("b")).state = TaskState::TaskFailed;
     let fx = h.step(apps_input(vec![
         record(&plain_app("a", 2, json!({})), 2, 1),
         b,

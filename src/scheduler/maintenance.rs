@@ -156,7 +156,7 @@ impl Core {
             .get(app)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.tasks.get(id))
+            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
             .filter(|t| plan::is_live(t.state) && self.moving_agents.contains(&t.agent_id))
     }
 
@@ -230,7 +230,7 @@ impl Core {
                     .get(&app)
                     .into_iter()
                     .flatten()
-                    .filter_map(|id| self.tasks.get(id))
+                    .filter_map(|id| self.tasks.get(id).map(|t| &**t))
                     .filter(|t| {
                         t.instance < instances
                             && !self.moving_agents.contains(&t.agent_id)

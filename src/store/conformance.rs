@@ -164,9 +164,9 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
         .expect("free");
     let batch = TaskBatch {
         upserts: vec![
-            task("a", 0, "a.0", TaskState::TaskRunning),
-            task("b", 0, "b.0", TaskState::TaskStaging),
-            task("b", 1, "b.1", TaskState::TaskStaging),
+            Arc::new(task("a", 0, "a.0", TaskState::TaskRunning)),
+            Arc::new(task("b", 0, "b.0", TaskState::TaskStaging)),
+            Arc::new(task("b", 1, "b.1", TaskState::TaskStaging)),
         ],
         ..TaskBatch::default()
     };
@@ -197,7 +197,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
         match what {
             "a task changes state" => {
                 let batch = TaskBatch {
-                    upserts: vec![task("b", 1, "b.1", TaskState::TaskRunning)],
+                    upserts: vec![Arc::new(task("b", 1, "b.1", TaskState::TaskRunning))],
                     ..TaskBatch::default()
                 };
                 store.apply(lease.epoch, batch).await.expect("apply");
@@ -222,7 +222,12 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
             }
             "a removal and an orphan" => {
                 let batch = TaskBatch {
-                    upserts: vec![task("ghost", 0, "ghost.0", TaskState::TaskRunning)],
+                    upserts: vec![Arc::new(task(
+                        "ghost",
+                        0,
+                        "ghost.0",
+                        TaskState::TaskRunning,
+                    ))],
                     removals: vec!["a.0".into()],
                     ..TaskBatch::default()
                 };
@@ -489,7 +494,7 @@ pub(crate) async fn lease_epochs_fence_writes<S: Store>(store: &S) {
         .apply(
             first.epoch,
             TaskBatch {
-                upserts: vec![task("web", 0, "web.0.a", TaskState::TaskStaging)],
+                upserts: vec![Arc::new(task("web", 0, "web.0.a", TaskState::TaskStaging))],
                 ..Default::default()
             },
         )
@@ -527,9 +532,9 @@ pub(crate) async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
             lease.epoch,
             TaskBatch {
                 upserts: vec![
-                    task("web", 0, "web.0.a", TaskState::TaskStaging),
-                    task("web", 1, "web.1.b", TaskState::TaskStaging),
-                    task("other", 0, "other.0.c", TaskState::TaskStaging),
+                    Arc::new(task("web", 0, "web.0.a", TaskState::TaskStaging)),
+                    Arc::new(task("web", 1, "web.1.b", TaskState::TaskStaging)),
+                    Arc::new(task("other", 0, "other.0.c", TaskState::TaskStaging)),
                 ],
                 ..Default::default()
             },
@@ -550,7 +555,10 @@ pub(crate) async fn batches_write_tasks_and_log_changes<S: Store>(store: &S) {
         .apply(
             lease.epoch,
             TaskBatch {
-                upserts: vec![task("web", 1, "web.1.b", TaskState::TaskStaging), running],
+                upserts: vec![
+                    Arc::new(task("web", 1, "web.1.b", TaskState::TaskStaging)),
+                    Arc::new(running),
+                ],
                 ..Default::default()
             },
         )
@@ -633,7 +641,7 @@ pub(crate) async fn event_log_pages_and_compacts<S: Store>(store: &S) {
             .apply(
                 lease.epoch,
                 TaskBatch {
-                    upserts: vec![task("web", 0, "web.0.a", state)],
+                    upserts: vec![Arc::new(task("web", 0, "web.0.a", state))],
                     ..Default::default()
                 },
             )
@@ -728,7 +736,7 @@ pub(crate) async fn view_revision_moves_with_everything_state_and_list_show<S: S
         .expect("free");
     let mut t = task("web", 0, "web.0.x", TaskState::TaskRunning);
     let upsert = |t: &TaskRecord| TaskBatch {
-        upserts: vec![t.clone()],
+        upserts: vec![Arc::new(t.clone())],
         ..TaskBatch::default()
     };
     store.apply(lease.epoch, upsert(&t)).await.expect("apply");
@@ -752,7 +760,12 @@ pub(crate) async fn view_revision_moves_with_everything_state_and_list_show<S: S
     let snapshot = store.view_snapshot().await.expect("snapshot");
     assert_eq!(snapshot.revision, store.view_revision().await.expect("rev"));
     assert_eq!(snapshot.apps, store.list_apps().await.expect("apps"));
-    assert_eq!(snapshot.tasks, store.list_tasks().await.expect("tasks"));
+    let snapshot_tasks: Vec<TaskRecord> = snapshot
+        .tasks
+        .iter()
+        .map(|t| TaskRecord::clone(t))
+        .collect();
+    assert_eq!(snapshot_tasks, store.list_tasks().await.expect("tasks"));
     assert_eq!(snapshot.statuses, vec![Arc::new(status)]);
 
     // Reads and empty batches leave it alone.

@@ -28,13 +28,15 @@ struct Inner {
     /// holder), and B-tree nodes filled in name order stay about half
     /// full, so an empty place costs a pointer, not an app.
     apps: BTreeMap<String, Arc<AppRecord>>,
-    tasks: HashMap<String, TaskRecord>,
+    /// Shared with the scheduler's model, the API's views and the event
+    /// log below: one copy of each task.
+    tasks: HashMap<String, Arc<TaskRecord>>,
     tasks_by_app: BTreeMap<String, BTreeSet<String>>,
     framework_id: Option<String>,
     mesos_link: Option<MesosLink>,
     /// Shared with the scheduler, which keeps what it last wrote.
     statuses: HashMap<String, Arc<AppStatus>>,
-    events: VecDeque<TaskEvent>,
+    events: VecDeque<LoggedEvent>,
     head: u64,
     epoch: Epoch,
     lease: Option<(LeaderInfo, Instant)>,
@@ -96,8 +98,8 @@ impl Inner {
     }
 
     /// An app's tasks, by instance and task id.
-    fn tasks_of(&self, app: &str) -> Vec<TaskRecord> {
-        let mut tasks: Vec<TaskRecord> = self
+    fn tasks_of(&self, app: &str) -> Vec<Arc<TaskRecord>> {
+        let mut tasks: Vec<Arc<TaskRecord>> = self
             .tasks_by_app
             .get(app)
             .into_iter()
@@ -115,6 +117,21 @@ impl Inner {
             tasks: self.tasks_of(name),
             status: self.statuses.get(name).cloned(),
         }
+    }
+}
+
+/// One entry of the event log: the task as that write left it (a record
+/// is never changed in place, a write replaces it), so the event is built
+/// on read instead of holding copies of the task's names.
+struct LoggedEvent {
+    revision: u64,
+    timestamp_ms: u64,
+    task: Arc<TaskRecord>,
+}
+
+impl LoggedEvent {
+    fn event(&self) -> TaskEvent {
+        TaskEvent::of_task(&self.task, self.revision, self.timestamp_ms)
     }
 }
 
@@ -270,7 +287,8 @@ impl Store for MemoryStore {
 
     async fn list_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
         let inner = self.lock();
-        let mut tasks: Vec<TaskRecord> = inner.tasks.values().cloned().collect();
+        let mut tasks: Vec<TaskRecord> =
+            inner.tasks.values().map(|t| TaskRecord::clone(t)).collect();
         tasks.sort_by(|a, b| {
             (&a.app, a.instance, &a.task_id).cmp(&(&b.app, b.instance, &b.task_id))
         });
@@ -278,7 +296,12 @@ impl Store for MemoryStore {
     }
 
     async fn app_tasks(&self, app: &str) -> Result<Vec<TaskRecord>, StoreError> {
-        Ok(self.lock().tasks_of(app))
+        Ok(self
+            .lock()
+            .tasks_of(app)
+            .iter()
+            .map(|t| TaskRecord::clone(t))
+            .collect())
     }
 
     async fn view_revision(&self) -> Result<ViewRevision, StoreError> {
@@ -350,9 +373,13 @@ impl Store for MemoryStore {
                 .is_none_or(|old| old.state != task.state || old.healthy != task.healthy);
             if changed {
                 inner.head += 1;
-                let event = TaskEvent::of_task(&task, inner.head, now);
-                inner.events.push_back(event.clone());
-                appended.push(event);
+                let logged = LoggedEvent {
+                    revision: inner.head,
+                    timestamp_ms: now,
+                    task: Arc::clone(&task),
+                };
+                appended.push(logged.event());
+                inner.events.push_back(logged);
             }
             inner
                 .tasks_by_app
@@ -459,7 +486,7 @@ impl Store for MemoryStore {
             .iter()
             .skip(skip)
             .take(limit)
-            .cloned()
+            .map(LoggedEvent::event)
             .collect();
         Ok(EventPage {
             events,

@@ -131,7 +131,7 @@ impl ViewRevision {
 pub struct AppSlice {
     pub name: String,
     pub record: Option<Arc<AppRecord>>,
-    pub tasks: Vec<TaskRecord>,
+    pub tasks: Vec<Arc<TaskRecord>>,
     pub status: Option<Arc<AppStatus>>,
 }
 
@@ -156,8 +156,10 @@ pub struct ViewSnapshot {
     pub revision: ViewRevision,
     /// By name.
     pub apps: Vec<Arc<AppRecord>>,
-    /// By app, instance, task id (as [`Store::list_tasks`]).
-    pub tasks: Vec<TaskRecord>,
+    /// By app, instance, task id (as [`Store::list_tasks`]). Shared like
+    /// the apps: one copy of a task in the process (issue 17: under 1 KiB
+    /// per task).
+    pub tasks: Vec<Arc<TaskRecord>>,
     /// In no particular order.
     pub statuses: Vec<Arc<AppStatus>>,
 }

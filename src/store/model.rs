@@ -195,7 +195,9 @@ impl TaskEvent {
 pub struct TaskBatch {
     /// Tasks to insert or replace (by task id). Each one whose state differs
     /// from the stored one also appends a [`TaskEvent`].
-    pub upserts: Vec<TaskRecord>,
+    /// Shared: the scheduler's model and the memory store (and its event
+    /// log) keep this very allocation.
+    pub upserts: Vec<std::sync::Arc<TaskRecord>>,
     /// Task ids to forget (terminal tasks once replaced or their app gone).
     pub removals: Vec<String>,
     /// Apps to forget (killed apps once all their tasks are terminal).

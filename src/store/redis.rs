@@ -1402,7 +1402,7 @@ impl Store for RedisStore {
         Ok(ViewSnapshot {
             revision: self.parse_view_revision(counters)?,
             apps,
-            tasks,
+            tasks: tasks.into_iter().map(Arc::new).collect(),
             statuses,
         })
     }
@@ -1468,7 +1468,7 @@ impl Store for RedisStore {
             apps.push(AppSlice {
                 name,
                 record,
-                tasks,
+                tasks: tasks.into_iter().map(Arc::new).collect(),
                 status,
             });
         }
@@ -1508,7 +1508,7 @@ impl Store for RedisStore {
             };
             call.arg(&task.task_id)
                 .arg(&task.app)
-                .arg(encode(task)?)
+                .arg(encode(&**task)?)
                 .arg(task.state.as_str())
                 .arg(healthy)
                 .arg(encode(&event)?);

@@ -194,7 +194,7 @@ async fn every_write_is_visible_to_the_next_read<S: Store>(
         .expect("store")
         .expect("lease free");
     let apply = |upserts: Vec<TaskRecord>, removals: Vec<String>| TaskBatch {
-        upserts,
+        upserts: upserts.into_iter().map(std::sync::Arc::new).collect(),
         removals,
         ..TaskBatch::default()
     };

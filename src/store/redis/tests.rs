@@ -114,7 +114,7 @@ async fn two_instances_see_each_others_writes_and_changes() {
         .apply(
             lease.epoch,
             TaskBatch {
-                upserts: vec![task("web", 0, "web.0.a", TaskState::TaskStaging)],
+                upserts: vec![Arc::new(task("web", 0, "web.0.a", TaskState::TaskStaging))],
                 ..Default::default()
             },
         )
@@ -168,7 +168,7 @@ async fn a_deposed_leader_writes_nothing() {
         .apply(
             first.epoch,
             TaskBatch {
-                upserts: vec![task("web", 0, "web.0.a", TaskState::TaskRunning)],
+                upserts: vec![Arc::new(task("web", 0, "web.0.a", TaskState::TaskRunning))],
                 removals: vec!["nothing".into()],
                 app_removals: vec!["web".into()],
                 statuses: vec![Arc::new(AppStatus {
@@ -222,7 +222,7 @@ async fn prefixes_do_not_mix() {
     one.apply(
         lease.epoch,
         TaskBatch {
-            upserts: vec![task("web", 0, "web.0.a", TaskState::TaskStaging)],
+            upserts: vec![Arc::new(task("web", 0, "web.0.a", TaskState::TaskStaging))],
             ..Default::default()
         },
     )
@@ -290,8 +290,8 @@ async fn corrupt_records_are_reported_with_their_key_and_block_nothing_else() {
             lease.epoch,
             TaskBatch {
                 upserts: vec![
-                    task("web", 0, "web.0.a", TaskState::TaskStaging),
-                    task("bad", 0, "bad.0.x", TaskState::TaskRunning),
+                    Arc::new(task("web", 0, "web.0.a", TaskState::TaskStaging)),
+                    Arc::new(task("bad", 0, "bad.0.x", TaskState::TaskRunning)),
                 ],
                 ..Default::default()
             },
@@ -327,7 +327,7 @@ async fn calls(conn: &mut ::redis::aio::MultiplexedConnection, command: &str) ->
 fn big_batch(n: u32, state: TaskState) -> TaskBatch {
     TaskBatch {
         upserts: (0..n)
-            .map(|i| task("big", i, &format!("big.{i}.x"), state))
+            .map(|i| Arc::new(task("big", i, &format!("big.{i}.x"), state)))
             .collect(),
         ..Default::default()
     }
@@ -470,7 +470,7 @@ async fn rediss_connects_with_tls_and_checks_the_certificate() {
         .apply(
             lease.epoch,
             TaskBatch {
-                upserts: vec![task("web", 0, "web.0.a", TaskState::TaskStaging)],
+                upserts: vec![Arc::new(task("web", 0, "web.0.a", TaskState::TaskStaging))],
                 ..Default::default()
             },
         )

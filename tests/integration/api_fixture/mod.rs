@@ -133,7 +133,7 @@ impl Writer {
             .apply(
                 self.epoch,
                 TaskBatch {
-                    upserts: vec![task(app, instance, state)],
+                    upserts: vec![Arc::new(task(app, instance, state))],
                     ..TaskBatch::default()
                 },
             )

@@ -421,6 +421,22 @@ impl Core {
         // never delivered: send every kill still wanted on this session now
         // rather than at their retry (KILL is idempotent).
         self.kills.clear();
+        // A kill on record (`kill_sent`) may never have reached Mesos: a
+        // former leader's term can end between the write and the call, or
+        // its write was applied without a replica's confirmation. The plan
+        // waits for such a task to go instead of deciding its kill again,
+        // so it is sent again here.
+        let recorded: Vec<Kill> = self
+            .tasks
+            .values()
+            .filter(|t| t.kill_sent && plan::is_live(t.state))
+            .map(|t| Kill {
+                task_id: t.task_id.clone(),
+                agent_id: Some(t.agent_id.clone()),
+                reason: KillReason::Retry,
+            })
+            .collect();
+        fx.kills.extend(recorded);
         let names = self.all_app_names();
         self.replan(&names, now, fx);
     }

@@ -1127,3 +1127,121 @@ fn moving_that_would_break_the_minimum_declines_and_says_why_unless_the_share_al
     assert_eq!(fx.inverse_accepts.len(), 1, "{fx:?}");
     assert_eq!(ids.len(), 2);
 }
+
+/// A leader taking over a rolling update midway (the Sentinel chaos soak:
+/// the former leader lost the store between two slots) goes on with the
+/// next slot once the current one's new task is ready, with or without a
+/// health check.
+#[test]
+fn a_rolling_update_taken_over_midway_goes_on_to_the_next_slot() {
+    for checked in [false, true] {
+        let extra = if checked {
+            json!({"labels": {"v": "2"}, "healthcheck": {"endpoint": "localhost:8080"}})
+        } else {
+            json!({"labels": {"v": "2"}})
+        };
+        let app = record(&plain_app("web", 3, extra), 2, 2);
+        let healthy = checked.then_some(true);
+        let task = |id: &str, instance: u32, version: u64, state: TaskState, kill_sent: bool| {
+            Arc::new(TaskRecord {
+                task_id: id.into(),
+                app: "web".into(),
+                instance,
+                app_version: version,
+                agent_id: "a1".into(),
+                hostname: "a1".into(),
+                state,
+                healthy: if state == TaskState::TaskRunning {
+                    healthy
+                } else {
+                    None
+                },
+                ips: vec![],
+                ports: vec![],
+                message: String::new(),
+                kill_sent,
+                created_ms: 0,
+                updated_ms: 0,
+            })
+        };
+        let tasks = vec![
+            task("web.0.old", 0, 1, TaskState::TaskKilling, true),
+            task("web.0.new", 0, 2, TaskState::TaskRunning, false),
+            task("web.1.old", 1, 1, TaskState::TaskRunning, false),
+            task("web.1.new", 1, 2, TaskState::TaskStarting, false),
+            task("web.2.old", 2, 1, TaskState::TaskRunning, false),
+        ];
+        let mut h = Harness::new(config(), vec![app], tasks);
+        let answer = |id: &str, state: v1::TaskState, healthy: Option<bool>| {
+            let mut event = update(id, "a1", state, true);
+            if let Some(u) = event.update.as_mut() {
+                u.status.healthy = healthy;
+            }
+            Input::Mesos(vec![event])
+        };
+        // As the soak's log had them: reconciliation answers and resent
+        // updates, a STARTING with a health verdict among them.
+        h.step(answer("web.0.old", v1::TaskState::TaskKilling, healthy));
+        h.step(answer("web.0.new", v1::TaskState::TaskRunning, healthy));
+        h.step(answer("web.1.new", v1::TaskState::TaskStarting, None));
+        h.step(answer("web.2.old", v1::TaskState::TaskRunning, healthy));
+        h.step(answer("web.1.new", v1::TaskState::TaskStarting, healthy));
+        h.step(answer("web.1.old", v1::TaskState::TaskRunning, healthy));
+        h.step(answer("web.0.old", v1::TaskState::TaskKilled, healthy));
+        assert!(h.core.pending("web").is_empty(), "web.1.new is in flight");
+        let fx = h.step(answer("web.1.new", v1::TaskState::TaskRunning, healthy));
+        assert_eq!(
+            killed(&fx),
+            [("web.1.old".to_string(), KillReason::Replaced)],
+            "checked: {checked}"
+        );
+        assert_eq!(
+            h.core.pending("web"),
+            &[2],
+            "the next slot's turn (checked: {checked})"
+        );
+        let fx = h.offers(&["a2"]);
+        assert_eq!(launched(&fx).len(), 1, "checked: {checked}: {fx:?}");
+    }
+}
+
+/// A kill a former leader recorded but maybe never sent (its term ended in
+/// between, or the write was not confirmed by a replica yet stayed on the
+/// primary) is sent again by the next leader: the plan waits for such a
+/// task to go and would otherwise wait forever.
+#[test]
+fn a_kill_recorded_by_a_former_leader_is_sent_again() {
+    let app = record(&plain_app("web", 1, json!({"labels": {"v": "2"}})), 2, 2);
+    let old = Arc::new(TaskRecord {
+        task_id: "web.0.old".into(),
+        app: "web".into(),
+        instance: 0,
+        app_version: 1,
+        agent_id: "a1".into(),
+        hostname: "a1".into(),
+        state: TaskState::TaskRunning,
+        healthy: None,
+        ips: vec![],
+        ports: vec![],
+        message: String::new(),
+        kill_sent: true,
+        created_ms: 0,
+        updated_ms: 0,
+    });
+    let mut h = Harness::new(config(), vec![app], vec![old]);
+    assert_eq!(h.core.kills.len(), 1, "sent with the subscription");
+    h.status("web.0.old", v1::TaskState::TaskRunning);
+    assert!(
+        h.core.pending("web").is_empty(),
+        "the slot waits for its old task to go"
+    );
+    let fx = h.advance(Duration::from_millis(1100));
+    assert_eq!(
+        killed(&fx),
+        [("web.0.old".to_string(), KillReason::Retry)],
+        "and retried"
+    );
+    let fx = h.status("web.0.old", v1::TaskState::TaskKilled);
+    assert!(fx.kills.is_empty(), "{fx:?}");
+    assert_eq!(h.core.pending("web"), &[0]);
+}

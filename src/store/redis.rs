@@ -183,6 +183,10 @@ const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(1);
 /// Failing operations ask the sentinels for the primary at most this often.
 const REDISCOVER_PAUSE: Duration = Duration::from_millis(100);
 
+/// Task records written by one script call at most: Redis runs one script
+/// at a time, and every other client (lease renewals too) waits for it.
+const APPLY_CHUNK: usize = 2_000;
+
 /// The pause between two tries of an operation while the primary changes.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -344,6 +348,90 @@ async fn first_primary(
             warned = true;
         }
         tokio::time::sleep(REDISCOVER_PAUSE * 5).await;
+    }
+}
+
+impl RedisStore {
+    /// One batch in one script call (see [`Store::apply`] for the chunks).
+    async fn apply_one(
+        &self,
+        epoch: Epoch,
+        batch: TaskBatch,
+    ) -> Result<Vec<TaskEvent>, StoreError> {
+        let now = now_ms();
+        let keys = self.keys();
+        let mut call = ScriptCall::new(&self.scripts.apply);
+        call.key(&keys.epoch)
+            .key(&keys.tasks)
+            .key(&keys.statuses)
+            .key(&keys.apps)
+            .key(&keys.apps_rev)
+            .key(&keys.events)
+            .key(&keys.events_head)
+            .key(&keys.view_rev)
+            .key(&keys.statuses_rev)
+            .key(&keys.view_log)
+            .key(&keys.view_tracked)
+            .key(&keys.view_floor)
+            .arg(epoch.to_string())
+            .arg(&keys.app_tasks_prefix)
+            .arg(self.capacity)
+            .arg(&keys.changes)
+            .arg(batch.upserts.len());
+        // The events each upsert would append, revision filled in later.
+        let mut events = Vec::with_capacity(batch.upserts.len());
+        for task in &batch.upserts {
+            let event = TaskEvent::of_task(task, 0, now);
+            let healthy = match task.healthy {
+                None => "",
+                Some(true) => "1",
+                Some(false) => "0",
+            };
+            call.arg(&task.task_id)
+                .arg(&task.app)
+                .arg(encode(&**task)?)
+                .arg(task.state.as_str())
+                .arg(healthy)
+                .arg(encode(&event)?);
+            events.push(event);
+        }
+        call.arg(batch.removals.len());
+        for id in &batch.removals {
+            call.arg(id);
+        }
+        call.arg(batch.app_removals.len());
+        for name in &batch.app_removals {
+            call.arg(name);
+        }
+        call.arg(batch.statuses.len());
+        for status in &batch.statuses {
+            call.arg(&status.app).arg(encode(status.as_ref())?);
+        }
+        let reply: Vec<Value> = self
+            .shared
+            .write("the batch script", Lane::Main, &call)
+            .await?;
+        match status(&reply)? {
+            "ok" => {}
+            "fenced" => return Err(fenced(epoch, &reply)),
+            "corrupt" => return Err(corrupt(&reply)),
+            other => return Err(unexpected(other)),
+        }
+        self.shared.observe_changes(Changes {
+            apps: int_at(&reply, 1)?,
+            events: int_at(&reply, 2)?,
+            statuses: int_at(&reply, 3 + events.len())?,
+            ..Changes::default()
+        });
+        let mut appended = Vec::new();
+        for (i, mut event) in events.into_iter().enumerate() {
+            let revision = int_at(&reply, 3 + i)?;
+            if revision > 0 {
+                event.revision = revision;
+                appended.push(event);
+            }
+        }
+        Ok(appended)
     }
 }
 
@@ -1477,79 +1565,38 @@ impl Store for RedisStore {
     }
 
     async fn apply(&self, epoch: Epoch, batch: TaskBatch) -> Result<Vec<TaskEvent>, StoreError> {
-        let now = now_ms();
-        let keys = self.keys();
-        let mut call = ScriptCall::new(&self.scripts.apply);
-        call.key(&keys.epoch)
-            .key(&keys.tasks)
-            .key(&keys.statuses)
-            .key(&keys.apps)
-            .key(&keys.apps_rev)
-            .key(&keys.events)
-            .key(&keys.events_head)
-            .key(&keys.view_rev)
-            .key(&keys.statuses_rev)
-            .key(&keys.view_log)
-            .key(&keys.view_tracked)
-            .key(&keys.view_floor)
-            .arg(epoch.to_string())
-            .arg(&keys.app_tasks_prefix)
-            .arg(self.capacity)
-            .arg(&keys.changes)
-            .arg(batch.upserts.len());
-        // The events each upsert would append, revision filled in later.
-        let mut events = Vec::with_capacity(batch.upserts.len());
-        for task in &batch.upserts {
-            let event = TaskEvent::of_task(task, 0, now);
-            let healthy = match task.healthy {
-                None => "",
-                Some(true) => "1",
-                Some(false) => "0",
-            };
-            call.arg(&task.task_id)
-                .arg(&task.app)
-                .arg(encode(&**task)?)
-                .arg(task.state.as_str())
-                .arg(healthy)
-                .arg(encode(&event)?);
-            events.push(event);
+        if batch.upserts.len() <= APPLY_CHUNK {
+            return self.apply_one(epoch, batch).await;
         }
-        call.arg(batch.removals.len());
-        for id in &batch.removals {
-            call.arg(id);
-        }
-        call.arg(batch.app_removals.len());
-        for name in &batch.app_removals {
-            call.arg(name);
-        }
-        call.arg(batch.statuses.len());
-        for status in &batch.statuses {
-            call.arg(&status.app).arg(encode(status.as_ref())?);
-        }
-        let reply: Vec<Value> = self
-            .shared
-            .write("the batch script", Lane::Main, &call)
-            .await?;
-        match status(&reply)? {
-            "ok" => {}
-            "fenced" => return Err(fenced(epoch, &reply)),
-            "corrupt" => return Err(corrupt(&reply)),
-            other => return Err(unexpected(other)),
-        }
-        self.shared.observe_changes(Changes {
-            apps: int_at(&reply, 1)?,
-            events: int_at(&reply, 2)?,
-            statuses: int_at(&reply, 3 + events.len())?,
-            ..Changes::default()
-        });
+        // Redis runs one script at a time: a launch of 100,000 tasks in one
+        // script held every other client (the lease's renewals among them)
+        // for seconds, and the leader fenced itself. Chunks are fenced
+        // each; a chunk that fails ends the batch, which leaves records of
+        // tasks never launched, as a leader dying after its write would
+        // (the next one reconciles them away). Removals and statuses go
+        // with the last chunk, after every task.
+        let TaskBatch {
+            mut upserts,
+            removals,
+            app_removals,
+            statuses,
+        } = batch;
         let mut appended = Vec::new();
-        for (i, mut event) in events.into_iter().enumerate() {
-            let revision = int_at(&reply, 3 + i)?;
-            if revision > 0 {
-                event.revision = revision;
-                appended.push(event);
-            }
+        while upserts.len() > APPLY_CHUNK {
+            let rest = upserts.split_off(APPLY_CHUNK);
+            let chunk = TaskBatch {
+                upserts: std::mem::replace(&mut upserts, rest),
+                ..TaskBatch::default()
+            };
+            appended.extend(self.apply_one(epoch, chunk).await?);
         }
+        let last = TaskBatch {
+            upserts,
+            removals,
+            app_removals,
+            statuses,
+        };
+        appended.extend(self.apply_one(epoch, last).await?);
         Ok(appended)
     }
 

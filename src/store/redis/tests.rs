@@ -362,6 +362,52 @@ async fn a_batch_of_1000_upserts_is_one_script_call() {
     assert_eq!(store.app_tasks("big").await.expect("tasks").len(), 1000);
 }
 
+/// A launch of many tasks is split into scripts of `APPLY_CHUNK`, so no
+/// script holds Redis (and the lease's renewals) for long; the caller
+/// still gets every event, in revision order, and the removals and
+/// statuses of the batch land after every task.
+#[tokio::test]
+async fn a_large_batch_is_written_in_chunks_and_answers_as_one() {
+    let server = TestRedis::start_volatile();
+    let store = store_with(&server, &fresh_prefix(), 100_000).await;
+    let lease = store
+        .acquire_lease("a", "a", TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    store
+        .apply(lease.epoch, TaskBatch::default())
+        .await
+        .expect("warm up");
+    let mut conn = raw(&server).await;
+    let evalsha = calls(&mut conn, "evalsha").await;
+    let n = u32::try_from(2 * super::APPLY_CHUNK + 7).expect("small");
+    let mut batch = big_batch(n, TaskState::TaskStaging);
+    batch.statuses = vec![Arc::new(AppStatus {
+        app: "big".into(),
+        waiting: 3,
+        ..AppStatus::default()
+    })];
+    let events = store.apply(lease.epoch, batch).await.expect("apply");
+    assert_eq!(events.len(), n as usize);
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].revision + 1 == w[1].revision)
+    );
+    assert_eq!(calls(&mut conn, "evalsha").await, evalsha + 3);
+    assert_eq!(
+        store.app_tasks("big").await.expect("tasks").len(),
+        n as usize
+    );
+    let status = store
+        .app_status("big")
+        .await
+        .expect("read")
+        .expect("written");
+    assert_eq!(status.waiting, 3);
+}
+
 #[tokio::test]
 async fn redis_down_is_unavailable_fast_and_recovers_after_restart() {
     let mut server = TestRedis::start_volatile();

@@ -47,7 +47,7 @@ use crate::sim::master::AgentState;
 use crate::sim::{SimConfig, SimHandle, SimStats, Simulator, Timings, cluster};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
-use crate::store::{Store, TaskState};
+use crate::store::{Store, StoreError, TaskState};
 
 /// Name prefix of the simulator's runtime threads.
 pub const SIM_THREAD_PREFIX: &str = "hydrogen-sim";
@@ -184,7 +184,16 @@ impl Tracker {
 
     async fn catch_up(&mut self, store: &impl Store) -> anyhow::Result<()> {
         loop {
-            let page = store.events_after(self.cursor, 10_000).await?;
+            let page = match store.events_after(self.cursor, 10_000).await {
+                Ok(page) => page,
+                Err(StoreError::Compacted { .. }) => {
+                    // 100,000 tasks write three times the log's cap: behind
+                    // it, the states are read whole and followed from there.
+                    self.resync(store).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let Some(last) = page.events.last().map(|e| e.revision) else {
                 return Ok(());
             };
@@ -200,6 +209,24 @@ impl Tracker {
             }
             self.cursor = last;
         }
+    }
+
+    /// Takes every task's state from one snapshot, then follows the log
+    /// from the snapshot's head.
+    async fn resync(&mut self, store: &impl Store) -> anyhow::Result<()> {
+        let snapshot = store.view_snapshot().await?;
+        self.states = snapshot
+            .tasks
+            .iter()
+            .map(|t| (t.task_id.clone(), t.state))
+            .collect();
+        self.running = self
+            .states
+            .values()
+            .filter(|s| **s == TaskState::TaskRunning)
+            .count();
+        self.cursor = snapshot.revision.events;
+        Ok(())
     }
 
     /// Waits until `done(self)` or the timeout; returns whether it held.

@@ -62,6 +62,10 @@ pub fn router(shared: Shared) -> Router {
         .route("/redirect", get(redirect))
         .route("/master/redirect", get(redirect))
         .route("/master/state", get(super::state_json::state))
+        .route(
+            "/metrics/snapshot",
+            get(super::state_json::metrics_snapshot),
+        )
         .route("/state", get(super::state_json::state))
         .route("/master/state.json", get(super::state_json::state))
         .route(

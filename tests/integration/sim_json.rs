@@ -267,6 +267,18 @@ async fn json_face_subscribe_launch_ack_reconcile_kill() {
     let c = next_of(&mut events, "UPDATE").await["update"]["status"].clone();
     assert_eq!(c["task_id"]["value"], "web-1");
 
+    // The gauges Mesos serves on /metrics/snapshot count it (a poll that
+    // does not list every task, as /master/state does).
+    let metrics: Value = reqwest::get(format!("{}/metrics/snapshot", sim.url()))
+        .await
+        .expect("metrics")
+        .json_or_text()
+        .await;
+    assert_eq!(metrics["master/tasks_running"], json!(1.0), "{metrics}");
+    assert_eq!(metrics["master/tasks_staging"], json!(0.0), "{metrics}");
+    assert_eq!(metrics["master/frameworks_active"], json!(1.0), "{metrics}");
+    assert_eq!(metrics["master/elected"], json!(1.0), "{metrics}");
+
     // KILL: TASK_KILLING (capability), then TASK_KILLED.
     let kill = json!({"framework_id": {"value": fw}, "type": "KILL", "kill": {"task_id": {"value": "web-1"}}});
     assert_eq!(post(&sim, Some(&stream), &kill).await.0, 202);

@@ -4,6 +4,9 @@
 //! e.g. `cargo test --test integration api_`, or
 //! `cargo test --test integration real_mesos` for the real-Mesos suite.
 //!
+//! The chaos soaks are the one exception (`tests/chaos_soak`): they must
+//! have the machine to themselves.
+//!
 //! The fixtures built on hydrogen's types live here (`api_fixture`,
 //! `sim_fixture`); those that only start processes and speak HTTP are the
 //! `hydrogen-testkit` crate, which the benches and the library's unit tests
@@ -19,7 +22,6 @@ mod api_props;
 mod api_rest;
 mod api_views;
 mod api_watch;
-mod chaos;
 mod config_cli;
 mod console_ui;
 mod dev_cli;

@@ -7,6 +7,11 @@
 //! on a Sentinel topology (`--sentinel`: a primary, two replicas, three
 //! sentinels) and kills the Redis primary among other faults. `make
 //! chaos` runs the ten-minute version with a random seed.
+//!
+//! A test binary of its own, not a module of `integration`: a soak's
+//! invariants have deadlines (convergence, duplicates resolved within 15 s),
+//! and run next to another test on CI's two cores they failed where alone
+//! they pass. Cargo runs test binaries one after another.
 
 use std::process::Command;
 use std::sync::Mutex;

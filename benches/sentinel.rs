@@ -12,8 +12,9 @@
 //!   concurrent clients for `SENTINEL_BENCH_SECS` (default 3);
 //! - `kill_to_write_ms`: the primary is killed with SIGKILL while one
 //!   client deploys a one-task app every 10 ms; the time from the kill to
-//!   the first write acknowledged after it, and to the sentinels' promotion
-//!   (`promoted_ms`).
+//!   the first acknowledged write *sent* after the primary died (one sent
+//!   before may be answered by the dying primary), and to the sentinels'
+//!   promotion (`promoted_ms`).
 //!
 //! Prints a line per setting, then one JSON line. Never asserts on time.
 //! `cargo bench --bench sentinel` (`SENTINEL_BENCH_HYDROGEN`: another
@@ -190,6 +191,7 @@ async fn run(binary: &str, min_replicas: u32) -> Value {
             if *stop_rx.borrow() {
                 break;
             }
+            let sent = Instant::now();
             let ok = http
                 .post(format!("{url}/v1/api/app"))
                 .body(json!([app(&format!("w{i}"), 0)]).to_string())
@@ -197,7 +199,7 @@ async fn run(binary: &str, min_replicas: u32) -> Value {
                 .await
                 .is_ok_and(|r| r.status().is_success());
             if ok {
-                acked_at.push(Instant::now());
+                acked_at.push((sent, Instant::now()));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -207,6 +209,10 @@ async fn run(binary: &str, min_replicas: u32) -> Value {
     let old = topology.primary.port;
     let killed_at = Instant::now();
     topology.primary.kill();
+    // `kill` returns once the process is reaped: a write sent before this
+    // may have been answered by the dying primary, so only writes sent
+    // after it count.
+    let dead_at = Instant::now();
     let promoted = loop {
         let now = tokio::task::block_in_place(|| topology.primary_port());
         if now.is_some_and(|p| p != old) {
@@ -223,8 +229,8 @@ async fn run(binary: &str, min_replicas: u32) -> Value {
     let acked_at = writer.await.expect("writer");
     let first = acked_at
         .iter()
-        .find(|t| **t > killed_at)
-        .map(|t| t.duration_since(killed_at).as_secs_f64() * 1000.0);
+        .find(|(sent, _)| *sent > dead_at)
+        .map(|(_, acked)| acked.duration_since(killed_at).as_secs_f64() * 1000.0);
 
     let figures = json!({
         "min_replicas": min_replicas,

@@ -621,8 +621,17 @@ impl Core {
                 && state != TaskState::TaskKilling
             {
                 // Back from an unreachable agent: a kill sent while it was
-                // away never reached it; the plan decides again, now.
+                // away never reached it; the plan decides again, now. Its
+                // record must say so too: the plan waits for a task marked
+                // killed to go instead of deciding its kill (the chaos soak:
+                // a slot held two returned old tasks, both marked, forever).
                 self.kills.remove(&task_id);
+                if let Some(task) = self.tasks.get_mut(&task_id)
+                    && task.kill_sent
+                {
+                    Arc::make_mut(task).kill_sent = false;
+                    fx.writes.upserts.push(Arc::clone(task));
+                }
             }
             let ready = self
                 .tasks

@@ -1245,3 +1245,39 @@ fn a_kill_recorded_by_a_former_leader_is_sent_again() {
     assert!(fx.kills.is_empty(), "{fx:?}");
     assert_eq!(h.core.pending("web"), &[0]);
 }
+
+/// A kill sent to a task on an unreachable agent never reached it: when the
+/// task reports back, its record no longer says killed and the plan decides
+/// again (here: an old version whose slot has no current task yet gets its
+/// replacement, as a rolling update would).
+#[test]
+fn a_task_back_from_unreachable_is_no_longer_marked_killed() {
+    let app = record(&plain_app("web", 1, json!({"labels": {"v": "2"}})), 2, 2);
+    let old = Arc::new(TaskRecord {
+        task_id: "web.0.old".into(),
+        app: "web".into(),
+        instance: 0,
+        app_version: 1,
+        agent_id: "a1".into(),
+        hostname: "a1".into(),
+        state: TaskState::TaskUnreachable,
+        healthy: None,
+        ips: vec![],
+        ports: vec![],
+        message: String::new(),
+        kill_sent: true,
+        created_ms: 1_000_000,
+        updated_ms: 1_000_000,
+    });
+    let mut h = Harness::new(config(), vec![app], vec![old]);
+    let fx = h.status("web.0.old", v1::TaskState::TaskRunning);
+    assert_eq!(h.core.task("web.0.old").map(|t| t.kill_sent), Some(false));
+    assert!(
+        fx.writes
+            .upserts
+            .iter()
+            .any(|t| t.task_id == "web.0.old" && !t.kill_sent),
+        "{fx:?}"
+    );
+    assert_eq!(h.core.pending("web"), &[0], "the update goes on");
+}

@@ -351,6 +351,15 @@ impl Core {
         self.tasks.get(id).map(|t| &**t)
     }
 
+    /// The records of `app`'s tasks, by task id.
+    fn records_of<'a>(&'a self, app: &str) -> impl Iterator<Item = &'a TaskRecord> + 'a {
+        self.by_app
+            .get(app)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
+    }
+
     /// How many times an app was planned: a quiet update of a steady app
     /// is not one (see [`plan::AppPlan::steady`]).
     pub fn plans_made(&self) -> u64 {
@@ -687,11 +696,7 @@ impl Core {
 
     /// Live tasks of `app` launched from an older config version.
     fn outdated_live(&self, name: &str, app: &AppRecord) -> usize {
-        self.by_app
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
+        self.records_of(name)
             .filter(|t| plan::is_live(t.state) && t.app_version < app.config_version)
             .count()
     }
@@ -718,6 +723,8 @@ impl Core {
         for name in apps {
             self.requeue.remove(name);
             self.steady.remove(name);
+            // Field by field, not `records_of`: the plan below updates other
+            // fields of `self` while these borrows live.
             let tasks: Vec<&TaskRecord> = self
                 .by_app
                 .get(name)
@@ -1300,11 +1307,7 @@ impl Core {
             return None;
         }
         let updated = self
-            .by_app
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
+            .records_of(name)
             .filter(|t| {
                 t.app_version >= app.config_version
                     && t.instance < app.spec.instances

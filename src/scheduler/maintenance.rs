@@ -152,11 +152,7 @@ impl Core {
         &'a self,
         app: &str,
     ) -> impl Iterator<Item = &'a crate::store::TaskRecord> + 'a {
-        self.by_app
-            .get(app)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.tasks.get(id).map(|t| &**t))
+        self.records_of(app)
             .filter(|t| plan::is_live(t.state) && self.moving_agents.contains(&t.agent_id))
     }
 
@@ -226,11 +222,7 @@ impl Core {
                 let allowed_unready = (f64::from(instances) * (1.0 - share)).floor() as u32;
                 let needed = instances.saturating_sub(allowed_unready);
                 let ready_elsewhere = self
-                    .by_app
-                    .get(&app)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|id| self.tasks.get(id).map(|t| &**t))
+                    .records_of(&app)
                     .filter(|t| {
                         t.instance < instances
                             && !self.moving_agents.contains(&t.agent_id)

@@ -330,6 +330,8 @@ async fn first_primary(
     timeout: Duration,
 ) -> Result<Client, StoreError> {
     let deadline = tokio::time::Instant::now() + SENTINEL_STARTUP_WAIT.max(timeout);
+    // A promotion takes seconds: asking five times a second is plenty.
+    let pause = REDISCOVER_PAUSE * 5;
     let mut warned = false;
     loop {
         let error = match tokio::time::timeout(timeout, sentinel.async_get_client()).await {
@@ -340,98 +342,14 @@ async fn first_primary(
             ),
             Err(_) => format!("redis at {shown}: no sentinel answered within {timeout:?}"),
         };
-        if tokio::time::Instant::now() + REDISCOVER_PAUSE * 5 >= deadline {
+        if tokio::time::Instant::now() + pause >= deadline {
             return Err(StoreError::Unavailable(error));
         }
         if !warned {
             tracing::warn!(redis = %shown, %error, "waiting for the sentinels to name a reachable primary");
             warned = true;
         }
-        tokio::time::sleep(REDISCOVER_PAUSE * 5).await;
-    }
-}
-
-impl RedisStore {
-    /// One batch in one script call (see [`Store::apply`] for the chunks).
-    async fn apply_one(
-        &self,
-        epoch: Epoch,
-        batch: TaskBatch,
-    ) -> Result<Vec<TaskEvent>, StoreError> {
-        let now = now_ms();
-        let keys = self.keys();
-        let mut call = ScriptCall::new(&self.scripts.apply);
-        call.key(&keys.epoch)
-            .key(&keys.tasks)
-            .key(&keys.statuses)
-            .key(&keys.apps)
-            .key(&keys.apps_rev)
-            .key(&keys.events)
-            .key(&keys.events_head)
-            .key(&keys.view_rev)
-            .key(&keys.statuses_rev)
-            .key(&keys.view_log)
-            .key(&keys.view_tracked)
-            .key(&keys.view_floor)
-            .arg(epoch.to_string())
-            .arg(&keys.app_tasks_prefix)
-            .arg(self.capacity)
-            .arg(&keys.changes)
-            .arg(batch.upserts.len());
-        // The events each upsert would append, revision filled in later.
-        let mut events = Vec::with_capacity(batch.upserts.len());
-        for task in &batch.upserts {
-            let event = TaskEvent::of_task(task, 0, now);
-            let healthy = match task.healthy {
-                None => "",
-                Some(true) => "1",
-                Some(false) => "0",
-            };
-            call.arg(&task.task_id)
-                .arg(&task.app)
-                .arg(encode(&**task)?)
-                .arg(task.state.as_str())
-                .arg(healthy)
-                .arg(encode(&event)?);
-            events.push(event);
-        }
-        call.arg(batch.removals.len());
-        for id in &batch.removals {
-            call.arg(id);
-        }
-        call.arg(batch.app_removals.len());
-        for name in &batch.app_removals {
-            call.arg(name);
-        }
-        call.arg(batch.statuses.len());
-        for status in &batch.statuses {
-            call.arg(&status.app).arg(encode(status.as_ref())?);
-        }
-        let reply: Vec<Value> = self
-            .shared
-            .write("the batch script", Lane::Main, &call)
-            .await?;
-        match status(&reply)? {
-            "ok" => {}
-            "fenced" => return Err(fenced(epoch, &reply)),
-            "corrupt" => return Err(corrupt(&reply)),
-            other => return Err(unexpected(other)),
-        }
-        self.shared.observe_changes(Changes {
-            apps: int_at(&reply, 1)?,
-            events: int_at(&reply, 2)?,
-            statuses: int_at(&reply, 3 + events.len())?,
-            ..Changes::default()
-        });
-        let mut appended = Vec::new();
-        for (i, mut event) in events.into_iter().enumerate() {
-            let revision = int_at(&reply, 3 + i)?;
-            if revision > 0 {
-                event.revision = revision;
-                appended.push(event);
-            }
-        }
-        Ok(appended)
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -924,6 +842,88 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
+    /// One batch in one script call (see [`Store::apply`] for the chunks).
+    async fn apply_one(
+        &self,
+        epoch: Epoch,
+        batch: TaskBatch,
+    ) -> Result<Vec<TaskEvent>, StoreError> {
+        let now = now_ms();
+        let keys = self.keys();
+        let mut call = ScriptCall::new(&self.scripts.apply);
+        call.key(&keys.epoch)
+            .key(&keys.tasks)
+            .key(&keys.statuses)
+            .key(&keys.apps)
+            .key(&keys.apps_rev)
+            .key(&keys.events)
+            .key(&keys.events_head)
+            .key(&keys.view_rev)
+            .key(&keys.statuses_rev)
+            .key(&keys.view_log)
+            .key(&keys.view_tracked)
+            .key(&keys.view_floor)
+            .arg(epoch.to_string())
+            .arg(&keys.app_tasks_prefix)
+            .arg(self.capacity)
+            .arg(&keys.changes)
+            .arg(batch.upserts.len());
+        // The events each upsert would append, revision filled in later.
+        let mut events = Vec::with_capacity(batch.upserts.len());
+        for task in &batch.upserts {
+            let event = TaskEvent::of_task(task, 0, now);
+            let healthy = match task.healthy {
+                None => "",
+                Some(true) => "1",
+                Some(false) => "0",
+            };
+            call.arg(&task.task_id)
+                .arg(&task.app)
+                .arg(encode(&**task)?)
+                .arg(task.state.as_str())
+                .arg(healthy)
+                .arg(encode(&event)?);
+            events.push(event);
+        }
+        call.arg(batch.removals.len());
+        for id in &batch.removals {
+            call.arg(id);
+        }
+        call.arg(batch.app_removals.len());
+        for name in &batch.app_removals {
+            call.arg(name);
+        }
+        call.arg(batch.statuses.len());
+        for status in &batch.statuses {
+            call.arg(&status.app).arg(encode(status.as_ref())?);
+        }
+        let reply: Vec<Value> = self
+            .shared
+            .write("the batch script", Lane::Main, &call)
+            .await?;
+        match status(&reply)? {
+            "ok" => {}
+            "fenced" => return Err(fenced(epoch, &reply)),
+            "corrupt" => return Err(corrupt(&reply)),
+            other => return Err(unexpected(other)),
+        }
+        self.shared.observe_changes(Changes {
+            apps: int_at(&reply, 1)?,
+            events: int_at(&reply, 2)?,
+            statuses: int_at(&reply, 3 + events.len())?,
+            ..Changes::default()
+        });
+        let mut appended = Vec::new();
+        for (i, mut event) in events.into_iter().enumerate() {
+            let revision = int_at(&reply, 3 + i)?;
+            if revision > 0 {
+                event.revision = revision;
+                appended.push(event);
+            }
+        }
+        Ok(appended)
+    }
+
     /// Connects to `url` (`redis://[:password@]host:port/db`, or
     /// `redis+sentinel://[:password@]host:port,.../MASTER[/db]` to follow
     /// the primary the sentinels name), checks that Redis answers, decides
@@ -1576,26 +1576,27 @@ impl Store for RedisStore {
         // (the next one reconciles them away). Removals and statuses go
         // with the last chunk, after every task.
         let TaskBatch {
-            mut upserts,
-            removals,
-            app_removals,
-            statuses,
-        } = batch;
-        let mut appended = Vec::new();
-        while upserts.len() > APPLY_CHUNK {
-            let rest = upserts.split_off(APPLY_CHUNK);
-            let chunk = TaskBatch {
-                upserts: std::mem::replace(&mut upserts, rest),
-                ..TaskBatch::default()
-            };
-            appended.extend(self.apply_one(epoch, chunk).await?);
-        }
-        let last = TaskBatch {
             upserts,
             removals,
             app_removals,
             statuses,
+        } = batch;
+        let mut chunks: Vec<Vec<Arc<TaskRecord>>> =
+            upserts.chunks(APPLY_CHUNK).map(<[_]>::to_vec).collect();
+        let last = TaskBatch {
+            upserts: chunks.pop().unwrap_or_default(),
+            removals,
+            app_removals,
+            statuses,
         };
+        let mut appended = Vec::new();
+        for upserts in chunks {
+            let chunk = TaskBatch {
+                upserts,
+                ..TaskBatch::default()
+            };
+            appended.extend(self.apply_one(epoch, chunk).await?);
+        }
         appended.extend(self.apply_one(epoch, last).await?);
         Ok(appended)
     }

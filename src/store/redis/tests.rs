@@ -333,27 +333,36 @@ fn big_batch(n: u32, state: TaskState) -> TaskBatch {
     }
 }
 
-#[tokio::test]
-async fn a_batch_of_1000_upserts_is_one_script_call() {
-    let server = TestRedis::start_volatile();
-    let store = store_with(&server, &fresh_prefix(), 100_000).await;
+/// A store on `server` with room for 100,000 events, holding the lease,
+/// with the batch script loaded (its first EVALSHA, NOSCRIPT, EVAL behind
+/// it), and a connection of its own to count the server's calls with.
+async fn leased_with_scripts_loaded(
+    server: &TestRedis,
+) -> (RedisStore, Epoch, ::redis::aio::MultiplexedConnection) {
+    let store = store_with(server, &fresh_prefix(), 100_000).await;
     let lease = store
         .acquire_lease("a", "a", TTL)
         .await
         .expect("acquire")
         .expect("free");
-    // Loads the script (EVALSHA, NOSCRIPT, EVAL) once.
     store
         .apply(lease.epoch, TaskBatch::default())
         .await
         .expect("warm up");
-    let mut conn = raw(&server).await;
+    let conn = raw(server).await;
+    (store, lease.epoch, conn)
+}
+
+#[tokio::test]
+async fn a_batch_of_1000_upserts_is_one_script_call() {
+    let server = TestRedis::start_volatile();
+    let (store, epoch, mut conn) = leased_with_scripts_loaded(&server).await;
     let (evalsha, eval) = (
         calls(&mut conn, "evalsha").await,
         calls(&mut conn, "eval").await,
     );
     let events = store
-        .apply(lease.epoch, big_batch(1000, TaskState::TaskStaging))
+        .apply(epoch, big_batch(1000, TaskState::TaskStaging))
         .await
         .expect("apply");
     assert_eq!(events.len(), 1000);
@@ -369,17 +378,7 @@ async fn a_batch_of_1000_upserts_is_one_script_call() {
 #[tokio::test]
 async fn a_large_batch_is_written_in_chunks_and_answers_as_one() {
     let server = TestRedis::start_volatile();
-    let store = store_with(&server, &fresh_prefix(), 100_000).await;
-    let lease = store
-        .acquire_lease("a", "a", TTL)
-        .await
-        .expect("acquire")
-        .expect("free");
-    store
-        .apply(lease.epoch, TaskBatch::default())
-        .await
-        .expect("warm up");
-    let mut conn = raw(&server).await;
+    let (store, epoch, mut conn) = leased_with_scripts_loaded(&server).await;
     let evalsha = calls(&mut conn, "evalsha").await;
     let n = u32::try_from(2 * super::APPLY_CHUNK + 7).expect("small");
     let mut batch = big_batch(n, TaskState::TaskStaging);
@@ -388,7 +387,7 @@ async fn a_large_batch_is_written_in_chunks_and_answers_as_one() {
         waiting: 3,
         ..AppStatus::default()
     })];
-    let events = store.apply(lease.epoch, batch).await.expect("apply");
+    let events = store.apply(epoch, batch).await.expect("apply");
     assert_eq!(events.len(), n as usize);
     assert!(
         events

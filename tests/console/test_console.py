@@ -417,8 +417,10 @@ class ConsoleTest(unittest.TestCase):
 
         # The apps list shows both with their counts and states, filterable.
         self.find("#nav-apps").click()
-        state, text = wait_for("the app's row", lambda: self.app_row("web"))
-        self.assertIn("4 / 4 / —", text)
+        # The list converges on the server's counts (it reads them afresh
+        # when shown): the relaunched slot is RUNNING there too.
+        state, text = wait_for("the app's row with four running", lambda: (
+            lambda row: row if row and "4 / 4 / —" in row[1] else None)(self.app_row("web")))
         # Failing while the failure counts (see above), running after.
         self.assertIn(state, ("failing", "running"))
         wait_for("the huge app's row", lambda: (self.app_row("huge") or [None])[0] == "waiting")

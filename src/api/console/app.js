@@ -18,6 +18,10 @@ const ui = {
   cluster: null,
   lastEventId: null,
   refreshTimer: null,
+  // Refreshes can overlap (an event's refresh while the safety refresh is
+  // in flight); an answer to an older request must not replace a newer one.
+  refreshIssued: 0,
+  refreshApplied: 0,
   tokenWaiters: [],
 };
 
@@ -212,8 +216,13 @@ function show(view) {
 async function render() {
   const r = route();
   show(r.view);
-  if (r.view === "apps") renderApps();
-  else if (r.view === "app") renderApp(r.name);
+  if (r.view === "apps") {
+    // Drawn at once from what the page holds, then from a fresh read: the
+    // list only follows task events, and a status-only change (or an event
+    // missed while the watch reconnected) would otherwise show stale counts.
+    renderApps();
+    scheduleRefresh();
+  } else if (r.view === "app") renderApp(r.name);
   else if (r.view === "deploy") await openEditor(r.edit);
 }
 
@@ -354,7 +363,10 @@ function portsOf(app) {
 }
 
 async function refresh() {
+  const seq = ++ui.refreshIssued;
   const [apps, cluster] = await Promise.all([api("GET", "/v1/api/apps"), api("GET", "/v1/api/cluster")]);
+  if (seq < ui.refreshApplied) return;
+  ui.refreshApplied = seq;
   if (apps.status === 200 && Array.isArray(apps.body)) ui.apps = apps.body;
   if (cluster.status === 200) { ui.cluster = cluster.body; renderCluster(cluster.body); }
   const r = route();

@@ -111,6 +111,14 @@ struct ChaosArgs {
     /// primary, back later as a replica) and drops redis_restart.
     #[arg(long)]
     sentinel: bool,
+    /// With --sentinel: the instances' --redis-min-replicas. The default,
+    /// every replica (2), is the only setting under which a primary that
+    /// is frozen past a promotion (redis_stall_batch) loses nothing; 1, the
+    /// product's default with replicas, survives redis_primary_kill only,
+    /// so pair it with a --faults list without redis_stall_batch.
+    #[arg(long, requires = "sentinel", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=2))]
+    redis_min_replicas: u32,
     /// The hydrogen binary run as the children (default: this one).
     #[arg(long)]
     hydrogen_bin: Option<std::path::PathBuf>,
@@ -692,6 +700,7 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         converge_within: args.converge_within.0,
         redis_server: args.redis_server,
         sentinel: args.sentinel,
+        redis_min_replicas: args.redis_min_replicas,
         hydrogen,
         faults: hydrogen::chaos::faults::FaultConfig {
             kinds: enabled,

@@ -102,6 +102,7 @@ impl Cluster {
         agents: usize,
         instances: usize,
         sentinel: bool,
+        min_replicas: u32,
     ) -> Result<Self, ChaosError> {
         let (redis, topology) = if sentinel {
             let (primary, topology) = Topology::start(redis_server, dir).await?;
@@ -114,15 +115,15 @@ impl Cluster {
             })?;
             (Redis::start(redis_server, &redis_dir).await?, None)
         };
-        // Through the sentinels, every write confirmed by a replica (the
-        // default with replicas, spelt out so the run does not depend on
-        // how many replicas an instance saw when it started).
+        // Through the sentinels, every write confirmed by `min_replicas`
+        // replicas, spelt out so the run does not depend on how many
+        // replicas an instance saw when it started.
         let store: Vec<String> = match &topology {
             Some(t) => vec![
                 "--store".into(),
                 t.url(),
                 "--redis-min-replicas".into(),
-                "1".into(),
+                min_replicas.to_string(),
             ],
             None => vec!["--store".into(), redis.url()],
         };

@@ -91,6 +91,8 @@ pub struct ChaosConfig {
     /// A Sentinel topology (primary, two replicas, three sentinels) instead
     /// of one Redis.
     pub sentinel: bool,
+    /// The instances' `--redis-min-replicas` on the Sentinel topology.
+    pub redis_min_replicas: u32,
     pub hydrogen: PathBuf,
     /// Which faults, and the size of the storms and batch deploys.
     pub faults: FaultConfig,
@@ -147,6 +149,7 @@ async fn run_in(config: &ChaosConfig, dir: &std::path::Path) -> Result<Report, C
         config.agents,
         config.instances,
         config.sentinel,
+        config.redis_min_replicas,
     )
     .await?;
     let deadline = Instant::now() + Duration::from_secs(60);

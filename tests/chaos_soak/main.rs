@@ -120,6 +120,10 @@ fn killing_the_redis_primary_behind_sentinels_violates_nothing() {
         "20261218",
         &[
             "--sentinel",
+            // The product's default with replicas: enough for a primary
+            // that dies (no freeze among these faults).
+            "--redis-min-replicas",
+            "1",
             "--duration",
             "45",
             "--round",

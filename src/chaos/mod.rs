@@ -620,7 +620,15 @@ async fn check_watches(
     let Some(&i) = cluster.up().first() else {
         return 0;
     };
-    let reference = match read_log(&cluster.instances[i].url).await {
+    // Every revision some watcher was handed must be in the log: read at
+    // least that far.
+    let seen_head = watches
+        .iter()
+        .filter_map(|log| log.lock().ok().map(|l| l.last_revision()))
+        .chain(storms.iter().map(|s| s.until))
+        .max()
+        .unwrap_or(0);
+    let reference = match read_log(&cluster.instances[i].url, seen_head).await {
         Ok(r) => r,
         Err(e) => {
             violations.record("watch_exactly_once", format!("cannot read the log: {e}"));
@@ -659,14 +667,42 @@ async fn check_watches(
     reference.len() as u64
 }
 
-/// The event log from revision 0 up to its head (the cluster is quiet:
-/// the head is where events stop coming).
-async fn read_log(url: &str) -> Result<Vec<Seen>, crate::client::ClientError> {
-    let client = crate::client::Client::connect(url, None).await?;
+/// How long the final read of the log may take: the store may still be
+/// failing over when the last round ends (a stalled primary continued in
+/// the quiet period is failed over after it), and the watch waits that out.
+const LOG_READ_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The event log from revision 0 up to its head: at least `seen_head` (the
+/// furthest any watcher got), then until events stop coming (the cluster
+/// is quiet). A silence alone does not end the read before `seen_head`:
+/// the client's watch rides out UNAVAILABLE (a Redis failover) by retrying
+/// without a word, and a log read during one would look empty.
+async fn read_log(url: &str, seen_head: u64) -> Result<Vec<Seen>, String> {
+    let client = crate::client::Client::connect(url, None)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut events = client.watch_tasks(None, Some(0));
-    let mut out = Vec::new();
-    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_secs(3), events.next()).await {
-        let e = next?;
+    let mut out: Vec<Seen> = Vec::new();
+    let deadline = Instant::now() + LOG_READ_DEADLINE;
+    loop {
+        let head = out.last().map_or(0, |e| e.revision);
+        let silence = if head < seen_head {
+            deadline.saturating_duration_since(Instant::now())
+        } else {
+            Duration::from_secs(3)
+        };
+        let next = match tokio::time::timeout(silence, events.next()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(_) if head >= seen_head => break,
+            Err(_) => {
+                return Err(format!(
+                    "the log reached revision {head} within {LOG_READ_DEADLINE:?}, and watchers \
+                     were handed revisions up to {seen_head}"
+                ));
+            }
+        };
+        let e = next.map_err(|e| e.to_string())?;
         out.push(Seen {
             revision: e.revision,
             task_id: e.task_id,

@@ -533,14 +533,22 @@ impl Core {
         let task_id = status.task_id.value.clone();
         let state = status::task_state(status.state());
         let plan_config = self.plan_config();
-        self.awaiting_reconcile.remove(&task_id);
+        if self.awaiting_reconcile.remove(&task_id) && self.awaiting_reconcile.is_empty() {
+            // The moment launching may start after a (re)subscription: the
+            // last figure of a failover's timeline.
+            info!(
+                after_ms = self
+                    .reconcile_started
+                    .map_or(0, |t| now.at.saturating_duration_since(t).as_millis()),
+                "explicit reconciliation answered for every known task"
+            );
+        }
         if let Some(shared) = self.tasks.get_mut(&task_id) {
             let before = shared.state;
             let was_live = plan::is_live(before);
-            // Applied to a copy: only a change replaces the shared record.
-            let mut changed = TaskRecord::clone(shared);
-            if status::apply(&mut changed, &status, now.wall_ms) {
-                *shared = Arc::new(changed);
+            // Only a change copies the shared record (the store's and the
+            // views' copies stay as they were given).
+            if status::apply_shared(shared, &status, now.wall_ms) {
                 fx.writes.upserts.push(Arc::clone(shared));
             }
             let record: &TaskRecord = shared;

@@ -530,21 +530,32 @@ impl<S: Store> Driver<S> {
         let (Some(generation), Some(caller)) = (effects.session, self.caller.clone()) else {
             return Ok(());
         };
-        // Reconciliation first and in order: launching waits on its answers.
-        for reconcile in effects.reconciles {
-            let explicit = !reconcile.tasks.is_empty();
-            let tasks = reconcile
-                .tasks
-                .into_iter()
-                .map(|t| {
-                    let agent = (!t.agent_id.is_empty()).then(|| calls::agent_id(t.agent_id));
-                    (calls::task_id(t.task_id), agent)
-                })
-                .collect();
-            match caller.call_in(generation, calls::reconcile(tasks)).await {
-                Ok(()) => Delivered::Reconcile { explicit }.count(),
-                Err(e) => warn!(error = %e, explicit, "reconcile failed"),
-            }
+        // Reconciliation in order, on a task of its own: after a failover
+        // at 100,000 tasks it is a hundred calls, and the answers they
+        // bring (which launching waits on, `Core::launch_allowed`) must be
+        // read while the later calls go out, not pile up behind them. A
+        // call that fails is covered by the reconcile timeout.
+        if !effects.reconciles.is_empty() {
+            let caller = caller.clone();
+            let reconciles = effects.reconciles;
+            tokio::spawn(async move {
+                for reconcile in reconciles {
+                    let explicit = !reconcile.tasks.is_empty();
+                    let tasks = reconcile
+                        .tasks
+                        .into_iter()
+                        .map(|t| {
+                            let agent =
+                                (!t.agent_id.is_empty()).then(|| calls::agent_id(t.agent_id));
+                            (calls::task_id(t.task_id), agent)
+                        })
+                        .collect();
+                    match caller.call_in(generation, calls::reconcile(tasks)).await {
+                        Ok(()) => Delivered::Reconcile { explicit }.count(),
+                        Err(e) => warn!(error = %e, explicit, "reconcile failed"),
+                    }
+                }
+            });
         }
         let mut calls_out = FuturesUnordered::new();
         // One offer cycle of 10,000 agents is 10,000 ACCEPTs (a storm as

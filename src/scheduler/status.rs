@@ -1,5 +1,7 @@
 //! Translation of Mesos task status updates into our task records.
 
+use std::sync::Arc;
+
 use crate::mesos::v1::{self, TaskStatus};
 use crate::store::{TaskRecord, TaskState};
 
@@ -36,18 +38,26 @@ pub fn ips(status: &TaskStatus) -> Vec<String> {
 }
 
 /// A human line for the record: Mesos's message, else its reason.
-fn describe(status: &TaskStatus) -> String {
+fn describe(status: &TaskStatus) -> &str {
     match (&status.message, status.reason) {
-        (Some(m), _) if !m.is_empty() => m.clone(),
-        (_, Some(_)) => status.reason().as_str_name().to_string(),
-        _ => String::new(),
+        (Some(m), _) if !m.is_empty() => m,
+        (_, Some(_)) => status.reason().as_str_name(),
+        _ => "",
     }
 }
 
-/// Applies a status update to a record. Returns whether anything a user
-/// would see changed.
-pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool {
-    let before = record.clone();
+/// What a status update changes in a record, worked out without copying
+/// the record: most updates a big cluster sees (reconciliation answers
+/// after each failover, resent updates) change nothing.
+struct Update {
+    state: TaskState,
+    healthy: Option<bool>,
+    agent_id: Option<String>,
+    ips: Option<Vec<String>>,
+    message: Option<String>,
+}
+
+fn update_of(record: &TaskRecord, status: &TaskStatus) -> Option<Update> {
     let incoming = task_state(status.state());
     if goes_back(record.state, incoming) {
         // Mesos resends a task's oldest unacknowledged update, while a
@@ -55,33 +65,73 @@ pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool 
         // RUNNING (reconciled) can arrive before the resent STARTING. A
         // live task never returns to an earlier launch step; the update is
         // still acknowledged, it only changes nothing.
-        return false;
+        return None;
     }
-    record.state = incoming;
-    if let Some(healthy) = status.healthy {
-        record.healthy = Some(healthy);
-    } else if record.state != TaskState::TaskRunning {
+    let healthy = match status.healthy {
+        Some(healthy) => Some(healthy),
         // Health is only meaningful while running.
-        record.healthy = None;
-    }
-    if let Some(agent) = &status.agent_id
-        && !agent.value.is_empty()
-    {
-        record.agent_id = agent.value.clone();
-    }
-    let ips = ips(status);
-    if !ips.is_empty() {
-        record.ips = ips;
-    }
+        None if incoming != TaskState::TaskRunning => None,
+        None => record.healthy,
+    };
+    let agent_id = status
+        .agent_id
+        .as_ref()
+        .filter(|a| !a.value.is_empty() && a.value != record.agent_id)
+        .map(|a| a.value.clone());
+    let ips = Some(ips(status)).filter(|ips| !ips.is_empty() && *ips != record.ips);
+    // A reconciliation answer that finds the task where we had it brings
+    // no news: its boilerplate ("Reconciliation: Latest task state") must
+    // not replace the last real message (a health check's, the agent's),
+    // nor cost a write of every task after each failover.
+    let reconciled = status.reason == Some(v1::task_status::Reason::Reconciliation as i32)
+        && incoming == record.state;
     let message = describe(status);
-    if !message.is_empty() {
-        record.message = message;
-    }
-    let changed = *record != before;
-    if changed {
+    let message = (!message.is_empty() && !reconciled && message != record.message)
+        .then(|| message.to_string());
+    let changed = incoming != record.state
+        || healthy != record.healthy
+        || agent_id.is_some()
+        || ips.is_some()
+        || message.is_some();
+    changed.then_some(Update {
+        state: incoming,
+        healthy,
+        agent_id,
+        ips,
+        message,
+    })
+}
+
+impl Update {
+    fn write(self, record: &mut TaskRecord, now_ms: u64) {
+        record.state = self.state;
+        record.healthy = self.healthy;
+        if let Some(agent_id) = self.agent_id {
+            record.agent_id = agent_id;
+        }
+        if let Some(ips) = self.ips {
+            record.ips = ips;
+        }
+        if let Some(message) = self.message {
+            record.message = message;
+        }
         record.updated_ms = now_ms;
     }
-    changed
+}
+
+/// Applies a status update to a record. Returns whether anything a user
+/// would see changed.
+pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool {
+    update_of(record, status).map(|u| u.write(record, now_ms)).is_some()
+}
+
+/// [`apply`] to a record shared with the store and the API views: copied
+/// (copy on write) only when the update changes it, so the others keep
+/// the version they were given.
+pub fn apply_shared(record: &mut Arc<TaskRecord>, status: &TaskStatus, now_ms: u64) -> bool {
+    update_of(record, status)
+        .map(|u| u.write(Arc::make_mut(record), now_ms))
+        .is_some()
 }
 
 /// Whether `incoming` is an earlier step of a launch than `current`
@@ -206,5 +256,31 @@ mod tests {
         };
         assert!(apply(&mut record, &failed, 8));
         assert_eq!(record.state, TaskState::TaskFailed);
+    }
+
+    fn reconciled(state: v1::TaskState) -> TaskStatus {
+        let mut status = TaskStatus {
+            task_id: v1::TaskId { value: "t".into() },
+            state: state as i32,
+            message: Some("Reconciliation: Latest task state".into()),
+            ..Default::default()
+        };
+        status.set_reason(v1::task_status::Reason::Reconciliation);
+        status
+    }
+
+    #[test]
+    fn a_reconciliation_answer_that_finds_the_task_unchanged_keeps_its_message() {
+        let mut record = crate::store::conformance::task("a", 0, "t", TaskState::TaskRunning);
+        record.message = "health check passed".into();
+        assert!(
+            !apply(&mut record, &reconciled(v1::TaskState::TaskRunning), 9),
+            "nothing to write"
+        );
+        assert_eq!(record.message, "health check passed");
+        // News, though, is news: the task was lost meanwhile.
+        assert!(apply(&mut record, &reconciled(v1::TaskState::TaskLost), 10));
+        assert_eq!(record.state, TaskState::TaskLost);
+        assert_eq!(record.message, "Reconciliation: Latest task state");
     }
 }

@@ -3,7 +3,8 @@
 //! The leader is killed with SIGKILL again and again; each time we measure
 //! from the kill until the surviving instance leads, is subscribed to Mesos
 //! and has finished reconciling (its `hydrogen_scheduler_launch_ready` gauge
-//! is 1), then restart the killed one as a follower.
+//! is 1), then restart the killed one as a follower. Each kill waits for
+//! a settled cluster first (every update acknowledged, the standby up).
 //!
 //! Environment: `FAILOVER_KILLS` (default 10), `FAILOVER_APPS` and
 //! `FAILOVER_INSTANCES` (default 100 × 100). Prints a table and one JSON
@@ -78,6 +79,40 @@ async fn is_leader_and_ready(url: &str) -> bool {
     value("hydrogen_leader") == Some(1.0)
         && value("hydrogen_mesos_subscribed") == Some(1.0)
         && value("hydrogen_scheduler_launch_ready") == Some(1.0)
+}
+
+/// ACKNOWLEDGE calls `url` made so far (every status), from its metrics.
+async fn acknowledgements(url: &str) -> Option<f64> {
+    let metrics = get(&format!("{url}/metrics")).await?;
+    Some(
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("hydrogen_mesos_calls_total{") && l.contains("call=\"ACKNOWLEDGE\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
+/// Waits until the leader has acknowledged every update it was sent (its
+/// ACKNOWLEDGE count stood still for a second) and the standby answers:
+/// a failover is measured from a settled cluster. Without this the first
+/// kill lands while the deploy's 200,000 updates are still being
+/// acknowledged (the next leader gets them all resent), and each later
+/// one on a standby restarted a moment before.
+async fn settle(leader: &str, standby: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = None;
+    while Instant::now() < deadline {
+        let now = acknowledgements(leader).await;
+        if now.is_some() && now == last && get(&format!("{standby}/metrics")).await.is_some() {
+            return;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    panic!("the cluster did not settle within 120 s");
 }
 
 /// RUNNING tasks by the master's gauge (`/metrics/snapshot`): listing them
@@ -165,6 +200,7 @@ fn main() {
             }
         });
         let other = 1 - leader;
+        block_on(settle(&instances_up[leader].url, &instances_up[other].url));
         let killed_at = Instant::now();
         instances_up[leader].kill9();
         block_on(async {

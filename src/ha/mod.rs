@@ -14,6 +14,10 @@
 //! A graceful stop releases the lease, so a planned handoff takes one
 //! acquisition attempt instead of a TTL.
 //!
+//! A standby keeps a copy of the state current while another instance
+//! leads ([`Standby`]), on the scheduler's runtime, so taking over reads
+//! only what changed since.
+//!
 //! An acquisition whose answer was lost (the store stalled past our
 //! timeout) may still run later and leave a lease naming us that we do not
 //! know we hold: a ghost. After such an error, every "held by someone"
@@ -29,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::scheduler::runtime::{Scheduler, SchedulerConfig};
+use crate::scheduler::standby::Standby;
 use crate::store::{LeaderInfo, Store};
 
 /// Why this instance refuses to lead (a volatile store, a framework of
@@ -152,6 +157,15 @@ pub async fn run_on<S: Store>(
     // When the answer of an acquisition was lost (an error: the script may
     // still run in the store after a stall), until then.
     let mut unsettled_until: Option<Instant> = None;
+    let standby = Standby::new();
+    // Ends with the election loop: dropped below on every return.
+    let following = cancel.child_token();
+    let _stop_following = following.clone().drop_guard();
+    scheduler_runtime.spawn(Arc::clone(&standby).follow(
+        store.clone(),
+        leadership.subscribe(),
+        following,
+    ));
     loop {
         let lease = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -187,6 +201,7 @@ pub async fn run_on<S: Store>(
             store.clone(),
             &config,
             scheduler.clone(),
+            &standby,
             &lease,
             &cancel,
             &scheduler_runtime,
@@ -246,13 +261,17 @@ async fn lead<S: Store>(
     store: Arc<S>,
     config: &HaConfig,
     scheduler: SchedulerConfig,
+    standby: &Arc<Standby>,
     lease: &LeaderInfo,
     cancel: &CancellationToken,
     scheduler_runtime: &tokio::runtime::Handle,
 ) {
     let term = cancel.child_token();
-    let mut running = scheduler_runtime
-        .spawn(Scheduler::new(store.clone(), lease.epoch, scheduler).run(term.clone()));
+    let mut running = scheduler_runtime.spawn(
+        Scheduler::new(store.clone(), lease.epoch, scheduler)
+            .with_standby(Arc::clone(standby))
+            .run(term.clone()),
+    );
     let valid_for = config.lease_ttl.saturating_sub(config.safety_margin);
     let mut fence_at = Instant::now() + valid_for;
     let mut next_renew = Instant::now() + config.renew_interval;

@@ -25,4 +25,5 @@ pub mod offer_flow;
 pub mod placement;
 pub mod plan;
 pub mod runtime;
+pub mod standby;
 pub mod status;

@@ -39,6 +39,7 @@ use super::core::{Core, Input, Now};
 use super::effects::{Effects, OfferFlow};
 use super::launch::LaunchDefaults;
 use super::plan::PlanConfig;
+use super::standby::Standby;
 use crate::mesos::calls;
 use crate::mesos::encoding::Encoding;
 use crate::mesos::subscription::{
@@ -165,6 +166,7 @@ pub struct Scheduler<S: Store> {
     store: Arc<S>,
     epoch: Epoch,
     config: SchedulerConfig,
+    standby: Option<Arc<Standby>>,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -173,7 +175,15 @@ impl<S: Store> Scheduler<S> {
             store,
             epoch,
             config,
+            standby: None,
         }
+    }
+
+    /// Loads from the standby's copy (brought up to date) instead of
+    /// reading every record.
+    pub fn with_standby(mut self, standby: Arc<Standby>) -> Self {
+        self.standby = Some(standby);
+        self
     }
 
     /// Runs until cancelled (Ok) or until something makes this term
@@ -202,6 +212,7 @@ impl<S: Store> Scheduler<S> {
             self.config,
             Some(subscription.caller()),
             framework_id,
+            self.standby.as_deref(),
         )
         .await?;
         let result = driver.run(events, cancel.clone()).await;
@@ -365,12 +376,16 @@ impl<S: Store> Driver<S> {
         config: SchedulerConfig,
         caller: Option<Caller>,
         framework_id: Option<String>,
+        standby: Option<&Standby>,
     ) -> Result<Self, SchedulerError> {
         let mut changes = store.changes();
         let seen_apps = changes.borrow_and_update().apps;
         // One consistent cut, with the statuses (failure history) a former
-        // leader wrote.
-        let snapshot = store.view_snapshot().await?;
+        // leader wrote: the standby's copy brought up to it, or all of it.
+        let snapshot = match standby {
+            Some(standby) => standby.take(store.as_ref()).await?,
+            None => store.view_snapshot().await?,
+        };
         let (apps, tasks, statuses) = (snapshot.apps, snapshot.tasks, snapshot.statuses);
         info!(
             apps = apps.len(),
@@ -749,7 +764,7 @@ impl<S: Store> StatusBench<S> {
             SchedulerError::Store(StoreError::Unavailable(format!("literal url: {e}")))
         })?;
         let config = SchedulerConfig::new(vec![url]);
-        let driver = Driver::load(store, epoch, config, None, None).await?;
+        let driver = Driver::load(store, epoch, config, None, None, None).await?;
         Ok(Self {
             driver,
             _subscription: None,
@@ -785,6 +800,7 @@ impl<S: Store> StatusBench<S> {
             config,
             Some(subscription.caller()),
             Some(session.framework_id.value.clone()),
+            None,
         )
         .await?;
         driver.core.bench_session(session.generation);

@@ -122,7 +122,9 @@ impl Update {
 /// Applies a status update to a record. Returns whether anything a user
 /// would see changed.
 pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool {
-    update_of(record, status).map(|u| u.write(record, now_ms)).is_some()
+    update_of(record, status)
+        .map(|u| u.write(record, now_ms))
+        .is_some()
 }
 
 /// [`apply`] to a record shared with the store and the API views: copied

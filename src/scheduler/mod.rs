@@ -12,6 +12,8 @@
 //! - [`runtime`]: the driver that feeds the core and carries out its
 //!   effects; the only code that touches Mesos and the store.
 //! - [`acks`]: status update acknowledgements, sent in the background.
+//! - [`standby`]: on the other instances, the copy of the state a new
+//!   leader starts from.
 //! - [`adopt`]: at start-up, a framework of ours the store forgot.
 
 pub mod acks;

@@ -275,20 +275,24 @@ mod tests {
         let standby = Standby::new();
         standby.refresh(&store).await.expect("first read");
         let held = store.view_revision().await.expect("revision");
-        // More app changes than the memory store's view history keeps.
-        let specs = (0..1_500)
-            .map(|i| app(&format!("a-{i}"), "sleep 1"))
-            .collect();
+        // More apps come and go than the memory store's view history
+        // keeps (the live apps' entries and 1,024 more).
+        let names: Vec<String> = (0..1_500).map(|i| format!("gone-{i}")).collect();
+        let specs = names.iter().map(|n| app(n, "sleep 1")).collect();
         store.create_apps(specs).await.expect("created");
-        for i in 0..1_500 {
-            store
-                .kill_app(&format!("a-{i}"), None)
-                .await
-                .expect("kill requested");
-        }
-        assert_eq!(
-            store.view_delta(held).await.expect("answers"),
-            None,
+        let epoch = store
+            .acquire_lease("i", "i:1", TTL)
+            .await
+            .expect("lease")
+            .expect("free")
+            .epoch;
+        let removal = TaskBatch {
+            app_removals: names,
+            ..TaskBatch::default()
+        };
+        write(&store, epoch, removal).await;
+        assert!(
+            store.view_delta(held).await.expect("answers").is_none(),
             "the store cannot say what changed since the copy"
         );
         let taken = standby.take(&store).await.expect("taken");

@@ -548,7 +548,7 @@ impl Core {
             let was_live = plan::is_live(before);
             // Only a change copies the shared record (the store's and the
             // views' copies stay as they were given).
-            if status::apply_shared(shared, &status, now.wall_ms) {
+            if status::apply(shared, &status, now.wall_ms) {
                 fx.writes.upserts.push(Arc::clone(shared));
             }
             let record: &TaskRecord = shared;

@@ -119,18 +119,11 @@ impl Update {
     }
 }
 
-/// Applies a status update to a record. Returns whether anything a user
-/// would see changed.
-pub fn apply(record: &mut TaskRecord, status: &TaskStatus, now_ms: u64) -> bool {
-    update_of(record, status)
-        .map(|u| u.write(record, now_ms))
-        .is_some()
-}
-
-/// [`apply`] to a record shared with the store and the API views: copied
-/// (copy on write) only when the update changes it, so the others keep
-/// the version they were given.
-pub fn apply_shared(record: &mut Arc<TaskRecord>, status: &TaskStatus, now_ms: u64) -> bool {
+/// Applies a status update to a record shared with the store and the API
+/// views. Returns whether anything a user would see changed; only then is
+/// the record copied (copy on write), so the others keep the version they
+/// were given.
+pub fn apply(record: &mut Arc<TaskRecord>, status: &TaskStatus, now_ms: u64) -> bool {
     update_of(record, status)
         .map(|u| u.write(Arc::make_mut(record), now_ms))
         .is_some()
@@ -199,7 +192,7 @@ mod tests {
 
     #[test]
     fn updates_fill_the_record() {
-        let mut record = TaskRecord {
+        let mut record = Arc::new(TaskRecord {
             task_id: "t".into(),
             app: "a".into(),
             instance: 0,
@@ -214,7 +207,7 @@ mod tests {
             kill_sent: false,
             created_ms: 1,
             updated_ms: 1,
-        };
+        });
         let status = TaskStatus {
             task_id: v1::TaskId { value: "t".into() },
             state: v1::TaskState::TaskRunning as i32,
@@ -273,16 +266,25 @@ mod tests {
 
     #[test]
     fn a_reconciliation_answer_that_finds_the_task_unchanged_keeps_its_message() {
-        let mut record = crate::store::conformance::task("a", 0, "t", TaskState::TaskRunning);
-        record.message = "health check passed".into();
+        let mut record = Arc::new(crate::store::conformance::task(
+            "a",
+            0,
+            "t",
+            TaskState::TaskRunning,
+        ));
+        Arc::make_mut(&mut record).message = "health check passed".into();
+        // What the store and the views were given.
+        let given = Arc::clone(&record);
         assert!(
             !apply(&mut record, &reconciled(v1::TaskState::TaskRunning), 9),
             "nothing to write"
         );
         assert_eq!(record.message, "health check passed");
+        assert!(Arc::ptr_eq(&given, &record), "nothing copied");
         // News, though, is news: the task was lost meanwhile.
         assert!(apply(&mut record, &reconciled(v1::TaskState::TaskLost), 10));
         assert_eq!(record.state, TaskState::TaskLost);
         assert_eq!(record.message, "Reconciliation: Latest task state");
+        assert_eq!(given.state, TaskState::TaskRunning, "copied on write");
     }
 }

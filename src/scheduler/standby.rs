@@ -140,8 +140,9 @@ impl Standby {
         Ok(copy.take().map(Copy::into_snapshot).unwrap_or_default())
     }
 
-    /// Whether a copy is held (for tests and the metrics of a standby).
-    pub async fn is_warm(&self) -> bool {
+    /// Whether a copy is held.
+    #[cfg(test)]
+    async fn is_warm(&self) -> bool {
         self.copy.lock().await.is_some()
     }
 
@@ -167,10 +168,12 @@ impl Standby {
                     }
                 }
             }
+            // Seen before the read, so a change made during it wakes the
+            // next one instead of waiting for the periodic refresh.
+            changes.borrow_and_update();
             if let Err(e) = self.refresh(store.as_ref()).await {
                 warn!(error = %e, "the standby could not refresh its copy of the state; a takeover will read it all");
             }
-            changes.borrow_and_update();
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = changes.changed() => {
@@ -189,7 +192,7 @@ impl Standby {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance::{TTL, app, task};
+    use crate::store::conformance::{TTL, app, lead, task};
     use crate::store::memory::MemoryStore;
     use crate::store::{AppStatus, Epoch, TaskBatch, TaskState};
 
@@ -223,12 +226,7 @@ mod tests {
     #[tokio::test]
     async fn the_copy_handed_over_is_the_store_now() {
         let store = MemoryStore::new(1024);
-        let epoch = store
-            .acquire_lease("i", "i:1", TTL)
-            .await
-            .expect("lease")
-            .expect("free")
-            .epoch;
+        let epoch = lead(&store).await;
         store
             .create_apps(vec![app("web", "sleep 1"), app("db", "sleep 1")])
             .await
@@ -280,12 +278,7 @@ mod tests {
         let names: Vec<String> = (0..1_500).map(|i| format!("gone-{i}")).collect();
         let specs = names.iter().map(|n| app(n, "sleep 1")).collect();
         store.create_apps(specs).await.expect("created");
-        let epoch = store
-            .acquire_lease("i", "i:1", TTL)
-            .await
-            .expect("lease")
-            .expect("free")
-            .epoch;
+        let epoch = lead(&store).await;
         let removal = TaskBatch {
             app_removals: names,
             ..TaskBatch::default()

@@ -36,6 +36,16 @@ pub(crate) fn task(app: &str, instance: u32, id: &str, state: TaskState) -> Task
 
 pub(crate) const TTL: Duration = Duration::from_secs(30);
 
+/// Takes the lease of a store nobody leads yet; its fencing epoch.
+pub(crate) async fn lead<S: Store>(store: &S) -> Epoch {
+    store
+        .acquire_lease("i", "i:1", TTL)
+        .await
+        .expect("lease")
+        .expect("free")
+        .epoch
+}
+
 /// One `#[tokio::test]` per case, so one failing case does not hide the
 /// others. `$make` is an async block giving `(guard, store)`: a fresh store
 /// whose event log holds exactly 8 events, and whatever must live as long
@@ -80,16 +90,12 @@ pub(crate) async fn the_view_log_stays_bounded_and_readers_behind_it_read_everyt
     let names: Vec<String> = (0..1_500).map(|i| format!("gone-{i}")).collect();
     let specs = names.iter().map(|n| app(n, "sleep 1")).collect();
     store.create_apps(specs).await.expect("create");
-    let lease = store
-        .acquire_lease("i", "i:1", TTL)
-        .await
-        .expect("lease")
-        .expect("free");
+    let epoch = lead(store).await;
     let removal = TaskBatch {
         app_removals: names,
         ..TaskBatch::default()
     };
-    store.apply(lease.epoch, removal).await.expect("removal");
+    store.apply(epoch, removal).await.expect("removal");
     store
         .create_app(app("kept", "sleep 1"))
         .await
@@ -107,7 +113,7 @@ pub(crate) async fn the_view_log_stays_bounded_and_readers_behind_it_read_everyt
         })],
         ..TaskBatch::default()
     };
-    store.apply(lease.epoch, status).await.expect("status");
+    store.apply(epoch, status).await.expect("status");
     let delta = store
         .view_delta(after)
         .await
@@ -157,11 +163,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
             .await
             .expect("create");
     }
-    let lease = store
-        .acquire_lease("i", "i:1", TTL)
-        .await
-        .expect("lease")
-        .expect("free");
+    let epoch = lead(store).await;
     let batch = TaskBatch {
         upserts: vec![
             Arc::new(task("a", 0, "a.0", TaskState::TaskRunning)),
@@ -170,7 +172,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
         ],
         ..TaskBatch::default()
     };
-    store.apply(lease.epoch, batch).await.expect("apply");
+    store.apply(epoch, batch).await.expect("apply");
     let mut held = normalized(store.view_snapshot().await.expect("snapshot"));
 
     let nothing = store
@@ -200,7 +202,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
                     upserts: vec![Arc::new(task("b", 1, "b.1", TaskState::TaskRunning))],
                     ..TaskBatch::default()
                 };
-                store.apply(lease.epoch, batch).await.expect("apply");
+                store.apply(epoch, batch).await.expect("apply");
             }
             "a status" => {
                 let batch = TaskBatch {
@@ -212,7 +214,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
                     })],
                     ..TaskBatch::default()
                 };
-                store.apply(lease.epoch, batch).await.expect("apply");
+                store.apply(epoch, batch).await.expect("apply");
             }
             "an update" => {
                 store
@@ -231,7 +233,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
                     removals: vec!["a.0".into()],
                     ..TaskBatch::default()
                 };
-                store.apply(lease.epoch, batch).await.expect("apply");
+                store.apply(epoch, batch).await.expect("apply");
             }
             _ => {
                 store.kill_app("b", None).await.expect("kill");
@@ -240,7 +242,7 @@ pub(crate) async fn a_view_delta_brings_a_snapshot_up_to_date<S: Store>(store: &
                     app_removals: vec!["b".into()],
                     ..TaskBatch::default()
                 };
-                store.apply(lease.epoch, batch).await.expect("apply");
+                store.apply(epoch, batch).await.expect("apply");
             }
         }
         let delta = store

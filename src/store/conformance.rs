@@ -60,6 +60,7 @@ macro_rules! conformance_tests {
             batches_write_tasks_and_log_changes,
             event_log_pages_and_compacts,
             lease_expires,
+            a_held_lease_says_when_it_lapses,
             view_revision_moves_with_everything_state_and_list_show,
             a_batch_deploy_is_all_or_nothing,
             statuses_and_the_mesos_link_are_announced_and_fenced,
@@ -701,6 +702,49 @@ pub(crate) async fn lease_expires<S: Store>(store: &S) {
         .expect("acquire")
         .expect("expired lease is free");
     assert!(next.epoch > short.epoch);
+}
+
+/// A follower waits for the moment the holder's lease lapses, so the
+/// answer must be within the TTL, shrink as time passes, and grow back on a
+/// renewal; at the lapse the lease is free.
+pub(crate) async fn a_held_lease_says_when_it_lapses<S: Store>(store: &S) {
+    let ttl = Duration::from_millis(800);
+    let held = store
+        .acquire_lease("a", "addr", ttl)
+        .await
+        .expect("acquire")
+        .expect("free");
+    let left = |attempt: LeaseAttempt| match attempt {
+        LeaseAttempt::Held {
+            expires_in: Some(left),
+        } => left,
+        other => panic!("a held lease must say when it lapses, got {other:?}"),
+    };
+    let first = left(store.try_acquire_lease("b", "b", TTL).await.expect("try"));
+    assert!(first <= ttl, "{first:?} is beyond the TTL {ttl:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let later = left(store.try_acquire_lease("b", "b", TTL).await.expect("try"));
+    assert!(later < first, "{later:?} did not shrink from {first:?}");
+    assert!(store.renew_lease(&held, ttl).await.expect("renew"));
+    let renewed = left(store.try_acquire_lease("b", "b", TTL).await.expect("try"));
+    assert!(
+        renewed > later,
+        "{renewed:?} did not grow back from {later:?}"
+    );
+    // Taken at the lapse it announced (give or take the store's clock).
+    tokio::time::sleep(renewed + Duration::from_millis(20)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let taken = loop {
+        match store.try_acquire_lease("b", "b", TTL).await.expect("try") {
+            LeaseAttempt::Taken(lease) => break lease,
+            held => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the lease was still held long after its announced lapse: {held:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(taken.epoch > held.epoch);
 }
 
 /// The API serves State and ListAll from a snapshot while the view revision

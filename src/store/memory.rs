@@ -14,8 +14,8 @@ use super::app_write::{self, Written};
 use super::model::now_ms;
 use super::{
     AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
-    MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewDelta,
-    ViewRevision, ViewSnapshot,
+    LeaseAttempt, MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome,
+    ViewDelta, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -498,20 +498,18 @@ impl Store for MemoryStore {
         self.changes.subscribe()
     }
 
-    async fn acquire_lease(
+    async fn try_acquire_lease(
         &self,
         instance_id: &str,
         address: &str,
         ttl: Duration,
-    ) -> Result<Option<LeaderInfo>, StoreError> {
+    ) -> Result<LeaseAttempt, StoreError> {
         let mut inner = self.lock();
         let now = Instant::now();
-        if inner
-            .lease
-            .as_ref()
-            .is_some_and(|(_, expires)| *expires > now)
-        {
-            return Ok(None);
+        if let Some((_, expires)) = inner.lease.as_ref().filter(|(_, e)| *e > now) {
+            return Ok(LeaseAttempt::Held {
+                expires_in: Some(*expires - now),
+            });
         }
         inner.epoch = Epoch(inner.epoch.0 + 1);
         let lease = LeaderInfo {
@@ -521,7 +519,7 @@ impl Store for MemoryStore {
         };
         inner.lease = Some((lease.clone(), now + ttl));
         self.notify(&inner);
-        Ok(Some(lease))
+        Ok(LeaseAttempt::Taken(lease))
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {

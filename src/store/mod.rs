@@ -32,8 +32,8 @@ use tokio::sync::watch;
 use crate::spec::App;
 pub use app_write::{CreateOutcome, UpdateOutcome};
 pub use model::{
-    AppGoal, AppRecord, AppStatus, Epoch, LeaderInfo, MesosLink, TaskBatch, TaskEvent, TaskRecord,
-    TaskState, Termination,
+    AppGoal, AppRecord, AppStatus, Epoch, LeaderInfo, LeaseAttempt, MesosLink, TaskBatch,
+    TaskEvent, TaskRecord, TaskState, Termination,
 };
 
 /// Why a store operation failed.
@@ -295,13 +295,29 @@ pub trait Store: Send + Sync + 'static {
     /// A receiver that changes whenever apps or the event log change.
     fn changes(&self) -> watch::Receiver<Changes>;
 
-    /// Takes the lease if it is free or expired; a new epoch each time.
+    /// Takes the lease if it is free or expired (a new epoch each time);
+    /// otherwise says when the holder's lease lapses.
+    fn try_acquire_lease(
+        &self,
+        instance_id: &str,
+        address: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<LeaseAttempt, StoreError>> + Send;
+
+    /// [`Store::try_acquire_lease`], the lease only.
     fn acquire_lease(
         &self,
         instance_id: &str,
         address: &str,
         ttl: Duration,
-    ) -> impl Future<Output = Result<Option<LeaderInfo>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<LeaderInfo>, StoreError>> + Send {
+        async move {
+            Ok(self
+                .try_acquire_lease(instance_id, address, ttl)
+                .await?
+                .taken())
+        }
+    }
 
     /// Extends our lease; false when it is no longer ours.
     fn renew_lease(

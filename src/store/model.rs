@@ -321,3 +321,26 @@ pub struct LeaderInfo {
     pub address: String,
     pub epoch: Epoch,
 }
+
+/// What one attempt to take the lease found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseAttempt {
+    /// Ours now, with a new epoch.
+    Taken(LeaderInfo),
+    /// Another holder's; it lapses in `expires_in` unless renewed. A
+    /// follower waits for that moment instead of a whole attempt period
+    /// (a failover's lease phase is otherwise up to one period late).
+    Held {
+        expires_in: Option<std::time::Duration>,
+    },
+}
+
+impl LeaseAttempt {
+    /// The lease, when the attempt took it.
+    pub fn taken(self) -> Option<LeaderInfo> {
+        match self {
+            Self::Taken(lease) => Some(lease),
+            Self::Held { .. } => None,
+        }
+    }
+}

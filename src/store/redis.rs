@@ -130,8 +130,8 @@ use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::model::now_ms;
 use super::{
     AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
-    MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome, ViewDelta,
-    ViewRevision, ViewSnapshot,
+    LeaseAttempt, MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome,
+    ViewDelta, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -1769,33 +1769,49 @@ impl Store for RedisStore {
         self.shared.changes.subscribe()
     }
 
-    async fn acquire_lease(
+    async fn try_acquire_lease(
         &self,
         instance_id: &str,
         address: &str,
         ttl: Duration,
-    ) -> Result<Option<LeaderInfo>, StoreError> {
+    ) -> Result<LeaseAttempt, StoreError> {
         let mut call = ScriptCall::new(&self.scripts.acquire_lease);
         call.key(&self.keys().lease)
             .key(&self.keys().epoch)
             .arg(instance_id)
             .arg(address)
             .arg(ttl_ms(ttl));
-        let raw: Option<String> = self
+        let answer: redis::Value = self
             .shared
             .write("the lease acquisition script", Lane::Lease, &call)
             .await?;
-        let lease: Option<LeaderInfo> = raw
-            .map(|raw| decode(&raw, || self.keys().lease.clone()))
-            .transpose()?;
-        if let Some(lease) = &lease {
-            // Other instances see the new epoch at the feed's next re-read.
-            self.shared.observe_changes(Changes {
-                epoch: lease.epoch,
-                ..Changes::default()
-            });
-        }
-        Ok(lease)
+        let raw = match answer {
+            redis::Value::Int(left_ms) => {
+                return Ok(LeaseAttempt::Held {
+                    expires_in: u64::try_from(left_ms).ok().map(Duration::from_millis),
+                });
+            }
+            redis::Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "{}: the lease is not UTF-8; delete the key and restart one instance",
+                    self.keys().lease
+                ))
+            })?,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "the lease acquisition script answered {other:?}, neither a lease nor its remaining time; \
+                     is another program writing {}?",
+                    self.keys().lease
+                )));
+            }
+        };
+        let lease: LeaderInfo = decode(&raw, || self.keys().lease.clone())?;
+        // Other instances see the new epoch at the feed's next re-read.
+        self.shared.observe_changes(Changes {
+            epoch: lease.epoch,
+            ..Changes::default()
+        });
+        Ok(LeaseAttempt::Taken(lease))
     }
 
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::{
-    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, MesosLink, Store,
-    StoreError, TaskBatch, TaskEvent, TaskRecord, ViewDelta, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, LeaseAttempt,
+    MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, ViewDelta, ViewRevision,
+    ViewSnapshot,
 };
 use crate::spec::App;
 
@@ -167,15 +168,15 @@ impl<S: Store> Store for Timed<S> {
         self.inner.changes()
     }
 
-    async fn acquire_lease(
+    async fn try_acquire_lease(
         &self,
         instance_id: &str,
         address: &str,
         ttl: Duration,
-    ) -> Result<Option<LeaderInfo>, StoreError> {
+    ) -> Result<LeaseAttempt, StoreError> {
         self.timed(
             "acquire_lease",
-            self.inner.acquire_lease(instance_id, address, ttl),
+            self.inner.try_acquire_lease(instance_id, address, ttl),
         )
         .await
     }

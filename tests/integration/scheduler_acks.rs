@@ -16,8 +16,9 @@ use hydrogen::sim::cluster::default_agent;
 use hydrogen::spec::App;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{
-    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, Store, StoreError,
-    TaskBatch, TaskEvent, TaskRecord, TaskState, ViewDelta, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo, LeaseAttempt,
+    Store, StoreError, TaskBatch, TaskEvent, TaskRecord, TaskState, ViewDelta, ViewRevision,
+    ViewSnapshot,
 };
 use serde_json::json;
 use tokio::sync::watch;
@@ -114,13 +115,13 @@ impl Store for WriteGate {
     fn changes(&self) -> watch::Receiver<Changes> {
         self.inner.changes()
     }
-    async fn acquire_lease(
+    async fn try_acquire_lease(
         &self,
         id: &str,
         address: &str,
         ttl: Duration,
-    ) -> Result<Option<LeaderInfo>, StoreError> {
-        self.inner.acquire_lease(id, address, ttl).await
+    ) -> Result<LeaseAttempt, StoreError> {
+        self.inner.try_acquire_lease(id, address, ttl).await
     }
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
         self.inner.renew_lease(lease, ttl).await

@@ -259,10 +259,12 @@ return {'ok', rev}
 /// Takes the lease if nobody holds it: a new epoch every time.
 ///
 /// KEYS: 1 `lease`, 2 `epoch`. ARGV: 1 instance id, 2 address, 3 ttl (ms).
-/// Answers the lease JSON, or nil when it is held. The key expires by
+/// Answers the lease JSON, or, when it is held, the holder's remaining
+/// time in ms (`PTTL`: -1 for a key without expiry). The key expires by
 /// itself (`PX`), so an expired lease is simply absent.
 pub const ACQUIRE_LEASE: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local left = redis.call('PTTL', KEYS[1])
+if left ~= -2 then return left end
 local epoch = redis.call('INCR', KEYS[2])
 local value = '{"instance_id":' .. cjson.encode(ARGV[1]) .. ',"address":' ..
   cjson.encode(ARGV[2]) .. ',"epoch":' .. string.format('%d', epoch) .. '}'

@@ -254,8 +254,8 @@ impl Default for FlakyStore {
 
 use hydrogen::spec::App;
 use hydrogen::store::{
-    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, MesosLink, StoreError,
-    ViewDelta, ViewRevision, ViewSnapshot,
+    AppRecord, AppStatus, Changes, CreateOutcome, EventPage, LeaderInfo, LeaseAttempt, MesosLink,
+    StoreError, ViewDelta, ViewRevision, ViewSnapshot,
 };
 
 impl Store for FlakyStore {
@@ -338,14 +338,14 @@ impl Store for FlakyStore {
     fn changes(&self) -> tokio::sync::watch::Receiver<Changes> {
         self.inner.changes()
     }
-    async fn acquire_lease(
+    async fn try_acquire_lease(
         &self,
         id: &str,
         address: &str,
         ttl: Duration,
-    ) -> Result<Option<LeaderInfo>, StoreError> {
+    ) -> Result<LeaseAttempt, StoreError> {
         self.gate().await?;
-        self.inner.acquire_lease(id, address, ttl).await
+        self.inner.try_acquire_lease(id, address, ttl).await
     }
     async fn renew_lease(&self, lease: &LeaderInfo, ttl: Duration) -> Result<bool, StoreError> {
         self.gate().await?;

@@ -124,9 +124,12 @@ impl Harness {
             generation: Generation(1),
             framework_id: "fw".into(),
         });
+        // With live tasks the implicit RECONCILE waits for their answers
+        // (`the_implicit_reconcile_waits_for_the_explicit_answers`).
+        let explicit = fx.reconciles.iter().any(|r| !r.tasks.is_empty());
         assert!(
-            fx.reconciles.last().is_some_and(|r| r.tasks.is_empty()),
-            "an implicit reconcile ends the subscription's requests"
+            explicit || fx.reconciles.last().is_some_and(|r| r.tasks.is_empty()),
+            "an implicit reconcile ends the subscription's requests: {fx:?}"
         );
         h
     }
@@ -1280,4 +1283,66 @@ fn a_task_back_from_unreachable_is_no_longer_marked_killed() {
         "{fx:?}"
     );
     assert_eq!(h.core.pending("web"), &[0], "the update goes on");
+}
+
+#[test]
+fn the_implicit_reconcile_waits_for_the_explicit_answers() {
+    let app = record(&plain_app("web", 3, json!({})), 1, 1);
+    let mut h = Harness::new(config(), vec![app.clone()], vec![]);
+    let ids = h.launch_running(&["a1"]);
+    let tasks: Vec<Arc<TaskRecord>> = h.core.tasks.values().cloned().collect();
+    let implicit = |fx: &Effects| fx.reconciles.iter().filter(|r| r.tasks.is_empty()).count();
+
+    // A new leader: the known tasks are asked about, the rest of Mesos not yet.
+    let now = h.now;
+    let mut h = Harness {
+        core: Core::new(
+            config(),
+            Some("fw".into()),
+            vec![app.clone()],
+            tasks.clone(),
+            vec![],
+            now,
+        ),
+        now,
+        next_offer: 0,
+    };
+    let fx = h.step(Input::Subscribed {
+        generation: Generation(1),
+        framework_id: "fw".into(),
+    });
+    let asked: BTreeSet<String> = fx
+        .reconciles
+        .iter()
+        .flat_map(|r| r.tasks.iter().map(|t| t.task_id.clone()))
+        .collect();
+    assert_eq!(asked, ids.iter().cloned().collect());
+    assert_eq!(implicit(&fx), 0, "not before the answers: {fx:?}");
+    let fx = h.status(&ids[0], v1::TaskState::TaskRunning);
+    assert_eq!(implicit(&fx), 0, "two answers still missing: {fx:?}");
+    let fx = h.advance(Duration::from_millis(250));
+    assert_eq!(implicit(&fx), 0, "{fx:?}");
+    h.status(&ids[1], v1::TaskState::TaskRunning);
+    let fx = h.status(&ids[2], v1::TaskState::TaskRunning);
+    assert_eq!(implicit(&fx), 1, "with the last answer: {fx:?}");
+    assert!(h.core.launch_allowed(h.now));
+    let fx = h.advance(Duration::from_millis(250));
+    assert_eq!(implicit(&fx), 0, "once per session: {fx:?}");
+
+    // Answers that never come: the implicit one goes with the timeout.
+    let mut h = Harness {
+        core: Core::new(config(), Some("fw".into()), vec![app], tasks, vec![], now),
+        now,
+        next_offer: 0,
+    };
+    let fx = h.step(Input::Subscribed {
+        generation: Generation(1),
+        framework_id: "fw".into(),
+    });
+    assert_eq!(implicit(&fx), 0);
+    let timeout = h.core.config.reconcile_timeout;
+    let fx = h.advance(timeout - Duration::from_millis(1));
+    assert_eq!(implicit(&fx), 0, "{fx:?}");
+    let fx = h.advance(Duration::from_millis(1));
+    assert_eq!(implicit(&fx), 1, "{fx:?}");
 }

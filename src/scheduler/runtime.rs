@@ -387,16 +387,20 @@ impl<S: Store> Driver<S> {
             None => store.view_snapshot().await?,
         };
         let (apps, tasks, statuses) = (snapshot.apps, snapshot.tasks, snapshot.statuses);
-        info!(
-            apps = apps.len(),
-            tasks = tasks.len(),
-            epoch = epoch.0,
-            "scheduler loaded state"
-        );
+        let (app_count, task_count) = (apps.len(), tasks.len());
         let acks = caller
             .clone()
             .map(|c| Acknowledger::start(c, config.ack_concurrency));
+        let building = Instant::now();
         let core = Core::new(config, framework_id, apps, tasks, statuses, Now::real());
+        // A step of a failover's timeline (with "leading" and "subscribed").
+        info!(
+            apps = app_count,
+            tasks = task_count,
+            epoch = epoch.0,
+            model_ms = building.elapsed().as_millis() as u64,
+            "scheduler loaded state"
+        );
         Ok(Self {
             store,
             epoch,
@@ -477,12 +481,21 @@ impl<S: Store> Driver<S> {
                     }
                     metrics::counter!("hydrogen_mesos_subscriptions_total").increment(1);
                     metrics::gauge!("hydrogen_mesos_subscribed").set(1.0);
-                    self.record_mesos_link(true).await;
+                    let handling = Instant::now();
                     self.step(Input::Subscribed {
                         generation: session.generation,
                         framework_id: session.framework_id.value.clone(),
                     })
                     .await?;
+                    // A step of a failover's timeline: the reconciliation
+                    // calls are out from here on.
+                    info!(
+                        step_ms = handling.elapsed().as_millis() as u64,
+                        "subscription handled"
+                    );
+                    // After the step: its reconciliation calls need not wait
+                    // for this write.
+                    self.record_mesos_link(true).await;
                 }
                 SubscriptionEvent::Disconnected { reason, .. } => {
                     // Offers of the lost session are void: drop them.
@@ -529,30 +542,22 @@ impl<S: Store> Driver<S> {
     }
 
     /// Persist, then act, then acknowledge.
-    async fn execute(&mut self, effects: Effects) -> Result<(), SchedulerError> {
+    async fn execute(&mut self, mut effects: Effects) -> Result<(), SchedulerError> {
         if effects.is_empty() {
             return Ok(());
         }
-        if let Some(id) = &effects.framework_id {
-            self.store.set_framework_id(self.epoch, id).await?;
-        }
-        if !effects.writes.is_empty() {
-            let started = Instant::now();
-            self.store.apply(self.epoch, effects.writes).await?;
-            metrics::histogram!("hydrogen_store_apply_seconds")
-                .record(started.elapsed().as_secs_f64());
-        }
-        let (Some(generation), Some(caller)) = (effects.session, self.caller.clone()) else {
-            return Ok(());
-        };
-        // Reconciliation in order, on a task of its own: after a failover
-        // at 100,000 tasks it is a hundred calls, and the answers they
-        // bring (which launching waits on, `Core::launch_allowed`) must be
-        // read while the later calls go out, not pile up behind them. A
-        // call that fails is covered by the reconcile timeout.
-        if !effects.reconciles.is_empty() {
-            let caller = caller.clone();
-            let reconciles = effects.reconciles;
+        // Reconciliation asks and changes nothing, so it need not wait for
+        // the writes below, and it goes on a task of its own: after a
+        // failover at 100,000 tasks it is a hundred calls, and the answers
+        // they bring (which launching waits on, `Core::launch_allowed`)
+        // must be read while the later calls go out. One call at a time:
+        // several at once only had the master answer faster than the
+        // answers are read, and took longer (the two compete for the CPU).
+        // A call that fails is covered by the reconcile timeout.
+        if let (Some(generation), Some(caller)) = (effects.session, self.caller.clone())
+            && !effects.reconciles.is_empty()
+        {
+            let reconciles = std::mem::take(&mut effects.reconciles);
             tokio::spawn(async move {
                 for reconcile in reconciles {
                     let explicit = !reconcile.tasks.is_empty();
@@ -572,6 +577,18 @@ impl<S: Store> Driver<S> {
                 }
             });
         }
+        if let Some(id) = &effects.framework_id {
+            self.store.set_framework_id(self.epoch, id).await?;
+        }
+        if !effects.writes.is_empty() {
+            let started = Instant::now();
+            self.store.apply(self.epoch, effects.writes).await?;
+            metrics::histogram!("hydrogen_store_apply_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+        let (Some(generation), Some(caller)) = (effects.session, self.caller.clone()) else {
+            return Ok(());
+        };
         let mut calls_out = FuturesUnordered::new();
         // One offer cycle of 10,000 agents is 10,000 ACCEPTs (a storm as
         // many KILLs): all at once they open as many connections and

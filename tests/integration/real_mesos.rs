@@ -627,6 +627,109 @@ fn two_apps_in_two_roles_run_on_the_agents_reserved_to_each() {
     );
 }
 
+/// Issue 19: dynamically reserved resources (operator RESERVE_RESOURCES on
+/// the real master, as an operator makes them) serve the app's role like
+/// static ones: a `reserved_only` app lands on them, and an app that may
+/// take unreserved resources takes the reserved ones first. Mesos checks
+/// the launched resources against the offer, so each task carries the
+/// reservation exactly as offered (type, role, labels).
+#[test]
+fn dynamically_reserved_resources_serve_the_apps_role_first() {
+    let Some(cluster) = RealCluster::start_agents(2) else {
+        return;
+    };
+    let reserved_agent = agent_id(&cluster, "agent-2.real");
+    let port: u16 = cluster
+        .master_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("master port");
+    // No principal: without HTTP authentication the master accepts none
+    // (it must equal the caller's, MESOS-5005). Labels travel as given.
+    let reservation = json!([{"type": "DYNAMIC", "role": "team-a",
+                              "labels": {"labels": [{"key": "owner", "value": "team-a"}]}}]);
+    let (status, body) = http_post_json(
+        port,
+        "/api/v1",
+        &json!({"type": "RESERVE_RESOURCES", "reserve_resources": {
+        "agent_id": {"value": reserved_agent},
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.0}, "reservations": reservation},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 256.0}, "reservations": reservation},
+        ]}}),
+    );
+    assert_eq!(status, 202, "the master takes the reservation: {body}");
+    let hydrogen = Serve::start(&cluster.master_url(), &["--roles", "team-a"]);
+    let (ma, mb) = (sleep_marker(), sleep_marker());
+    hydrogen.deploy(json!({
+        "name": "alpha",
+        "resources": {"cpu": 0.2, "mem": 32, "reserved_only": true},
+        "instances": 2,
+        "command": {"cmd": format!("exec /bin/sleep {ma}")},
+    }));
+    let (_, state) = wait_running(&cluster, "alpha", 2, &ma);
+    // Room for both on either agent: the reserved share goes first.
+    hydrogen.deploy(json!({
+        "name": "beta",
+        "resources": {"cpu": 0.2, "mem": 32},
+        "instances": 2,
+        "command": {"cmd": format!("exec /bin/sleep {mb}")},
+    }));
+    let (_, state_b) = wait_running(&cluster, "beta", 2, &mb);
+    for (app, state) in [("alpha", &state), ("beta", &state_b)] {
+        let tasks = app_tasks(state, FRAMEWORK, app, "TASK_RUNNING");
+        assert_eq!(
+            agents_of(&tasks),
+            BTreeSet::from([reserved_agent.clone()]),
+            "{app} runs on the reserved agent"
+        );
+        for t in &tasks {
+            assert_eq!(t["role"], "team-a", "{t}");
+        }
+    }
+    // What the master recorded: the agent's resources in use, in full
+    // (`/master/slaves`; `/master/state` sums them without reservations).
+    let slaves = cluster.get_json("/master/slaves");
+    let agent = slaves["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["id"] == reserved_agent.as_str())
+        .cloned()
+        .expect("the reserved agent is listed");
+    let used = &agent["used_resources_full"];
+    let reserved_cpus: f64 = used
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"] == "cpus")
+        .filter(|r| {
+            r["reservations"]
+                .as_array()
+                .and_then(|v| v.last())
+                .is_some_and(|last| {
+                    last["type"] == "DYNAMIC"
+                        && last["role"] == "team-a"
+                        && last["labels"]["labels"][0]["value"] == "team-a"
+                })
+        })
+        .filter_map(|r| r["scalar"]["value"].as_f64())
+        .sum();
+    assert!(
+        (reserved_cpus - 0.8).abs() < 1e-6,
+        "all four tasks hold dynamically reserved cpus: {used}"
+    );
+    hydrogen.kill_app("alpha");
+    hydrogen.kill_app("beta");
+    wait_for(
+        "the sleep processes to end",
+        DEADLINE,
+        || (sleepers(&ma) + sleepers(&mb) == 0).then_some(()),
+        || cluster.logs(),
+    );
+}
+
 /// Issue 19: the framework's roles change at restart. The real master's
 /// `Master::subscribe` sends a known framework id with a changed
 /// FrameworkInfo through `validateUpdate` and `updateFramework`, the same

@@ -42,11 +42,26 @@ pub fn place(
     }
     let agent_offers = AgentOffers::new(&offer_agents, agents.len());
     let cache_filters = attr_sets.len() <= MAX_CACHED_ATTRIBUTE_SETS;
+    // Offers with reserved entries: few in most clusters, and each demand
+    // whose role they serve visits them first (see "Roles").
+    let reserved_offers: Vec<usize> = states
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.slots.iter().any(|s| !s.unreserved))
+        .map(|(i, _)| i)
+        .collect();
 
     let mut demand_states: Vec<DemandState<'_>> = demands
         .iter()
         .map(|d| {
-            let mut ds = DemandState::new(d, framework_role, &roles, &agents, &agent_offers);
+            let mut ds = DemandState::new(
+                d,
+                framework_role,
+                &roles,
+                &agents,
+                &agent_offers,
+                (&reserved_offers, &states),
+            );
             if cache_filters && !ds.filters.is_empty() {
                 ds.filter_cache = vec![FILTERS_UNKNOWN; attr_sets.len()];
             }
@@ -231,6 +246,7 @@ impl<'a> DemandState<'a> {
         roles: &RoleTable<'_>,
         agents: &FastMap<&str, usize>,
         agent_offers: &AgentOffers,
+        (reserved_offers, offers): (&[usize], &[OfferState<'_>]),
     ) -> Self {
         let app = demand.app;
         let res = &app.resources;
@@ -271,24 +287,48 @@ impl<'a> DemandState<'a> {
         }
 
         let unique = app.strategy_type() == StrategyType::Unique;
-        let mut preferred = Vec::new();
+        let role = Role {
+            reserved_only: res.reserved_only == Some(true),
+            ..roles.get(res.role.as_deref().unwrap_or(framework_role))
+        };
+        // Offers holding resources reserved to the app's role (or an
+        // ancestor of it) first: nobody else can use those, so the shared
+        // pool is left to the others.
+        let mut preferred: Vec<usize> = if demand.wanted > 0 {
+            reserved_offers
+                .iter()
+                .copied()
+                .filter(|&o| {
+                    offers[o]
+                        .slots
+                        .iter()
+                        .any(|s| !s.unreserved && s.usable_by(role))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut reserved_sorted = preferred.clone();
+        reserved_sorted.sort_unstable();
         if !unique && demand.wanted > 0 && !existing.is_empty() {
             let mut by_count: Vec<(usize, u32)> = existing.iter().map(|(&a, &n)| (a, n)).collect();
             // Most tasks first; ties by the agent's first offer (agent
             // indices follow offer order).
             by_count.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             for (agent, _) in by_count {
-                preferred.extend_from_slice(agent_offers.of(agent));
+                for &o in agent_offers.of(agent) {
+                    // Already visited among the reserved ones.
+                    if reserved_sorted.binary_search(&o).is_err() {
+                        preferred.push(o);
+                    }
+                }
             }
         }
         let mut preferred_sorted = preferred.clone();
         preferred_sorted.sort_unstable();
 
         DemandState {
-            role: Role {
-                reserved_only: res.reserved_only == Some(true),
-                ..roles.get(res.role.as_deref().unwrap_or(framework_role))
-            },
+            role,
             filters: &app.filters,
             unique,
             cpu: need(res.cpu),

@@ -38,7 +38,9 @@
 //! of a task's resources are then allocated to one role, as the master
 //! requires. Among the usable entries, reserved ones are taken first (nobody
 //! else can use them; unreserved leftovers return to the pool), then in the
-//! offer's order. An app with `resources.reserved_only` never uses
+//! offer's order; and among the offers, those holding reserved entries the
+//! app may use are visited first (before MUX's preferred agents below), so
+//! an app spends its role's reservations before the shared pool. An app with `resources.reserved_only` never uses
 //! unreserved entries: an offer without enough reserved resources is
 //! rejected for the resource it lacks, as any other short offer.
 //!
@@ -85,8 +87,9 @@
 //! - `UNIQUE`: at most one live task of the app per agent, counting the
 //!   tasks that already run ([`Demand::tasks_per_agent`]) and the placements
 //!   of this cycle (several offers may come from one agent).
-//! - `MUX` (the default): colocate. Offers on agents that already run tasks
-//!   of the app come first, the agent with the most tasks first (ties: the
+//! - `MUX` (the default): colocate. After the offers with reservations
+//!   for the app's role, offers on agents that already run tasks of the app
+//!   come, the agent with the most tasks first (ties: the
 //!   agent whose first offer comes first); then the other offers in their
 //!   order. An offer is filled with as many tasks as fit before the next one
 //!   is tried.

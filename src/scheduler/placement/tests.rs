@@ -1587,3 +1587,110 @@ fn a_placement_copies_each_carved_entry_once_with_its_share() {
     assert_eq!(p.ports, vec![31000, 31005]);
     assert_contained(&offers, &out);
 }
+
+#[test]
+fn offers_with_the_roles_reservations_are_used_before_the_shared_pool() {
+    // a1 and a3 are unreserved; a2 holds 1 cpu and 256 MB dynamically
+    // reserved to eng (labels and all), which must come back as offered.
+    let dynamic = |mut r: v1::Resource| {
+        r.reservations = vec![ReservationInfo {
+            r#type: Some(v1::resource::reservation_info::Type::Dynamic as i32),
+            role: Some("eng".into()),
+            labels: Some(v1::Labels {
+                labels: vec![v1::Label {
+                    key: "owner".into(),
+                    value: Some("eng".into()),
+                }],
+            }),
+            ..Default::default()
+        }];
+        r
+    };
+    let offers = [
+        offer_in(
+            "o1",
+            "a1",
+            "eng",
+            vec![
+                scalar_in("cpus", 4.0, "eng", "*"),
+                scalar_in("mem", 4096.0, "eng", "*"),
+            ],
+        ),
+        offer_in(
+            "o2",
+            "a2",
+            "eng",
+            vec![
+                scalar_in("cpus", 4.0, "eng", "*"),
+                scalar_in("mem", 4096.0, "eng", "*"),
+                dynamic(scalar_in("cpus", 1.0, "eng", "*")),
+                dynamic(scalar_in("mem", 256.0, "eng", "*")),
+            ],
+        ),
+        offer_in(
+            "o3",
+            "a3",
+            "eng",
+            vec![
+                scalar_in("cpus", 4.0, "eng", "*"),
+                scalar_in("mem", 4096.0, "eng", "*"),
+            ],
+        ),
+    ];
+    let tasks = no_tasks();
+    for strategy in [json!({}), unique()] {
+        let web = app_with(
+            json!({"cpu": 0.25, "mem": 32, "role": "eng"}),
+            strategy.clone(),
+        );
+        let out = place(&offers, &[demand(&web, 1, &tasks)], "*");
+        assert_eq!(
+            offers_of(&out),
+            vec![1],
+            "{strategy}: the reserved agent first"
+        );
+        let placed = &out.placements[0].resources;
+        assert!(
+            placed.iter().all(|r| r.reservations.len() == 1
+                && r.reservations[0].r#type
+                    == Some(v1::resource::reservation_info::Type::Dynamic as i32)
+                && r.reservations[0]
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.labels.len() == 1)),
+            "{strategy}: carved from the reservation as offered: {placed:?}"
+        );
+    }
+    // MUX: four fit in the reservation, the fifth goes where the app runs.
+    let web = app(json!({"cpu": 0.25, "mem": 32, "role": "eng"}));
+    let out = place(&offers, &[demand(&web, 5, &tasks)], "*");
+    assert_eq!(offers_of(&out), vec![1, 1, 1, 1, 1]);
+    let reserved_cpu: i64 = out
+        .placements
+        .iter()
+        .flat_map(|p| &p.resources)
+        .filter(|r| r.name == "cpus" && !r.reservations.is_empty())
+        .filter_map(|r| r.scalar.map(|s| (s.value * 1000.0).round() as i64))
+        .sum();
+    assert_eq!(reserved_cpu, 1000, "the whole reservation is used first");
+    // Another role's app never sees a2's reservation first.
+    let other = app(json!({"cpu": 0.25, "mem": 32}));
+    let offers_star: Vec<v1::Offer> = offers
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            for r in &mut o.resources {
+                r.allocation_info = Some(AllocationInfo {
+                    role: Some("*".into()),
+                });
+            }
+            o
+        })
+        .collect();
+    let out = place(&offers_star, &[demand(&other, 1, &tasks)], "*");
+    assert_eq!(
+        offers_of(&out),
+        vec![0],
+        "offer order for a role without reservations"
+    );
+}

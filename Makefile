@@ -65,6 +65,10 @@ bench:
 	$(CARGO) bench --bench memory | tee $(TARGET_DIR)/bench-memory.json
 	$(CARGO) bench --bench api_load | tee $(TARGET_DIR)/bench-api-load.json
 	$(CARGO) bench --bench failover | tee $(TARGET_DIR)/bench-failover.txt
+	FAILOVER_APPS=100 FAILOVER_INSTANCES=1000 FAILOVER_KILLS=5 $(CARGO) bench --bench failover \
+		| tee $(TARGET_DIR)/bench-failover-100k.txt
+	API_BENCH_APPS=100 API_BENCH_INSTANCES=1000 API_BENCH_SETUPS=memory $(CARGO) bench --bench api_load \
+		| tee $(TARGET_DIR)/bench-api-load-100k.json
 	$(CARGO) bench --bench sentinel | tee $(TARGET_DIR)/bench-sentinel.txt
 	MESOS_HOME=$(REAL_MESOS_HOME) $(CARGO) bench --bench real_vs_sim | tee $(TARGET_DIR)/bench-real-vs-sim.json
 	$(CARGO) bench --bench watch_storm | tee $(TARGET_DIR)/bench-watch-storm.txt

@@ -164,7 +164,7 @@ def main():
     if mem:
         out += figure_table(mem)
         out.append("")
-        out.append("Target: < 2 KiB (2048 bytes) per tracked task.")
+        out.append("Target: < 1 KiB (1024 bytes) per tracked task at 100,000 tasks.")
     else:
         out.append("(no result)")
     out.append("")
@@ -177,21 +177,33 @@ def main():
             out.append("")
     out.append("Target: < 3,000 bytes per app with 0 instances." if apps or dev else "(no result)")
     out.append("")
-    api = last_json(os.path.join(target, "bench-api-load.json"))
-    out += ["## API load (`cargo bench --bench api_load`)", ""]
-    if api and api.get("results"):
-        out.append(f"{api.get('tasks', '?'):,} tasks stored ({api.get('apps', '?')} apps), "
-                   f"{api.get('clients', '?')} concurrent clients, {api.get('secs_per_scenario', '?')} s per row. "
-                   "redis: two `hydrogen serve` sharing one redis-server (leader and follower); "
-                   "memory: one in-process instance.")
-        out += ["", "| store | instance | face | call | req/s | p50 | p99 | errors |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for r in api["results"]:
-            out.append(f"| {r['setup']} | {r['instance']} | {r['face']} | {r['call']} | "
-                       f"{r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
-    else:
-        out.append("(no result)")
-    out.append("")
+    for name, title in (("bench-api-load.json", "API load (`cargo bench --bench api_load`)"),
+                        ("bench-api-load-100k.json", "API load at 100,000 tasks (memory store)")):
+        api = last_json(os.path.join(target, name))
+        out += [f"## {title}", ""]
+        if api and api.get("results"):
+            out.append(f"{api.get('tasks', '?'):,} tasks stored ({api.get('apps', '?')} apps), "
+                       f"{api.get('clients', '?')} concurrent clients, {api.get('secs_per_scenario', '?')} s per row. "
+                       "redis: two `hydrogen serve` sharing one redis-server (leader and follower); "
+                       "memory: one in-process instance.")
+            out += ["", "| store | instance | face | call | req/s | p50 | p99 | errors |",
+                    "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for r in api["results"]:
+                out.append(f"| {r['setup']} | {r['instance']} | {r['face']} | {r['call']} | "
+                           f"{r['requests_per_s']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
+            out.append("")
+            out.append("Target: State p99 < 20 ms at 64 clients.")
+        else:
+            out.append("(no result)")
+        out.append("")
+    out += ["## Failover (leader SIGKILLed, Redis; until the new leader has reconciled)", "",
+            "| tasks | kills | p50 | max |", "| --- | --- | --- | --- |"]
+    for name in ("bench-failover.txt", "bench-failover-100k.txt"):
+        run = last_json(os.path.join(target, name))
+        if run:
+            out.append(f"| {run.get('tasks', 0):,} | {run.get('kills', '?')} | "
+                       f"{run.get('p50_seconds', 0):.3f} s | {run.get('max_seconds', 0):.3f} s |")
+    out += ["", "Target: p50 < 2 s at 100,000 tasks.", ""]
     out += real_vs_sim_section(target)
     out += e2e_section(target)
     path = os.path.join(target, "bench-report.md")

@@ -122,6 +122,7 @@ impl AgentSpec {
                 Key {
                     name: name.clone(),
                     role: UNRESERVED.into(),
+                    dynamic: None,
                 },
                 quantity(name, value)?,
             );
@@ -140,6 +141,7 @@ impl AgentSpec {
                     Key {
                         name: name.clone(),
                         role: role.clone(),
+                        dynamic: None,
                     },
                     quantity(name, value)?,
                 );

@@ -60,7 +60,9 @@
 //!
 //! A value is a number (SCALAR), a string in range syntax `[a-b,c-d]`
 //! (RANGES), an array of strings (SET) or, for attributes, another string
-//! (TEXT). `reserved` holds resources statically reserved for a role.
+//! (TEXT). `reserved` holds resources statically reserved for a role;
+//! the operator API's `RESERVE_RESOURCES` reserves more dynamically (see
+//! `reservations.rs`).
 //!
 //! # Admin / fault API (`/sim/`, JSON)
 //! | route | body | effect |
@@ -99,6 +101,7 @@ mod maintenance;
 pub mod master;
 mod operator;
 mod required;
+mod reservations;
 pub mod resources;
 mod state_json;
 mod validation;

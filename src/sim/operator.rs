@@ -3,7 +3,9 @@
 //! `proto/mesos/v1/master/`). `GET_FRAMEWORKS`, the call Hydrogen makes at
 //! start-up to find a framework of its own that the store forgot, in JSON
 //! or protobuf, answered in JSON unless only protobuf is accepted, as the
-//! real master negotiates; `DRAIN_AGENT` (see `drain.rs`) and the
+//! real master negotiates; `DRAIN_AGENT` (see `drain.rs`),
+//! `RESERVE_RESOURCES` and `UNRESERVE_RESOURCES` (see `reservations.rs`,
+//! `202 Accepted`) and the
 //! maintenance calls (see `maintenance.rs`): `UPDATE_MAINTENANCE_SCHEDULE`,
 //! `START_MAINTENANCE` and `STOP_MAINTENANCE` answered `200 OK` with no
 //! body, `GET_MAINTENANCE_SCHEDULE` and `GET_MAINTENANCE_STATUS` with their
@@ -18,6 +20,7 @@ use prost::Message;
 
 use super::http::Shared;
 use super::master::{Framework, Master};
+use super::reservations::ReservationRefused;
 use crate::mesos::encoding::{JSON, PROTOBUF, from_json, to_json_value};
 use crate::mesos::v1::master::{Call, call, response};
 use crate::mesos::v1::{self, master};
@@ -117,6 +120,17 @@ fn done(outcome: Result<(), String>) -> Response {
     }
 }
 
+/// `202 Accepted` with no body, as the master answers an operation it
+/// applied, or its refusal.
+fn reserved(outcome: Result<(), ReservationRefused>) -> Response {
+    match outcome {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(ReservationRefused::BadRequest(e)) => text(StatusCode::BAD_REQUEST, e),
+        Err(ReservationRefused::Conflict(e)) => text(StatusCode::CONFLICT, e),
+        Err(ReservationRefused::NotModelled(e)) => text(StatusCode::NOT_IMPLEMENTED, e),
+    }
+}
+
 pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = header_value(&headers, header::CONTENT_TYPE);
     let parsed = if content_type.starts_with(JSON) {
@@ -212,6 +226,33 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(e) => text(StatusCode::BAD_REQUEST, e),
             }
+        }
+        Some(Ok(call::Type::ReserveResources)) => {
+            let Some(reserve) = call.reserve_resources else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'reserve_resources' to be present",
+                );
+            };
+            reserved(shared.lock().reserve_resources(
+                std::time::Instant::now(),
+                &reserve.agent_id.value,
+                &reserve.source,
+                &reserve.resources,
+            ))
+        }
+        Some(Ok(call::Type::UnreserveResources)) => {
+            let Some(unreserve) = call.unreserve_resources else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'unreserve_resources' to be present",
+                );
+            };
+            reserved(shared.lock().unreserve_resources(
+                std::time::Instant::now(),
+                &unreserve.agent_id.value,
+                &unreserve.resources,
+            ))
         }
         None | Some(Ok(call::Type::Unknown)) => text(
             StatusCode::BAD_REQUEST,

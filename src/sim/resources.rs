@@ -18,12 +18,90 @@ use crate::mesos::v1;
 /// The reservation role of resources that are not reserved.
 pub const UNRESERVED: &str = "*";
 
-/// Key of one resource: its name and the role it is reserved for (`*` when
-/// unreserved).
+/// Key of one resource: its name, the role it is reserved for (`*` when
+/// unreserved) and, for a dynamic reservation, who made it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
     pub name: String,
     pub role: String,
+    /// `None`: unreserved, or reserved statically (by the agent's flags).
+    pub dynamic: Option<Dynamic>,
+}
+
+/// What a dynamic reservation carries besides its role
+/// (`ReservationInfo.principal`, `.labels`): part of the resources'
+/// identity, as in Mesos, so a task must name them as they were offered,
+/// and reservations with other labels do not merge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dynamic {
+    pub principal: Option<String>,
+    /// (key, value) in the order given.
+    pub labels: Vec<(String, Option<String>)>,
+}
+
+impl Dynamic {
+    fn of(info: &v1::resource::ReservationInfo) -> Self {
+        Dynamic {
+            principal: info.principal.clone(),
+            labels: info
+                .labels
+                .iter()
+                .flat_map(|l| &l.labels)
+                .map(|l| (l.key.clone(), l.value.clone()))
+                .collect(),
+        }
+    }
+
+    fn labels(&self) -> Option<v1::Labels> {
+        (!self.labels.is_empty()).then(|| v1::Labels {
+            labels: self
+                .labels
+                .iter()
+                .map(|(key, value)| v1::Label {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The dynamic reservation of a resource protobuf, whichever shape it
+/// came in: the last `reservations` entry of type DYNAMIC, or the legacy
+/// `reservation` field (only dynamic reservations ever had one).
+pub fn dynamic_of(resource: &v1::Resource) -> Option<Dynamic> {
+    match resource.reservations.last() {
+        Some(last) => (last.r#type == Some(v1::resource::reservation_info::Type::Dynamic as i32))
+            .then(|| Dynamic::of(last)),
+        None => resource.reservation.as_ref().map(Dynamic::of),
+    }
+}
+
+/// How Mesos prints a reservation in resource texts:
+/// `(STATIC,role)` or `(DYNAMIC,role[,principal][,{k: v}])`.
+fn reservation_text(key: &Key) -> String {
+    match &key.dynamic {
+        None => format!("(STATIC,{})", key.role),
+        Some(d) => {
+            let mut text = format!("(DYNAMIC,{}", key.role);
+            if let Some(p) = &d.principal {
+                text.push_str(&format!(",{p}"));
+            }
+            if !d.labels.is_empty() {
+                let labels: Vec<String> = d
+                    .labels
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{k}: {v}"),
+                        None => k.clone(),
+                    })
+                    .collect();
+                text.push_str(&format!(",{{{}}}", labels.join(", ")));
+            }
+            text.push(')');
+            text
+        }
+    }
 }
 
 /// The quantity of one resource key.
@@ -149,6 +227,7 @@ impl ResourceSet {
             Key {
                 name: name.to_string(),
                 role: role.to_string(),
+                dynamic: None,
             },
             Quantity::Scalar(to_millis(value)),
         )
@@ -168,9 +247,15 @@ impl ResourceSet {
     pub fn from_protos(resources: &[v1::Resource]) -> Result<Self, String> {
         let mut set = ResourceSet::new();
         for r in resources {
+            let role = reservation_role(r);
             let key = Key {
                 name: r.name.clone(),
-                role: reservation_role(r),
+                dynamic: if role == UNRESERVED {
+                    None
+                } else {
+                    dynamic_of(r)
+                },
+                role,
             };
             let quantity = match r.r#type() {
                 v1::value::Type::Scalar => {
@@ -251,17 +336,30 @@ impl ResourceSet {
                 // Mesos always names the role of pre-refinement resources in
                 // the deprecated `role` field ("*" when unreserved).
                 if key.role != UNRESERVED && refinement {
-                    r.reservations.push(v1::resource::ReservationInfo {
+                    let mut info = v1::resource::ReservationInfo {
                         r#type: Some(v1::resource::reservation_info::Type::Static as i32),
                         role: Some(key.role.clone()),
                         ..Default::default()
-                    });
+                    };
+                    if let Some(d) = &key.dynamic {
+                        info.r#type = Some(v1::resource::reservation_info::Type::Dynamic as i32);
+                        info.principal = d.principal.clone();
+                        info.labels = d.labels();
+                    }
+                    r.reservations.push(info);
                 } else {
                     // Deprecated in the proto, still what pre-refinement
                     // frameworks read.
                     #[allow(deprecated)]
                     {
                         r.role = Some(key.role.clone());
+                    }
+                    if let Some(d) = &key.dynamic {
+                        r.reservation = Some(v1::resource::ReservationInfo {
+                            principal: d.principal.clone(),
+                            labels: d.labels(),
+                            ..Default::default()
+                        });
                     }
                 }
                 if let Some(role) = allocation_role {
@@ -319,6 +417,28 @@ impl ResourceSet {
                 .map(|(k, q)| (k.clone(), q.clone()))
                 .collect(),
         }
+    }
+
+    /// The same quantities unreserved: what a reservation of them takes
+    /// from the agent's unreserved pool, or what unreserving them returns.
+    pub fn unreserved(&self) -> ResourceSet {
+        let mut out = ResourceSet::new();
+        for (k, q) in &self.items {
+            out.add_one(
+                Key {
+                    name: k.name.clone(),
+                    role: UNRESERVED.to_string(),
+                    dynamic: None,
+                },
+                q.clone(),
+            );
+        }
+        out
+    }
+
+    /// Whether every entry is dynamically reserved.
+    pub fn all_dynamic(&self) -> bool {
+        self.items.keys().all(|k| k.dynamic.is_some())
     }
 
     /// Total of a scalar over all roles, in natural units.
@@ -399,7 +519,7 @@ impl ResourceSet {
         for (k, q) in &self.items {
             let mut item = format!("{}(allocated: {role})", k.name);
             if k.role != UNRESERVED {
-                item.push_str(&format!("(reservations: [(STATIC,{})])", k.role));
+                item.push_str(&format!("(reservations: [{}])", reservation_text(k)));
             }
             item.push(':');
             match q {
@@ -427,7 +547,7 @@ impl fmt::Display for ResourceSet {
             if k.role == UNRESERVED {
                 write!(f, "{}:", k.name)?;
             } else {
-                write!(f, "{}(reservations: [(STATIC,{})]):", k.name, k.role)?;
+                write!(f, "{}(reservations: [{}]):", k.name, reservation_text(k))?;
             }
             match q {
                 Quantity::Scalar(v) => write!(f, "{}", from_millis(*v))?,
@@ -455,6 +575,7 @@ mod tests {
             Key {
                 name: "ports".into(),
                 role: "*".into(),
+                dynamic: None,
             },
             Quantity::Ranges(vec![(31000, 32000)]),
         );
@@ -483,6 +604,7 @@ mod tests {
             Key {
                 name: "ports".into(),
                 role: "*".into(),
+                dynamic: None,
             },
             Quantity::Ranges(vec![(31000, 31000)]),
         );

@@ -2789,3 +2789,137 @@ fn resubscribe_with_new_roles_updates_them_and_keeps_tasks() {
     assert_eq!(fw.tasks["t-a"].role, "a");
     assert!(offer_roles(&f.offers(2000, &mut again)).contains(&"b".to_string()));
 }
+
+/// A dynamic reservation of the operator API as Mesos 1.12 makes it:
+/// refused when not dynamic, when allocated, or larger than the agent;
+/// outstanding offers rescinded for it; then offered to its role with its
+/// type, principal and labels, usable by a task that names it so (and not
+/// by one that names it static); unreserved back to the shared pool.
+#[test]
+fn an_operator_reservation_is_offered_to_its_role_as_made_and_unreserved_back() {
+    use super::reservations::ReservationRefused;
+    let mut f = fixture(1);
+    let agent_id = f.m.agents.keys().next().cloned().expect("one agent");
+    let mut mr = info(&[
+        v1::framework_info::capability::Type::MultiRole,
+        v1::framework_info::capability::Type::ReservationRefinement,
+    ]);
+    mr.roles = vec!["eng".into()];
+    let mut s = f.subscribe(0, mr).expect("subscribed");
+    let outstanding = f.offers(0, &mut s);
+    assert_eq!(outstanding.len(), 1, "the agent is on offer");
+    let dynamic = |name: &str, value: f64| {
+        let mut r = scalar(name, value);
+        r.reservations = vec![v1::resource::ReservationInfo {
+            r#type: Some(v1::resource::reservation_info::Type::Dynamic as i32),
+            role: Some("eng".into()),
+            principal: Some("ops".into()),
+            labels: Some(v1::Labels {
+                labels: vec![v1::Label {
+                    key: "owner".into(),
+                    value: Some("eng".into()),
+                }],
+            }),
+        }];
+        r
+    };
+    let reserve = |f: &mut Fixture, ms: u64, resources: Vec<v1::Resource>| {
+        let at = f.at(ms);
+        f.m.reserve_resources(at, &agent_id, &[], &resources)
+    };
+
+    // Refusals change nothing.
+    let mut static_one = scalar("cpus", 1.0);
+    static_one.reservations = vec![v1::resource::ReservationInfo {
+        r#type: Some(v1::resource::reservation_info::Type::Static as i32),
+        role: Some("eng".into()),
+        ..Default::default()
+    }];
+    match reserve(&mut f, 10, vec![static_one]) {
+        Err(ReservationRefused::BadRequest(e)) => {
+            assert!(e.contains("is not dynamically reserved"), "{e}")
+        }
+        other => panic!("a static reservation is refused: {other:?}"),
+    }
+    let mut allocated = dynamic("cpus", 1.0);
+    allocated.allocation_info = Some(v1::resource::AllocationInfo {
+        role: Some("eng".into()),
+    });
+    assert!(matches!(
+        reserve(&mut f, 10, vec![allocated]),
+        Err(ReservationRefused::BadRequest(e)) if e.contains("allocated resource")
+    ));
+    assert!(matches!(
+        reserve(&mut f, 10, vec![dynamic("cpus", 1000.0)]),
+        Err(ReservationRefused::Conflict(_))
+    ));
+    assert_eq!(
+        f.m.frameworks[&s.id].offers.len(),
+        0,
+        "the offer was rescinded to look for room"
+    );
+
+    reserve(
+        &mut f,
+        20,
+        vec![dynamic("cpus", 1.0), dynamic("mem", 256.0)],
+    )
+    .expect("reserved");
+    let offers = f.offers(6000, &mut s);
+    assert_eq!(offers.len(), 1);
+    let reserved: Vec<&v1::Resource> = offers[0]
+        .resources
+        .iter()
+        .filter(|r| !r.reservations.is_empty())
+        .collect();
+    assert_eq!(reserved.len(), 2, "{:?}", offers[0].resources);
+    for r in &reserved {
+        let info = &r.reservations[0];
+        assert_eq!(
+            info.r#type,
+            Some(v1::resource::reservation_info::Type::Dynamic as i32)
+        );
+        assert_eq!(info.role.as_deref(), Some("eng"));
+        assert_eq!(info.principal.as_deref(), Some("ops"));
+        assert_eq!(info.labels.as_ref().map(|l| l.labels.len()), Some(1));
+    }
+
+    // A task naming the reservation as offered runs on it.
+    let mut t = task("t1", &offers[0].agent_id, 0.5);
+    t.resources = reserved
+        .iter()
+        .map(|r| {
+            let mut r = (*r).clone();
+            r.scalar = Some(v1::value::Scalar {
+                value: if r.name == "cpus" { 0.5 } else { 64.0 },
+            });
+            r
+        })
+        .collect();
+    f.launch(6000, &s, &offers[0], vec![t]);
+    f.m.tick(f.at(6001));
+    let st = updates(&mut s.rx);
+    assert_eq!(st[0].state(), TaskState::TaskStarting, "{st:?}");
+
+    // What a running task holds cannot be unreserved; the rest can.
+    assert!(matches!(
+        f.m.unreserve_resources(f.at(6100), &agent_id, &[dynamic("cpus", 1.0)]),
+        Err(ReservationRefused::Conflict(_))
+    ));
+    f.m.unreserve_resources(f.at(6100), &agent_id, &[dynamic("cpus", 0.5)])
+        .expect("the free half is unreserved");
+    let agent = &f.m.agents[&agent_id];
+    assert_eq!(
+        agent.total.scalar_total("cpus"),
+        4.0,
+        "nothing created or lost"
+    );
+    assert!(
+        agent
+            .total
+            .to_string()
+            .contains("cpus(reservations: [(DYNAMIC,eng,ops,{owner: eng})]):0.5"),
+        "{}",
+        agent.total
+    );
+}

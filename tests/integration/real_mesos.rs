@@ -645,8 +645,7 @@ fn dynamically_reserved_resources_serve_the_apps_role_first() {
         .next()
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .expect("master port");
-    // No principal: without HTTP authentication the master accepts none
-    // (it must equal the caller's, MESOS-5005). Labels travel as given.
+    // Labels travel with the reservation and must come back as offered.
     let reservation = json!([{"type": "DYNAMIC", "role": "team-a",
                               "labels": {"labels": [{"key": "owner", "value": "team-a"}]}}]);
     let (status, body) = http_post_json(

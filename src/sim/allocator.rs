@@ -85,7 +85,7 @@ impl Master {
         for (i, agent) in self.agents.values_mut().enumerate() {
             if agent.state != AgentState::Active
                 || !agent.free.allocatable()
-                || self.draining.contains(&agent.id)
+                || self.draining.contains_key(&agent.id)
             {
                 continue;
             }

@@ -322,7 +322,7 @@ impl Master {
                 continue;
             };
             // `Master::inverseOffer` drops those of deactivated agents.
-            if agent.state != AgentState::Active || self.draining.contains(&agent_id) {
+            if agent.state != AgentState::Active || self.draining.contains_key(&agent_id) {
                 continue;
             }
             let mut holders: Vec<String> = agent

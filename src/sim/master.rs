@@ -303,9 +303,9 @@ pub struct Master {
     /// ACCEPTs still to be met by a leadership loss (`/sim/master/lose-on-accept`).
     pub accepts_lost: u32,
     pub offers_paused: bool,
-    /// Agents drained by the operator (DRAIN_AGENT): deactivated, never
-    /// offered again (the simulator has no REACTIVATE_AGENT).
-    pub draining: HashSet<String>,
+    /// Agents drained by the operator (DRAIN_AGENT): deactivated, out of
+    /// offers until REACTIVATE_AGENT (see `drain.rs`).
+    pub draining: HashMap<String, super::drain::Drain>,
     /// The maintenance schedule, machine modes and inverse offers.
     pub maintenance: super::maintenance::Maintenance,
     pub frameworks: HashMap<String, Framework>,
@@ -626,7 +626,7 @@ impl Master {
             acks_ignored_until: None,
             accepts_lost: 0,
             offers_paused: false,
-            draining: HashSet::new(),
+            draining: HashMap::new(),
             maintenance: Default::default(),
             frameworks: HashMap::new(),
             framework_order: Vec::new(),
@@ -1590,7 +1590,9 @@ impl Master {
         if acked_state.is_some_and(is_terminal) {
             // The agent forgets the task once its terminal update is acked;
             // the master moves it to the completed tasks.
+            let mut forgotten = false;
             if let Some(task) = fw.tasks.remove(task_id) {
+                forgotten = true;
                 self.stats.unacknowledged_updates = self
                     .stats
                     .unacknowledged_updates
@@ -1604,6 +1606,9 @@ impl Master {
                 if fw.completed_tasks.len() > MAX_COMPLETED_TASKS {
                     fw.completed_tasks.pop_front();
                 }
+            }
+            if forgotten {
+                self.check_drained(agent_id);
             }
             return;
         }

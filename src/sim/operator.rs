@@ -3,7 +3,8 @@
 //! `proto/mesos/v1/master/`). `GET_FRAMEWORKS`, the call Hydrogen makes at
 //! start-up to find a framework of its own that the store forgot, in JSON
 //! or protobuf, answered in JSON unless only protobuf is accepted, as the
-//! real master negotiates; `DRAIN_AGENT` (see `drain.rs`),
+//! real master negotiates; `DRAIN_AGENT` and `REACTIVATE_AGENT` (see
+//! `drain.rs`),
 //! `RESERVE_RESOURCES` and `UNRESERVE_RESOURCES` (see `reservations.rs`,
 //! `202 Accepted`) and the
 //! maintenance calls (see `maintenance.rs`): `UPDATE_MAINTENANCE_SCHEDULE`,
@@ -219,13 +220,27 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
                     "Failed to validate master::Call: Expecting 'drain_agent' to be present",
                 );
             };
-            match shared
-                .lock()
-                .drain_agent(std::time::Instant::now(), &drain.agent_id.value)
-            {
+            match shared.lock().drain_agent(
+                std::time::Instant::now(),
+                &drain.agent_id.value,
+                drain.mark_gone.unwrap_or(false),
+            ) {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(e) => text(StatusCode::BAD_REQUEST, e),
             }
+        }
+        Some(Ok(call::Type::ReactivateAgent)) => {
+            let Some(reactivate) = call.reactivate_agent else {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "Failed to validate master::Call: Expecting 'reactivate_agent' to be present",
+                );
+            };
+            done(
+                shared
+                    .lock()
+                    .reactivate_agent(std::time::Instant::now(), &reactivate.agent_id.value),
+            )
         }
         Some(Ok(call::Type::ReserveResources)) => {
             let Some(reserve) = call.reserve_resources else {

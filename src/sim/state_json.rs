@@ -237,6 +237,7 @@ pub fn state_value(m: &Master) -> Value {
     let mut slaves = Vec::new();
     let mut unreachable_slaves = Vec::new();
     let mut activated = 0;
+    let mut deactivated = 0;
     for a in m.agents.values() {
         let unreserved = a.total.for_roles(&["*"]);
         let mut reserved = serde_json::Map::new();
@@ -253,9 +254,13 @@ pub fn state_value(m: &Master) -> Value {
                 a.total.for_roles(&[role.as_str()]).state_summary(),
             );
         }
-        let active = a.state == AgentState::Active;
+        // A drained agent is deactivated (`Master::deactivate`), and says
+        // how far its drain went (`DrainInfo`).
+        let drain = m.draining.get(&a.id);
+        let active = a.state == AgentState::Active && drain.is_none();
         activated += usize::from(active);
-        let v = json!({
+        deactivated += usize::from(a.state == AgentState::Active && drain.is_some());
+        let mut v = json!({
             "id": a.id,
             "pid": format!("slave(1)@{}:5051", a.ip),
             "hostname": a.hostname,
@@ -272,6 +277,12 @@ pub fn state_value(m: &Master) -> Value {
             "version": MESOS_VERSION,
             "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
         });
+        if let Some(d) = drain {
+            v["drain_info"] = json!({
+                "state": if d.drained { "DRAINED" } else { "DRAINING" },
+                "config": {"mark_gone": d.mark_gone},
+            });
+        }
         match &a.state {
             AgentState::Active => slaves.push(v),
             AgentState::Unreachable { since } => {
@@ -301,8 +312,9 @@ pub fn state_value(m: &Master) -> Value {
             super::master::Leadership::Following { leader } => json!(leader.as_ref().map(|l| format!("master@{l}"))),
         },
         "leader_info": to_json_value(&leader).unwrap_or(Value::Null),
-        "activated_slaves": activated,
-        "deactivated_slaves": 0,
+        // Gauges (doubles) in the real master's document.
+        "activated_slaves": activated as f64,
+        "deactivated_slaves": deactivated as f64,
         "unreachable_slaves": unreachable_slaves.len(),
         "slaves": slaves,
         "recovered_slaves": [],

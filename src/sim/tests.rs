@@ -2923,3 +2923,48 @@ fn an_operator_reservation_is_offered_to_its_role_as_made_and_unreserved_back() 
         agent.total
     );
 }
+
+/// DRAIN_AGENT with `mark_gone`: the agent is marked gone instead of
+/// DRAINED once its last task's terminal update is acknowledged; without
+/// it, DRAINED and then REACTIVATE_AGENT bring it back into offers.
+#[test]
+fn a_drain_ends_drained_or_gone_and_a_drained_agent_can_be_reactivated() {
+    let mut f = fixture(2);
+    let mut s = f.subscribe(0, info(&[])).expect("subscribed");
+    let on = running_task(&mut f, &mut s, "t1");
+    let idle =
+        f.m.agents
+            .keys()
+            .find(|a| **a != on)
+            .cloned()
+            .expect("other agent");
+    f.m.drain_agent(f.at(1300), &on, true).expect("drain");
+    assert_eq!(
+        f.m.reactivate_agent(f.at(1300), &on),
+        Err("Agent is still in the DRAINING state".into())
+    );
+    let killed = updates(&mut s.rx);
+    let last = killed.last().expect("an update");
+    assert_eq!(last.state(), TaskState::TaskKilled);
+    ack(&mut f, 1400, &s, last);
+    assert_eq!(
+        f.m.agents[&on].state,
+        super::master::AgentState::Gone,
+        "marked gone once drained"
+    );
+
+    // No task: DRAINED at once, then reactivated.
+    f.m.drain_agent(f.at(1500), &idle, false).expect("drain");
+    assert!(f.m.draining[&idle].drained);
+    f.m.reactivate_agent(f.at(1500), &idle)
+        .expect("reactivated");
+    assert_eq!(
+        f.m.reactivate_agent(f.at(1500), &idle),
+        Err("Agent is not deactivated".into())
+    );
+    let offers = f.offers(10_000, &mut s);
+    assert!(
+        offers.iter().any(|o| o.agent_id.value == idle),
+        "offered again: {offers:?}"
+    );
+}

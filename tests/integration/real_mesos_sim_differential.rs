@@ -2280,3 +2280,168 @@ fn operator_reservations_match_a_real_master() {
         diffs.join("\n")
     );
 }
+
+/// The life of a drain after DRAIN_AGENT: the agent is DRAINING (and
+/// deactivated) until its last task's terminal update is acknowledged,
+/// REACTIVATE_AGENT is refused until then, the agent is DRAINED after,
+/// reactivation puts it back into offers, and a second one is refused.
+async fn reactivate_script(base: &str, encoding: Encoding) -> Transcript {
+    let mut d = Driver::new(base, encoding);
+    d.subscribe(
+        "reactivate subscribe",
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("diff-reactivate")}}),
+    )
+    .await;
+    let fw = d.fw();
+    let offer = d.wait_offer().await;
+    let agent = offer["agent_id"].clone();
+    d.call(
+        "reactivate: launch",
+        json!({"framework_id": fw, "type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("r1", &agent, 0.1)]}}]
+        }}),
+    )
+    .await;
+    let ack = |status: &Value| {
+        json!({"framework_id": fw, "type": "ACKNOWLEDGE", "acknowledge": {
+            "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}})
+    };
+    // Every update acknowledged but the terminal one, which is held back.
+    let terminal = loop {
+        let ev = d
+            .wait_event("UPDATE of r1", |e| {
+                e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == "r1"
+            })
+            .await;
+        let status = ev["update"]["status"].clone();
+        let state = status["state"].as_str().unwrap_or_default().to_string();
+        if is_terminal_name(&state) {
+            break status;
+        }
+        if status.get("uuid").is_some() {
+            let (body, ct) = d.body(&ack(&status));
+            let sid = d.stream_id.clone();
+            d.post_raw(body, ct, None, sid.as_deref()).await;
+        }
+        if state == "TASK_RUNNING" {
+            let operator = format!("{base}/api/v1");
+            let resp = d
+                .http
+                .post(&operator)
+                .header("Content-Type", "application/json")
+                .body(
+                    json!({"type": "DRAIN_AGENT", "drain_agent": {"agent_id": agent}}).to_string(),
+                )
+                .send()
+                .await
+                .expect("operator api answers");
+            d.record(
+                "reactivate: drain",
+                json!({"status": resp.status().as_u16()}),
+            );
+        }
+    };
+    d.record("reactivate: terminal update", update_view(&terminal));
+    let operator = format!("{base}/api/v1");
+    let reactivate = |d: &Driver| {
+        d.http
+            .post(&operator)
+            .header("Content-Type", "application/json")
+            .body(
+                json!({"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": agent}})
+                    .to_string(),
+            )
+            .send()
+    };
+    let agent_view = |state: &Value| -> Value {
+        let a = state["slaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == agent["value"])
+            .cloned()
+            .unwrap_or_default();
+        json!({"active": a["active"], "deactivated": a["deactivated"], "drain_info": a["drain_info"],
+               "deactivated_slaves": state["deactivated_slaves"], "activated_slaves": state["activated_slaves"]})
+    };
+    let resp = reactivate(&d).await.expect("operator api answers");
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    d.record(
+        "reactivate: while draining",
+        json!({"status": status, "body": body}),
+    );
+    let state = d.state().await;
+    d.record("reactivate: state while draining", agent_view(&state));
+    let (body, ct) = d.body(&ack(&terminal));
+    let sid = d.stream_id.clone();
+    d.post_raw(body, ct, None, sid.as_deref()).await;
+    let started = Instant::now();
+    let drained = loop {
+        let state = d.state().await;
+        let view = agent_view(&state);
+        if view["drain_info"]["state"] == "DRAINED" || started.elapsed() > DEADLINE {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    d.record("reactivate: state once drained", drained);
+    for label in ["reactivate: drained", "reactivate: again"] {
+        let resp = reactivate(&d).await.expect("operator api answers");
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        d.record(label, json!({"status": status, "body": body}));
+    }
+    let state = d.state().await;
+    d.record("reactivate: state after", agent_view(&state));
+    let offer = d.wait_offer().await;
+    d.record(
+        "reactivate: offered again",
+        json!({"agent": offer["agent_id"] == agent}),
+    );
+    d.call(
+        "reactivate teardown",
+        json!({"framework_id": fw, "type": "TEARDOWN"}),
+    )
+    .await;
+    d.transcript
+}
+
+#[test]
+fn reactivating_a_drained_agent_matches_a_real_master() {
+    let Some(cluster) = real_cluster() else {
+        eprintln!(
+            "MESOS_HOME is unset: reactivating_a_drained_agent_matches_a_real_master skipped"
+        );
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(reactivate_script(&cluster.master_url(), Encoding::Json));
+    let sim = rt.block_on(async {
+        let sim = sim().await;
+        let t = reactivate_script(&sim.url(), Encoding::Json).await;
+        sim.shutdown().await;
+        t
+    });
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in &real {
+            eprintln!("real {label} = {v}");
+        }
+        for (label, v) in &sim {
+            eprintln!("sim  {label} = {v}");
+        }
+    }
+    let diffs = differences(&real, &sim);
+    drop(cluster);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between real Mesos and the simulator (reactivate):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

@@ -55,7 +55,10 @@ async fn sim_binary_serves_the_default_cluster() {
     .expect("json");
     let slaves = state["slaves"].as_array().expect("slaves");
     assert_eq!(slaves.len(), 5);
-    assert_eq!(state["activated_slaves"], 5);
+    assert_eq!(
+        state["activated_slaves"], 5.0,
+        "a gauge, a double as in a real master"
+    );
     assert_eq!(slaves[0]["resources"]["cpus"], 4.0);
     assert_eq!(slaves[0]["resources"]["ports"], "[31000-32000]");
     assert!(slaves.iter().any(|s| s["hostname"] == "agent-1.sim"));

@@ -47,9 +47,10 @@
 //!
 //! # Reconciliation
 //! After every SUBSCRIBED: an explicit RECONCILE of every live task we know,
-//! then, once that is answered, an implicit one. Launching waits until every explicitly reconciled
-//! task has been answered (or `reconcile_timeout` passed), so a new leader
-//! never launches into a slot whose task is still running unbeknown to it.
+//! then, once that is answered, an implicit one. Launching waits until
+//! every explicitly reconciled task has been answered (or
+//! `reconcile_timeout` passed), so a new leader never launches into a slot
+//! whose task is still running unbeknown to it.
 //!
 //! A master that restarted without its registry answers TASK_UNKNOWN for
 //! every task whose agent has not re-registered with it yet, and the agents

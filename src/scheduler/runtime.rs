@@ -554,7 +554,8 @@ impl<S: Store> Driver<S> {
         // several at once only had the master answer faster than the
         // answers are read, and took longer (the two compete for the CPU).
         // A call that fails is covered by the reconcile timeout.
-        if let (Some(generation), Some(caller)) = (effects.session, self.caller.clone())
+        let session = effects.session.zip(self.caller.clone());
+        if let Some((generation, caller)) = session.clone()
             && !effects.reconciles.is_empty()
         {
             let reconciles = std::mem::take(&mut effects.reconciles);
@@ -586,7 +587,7 @@ impl<S: Store> Driver<S> {
             metrics::histogram!("hydrogen_store_apply_seconds")
                 .record(started.elapsed().as_secs_f64());
         }
-        let (Some(generation), Some(caller)) = (effects.session, self.caller.clone()) else {
+        let Some((generation, caller)) = session else {
             return Ok(());
         };
         let mut calls_out = FuturesUnordered::new();

@@ -121,6 +121,14 @@ fn done(outcome: Result<(), String>) -> Response {
     }
 }
 
+/// The master's 400 for a call without the message its type names.
+fn absent(field: &str) -> Response {
+    text(
+        StatusCode::BAD_REQUEST,
+        format!("Failed to validate master::Call: Expecting '{field}' to be present"),
+    )
+}
+
 /// `202 Accepted` with no body, as the master answers an operation it
 /// applied, or its refusal.
 fn reserved(outcome: Result<(), ReservationRefused>) -> Response {
@@ -188,37 +196,25 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
         }
         Some(Ok(call::Type::UpdateMaintenanceSchedule)) => {
             let Some(update) = call.update_maintenance_schedule else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'update_maintenance_schedule' to be present",
-                );
+                return absent("update_maintenance_schedule");
             };
             done(shared.lock().update_maintenance_schedule(update.schedule))
         }
         Some(Ok(call::Type::StartMaintenance)) => {
             let Some(start) = call.start_maintenance else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'start_maintenance' to be present",
-                );
+                return absent("start_maintenance");
             };
             done(shared.lock().start_maintenance(&start.machines))
         }
         Some(Ok(call::Type::StopMaintenance)) => {
             let Some(stop) = call.stop_maintenance else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'stop_maintenance' to be present",
-                );
+                return absent("stop_maintenance");
             };
             done(shared.lock().stop_maintenance(&stop.machines))
         }
         Some(Ok(call::Type::DrainAgent)) => {
             let Some(drain) = call.drain_agent else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'drain_agent' to be present",
-                );
+                return absent("drain_agent");
             };
             match shared.lock().drain_agent(
                 std::time::Instant::now(),
@@ -231,10 +227,7 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
         }
         Some(Ok(call::Type::ReactivateAgent)) => {
             let Some(reactivate) = call.reactivate_agent else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'reactivate_agent' to be present",
-                );
+                return absent("reactivate_agent");
             };
             done(
                 shared
@@ -244,10 +237,7 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
         }
         Some(Ok(call::Type::ReserveResources)) => {
             let Some(reserve) = call.reserve_resources else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'reserve_resources' to be present",
-                );
+                return absent("reserve_resources");
             };
             reserved(shared.lock().reserve_resources(
                 std::time::Instant::now(),
@@ -258,10 +248,7 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
         }
         Some(Ok(call::Type::UnreserveResources)) => {
             let Some(unreserve) = call.unreserve_resources else {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "Failed to validate master::Call: Expecting 'unreserve_resources' to be present",
-                );
+                return absent("unreserve_resources");
             };
             reserved(shared.lock().unreserve_resources(
                 std::time::Instant::now(),
@@ -269,10 +256,7 @@ pub async fn operator(State(shared): State<Shared>, headers: HeaderMap, body: By
                 &unreserve.resources,
             ))
         }
-        None | Some(Ok(call::Type::Unknown)) => text(
-            StatusCode::BAD_REQUEST,
-            "Failed to validate master::Call: Expecting 'type' to be present",
-        ),
+        None | Some(Ok(call::Type::Unknown)) => absent("type"),
         Some(Ok(other)) => text(
             StatusCode::NOT_IMPLEMENTED,
             format!(

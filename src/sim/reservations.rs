@@ -60,11 +60,9 @@ impl Master {
             ))
         };
         for r in resources {
-            let one = ResourceSet::from_protos(std::slice::from_ref(r))
-                .map_err(|e| ReservationRefused::BadRequest(format!("Invalid resources: {e}")))?;
-            if dynamic_of(r).is_none() || super::resources::reservation_role(r) == "*" {
+            if let Some(text) = not_dynamically_reserved(r) {
                 return Err(invalid(format!(
-                    "Resource {one} is not dynamically reserved"
+                    "Resource {text} is not dynamically reserved"
                 )));
             }
             if r.allocation_info.is_some() {
@@ -76,21 +74,7 @@ impl Master {
             }
         }
         let consumed = reserved.unreserved();
-        self.free_on(agent_id, &consumed);
-        let Some(agent) = self.agents.get_mut(agent_id) else {
-            return Err(unknown_agent());
-        };
-        if !agent.free.contains(&consumed) {
-            return Err(ReservationRefused::Conflict(format!(
-                "Invalid RESERVE Operation: {} does not contain {consumed}",
-                agent.free
-            )));
-        }
-        agent.free.subtract(&consumed);
-        agent.free.add(&reserved);
-        agent.total.subtract(&consumed);
-        agent.total.add(&reserved);
-        Ok(())
+        self.convert(agent_id, "RESERVE", &consumed, &reserved)
     }
 
     /// `UNRESERVE_RESOURCES` of `resources` on `agent_id`.
@@ -105,33 +89,40 @@ impl Master {
         let reserved = ResourceSet::from_protos(resources)
             .map_err(|e| ReservationRefused::BadRequest(format!("Invalid resources: {e}")))?;
         for r in resources {
-            if dynamic_of(r).is_none() || super::resources::reservation_role(r) == "*" {
-                let one = ResourceSet::from_protos(std::slice::from_ref(r)).unwrap_or_default();
+            if let Some(text) = not_dynamically_reserved(r) {
                 return Err(ReservationRefused::BadRequest(format!(
-                    "Invalid UNRESERVE operation: Resource {one} is not dynamically reserved"
+                    "Invalid UNRESERVE operation: Resource {text} is not dynamically reserved"
                 )));
             }
         }
-        if !reserved.all_dynamic() {
-            return Err(ReservationRefused::BadRequest(
-                "Invalid UNRESERVE operation: every resource must be dynamically reserved".into(),
-            ));
-        }
-        self.free_on(agent_id, &reserved);
+        let released = reserved.unreserved();
+        self.convert(agent_id, "UNRESERVE", &reserved, &released)
+    }
+
+    /// Applies an operation to the agent's pool: rescinds offers until
+    /// `consumed` is free (409 when it still is not), then replaces it with
+    /// `produced` in the agent's free and total resources.
+    fn convert(
+        &mut self,
+        agent_id: &str,
+        operation: &str,
+        consumed: &ResourceSet,
+        produced: &ResourceSet,
+    ) -> Result<(), ReservationRefused> {
+        self.free_on(agent_id, consumed);
         let Some(agent) = self.agents.get_mut(agent_id) else {
             return Err(unknown_agent());
         };
-        if !agent.free.contains(&reserved) {
+        if !agent.free.contains(consumed) {
             return Err(ReservationRefused::Conflict(format!(
-                "Invalid UNRESERVE Operation: {} does not contain {reserved}",
+                "Invalid {operation} Operation: {} does not contain {consumed}",
                 agent.free
             )));
         }
-        let released = reserved.unreserved();
-        agent.free.subtract(&reserved);
-        agent.free.add(&released);
-        agent.total.subtract(&reserved);
-        agent.total.add(&released);
+        agent.free.subtract(consumed);
+        agent.free.add(produced);
+        agent.total.subtract(consumed);
+        agent.total.add(produced);
         Ok(())
     }
 
@@ -177,6 +168,17 @@ impl Master {
             }
         }
     }
+}
+
+/// The resource as the master prints it, when it is not dynamically
+/// reserved (unreserved, or statically reserved).
+fn not_dynamically_reserved(r: &v1::Resource) -> Option<String> {
+    let dynamic = dynamic_of(r).is_some() && super::resources::reservation_role(r) != "*";
+    (!dynamic).then(|| {
+        ResourceSet::from_protos(std::slice::from_ref(r))
+            .unwrap_or_default()
+            .to_string()
+    })
 }
 
 fn unknown_agent() -> ReservationRefused {

@@ -436,11 +436,6 @@ impl ResourceSet {
         out
     }
 
-    /// Whether every entry is dynamically reserved.
-    pub fn all_dynamic(&self) -> bool {
-        self.items.keys().all(|k| k.dynamic.is_some())
-    }
-
     /// Total of a scalar over all roles, in natural units.
     pub fn scalar_total(&self, name: &str) -> f64 {
         from_millis(

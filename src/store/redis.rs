@@ -1791,19 +1791,13 @@ impl Store for RedisStore {
                     expires_in: u64::try_from(left_ms).ok().map(Duration::from_millis),
                 });
             }
-            redis::Value::BulkString(bytes) => String::from_utf8(bytes).map_err(|_| {
+            other => <String as redis::FromRedisValue>::from_redis_value(other).map_err(|e| {
                 StoreError::Corrupt(format!(
-                    "{}: the lease is not UTF-8; delete the key and restart one instance",
+                    "the lease acquisition script answered neither a lease nor its remaining \
+                     time ({e}); is another program writing {}?",
                     self.keys().lease
                 ))
             })?,
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "the lease acquisition script answered {other:?}, neither a lease nor its remaining time; \
-                     is another program writing {}?",
-                    self.keys().lease
-                )));
-            }
         };
         let lease: LeaderInfo = decode(&raw, || self.keys().lease.clone())?;
         // Other instances see the new epoch at the feed's next re-read.

@@ -308,9 +308,9 @@ impl<'a> DemandState<'a> {
         } else {
             Vec::new()
         };
-        let mut reserved_sorted = preferred.clone();
-        reserved_sorted.sort_unstable();
         if !unique && demand.wanted > 0 && !existing.is_empty() {
+            let mut reserved_sorted = preferred.clone();
+            reserved_sorted.sort_unstable();
             let mut by_count: Vec<(usize, u32)> = existing.iter().map(|(&a, &n)| (a, n)).collect();
             // Most tasks first; ties by the agent's first offer (agent
             // indices follow offer order).

@@ -115,15 +115,8 @@ impl Harness {
             at: Instant::now(),
             wall_ms: 1_000_000,
         };
-        let mut h = Self {
-            core: Core::new(config, Some("fw".into()), apps, tasks, vec![], now),
-            now,
-            next_offer: 0,
-        };
-        let fx = h.step(Input::Subscribed {
-            generation: Generation(1),
-            framework_id: "fw".into(),
-        });
+        let mut h = Self::unsubscribed(config, apps, tasks, now);
+        let fx = h.subscribe();
         // With live tasks the implicit RECONCILE waits for their answers
         // (`the_implicit_reconcile_waits_for_the_explicit_answers`).
         let explicit = fx.reconciles.iter().any(|r| !r.tasks.is_empty());
@@ -132,6 +125,28 @@ impl Harness {
             "an implicit reconcile ends the subscription's requests: {fx:?}"
         );
         h
+    }
+
+    /// A new leader's core before its SUBSCRIBED, at `now`.
+    fn unsubscribed(
+        config: SchedulerConfig,
+        apps: Vec<AppRecord>,
+        tasks: Vec<Arc<TaskRecord>>,
+        now: Now,
+    ) -> Self {
+        Self {
+            core: Core::new(config, Some("fw".into()), apps, tasks, vec![], now),
+            now,
+            next_offer: 0,
+        }
+    }
+
+    /// SUBSCRIBED for framework `fw`, session 1.
+    fn subscribe(&mut self) -> Effects {
+        self.step(Input::Subscribed {
+            generation: Generation(1),
+            framework_id: "fw".into(),
+        })
     }
 
     fn step(&mut self, input: Input) -> Effects {
@@ -873,22 +888,8 @@ fn each_role_is_revived_only_for_its_own_waiting_tasks_and_a_role_change_rolls()
         at: Instant::now(),
         wall_ms: 1_000_000,
     };
-    let mut h = Harness {
-        core: Core::new(
-            config,
-            Some("fw".into()),
-            vec![record(&web("b"), 1, 1)],
-            vec![],
-            vec![],
-            now,
-        ),
-        now,
-        next_offer: 0,
-    };
-    let fx = h.step(Input::Subscribed {
-        generation: Generation(1),
-        framework_id: "fw".into(),
-    });
+    let mut h = Harness::unsubscribed(config, vec![record(&web("b"), 1, 1)], vec![], now);
+    let fx = h.subscribe();
     assert_eq!(
         fx.offer_flow,
         flow(&["b"], &["a"]),
@@ -1295,22 +1296,8 @@ fn the_implicit_reconcile_waits_for_the_explicit_answers() {
 
     // A new leader: the known tasks are asked about, the rest of Mesos not yet.
     let now = h.now;
-    let mut h = Harness {
-        core: Core::new(
-            config(),
-            Some("fw".into()),
-            vec![app.clone()],
-            tasks.clone(),
-            vec![],
-            now,
-        ),
-        now,
-        next_offer: 0,
-    };
-    let fx = h.step(Input::Subscribed {
-        generation: Generation(1),
-        framework_id: "fw".into(),
-    });
+    let mut h = Harness::unsubscribed(config(), vec![app.clone()], tasks.clone(), now);
+    let fx = h.subscribe();
     let asked: BTreeSet<String> = fx
         .reconciles
         .iter()
@@ -1330,15 +1317,8 @@ fn the_implicit_reconcile_waits_for_the_explicit_answers() {
     assert_eq!(implicit(&fx), 0, "once per session: {fx:?}");
 
     // Answers that never come: the implicit one goes with the timeout.
-    let mut h = Harness {
-        core: Core::new(config(), Some("fw".into()), vec![app], tasks, vec![], now),
-        now,
-        next_offer: 0,
-    };
-    let fx = h.step(Input::Subscribed {
-        generation: Generation(1),
-        framework_id: "fw".into(),
-    });
+    let mut h = Harness::unsubscribed(config(), vec![app], tasks, now);
+    let fx = h.subscribe();
     assert_eq!(implicit(&fx), 0);
     let timeout = h.core.config.reconcile_timeout;
     let fx = h.advance(timeout - Duration::from_millis(1));

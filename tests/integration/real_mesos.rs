@@ -639,12 +639,7 @@ fn dynamically_reserved_resources_serve_the_apps_role_first() {
         return;
     };
     let reserved_agent = agent_id(&cluster, "agent-2.real");
-    let port: u16 = cluster
-        .master_url()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("master port");
+    let port = master_port(&cluster);
     // Labels travel with the reservation and must come back as offered.
     let reservation = json!([{"type": "DYNAMIC", "role": "team-a",
                               "labels": {"labels": [{"key": "owner", "value": "team-a"}]}}]);
@@ -822,6 +817,16 @@ fn a_restart_with_another_role_re_subscribes_with_it_and_keeps_the_running_task(
     );
 }
 
+/// The port the real master listens on.
+fn master_port(cluster: &RealCluster) -> u16 {
+    cluster
+        .master_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("master port")
+}
+
 /// A blocking HTTP/1.0 POST of JSON on loopback; returns status and body.
 fn http_post_json(port: u16, path: &str, body: &Value) -> (u16, String) {
     use std::io::{Read, Write};
@@ -883,12 +888,7 @@ fn a_maintenance_window_on_a_real_master_moves_the_task_and_the_inverse_offer_is
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after the epoch")
         .as_nanos();
-    let port: u16 = cluster
-        .master_url()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("master port");
+    let port = master_port(&cluster);
     let (status, body) = http_post_json(
         port,
         "/master/maintenance/schedule",

@@ -1170,6 +1170,55 @@ async fn sim() -> SimHandle {
     Simulator::start(config).await.expect("simulator starts")
 }
 
+/// Fails with every step where the two transcripts differ; with
+/// `SIM_DIFF_DUMP` set, prints both first.
+fn assert_same_transcripts(what: impl AsRef<str>, real: &Transcript, sim: &Transcript) {
+    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
+        for (label, v) in real {
+            eprintln!("real {label} = {v}");
+        }
+        for (label, v) in sim {
+            eprintln!("sim  {label} = {v}");
+        }
+    }
+    let diffs = differences(real, sim);
+    assert!(
+        diffs.is_empty(),
+        "{} differences between real Mesos and the simulator ({}):\n{}",
+        diffs.len(),
+        what.as_ref(),
+        diffs.join("\n")
+    );
+}
+
+/// `script` against a real master with the one-agent cluster (skipped
+/// without MESOS_HOME) and against the simulator with the same agent, in
+/// JSON; fails on any difference.
+fn assert_matches_a_real_master<F, Fut>(what: &str, script: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Transcript>,
+{
+    let Some(cluster) = real_cluster() else {
+        eprintln!("MESOS_HOME is unset: {what} skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let real = rt.block_on(script(cluster.master_url()));
+    let sim = rt.block_on(async {
+        let sim = sim().await;
+        let t = script(sim.url()).await;
+        sim.shutdown().await;
+        t
+    });
+    drop(cluster);
+    assert_same_transcripts(what, &real, &sim);
+}
+
 /// Steps where the two transcripts differ, with both sides, matched by
 /// label (a master may interleave acknowledgements differently).
 fn differences(real: &Transcript, sim: &Transcript) -> Vec<String> {
@@ -1208,19 +1257,8 @@ fn differential(encoding: Encoding) {
         sim.shutdown().await;
         t
     });
-    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-        for (label, v) in &real {
-            eprintln!("real {label} = {v}");
-        }
-    }
-    let diffs = differences(&real, &sim);
     drop(cluster);
-    assert!(
-        diffs.is_empty(),
-        "{} differences between real Mesos and the simulator ({encoding:?}):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    assert_same_transcripts(format!("{encoding:?}"), &real, &sim);
 }
 
 #[test]
@@ -1584,19 +1622,8 @@ fn multi_role_offers_and_accepts_match_a_real_master() {
         sim.shutdown().await;
         t
     });
-    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-        for (label, v) in &real {
-            eprintln!("real {label} = {v}");
-        }
-    }
-    let diffs = differences(&real, &sim);
     drop(cluster);
-    assert!(
-        diffs.is_empty(),
-        "{} differences between real Mesos and the simulator (multi-role):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    assert_same_transcripts("multi-role", &real, &sim);
 }
 
 /// DRAIN_AGENT (operator API) with a task running: the answer, the task's
@@ -1676,35 +1703,9 @@ async fn drain_script(base: &str, encoding: Encoding) -> Transcript {
 
 #[test]
 fn drain_agent_matches_a_real_master() {
-    let Some(cluster) = real_cluster() else {
-        eprintln!("MESOS_HOME is unset: drain_agent_matches_a_real_master skipped");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let real = rt.block_on(drain_script(&cluster.master_url(), Encoding::Json));
-    let sim = rt.block_on(async {
-        let sim = sim().await;
-        let t = drain_script(&sim.url(), Encoding::Json).await;
-        sim.shutdown().await;
-        t
+    assert_matches_a_real_master("drain", |base| async move {
+        drain_script(&base, Encoding::Json).await
     });
-    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-        for (label, v) in &real {
-            eprintln!("real {label} = {v}");
-        }
-    }
-    let diffs = differences(&real, &sim);
-    drop(cluster);
-    assert!(
-        diffs.is_empty(),
-        "{} differences between real Mesos and the simulator (drain):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
 }
 
 /// The maintenance primitives with a task on the machine: the schedule's
@@ -1928,35 +1929,9 @@ async fn maintenance_script(base: &str, encoding: Encoding) -> Transcript {
 
 #[test]
 fn maintenance_matches_a_real_master() {
-    let Some(cluster) = real_cluster() else {
-        eprintln!("MESOS_HOME is unset: maintenance_matches_a_real_master skipped");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let real = rt.block_on(maintenance_script(&cluster.master_url(), Encoding::Json));
-    let sim = rt.block_on(async {
-        let sim = sim().await;
-        let t = maintenance_script(&sim.url(), Encoding::Json).await;
-        sim.shutdown().await;
-        t
+    assert_matches_a_real_master("maintenance", |base| async move {
+        maintenance_script(&base, Encoding::Json).await
     });
-    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-        for (label, v) in &real {
-            eprintln!("real {label} = {v}");
-        }
-    }
-    let diffs = differences(&real, &sim);
-    drop(cluster);
-    assert!(
-        diffs.is_empty(),
-        "{} differences between real Mesos and the simulator (maintenance):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
 }
 
 /// UPDATE_FRAMEWORK (`Master::updateFramework`, Mesos 1.12): the 400s for
@@ -2103,18 +2078,7 @@ fn update_framework_matches_a_real_master() {
             sim.shutdown().await;
             t
         });
-        if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-            for (label, v) in &real {
-                eprintln!("real {label} = {v}");
-            }
-        }
-        let diffs = differences(&real, &sim);
-        assert!(
-            diffs.is_empty(),
-            "{} differences between real Mesos and the simulator (UPDATE_FRAMEWORK, {encoding:?}):\n{}",
-            diffs.len(),
-            diffs.join("\n")
-        );
+        assert_same_transcripts(format!("UPDATE_FRAMEWORK, {encoding:?}"), &real, &sim);
     }
 }
 
@@ -2247,38 +2211,9 @@ async fn reservation_script(base: &str, encoding: Encoding) -> Transcript {
 
 #[test]
 fn operator_reservations_match_a_real_master() {
-    let Some(cluster) = real_cluster() else {
-        eprintln!("MESOS_HOME is unset: operator_reservations_match_a_real_master skipped");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let real = rt.block_on(reservation_script(&cluster.master_url(), Encoding::Json));
-    let sim = rt.block_on(async {
-        let sim = sim().await;
-        let t = reservation_script(&sim.url(), Encoding::Json).await;
-        sim.shutdown().await;
-        t
+    assert_matches_a_real_master("reservations", |base| async move {
+        reservation_script(&base, Encoding::Json).await
     });
-    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-        for (label, v) in &real {
-            eprintln!("real {label} = {v}");
-        }
-        for (label, v) in &sim {
-            eprintln!("sim  {label} = {v}");
-        }
-    }
-    let diffs = differences(&real, &sim);
-    drop(cluster);
-    assert!(
-        diffs.is_empty(),
-        "{} differences between real Mesos and the simulator (reservations):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
 }
 
 /// The life of a drain after DRAIN_AGENT: the agent is DRAINING (and
@@ -2410,38 +2345,7 @@ async fn reactivate_script(base: &str, encoding: Encoding) -> Transcript {
 
 #[test]
 fn reactivating_a_drained_agent_matches_a_real_master() {
-    let Some(cluster) = real_cluster() else {
-        eprintln!(
-            "MESOS_HOME is unset: reactivating_a_drained_agent_matches_a_real_master skipped"
-        );
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let real = rt.block_on(reactivate_script(&cluster.master_url(), Encoding::Json));
-    let sim = rt.block_on(async {
-        let sim = sim().await;
-        let t = reactivate_script(&sim.url(), Encoding::Json).await;
-        sim.shutdown().await;
-        t
+    assert_matches_a_real_master("reactivate", |base| async move {
+        reactivate_script(&base, Encoding::Json).await
     });
-    if std::env::var_os("SIM_DIFF_DUMP").is_some() {
-        for (label, v) in &real {
-            eprintln!("real {label} = {v}");
-        }
-        for (label, v) in &sim {
-            eprintln!("sim  {label} = {v}");
-        }
-    }
-    let diffs = differences(&real, &sim);
-    drop(cluster);
-    assert!(
-        diffs.is_empty(),
-        "{} differences between real Mesos and the simulator (reactivate):\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
 }

@@ -24,7 +24,7 @@
 //! | `P:framework-id` | string | the Mesos framework id |
 //! | `P:events` | stream | the event log: entry id `<revision>-0`, fields `rev` and `event` ([`TaskEvent`] JSON) |
 //! | `P:events:head` | string (counter) | the newest revision ever appended |
-//! | `P:epoch` | string (counter) | the fencing epoch: +1 per lease acquisition |
+//! | `P:epoch` | string (number) | the fencing epoch: set by every lease acquisition to the server's clock in µs, or the last + 1 if larger (see `scripts::ACQUIRE_LEASE`) |
 //! | `P:lease` | string, `PX` ttl | `{"instance_id", "address", "epoch"}` of the leader |
 //! | `P:read-fence` | string (counter) | bumped before events are handed out with `--redis-min-replicas` (see [`Store::events_after`]) |
 //! | `P:changes` | pub/sub channel | a message after every write that moves `apps:rev`, `events:head`, `statuses:rev` or `mesos:rev` |
@@ -54,7 +54,7 @@
 //!   compares each upsert's state and health with the stored record to
 //!   decide which ones append an event, appends them, and writes tasks,
 //!   removals, statuses and app removals.
-//! - The lease: acquire = `INCR epoch` + `SET NX PX` when no lease key
+//! - The lease: acquire = a new epoch + `SET NX PX` when no lease key
 //!   exists; renew = compare + `PEXPIRE`; release = compare + `DEL`.
 //!   Expiry is Redis's own `PX`, so no instance's clock matters.
 //!

@@ -258,6 +258,18 @@ return {'ok', rev}
 
 /// Takes the lease if nobody holds it: a new epoch every time.
 ///
+/// The epoch is the server's clock in microseconds, or one above the last
+/// epoch when the clock is not ahead of it. A counter alone repeats across
+/// a promotion: a replica promoted without the last grant would hand out
+/// the same number again, while the old primary (frozen, or cut off, and
+/// still followed by a replica that confirmed the grant) still has its
+/// holder believing in it; two leaders with one epoch pass each other's
+/// fences. Two grants on two nodes share a number only within the same
+/// microsecond, and the promoted node's grants are above every earlier one
+/// as long as the nodes' clocks agree to within a Sentinel failover
+/// (`down-after-milliseconds`, seconds). Lua numbers are doubles: exact up
+/// to 2^53 µs, the year 2255.
+///
 /// KEYS: 1 `lease`, 2 `epoch`. ARGV: 1 instance id, 2 address, 3 ttl (ms).
 /// Answers the lease JSON, or, when it is held, the holder's remaining
 /// time in ms (`PTTL`: -1 for a key without expiry). The key expires by
@@ -265,7 +277,15 @@ return {'ok', rev}
 pub const ACQUIRE_LEASE: &str = r#"
 local left = redis.call('PTTL', KEYS[1])
 if left ~= -2 then return left end
-local epoch = redis.call('INCR', KEYS[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if not last then
+  return redis.error_reply('the fencing epoch at ' .. KEYS[2] ..
+    ' is not a number; is another program writing it?')
+end
+local now = redis.call('TIME')
+local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local epoch = math.max(last + 1, clock)
+redis.call('SET', KEYS[2], string.format('%d', epoch))
 local value = '{"instance_id":' .. cjson.encode(ARGV[1]) .. ',"address":' ..
   cjson.encode(ARGV[2]) .. ',"epoch":' .. string.format('%d', epoch) .. '}'
 redis.call('SET', KEYS[1], value, 'PX', ARGV[3])

@@ -209,6 +209,65 @@ async fn a_deposed_leader_writes_nothing() {
 }
 
 #[tokio::test]
+async fn an_epoch_is_the_servers_clock_or_one_above_the_last() {
+    let server = TestRedis::start_volatile();
+    let prefix = fresh_prefix();
+    let store = store_with(&server, &prefix, 100).await;
+    let mut conn = raw(&server).await;
+    let server_micros = async |conn: &mut ::redis::aio::MultiplexedConnection| {
+        let (secs, micros): (u64, u64) =
+            ::redis::cmd("TIME").query_async(conn).await.expect("TIME");
+        secs * 1_000_000 + micros
+    };
+    let before = server_micros(&mut conn).await;
+    let first = store
+        .acquire_lease("a", "a", TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    let after = server_micros(&mut conn).await;
+    assert!(
+        (before..=after).contains(&first.epoch.0),
+        "{before} <= {} <= {after}",
+        first.epoch.0
+    );
+    store.release_lease(&first).await.expect("release");
+
+    // A clock behind the last epoch (set back, or a node whose clock lags
+    // the one that granted it) still moves the epoch up.
+    let ahead = after + 3_600_000_000;
+    let _: () = ::redis::cmd("SET")
+        .arg(format!("{prefix}:epoch"))
+        .arg(ahead)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let next = store
+        .acquire_lease("a", "a", TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    assert_eq!(next.epoch, Epoch(ahead + 1));
+    store.release_lease(&next).await.expect("release");
+
+    let _: () = ::redis::cmd("SET")
+        .arg(format!("{prefix}:epoch"))
+        .arg("seven")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let err = store
+        .acquire_lease("a", "a", TTL)
+        .await
+        .expect_err("a corrupt epoch grants nothing");
+    assert!(
+        err.to_string().contains(&format!("{prefix}:epoch")),
+        "{err}"
+    );
+    assert_eq!(store.leader().await.expect("leader"), None);
+}
+
+#[tokio::test]
 async fn prefixes_do_not_mix() {
     let server = TestRedis::start_volatile();
     let one = store_with(&server, "one", 100).await;
@@ -238,9 +297,15 @@ async fn prefixes_do_not_mix() {
         .await
         .expect("acquire")
         .expect("the other cluster's lease is its own");
-    assert_eq!(other.epoch, Epoch(1));
-
     let mut conn = raw(&server).await;
+    for (key, epoch) in [("one:epoch", lease.epoch), ("one2:epoch", other.epoch)] {
+        let stored: u64 = ::redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .expect("epoch");
+        assert_eq!(Epoch(stored), epoch, "{key} is its own cluster's epoch");
+    }
     let keys: Vec<String> = ::redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut conn)

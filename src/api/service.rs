@@ -28,7 +28,7 @@
 //! instance as soon as the store has it, as when every read went to the
 //! store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -36,8 +36,8 @@ use bytes::{Bytes, BytesMut};
 
 use crate::spec::{App, SpecError, ValidationError};
 use crate::store::{
-    AppGoal, AppRecord, AppStatus, CreateOutcome, LeaderInfo, Store, TaskRecord, TaskState,
-    ViewDelta, ViewRevision, ViewSnapshot,
+    AppGoal, AppRecord, AppSlice, AppStatus, CreateOutcome, LeaderInfo, Store, TaskRecord,
+    TaskState, ViewDelta, ViewRevision, ViewSnapshot,
 };
 
 use super::error::ApiError;
@@ -177,6 +177,20 @@ enum Content {
     Orphans(Vec<Arc<TaskRecord>>),
 }
 
+impl Content {
+    /// An app that is not gone ([`AppSlice::is_gone`]).
+    fn of(slice: AppSlice) -> Self {
+        match slice.record {
+            Some(record) => Content::App(Box::new(AppView {
+                record,
+                tasks: slice.tasks,
+                status: slice.status,
+            })),
+            None => Content::Orphans(slice.tasks),
+        }
+    }
+}
+
 /// One app as State and ListAll show it, with each face's encodings of its
 /// State answer and of its ListAll share, rendered on first use and kept
 /// while the app is unchanged.
@@ -252,39 +266,19 @@ impl Views {
     /// Groups a snapshot by app, keeping the entries of `previous` whose
     /// content did not change (with their renderings).
     fn build(snapshot: ViewSnapshot, read_at: Instant, previous: Option<&Views>) -> Self {
-        let mut tasks: HashMap<String, Vec<Arc<TaskRecord>>> = HashMap::new();
-        for task in snapshot.tasks {
-            // The snapshot is sorted by app, instance, task id, so each app's
-            // tasks stay in State's order (by instance).
-            tasks.entry(task.app.clone()).or_default().push(task);
-        }
-        let mut statuses: HashMap<String, Arc<AppStatus>> = snapshot
-            .statuses
-            .into_iter()
-            .map(|s| (s.app.clone(), s))
-            .collect();
-        let mut contents = BTreeMap::new();
-        for record in snapshot.apps {
-            let name = record.spec.name.clone();
-            let view = AppView {
-                tasks: tasks.remove(&name).unwrap_or_default(),
-                status: statuses.remove(&name),
-                record,
-            };
-            contents.insert(name, Content::App(Box::new(view)));
-        }
-        for (name, orphans) in tasks {
-            contents.insert(name, Content::Orphans(orphans));
-        }
-        let apps = contents
-            .into_iter()
-            .map(|(name, content)| {
-                let entry = AppEntry::kept_or_new(previous, &name, content);
+        let snapshot_revision = snapshot.revision;
+        let apps = snapshot
+            .into_slices()
+            .into_values()
+            .filter(|slice| !slice.is_gone())
+            .map(|slice| {
+                let name = slice.name.clone();
+                let entry = AppEntry::kept_or_new(previous, &name, Content::of(slice));
                 (name, entry)
             })
             .collect();
         Self {
-            revision: snapshot.revision,
+            revision: snapshot_revision,
             read_at,
             apps,
             list: Default::default(),
@@ -292,29 +286,16 @@ impl Views {
     }
 
     /// `previous` brought up to `delta`'s revision: the apps it names are
-    /// replaced (or dropped, when they have neither record nor tasks), the
-    /// others keep their entries and renderings. Costs what changed, not
-    /// what is stored.
+    /// replaced (or dropped when gone), the others keep their entries and
+    /// renderings. Costs what changed, not what is stored.
     fn advance(previous: &Views, delta: ViewDelta, read_at: Instant) -> Self {
         let mut apps = previous.apps.clone();
-        for slice in delta.apps {
-            let content = match slice.record {
-                Some(record) => Content::App(Box::new(AppView {
-                    record,
-                    tasks: slice.tasks,
-                    status: slice.status,
-                })),
-                None if !slice.tasks.is_empty() => Content::Orphans(slice.tasks),
-                None => {
-                    apps.remove(&slice.name);
-                    continue;
-                }
-            };
-            let entry = AppEntry::kept_or_new(Some(previous), &slice.name, content);
-            apps.insert(slice.name, entry);
-        }
+        let revision = delta.apply_to(&mut apps, |slice| {
+            let name = slice.name.clone();
+            AppEntry::kept_or_new(Some(previous), &name, Content::of(slice))
+        });
         Self {
-            revision: delta.revision,
+            revision,
             read_at,
             apps,
             list: Default::default(),

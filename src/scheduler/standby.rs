@@ -41,58 +41,20 @@ struct Copy {
 
 impl Copy {
     fn from_snapshot(snapshot: ViewSnapshot) -> Self {
-        fn slice_of<'a>(apps: &'a mut BTreeMap<String, AppSlice>, name: &str) -> &'a mut AppSlice {
-            apps.entry(name.to_string()).or_insert_with(|| AppSlice {
-                name: name.to_string(),
-                ..AppSlice::default()
-            })
-        }
-        let mut apps = BTreeMap::new();
-        for record in snapshot.apps {
-            let slice = slice_of(&mut apps, &record.spec.name);
-            slice.record = Some(record);
-        }
-        // In the snapshot's order, so each app's tasks stay by instance and
-        // task id.
-        for task in snapshot.tasks {
-            slice_of(&mut apps, &task.app).tasks.push(task);
-        }
-        for status in snapshot.statuses {
-            let slice = slice_of(&mut apps, &status.app);
-            slice.status = Some(status);
-        }
         Self {
             revision: snapshot.revision,
-            apps,
+            apps: snapshot.into_slices(),
         }
     }
 
-    /// Replaces every app the delta names with what it holds now.
     fn advance(&mut self, delta: ViewDelta) {
-        for slice in delta.apps {
-            if slice.record.is_none() && slice.tasks.is_empty() {
-                // Gone entirely (its status with it).
-                self.apps.remove(&slice.name);
-            } else {
-                self.apps.insert(slice.name.clone(), slice);
-            }
-        }
-        self.revision = delta.revision;
+        self.revision = delta.apply_to(&mut self.apps, |slice| slice);
     }
 
     /// The copy in the order [`Store::view_snapshot`] gives: apps by name,
     /// tasks by app, instance and task id.
     fn into_snapshot(self) -> ViewSnapshot {
-        let mut snapshot = ViewSnapshot {
-            revision: self.revision,
-            ..ViewSnapshot::default()
-        };
-        for (_, slice) in self.apps {
-            snapshot.apps.extend(slice.record);
-            snapshot.tasks.extend(slice.tasks);
-            snapshot.statuses.extend(slice.status);
-        }
-        snapshot
+        ViewSnapshot::from_slices(self.revision, self.apps)
     }
 }
 

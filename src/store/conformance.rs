@@ -124,23 +124,12 @@ pub(crate) async fn the_view_log_stays_bounded_and_readers_behind_it_read_everyt
     assert_eq!(named, ["kept"]);
 }
 
-/// `snapshot` with `delta` applied the way the API applies it: every app
-/// the delta names is replaced by what it says.
-fn advanced(mut snapshot: ViewSnapshot, delta: ViewDelta) -> ViewSnapshot {
-    let named: std::collections::HashSet<&str> =
-        delta.apps.iter().map(|a| a.name.as_str()).collect();
-    snapshot.apps.retain(|a| !named.contains(a.name()));
-    snapshot.tasks.retain(|t| !named.contains(t.app.as_str()));
-    snapshot
-        .statuses
-        .retain(|s| !named.contains(s.app.as_str()));
-    for slice in delta.apps {
-        snapshot.apps.extend(slice.record);
-        snapshot.tasks.extend(slice.tasks);
-        snapshot.statuses.extend(slice.status);
-    }
-    snapshot.revision = delta.revision;
-    normalized(snapshot)
+/// `snapshot` with `delta` applied the way the API's views and the
+/// standby apply it ([`ViewDelta::apply_to`]).
+fn advanced(snapshot: ViewSnapshot, delta: ViewDelta) -> ViewSnapshot {
+    let mut slices = snapshot.into_slices();
+    let revision = delta.apply_to(&mut slices, |slice| slice);
+    normalized(ViewSnapshot::from_slices(revision, slices))
 }
 
 fn normalized(mut snapshot: ViewSnapshot) -> ViewSnapshot {

@@ -23,6 +23,7 @@ pub mod timed;
 #[cfg(test)]
 pub(crate) mod conformance;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,6 +134,85 @@ pub struct AppSlice {
     pub record: Option<Arc<AppRecord>>,
     pub tasks: Vec<Arc<TaskRecord>>,
     pub status: Option<Arc<AppStatus>>,
+}
+
+impl AppSlice {
+    fn named(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// The app is gone entirely: no record and no tasks. Its status, if
+    /// any, goes with it.
+    pub fn is_gone(&self) -> bool {
+        self.record.is_none() && self.tasks.is_empty()
+    }
+}
+
+impl ViewSnapshot {
+    /// The snapshot as one slice per app that has a record, tasks or a
+    /// status, by name; each app's tasks in the snapshot's order.
+    pub fn into_slices(self) -> BTreeMap<String, AppSlice> {
+        fn slice_of<'a>(apps: &'a mut BTreeMap<String, AppSlice>, name: &str) -> &'a mut AppSlice {
+            apps.entry(name.to_string())
+                .or_insert_with(|| AppSlice::named(name))
+        }
+        let mut apps = BTreeMap::new();
+        for record in self.apps {
+            let slice = slice_of(&mut apps, &record.spec.name);
+            slice.record = Some(record);
+        }
+        for task in self.tasks {
+            slice_of(&mut apps, &task.app).tasks.push(task);
+        }
+        for status in self.statuses {
+            let slice = slice_of(&mut apps, &status.app);
+            slice.status = Some(status);
+        }
+        apps
+    }
+}
+
+impl ViewSnapshot {
+    /// Slices back into a snapshot, in the order [`Store::view_snapshot`]
+    /// gives: apps by name, tasks by app, instance and task id.
+    pub fn from_slices(
+        revision: ViewRevision,
+        slices: impl IntoIterator<Item = (String, AppSlice)>,
+    ) -> Self {
+        let mut snapshot = Self {
+            revision,
+            ..Self::default()
+        };
+        for (_, slice) in slices {
+            snapshot.apps.extend(slice.record);
+            snapshot.tasks.extend(slice.tasks);
+            snapshot.statuses.extend(slice.status);
+        }
+        snapshot
+    }
+}
+
+impl ViewDelta {
+    /// Brings per-app copies, by name, up to this delta: every app it names
+    /// is replaced with `copy` of its slice, or removed when it is gone.
+    /// The API's views and the standby's copy both keep theirs this way.
+    pub fn apply_to<V>(
+        self,
+        apps: &mut BTreeMap<String, V>,
+        mut copy: impl FnMut(AppSlice) -> V,
+    ) -> ViewRevision {
+        for slice in self.apps {
+            if slice.is_gone() {
+                apps.remove(&slice.name);
+            } else {
+                apps.insert(slice.name.clone(), copy(slice));
+            }
+        }
+        self.revision
+    }
 }
 
 /// What changed in State and ListAll between an earlier revision and

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use hydrogen::store::Store;
-use hydrogen::store::StoreError;
 use hydrogen::store::redis::{RedisOptions, RedisStore};
+use hydrogen::store::{LeaderInfo, StoreError};
 use hydrogen_testkit::procs::{Hydrogen, Redis, SentinelTopology, info_field, query, wait_until};
 use hydrogen_testkit::web;
 use serde_json::{Value, json};
@@ -284,20 +284,28 @@ async fn promote(port: u16) {
     .expect("promote");
 }
 
+/// A store on `url` confirming writes on `min_replicas`, and the lease it
+/// took there as instance `id`.
+async fn leading(url: &str, min_replicas: u32, id: &str) -> (RedisStore, LeaderInfo) {
+    let store = RedisStore::connect(url, options(min_replicas))
+        .await
+        .unwrap_or_else(|e| panic!("store {id}: {e}"));
+    let lease = store
+        .acquire_lease(id, &format!("{id}:1"), LEASE_TTL)
+        .await
+        .unwrap_or_else(|e| panic!("{id}'s acquisition: {e}"))
+        .unwrap_or_else(|| panic!("{id}: the lease is held"));
+    (store, lease)
+}
+
+const LEASE_TTL: Duration = Duration::from_secs(30);
+
 #[tokio::test]
 async fn an_unreplicated_lease_is_never_led_on_so_no_epoch_is_held_twice() {
     let mut primary = Redis::start();
     let replica = Redis::start_replica_of(primary.port);
     in_sync(replica.port).await;
-    let ttl = Duration::from_secs(30);
-    let a = RedisStore::connect(&primary.url(), options(1))
-        .await
-        .expect("store a");
-    let lease_a = a
-        .acquire_lease("a", "a:1", ttl)
-        .await
-        .expect("confirmed acquisition")
-        .expect("free lease");
+    let (a, lease_a) = leading(&primary.url(), 1, "a").await;
     a.release_lease(&lease_a).await.expect("release");
 
     // The replica is cut off (as a partition, or a lagging link, would):
@@ -306,7 +314,7 @@ async fn an_unreplicated_lease_is_never_led_on_so_no_epoch_is_held_twice() {
     let b = RedisStore::connect(&primary.url(), options(1))
         .await
         .expect("store b");
-    let refused = b.acquire_lease("b", "b:1", ttl).await;
+    let refused = b.acquire_lease("b", "b:1", LEASE_TTL).await;
     assert!(
         matches!(&refused, Err(StoreError::Unavailable(why)) if why.contains("replicas")),
         "an acquisition no replica confirmed must not count: {refused:?}"
@@ -325,14 +333,7 @@ async fn an_unreplicated_lease_is_never_led_on_so_no_epoch_is_held_twice() {
 
     // The primary dies; the cut-off replica is what gets promoted.
     primary.kill();
-    let c = RedisStore::connect(&replica.url(), options(0))
-        .await
-        .expect("store c on the promoted replica");
-    let lease_c = c
-        .acquire_lease("c", "c:1", ttl)
-        .await
-        .expect("acquisition on the new primary")
-        .expect("free lease");
+    let (c, lease_c) = leading(&replica.url(), 0, "c").await;
     // The promoted replica never saw b's grant, yet hands out another
     // number, above every epoch anyone acted on.
     assert_ne!(lease_c.epoch, b_epoch);
@@ -357,15 +358,7 @@ async fn a_primary_that_keeps_running_past_a_promotion_never_grants_the_new_prim
     let follower = Redis::start_replica_of(primary.port);
     in_sync(promoted.port).await;
     in_sync(follower.port).await;
-    let ttl = Duration::from_secs(30);
-    let a = RedisStore::connect(&primary.url(), options(1))
-        .await
-        .expect("store a");
-    let lease_a = a
-        .acquire_lease("a", "a:1", ttl)
-        .await
-        .expect("confirmed acquisition")
-        .expect("free lease");
+    let (a, lease_a) = leading(&primary.url(), 1, "a").await;
     a.set_framework_id(lease_a.epoch, "f-1")
         .await
         .expect("a leads");
@@ -375,22 +368,8 @@ async fn a_primary_that_keeps_running_past_a_promotion_never_grants_the_new_prim
 
     promote(promoted.port).await;
     // The old primary still takes writes, and `follower` confirms them.
-    let b = RedisStore::connect(&primary.url(), options(1))
-        .await
-        .expect("store b on the old primary");
-    let lease_b = b
-        .acquire_lease("b", "b:1", ttl)
-        .await
-        .expect("confirmed by the replica still following the old primary")
-        .expect("free lease");
-    let c = RedisStore::connect(&promoted.url(), options(0))
-        .await
-        .expect("store c on the new primary");
-    let lease_c = c
-        .acquire_lease("c", "c:1", ttl)
-        .await
-        .expect("acquisition on the new primary")
-        .expect("free lease");
+    let (_b, lease_b) = leading(&primary.url(), 1, "b").await;
+    let (c, lease_c) = leading(&promoted.url(), 0, "c").await;
     assert!(lease_b.epoch > lease_a.epoch && lease_c.epoch > lease_a.epoch);
     assert!(
         lease_c.epoch > lease_b.epoch,
@@ -425,7 +404,7 @@ async fn a_primary_that_keeps_running_past_a_promotion_never_grants_the_new_prim
         })
     );
     assert!(
-        !c.renew_lease(&lease_b, ttl).await.expect("renew"),
+        !c.renew_lease(&lease_b, LEASE_TTL).await.expect("renew"),
         "b's lease is not held on the new primary"
     );
     c.set_framework_id(lease_c.epoch, "f-1")

@@ -12,7 +12,7 @@ build:
 ## binary, real redis-server), the real-Mesos suite, then the generated
 ## clients' suites.
 test: lint
-	env -u MESOS_HOME $(CARGO) test --all-targets
+	env -u MESOS_HOME $(CARGO) test --workspace --all-targets
 	clients/tools.sh
 	$(MAKE) clients-check
 	$(MAKE) test-clients

@@ -1,32 +1,11 @@
-//! Generates Rust types for the Mesos v1 protobufs and Hydrogen's own API with
-//! a pure-Rust compiler (protox): no system `protoc` needed.
+//! Generates Hydrogen's own API (`proto/hydrogen/v1/`) with a pure-Rust
+//! compiler (protox): no system `protoc` needed. The Mesos protos are the
+//! `hydrogen-mesos` crate's.
 
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-
-    let protos = [
-        "proto/mesos/v1/mesos.proto",
-        "proto/mesos/v1/scheduler.proto",
-        "proto/mesos/v1/allocator/allocator.proto",
-        "proto/mesos/v1/maintenance/maintenance.proto",
-        "proto/mesos/v1/master/master.proto",
-    ];
-    for p in &protos {
-        println!("cargo:rerun-if-changed={p}");
-    }
-    let descriptors = protox::compile(protos, ["proto"])?;
-    // The descriptor set is embedded so the JSON face can transcode with the
-    // exact field names and enum names Mesos uses on the wire.
-    std::fs::write(
-        out_dir.join("mesos_descriptor.bin"),
-        prost::Message::encode_to_vec(&descriptors),
-    )?;
-    prost_build::Config::new()
-        .enable_type_names()
-        .bytes(["."])
-        .compile_fds(descriptors)?;
 
     // Hydrogen's API: tonic client and server stubs, plus the descriptor set
     // that gRPC server reflection serves (so grpcurl works without the file).

@@ -4,14 +4,15 @@
 //! Modules, each owning one concern (the architecture, the data flow and the
 //! invariants: `docs/design.md`):
 //! - [`spec`]: the app model, its JSON and validation;
-//! - [`mesos`]: the v1 protocol (types, RecordIO, encodings, subscription);
+//! - [`mesos`]: the v1 protocol: the `hydrogen-mesos` crate's wire (types,
+//!   RecordIO, encodings) and our subscription client;
 //! - [`store`]: shared state (apps, tasks, event log, leader lease);
 //! - [`scheduler`]: the leader's core (placement, launch, reconciliation);
 //! - [`ha`]: leader election and self-fencing;
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
 //! - [`client`]: the Rust client of the gRPC API;
 //! - [`telemetry`]: the Prometheus metrics catalogue and recorder;
-//! - [`sim`]: the simulated Mesos master;
+//! - [`sim`]: the simulated Mesos master, the `hydrogen-sim` crate;
 //! - [`bench`]: the end-to-end benchmark and benchmark fixtures;
 //! - [`chaos`]: the soak test of high availability (`hydrogen chaos`).
 
@@ -22,7 +23,7 @@ pub mod client;
 pub mod ha;
 pub mod mesos;
 pub mod scheduler;
-pub mod sim;
+pub use hydrogen_sim as sim;
 pub mod spec;
 pub mod store;
 pub mod telemetry;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::master::{AgentState, Master};
 use super::resources::{ResourceSet, dynamic_of};
-use crate::mesos::v1;
+use hydrogen_mesos::v1;
 
 /// Why an operator reservation call was refused, as the master answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::resources::{Key, Quantity, ResourceSet, UNRESERVED, parse_ranges};
-use crate::mesos::v1;
+use hydrogen_mesos::v1;
 
 /// One agent to add to the simulated cluster.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

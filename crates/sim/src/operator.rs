@@ -22,9 +22,9 @@ use prost::Message;
 use super::http::Shared;
 use super::master::{Framework, Master};
 use super::reservations::ReservationRefused;
-use crate::mesos::encoding::{JSON, PROTOBUF, from_json, to_json_value};
-use crate::mesos::v1::master::{Call, call, response};
-use crate::mesos::v1::{self, master};
+use hydrogen_mesos::encoding::{JSON, PROTOBUF, from_json, to_json_value};
+use hydrogen_mesos::v1::master::{Call, call, response};
+use hydrogen_mesos::v1::{self, master};
 
 /// Mesos `TimeInfo` of a wall-clock time in seconds.
 fn time_info(seconds: f64) -> v1::TimeInfo {
@@ -287,7 +287,7 @@ mod tests {
             "127.0.0.1:5050".parse().expect("addr"),
             "sim".into(),
             Instant::now(),
-            crate::sim::master::wall_clock(),
+            crate::master::wall_clock(),
         );
         Shared {
             master: Arc::new(Mutex::new(master)),

@@ -32,9 +32,9 @@ use tracing::{debug, info, warn};
 
 use super::cluster::AgentSpec;
 use super::resources::ResourceSet;
-use crate::mesos::is_terminal;
-use crate::mesos::v1::scheduler::{Call, Event, call, event};
-use crate::mesos::v1::{self, TaskState, task_status::Reason, task_status::Source};
+use hydrogen_mesos::is_terminal;
+use hydrogen_mesos::v1::scheduler::{Call, Event, call, event};
+use hydrogen_mesos::v1::{self, TaskState, task_status::Reason, task_status::Source};
 
 /// The Mesos version the simulator speaks.
 pub const MESOS_VERSION: &str = "1.11.0";

@@ -19,7 +19,7 @@ use super::cluster::{AgentSpec, attributes_json};
 use super::http::Shared;
 use super::master::{AgentState, Leadership};
 use super::parse_duration;
-use crate::mesos::v1::TaskState;
+use hydrogen_mesos::v1::TaskState;
 
 /// The `/sim/` routes.
 pub fn router(shared: Shared) -> Router {

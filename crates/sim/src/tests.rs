@@ -7,8 +7,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use super::cluster::default_agent;
 use super::master::{Connection, Master, Rejection, SubscribeOutcome, Timings};
-use crate::mesos::v1::scheduler::{Event, call, event};
-use crate::mesos::v1::{self, TaskState, task_status::Reason};
+use hydrogen_mesos::v1::scheduler::{Event, call, event};
+use hydrogen_mesos::v1::{self, TaskState, task_status::Reason};
 
 struct Fixture {
     m: Master,
@@ -2476,8 +2476,8 @@ fn machine_of(f: &Fixture, agent_id: &str) -> v1::MachineId {
     }
 }
 
-fn window(machines: Vec<v1::MachineId>, start_ns: i64) -> crate::mesos::v1::maintenance::Window {
-    crate::mesos::v1::maintenance::Window {
+fn window(machines: Vec<v1::MachineId>, start_ns: i64) -> hydrogen_mesos::v1::maintenance::Window {
+    hydrogen_mesos::v1::maintenance::Window {
         machine_ids: machines,
         unavailability: v1::Unavailability {
             start: v1::TimeInfo {
@@ -2492,8 +2492,8 @@ fn window(machines: Vec<v1::MachineId>, start_ns: i64) -> crate::mesos::v1::main
 
 #[test]
 fn a_draining_machine_gets_unavailability_and_inverse_offers_then_goes_down() {
-    use crate::mesos::v1::allocator::inverse_offer_status::Status;
-    use crate::mesos::v1::maintenance::Schedule;
+    use hydrogen_mesos::v1::allocator::inverse_offer_status::Status;
+    use hydrogen_mesos::v1::maintenance::Schedule;
     let mut f = fixture(2);
     let mut s = f.subscribe(0, info(&[])).expect("subscribed");
     let agent = running_task(&mut f, &mut s, "t1");

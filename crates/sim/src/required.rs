@@ -31,7 +31,7 @@ use prost_reflect::{
     ReflectMessage, Value,
 };
 
-use crate::mesos::DESCRIPTOR_SET;
+use hydrogen_mesos::DESCRIPTOR_SET;
 
 static CALL: LazyLock<MessageDescriptor> = LazyLock::new(|| {
     // Produced by our build script from the protos the types come from;
@@ -338,12 +338,12 @@ mod tests {
     }
 
     /// prost writes every required field, even one left at its default, so
-    /// calls from `crate::mesos::calls` always pass, in both encodings.
+    /// calls from `hydrogen_mesos::calls` always pass, in both encodings.
     #[test]
     fn calls_built_by_our_client_are_complete() {
-        use crate::mesos::calls;
-        use crate::mesos::encoding::Encoding;
-        use crate::mesos::v1;
+        use hydrogen_mesos::calls;
+        use hydrogen_mesos::encoding::Encoding;
+        use hydrogen_mesos::v1;
         let task = v1::TaskInfo {
             resources: vec![v1::Resource::default()],
             command: Some(v1::CommandInfo::default()),

@@ -291,8 +291,8 @@ mod tests {
         );
     }
 
-    use crate::mesos::v1::scheduler::{Event, event};
-    use crate::mesos::v1::{self, value};
+    use crate::v1::scheduler::{Event, event};
+    use crate::v1::{self, value};
 
     fn offer_event() -> Event {
         Event {
@@ -552,7 +552,7 @@ mod tests {
     fn fuzz_regressions_decode_and_round_trip() {
         use tokio_util::codec::Decoder;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fuzz-regressions/mesos_event_stream");
+            .join("../../tests/fuzz-regressions/mesos_event_stream");
         let mut seen = 0;
         for entry in std::fs::read_dir(&dir).expect("regression dir") {
             let path = entry.expect("dir entry").path();

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use super::master::validate_id;
 use super::resources::ResourceSet;
-use crate::mesos::v1;
+use hydrogen_mesos::v1;
 
 /// What `Master::accept` changes in a launch before validating it: an
 /// executor of a LAUNCH gets the framework id, a health check without a

@@ -4,12 +4,12 @@
 //! It speaks the real v1 scheduler HTTP API (protobuf and JSON, RecordIO
 //! event streams, the master's status codes and messages) for any framework,
 //! not just ours: a framework that works against it must work against a real
-//! Mesos 1.11 master. It imports nothing from the crate but [`crate::mesos`]
-//! (the wire types), so a shortcut through our own scheduler types cannot
-//! hide a protocol bug.
+//! Mesos 1.11 master. Its own crate, it depends on no Hydrogen code but
+//! [`hydrogen_mesos`] (the wire types), so a shortcut through our own
+//! scheduler types cannot hide a protocol bug.
 //!
 //! # Files
-//! - `mod.rs`: configuration ([`SimConfig`], the `hydrogen sim` flags
+//! - `lib.rs`: configuration ([`SimConfig`], the `hydrogen sim` flags
 //!   [`SimArgs`]), [`Simulator::start`] / [`SimHandle`], the ticker.
 //! - `master.rs`: the state machine (frameworks, agents, tasks, reliable
 //!   status updates, kill, reconcile, failover, faults).
@@ -32,8 +32,8 @@
 //!
 //! # Embedding
 //! ```no_run
-//! # async fn demo() -> Result<(), hydrogen::sim::SimError> {
-//! use hydrogen::sim::{SimConfig, Simulator};
+//! # async fn demo() -> Result<(), hydrogen_sim::SimError> {
+//! use hydrogen_sim::{SimConfig, Simulator};
 //! let mut config = SimConfig::default();
 //! config.listen = "127.0.0.1:0".parse().expect("literal address");
 //! config.timings.allocation_interval = std::time::Duration::from_millis(50);

@@ -13,10 +13,10 @@
 use std::time::Instant;
 
 use super::master::Master;
-use crate::mesos::is_terminal;
-use crate::mesos::v1::TaskState;
-use crate::mesos::v1::framework_info::capability::Type as Capability;
-use crate::mesos::v1::task_status::{Reason, Source};
+use hydrogen_mesos::is_terminal;
+use hydrogen_mesos::v1::TaskState;
+use hydrogen_mesos::v1::framework_info::capability::Type as Capability;
+use hydrogen_mesos::v1::task_status::{Reason, Source};
 
 /// A drained agent's state (`DrainInfo` in `/master/state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,10 +28,10 @@ use tracing::{debug, info};
 
 use super::master::{Connection, MESOS_VERSION, Master, SubscribeOutcome};
 use super::required;
-use crate::mesos::encoding::{Encoding, JSON, PROTOBUF, from_json};
-use crate::mesos::recordio;
-use crate::mesos::v1::scheduler::{Call, call};
-use crate::mesos::{SCHEDULER_PATH, STREAM_ID_HEADER};
+use hydrogen_mesos::encoding::{Encoding, JSON, PROTOBUF, from_json};
+use hydrogen_mesos::recordio;
+use hydrogen_mesos::v1::scheduler::{Call, call};
+use hydrogen_mesos::{SCHEDULER_PATH, STREAM_ID_HEADER};
 
 /// The state machine shared by handlers, the admin API and the ticker.
 ///
@@ -509,7 +509,7 @@ mod tests {
             "127.0.0.1:5050".parse().expect("addr"),
             "sim".into(),
             Instant::now(),
-            crate::sim::master::wall_clock(),
+            crate::master::wall_clock(),
         );
         Shared {
             master: Arc::new(Mutex::new(master)),
@@ -685,7 +685,7 @@ mod tests {
     fn subscribe_id_mismatch_is_a_validation_error() {
         let call = Call {
             r#type: Some(call::Type::Subscribe as i32),
-            framework_id: Some(crate::mesos::v1::FrameworkId { value: "a".into() }),
+            framework_id: Some(hydrogen_mesos::v1::FrameworkId { value: "a".into() }),
             subscribe: Some(call::Subscribe::default()),
             ..Default::default()
         };

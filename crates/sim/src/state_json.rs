@@ -15,8 +15,8 @@ use super::cluster::attributes_json;
 use super::http::Shared;
 use super::master::{AgentState, Framework, MESOS_VERSION, Master, Task};
 use super::resources::ResourceSet;
-use crate::mesos::encoding::to_json_value;
-use crate::mesos::v1::{self, TaskState};
+use hydrogen_mesos::encoding::to_json_value;
+use hydrogen_mesos::v1::{self, TaskState};
 
 fn state_name(s: TaskState) -> &'static str {
     s.as_str_name()

@@ -20,8 +20,8 @@ use tracing::debug;
 
 use super::master::{AgentState, Master, OfferRec, Timer, event_of};
 use super::resources::UNRESERVED;
-use crate::mesos::v1;
-use crate::mesos::v1::scheduler::{Event, event};
+use hydrogen_mesos::v1;
+use hydrogen_mesos::v1::scheduler::{Event, event};
 
 struct Candidate {
     id: String,

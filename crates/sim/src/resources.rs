@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::mesos::ranges::merge as normalize;
-use crate::mesos::v1;
+use hydrogen_mesos::ranges::merge as normalize;
+use hydrogen_mesos::v1;
 
 /// The reservation role of resources that are not reserved.
 pub const UNRESERVED: &str = "*";

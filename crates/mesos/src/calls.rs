@@ -1,7 +1,7 @@
 //! Builders for the calls a scheduler sends on its subscription.
 //!
 //! Each builder returns a [`Call`] without `framework_id`: the
-//! [`Caller`](super::subscription::Caller) fills it in from the live session,
+//! scheduler's caller (`hydrogen::mesos::subscription::Caller`) fills it in from the live session,
 //! so a call can never name another framework by accident.
 
 use bytes::Bytes;

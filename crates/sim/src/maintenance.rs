@@ -40,11 +40,11 @@ use std::time::{Duration, Instant};
 use tracing::info;
 
 use super::master::{AgentState, Master, event_of, master_status};
-use crate::mesos::encoding::to_json_value;
-use crate::mesos::v1::allocator::{InverseOfferStatus, inverse_offer_status};
-use crate::mesos::v1::maintenance::{ClusterStatus, Schedule, cluster_status};
-use crate::mesos::v1::scheduler::{Event, event};
-use crate::mesos::v1::{self, TaskState, task_status::Reason};
+use hydrogen_mesos::encoding::to_json_value;
+use hydrogen_mesos::v1::allocator::{InverseOfferStatus, inverse_offer_status};
+use hydrogen_mesos::v1::maintenance::{ClusterStatus, Schedule, cluster_status};
+use hydrogen_mesos::v1::scheduler::{Event, event};
+use hydrogen_mesos::v1::{self, TaskState, task_status::Reason};
 
 /// What START_MAINTENANCE tells the frameworks (`_startMaintenance`).
 const MACHINE_DOWN: &str = "Operator initiated 'Machine DOWN'";
@@ -332,7 +332,7 @@ impl Master {
                     self.frameworks
                         .get(f)
                         .and_then(|fw| fw.tasks.get(t))
-                        .is_some_and(|t| !crate::mesos::is_terminal(t.state))
+                        .is_some_and(|t| !hydrogen_mesos::is_terminal(t.state))
                 })
                 .map(|(f, _)| f.clone())
                 .chain(
@@ -658,7 +658,7 @@ pub(super) async fn schedule_endpoint(
                 .into_response()
         }
         axum::http::Method::POST => {
-            let schedule = match crate::mesos::encoding::from_json::<Schedule>(&body) {
+            let schedule = match hydrogen_mesos::encoding::from_json::<Schedule>(&body) {
                 Ok(s) => s,
                 Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
             };

@@ -22,9 +22,9 @@ use tracing::{info, warn};
 use super::master::{Master, Step, Task, Timer, master_status};
 use super::resources::ResourceSet;
 use super::validation;
-use crate::mesos::is_terminal;
-use crate::mesos::v1::scheduler::{Event, call, event};
-use crate::mesos::v1::{self, TaskState, offer::operation::Type as Op, task_status::Reason};
+use hydrogen_mesos::is_terminal;
+use hydrogen_mesos::v1::scheduler::{Event, call, event};
+use hydrogen_mesos::v1::{self, TaskState, offer::operation::Type as Op, task_status::Reason};
 
 impl Master {
     fn send_status(&mut self, framework_id: &str, status: v1::TaskStatus) {

@@ -10,11 +10,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hydrogen::bench::fixtures::sim_offer;
 use hydrogen::mesos::v1;
 use hydrogen::scheduler::launch::{LaunchDefaults, LaunchRequest, new_task_id, task_info};
 use hydrogen::scheduler::placement::{Demand, place};
 use hydrogen::spec::parse_apps;
+use hydrogen_tools::bench::fixtures::sim_offer;
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("launch");

@@ -23,12 +23,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hydrogen::bench::fixtures::plain_app;
-use hydrogen::bench::procstat::rss_bytes;
 use hydrogen::scheduler::launch::new_task_id;
 use hydrogen::scheduler::runtime::{Scheduler, SchedulerConfig, StatusBench};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{Store, TaskBatch, TaskRecord, TaskState};
+use hydrogen_tools::bench::fixtures::plain_app;
+use hydrogen_tools::bench::procstat::rss_bytes;
 
 struct Counting;
 

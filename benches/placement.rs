@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use hydrogen::bench::fixtures::{mixed_app, sim_offers, spread_tasks};
 use hydrogen::mesos::v1;
 use hydrogen::scheduler::placement::{Demand, place};
 use hydrogen::spec::App;
+use hydrogen_tools::bench::fixtures::{mixed_app, sim_offers, spread_tasks};
 
 struct Scenario {
     offers: Vec<v1::Offer>,

@@ -11,11 +11,11 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hydrogen::bench::fixtures::sim_offer;
 use hydrogen::mesos::encoding::Encoding;
 use hydrogen::mesos::recordio::{RecordIoCodec, write_record};
 use hydrogen::mesos::v1;
 use hydrogen::mesos::v1::scheduler::{Event, event};
+use hydrogen_tools::bench::fixtures::sim_offer;
 use tokio_util::codec::Decoder;
 
 const OFFERS_PER_EVENT: usize = 100;

@@ -20,15 +20,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use hydrogen::bench::fixtures::plain_app;
-use hydrogen::bench::procstat;
 use hydrogen::mesos::v1;
 use hydrogen::scheduler::runtime::StatusBench;
-use hydrogen::sim::{SimConfig, Simulator};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::redis::{RedisOptions, RedisStore};
 use hydrogen::store::{Store, TaskBatch, TaskRecord, TaskState};
+use hydrogen_sim::{SimConfig, Simulator};
 use hydrogen_testkit::procs;
+use hydrogen_tools::bench::fixtures::plain_app;
+use hydrogen_tools::bench::procstat;
 
 /// Name prefix of the simulator's threads, to tell its CPU time apart
 /// (under 16 bytes: Linux keeps 15 of a thread name).

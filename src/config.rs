@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use hydrogen::mesos::encoding::Encoding;
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::HumaneDuration;
 use hydrogen::spec::{Executor, Uri};
+use hydrogen_time::HumaneDuration;
 
 /// The scheduler's own defaults, which the options' defaults are read from
 /// (one source: `--help` shows what an unset option really gives).

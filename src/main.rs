@@ -17,16 +17,17 @@ use hydrogen::api::conn::ConnLimits;
 use hydrogen::api::server::{
     self, ApiConfig, DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, DEFAULT_REQUEST_TIMEOUT,
 };
-use hydrogen::bench::e2e::E2eConfig;
 use hydrogen::ha::{self, HaConfig};
 use hydrogen::mesos::subscription::parse_masters;
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::{HumaneDuration, SimConfig, Simulator};
 use hydrogen::store::Store;
 use hydrogen::store::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::redis::{Persistence, RedisOptions, RedisStore};
 use hydrogen::store::timed::Timed;
+use hydrogen_sim::{SimConfig, Simulator};
+use hydrogen_time::HumaneDuration;
+use hydrogen_tools::bench::e2e::E2eConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -68,7 +69,7 @@ enum Command {
     Dev(DevArgs),
     /// Run a simulated Mesos master with fake agents, speaking the real v1
     /// scheduler HTTP API (for development, tests and demos).
-    Sim(hydrogen::sim::SimArgs),
+    Sim(hydrogen_sim::SimArgs),
     /// Deploy, list, inspect, kill and watch apps on a running Hydrogen.
     App(app_cli::AppArgs),
     /// Benchmarks that report figures (see `make bench`).
@@ -582,7 +583,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let sim = Simulator::start(SimConfig {
         listen: args.sim_listen,
         agents: (1..=usize::try_from(args.agents).context("--agents: too many")?)
-            .map(hydrogen::sim::cluster::default_agent)
+            .map(hydrogen_sim::cluster::default_agent)
             .collect(),
         ..SimConfig::default()
     })
@@ -644,7 +645,7 @@ async fn main() -> anyhow::Result<()> {
             let config = args
                 .into_config()
                 .context("invalid simulator configuration")?;
-            hydrogen::sim::run_until_signal(config)
+            hydrogen_sim::run_until_signal(config)
                 .await
                 .context("simulated master failed")
         }
@@ -667,14 +668,13 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         );
     }
     let kinds = |flag: &str, list: &Option<String>| match list {
-        Some(l) => {
-            hydrogen::chaos::faults::parse_kinds(l).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
-        }
+        Some(l) => hydrogen_tools::chaos::faults::parse_kinds(l)
+            .map_err(|e| anyhow::anyhow!("--{flag}: {e}")),
         None => Ok(Vec::new()),
     };
     let only = kinds("faults", &args.faults)?;
     let skip = kinds("skip-faults", &args.skip_faults)?;
-    let enabled: Vec<&'static str> = hydrogen::chaos::faults::KINDS
+    let enabled: Vec<&'static str> = hydrogen_tools::chaos::faults::KINDS
         .iter()
         .copied()
         .filter(|k| (only.is_empty() || only.contains(k)) && !skip.contains(k))
@@ -691,7 +691,7 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
             std::env::current_exe().context("cannot find this executable; pass --hydrogen-bin")?
         }
     };
-    let config = hydrogen::chaos::ChaosConfig {
+    let config = hydrogen_tools::chaos::ChaosConfig {
         duration: std::time::Duration::from_secs(args.duration),
         seed,
         agents: args.agents,
@@ -702,16 +702,16 @@ async fn chaos(args: ChaosArgs) -> anyhow::Result<()> {
         sentinel: args.sentinel,
         redis_min_replicas: args.redis_min_replicas,
         hydrogen,
-        faults: hydrogen::chaos::faults::FaultConfig {
+        faults: hydrogen_tools::chaos::faults::FaultConfig {
             kinds: enabled,
-            storm: hydrogen::chaos::storm::StormSize {
+            storm: hydrogen_tools::chaos::storm::StormSize {
                 sse: args.storm_sse,
                 grpc: args.storm_grpc,
             },
             batch_apps: usize::try_from(args.batch_apps).context("--batch-apps: too large")?,
         },
     };
-    let report = hydrogen::chaos::run(config).await?;
+    let report = hydrogen_tools::chaos::run(config).await?;
     for detail in report.details.iter().take(10) {
         eprintln!("violation: {detail}");
     }
@@ -739,7 +739,7 @@ async fn bench_e2e(args: E2eArgs) -> anyhow::Result<()> {
         sim_threads: args.sim_threads,
         store: args.store,
     };
-    let report = hydrogen::bench::e2e::run(config).await?;
+    let report = hydrogen_tools::bench::e2e::run(config).await?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -17,7 +17,7 @@ fn check_example(what: &str, text: &str) {
     let value: Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("{what}: not JSON: {e}\n{text}"));
     if value.get("agents").is_some() {
-        let agents = hydrogen::sim::cluster::parse_cluster(text)
+        let agents = hydrogen_sim::cluster::parse_cluster(text)
             .unwrap_or_else(|e| panic!("{what}: not a valid cluster: {e}"));
         assert!(!agents.is_empty(), "{what}: a cluster without agents");
     } else if value.is_array() {

@@ -17,7 +17,7 @@ use crate::sim_fixture::*;
 /// Subscribes, takes the first offer and launches one task on it; returns
 /// the client, the offer and the task's RUNNING status (acknowledged).
 async fn launch_one(
-    sim: &hydrogen::sim::SimHandle,
+    sim: &hydrogen_sim::SimHandle,
     framework: v1::FrameworkInfo,
     task: &str,
 ) -> (Client, v1::Offer, v1::TaskStatus) {

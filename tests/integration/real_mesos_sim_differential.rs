@@ -19,7 +19,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use hydrogen::mesos::encoding::{Encoding, from_json, to_json_value};
 use hydrogen::mesos::recordio::RecordIoCodec;
 use hydrogen::mesos::v1::scheduler::{Call, Event};
-use hydrogen::sim::{SimConfig, SimHandle, Simulator};
+use hydrogen_sim::{SimConfig, SimHandle, Simulator};
 use hydrogen_testkit::real_mesos::{AgentOptions, MasterOptions, RealCluster};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -1151,11 +1151,11 @@ fn real_cluster() -> Option<RealCluster> {
 }
 
 async fn sim() -> SimHandle {
-    let timings = hydrogen::sim::Timings {
+    let timings = hydrogen_sim::Timings {
         allocation_interval: Duration::from_millis(100),
         ..Default::default()
     };
-    let agent: hydrogen::sim::AgentSpec = serde_json::from_value(json!({
+    let agent: hydrogen_sim::AgentSpec = serde_json::from_value(json!({
         "hostname": "agent-1.diff",
         "resources": {"cpus": 2, "mem": 1024, "disk": 4096, "ports": "[20000-20099]"},
         "attributes": {"rack": "r1"}
@@ -1600,7 +1600,7 @@ fn multi_role_offers_and_accepts_match_a_real_master() {
         .expect("runtime");
     let real = rt.block_on(multi_role_script(&cluster.master_url(), Encoding::Json));
     let sim = rt.block_on(async {
-        let agent: hydrogen::sim::AgentSpec = serde_json::from_value(json!({
+        let agent: hydrogen_sim::AgentSpec = serde_json::from_value(json!({
             "hostname": "agent-1.diff",
             "resources": {"cpus": 2, "mem": 1024, "disk": 4096, "ports": "[20000-20099]"},
             "reserved": {"team-b": {"cpus": 1, "mem": 512}},
@@ -1610,7 +1610,7 @@ fn multi_role_offers_and_accepts_match_a_real_master() {
         let sim = Simulator::start(SimConfig {
             listen: "127.0.0.1:0".parse().expect("loopback"),
             agents: vec![agent],
-            timings: hydrogen::sim::Timings {
+            timings: hydrogen_sim::Timings {
                 allocation_interval: Duration::from_millis(100),
                 ..Default::default()
             },
@@ -2056,7 +2056,7 @@ fn update_framework_matches_a_real_master() {
     for encoding in [Encoding::Json, Encoding::Protobuf] {
         let real = rt.block_on(update_framework_script(&cluster.master_url(), encoding));
         let sim = rt.block_on(async {
-            let agent: hydrogen::sim::AgentSpec = serde_json::from_value(json!({
+            let agent: hydrogen_sim::AgentSpec = serde_json::from_value(json!({
                 "hostname": "agent-1.diff",
                 "resources": {"cpus": 2, "mem": 1024, "disk": 4096, "ports": "[20000-20099]"},
                 "reserved": {"team-b": {"cpus": 1, "mem": 512}},
@@ -2066,7 +2066,7 @@ fn update_framework_matches_a_real_master() {
             let sim = Simulator::start(SimConfig {
                 listen: "127.0.0.1:0".parse().expect("loopback"),
                 agents: vec![agent],
-                timings: hydrogen::sim::Timings {
+                timings: hydrogen_sim::Timings {
                     allocation_interval: Duration::from_millis(100),
                     ..Default::default()
                 },

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::cluster::{AgentSpec, default_agent};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{Store, TaskState};
+use hydrogen_sim::cluster::{AgentSpec, default_agent};
 use serde_json::{Value, json};
 
 use crate::sim_fixture::*;

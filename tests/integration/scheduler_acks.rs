@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use hydrogen::ha::{self, HaConfig};
 use hydrogen::mesos::v1;
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::SimHandle;
-use hydrogen::sim::cluster::default_agent;
 use hydrogen::spec::App;
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{
@@ -20,6 +18,8 @@ use hydrogen::store::{
     Store, StoreError, TaskBatch, TaskEvent, TaskRecord, TaskState, ViewDelta, ViewRevision,
     ViewSnapshot,
 };
+use hydrogen_sim::SimHandle;
+use hydrogen_sim::cluster::default_agent;
 use serde_json::json;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -180,7 +180,7 @@ impl Cluster {
     }
 
     /// Reads the simulated master.
-    fn with_master<T>(&self, f: impl FnOnce(&hydrogen::sim::Master) -> T) -> T {
+    fn with_master<T>(&self, f: impl FnOnce(&hydrogen_sim::Master) -> T) -> T {
         let master = self.sim.master();
         let guard = master.lock().unwrap_or_else(|p| p.into_inner());
         f(&guard)

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::cluster::{AgentSpec, default_agent};
 use hydrogen::store::memory::MemoryStore;
 use hydrogen::store::{AppStatus, Store, TaskState};
+use hydrogen_sim::cluster::{AgentSpec, default_agent};
 use serde_json::{Value, json};
 
 use crate::sim_fixture::*;
@@ -31,7 +31,7 @@ async fn start_cluster(
 
 async fn start_cluster_with_sim(
     agents: Vec<AgentSpec>,
-    sim_tweak: impl FnOnce(&mut hydrogen::sim::SimConfig),
+    sim_tweak: impl FnOnce(&mut hydrogen_sim::SimConfig),
     tweak: impl FnOnce(&mut SchedulerConfig),
 ) -> Cluster {
     let mut sim_config = fast_sim_config(0);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use hydrogen::mesos::recordio::RecordIoCodec;
-use hydrogen::sim::{SimConfig, SimHandle, Simulator};
+use hydrogen_sim::{SimConfig, SimHandle, Simulator};
 use serde_json::{Value, json};
 use tokio_util::codec::FramedRead;
 use tokio_util::io::StreamReader;
@@ -24,7 +24,7 @@ type Events = FramedRead<
 >;
 
 async fn start() -> SimHandle {
-    let timings = hydrogen::sim::Timings {
+    let timings = hydrogen_sim::Timings {
         allocation_interval: Duration::from_millis(50),
         task_start_delay: Duration::from_millis(20),
         task_kill_delay: Duration::from_millis(10),
@@ -32,7 +32,7 @@ async fn start() -> SimHandle {
     };
     let config = SimConfig {
         listen: "127.0.0.1:0".parse().expect("loopback"),
-        agents: (1..=2).map(hydrogen::sim::cluster::default_agent).collect(),
+        agents: (1..=2).map(hydrogen_sim::cluster::default_agent).collect(),
         timings,
         ..SimConfig::default()
     };

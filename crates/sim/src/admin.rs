@@ -18,8 +18,8 @@ use tracing::info;
 use super::cluster::{AgentSpec, attributes_json};
 use super::http::Shared;
 use super::master::{AgentState, Leadership};
-use super::parse_duration;
 use hydrogen_mesos::v1::TaskState;
+use hydrogen_time::parse_duration;
 
 /// The `/sim/` routes.
 pub fn router(shared: Shared) -> Router {

@@ -11,7 +11,7 @@ use hydrogen::mesos::subscription::{
 };
 use hydrogen::mesos::v1::scheduler::{Event, event};
 use hydrogen::mesos::v1::{self, framework_info::Capability, framework_info::capability};
-use hydrogen::sim::{SimConfig, SimHandle, Simulator};
+use hydrogen_sim::{SimConfig, SimHandle, Simulator};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +25,7 @@ pub fn fast_sim_config(agents: usize) -> SimConfig {
     let mut config = SimConfig {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         agents: (1..=agents)
-            .map(hydrogen::sim::cluster::default_agent)
+            .map(hydrogen_sim::cluster::default_agent)
             .collect(),
         ..SimConfig::default()
     };

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use hydrogen::ha::{self, HaConfig};
 use hydrogen::scheduler::runtime::SchedulerConfig;
-use hydrogen::sim::{SimConfig, SimHandle};
 use hydrogen::store::Store;
+use hydrogen_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::mesos::v1::resource::{AllocationInfo, DiskInfo, ReservationInfo, disk_info};
 use crate::mesos::v1::value::Type as VType;
-use crate::sim::resources::ResourceSet;
+use hydrogen_sim::resources::ResourceSet;
 
 // ---------------------------------------------------------------- builders
 

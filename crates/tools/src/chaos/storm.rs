@@ -14,9 +14,10 @@
 //! (the faults that change leadership on purpose are held back while a
 //! storm runs).
 
+use hydrogen_time::now_ms;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -25,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::check::Seen;
 use super::fixture::Cluster;
-use crate::api::proto as pb;
+use hydrogen::api::proto as pb;
 
 /// How many watchers a storm opens on the leader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +41,6 @@ const STREAMS_PER_CHANNEL: usize = 10;
 const SAMPLE_EVERY: usize = 25;
 /// How long the watchers get to catch up with each other once a storm ends.
 const CATCH_UP: Duration = Duration::from_secs(30);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// What one watcher delivered.
 #[derive(Debug, Default)]
@@ -464,12 +459,12 @@ fn parse_frame(frame: &str) -> (Option<&str>, Option<&str>, String) {
 
 /// A task event's SSE data as the checks compare it.
 fn seen_of_sse(data: &str) -> Option<(Seen, u64)> {
-    let e: crate::store::TaskEvent = serde_json::from_str(data).ok()?;
+    let e: hydrogen::store::TaskEvent = serde_json::from_str(data).ok()?;
     Some((
         Seen {
             revision: e.revision,
             task_id: e.task_id,
-            state: crate::api::convert::task_state_to_proto(e.state) as i32,
+            state: hydrogen::api::convert::task_state_to_proto(e.state) as i32,
             healthy: e.healthy,
             message: e.message,
         },

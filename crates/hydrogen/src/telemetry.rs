@@ -304,7 +304,7 @@ mod tests {
     /// their types and labels.
     #[test]
     fn the_readme_reference_matches_the_catalogue() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../../README.md");
         let section = readme
             .split("\n## Metrics\n")
             .nth(1)

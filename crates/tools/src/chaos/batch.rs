@@ -224,7 +224,7 @@ mod tests {
         let apps = apps(7, 3);
         assert_eq!(apps.len(), 3);
         assert_eq!(apps[2]["name"], "stall7-2");
-        let parsed = crate::spec::parse_apps_warned(Value::Array(apps).to_string().as_bytes());
+        let parsed = hydrogen::spec::parse_apps_warned(Value::Array(apps).to_string().as_bytes());
         assert!(parsed.is_ok(), "{parsed:?}");
     }
 }

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use crate::mesos::v1;
-use crate::sim::cluster::default_agent;
-use crate::spec::App;
+use hydrogen::mesos::v1;
+use hydrogen::spec::App;
+use hydrogen_sim::cluster::default_agent;
 
 /// One offer of the simulator's default agent number `i` (1-based): cpus 4,
 /// mem 8192, disk 65536, ports `[31000-32000]`, attributes rack, zone,

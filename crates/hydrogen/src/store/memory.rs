@@ -11,13 +11,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::app_write::{self, Written};
-use super::model::now_ms;
 use super::{
     AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
     LeaseAttempt, MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome,
     ViewDelta, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
+use hydrogen_time::now_ms;
 
 /// Events kept by default (the Redis stream is capped alike).
 pub const DEFAULT_EVENT_LOG_CAPACITY: usize = 100_000;

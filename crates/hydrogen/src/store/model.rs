@@ -6,14 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::App;
 
-/// Milliseconds since the Unix epoch (wall clock, for humans and ordering of
-/// records written by different instances).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// What the user wants of an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

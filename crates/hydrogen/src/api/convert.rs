@@ -796,7 +796,7 @@ mod tests {
     fn example_apps() -> Vec<App> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/examples/full-enumeration.json"
+            "/../../examples/full-enumeration.json"
         );
         let bytes = std::fs::read(path).expect("example file");
         spec::parse_apps(&bytes).expect("valid example")

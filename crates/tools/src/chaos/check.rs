@@ -75,7 +75,7 @@ impl Violations {
 
 /// The app and slot of one of our task ids.
 pub fn slot(id: &str) -> Option<(String, u32)> {
-    crate::scheduler::launch::parse_task_id(id).map(|(a, i)| (a.to_string(), i))
+    hydrogen::scheduler::launch::parse_task_id(id).map(|(a, i)| (a.to_string(), i))
 }
 
 /// Live where Mesos can reach it: it may be running.
@@ -290,7 +290,7 @@ impl WatchLog {
 
 /// Problems of the reference log itself.
 pub fn check_reference(reference: &[Seen]) -> Vec<String> {
-    use crate::api::proto::TaskState as S;
+    use hydrogen::api::proto::TaskState as S;
     let terminal = |s: i32| {
         S::try_from(s).is_ok_and(|s| {
             matches!(

@@ -903,7 +903,7 @@ fn an_executor_app_without_cmd_or_image_leaves_the_choice_to_the_executor() {
 
 fn example_app(file: &str) -> App {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
+        .join("../../examples")
         .join(file);
     let body = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     crate::spec::parse_apps(&body).unwrap().remove(0)

@@ -11,19 +11,18 @@
 //! - [`ha`]: leader election and self-fencing;
 //! - [`api`]: the gRPC `AppService` and the legacy REST bridge;
 //! - [`client`]: the Rust client of the gRPC API;
-//! - [`telemetry`]: the Prometheus metrics catalogue and recorder;
-//! - [`sim`]: the simulated Mesos master, the `hydrogen-sim` crate;
-//! - [`bench`]: the end-to-end benchmark and benchmark fixtures;
-//! - [`chaos`]: the soak test of high availability (`hydrogen chaos`).
+//! - [`telemetry`]: the Prometheus metrics catalogue and recorder.
+//!
+//! The simulated master (`hydrogen-sim`) and the development tooling
+//! (`hydrogen-tools`: the end-to-end benchmark, the chaos soak) are crates
+//! of their own; the `hydrogen` binary (the workspace's root package) puts
+//! them all under one command.
 
 pub mod api;
-pub mod bench;
-pub mod chaos;
 pub mod client;
 pub mod ha;
 pub mod mesos;
 pub mod scheduler;
-pub use hydrogen_sim as sim;
 pub mod spec;
 pub mod store;
 pub mod telemetry;

@@ -127,13 +127,13 @@ use tokio::sync::{oneshot, watch};
 
 use super::app_write::{self, Written};
 use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
-use super::model::now_ms;
 use super::{
     AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
     LeaseAttempt, MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome,
     ViewDelta, ViewRevision, ViewSnapshot,
 };
 use crate::spec::App;
+use hydrogen_time::now_ms;
 
 /// How a [`RedisStore`] names its keys and how long it waits.
 #[derive(Debug, Clone)]

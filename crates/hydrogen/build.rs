@@ -9,11 +9,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Hydrogen's API: tonic client and server stubs, plus the descriptor set
     // that gRPC server reflection serves (so grpcurl works without the file).
-    let api = ["proto/hydrogen/v1/app.proto"];
+    let api = ["../../proto/hydrogen/v1/app.proto"];
     for p in &api {
         println!("cargo:rerun-if-changed={p}");
     }
-    let api_descriptors = protox::compile(api, ["proto"])?;
+    let api_descriptors = protox::compile(api, ["../../proto"])?;
     std::fs::write(
         out_dir.join("hydrogen_descriptor.bin"),
         prost::Message::encode_to_vec(&api_descriptors),

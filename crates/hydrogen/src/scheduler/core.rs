@@ -100,7 +100,7 @@ impl Now {
     pub fn real() -> Self {
         Self {
             at: Instant::now(),
-            wall_ms: crate::store::model::now_ms(),
+            wall_ms: hydrogen_time::now_ms(),
         }
     }
 

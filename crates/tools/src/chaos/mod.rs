@@ -564,7 +564,7 @@ async fn check_writes(
 async fn watch(url: String, log: Arc<Mutex<WatchLog>>, stop: CancellationToken) {
     let mut after = 0u64;
     while !stop.is_cancelled() {
-        let client = match crate::client::Client::connect(&url, None).await {
+        let client = match hydrogen::client::Client::connect(&url, None).await {
             Ok(c) => c,
             Err(_) => {
                 tokio::select! {
@@ -678,7 +678,7 @@ const LOG_READ_DEADLINE: Duration = Duration::from_secs(60);
 /// the client's watch rides out UNAVAILABLE (a Redis failover) by retrying
 /// without a word, and a log read during one would look empty.
 async fn read_log(url: &str, seen_head: u64) -> Result<Vec<Seen>, String> {
-    let client = crate::client::Client::connect(url, None)
+    let client = hydrogen::client::Client::connect(url, None)
         .await
         .map_err(|e| e.to_string())?;
     let mut events = client.watch_tasks(None, Some(0));

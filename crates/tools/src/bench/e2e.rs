@@ -10,7 +10,7 @@
 //! Phases:
 //! 1. start the simulator (fast allocation interval, short task start
 //!    delay), the store (memory, or Redis at a `redis://` URL) and the
-//!    scheduler under [`crate::ha::run`], as `hydrogen dev` / `serve` wire
+//!    scheduler under [`hydrogen::ha::run`], as `hydrogen dev` / `serve` wire
 //!    them; wait until the framework is subscribed;
 //! 2. deploy `apps` × `instances` through the store and wait until every
 //!    task is RUNNING (following the store's event log, not polling task
@@ -26,7 +26,7 @@
 //! process).
 //!
 //! `offer_cycles` counts the OFFERS events the simulator sent from the
-//! deploy until the last launch ([`crate::sim::SimStats`]);
+//! deploy until the last launch ([`hydrogen_sim::SimStats`]);
 //! `min_offer_cycles` is the least any scheduler could use: the tasks
 //! divided by what the free cluster holds in one cycle.
 
@@ -40,14 +40,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::fixtures::plain_app;
 use super::procstat;
-use crate::ha::{self, HaConfig};
-use crate::mesos::subscription::parse_masters;
-use crate::scheduler::runtime::SchedulerConfig;
-use crate::sim::master::AgentState;
-use crate::sim::{SimConfig, SimHandle, SimStats, Simulator, Timings, cluster};
-use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisOptions, RedisStore};
-use crate::store::{Store, StoreError, TaskState};
+use hydrogen::ha::{self, HaConfig};
+use hydrogen::mesos::subscription::parse_masters;
+use hydrogen::scheduler::runtime::SchedulerConfig;
+use hydrogen::store::memory::MemoryStore;
+use hydrogen::store::redis::{RedisOptions, RedisStore};
+use hydrogen::store::{Store, StoreError, TaskState};
+use hydrogen_sim::master::AgentState;
+use hydrogen_sim::{SimConfig, SimHandle, SimStats, Simulator, Timings, cluster};
 
 /// Name prefix of the simulator's runtime threads.
 pub const SIM_THREAD_PREFIX: &str = "hydrogen-sim";
@@ -368,7 +368,7 @@ async fn run_redis(
     let prefix = format!(
         "hydrogen-bench-{}-{}",
         std::process::id(),
-        crate::store::model::now_ms()
+        hydrogen_time::now_ms()
     );
     let options = RedisOptions {
         prefix: prefix.clone(),

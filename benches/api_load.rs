@@ -84,20 +84,18 @@ async fn seed_memory(store: &MemoryStore, params: &Params) -> Result<(), BoxErro
         store.create_app(app).await?;
         let upserts: Vec<TaskRecord> = (0..params.instances)
             .map(|i| TaskRecord {
-                task_id: format!("{name}.{i}.bench"),
-                app: name.clone(),
-                instance: i,
-                app_version: 1,
-                agent_id: format!("agent-{i}"),
-                hostname: format!("host-{i}"),
                 state: TaskState::TaskRunning,
                 healthy: Some(true),
                 ips: vec![format!("10.0.{}.{i}", i % 250)],
-                ports: Vec::new(),
-                message: String::new(),
-                kill_sent: false,
-                created_ms: 0,
-                updated_ms: 0,
+                ..TaskRecord::staging(
+                    format!("{name}.{i}.bench"),
+                    name.clone(),
+                    i,
+                    1,
+                    format!("agent-{i}"),
+                    format!("host-{i}"),
+                    0,
+                )
             })
             .collect();
         let batch = TaskBatch {

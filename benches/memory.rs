@@ -63,20 +63,17 @@ fn record(app: usize, i: usize, state: TaskState) -> TaskRecord {
     let name = format!("bench-{app}");
     let agent = (app * PER_APP + i) % 10_000 + 1;
     TaskRecord {
-        task_id: new_task_id(&name, i as u32),
-        app: name,
-        instance: i as u32,
-        app_version: 1,
-        agent_id: format!("0f3c2a9e-61b5-4c1e-9d4f-1a2b3c4d5e6f-S{agent}"),
-        hostname: format!("agent-{agent}.sim"),
         state,
-        healthy: None,
         ips: vec![format!("10.0.{}.{}", agent / 250, agent % 250 + 1)],
-        ports: Vec::new(),
-        message: String::new(),
-        kill_sent: false,
-        created_ms: 1_700_000_000_000,
-        updated_ms: 1_700_000_000_000,
+        ..TaskRecord::staging(
+            new_task_id(&name, i as u32),
+            name,
+            i as u32,
+            1,
+            format!("0f3c2a9e-61b5-4c1e-9d4f-1a2b3c4d5e6f-S{agent}"),
+            format!("agent-{agent}.sim"),
+            1_700_000_000_000,
+        )
     }
 }
 

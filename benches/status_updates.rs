@@ -53,24 +53,7 @@ async fn seeded<S: Store>(store: Arc<S>) -> (Arc<S>, hydrogen::store::Epoch) {
             .create_app(plain_app(&format!("bench-{a}"), PER_APP, 0.1, 32.0))
             .await
             .expect("app");
-        let upserts: Vec<TaskRecord> = (0..PER_APP)
-            .map(|i| TaskRecord {
-                task_id: task_id(a, i),
-                app: format!("bench-{a}"),
-                instance: i,
-                app_version: 1,
-                agent_id: format!("bench-master-S{}", (a * 100 + i as usize) % 1000),
-                hostname: format!("agent-{}.sim", (a * 100 + i as usize) % 1000),
-                state: TaskState::TaskRunning,
-                healthy: None,
-                ips: vec!["10.0.3.7".into()],
-                ports: Vec::new(),
-                message: String::new(),
-                kill_sent: false,
-                created_ms: 1,
-                updated_ms: 1,
-            })
-            .collect();
+        let upserts: Vec<TaskRecord> = (0..PER_APP).map(|i| running(a, i, None, 1)).collect();
         store
             .apply(
                 lease.epoch,
@@ -117,28 +100,33 @@ fn updates(n: usize) -> Vec<v1::TaskStatus> {
         .collect()
 }
 
+/// Slot `i` of app `a`, RUNNING on its agent since `updated_ms`.
+fn running(a: usize, i: u32, healthy: Option<bool>, updated_ms: u64) -> TaskRecord {
+    let agent = (a * PER_APP as usize + i as usize) % 1000;
+    TaskRecord {
+        state: TaskState::TaskRunning,
+        healthy,
+        ips: vec!["10.0.3.7".into()],
+        updated_ms,
+        ..TaskRecord::staging(
+            task_id(a, i),
+            format!("bench-{a}"),
+            i,
+            1,
+            format!("bench-master-S{agent}"),
+            format!("agent-{agent}.sim"),
+            1,
+        )
+    }
+}
+
 fn apply_batch(m: usize) -> TaskBatch {
     let healthy = Some(m % 2 == 0);
     let upserts: Vec<TaskRecord> = (0..BATCH)
         .map(|k| {
             let slot = (m * BATCH + k) % (APPS * PER_APP as usize);
             let (a, i) = (slot / PER_APP as usize, (slot % PER_APP as usize) as u32);
-            TaskRecord {
-                task_id: task_id(a, i),
-                app: format!("bench-{a}"),
-                instance: i,
-                app_version: 1,
-                agent_id: format!("bench-master-S{}", slot % 1000),
-                hostname: format!("agent-{}.sim", slot % 1000),
-                state: TaskState::TaskRunning,
-                healthy,
-                ips: vec!["10.0.3.7".into()],
-                ports: Vec::new(),
-                message: String::new(),
-                kill_sent: false,
-                created_ms: 1,
-                updated_ms: 2,
-            }
+            running(a, i, healthy, 2)
         })
         .collect();
     TaskBatch {

@@ -145,20 +145,20 @@ impl Writer {
 /// A task record of `app`, slot `instance`, with a stable id.
 pub fn task(app: &str, instance: u32, state: TaskState) -> TaskRecord {
     TaskRecord {
-        task_id: format!("{app}.{instance}.0000"),
-        app: app.to_owned(),
-        instance,
-        app_version: 1,
-        agent_id: format!("agent-{instance}"),
-        hostname: format!("host-{instance}"),
         state,
         healthy: Some(state == TaskState::TaskRunning),
         ips: vec![format!("10.0.0.{instance}")],
         ports: vec![31_000 + instance],
-        message: String::new(),
-        kill_sent: false,
-        created_ms: 1,
         updated_ms: 2,
+        ..TaskRecord::staging(
+            format!("{app}.{instance}.0000"),
+            app,
+            instance,
+            1,
+            format!("agent-{instance}"),
+            format!("host-{instance}"),
+            1,
+        )
     }
 }
 

@@ -600,25 +600,10 @@ mod tests {
     use super::*;
     use crate::api::ErrorCode;
     use crate::store::memory::MemoryStore;
-    use crate::store::{TaskBatch, TaskRecord, TaskState};
+    use crate::store::{TaskBatch, TaskRecord};
 
     fn task(instance: u32) -> TaskRecord {
-        TaskRecord {
-            task_id: format!("web.{instance}.x"),
-            app: "web".into(),
-            instance,
-            app_version: 1,
-            agent_id: "a".into(),
-            hostname: "h".into(),
-            state: TaskState::TaskStaging,
-            healthy: None,
-            ips: vec![],
-            ports: Vec::new(),
-            message: String::new(),
-            kill_sent: false,
-            created_ms: 0,
-            updated_ms: 0,
-        }
+        TaskRecord::staging(format!("web.{instance}.x"), "web", instance, 1, "a", "h", 0)
     }
 
     /// A watcher the log outruns while it is not reading is told so, and the

@@ -1101,20 +1101,16 @@ impl Core {
                 }
             };
             let task = TaskRecord {
-                task_id: task_id.clone(),
-                app: app_name.clone(),
-                instance,
-                app_version: record.version,
-                agent_id: offer.agent_id.value.clone(),
-                hostname: offer.hostname.clone(),
-                state: TaskState::TaskStaging,
-                healthy: None,
-                ips: Vec::new(),
                 ports: request.ports.clone(),
-                message: String::new(),
-                kill_sent: false,
-                created_ms: now.wall_ms,
-                updated_ms: now.wall_ms,
+                ..TaskRecord::staging(
+                    task_id.clone(),
+                    app_name.clone(),
+                    instance,
+                    record.version,
+                    offer.agent_id.value.clone(),
+                    offer.hostname.clone(),
+                    now.wall_ms,
+                )
             };
             info!(task = %task_id, app = %app_name, instance, agent = %offer.hostname, "launching");
             self.by_app

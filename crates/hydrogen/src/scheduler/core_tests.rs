@@ -1148,24 +1148,10 @@ fn a_rolling_update_taken_over_midway_goes_on_to_the_next_slot() {
         let healthy = checked.then_some(true);
         let task = |id: &str, instance: u32, version: u64, state: TaskState, kill_sent: bool| {
             Arc::new(TaskRecord {
-                task_id: id.into(),
-                app: "web".into(),
-                instance,
-                app_version: version,
-                agent_id: "a1".into(),
-                hostname: "a1".into(),
                 state,
-                healthy: if state == TaskState::TaskRunning {
-                    healthy
-                } else {
-                    None
-                },
-                ips: vec![],
-                ports: vec![],
-                message: String::new(),
+                healthy: healthy.filter(|_| state == TaskState::TaskRunning),
                 kill_sent,
-                created_ms: 0,
-                updated_ms: 0,
+                ..TaskRecord::staging(id, "web", instance, version, "a1", "a1", 0)
             })
         };
         let tasks = vec![
@@ -1217,20 +1203,9 @@ fn a_rolling_update_taken_over_midway_goes_on_to_the_next_slot() {
 fn a_kill_recorded_by_a_former_leader_is_sent_again() {
     let app = record(&plain_app("web", 1, json!({"labels": {"v": "2"}})), 2, 2);
     let old = Arc::new(TaskRecord {
-        task_id: "web.0.old".into(),
-        app: "web".into(),
-        instance: 0,
-        app_version: 1,
-        agent_id: "a1".into(),
-        hostname: "a1".into(),
         state: TaskState::TaskRunning,
-        healthy: None,
-        ips: vec![],
-        ports: vec![],
-        message: String::new(),
         kill_sent: true,
-        created_ms: 0,
-        updated_ms: 0,
+        ..TaskRecord::staging("web.0.old", "web", 0, 1, "a1", "a1", 0)
     });
     let mut h = Harness::new(config(), vec![app], vec![old]);
     assert_eq!(h.core.kills.len(), 1, "sent with the subscription");

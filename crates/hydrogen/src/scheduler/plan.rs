@@ -419,20 +419,8 @@ mod tests {
 
     fn task(id: &str, instance: u32, version: u64, state: TaskState) -> TaskRecord {
         TaskRecord {
-            task_id: id.into(),
-            app: "web".into(),
-            instance,
-            app_version: version,
-            agent_id: "a".into(),
-            hostname: "h".into(),
             state,
-            healthy: None,
-            ips: vec![],
-            ports: Vec::new(),
-            message: String::new(),
-            kill_sent: false,
-            created_ms: 10,
-            updated_ms: 10,
+            ..TaskRecord::staging(id, "web", instance, version, "a", "h", 10)
         }
     }
 

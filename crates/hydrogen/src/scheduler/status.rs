@@ -192,22 +192,7 @@ mod tests {
 
     #[test]
     fn updates_fill_the_record() {
-        let mut record = Arc::new(TaskRecord {
-            task_id: "t".into(),
-            app: "a".into(),
-            instance: 0,
-            app_version: 1,
-            agent_id: "agent".into(),
-            hostname: "h".into(),
-            state: TaskState::TaskStaging,
-            healthy: None,
-            ips: vec![],
-            ports: Vec::new(),
-            message: String::new(),
-            kill_sent: false,
-            created_ms: 1,
-            updated_ms: 1,
-        });
+        let mut record = Arc::new(TaskRecord::staging("t", "a", 0, 1, "agent", "h", 1));
         let status = TaskStatus {
             task_id: v1::TaskId { value: "t".into() },
             state: v1::TaskState::TaskRunning as i32,

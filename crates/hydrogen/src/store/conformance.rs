@@ -17,20 +17,9 @@ pub(crate) fn app(name: &str, cmd: &str) -> App {
 /// A task record with fixed agent and times.
 pub(crate) fn task(app: &str, instance: u32, id: &str, state: TaskState) -> TaskRecord {
     TaskRecord {
-        task_id: id.to_string(),
-        app: app.to_string(),
-        instance,
-        app_version: 1,
-        agent_id: "agent-1".into(),
-        hostname: "host-1".into(),
         state,
-        healthy: None,
-        ips: vec![],
         ports: vec![31000, 31001],
-        message: String::new(),
-        kill_sent: false,
-        created_ms: 1,
-        updated_ms: 1,
+        ..TaskRecord::staging(id, app, instance, 1, "agent-1", "host-1", 1)
     }
 }
 

@@ -146,6 +146,39 @@ pub struct TaskRecord {
     pub updated_ms: u64,
 }
 
+impl TaskRecord {
+    /// The record of a task about to be launched: STAGING on `agent_id`
+    /// (`hostname`) at `at_ms`, nothing reported yet. The scheduler writes
+    /// it before the ACCEPT (invariant 1 of the design); tests and benches
+    /// start from it and change what they need with struct update syntax.
+    pub fn staging(
+        task_id: impl Into<String>,
+        app: impl Into<String>,
+        instance: u32,
+        app_version: u64,
+        agent_id: impl Into<String>,
+        hostname: impl Into<String>,
+        at_ms: u64,
+    ) -> Self {
+        Self {
+            task_id: task_id.into(),
+            app: app.into(),
+            instance,
+            app_version,
+            agent_id: agent_id.into(),
+            hostname: hostname.into(),
+            state: TaskState::TaskStaging,
+            healthy: None,
+            ips: Vec::new(),
+            ports: Vec::new(),
+            message: String::new(),
+            kill_sent: false,
+            created_ms: at_ms,
+            updated_ms: at_ms,
+        }
+    }
+}
+
 /// One entry of the event log: a task changed state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskEvent {

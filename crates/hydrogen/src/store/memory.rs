@@ -14,7 +14,7 @@ use super::app_write::{self, Written};
 use super::{
     AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
     LeaseAttempt, MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome,
-    ViewDelta, ViewRevision, ViewSnapshot,
+    ViewDelta, ViewRevision, ViewSnapshot, view_log_excess,
 };
 use crate::spec::App;
 use hydrogen_time::now_ms;
@@ -73,25 +73,21 @@ impl Inner {
         }
     }
 
-    /// Keeps `view_log` about as large as the apps and task groups alive:
-    /// entries of apps long gone go first (oldest change first), and the
-    /// floor moves so that readers behind it read a whole snapshot.
+    /// Trims `view_log` by the stores' one rule ([`view_log_excess`]):
+    /// the oldest entries go, and the floor moves so that readers behind it
+    /// read a whole snapshot.
     fn trim_view_log(&mut self) {
-        let alive = self.apps.len().max(self.tasks_by_app.len());
-        if self.view_log.len() <= 2 * alive + VIEW_LOG_SLACK {
+        let excess = view_log_excess(self.view_log.len(), self.apps.len());
+        if excess == 0 {
             return;
         }
-        let mut gone: Vec<(u64, String)> = self
+        let mut by_age: Vec<(u64, String)> = self
             .view_log
             .iter()
-            .filter(|(name, _)| {
-                !self.apps.contains_key(*name) && !self.tasks_by_app.contains_key(*name)
-            })
             .map(|(name, at)| (*at, name.clone()))
             .collect();
-        gone.sort_unstable();
-        let excess = self.view_log.len() - (alive + VIEW_LOG_SLACK / 2);
-        for (at, name) in gone.into_iter().take(excess) {
+        by_age.select_nth_unstable(excess - 1);
+        for (at, name) in by_age.into_iter().take(excess) {
             self.view_log.remove(&name);
             self.view_floor = self.view_floor.max(at);
         }
@@ -134,10 +130,6 @@ impl LoggedEvent {
         TaskEvent::of_task(&self.task, self.revision, self.timestamp_ms)
     }
 }
-
-/// How many entries of apps gone the view log may keep beyond twice the
-/// apps alive before it is trimmed (amortises the trim's sort).
-const VIEW_LOG_SLACK: usize = 1024;
 
 /// See the module docs.
 pub struct MemoryStore {

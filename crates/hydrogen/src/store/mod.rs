@@ -215,6 +215,24 @@ impl ViewDelta {
     }
 }
 
+/// How many entries beyond twice the apps alive the view log (one entry per
+/// app whose view changed, for [`Store::view_delta`]) keeps before it is
+/// trimmed; amortises the trim.
+pub const VIEW_LOG_SLACK: usize = 1024;
+
+/// The one trim rule of the view log, for both stores: while it holds at
+/// most twice the apps alive plus [`VIEW_LOG_SLACK`] entries, nothing;
+/// beyond, this many of its oldest entries go (whoever they name), down to
+/// the apps alive plus half the slack. The stores raise their floor to the
+/// newest revision dropped, so a reader behind it reads a whole snapshot.
+pub fn view_log_excess(logged: usize, alive: usize) -> usize {
+    if logged <= 2 * alive + VIEW_LOG_SLACK {
+        0
+    } else {
+        logged - (alive + VIEW_LOG_SLACK / 2)
+    }
+}
+
 /// What changed in State and ListAll between an earlier revision and
 /// `revision`: every app whose record, tasks or status changed since, as it
 /// is now (an app gone entirely has neither record nor tasks).
@@ -414,4 +432,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current lease holder, if the lease is held.
     fn leader(&self) -> impl Future<Output = Result<Option<LeaderInfo>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod view_log_tests {
+    use super::{VIEW_LOG_SLACK, view_log_excess};
+
+    #[test]
+    fn the_view_log_is_trimmed_past_twice_the_apps_plus_the_slack_down_to_the_apps_plus_half() {
+        let alive = 100;
+        let bound = 2 * alive + VIEW_LOG_SLACK;
+        assert_eq!(view_log_excess(bound, alive), 0);
+        assert_eq!(
+            view_log_excess(bound + 1, alive),
+            bound + 1 - alive - VIEW_LOG_SLACK / 2
+        );
+        assert_eq!(view_log_excess(0, 0), 0);
+        assert_eq!(view_log_excess(VIEW_LOG_SLACK + 1, 0), VIEW_LOG_SLACK / 2 + 1);
+    }
 }

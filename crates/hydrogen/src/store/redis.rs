@@ -130,7 +130,7 @@ use super::memory::DEFAULT_EVENT_LOG_CAPACITY;
 use super::{
     AppRecord, AppSlice, AppStatus, Changes, CreateOutcome, Epoch, EventPage, LeaderInfo,
     LeaseAttempt, MesosLink, Store, StoreError, TaskBatch, TaskEvent, TaskRecord, UpdateOutcome,
-    ViewDelta, ViewRevision, ViewSnapshot,
+    ViewDelta, ViewRevision, ViewSnapshot, view_log_excess,
 };
 use crate::spec::App;
 use hydrogen_time::now_ms;
@@ -248,6 +248,7 @@ struct Scripts {
     cas_app: Script,
     cas_apps: Script,
     apply: Script,
+    trim_view_log: Script,
     set_framework_id: Script,
     set_mesos_link: Script,
     acquire_lease: Script,
@@ -263,7 +264,8 @@ impl Scripts {
         Self {
             cas_app: Script::new(scripts::CAS_APP),
             cas_apps: Script::new(scripts::CAS_APPS),
-            apply: Script::new(&scripts::apply()),
+            apply: Script::new(scripts::APPLY),
+            trim_view_log: Script::new(scripts::TRIM_VIEW_LOG),
             set_framework_id: Script::new(scripts::SET_FRAMEWORK_ID),
             set_mesos_link: Script::new(scripts::SET_MESOS_LINK),
             acquire_lease: Script::new(scripts::ACQUIRE_LEASE),
@@ -862,7 +864,6 @@ impl RedisStore {
             .key(&keys.statuses_rev)
             .key(&keys.view_log)
             .key(&keys.view_tracked)
-            .key(&keys.view_floor)
             .arg(epoch.to_string())
             .arg(&keys.app_tasks_prefix)
             .arg(self.capacity)
@@ -907,12 +908,31 @@ impl RedisStore {
             "corrupt" => return Err(corrupt(&reply)),
             other => return Err(unexpected(other)),
         }
+        let n = events.len();
         self.shared.observe_changes(Changes {
             apps: int_at(&reply, 1)?,
             events: int_at(&reply, 2)?,
-            statuses: int_at(&reply, 3 + events.len())?,
+            statuses: int_at(&reply, 3 + n)?,
             ..Changes::default()
         });
+        let (logged, alive) = (int_at(&reply, 4 + n)?, int_at(&reply, 5 + n)?);
+        let excess = view_log_excess(
+            usize::try_from(logged).unwrap_or(usize::MAX),
+            usize::try_from(alive).unwrap_or(usize::MAX),
+        );
+        if excess > 0 {
+            // Housekeeping after the batch counted: a trim that fails is
+            // tried again at the next app removal.
+            let mut trim = ScriptCall::new(&self.scripts.trim_view_log);
+            trim.key(&keys.view_log).key(&keys.view_floor).arg(excess);
+            if let Err(e) = self
+                .shared
+                .write::<i64>("the view log trim", Lane::Main, &trim)
+                .await
+            {
+                tracing::warn!(error = %e, excess, "cannot trim the view log; it is tried again at the next app removal");
+            }
+        }
         let mut appended = Vec::new();
         for (i, mut event) in events.into_iter().enumerate() {
             let revision = int_at(&reply, 3 + i)?;

@@ -87,8 +87,7 @@ return {'ok', rev, head}
 /// 6 `events`, 7 `events:head`, 8 `view:rev` (bumped when the batch is not
 /// empty: it may change what State and ListAll show), 9 `statuses:rev`
 /// (bumped when the batch writes or drops statuses), 10 `view:log`,
-/// 11 `view:tracked`, 12 `view:floor` (see [`VIEW_DELTA`]; the log is
-/// trimmed here, where apps are removed).
+/// 11 `view:tracked` (see [`VIEW_DELTA`]).
 /// ARGV: 1 offered epoch, 2 app-tasks key prefix (`{prefix}:app-tasks:`),
 /// 3 event log capacity, 4 changes channel, then
 /// `n` followed by `n` × (task id, app, task JSON, state, healthy
@@ -97,10 +96,12 @@ return {'ok', rev, head}
 /// `n` followed by `n` app names to remove,
 /// `n` followed by `n` × (app, status JSON).
 ///
-/// Answers `{'ok', apps_rev, head, rev_1, ..., rev_n, statuses_rev}` with
-/// one revision per upsert (0 when its state and health did not change, so
-/// it appended no event), `{'fenced', current_epoch}`, or `{'corrupt', what}`.
-pub const APPLY_TEMPLATE: &str = r#"
+/// Answers `{'ok', apps_rev, head, rev_1, ..., rev_n, statuses_rev,
+/// logged, alive}` with one revision per upsert (0 when its state and
+/// health did not change, so it appended no event) and, when the batch
+/// removed apps, the view log's size and the apps left (else 0, 0);
+/// `{'fenced', current_epoch}`, or `{'corrupt', what}`.
+pub const APPLY: &str = r#"
 local current = redis.call('GET', KEYS[1]) or '0'
 if current ~= ARGV[1] then return {'fenced', current} end
 local set_prefix = ARGV[2]
@@ -199,19 +200,6 @@ for a = 1, napps do
   redis.call('HDEL', KEYS[3], app_rms[a])
   if redis.call('HDEL', KEYS[4], app_rms[a]) == 1 then apps_changed = true end
 end
-if napps > 0 then
-  -- Keep the view log about as large as the apps alive (checked where apps
-  -- go away): the oldest entries go, whoever they name, and the floor
-  -- tells readers behind them to read a whole snapshot instead.
-  local logged = redis.call('ZCARD', KEYS[10])
-  local alive = redis.call('HLEN', KEYS[4])
-  if logged > 2 * alive + VIEW_LOG_SLACK then
-    local drop = logged - alive - VIEW_LOG_SLACK / 2
-    local last = redis.call('ZRANGE', KEYS[10], drop - 1, drop - 1, 'WITHSCORES')
-    redis.call('ZREMRANGEBYRANK', KEYS[10], 0, drop - 1)
-    redis.call('SET', KEYS[12], last[2])
-  end
-end
 local apps_rev
 if apps_changed then
   apps_rev = redis.call('INCR', KEYS[5])
@@ -228,7 +216,33 @@ if apps_changed or appended > 0 or nst + napps > 0 then redis.call('PUBLISH', AR
 out[2] = apps_rev
 out[3] = head
 out[#out + 1] = statuses_rev
+-- Where apps go away, the view log's size and the apps alive, for the trim
+-- rule (`store::view_log_excess`, then [`TRIM_VIEW_LOG`]).
+if napps > 0 then
+  out[#out + 1] = redis.call('ZCARD', KEYS[10])
+  out[#out + 1] = redis.call('HLEN', KEYS[4])
+else
+  out[#out + 1] = 0
+  out[#out + 1] = 0
+end
 return out
+"#;
+
+/// Drops the view log's oldest entries, as many as the trim rule
+/// (`store::view_log_excess`) says, and raises the floor to the newest
+/// revision dropped, in one step: a reader behind the floor then reads a
+/// whole snapshot.
+///
+/// KEYS: 1 `view:log`, 2 `view:floor`. ARGV: 1 how many. Answers how many
+/// went.
+pub const TRIM_VIEW_LOG: &str = r#"
+local drop = tonumber(ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], drop - 1, drop - 1, 'WITHSCORES')
+if #last == 0 then return 0 end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, drop - 1)
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(last[2]) > floor then redis.call('SET', KEYS[2], last[2]) end
+return drop
 "#;
 
 /// A fenced `SET` of the framework id.
@@ -336,15 +350,6 @@ for _, id in ipairs(ids) do
 end
 return out
 "#;
-
-/// How many log entries beyond twice the apps alive the view log keeps
-/// before [`apply`] trims it (amortises the trim).
-pub const VIEW_LOG_SLACK: usize = 1024;
-
-/// [`APPLY_TEMPLATE`] with its constant filled in.
-pub fn apply() -> String {
-    APPLY_TEMPLATE.replace("VIEW_LOG_SLACK", &VIEW_LOG_SLACK.to_string())
-}
 
 /// What changed in State and ListAll since an earlier view revision, in
 /// one consistent cut ([`crate::store::Store::view_delta`]).

@@ -75,6 +75,7 @@ use super::effects::{
 };
 use super::explain::{self, Backing, Progress};
 use super::launch::{self, LaunchRequest};
+use super::names::{AppName, TaskId};
 use super::offer_flow::RoleFlow;
 use super::placement::{self, Demand};
 use super::plan::{self, Rollout};
@@ -175,18 +176,18 @@ pub struct Core {
     /// Shared with the store (and the API's views): one copy of an app
     /// in the process; a map's spare capacity costs a pointer per slot,
     /// not an app (10,000 apps leave ~6,000 spare slots).
-    apps: HashMap<String, Arc<AppRecord>>,
+    apps: HashMap<AppName, Arc<AppRecord>>,
     /// Shared with the memory store (and its event log) and the API's
     /// views: a change copies the record once ([`Arc::make_mut`]) and the
     /// written copy becomes everyone's.
-    tasks: HashMap<String, Arc<TaskRecord>>,
-    by_app: HashMap<String, BTreeSet<String>>,
+    tasks: HashMap<TaskId, Arc<TaskRecord>>,
+    by_app: HashMap<AppName, BTreeSet<TaskId>>,
     /// Slots waiting for a task, per app.
-    pending: BTreeMap<String, Vec<u32>>,
+    pending: BTreeMap<AppName, Vec<u32>>,
     backoffs: Backoffs,
-    ready_since: HashMap<String, Instant>,
-    kills: HashMap<String, KillTimer>,
-    awaiting_reconcile: HashSet<String>,
+    ready_since: HashMap<TaskId, Instant>,
+    kills: HashMap<TaskId, KillTimer>,
+    awaiting_reconcile: HashSet<TaskId>,
     reconcile_started: Option<Instant>,
     /// The implicit RECONCILE of a session waits for the explicit one to be
     /// answered (or to time out): sent at once, its answers for every task
@@ -207,27 +208,27 @@ pub struct Core {
     /// Per role: suppressed, or decline filters to clear.
     flow: RoleFlow,
     /// Apps with waiting slots held back by their backoff at the last look.
-    backing_off: BTreeSet<String>,
+    backing_off: BTreeSet<AppName>,
     /// When an app's plan asked to be looked at again.
-    requeue: HashMap<String, Instant>,
+    requeue: HashMap<AppName, Instant>,
     /// Apps whose last plan was [`plan::AppPlan::steady`]: an update that
     /// moves one of their tasks between quiet live states does not replan
     /// them (at 1,000 instances an app's plan visits 1,000 records, and a
     /// deploy sends two such updates per task).
-    steady: HashSet<String>,
+    steady: HashSet<AppName>,
     /// Apps planned so far (an operation count for tests and benches).
     plans: u64,
-    rollouts: HashMap<String, RolloutState>,
-    rejections: HashMap<String, BTreeMap<String, u64>>,
-    launch_errors: HashMap<String, String>,
+    rollouts: HashMap<AppName, RolloutState>,
+    rejections: HashMap<AppName, BTreeMap<String, u64>>,
+    launch_errors: HashMap<AppName, String>,
     /// What was last written per app, shared with the store that holds it.
-    statuses_written: HashMap<String, Arc<AppStatus>>,
+    statuses_written: HashMap<AppName, Arc<AppStatus>>,
     last_status_write: Instant,
     /// How the apps' tasks ended, for State (persisted with the status).
-    history: HashMap<String, History>,
+    history: HashMap<AppName, History>,
     /// The UNKNOWN answers of tasks held in it: history only once the grace
     /// ends without the task coming back (one that comes back never ended).
-    held_terminations: HashMap<String, Termination>,
+    held_terminations: HashMap<TaskId, Termination>,
     /// Agents Mesos said go down for maintenance: agent id ⇒ when (wall ms).
     unavailable: HashMap<String, u64>,
     /// Those whose maintenance starts within the horizon: our tasks on
@@ -236,9 +237,9 @@ pub struct Core {
     /// Outstanding inverse offers: id ⇒ agent id.
     inverse_offers: HashMap<String, String>,
     /// Offer rounds in a row that placed none of a moving app's tasks.
-    moving_unplaced: HashMap<String, u32>,
+    moving_unplaced: HashMap<AppName, u32>,
     /// Why an app blocks a maintenance (shown in its State).
-    maintenance_notes: HashMap<String, String>,
+    maintenance_notes: HashMap<AppName, String>,
 }
 
 /// How an app's tasks ended: the last of each slot, and the latest few.
@@ -302,35 +303,36 @@ impl Core {
             // Most apps have no ended task: no entry, rather than an empty one each.
             if !status.last_terminations.is_empty() || !status.recent_terminations.is_empty() {
                 core.history.insert(
-                    status.app.clone(),
+                    status.app.clone().into(),
                     History {
                         last: status.last_terminations.clone(),
                         recent: status.recent_terminations.clone(),
                     },
                 );
             }
-            core.statuses_written.insert(status.app.clone(), status);
+            core.statuses_written
+                .insert(status.app.clone().into(), status);
         }
         core.apps = apps
             .into_iter()
             .map(|a| {
                 let a: Arc<AppRecord> = a.into();
-                (a.spec.name.clone(), a)
+                (AppName::from(&a.spec.name), a)
             })
             .collect();
         // A new leader builds this for every task while its takeover
         // waits (100,000 tasks after a failover): one allocation per id,
         // none per app name, each app's id set built in one sorted pass.
         core.tasks.reserve(tasks.len());
-        let mut ids_by_app: HashMap<String, Vec<String>> = HashMap::new();
+        let mut ids_by_app: HashMap<AppName, Vec<TaskId>> = HashMap::new();
         for task in tasks {
             match ids_by_app.get_mut(task.app.as_str()) {
-                Some(ids) => ids.push(task.task_id.clone()),
+                Some(ids) => ids.push(TaskId::from(&task.task_id)),
                 None => {
-                    ids_by_app.insert(task.app.clone(), vec![task.task_id.clone()]);
+                    ids_by_app.insert(AppName::from(&task.app), vec![TaskId::from(&task.task_id)]);
                 }
             }
-            core.tasks.insert(task.task_id.clone(), task);
+            core.tasks.insert(task.task_id.clone().into(), task);
         }
         core.by_app = ids_by_app
             .into_iter()
@@ -427,9 +429,9 @@ impl Core {
     }
 
     fn all_app_names(&self) -> Vec<String> {
-        let mut names: BTreeSet<String> = self.apps.keys().cloned().collect();
-        names.extend(self.by_app.keys().cloned());
-        names.into_iter().collect()
+        let mut names: BTreeSet<&AppName> = self.apps.keys().collect();
+        names.extend(self.by_app.keys());
+        names.into_iter().map(String::from).collect()
     }
 
     fn on_subscribed(&mut self, generation: Generation, id: String, now: Now, fx: &mut Effects) {
@@ -445,14 +447,14 @@ impl Core {
         let plan_config = self.plan_config();
         // Built in one pass, each id copied once per use: after a failover
         // this is every task, and the first call waits for it.
-        let mut awaiting = HashSet::with_capacity(self.tasks.len());
+        let mut awaiting: HashSet<TaskId> = HashSet::with_capacity(self.tasks.len());
         let mut chunk = Vec::with_capacity(RECONCILE_CHUNK);
         for t in self
             .tasks
             .values()
             .filter(|t| plan::is_live(t.state) || plan::is_held(t, now.wall_ms, &plan_config))
         {
-            awaiting.insert(t.task_id.clone());
+            awaiting.insert(TaskId::from(&t.task_id));
             chunk.push(ReconcileTask {
                 task_id: t.task_id.clone(),
                 agent_id: t.agent_id.clone(),
@@ -549,13 +551,15 @@ impl Core {
     }
 
     fn on_apps(&mut self, apps: Vec<Arc<AppRecord>>, now: Now, fx: &mut Effects) {
-        let apps: HashMap<String, Arc<AppRecord>> =
-            apps.into_iter().map(|a| (a.spec.name.clone(), a)).collect();
+        let apps: HashMap<AppName, Arc<AppRecord>> = apps
+            .into_iter()
+            .map(|a| (AppName::from(&a.spec.name), a))
+            .collect();
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for (name, record) in &apps {
             let old = self.apps.get(name);
             if old.is_none_or(|old| old.version != record.version) {
-                changed.insert(name.clone());
+                changed.insert(String::from(name));
             }
             // A changed spec (a fix, or a new retry policy) starts the
             // failure count and the update over: that is how a user
@@ -565,7 +569,12 @@ impl Core {
                 self.rollouts.remove(name);
             }
         }
-        changed.extend(self.apps.keys().filter(|n| !apps.contains_key(*n)).cloned());
+        changed.extend(
+            self.apps
+                .keys()
+                .filter(|n| !apps.contains_key(*n))
+                .map(String::from),
+        );
         self.apps = apps;
         let changed: Vec<String> = changed.into_iter().collect();
         self.replan(&changed, now, fx);
@@ -671,7 +680,8 @@ impl Core {
                 });
                 match termination {
                     Some(termination) if held => {
-                        self.held_terminations.insert(task_id.clone(), termination);
+                        self.held_terminations
+                            .insert(task_id.clone().into(), termination);
                     }
                     Some(termination) => {
                         self.record_termination(&app, termination);
@@ -711,7 +721,7 @@ impl Core {
             // hundred thousand reconciliation answers): no key copied.
             if ready {
                 if !self.ready_since.contains_key(&task_id) {
-                    self.ready_since.insert(task_id.clone(), now.at);
+                    self.ready_since.insert(task_id.clone().into(), now.at);
                 }
             } else {
                 self.ready_since.remove(&task_id);
@@ -748,7 +758,7 @@ impl Core {
     }
 
     fn rollout_mut(&mut self, app: &str, config_version: u64) -> &mut RolloutState {
-        let r = self.rollouts.entry(app.to_string()).or_default();
+        let r = self.rollouts.entry(AppName::from(app)).or_default();
         if r.config_version != config_version {
             *r = RolloutState {
                 config_version,
@@ -854,10 +864,10 @@ impl Core {
             }
             if let Some(ms) = p.requeue_after_ms {
                 self.requeue
-                    .insert(name.clone(), now.at + Duration::from_millis(ms));
+                    .insert(name.clone().into(), now.at + Duration::from_millis(ms));
             }
             if p.steady {
-                self.steady.insert(name.clone());
+                self.steady.insert(name.clone().into());
             }
             if p.launch.is_empty() {
                 self.pending.remove(name);
@@ -866,7 +876,7 @@ impl Core {
                     .pending
                     .get(name)
                     .is_none_or(|old| old.len() < p.launch.len());
-                self.pending.insert(name.clone(), p.launch);
+                self.pending.insert(name.clone().into(), p.launch);
                 if grew {
                     // New work: clear decline filters so offers come at once.
                     let role = app_role(
@@ -929,7 +939,7 @@ impl Core {
     }
 
     fn record_termination(&mut self, app: &str, termination: Termination) {
-        let history = self.history.entry(app.to_string()).or_default();
+        let history = self.history.entry(AppName::from(app)).or_default();
         history
             .last
             .insert(termination.instance, termination.clone());
@@ -961,7 +971,7 @@ impl Core {
             .filter(|app| self.backoffs.blocked_until(app, now.at).is_none())
             .filter(|app| !self.backoffs.gave_up(app))
             .filter(|app| self.apps.get(*app).is_some_and(|a| a.goal == AppGoal::Run))
-            .cloned()
+            .map(String::from)
             .collect()
     }
 
@@ -1040,7 +1050,7 @@ impl Core {
             };
             let reasons = explain::rejection_reasons(&record.spec, rejections);
             let rejected: u32 = reasons.iter().map(|(_, n)| *n).sum();
-            let entry = self.rejections.entry(app.clone()).or_default();
+            let entry = self.rejections.entry(app.clone().into()).or_default();
             for (reason, count) in reasons {
                 *entry.entry(reason).or_insert(0) += u64::from(count);
             }
@@ -1095,7 +1105,8 @@ impl Core {
                 Ok(info) => info,
                 Err(e) => {
                     warn!(app = %app_name, error = %e, "cannot build the task; it waits");
-                    self.launch_errors.insert(app_name.clone(), e.to_string());
+                    self.launch_errors
+                        .insert(app_name.clone().into(), e.to_string());
                     slots.insert(0, instance);
                     continue;
                 }
@@ -1114,11 +1125,11 @@ impl Core {
             };
             info!(task = %task_id, app = %app_name, instance, agent = %offer.hostname, "launching");
             self.by_app
-                .entry(app_name.clone())
+                .entry(app_name.clone().into())
                 .or_default()
-                .insert(task_id.clone());
+                .insert(task_id.clone().into());
             let task = Arc::new(task);
-            self.tasks.insert(task_id.clone(), Arc::clone(&task));
+            self.tasks.insert(task_id.clone().into(), Arc::clone(&task));
             fx.writes.upserts.push(task);
             let entry = launches.entry(placed.offer).or_insert_with(|| Launch {
                 offer_id: offer.id.clone(),
@@ -1170,7 +1181,7 @@ impl Core {
             .requeue
             .iter()
             .filter(|(_, at)| **at <= now.at)
-            .map(|(app, _)| app.clone())
+            .map(|(app, _)| String::from(app))
             .collect();
         self.replan(&due, now, fx);
         // Kills not answered in time are sent again, backing off.
@@ -1179,7 +1190,7 @@ impl Core {
             .iter()
             .filter(|(_, k)| now.at.saturating_duration_since(k.sent_at) >= self.kill_delay(k))
             .map(|(id, k)| Kill {
-                task_id: id.clone(),
+                task_id: String::from(id),
                 agent_id: self
                     .tasks
                     .get(id)
@@ -1202,7 +1213,7 @@ impl Core {
         }
         if now.at.saturating_duration_since(self.last_status_write) >= self.config.status_interval {
             self.last_status_write = now.at;
-            let mut names: Vec<String> = self.apps.keys().cloned().collect();
+            let mut names: Vec<String> = self.apps.keys().map(String::from).collect();
             names.sort();
             self.write_statuses(&names, now, fx);
         }
@@ -1230,7 +1241,7 @@ impl Core {
                 continue;
             }
             self.kills.insert(
-                kill.task_id.clone(),
+                kill.task_id.clone().into(),
                 KillTimer {
                     sent_at: now.at,
                     attempts,
@@ -1251,7 +1262,7 @@ impl Core {
     /// suppressed or filtered (new slots, or a backoff that just ended);
     /// SUPPRESS the roles where nothing waits (see [`RoleFlow`]).
     fn offer_flow(&mut self, now: Now, fx: &mut Effects) {
-        let blocked: BTreeSet<String> = self
+        let blocked: BTreeSet<AppName> = self
             .pending
             .keys()
             .filter(|app| self.backoffs.blocked_until(app, now.at).is_some())
@@ -1348,7 +1359,8 @@ impl Core {
             });
             if !unchanged {
                 let status = Arc::new(status);
-                self.statuses_written.insert(name, Arc::clone(&status));
+                self.statuses_written
+                    .insert(name.into(), Arc::clone(&status));
                 fx.writes.statuses.retain(|s| s.app != status.app);
                 fx.writes.statuses.push(status);
             }

@@ -30,6 +30,7 @@ use super::Core;
 use crate::mesos::v1;
 use crate::scheduler::core::Now;
 use crate::scheduler::effects::{Effects, Kill, KillReason};
+use crate::scheduler::names::AppName;
 use crate::scheduler::plan;
 
 /// Offer rounds in a row in which an app moving off a maintenance agent
@@ -139,7 +140,7 @@ impl Core {
         if placed > 0 {
             self.moving_unplaced.remove(app);
         } else if rejected > 0 {
-            *self.moving_unplaced.entry(app.to_string()).or_insert(0) += 1;
+            *self.moving_unplaced.entry(AppName::from(app)).or_insert(0) += 1;
         }
     }
 
@@ -255,7 +256,7 @@ impl Core {
                 let note = format!(
                     "agent {hostname} goes down for maintenance in {minutes} min: moving its task would break the minimum ready share ({ready_elsewhere} ready elsewhere, {needed} needed) and no offer takes a replacement; maintenance declined"
                 );
-                self.maintenance_notes.insert(app, note);
+                self.maintenance_notes.insert(app.into(), note);
             }
             if decline {
                 info!(inverse_offer = %id, %agent, "declining maintenance: an app would fall below its minimum ready share");
@@ -264,7 +265,7 @@ impl Core {
             }
         }
         // Notes of apps no longer blocked go; changed ones show in State.
-        let blocked: Vec<String> = self
+        let blocked: Vec<AppName> = self
             .maintenance_notes
             .keys()
             .filter(|app| {
@@ -277,8 +278,8 @@ impl Core {
         self.maintenance_notes
             .retain(|app, _| blocked.contains(app));
         if notes_before != self.maintenance_notes {
-            let mut changed: Vec<String> = notes_before.into_keys().collect();
-            changed.extend(self.maintenance_notes.keys().cloned());
+            let mut changed: Vec<String> = notes_before.into_keys().map(String::from).collect();
+            changed.extend(self.maintenance_notes.keys().map(String::from));
             changed.sort();
             changed.dedup();
             self.write_statuses(&changed, now, fx);

@@ -23,6 +23,7 @@ pub mod core;
 pub mod effects;
 pub mod explain;
 pub mod launch;
+pub mod names;
 pub mod offer_flow;
 pub mod placement;
 pub mod plan;

@@ -448,6 +448,9 @@ mod view_log_tests {
             bound + 1 - alive - VIEW_LOG_SLACK / 2
         );
         assert_eq!(view_log_excess(0, 0), 0);
-        assert_eq!(view_log_excess(VIEW_LOG_SLACK + 1, 0), VIEW_LOG_SLACK / 2 + 1);
+        assert_eq!(
+            view_log_excess(VIEW_LOG_SLACK + 1, 0),
+            VIEW_LOG_SLACK / 2 + 1
+        );
     }
 }

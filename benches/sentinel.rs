@@ -83,21 +83,8 @@ async fn run(binary: &str, min_replicas: u32) -> Value {
     let mut topology = tokio::task::spawn_blocking(|| SentinelTopology::start(MASTER))
         .await
         .expect("topology");
-    let agents = tasks.div_ceil(100).max(4).to_string();
-    let sim = Hydrogen::start_binary(
-        binary,
-        &[
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--agents",
-            &agents,
-            "--allocation-interval",
-            "100ms",
-            "--task-start-delay",
-            "50ms",
-        ],
-    );
+    let agents = usize::try_from(tasks.div_ceil(100).max(4)).expect("agents fit a usize");
+    let sim = Hydrogen::sim_of(binary, agents, &[]);
     let store = topology.url();
     let min = min_replicas.to_string();
     let serve = Hydrogen::start_binary(

@@ -89,6 +89,11 @@ impl Hydrogen {
     /// `hydrogen sim` on a free port with `agents` agents and quick
     /// timings (offers every 100 ms, tasks start within 50 ms), then `extra`.
     pub fn sim(agents: usize, extra: &[&str]) -> Self {
+        Self::sim_of(hydrogen_binary(), agents, extra)
+    }
+
+    /// [`Hydrogen::sim`] of another `hydrogen` binary (a bench's copy).
+    pub fn sim_of(binary: impl AsRef<OsStr>, agents: usize, extra: &[&str]) -> Self {
         let agents = agents.to_string();
         let mut args = vec![
             "sim",
@@ -102,7 +107,7 @@ impl Hydrogen {
             "50ms",
         ];
         args.extend_from_slice(extra);
-        Self::start(&args)
+        Self::start_binary(binary, &args)
     }
 
     /// `hydrogen serve` on a free port against `master` with `store`,

@@ -381,6 +381,16 @@ pub fn wait_until(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) 
     }
 }
 
+/// The `redis+sentinel://` store URL of sentinels on loopback `ports`,
+/// for the primary they monitor as `master`.
+pub fn sentinel_url(ports: impl IntoIterator<Item = u16>, master: &str) -> String {
+    let hosts: Vec<String> = ports
+        .into_iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    format!("redis+sentinel://{}/{master}", hosts.join(","))
+}
+
 /// A primary, two replicas and three sentinels (quorum 2) watching it as
 /// `master`, started and waited for until every sentinel knows the
 /// replicas and the other sentinels (a failover needs both).
@@ -429,12 +439,7 @@ impl SentinelTopology {
 
     /// The store URL naming every sentinel.
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect();
-        format!("redis+sentinel://{}/{}", hosts.join(","), self.master)
+        sentinel_url(self.sentinels.iter().map(|s| s.port), self.master)
     }
 
     /// The primary's port according to the first sentinel that answers.

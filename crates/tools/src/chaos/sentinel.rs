@@ -141,12 +141,7 @@ impl Topology {
 
     /// `redis+sentinel://` naming every sentinel.
     pub fn url(&self) -> String {
-        let hosts: Vec<String> = self
-            .sentinels
-            .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port))
-            .collect();
-        format!("redis+sentinel://{}/{MASTER}", hosts.join(","))
+        hydrogen_testkit::redis_server::sentinel_url(self.sentinels.iter().map(|s| s.port), MASTER)
     }
 
     /// The primary's port as the first sentinel that answers names it.

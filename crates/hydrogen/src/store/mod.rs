@@ -164,8 +164,15 @@ impl ViewSnapshot {
             let slice = slice_of(&mut apps, &record.spec.name);
             slice.record = Some(record);
         }
-        for task in self.tasks {
-            slice_of(&mut apps, &task.app).tasks.push(task);
+        // The tasks come by app: one lookup (and name copy) per run of an
+        // app's tasks, not per task (100,000 after a failover).
+        let mut tasks = self.tasks.into_iter().peekable();
+        while let Some(first) = tasks.next() {
+            let slice = slice_of(&mut apps, &first.app);
+            slice.tasks.push(first);
+            while let Some(next) = tasks.next_if(|t| t.app == slice.name) {
+                slice.tasks.push(next);
+            }
         }
         for status in self.statuses {
             let slice = slice_of(&mut apps, &status.app);
@@ -173,9 +180,7 @@ impl ViewSnapshot {
         }
         apps
     }
-}
 
-impl ViewSnapshot {
     /// Slices back into a snapshot, in the order [`Store::view_snapshot`]
     /// gives: apps by name, tasks by app, instance and task id.
     pub fn from_slices(
